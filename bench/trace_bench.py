@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Whole-process tracing benchmark, goscope side by side with dlv in one run.
+
+Per traced call (entry + return) = (wall time traced - wall time untraced) / calls, the
+median of --runs runs, tracer and target pinned to one CPU (taskset) as the issue asks.
+Trace output goes to a file, so formatting and writing are part of the cost.
+
+    bench/trace_bench.py [--build build] [--runs 5] [--calls 20000] [--dlv-calls 1000]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def wall(cmd, stderr_path):
+    with open(stderr_path, "w") as err:
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=900)
+        t1 = time.perf_counter()
+    if r.returncode != 0:
+        raise SystemExit(f"{cmd} failed: {r.returncode}\n{open(stderr_path).read()[-2000:]}")
+    return t1 - t0, r.stdout
+
+
+def median_wall(cmd, runs, stderr_path):
+    times = []
+    out = ""
+    for _ in range(runs):
+        t, out = wall(cmd, stderr_path)
+        times.append(t)
+    return statistics.median(times), out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--build", default=os.path.join(root, "build"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--calls", type=int, default=20000)
+    ap.add_argument("--dlv-calls", type=int, default=1000)
+    ap.add_argument("--cpu", default="0")
+    args = ap.parse_args()
+    goscope = os.path.join(args.build, "bin", "goscope")
+    bench = os.path.join(args.build, "fixtures", "bench")
+    pin = ["taskset", "-c", args.cpu] if shutil.which("taskset") else []
+    tmp = tempfile.mkdtemp()
+    err = os.path.join(tmp, "stderr")
+    rows = []
+    for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
+        results = {}
+        for tool, calls in (("goscope", args.calls), ("dlv", args.dlv_calls)):
+            native, _ = median_wall(pin + [bench, mode, str(calls)], args.runs, err)
+            if tool == "goscope":
+                cmd = pin + [goscope, "trace", "--exec", bench, fn, "--", mode, str(calls)]
+            else:
+                cmd = pin + ["dlv", "trace", "--exec", bench, fn, "--", mode, str(calls)]
+            traced, _ = median_wall(cmd, args.runs, err)
+            lines = sum(1 for l in open(err) if l.startswith(">"))
+            if lines != 2 * calls:
+                raise SystemExit(f"{tool} {mode}: expected {2 * calls} trace lines, got {lines}")
+            results[tool] = (traced - native) / calls * 1e6
+        rows.append((mode, results["goscope"], results["dlv"]))
+    print(f"median of {args.runs} runs, pinned to CPU {args.cpu}; "
+          f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run")
+    print(f"{'arguments':<10} {'goscope us/call':>16} {'dlv us/call':>12} {'dlv/goscope':>12}")
+    for mode, g, d in rows:
+        print(f"{mode:<10} {g:>16.1f} {d:>12.1f} {d / g:>11.1f}x")
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+module goscope.example
+
+go 1.19

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""`goscope trace` on bad input: a one-line error, a non-zero exit, no hang, nothing left
+running. Also `goscope version` and a plain successful trace of the bundled example."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
+
+
+def main() -> int:
+    goscope, fx = sys.argv[1], sys.argv[2]
+    basic = os.path.join(fx, "basic")
+    failures = []
+    tmp = tempfile.mkdtemp()
+    try:
+        notelf = os.path.join(tmp, "notelf")
+        with open(notelf, "w") as f:
+            f.write("#!/bin/sh\necho hi\n")
+        os.chmod(notelf, 0o755)
+        stripped = os.path.join(tmp, "stripped")
+        shutil.copy(basic, stripped)
+        subprocess.run(["strip", stripped], check=True)
+
+        cases = [
+            ("missing binary", ["--exec", os.path.join(tmp, "nope"), "main"], "no such file"),
+            ("not ELF", ["--exec", notelf, "main"], "not an ELF"),
+            ("stripped", ["--exec", stripped, "main"], "debug info"),
+            ("not Go", ["--exec", "/bin/true", "main"], "not a Go"),
+            ("no match", ["--exec", basic, "^zzz_nomatch$"], "no breakpoints set"),
+            ("bad regexp", ["--exec", basic, "(("], "invalid filter argument"),
+            ("no regexp", ["--exec", basic], "function to trace"),
+            ("unknown flag", ["--frobnicate", basic, "main"], "unknown flag"),
+        ]
+        for name, args, needle in cases:
+            r = run([goscope, "trace", *args])
+            lines = [l for l in r.stderr.splitlines() if l.strip()]
+            if r.returncode == 0:
+                failures.append(f"{name}: exit status 0")
+            if not lines or needle not in lines[0]:
+                failures.append(f"{name}: expected {needle!r} in first line, got {r.stderr!r}")
+            if "Usage" not in r.stderr and len(lines) != 1:
+                failures.append(f"{name}: expected one line, got {r.stderr!r}")
+            if r.stdout:
+                failures.append(f"{name}: the target ran: {r.stdout!r}")
+
+        v = run([goscope, "version"])
+        if v.returncode != 0 or "Version:" not in v.stdout:
+            failures.append(f"version: {v.stdout!r} {v.returncode}")
+
+        ok = run([goscope, "trace", "--exec", basic, "^main\\.add$"])
+        if ok.returncode != 0 or "> goroutine(1): main.add(2, 3)" not in ok.stderr \
+                or ">> goroutine(1): => (5)" not in ok.stderr \
+                or "has exited with status 0" not in ok.stderr:
+            failures.append(f"trace main.add: rc={ok.returncode} stderr={ok.stderr!r}")
+        if not ok.stdout.startswith("5\n9801\n"):
+            failures.append(f"program stdout changed: {ok.stdout!r}")
+
+        # Arguments after -- reach the program.
+        gr = run([goscope, "trace", "--exec", os.path.join(fx, "goroutines"), "^main\\.compute$",
+                  "--", "2", "3"])
+        calls = gr.stderr.count("main.compute(")
+        if gr.returncode != 0 or calls != 6 or "sum 3006" not in gr.stdout:
+            failures.append(f"args after --: rc={gr.returncode} calls={calls} out={gr.stdout!r}")
+    finally:
+        shutil.rmtree(tmp)
+    if failures:
+        print("\n".join(failures))
+        return 1
+    print("all CLI cases behave")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""goscope trace's own features on the fixtures: --graph nesting and durations, exact
+--stats counts, --json that parses as Chrome trace events, --folded stacks that sum to the
+traced time, and the filters. Each check prints what it saw when it fails."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+failures = []
+
+
+def check(cond, what, detail=""):
+    if not cond:
+        failures.append(f"{what}\n{detail}")
+
+
+def trace(goscope, binary, *args, program_args=()):
+    cmd = [goscope, "trace", "--exec", binary, *args]
+    if program_args:
+        cmd += ["--", *program_args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    if r.returncode != 0:
+        failures.append(f"{cmd} exited {r.returncode}: {r.stderr[-2000:]}")
+    return r
+
+
+DUR = r"(\d+(\.\d+)?(ns|µs|ms|s))"
+
+
+def main() -> int:
+    goscope, fx = sys.argv[1], sys.argv[2]
+    basic = os.path.join(fx, "basic")
+    tmp = tempfile.mkdtemp()
+
+    # --graph: fact(5) nests five deep; every closing line carries a duration.
+    r = trace(goscope, basic, "^main\\.fact$", "--graph")
+    lines = [l for l in r.stderr.splitlines() if "main.fact" in l or l.strip().startswith("}")]
+    expected_open = [f"{'  ' * i}main.fact({5 - i}) {{" for i in range(4)]
+    for i, prefix in enumerate(expected_open):
+        check(i < len(lines) and lines[i].startswith(prefix), f"graph line {i}: want {prefix!r}",
+              r.stderr)
+    leaf = [l for l in lines if l.startswith("        main.fact(1) => (1)")]
+    check(len(leaf) == 1 and re.search(DUR, leaf[0]) and "@ basic/main.go:" in leaf[0],
+          "graph leaf fact(1) with duration and call site", r.stderr)
+    closes = [l for l in lines if l.strip().startswith("} => (")]
+    check(len(closes) == 4, "graph: four closing lines", r.stderr)
+    check(all(re.search(DUR + "$", l) for l in closes), "graph: closing lines end in a duration",
+          r.stderr)
+    check("> goroutine" not in r.stderr, "graph replaces dlv lines", r.stderr)
+
+    # --stats: exact counts.
+    r = trace(goscope, basic, "^main\\.(fact|add|mayFail)$", "--stats")
+    check("Functions called: 8" in r.stderr, "stats: 8 calls (fact x5, add, mayFail x2)", r.stderr)
+    check("Unique functions: 3" in r.stderr, "stats: 3 functions", r.stderr)
+    row = re.search(r"^main\.fact\s+5\s", r.stderr, re.M)
+    check(row is not None, "stats: main.fact row with 5 calls", r.stderr)
+    check("0 lost, 0 unmatched" in r.stderr, "stats: no lost or unmatched events", r.stderr)
+    check("nsecs" in r.stderr and "distribution" in r.stderr, "stats: histogram", r.stderr)
+    check("> goroutine(1): main.add(2, 3)" in r.stderr, "stats keeps dlv lines", r.stderr)
+
+    # --json: Chrome trace events, one complete span per call, goroutines named.
+    jpath = os.path.join(tmp, "t.json")
+    fpath = os.path.join(tmp, "t.folded")
+    r = trace(goscope, basic, "^main\\.(fact|inspect|describe|Rect\\.Area)$", "--json", jpath,
+              "--folded", fpath)
+    try:
+        doc = json.load(open(jpath))
+    except Exception as e:  # noqa: BLE001 - report any parse failure
+        doc = {"traceEvents": []}
+        failures.append(f"json does not parse: {e}")
+    spans = [e for e in doc["traceEvents"] if e.get("ph") == "X"]
+    names = [e for e in doc["traceEvents"] if e.get("ph") == "M" and e["name"] == "thread_name"]
+    facts = [s for s in spans if s["name"] == "main.fact"]
+    check(len(facts) == 5, f"json: 5 fact spans, got {len(facts)}")
+    check(all(s["dur"] >= 0 and s["tid"] == 1 for s in spans), "json: durations and tid")
+    check(any(n["args"]["name"] == "goroutine 1" for n in names), "json: goroutine 1 named")
+    outer = max(facts, key=lambda s: s["dur"]) if facts else None
+    check(outer is not None and outer["args"]["args"] == "5", "json: outer fact args", str(outer))
+    check(outer is not None and outer["args"]["results"] == "120", "json: outer fact results")
+    for s in facts:
+        inner = [t for t in facts if t is not s and t["ts"] >= s["ts"]
+                 and t["ts"] + t["dur"] <= s["ts"] + s["dur"] + 0.002]
+        check(len(inner) == int(s["args"]["args"]) - 1, f"json: nesting of fact({s['args']['args']})")
+
+    # --folded: self times that add up to the traced time of the roots.
+    folded = {}
+    for line in open(fpath):
+        stack, _, weight = line.rstrip("\n").rpartition(" ")
+        folded[stack] = int(weight)
+    check("main.fact;main.fact;main.fact;main.fact;main.fact" in folded, "folded: 5-deep stack",
+          str(folded))
+    roots_ns = sum(round(s["dur"] * 1000) for s in spans
+                   if not any(t is not s and t["ts"] <= s["ts"] and
+                              s["ts"] + s["dur"] <= t["ts"] + t["dur"] for t in spans))
+    total = sum(folded.values())
+    check(abs(total - roots_ns) <= len(spans) * 2, f"folded sums {total} vs roots {roots_ns}")
+
+    # Filters.
+    r = trace(goscope, basic, "^main\\.fact$", "--depth", "0")
+    check(r.stderr.count("> goroutine(1): main.fact(") == 1, "depth 0: only the root", r.stderr)
+    r = trace(goscope, basic, "^main\\.fact$", "--cond", "n == 3 || n == 1")
+    calls = re.findall(r"main\.fact\((\d)\)", r.stderr)
+    check(calls == ["3", "1"], f"cond: fact(3) and fact(1), got {calls}", r.stderr)
+    r = trace(goscope, basic, "^main\\.(fact|add)$", "--exclude", "fact")
+    check("main.fact" not in r.stderr and "main.add(2, 3)" in r.stderr, "exclude", r.stderr)
+    r = trace(goscope, basic, "^main\\.fact$", "--min-duration", "1h")
+    check("main.fact" not in r.stderr, "min-duration hides short calls", r.stderr)
+    r = trace(goscope, basic, "--pkg", "main", "--exclude", "^main\\.main$|func1")
+    check("main.greet(\"gopher\")" in r.stderr and "main.sum(" in r.stderr, "--pkg main", r.stderr)
+    r = trace(goscope, basic, "^main\\.fact$", "--goroutine", "2")
+    check("main.fact" not in r.stderr, "goroutine filter", r.stderr)
+    gr = os.path.join(fx, "goroutines")
+    r = trace(goscope, gr, "^main\\.compute$", "--sample", "10", program_args=("1", "100"))
+    check(r.stderr.count("main.compute(") == 10, "sample 1 in 10", r.stderr[-500:])
+    r = subprocess.run([goscope, "trace", "--exec", basic, "main", "--cond", "n =="],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode != 0 and "invalid --cond expression" in r.stderr, "bad --cond", r.stderr)
+
+    if failures:
+        print("\n\n".join(failures))
+        return 1
+    print("all trace features behave")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

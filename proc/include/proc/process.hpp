@@ -1,0 +1,171 @@
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "proc/addr.hpp"
+#include "proc/registers.hpp"
+
+namespace goscope::proc {
+
+struct LaunchOptions {
+  std::string path;               ///< Executable; searched as given (no PATH lookup).
+  std::vector<std::string> args;  ///< argv[1..]; argv[0] is `path`.
+  std::string working_dir;        ///< Empty: inherit.
+  bool disable_aslr = false;
+  std::string stdout_path;  ///< Empty: inherit. Otherwise created/truncated.
+  std::string stderr_path;  ///< Empty: inherit. Otherwise created/truncated.
+};
+
+/// What one call to Process::wait_event() reports. Exactly one thread is stopped per event
+/// (non-stop model) unless the caller used stop_all().
+struct StopEvent {
+  enum class Kind {
+    breakpoint,   ///< `tid` executed an int3 of ours; `pc` is the site address (rewound).
+    single_step,  ///< A step_instruction() completed.
+    signal,       ///< `tid` received `signal`; pass it back via resume_thread(tid, signal).
+    exited,       ///< The whole process exited with `exit_status`.
+    killed,       ///< The whole process died of `signal`.
+    interrupted,  ///< request_interrupt() was called; every thread is stopped.
+  };
+  Kind kind = Kind::signal;
+  pid_t tid = 0;  ///< The thread; the process id for exited/killed/interrupted.
+  /// Set for breakpoint and single_step only (signal stops skip the register read so that
+  /// forwarding SIGURG stays cheap; call registers(tid) when needed).
+  VirtAddr pc;
+  int signal = 0;
+  int exit_status = 0;
+};
+
+/// A traced process and all of its threads.
+///
+/// Threading: every member except request_interrupt() must be called from the single thread
+/// that created the Process (ptrace requires it). request_interrupt() is async-signal-safe.
+/// One live Process per tracer thread: wait_event() waits for any traced child of that
+/// thread (it leaves the exit statuses of other, untraced children to their owner).
+///
+/// Model: breakpoints are non-stop. A thread that hits one stops alone and is reported by
+/// wait_event(); the others keep running. resume_thread() moves the thread past the trap
+/// without removing it (emulating the displaced instruction where it can, see
+/// EmulatedInstruction), so no other thread can run through a missing trap. Instructions
+/// that cannot be emulated are single-stepped with every other thread stopped (counted in
+/// Stats::single_steps; a trap on a blocking `syscall` instruction would deadlock there, so
+/// do not put one on a syscall). New threads (clone) are traced and started automatically;
+/// thread exits are absorbed; an exec by the tracee is absorbed too (its traps are gone).
+///
+/// A thread is in one of three states for the caller: running; stopped with an event that
+/// wait_event() has not returned yet (it stays stopped, resume_thread() ignores it, and the
+/// event comes out of wait_event() later); stopped with its event reported, or held by
+/// stop_all()/launch()/attach() (resume_thread()/resume_all() restart it).
+///
+/// A process killed from outside shows up as a `killed` event from wait_event(); calls on
+/// it meanwhile throw ProcessExited (status -1 when not reaped yet) or are no-ops
+/// (resume_thread on a vanished thread).
+///
+/// Destruction leaves the tracee as found: every trap is removed; a launched process is
+/// killed and reaped, an attached one detached and left running.
+class Process {
+ public:
+  /// Forks and execs `opts.path` under ptrace. The exec failure (missing file, not
+  /// executable) is reported through a close-on-exec pipe and thrown as proc::Error.
+  /// Returns with the process stopped at its first instruction.
+  static std::unique_ptr<Process> launch(const LaunchOptions& opts);
+  /// Attaches to every thread of `pid`; returns with all of them stopped.
+  static std::unique_ptr<Process> attach(pid_t pid);
+
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process();
+
+  pid_t pid() const;
+  bool running() const;  ///< false once exited/killed/detached.
+  std::vector<pid_t> threads() const;
+
+  /// Inserts an int3 at `addr` (no-op with a refcount bump if one is there already).
+  void add_breakpoint(VirtAddr addr);
+  /// Drops one reference; the original byte is restored when the last goes.
+  void remove_breakpoint(VirtAddr addr);
+  bool has_breakpoint(VirtAddr addr) const;
+  /// Removes every trap (used before detach and at shutdown).
+  void remove_all_breakpoints();
+
+  /// Reads tracee memory; bytes under our traps read as the original code.
+  void read_memory(VirtAddr addr, std::span<std::byte> out);
+  std::vector<std::byte> read_memory(VirtAddr addr, std::size_t size);
+  /// Reads several ranges with one system call (process_vm_readv); throws if any fails.
+  struct ReadRequest {
+    VirtAddr addr;
+    std::span<std::byte> out;
+  };
+  void read_memory_batch(std::span<ReadRequest> requests);
+  template <class T>
+  T read(VirtAddr addr) {
+    T value{};
+    read_memory(addr, std::as_writable_bytes(std::span(&value, 1)));
+    return value;
+  }
+  void write_memory(VirtAddr addr, std::span<const std::byte> data);
+
+  Registers registers(pid_t tid);
+  void set_registers(pid_t tid, const Registers& regs);
+  /// x87/SSE state (PTRACE_GETFPREGS): Go's register ABI passes floats in X0-X14.
+  /// (Added by the lead: implemented in proc/src/fp_registers.cpp.)
+  user_fpregs_struct fp_registers(pid_t tid);
+
+  /// Resumes a stopped thread, stepping it over the trap it was reported at (if that trap
+  /// is still there and its pc was not moved), and delivering `signal` (0 = none). No-op
+  /// for a thread that is running, gone, or has an event not yet returned by wait_event().
+  void resume_thread(pid_t tid, int signal = 0);
+  /// Resumes every stopped thread (used after launch/attach and after stop_all()) except
+  /// those whose event is still queued. A signal reported by wait_event() and not yet
+  /// passed to resume_thread() is delivered.
+  void resume_all();
+  /// Executes one instruction of `tid` (reported as single_step by wait_event()). At one
+  /// of our traps the real instruction is executed, not the int3.
+  void step_instruction(pid_t tid);
+  /// Stops every thread (all-stop, for interactive breakpoints); events that arrive while
+  /// stopping are queued and reported later by wait_event().
+  void stop_all();
+
+  /// Blocks until something happens. Never loses an event: when several threads stop at
+  /// once, they are queued and reported one by one. Throws ProcessExited once the exit has
+  /// been reported, and Error if every thread is stopped (nothing could ever happen).
+  StopEvent wait_event();
+
+  /// Async-signal-safe and callable from any thread: makes wait_event() return
+  /// Kind::interrupted soon (all threads stopped), e.g. from a SIGINT handler. Sends the
+  /// process a SIGSTOP to wake the tracer; that SIGSTOP is recognised and never forwarded.
+  void request_interrupt();
+
+  /// Kills the process and reaps it.
+  void kill();
+  /// Removes every trap and detaches, leaving the process running.
+  void detach();
+
+  /// When `pass` is true, `signal` is forwarded to the thread by the event loop itself and
+  /// never reported (e.g. SIGURG, Go's preemption signal, which is frequent). Default: every
+  /// signal is reported.
+  void set_signal_passthrough(int signal, bool pass);
+
+  /// Statistics for benchmarks and reports.
+  struct Stats {
+    std::uint64_t breakpoint_hits = 0;
+    std::uint64_t emulated_steps = 0;
+    std::uint64_t single_steps = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  explicit Process(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace goscope::proc

@@ -1,0 +1,54 @@
+// The goscope command line: dlv's verbs and flags, because IDEs and scripts spawn it with
+// exactly those.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+#include "session/trace_command.hpp"
+
+namespace {
+
+void on_terminate_signal(int) { goscope::session::interrupt_trace(); }
+
+void install_signal_handlers() {
+  struct sigaction sa{};
+  sa.sa_handler = on_terminate_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // A closed stderr pipe must not kill the tracer while traps are in the target.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace goscope;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    const auto cmd = cli::parse(args);
+    switch (cmd.verb) {
+      case cli::Verb::help:
+        std::fputs(cli::usage().c_str(), stdout);
+        return 0;
+      case cli::Verb::version:
+        std::printf("Goscope Debugger\nVersion: %s\nBuild: C++ (Delve JSON-RPC API v2 and DAP)\n",
+                    GOSCOPE_VERSION);
+        return 0;
+      case cli::Verb::trace:
+        install_signal_handlers();
+        return session::run_trace(cmd.trace, stderr);
+    }
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "Error: %s\n%s", e.what(), cli::usage().c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

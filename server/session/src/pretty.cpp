@@ -1,0 +1,325 @@
+// A port of the rules of Delve's service/api/prettyprint.go (single-line mode only), so
+// that trace lines read exactly as dlv prints them.
+#include "pretty.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+#include "dwarf/types.hpp"
+
+namespace goscope::session {
+namespace {
+
+using K = dwarf::GoKind;
+
+K kind_of(const target::Variable& v) { return static_cast<K>(v.kind); }
+
+std::string hex(std::uint64_t x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(x));
+  return x == 0 ? "0x0" : buf;
+}
+
+// fmt's %q of a type name containing '/' (package paths).
+std::string maybe_quoted_type(const std::string& t) {
+  return t.find('/') != std::string::npos ? go_quote(t) : t;
+}
+
+// Decodes one UTF-8 rune; returns its length, or 0 for an invalid encoding.
+int decode_rune(std::string_view s, std::size_t i, char32_t& r) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  auto cont = [&](std::size_t k) {
+    return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80;
+  };
+  if (c < 0x80) {
+    r = c;
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF && cont(i + 1)) {
+    r = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
+    return 2;
+  }
+  if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2)) {
+    r = ((c & 0x0Fu) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6) |
+        (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+    if (r < 0x800 || (r >= 0xD800 && r <= 0xDFFF)) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
+    r = ((c & 0x07u) << 18) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 12) |
+        ((static_cast<unsigned char>(s[i + 2]) & 0x3Fu) << 6) |
+        (static_cast<unsigned char>(s[i + 3]) & 0x3Fu);
+    if (r < 0x10000 || r > 0x10FFFF) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+// unicode.IsPrint, approximated outside ASCII by excluding the control, format and
+// separator code points Go escapes in practice.
+bool is_print(char32_t r) {
+  if (r < 0x20 || r == 0x7F) return false;
+  if (r < 0x7F) return true;
+  if (r >= 0x80 && r < 0xA0) return false;
+  if (r == 0xA0 || r == 0xAD) return false;
+  if (r >= 0x2000 && r <= 0x200F) return false;
+  if (r >= 0x2028 && r <= 0x202F) return false;
+  if (r >= 0x205F && r <= 0x206F) return false;
+  if (r == 0x3000 || r == 0xFEFF) return false;
+  if (r >= 0xE000 && r <= 0xF8FF) return false;
+  if (r >= 0xFFF0 && r <= 0xFFFF) return false;
+  return true;
+}
+
+void write_to(std::string& out, const target::Variable& v, bool top, bool include_type);
+
+void write_basic(std::string& out, const target::Variable& v) {
+  const K k = kind_of(v);
+  if (v.value.empty() && k != K::string) {
+    // Go's reflect.Kind.String() names.
+    static const char* const names[] = {
+        "invalid", "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8",
+        "uint16", "uint32", "uint64", "uintptr", "float32", "float64", "complex64",
+        "complex128", "array", "chan", "func", "interface", "map", "ptr", "slice", "string",
+        "struct", "unsafe.Pointer"};
+    out += "(unknown ";
+    out += v.kind >= 0 && v.kind <= 26 ? names[v.kind] : "kind";
+    out += ")";
+    return;
+  }
+  if (k == K::complex64 || k == K::complex128) {
+    out += "(" + v.children[0].value + " + " + v.children[1].value + "i)";
+    return;
+  }
+  if (k == K::string) {
+    std::string s = v.value;
+    if (static_cast<std::int64_t>(s.size()) != v.len) {
+      s += "...+" + std::to_string(v.len - static_cast<std::int64_t>(s.size())) + " more";
+    }
+    out += go_quote(s);
+    return;
+  }
+  out += v.value;
+}
+
+void write_slice_or_array(std::string& out, const target::Variable& v) {
+  out += "[";
+  for (std::size_t i = 0; i < v.children.size(); ++i) {
+    write_to(out, v.children[i], false, false);
+    if (i + 1 != v.children.size()) out += ",";
+  }
+  if (static_cast<std::int64_t>(v.children.size()) != v.len) {
+    if (!v.children.empty()) {
+      out += ",...+" + std::to_string(v.len - static_cast<std::int64_t>(v.children.size())) +
+             " more";
+    } else {
+      out += "...";
+    }
+  }
+  out += "]";
+}
+
+void write_struct(std::string& out, const target::Variable& v, bool include_type) {
+  if (static_cast<std::int64_t>(v.children.size()) != v.len && v.children.empty()) {
+    out += "(*" + maybe_quoted_type(v.type) + ")(" + hex(v.addr) + ")";
+    return;
+  }
+  if (include_type) out += v.type + " ";
+  out += "{";
+  for (std::size_t i = 0; i < v.children.size(); ++i) {
+    out += v.children[i].name + ": ";
+    write_to(out, v.children[i], false, true);
+    if (i + 1 != v.children.size()) out += ", ";
+  }
+  if (static_cast<std::int64_t>(v.children.size()) != v.len) {
+    out += ",...+" + std::to_string(v.len - static_cast<std::int64_t>(v.children.size())) +
+           " more";
+  }
+  out += "}";
+}
+
+void write_map(std::string& out, const target::Variable& v, bool include_type) {
+  if (include_type) out += v.type + " ";
+  if (v.base == 0 && v.children.empty()) {
+    out += "nil";
+    return;
+  }
+  out += "[";
+  for (std::size_t i = 0; i + 1 < v.children.size(); i += 2) {
+    write_to(out, v.children[i], false, false);
+    out += ": ";
+    write_to(out, v.children[i + 1], false, false);
+    if (i != v.children.size() - 1) out += ", ";
+  }
+  const auto pairs = static_cast<std::int64_t>(v.children.size() / 2);
+  if (pairs != v.len) {
+    if (!v.children.empty()) {
+      out += ",...+" + std::to_string(v.len - pairs) + " more";
+    } else {
+      out += "...";
+    }
+  }
+  out += "]";
+}
+
+void write_interface(std::string& out, const target::Variable& v, bool include_type) {
+  if (v.addr == 0) {
+    out += "nil";
+    return;
+  }
+  if (v.children.empty()) {
+    out += "nil";
+    return;
+  }
+  const auto& data = v.children[0];
+  if (include_type) {
+    if (kind_of(data) == K::invalid) {
+      out += v.type + " ";
+      if (data.addr == 0) {
+        out += "nil";
+        return;
+      }
+    } else {
+      out += v.type + "(" + data.type + ") ";
+    }
+  }
+  if (kind_of(data) == K::ptr) {
+    if (data.children.empty()) {
+      out += "...";
+    } else if (data.children[0].addr == 0) {
+      out += "nil";
+    } else if (data.children[0].only_addr) {
+      out += hex(data.addr);
+    } else {
+      write_to(out, data, false, !include_type);
+    }
+  } else if (data.only_addr) {
+    out += "*(*" + maybe_quoted_type(v.type) + ")(" + hex(v.addr) + ")";
+  } else {
+    write_to(out, data, false, !include_type);
+  }
+}
+
+void write_to(std::string& out, const target::Variable& v, bool top, bool include_type) {
+  if (!v.unreadable.empty()) {
+    out += "(unreadable " + v.unreadable + ")";
+    return;
+  }
+  if (!top && v.addr == 0 && v.value.empty()) {
+    out += include_type && v.type != "void" ? v.type + " nil" : "nil";
+    return;
+  }
+  switch (kind_of(v)) {
+    case K::slice:
+      if (include_type) {
+        out += v.type + " len: " + std::to_string(v.len) + ", cap: " + std::to_string(v.cap) +
+               ", ";
+      }
+      if (v.base == 0 && v.children.empty()) {
+        out += "nil";
+        return;
+      }
+      write_slice_or_array(out, v);
+      return;
+    case K::array:
+      if (include_type) out += v.type + " ";
+      write_slice_or_array(out, v);
+      return;
+    case K::ptr:
+      if (v.type.empty() || v.children.empty()) {
+        out += "nil";
+      } else if (v.children[0].only_addr && v.children[0].addr != 0) {
+        out += "(" + maybe_quoted_type(v.type) + ")(" + hex(v.children[0].addr) + ")";
+      } else {
+        out += "*";
+        write_to(out, v.children[0], false, include_type);
+      }
+      return;
+    case K::unsafe_pointer:
+      out += v.children.empty() ? "unsafe.Pointer(nil)"
+                                : "unsafe.Pointer(" + hex(v.children[0].addr) + ")";
+      return;
+    case K::chan:
+      if (v.children.size() < 2) {
+        out += v.type + " nil";
+      } else {
+        out += v.type + " " + v.children[0].value + "/" + v.children[1].value;
+      }
+      return;
+    case K::struct_:
+      if (!v.value.empty()) {
+        out += v.type + "(" + v.value + ")";
+        include_type = false;
+      }
+      write_struct(out, v, include_type);
+      return;
+    case K::interface:
+      write_interface(out, v, include_type);
+      return;
+    case K::map:
+      write_map(out, v, include_type);
+      return;
+    case K::func:
+      out += v.value.empty() ? "nil" : v.value;
+      return;
+    default:
+      write_basic(out, v);
+  }
+}
+
+}  // namespace
+
+std::string singleline_string(const target::Variable& v) {
+  std::string out;
+  write_to(out, v, true, true);
+  return out;
+}
+
+std::string go_quote(std::string_view s) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t r = 0;
+    const int n = decode_rune(s, i, r);
+    if (n == 0) {
+      const auto b = static_cast<unsigned char>(s[i]);
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+      ++i;
+      continue;
+    }
+    switch (r) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
+      default:
+        if (is_print(r)) {
+          out.append(s.substr(i, static_cast<std::size_t>(n)));
+        } else if (r < 0x80 || (r < 0x100 && n == 1)) {
+          out += "\\x";
+          out += kHex[(r >> 4) & 15];
+          out += kHex[r & 15];
+        } else {
+          char buf[16];
+          if (r < 0x10000) {
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(r));
+          } else {
+            std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(r));
+          }
+          out += buf;
+        }
+    }
+    i += static_cast<std::size_t>(n);
+  }
+  out += "\"";
+  return out;
+}
+
+}  // namespace goscope::session

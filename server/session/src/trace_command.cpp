@@ -1,0 +1,262 @@
+#include "session/trace_command.hpp"
+
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <regex>
+
+#include "cond_expr.hpp"
+#include "trace_output.hpp"
+#include "proc/error.hpp"
+#include "proc/process.hpp"
+#include "target/binary_info.hpp"
+#include "target/tracer.hpp"
+
+namespace goscope::session {
+namespace {
+
+std::atomic<proc::Process*> g_running{nullptr};
+
+// Runs a command (go build) with inherited stdio and waits for it.
+int run_command(const std::vector<std::string>& argv) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  const pid_t child = fork();
+  if (child < 0) throw Error(std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Hands events from the tracer (ptrace) thread to the writer thread, so that formatting
+/// and output never delay the traced program. Unbounded: no event is ever dropped.
+class EventQueue final : public target::TraceObserver {
+ public:
+  void on_event(const target::TraceEvent& ev) override {
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(ev);
+    }
+    cv_.notify_one();
+  }
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_one();
+  }
+  /// Blocks until events arrive; false once closed and drained.
+  bool take(std::deque<target::TraceEvent>& out) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || !pending_.empty(); });
+    if (pending_.empty()) return false;
+    out.swap(pending_);
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<target::TraceEvent> pending_;
+  bool closed_ = false;
+};
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Go package path of a function name: up to the first '.' after the last '/'.
+std::string package_of(const std::string& fn) {
+  const auto slash = fn.rfind('/');
+  const auto dot = fn.find('.', slash == std::string::npos ? 0 : slash);
+  return dot == std::string::npos ? fn : fn.substr(0, dot);
+}
+
+// Go's package patterns: "a/b" exactly, "a/b/..." for a/b and everything below it.
+bool package_matches(const std::string& pkg, const std::string& pattern) {
+  constexpr std::string_view kAll = "/...";
+  if (pattern.size() > kAll.size() && pattern.ends_with(kAll)) {
+    const auto prefix = pattern.substr(0, pattern.size() - kAll.size());
+    return pkg == prefix || pkg.starts_with(prefix + "/");
+  }
+  return pkg == pattern;
+}
+
+struct RunningGuard {
+  explicit RunningGuard(proc::Process* p) { g_running.store(p); }
+  ~RunningGuard() { g_running.store(nullptr); }
+};
+
+}  // namespace
+
+void interrupt_trace() {
+  if (auto* p = g_running.load()) p->request_interrupt();
+}
+
+int run_trace(const TraceRequest& req, std::FILE* out) {
+  std::regex re;
+  try {
+    re = std::regex(req.regexp, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw Error("invalid filter argument: error parsing regexp: " + std::string(e.what()) +
+                ": `" + req.regexp + "`");
+  }
+
+  std::string path = req.exec_path;
+  bool built = false;
+  if (req.pid) {
+    path = "/proc/" + std::to_string(*req.pid) + "/exe";
+  } else if (path.empty()) {
+    std::vector<std::string> cmd = {"go"};
+    if (req.test) {
+      cmd.insert(cmd.end(), {"test", "-c"});
+    } else {
+      cmd.push_back("build");
+    }
+    cmd.insert(cmd.end(), {"-gcflags=all=-N -l", "-o", req.output});
+    if (req.package) cmd.push_back(*req.package);
+    if (run_command(cmd) != 0) throw Error("could not build package (go build failed)");
+    path = req.output;
+    built = true;
+  }
+  struct RemoveBuilt {
+    bool on;
+    std::string p;
+    ~RemoveBuilt() {
+      if (on) std::filesystem::remove(p);
+    }
+  } remove_built{built, path};
+
+  std::unique_ptr<target::BinaryInfo> bi;
+  try {
+    bi = target::BinaryInfo::load(path);
+  } catch (const target::BinaryError& e) {
+    throw Error(std::string("could not launch process: ") + e.what());
+  }
+  std::optional<std::regex> exclude;
+  if (!req.exclude.empty()) {
+    try {
+      exclude = std::regex(req.exclude, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw Error("invalid --exclude argument: error parsing regexp: " + std::string(e.what()));
+    }
+  }
+  std::vector<const dwarf::Function*> functions;
+  for (const auto& fn : bi->debug().functions()) {
+    const bool by_regexp = !req.regexp.empty() && std::regex_search(fn.name, re);
+    bool by_package = false;
+    for (const auto& p : req.packages) by_package |= package_matches(package_of(fn.name), p);
+    if (!by_regexp && !by_package) continue;
+    if (exclude && std::regex_search(fn.name, *exclude)) continue;
+    functions.push_back(&fn);
+  }
+  if (functions.empty()) throw Error("no breakpoints set");
+
+  TraceOutputOptions out_opts;
+  out_opts.dlv_lines = !req.graph;
+  out_opts.graph = req.graph;
+  out_opts.stats = req.stats;
+  out_opts.json_path = req.json_path;
+  out_opts.folded_path = req.folded_path;
+  out_opts.timestamp = req.timestamp;
+  out_opts.max_depth = req.depth;
+  out_opts.goroutine = req.goroutine;
+  out_opts.sample = std::max<std::uint64_t>(1, req.sample);
+  if (!req.min_duration.empty()) {
+    auto d = parse_duration(req.min_duration);
+    if (!d) throw Error("invalid --min-duration \"" + req.min_duration + "\" (e.g. 250us, 1.5ms)");
+    out_opts.min_duration_ns = *d;
+  }
+  if (!req.cond.empty()) {
+    auto cond = std::make_shared<CondExpr>(CondExpr::parse(req.cond));
+    out_opts.cond = [cond](const target::TraceEvent& ev) { return cond->matches(ev.values); };
+  }
+
+  std::unique_ptr<proc::Process> process;
+  try {
+    if (req.pid) {
+      process = proc::Process::attach(*req.pid);
+    } else {
+      proc::LaunchOptions lo;
+      lo.path = path;
+      lo.args = req.args;
+      process = proc::Process::launch(lo);
+    }
+  } catch (const proc::Error& e) {
+    throw Error(std::string(req.pid ? "could not attach to pid " + std::to_string(*req.pid)
+                                    : "could not launch process") +
+                ": " + e.what());
+  }
+
+  target::TraceOptions topts;
+  topts.stack_depth = req.stack_depth;
+  target::Tracer tracer(*process, *bi, topts);
+  for (const auto* fn : functions) tracer.trace_function(*fn);
+
+  TraceOutput output(out_opts, *bi, out);
+  EventQueue queue;
+  std::thread writer([&] {
+    std::deque<target::TraceEvent> batch;
+    while (queue.take(batch)) {
+      for (const auto& ev : batch) output.on_event(ev);
+      batch.clear();
+    }
+  });
+  const auto start_ns = monotonic_ns();
+  target::TraceExit exit;
+  {
+    RunningGuard guard(process.get());
+    try {
+      exit = tracer.run(queue);
+    } catch (const proc::ProcessExited& e) {
+      exit = {target::TraceExit::Kind::exited, e.status()};
+    } catch (...) {
+      queue.close();
+      writer.join();
+      throw;
+    }
+  }
+  const auto end_ns = monotonic_ns();
+  queue.close();
+  writer.join();
+  output.finish(end_ns, end_ns - start_ns);
+  const int pid = process->pid();
+  switch (exit.kind) {
+    case target::TraceExit::Kind::exited:
+      std::fprintf(out, "Process %d has exited with status %d\n", pid, exit.status);
+      return 0;
+    case target::TraceExit::Kind::killed:
+      std::fprintf(out, "Process %d has exited with status %d\n", pid, -1);
+      return 0;
+    case target::TraceExit::Kind::interrupted:
+      if (req.pid) {
+        process->detach();
+        std::fprintf(out, "Detached from process %d\n", pid);
+      } else {
+        process->kill();
+      }
+      return 0;
+  }
+  return 0;
+}
+
+}  // namespace goscope::session

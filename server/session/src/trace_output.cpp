@@ -1,0 +1,411 @@
+#include "trace_output.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "pretty.hpp"
+#include "target/binary_info.hpp"
+
+namespace goscope::session {
+namespace {
+
+std::string join(const std::vector<target::Variable>& vs, const char* sep) {
+  std::string out;
+  for (std::size_t i = 0; i < vs.size(); ++i) {
+    if (i) out += sep;
+    out += singleline_string(vs[i]);
+  }
+  return out;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+std::string rfc3339_nano_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm local{};
+  localtime_r(&ts.tv_sec, &local);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &local);
+  // Go's RFC3339Nano trims trailing zeros of the fraction.
+  char frac[16];
+  std::snprintf(frac, sizeof frac, "%09ld", ts.tv_nsec);
+  std::string f = frac;
+  while (!f.empty() && f.back() == '0') f.pop_back();
+  char zone[8];
+  std::strftime(zone, sizeof zone, "%z", &local);
+  std::string z = zone;
+  z = (z == "+0000") ? "Z" : z.substr(0, 3) + ":" + z.substr(3);
+  return std::string(date) + (f.empty() ? "" : "." + f) + z;
+}
+
+}  // namespace
+
+std::string format_duration(std::uint64_t ns) {
+  char buf[32];
+  if (ns < 1000) {
+    std::snprintf(buf, sizeof buf, "%lluns", static_cast<unsigned long long>(ns));
+  } else if (ns < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%.3gµs", static_cast<double>(ns) / 1e3);
+  } else if (ns < 1'000'000'000) {
+    std::snprintf(buf, sizeof buf, "%.3gms", static_cast<double>(ns) / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3fs", static_cast<double>(ns) / 1e9);
+  }
+  return buf;
+}
+
+std::optional<std::uint64_t> parse_duration(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || v < 0 || !std::isfinite(v)) return std::nullopt;
+  const std::string unit(end);
+  double mult = 0;
+  if (unit == "ns") mult = 1;
+  else if (unit == "us" || unit == "µs") mult = 1e3;
+  else if (unit == "ms") mult = 1e6;
+  else if (unit == "s") mult = 1e9;
+  else if (unit == "m") mult = 60e9;
+  else if (unit == "h") mult = 3600e9;
+  else return std::nullopt;
+  return static_cast<std::uint64_t>(v * mult);
+}
+
+TraceOutput::TraceOutput(const TraceOutputOptions& opts, const target::BinaryInfo& bi,
+                         std::FILE* out)
+    : opts_(opts), bi_(bi), out_(out) {}
+
+TraceOutput::~TraceOutput() { flush(); }
+
+std::string TraceOutput::location(std::uint64_t pc, bool caller) const {
+  if (pc == 0) return "";
+  auto loc = bi_.debug().lines().find(bi_.to_file(proc::VirtAddr(caller ? pc - 1 : pc)));
+  if (!loc) return "";
+  // The last two path components identify a Go file well enough (package dir + file).
+  std::string f = loc->file;
+  if (auto p = f.rfind('/'); p != std::string::npos && p > 0) {
+    if (auto q = f.rfind('/', p - 1); q != std::string::npos) f = f.substr(q + 1);
+  }
+  return f + ":" + std::to_string(loc->line);
+}
+
+void TraceOutput::write_stack(const target::TraceEvent& ev) {
+  // Delve's api.PrintStack with indent "\t\t".
+  buf_ += "\tStack:\n";
+  const int digits = static_cast<int>(std::to_string(ev.stack.size() - 1).size());
+  const std::string at_indent = "\t\t" + std::string(static_cast<std::size_t>(digits) + 4, ' ');
+  char line[64];
+  for (std::size_t i = 0; i < ev.stack.size(); ++i) {
+    const auto& f = ev.stack[i];
+    std::snprintf(line, sizeof line, "\t\t%*zu  0x%016llx in ", digits, i,
+                  static_cast<unsigned long long>(f.pc));
+    buf_ += line + f.function + "\n";
+    buf_ += at_indent + "at " + f.file + ":" + std::to_string(f.line) + "\n";
+  }
+  if (!ev.stack_complete) buf_ += "\t\t(truncated)\n";
+}
+
+void TraceOutput::dlv_line(const target::TraceEvent& ev) {
+  if (opts_.timestamp) buf_ += rfc3339_nano_now() + " ";
+  const auto gid = std::to_string(ev.goid);
+  if (ev.kind == target::TraceEvent::Kind::call) {
+    bool has_results = false;
+    for (const auto& p : ev.function->params) has_results |= p.is_result;
+    buf_ += "> goroutine(" + gid + "): " + ev.function->name + "(" + join(ev.values, ", ") +
+            ")\n";
+    // dlv prints the stack once after a blank line for functions with results, and twice
+    // (breakpoint info, then tracepoint) for those without; kept for compatibility.
+    if (!ev.stack.empty()) {
+      if (has_results) buf_ += "\n";
+      write_stack(ev);
+      if (!has_results) write_stack(ev);
+    }
+  } else {
+    buf_ += ">> goroutine(" + gid + "): => (" + join(ev.values, ",") + ")\n";
+    if (!ev.stack.empty()) write_stack(ev);
+  }
+}
+
+void TraceOutput::on_event(const target::TraceEvent& ev) {
+  ++events_;
+  if (first_ns_ == 0) first_ns_ = ev.time_ns;
+  if (opts_.goroutine && ev.goid != *opts_.goroutine) return;
+  auto& g = goroutines_[ev.goid];
+  const bool buffered_lines = opts_.min_duration_ns > 0;
+
+  if (ev.kind == target::TraceEvent::Kind::call) {
+    Open o;
+    o.subtree_hidden = !g.stack.empty() && g.stack.back().subtree_hidden;
+    const int depth = static_cast<int>(g.stack.size());
+    if (!o.subtree_hidden && depth == 0) {
+      ++roots_seen_;
+      if (opts_.sample > 1 && (roots_seen_ - 1) % opts_.sample != 0) o.subtree_hidden = true;
+    }
+    o.hidden = o.subtree_hidden;
+    if (!o.hidden && opts_.max_depth >= 0 && depth > opts_.max_depth) o.hidden = true;
+    if (!o.hidden && opts_.cond && !opts_.cond(ev)) o.hidden = true;
+    auto& s = o.span;
+    s.goid = ev.goid;
+    s.function = ev.function->name;
+    s.start_ns = ev.time_ns;
+    s.depth = depth;
+    if (!g.stack.empty()) s.path = g.stack.back().span.path;
+    s.path.push_back(s.function);
+    s.args = join(ev.values, ", ");
+    s.callsite = location(ev.caller_pc, true);
+    if (!o.hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev);
+    if (!o.hidden && opts_.graph) {
+      o.graph_index = g.graph.size();
+      g.graph.emplace_back();  // filled in when the call closes
+    }
+    g.stack.push_back(std::move(o));
+  } else {
+    // Find the frame this return closes: the innermost open call of the same function.
+    // Frames above it were abandoned (a panic unwound them, or runtime.Goexit).
+    std::size_t i = g.stack.size();
+    while (i > 0 && g.stack[i - 1].span.function != ev.function->name) --i;
+    const bool matched = i > 0;
+    const bool hidden = matched && g.stack[i - 1].hidden;
+    if (!hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev);
+    if (!matched) {
+      if (!ev.deferreturn) ++unmatched_returns_;
+    } else if (!ev.deferreturn) {
+      const std::string results = join(ev.values, ",");
+      for (;;) {
+        auto o = std::move(g.stack.back());
+        g.stack.pop_back();
+        const bool is_match = g.stack.size() == i - 1;
+        close(g, o, ev.time_ns, is_match ? Span::End::returned : Span::End::unwound,
+              is_match ? results : std::string());
+        if (!is_match) continue;
+        // With --min-duration the pair is printed together once the call proves long enough.
+        if (buffered_lines && opts_.dlv_lines && !o.hidden &&
+            o.span.duration() >= opts_.min_duration_ns) {
+          const auto gid = std::to_string(ev.goid);
+          buf_ += "> goroutine(" + gid + "): " + o.span.function + "(" + o.span.args + ")\n";
+          buf_ += ">> goroutine(" + gid + "): => (" + results + ")\n";
+        }
+        break;
+      }
+    }
+  }
+  if (buf_.size() > (1u << 16) || ev.time_ns - last_flush_ns_ > 50'000'000ULL) {
+    flush();
+    last_flush_ns_ = ev.time_ns;
+  }
+}
+
+void TraceOutput::close(Goroutine& g, Open& o, std::uint64_t end_ns, Span::End how,
+                        const std::string& results) {
+  auto& s = o.span;
+  s.end_ns = end_ns;
+  s.end = how;
+  s.results = results;
+  if (!g.stack.empty()) g.stack.back().span.child_ns += s.duration();
+  if (!o.hidden) {
+    record(s);
+    if (opts_.graph) add_graph_entry(g, o, how);
+  }
+  // A goroutine's tree is printed whole when its outermost traced call ends.
+  if (opts_.graph && g.stack.empty()) {
+    if (!g.graph.empty() && s.goid != last_graph_goid_) {
+      last_graph_goid_ = s.goid;
+      char head[96];
+      std::snprintf(head, sizeof head, "goroutine(%lld) +%.6fs:\n",
+                    static_cast<long long>(s.goid),
+                    static_cast<double>(s.start_ns - first_ns_) / 1e9);
+      buf_ += head;
+    }
+    for (const auto& line : g.graph) buf_ += line + "\n";
+    g.graph.clear();
+  }
+}
+
+void TraceOutput::add_graph_entry(Goroutine& g, const Open& o, Span::End how) {
+  const auto& s = o.span;
+  // Render this call's graph entry now that its duration and children are known.
+  const std::string ind(static_cast<std::size_t>(s.depth) * 2, ' ');
+  const bool leaf = o.graph_index + 1 == g.graph.size();
+  const bool shown = s.duration() >= opts_.min_duration_ns;
+  std::string end_text;
+  switch (how) {
+    case Span::End::returned: end_text = " => (" + s.results + ")"; break;
+    case Span::End::unwound: end_text = " (unwound by panic or Goexit)"; break;
+    case Span::End::running: end_text = " (still running at exit)"; break;
+  }
+  const std::string at = s.callsite.empty() ? "" : "  @ " + s.callsite;
+  if (!shown) {
+    g.graph.resize(o.graph_index);  // drop this call and its (shorter) subtree
+  } else if (leaf) {
+    g.graph[o.graph_index] =
+        ind + s.function + "(" + s.args + ")" + end_text + "  " + format_duration(s.duration()) + at;
+  } else {
+    g.graph[o.graph_index] = ind + s.function + "(" + s.args + ") {" + at;
+    g.graph.push_back(ind + "}" + end_text + "  " + format_duration(s.duration()));
+  }
+}
+
+void TraceOutput::record(const Span& s) {
+  if (opts_.stats) durations_[s.function].push_back(s.duration());
+  if (!opts_.json_path.empty() || !opts_.folded_path.empty()) spans_.push_back(s);
+}
+
+void TraceOutput::finish(std::uint64_t end_ns, std::uint64_t wall_ns) {
+  for (auto& [goid, g] : goroutines_) {
+    while (!g.stack.empty()) {
+      auto o = std::move(g.stack.back());
+      g.stack.pop_back();
+      close(g, o, end_ns, Span::End::running, "");
+    }
+  }
+  if (opts_.stats) write_stats(wall_ns);
+  flush();
+  if (!opts_.json_path.empty()) write_json();
+  if (!opts_.folded_path.empty()) write_folded();
+}
+
+void TraceOutput::write_stats(std::uint64_t wall_ns) {
+  std::uint64_t calls = 0;
+  for (const auto& [fn, d] : durations_) calls += d.size();
+  char line[256];
+  buf_ += "\nFunctions called: " + std::to_string(calls) + "\n";
+  buf_ += "Unique functions: " + std::to_string(durations_.size()) + "\n";
+  buf_ += "Total execution time: " + format_duration(wall_ns) + "\n";
+  buf_ += "Events: " + std::to_string(events_) + " (0 lost, " +
+          std::to_string(unmatched_returns_) + " unmatched returns)\n\n";
+  std::size_t width = 8;
+  for (const auto& [fn, d] : durations_) width = std::max(width, fn.size());
+  std::snprintf(line, sizeof line, "%-*s %8s %10s %10s %10s %10s %10s\n",
+                static_cast<int>(width), "FUNCTION", "CALLS", "TOTAL", "MEAN", "P50", "P99",
+                "MAX");
+  buf_ += line;
+  auto pct = [](const std::vector<std::uint64_t>& sorted, double p) {
+    const auto n = sorted.size();
+    auto idx = static_cast<std::size_t>(std::ceil(p * static_cast<double>(n)));
+    return sorted[std::min(n - 1, idx == 0 ? 0 : idx - 1)];
+  };
+  for (auto& [fn, d] : durations_) {
+    std::sort(d.begin(), d.end());
+    std::uint64_t total = 0;
+    for (auto x : d) total += x;
+    std::snprintf(line, sizeof line, "%-*s %8zu %10s %10s %10s %10s %10s\n",
+                  static_cast<int>(width), fn.c_str(), d.size(), format_duration(total).c_str(),
+                  format_duration(total / d.size()).c_str(), format_duration(pct(d, 0.5)).c_str(),
+                  format_duration(pct(d, 0.99)).c_str(), format_duration(d.back()).c_str());
+    buf_ += line;
+  }
+  // bcc funclatency-style log2 histograms.
+  for (const auto& [fn, d] : durations_) {
+    std::vector<std::uint64_t> buckets(65, 0);
+    for (auto x : d) buckets[x == 0 ? 0 : 64 - static_cast<std::size_t>(__builtin_clzll(x))]++;
+    std::size_t lo = 0, hi = 64;
+    while (lo < 64 && buckets[lo] == 0) ++lo;
+    while (hi > lo && buckets[hi] == 0) --hi;
+    const auto peak = *std::max_element(buckets.begin(), buckets.end());
+    buf_ += "\n" + fn + "\n";
+    std::snprintf(line, sizeof line, "%20s : %-9s %s\n", "nsecs", "count", "distribution");
+    buf_ += line;
+    for (std::size_t b = lo; b <= hi; ++b) {
+      const std::uint64_t from = b == 0 ? 0 : (1ULL << (b - 1));
+      const std::uint64_t to = b == 0 ? 0 : (1ULL << b) - 1;
+      const auto stars = peak ? static_cast<std::size_t>(buckets[b] * 40 / peak) : 0;
+      std::snprintf(line, sizeof line, "%9llu -> %-9llu : %-9llu |%-40s|\n",
+                    static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
+                    static_cast<unsigned long long>(buckets[b]), std::string(stars, '*').c_str());
+      buf_ += line;
+    }
+  }
+}
+
+void TraceOutput::write_json() const {
+  std::FILE* f = std::fopen(opts_.json_path.c_str(), "w");
+  if (!f) {
+    std::fprintf(out_, "could not write %s: %s\n", opts_.json_path.c_str(), std::strerror(errno));
+    return;
+  }
+  std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f);
+  std::fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,"
+             "\"args\":{\"name\":\"goscope trace\"}}",
+             f);
+  std::map<std::int64_t, bool> named;
+  for (const auto& s : spans_) {
+    if (!named[s.goid]) {
+      named[s.goid] = true;
+      std::fprintf(f,
+                   ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%lld,"
+                   "\"args\":{\"name\":\"goroutine %lld\"}}",
+                   static_cast<long long>(s.goid), static_cast<long long>(s.goid));
+    }
+  }
+  for (const auto& s : spans_) {
+    const char* end = s.end == Span::End::returned  ? "returned"
+                      : s.end == Span::End::unwound ? "unwound"
+                                                    : "running at exit";
+    std::fprintf(f,
+                 ",\n{\"name\":\"%s\",\"cat\":\"go\",\"ph\":\"X\",\"pid\":1,\"tid\":%lld,"
+                 "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"args\":\"%s\",\"results\":\"%s\","
+                 "\"callsite\":\"%s\",\"end\":\"%s\"}}",
+                 json_escape(s.function).c_str(), static_cast<long long>(s.goid),
+                 static_cast<double>(s.start_ns - first_ns_) / 1e3,
+                 static_cast<double>(s.duration()) / 1e3, json_escape(s.args).c_str(),
+                 json_escape(s.results).c_str(), json_escape(s.callsite).c_str(), end);
+  }
+  std::fputs("\n]}\n", f);
+  std::fclose(f);
+}
+
+void TraceOutput::write_folded() const {
+  // Self time per traced stack, so that flamegraph.pl's sums give back each call's time.
+  std::map<std::string, std::uint64_t> folded;
+  for (const auto& s : spans_) {
+    std::string key;
+    for (std::size_t i = 0; i < s.path.size(); ++i) {
+      if (i) key += ';';
+      key += s.path[i];
+    }
+    const auto self = s.duration() > s.child_ns ? s.duration() - s.child_ns : 0;
+    folded[key] += self;
+  }
+  std::FILE* f = std::fopen(opts_.folded_path.c_str(), "w");
+  if (!f) {
+    std::fprintf(out_, "could not write %s: %s\n", opts_.folded_path.c_str(),
+                 std::strerror(errno));
+    return;
+  }
+  for (const auto& [k, v] : folded) {
+    std::fprintf(f, "%s %llu\n", k.c_str(), static_cast<unsigned long long>(v));
+  }
+  std::fclose(f);
+}
+
+void TraceOutput::flush() {
+  if (buf_.empty()) return;
+  std::fwrite(buf_.data(), 1, buf_.size(), out_);
+  std::fflush(out_);
+  buf_.clear();
+}
+
+}  // namespace goscope::session

@@ -1,0 +1,111 @@
+#pragma once
+// What happens to trace events after the tracer thread has read them: pairing per
+// goroutine, filters, and the outputs (dlv lines, call graph, statistics, Chrome trace JSON,
+// folded stacks). Everything here runs on the writer thread, never the ptrace thread.
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "target/tracer.hpp"
+
+namespace goscope::target {
+class BinaryInfo;
+}
+
+namespace goscope::session {
+
+/// A finished (or abandoned) call: an entry paired with its return on the same goroutine.
+struct Span {
+  std::int64_t goid = 0;
+  std::string function;
+  std::uint64_t start_ns = 0;
+  std::uint64_t end_ns = 0;
+  int depth = 0;                       ///< nesting among traced calls of this goroutine
+  std::vector<std::string> path;       ///< traced callers, root first, then this function
+  std::string args;                    ///< formatted as dlv formats them
+  std::string results;
+  std::string callsite;                ///< file:line of the call
+  std::uint64_t child_ns = 0;          ///< time spent in traced callees
+  enum class End { returned, unwound, running } end = End::returned;
+  std::uint64_t duration() const { return end_ns - start_ns; }
+};
+
+struct TraceOutputOptions {
+  bool dlv_lines = true;      ///< dlv trace's `>`/`>>` lines
+  bool graph = false;         ///< --graph
+  bool stats = false;         ///< --stats
+  std::string json_path;      ///< --json FILE
+  std::string folded_path;    ///< --folded FILE
+  bool timestamp = false;     ///< --timestamp
+  int max_depth = -1;         ///< --depth N: hide calls nested deeper than N (0 = roots)
+  std::uint64_t min_duration_ns = 0;  ///< --min-duration
+  std::optional<std::int64_t> goroutine;  ///< --goroutine ID
+  std::uint64_t sample = 1;   ///< --sample N: 1 in N root calls
+  /// --cond: a predicate over the call's arguments; false hides the call and its subtree.
+  std::function<bool(const target::TraceEvent&)> cond;
+};
+
+/// Consumes events in order, on one thread.
+class TraceOutput {
+ public:
+  TraceOutput(const TraceOutputOptions& opts, const target::BinaryInfo& bi, std::FILE* out);
+  ~TraceOutput();
+
+  void on_event(const target::TraceEvent& ev);
+  /// The run ended: closes open frames, prints graph leftovers and statistics, writes files.
+  void finish(std::uint64_t end_ns, std::uint64_t wall_ns);
+  void flush();
+
+  std::uint64_t events() const { return events_; }
+  std::uint64_t unmatched_returns() const { return unmatched_returns_; }
+
+ private:
+  struct Open {
+    Span span;
+    bool hidden = false;          ///< this call is filtered out
+    bool subtree_hidden = false;  ///< ... and so is everything it calls (--sample)
+    std::size_t graph_index = 0;
+  };
+  struct Goroutine {
+    std::vector<Open> stack;
+    std::vector<std::string> graph;  ///< lines of the current root's tree, printed when it ends
+  };
+
+  void dlv_line(const target::TraceEvent& ev);
+  void write_stack(const target::TraceEvent& ev);
+  void close(Goroutine& g, Open& o, std::uint64_t end_ns, Span::End how,
+             const std::string& results);
+  void add_graph_entry(Goroutine& g, const Open& o, Span::End how);
+  void record(const Span& s);
+  std::string location(std::uint64_t pc, bool caller) const;
+  void write_stats(std::uint64_t wall_ns);
+  void write_json() const;
+  void write_folded() const;
+
+  TraceOutputOptions opts_;
+  const target::BinaryInfo& bi_;
+  std::FILE* out_;
+  std::string buf_;
+  std::uint64_t last_flush_ns_ = 0;
+  std::uint64_t first_ns_ = 0;
+  std::unordered_map<std::int64_t, Goroutine> goroutines_;
+  std::uint64_t roots_seen_ = 0;
+  std::int64_t last_graph_goid_ = -1;  ///< a tree header is printed when the goroutine changes
+  std::uint64_t events_ = 0;
+  std::uint64_t unmatched_returns_ = 0;
+  std::vector<Span> spans_;  ///< kept for --json/--folded/--stats
+  std::map<std::string, std::vector<std::uint64_t>> durations_;
+};
+
+/// Formats a duration the way Go's time.Duration prints (850ns, 12.3µs, 4.56ms, 1.2s).
+std::string format_duration(std::uint64_t ns);
+/// Parses Go duration text ("250us", "1.5ms", "2s", "100ns", "1m").
+std::optional<std::uint64_t> parse_duration(const std::string& s);
+
+}  // namespace goscope::session

@@ -1,0 +1,106 @@
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dwarf/debug_info.hpp"
+#include "proc/addr.hpp"
+#include "proc/registers.hpp"
+#include "target/variable.hpp"
+
+namespace goscope::proc {
+class Process;
+}
+
+namespace goscope::target {
+
+class BinaryInfo;
+
+/// One frame of a trace event's stack.
+struct TraceFrame {
+  std::uint64_t pc = 0;
+  std::string function;
+  std::string file;
+  std::uint32_t line = 0;
+};
+
+/// A function entry or return observed by the Tracer.
+struct TraceEvent {
+  enum class Kind { call, ret };
+  Kind kind = Kind::call;
+  std::int64_t goid = 0;
+  pid_t tid = 0;
+  const dwarf::Function* function = nullptr;
+  std::uint64_t pc = 0;
+  std::uint64_t sp = 0;  ///< stack pointer at the event
+  /// Entries: the return address (the caller's pc just after its CALL); 0 if unknown.
+  std::uint64_t caller_pc = 0;
+  /// Arguments (call) or results (ret), with the Argument/ReturnArgument flags.
+  std::vector<Variable> values;
+  bool deferreturn = false;  ///< a return event at `call runtime.deferreturn`
+  std::uint64_t time_ns = 0;  ///< CLOCK_MONOTONIC
+  /// Innermost first, up to TraceOptions::stack_depth + 1 frames (empty when 0).
+  std::vector<TraceFrame> stack;
+  bool stack_complete = false;  ///< the last frame is the goroutine's outermost
+};
+
+/// Receives events on the tracer thread; must not block for long.
+class TraceObserver {
+ public:
+  virtual ~TraceObserver() = default;
+  virtual void on_event(const TraceEvent& ev) = 0;
+};
+
+struct TraceOptions {
+  LoadConfig load = kShortLoadConfig;
+  int stack_depth = 0;  ///< dlv trace --stack N: frames beyond the traced one
+};
+
+/// How a traced run ended.
+struct TraceExit {
+  enum class Kind { exited, killed, interrupted };
+  Kind kind = Kind::exited;
+  int status = 0;  ///< exit status, or the fatal signal
+};
+
+/// Non-stop function tracer: entry and return tracepoints that stop only the hitting thread
+/// for the time it takes to read the goroutine id and the values, then let it run on with
+/// the trapped instruction emulated (proc::Process::resume_thread).
+class Tracer {
+ public:
+  Tracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts);
+
+  /// Sets the entry tracepoint and every return tracepoint of `fn`. Returns false if `fn`
+  /// was already traced.
+  bool trace_function(const dwarf::Function& fn);
+  std::size_t tracepoint_count() const { return sites_.size(); }
+
+  /// Runs the process until it exits or is interrupted, reporting every event.
+  TraceExit run(TraceObserver& observer);
+
+ private:
+  struct Site {
+    const dwarf::Function* function = nullptr;
+    bool is_return = false;
+    bool deferreturn = false;
+  };
+  void handle_hit(pid_t tid, const Site& site, TraceObserver& observer);
+  /// Walks Go's frame-pointer chain from a trap site.
+  void unwind(const Site& site, const proc::Registers& regs, TraceEvent& ev);
+  /// True when the entry's stack-split check will branch to morestack: the function then
+  /// restarts from its entry (after the stack grows or the goroutine is preempted), so this
+  /// hit is not a call of its own.
+  bool will_call_morestack(const dwarf::Function& fn, const proc::Registers& regs,
+                           std::uint64_t stackguard0) const;
+
+  proc::Process& process_;
+  const BinaryInfo& bi_;
+  TraceOptions opts_;
+  std::unordered_map<proc::VirtAddr, Site> sites_;
+};
+
+}  // namespace goscope::target

@@ -1,0 +1,216 @@
+#include "target/tracer.hpp"
+
+#include <time.h>
+
+#include <csignal>
+
+#include <array>
+#include <cstring>
+#include <optional>
+
+#include "proc/error.hpp"
+#include "proc/process.hpp"
+#include "target/binary_info.hpp"
+#include "target/value_loader.hpp"
+
+namespace goscope::target {
+namespace {
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// x86-64 psABI DWARF numbers 17..32 are xmm0..xmm15.
+constexpr unsigned kDwarfXmm0 = 17;
+
+}  // namespace
+
+Tracer::Tracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
+    : process_(process), bi_(bi), opts_(opts) {}
+
+bool Tracer::trace_function(const dwarf::Function& fn) {
+  const auto entry = bi_.to_virt(fn.low_pc);
+  if (sites_.contains(entry)) return false;
+  process_.add_breakpoint(entry);
+  sites_[entry] = Site{&fn, false, false};
+  for (const auto& rs : bi_.return_sites(fn)) {
+    if (sites_.contains(rs.addr)) continue;
+    process_.add_breakpoint(rs.addr);
+    sites_[rs.addr] = Site{&fn, true, rs.deferreturn};
+  }
+  return true;
+}
+
+TraceExit Tracer::run(TraceObserver& observer) {
+  // Go preempts goroutines with SIGURG many times a second; forwarding it inside the event
+  // loop saves a report and a resume per signal.
+  process_.set_signal_passthrough(SIGURG, true);
+  process_.resume_all();
+  for (;;) {
+    const auto ev = process_.wait_event();
+    using K = proc::StopEvent::Kind;
+    switch (ev.kind) {
+      case K::breakpoint: {
+        auto it = sites_.find(ev.pc);
+        if (it != sites_.end()) handle_hit(ev.tid, it->second, observer);
+        process_.resume_thread(ev.tid);
+        break;
+      }
+      case K::signal:
+        process_.resume_thread(ev.tid, ev.signal);
+        break;
+      case K::single_step:
+        process_.resume_thread(ev.tid);
+        break;
+      case K::exited:
+        return {TraceExit::Kind::exited, ev.exit_status};
+      case K::killed:
+        return {TraceExit::Kind::killed, ev.signal};
+      case K::interrupted:
+        return {TraceExit::Kind::interrupted, 0};
+    }
+  }
+}
+
+void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
+  TraceEvent ev;
+  ev.time_ns = now_ns();
+  ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
+  ev.tid = tid;
+  ev.function = site.function;
+  ev.deferreturn = site.deferreturn;
+
+  const auto regs = process_.registers(tid);
+  ev.pc = regs.gp.rip;
+  ev.sp = regs.gp.rsp;
+  // Go >= 1.17 (register ABI) keeps the current g in R14 inside Go code.
+  std::int64_t goid = 0;
+  std::uint64_t stackguard0 = 0;
+  std::uint64_t top_of_stack = 0;
+  // One process_vm_readv for the goroutine id, the stack guard and the return address.
+  std::array<proc::Process::ReadRequest, 3> g_reads{{
+      {proc::VirtAddr(regs.gp.r14 + bi_.goid_offset()),
+       std::as_writable_bytes(std::span(&goid, 1))},
+      {proc::VirtAddr(regs.gp.r14 + bi_.stackguard0_offset()),
+       std::as_writable_bytes(std::span(&stackguard0, 1))},
+      {proc::VirtAddr(regs.gp.rsp), std::as_writable_bytes(std::span(&top_of_stack, 1))},
+  }};
+  try {
+    process_.read_memory_batch(g_reads);
+  } catch (const proc::Error&) {
+    goid = 0;  // not in Go code (no g in R14): reported as goroutine 0
+  }
+  if (goid == 0 && regs.gp.r14 != 0) {
+    // On the system stack R14 holds g0; report the user goroutine it runs for.
+    try {
+      const auto m = process_.read<std::uint64_t>(proc::VirtAddr(regs.gp.r14 + bi_.g_m_offset()));
+      const auto curg = m ? process_.read<std::uint64_t>(proc::VirtAddr(m + bi_.m_curg_offset())) : 0;
+      if (curg) goid = process_.read<std::int64_t>(proc::VirtAddr(curg + bi_.goid_offset()));
+    } catch (const proc::Error&) {
+    }
+  }
+  ev.goid = goid;
+  if (!site.is_return) ev.caller_pc = top_of_stack;
+  if (!site.is_return && goid != 0 && will_call_morestack(*site.function, regs, stackguard0)) {
+    return;
+  }
+
+  // At an entry or a RET the return address is on top of the stack, so the CFA (Go's frame
+  // base) is rsp+8; inside the body (the deferreturn call) the frame pointer gives it.
+  const std::uint64_t cfa = site.deferreturn ? regs.gp.rbp + 16 : regs.gp.rsp + 8;
+  std::optional<user_fpregs_struct> fp;
+  RegisterFn read_reg = [&](unsigned regno) -> std::optional<std::uint64_t> {
+    if (regno >= kDwarfXmm0 && regno < kDwarfXmm0 + 16) {
+      if (!fp) fp = process_.fp_registers(tid);
+      std::uint64_t lo = 0;
+      std::memcpy(&lo, &fp->xmm_space[(regno - kDwarfXmm0) * 4], sizeof lo);
+      return lo;
+    }
+    return regs.by_dwarf_number(regno);
+  };
+  ValueLoader loader(bi_, [this](std::uint64_t a, std::span<std::byte> out) {
+    try {
+      process_.read_memory(proc::VirtAddr(a), out);
+      return true;
+    } catch (const proc::Error&) {
+      return false;
+    }
+  });
+  for (const auto& param : site.function->params) {
+    if (param.is_result != site.is_return) continue;
+    ev.values.push_back(loader.load_variable(param, ev.pc, cfa, read_reg, opts_.load));
+  }
+  if (opts_.stack_depth > 0) unwind(site, regs, ev);
+  observer.on_event(ev);
+}
+
+bool Tracer::will_call_morestack(const dwarf::Function& fn, const proc::Registers& regs,
+                                 std::uint64_t stackguard0) const {
+  auto code = bi_.elf().code_at(fn.low_pc, std::min<std::uint64_t>(
+                                               16, fn.high_pc.value() - fn.low_pc.value()));
+  if (!code || code->size() < 4) return false;
+  auto b = [&](std::size_t i) { return std::to_integer<std::uint8_t>((*code)[i]); };
+  // cmp rsp, [r14+0x10]; jbe morestack
+  if (b(0) == 0x49 && b(1) == 0x3b && b(2) == 0x66 && b(3) == 0x10) {
+    return regs.gp.rsp <= stackguard0;
+  }
+  // lea r12, [rsp+disp]; cmp r12, [r14+0x10]; jbe morestack (frames over 128 bytes)
+  if (code->size() >= 9 && b(0) == 0x4c && b(1) == 0x8d && b(3) == 0x24) {
+    std::int64_t disp = 0;
+    if (b(2) == 0x64) {
+      disp = static_cast<std::int8_t>(b(4));
+    } else if (b(2) == 0xa4 && code->size() >= 12) {
+      std::int32_t d32 = 0;
+      std::memcpy(&d32, code->data() + 4, 4);
+      disp = d32;
+    } else {
+      return false;
+    }
+    return regs.gp.rsp + static_cast<std::uint64_t>(disp) <= stackguard0;
+  }
+  return false;
+}
+
+void Tracer::unwind(const Site& site, const proc::Registers& regs, TraceEvent& ev) {
+  const auto& lines = bi_.debug().lines();
+  auto add_frame = [&](std::uint64_t pc, bool top) {
+    TraceFrame f;
+    f.pc = pc;
+    const auto* fn = bi_.function_at(proc::VirtAddr(pc));
+    f.function = fn ? fn->name : "?";
+    // A caller's line is the CALL's, one byte before the return address.
+    if (auto loc = lines.find(bi_.to_file(proc::VirtAddr(top ? pc : pc - 1)))) {
+      f.file = loc->file;
+      f.line = loc->line;
+    }
+    ev.stack.push_back(std::move(f));
+    return fn != nullptr && fn->name != "runtime.goexit";
+  };
+  const std::size_t max_frames = static_cast<std::size_t>(opts_.stack_depth) + 1;
+  bool more = add_frame(regs.gp.rip, true);
+  std::uint64_t fp = regs.gp.rbp;
+  std::uint64_t ret = 0;
+  try {
+    if (site.deferreturn) {
+      ret = process_.read<std::uint64_t>(proc::VirtAddr(fp + 8));
+      fp = process_.read<std::uint64_t>(proc::VirtAddr(fp));
+    } else {
+      // Entry and RET: the return address is on top of the stack, rbp is the caller's.
+      ret = process_.read<std::uint64_t>(proc::VirtAddr(regs.gp.rsp));
+    }
+    while (more && ev.stack.size() < max_frames && ret != 0) {
+      more = add_frame(ret, false);
+      if (!more || ev.stack.size() >= max_frames || fp == 0) break;
+      ret = process_.read<std::uint64_t>(proc::VirtAddr(fp + 8));
+      fp = process_.read<std::uint64_t>(proc::VirtAddr(fp));
+    }
+  } catch (const proc::Error&) {
+    // A frame pointer that leads outside the stack ends the walk.
+  }
+  ev.stack_complete = !more || ret == 0;
+}
+
+}  // namespace goscope::target

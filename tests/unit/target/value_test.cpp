@@ -1,0 +1,99 @@
+// The value loader on a real fixture's DWARF types and synthetic memory.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <map>
+
+#include "target/binary_info.hpp"
+#include "target/value_loader.hpp"
+
+using namespace goscope;
+
+TEST_CASE("format_go_float is strconv.FormatFloat(f, 'f', -1, bits)", "[target][value]") {
+  using target::format_go_float;
+  CHECK(format_go_float(1.5, 64) == "1.5");
+  CHECK(format_go_float(3, 64) == "3");
+  CHECK(format_go_float(1.0 / 3, 64) == "0.3333333333333333");
+  CHECK(format_go_float(0.25, 32) == "0.25");
+  CHECK(format_go_float(0.1f, 32) == "0.1");
+  CHECK(format_go_float(1e21, 64) == "1000000000000000000000");
+  CHECK(format_go_float(-0.0, 64) == "-0");
+  CHECK(format_go_float(1.0 / 0.0, 64) == "+Inf");
+}
+
+namespace {
+
+// Sparse fake memory: byte ranges at addresses.
+struct FakeMemory {
+  std::map<std::uint64_t, std::vector<std::byte>> chunks;
+  void put(std::uint64_t addr, const void* data, std::size_t n) {
+    auto& c = chunks[addr];
+    c.resize(n);
+    std::memcpy(c.data(), data, n);
+  }
+  bool read(std::uint64_t addr, std::span<std::byte> out) const {
+    for (const auto& [base, bytes] : chunks) {
+      if (addr >= base && addr + out.size() <= base + bytes.size()) {
+        std::memcpy(out.data(), bytes.data() + (addr - base), out.size());
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("loads strings, slices and structs from memory", "[target][value]") {
+  auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/basic");
+  FakeMemory mem;
+  target::ValueLoader loader(*bi, [&](std::uint64_t a, std::span<std::byte> out) {
+    return mem.read(a, out);
+  });
+
+  const char text[] = "hello, gopher";
+  mem.put(0x1000, text, 13);
+  std::uint64_t hdr[2] = {0x1000, 13};
+  mem.put(0x2000, hdr, sizeof hdr);
+  const auto* str = bi->debug().find_type("string");
+  REQUIRE(str);
+  auto v = loader.load("s", str, 0x2000, target::kShortLoadConfig);
+  CHECK(v.unreadable.empty());
+  CHECK(v.kind == 24);
+  CHECK(v.value == "hello, gopher");
+  CHECK(v.len == 13);
+
+  target::LoadConfig small = target::kShortLoadConfig;
+  small.max_string_len = 5;
+  CHECK(loader.load("s", str, 0x2000, small).value == "hello");
+
+  const auto* point = bi->debug().find_type("main.Point");
+  REQUIRE(point);
+  std::int64_t xy[2] = {3, 4};
+  mem.put(0x3000, xy, sizeof xy);
+  std::uint64_t name[2] = {0x1000, 5};
+  mem.put(0x3010, name, sizeof name);
+  auto p = loader.load("p", point, 0x3000, target::kShortLoadConfig);
+  CHECK(p.kind == 25);
+  REQUIRE(p.children.size() == 3);
+  CHECK(p.children[0].name == "X");
+  CHECK(p.children[0].value == "3");
+  CHECK(p.children[2].value == "hello");
+
+  CHECK_FALSE(loader.load("bad", str, 0x9999, target::kShortLoadConfig).unreadable.empty());
+}
+
+TEST_CASE("return sites of a function with a defer include deferreturn", "[target]") {
+  auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/basic");
+  const auto* fn = bi->debug().find_function("main.deferred");
+  REQUIRE(fn);
+  auto sites = bi->return_sites(*fn);
+  REQUIRE(sites.size() >= 2);
+  CHECK(std::any_of(sites.begin(), sites.end(), [](auto& s) { return s.deferreturn; }));
+  CHECK(std::any_of(sites.begin(), sites.end(), [](auto& s) { return !s.deferreturn; }));
+}
+
+TEST_CASE("BinaryInfo refuses what it cannot debug", "[target]") {
+  CHECK_THROWS_AS(target::BinaryInfo::load("/nonexistent/binary"), target::BinaryError);
+  CHECK_THROWS_WITH(target::BinaryInfo::load("/bin/true"), Catch::Contains("not a Go"));
+}
