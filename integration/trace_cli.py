@@ -34,6 +34,7 @@ def main() -> int:
             ("no match", ["--exec", basic, "^zzz_nomatch$"], "no breakpoints set"),
             ("bad regexp", ["--exec", basic, "(("], "invalid filter argument"),
             ("no regexp", ["--exec", basic], "function to trace"),
+            ("no such pid", ["-p", "999999", "main"], "no such process"),
             ("unknown flag", ["--frobnicate", basic, "main"], "unknown flag"),
         ]
         for name, args, needle in cases:
@@ -66,6 +67,30 @@ def main() -> int:
         calls = gr.stderr.count("main.compute(")
         if gr.returncode != 0 or calls != 6 or "sum 3006" not in gr.stdout:
             failures.append(f"args after --: rc={gr.returncode} calls={calls} out={gr.stdout!r}")
+        # Build modes: a package (go build -gcflags='all=-N -l') and a test binary (--test).
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                           "fixtures", "go")
+        out_bin = os.path.join(tmp, "built")
+        r = run([goscope, "trace", "-o", out_bin, "./basic", "^main\\.add$"], cwd=src)
+        if r.returncode != 0 or "> goroutine(1): main.add(2, 3)" not in r.stderr:
+            failures.append(f"package build: rc={r.returncode} {r.stderr[-500:]!r}")
+        if os.path.exists(out_bin):
+            failures.append("the built binary was not removed after the trace")
+        r = run([goscope, "trace", "--test", "-o", out_bin, "./testpkg",
+                 "^goscope.test/fixtures/testpkg\\.Add$", "--", "-test.v"], cwd=src)
+        if r.returncode != 0 or "testpkg.Add(2, 40)" not in r.stderr \
+                or ">> goroutine(" not in r.stderr or "--- PASS: TestAdd" not in r.stdout:
+            failures.append(f"--test: rc={r.returncode} {r.stderr[-500:]!r} {r.stdout[-300:]!r}")
+        r = run([goscope, "trace", "-o", out_bin, "./nonexistent", "main"], cwd=src)
+        if r.returncode == 0 or "could not build" not in r.stderr:
+            failures.append(f"bad package: rc={r.returncode} {r.stderr!r}")
+
+        # --timestamp prefixes each line with an RFC 3339 time, as dlv HEAD does.
+        r = run([goscope, "trace", "--exec", basic, "^main\\.add$", "--timestamp"])
+        import re
+        if not re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) > goroutine\(1\): main\.add\(2, 3\)$",
+                         r.stderr, re.M):
+            failures.append(f"--timestamp: {r.stderr!r}")
     finally:
         shutil.rmtree(tmp)
     if failures:

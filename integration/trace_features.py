@@ -119,6 +119,41 @@ def main() -> int:
                        capture_output=True, text=True, timeout=60)
     check(r.returncode != 0 and "invalid --cond expression" in r.stderr, "bad --cond", r.stderr)
 
+    # Pairing through panics, Goexit and stack growth (tricky fixture).
+    tricky = os.path.join(fx, "tricky")
+    r = trace(goscope, tricky, "^main\\.(safeCall|leave|explode)$", "--graph")
+    out = r.stderr
+    check(re.search(r"^  main\.explode\(5\) \(did not return: panic or Goexit\)  " + DUR +
+                    r"  @ tricky/main\.go:\d+$", out, re.M) is not None,
+          "graph: explode(5) closed by the panic", out)
+    check(re.search(r"^\} => \(0,error\(\*errors\.errorString\) 0x[0-9a-f]+\)  " + DUR, out, re.M)
+          is not None, "graph: safeCall(5) returns after recovering", out)
+    check(re.search(r"^main\.leave\(.*\) \(did not return", out, re.M) and
+          out.count("(did not return: panic or Goexit)") == 2, "graph: Goexit closes leave", out)
+    r = trace(goscope, tricky, "^main\\.deep$", "--stats", program_args=("3000",))
+    check("Functions called: 3001" in r.stderr and "0 unmatched" in r.stderr,
+          "deep recursion with stack growth: every call once", r.stderr[-600:])
+
+    # Optimized code: results come from the ABI registers where DWARF has no location at the
+    # RET (dlv 1.20.2 prints "(unreadable empty OP stack)" there).
+    r = trace(goscope, basic + "_opt", "^main\\.(fact|describe)$")
+    check(">> goroutine(1): => (120)" in r.stderr and '>> goroutine(1): => ("area=10")' in r.stderr
+          and "unreadable" not in r.stderr, "optimized results", r.stderr)
+    check("> goroutine(1): main.fact(5)" in r.stderr, "optimized arguments", r.stderr)
+
+    # --follow-calls (dlv HEAD's form): the root, its callees indented by frame depth.
+    r = trace(goscope, basic, "^main\\.describe$", "--follow-calls", "2")
+    lines = [l for l in r.stderr.splitlines() if "goroutine(1):frame(" in l]
+    check(lines[:1] == ["> goroutine(1):frame(1) main.describe(main.Shape(main.Rect) {W: 2, H: 5})"],
+          "follow-calls root line", r.stderr)
+    check(" > goroutine(1):frame(2) fmt.Sprintf(\"area=%d\", []interface {} len: 1, cap: 1, [...])"
+          in lines, "follow-calls callee at frame 2", r.stderr)
+    check(' >> goroutine(1):frame(2) fmt.Sprintf => ("area=10")' in lines, "follow-calls return",
+          r.stderr)
+    check(lines[-1:] == ['>> goroutine(1):frame(1) main.describe => ("area=10")'],
+          "follow-calls root return", r.stderr)
+    check(not any("frame(3)" in l for l in lines), "follow-calls depth bound", r.stderr)
+
     if failures:
         print("\n\n".join(failures))
         return 1

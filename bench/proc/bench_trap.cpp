@@ -1,13 +1,20 @@
 // bench_trap: what one breakpoint hit costs.
 //
-//   (a) bare int3 round trip: raw ptrace, the textbook way (restore the byte, rewind, single-
-//       step, re-insert, continue) - the floor any ptrace debugger starts from;
-//   (b) goscope::proc: wait_event() + resume_thread() with the emulated step.
+//   floor:    the minimal ptrace stop: an int3 on the one-byte `nop` that starts
+//             bench_target, so a hit is waitpid + PTRACE_GETREGS + PTRACE_CONT (the pc after
+//             the int3 is already the next instruction: no rewind, no step). No debugger
+//             that reads registers at a hit can do less.
+//   classic:  the textbook loop (restore the byte, rewind, single-step, re-insert, continue).
+//   goscope:  goscope::proc, wait_event() + resume_thread() with the emulated step, in its
+//             default mode and with set_exclusive_children(true) (one wait syscall per event).
 //
-// Both trace this same binary re-run as a child (`bench_trap --child N`) calling
-// bench_target() N times. Prints the median over 5 runs of the mean time per hit.
+// All trace this same binary re-run as a child (`bench_trap --child N`) calling
+// bench_target() N times. Prints, per method, the median over 5 runs of the mean time per
+// hit, and the ratios of goscope to the floor and to the classic loop.
 //
-// usage: bench_trap [hits per run]
+// usage: taskset -c 0 bench_trap [hits per run] [all|floor|classic|goscope|exclusive]
+//   (taskset -c 0 puts tracer and tracee on one CPU, as the numbers in reports assume;
+//   a single method is run once, e.g. under `strace -c` to count the tracer's syscalls)
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -15,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -25,10 +33,21 @@
 
 #include "proc/process.hpp"
 
-extern "C" __attribute__((noinline)) std::uint64_t bench_target(std::uint64_t i) {
-  asm volatile("" ::: "memory");
-  return i * 3 + 1;
-}
+// A one-byte nop first, so that the floor's int3 replaces exactly one instruction that
+// needs no emulation. Written in assembly: a compiler may start the function otherwise
+// (endbr64, a prologue).
+asm(R"(
+  .pushsection .text
+  .globl bench_target
+  .type bench_target, @function
+bench_target:
+  nop
+  lea 1(%rdi,%rdi,2), %rax
+  ret
+  .size bench_target, .-bench_target
+  .popsection
+)");
+extern "C" std::uint64_t bench_target(std::uint64_t i);
 
 namespace {
 
@@ -45,9 +64,16 @@ int run_child(long n) {
   std::exit(2);
 }
 
-// (a) Naive ptrace breakpoint loop. Returns ns per hit.
-double bare_round_trip(long n) {
+std::uintptr_t target_address() {
+  return reinterpret_cast<std::uintptr_t>(&bench_target);
+}
+
+// Forks the child stopped under PTRACE_TRACEME and plants an int3 at bench_target.
+// Returns the pid and the original word.
+pid_t start_raw_child(long n, long& orig, long& with_trap) {
   pid_t pid = fork();
+  if (pid < 0)
+    die("fork");
   if (pid == 0) {
     ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
     raise(SIGSTOP);
@@ -55,15 +81,55 @@ double bare_round_trip(long n) {
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  auto addr = reinterpret_cast<std::uintptr_t>(&bench_target);
   errno = 0;
-  long orig = ptrace(PTRACE_PEEKDATA, pid, addr, nullptr);
+  orig = ptrace(PTRACE_PEEKDATA, pid, target_address(), nullptr);
   if (errno != 0)
     die("PEEKDATA");
-  long with_trap = (orig & ~0xffL) | 0xcc;
-  ptrace(PTRACE_POKEDATA, pid, addr, with_trap);
+  with_trap = (orig & ~0xffL) | 0xcc;
+  if (ptrace(PTRACE_POKEDATA, pid, target_address(), with_trap) < 0)
+    die("POKEDATA");
+  return pid;
+}
+
+double per_hit(Clock::time_point start, long hits, long n, const char* name) {
+  auto ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+  if (hits != n)
+    std::fprintf(stderr, "%s: %ld hits, expected %ld\n", name, hits, n);
+  return ns / static_cast<double>(hits);
+}
+
+// The floor: waitpid, GETREGS (what any tracer reads at a hit), CONT. Returns ns per hit.
+double minimal_stop(long n) {
+  long orig = 0, with_trap = 0;
+  pid_t pid = start_raw_child(n, orig, with_trap);
   ptrace(PTRACE_CONT, pid, nullptr, nullptr);
   long hits = 0;
+  int status = 0;
+  auto start = Clock::now();
+  for (;;) {
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) || WIFSIGNALED(status))
+      break;
+    int sig = WSTOPSIG(status);
+    user_regs_struct regs;
+    ptrace(PTRACE_GETREGS, pid, nullptr, &regs);
+    if (sig == SIGTRAP && regs.rip == target_address() + 1) {
+      ++hits;
+      sig = 0;
+    }
+    ptrace(PTRACE_CONT, pid, nullptr, sig);
+  }
+  return per_hit(start, hits, n, "floor");
+}
+
+// The classic restore/step/reinsert loop. Returns ns per hit.
+double classic_round_trip(long n) {
+  long orig = 0, with_trap = 0;
+  pid_t pid = start_raw_child(n, orig, with_trap);
+  const std::uintptr_t addr = target_address();
+  ptrace(PTRACE_CONT, pid, nullptr, nullptr);
+  long hits = 0;
+  int status = 0;
   auto start = Clock::now();
   for (;;) {
     waitpid(pid, &status, 0);
@@ -84,20 +150,18 @@ double bare_round_trip(long n) {
     ptrace(PTRACE_POKEDATA, pid, addr, with_trap);
     ptrace(PTRACE_CONT, pid, nullptr, nullptr);
   }
-  auto ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
-  if (hits != n)
-    std::fprintf(stderr, "bare: %ld hits, expected %ld\n", hits, n);
-  return ns / static_cast<double>(hits);
+  return per_hit(start, hits, n, "classic");
 }
 
-// (b) goscope::proc. Returns ns per hit.
-double goscope_hit(long n, goscope::proc::Process::Stats& stats) {
+// goscope::proc. Returns ns per hit.
+double goscope_hit(long n, bool exclusive, goscope::proc::Process::Stats& stats) {
   using namespace goscope::proc;
   LaunchOptions opts;
   opts.path = "/proc/self/exe";
   opts.args = {"--child", std::to_string(n)};
   auto p = Process::launch(opts);
-  p->add_breakpoint(VirtAddr(reinterpret_cast<std::uintptr_t>(&bench_target)));
+  p->set_exclusive_children(exclusive);
+  p->add_breakpoint(VirtAddr(target_address()));
   p->resume_all();
   long hits = 0;
   auto start = Clock::now();
@@ -109,11 +173,8 @@ double goscope_hit(long n, goscope::proc::Process::Stats& stats) {
       ++hits;
     p->resume_thread(ev.tid, ev.kind == StopEvent::Kind::signal ? ev.signal : 0);
   }
-  auto ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
-  if (hits != n)
-    std::fprintf(stderr, "goscope: %ld hits, expected %ld\n", hits, n);
   stats = p->stats();
-  return ns / static_cast<double>(hits);
+  return per_hit(start, hits, n, exclusive ? "goscope (exclusive)" : "goscope");
 }
 
 double median(std::vector<double> v) {
@@ -127,19 +188,52 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--child") == 0)
     return run_child(std::atol(argv[2]));
   long n = argc > 1 ? std::atol(argv[1]) : 20000;
-  constexpr int kRuns = 5;
-  std::vector<double> bare, ours;
+  std::string mode = argc > 2 ? argv[2] : "all";
   goscope::proc::Process::Stats stats;
-  for (int i = 0; i < kRuns; ++i) {
-    bare.push_back(bare_round_trip(n));
-    ours.push_back(goscope_hit(n, stats));
+  if (mode != "all") {
+    double ns = 0;
+    if (mode == "floor")
+      ns = minimal_stop(n);
+    else if (mode == "classic")
+      ns = classic_round_trip(n);
+    else if (mode == "goscope" || mode == "exclusive")
+      ns = goscope_hit(n, mode == "exclusive", stats);
+    else {
+      std::fprintf(stderr, "usage: bench_trap [hits] [all|floor|classic|goscope|exclusive]\n");
+      return 2;
+    }
+    std::printf("%s: %.2f us per hit (%ld hits, one run)\n", mode.c_str(), ns / 1000.0, n);
+    return 0;
   }
-  double x = median(bare) / 1000.0;
-  double y = median(ours) / 1000.0;
-  std::printf("bare int3 round trip: %.2f us (median of %d runs, %ld hits each)\n", x, kRuns, n);
-  std::printf("goscope trap hit: %.2f us (emulated steps %llu, single steps %llu)\n", y,
-              static_cast<unsigned long long>(stats.emulated_steps),
-              static_cast<unsigned long long>(stats.single_steps));
-  std::printf("ratio: %.2f\n", y / x);
+
+  constexpr int kRuns = 5;
+  std::vector<double> floor_ns, classic_ns, ours_ns, exclusive_ns;
+  goscope::proc::Process::Stats exclusive_stats;
+  for (int i = 0; i < kRuns; ++i) {
+    floor_ns.push_back(minimal_stop(n));
+    classic_ns.push_back(classic_round_trip(n));
+    ours_ns.push_back(goscope_hit(n, false, stats));
+    exclusive_ns.push_back(goscope_hit(n, true, exclusive_stats));
+  }
+  const double fl = median(floor_ns) / 1000.0;
+  const double cl = median(classic_ns) / 1000.0;
+  const double ours = median(ours_ns) / 1000.0;
+  const double excl = median(exclusive_ns) / 1000.0;
+  std::printf("bench_trap: median of %d runs, %ld hits each, microseconds per hit\n", kRuns, n);
+  std::printf("  minimal ptrace stop (waitpid+GETREGS+CONT)  %8.2f us\n", fl);
+  std::printf("  classic restore/step/reinsert               %8.2f us\n", cl);
+  std::printf(
+      "  goscope trap hit, default                   %8.2f us  (emulated %llu, stepped %llu)\n",
+      ours, static_cast<unsigned long long>(stats.emulated_steps),
+      static_cast<unsigned long long>(stats.single_steps));
+  std::printf(
+      "  goscope trap hit, exclusive children        %8.2f us  (emulated %llu, stepped %llu)\n",
+      excl, static_cast<unsigned long long>(exclusive_stats.emulated_steps),
+      static_cast<unsigned long long>(exclusive_stats.single_steps));
+  std::printf("ratios (lower is better)\n");
+  std::printf("  goscope default   / minimal stop  %5.2f\n", ours / fl);
+  std::printf("  goscope exclusive / minimal stop  %5.2f   (goal: <= 1.5)\n", excl / fl);
+  std::printf("  goscope default   / classic       %5.2f\n", ours / cl);
+  std::printf("  goscope exclusive / classic       %5.2f\n", excl / cl);
   return 0;
 }

@@ -1515,6 +1515,14 @@ std::vector<const InlinedCall*> DebugInfo::inlined_at(FileAddr pc) const {
   return out;
 }
 
+std::vector<std::string> DebugInfo::global_names() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  out.reserve(impl_->global_by_name.size());
+  for (const auto& [name, off] : impl_->global_by_name) out.emplace_back(name);
+  return out;
+}
+
 const Variable* DebugInfo::find_global(std::string_view name) const {
   std::lock_guard lock(impl_->mu);
   return impl_->global(name);

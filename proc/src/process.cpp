@@ -6,6 +6,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -58,6 +60,28 @@ bool is_fault_signal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
 }
 
+// x86 debug registers, as ptrace exposes them in struct user.
+constexpr int kWatchSlots = 4;
+constexpr std::uint64_t kDr6TrapBits = 0xf;    // B0-B3: which of DR0-DR3 fired
+constexpr std::uint64_t kEflagsRf = 1u << 16;  // resume flag: ignore instruction breakpoints once
+constexpr std::uint64_t kUserSpaceEnd = 0x00007ffffffff000;
+
+std::uintptr_t debugreg_offset(int n) {
+  return offsetof(struct user, u_debugreg) + static_cast<std::uintptr_t>(n) * sizeof(long);
+}
+
+// DR7 bits of one enabled slot: local enable, R/W (00 execute, 01 write, 11 read/write) and
+// LEN (00 one byte, 01 two, 11 four, 10 eight; execute breakpoints use 00).
+std::uint64_t dr7_bits(int slot, std::size_t size, WatchKind kind) {
+  std::uint64_t rw = kind == WatchKind::write ? 1 : kind == WatchKind::read_write ? 3 : 0;
+  std::uint64_t len = 0;
+  if (kind != WatchKind::execute) {
+    len = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 3 : 2;
+  }
+  const int s = slot;
+  return (std::uint64_t{1} << (2 * s)) | (rw << (16 + 4 * s)) | (len << (18 + 4 * s));
+}
+
 // Every ptrace request goes through here so that errno handling is uniform.
 long pt(__ptrace_request req, pid_t tid, std::uintptr_t addr = 0, std::uintptr_t data = 0) {
   errno = 0;
@@ -79,6 +103,27 @@ char task_state(pid_t pid, pid_t tid) {
   if (close == std::string::npos || close + 2 >= line.size())
     return 0;
   return line[close + 2];
+}
+
+// Whether the task has started to exit (PF_EXITING in the flags of /proc/PID/task/TID/stat):
+// its memory may already be gone although it still shows as stopped.
+bool task_exiting(pid_t pid, pid_t tid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line))
+    return true;
+  auto close = line.rfind(')');
+  if (close == std::string::npos)
+    return true;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 9 && fields >> field; ++i) {
+    if (i == 9) {
+      constexpr unsigned long kPfExiting = 0x4;
+      return (std::strtoul(field.c_str(), nullptr, 10) & kPfExiting) != 0;
+    }
+  }
+  return true;
 }
 
 std::vector<pid_t> list_tasks(pid_t pid) {
@@ -147,7 +192,36 @@ struct Process::Impl {
     bool regs_valid = false;
     bool regs_dirty = false;
     user_regs_struct regs{};
+    // Hardware watchpoints: the Impl::watch_gen_ this thread's debug registers reflect, and
+    // the DR7 written to it (0: none; new threads start without any, clone does not copy).
+    unsigned watch_gen = 0;
+    std::uint64_t dr7 = 0;
+    std::optional<std::uint64_t> exec_watch_pc;  // reported at an execute watchpoint here
+    // Impl::clock_ when this thread last stopped; kNotStopped while it runs (or ran since).
+    std::uint64_t stop_clock = 0;
   };
+
+  static constexpr std::uint64_t kNotStopped = ~std::uint64_t{0};
+
+  struct WatchSlot {
+    bool used = false;
+    std::uint64_t addr = 0;
+    std::size_t size = 0;
+    WatchKind kind = WatchKind::write;
+  };
+
+  // Small ranges the caller read while threads were stopped, kept so that emulating the
+  // trapped instruction does not read them again (Go entries compare rsp with g's stack
+  // guard, returns pop [rsp]: both words the tracer has just read). An entry serves thread
+  // T only if it was read after T stopped (clock >= T.stop_clock): T has not run since, so
+  // the value is one T could have loaded at that point. Any write clears the cache.
+  struct CachedRead {
+    std::uint64_t addr = 0;
+    std::uint64_t clock = 0;
+    std::uint8_t size = 0;
+    std::array<std::byte, 16> bytes{};
+  };
+  static constexpr std::size_t kReadCacheSize = 8;
 
   struct Site {
     std::byte orig{};
@@ -161,8 +235,10 @@ struct Process::Impl {
   // faults.
   class TraceeMemory : public EmulatorMemory {
    public:
-    explicit TraceeMemory(Impl& p) : p_(p) {}
+    explicit TraceeMemory(Impl& p, const Thread* t = nullptr) : p_(p), t_(t) {}
     bool read(std::uint64_t addr, std::span<std::byte> out) override {
+      if (t_ != nullptr && p_.cached_read(*t_, addr, out))
+        return true;
       iovec local{out.data(), out.size()};
       iovec remote{reinterpret_cast<void*>(addr), out.size()};
       if (::process_vm_readv(p_.pid_, &local, 1, &remote, 1, 0) !=
@@ -173,6 +249,7 @@ struct Process::Impl {
       return true;
     }
     bool write(std::uint64_t addr, std::span<const std::byte> data) override {
+      p_.drop_read_cache();
       iovec local{const_cast<std::byte*>(data.data()), data.size()};
       iovec remote{reinterpret_cast<void*>(addr), data.size()};
       return ::process_vm_writev(p_.pid_, &local, 1, &remote, 1, 0) ==
@@ -181,6 +258,7 @@ struct Process::Impl {
 
    private:
     Impl& p_;
+    const Thread* t_;
   };
 
   // Takes the trap out for the duration of a native single-step; puts it back even when
@@ -229,6 +307,14 @@ struct Process::Impl {
   Stats stats_;
   std::array<bool, 65> passthrough_{};
   const pid_t self_pid_ = ::getpid();
+  std::array<WatchSlot, kWatchSlots> watch_{};
+  unsigned watch_gen_ = 0;       // bumped on every change of watch_
+  bool watch_ever_set_ = false;  // from then on, SIGTRAPs are checked against DR6
+  bool exclusive_children_ = false;
+  std::uint64_t clock_ = 0;  // bumped at every thread stop
+  std::array<CachedRead, kReadCacheSize> read_cache_{};
+  std::size_t read_cache_size_ = 0;
+  std::size_t read_cache_next_ = 0;
   std::atomic<bool> interrupt_requested_{false};
   std::atomic<unsigned> interrupt_signals_sent_{0};
   unsigned interrupt_signals_seen_ = 0;
@@ -238,12 +324,12 @@ struct Process::Impl {
 
   [[noreturn]] void throw_exited() const { throw ProcessExited(pid_, exit_status_); }
 
-  // Dead (or dying) but not reaped yet: no thread left that is not a zombie. The leader
-  // alone being a zombie is not enough (it may have called pthread_exit).
+  // Dead (or dying) but not reaped yet: no thread left that is not a zombie or exiting.
+  // The leader alone being a zombie is not enough (it may have called pthread_exit).
   bool process_dead() const {
     for (pid_t tid : list_tasks(pid_)) {
       char st = task_state(pid_, tid);
-      if (st != 0 && st != 'Z' && st != 'X')
+      if (st != 0 && st != 'Z' && st != 'X' && !task_exiting(pid_, tid))
         return false;
     }
     return true;
@@ -349,6 +435,38 @@ struct Process::Impl {
     }
   }
 
+  void drop_read_cache() {
+    read_cache_size_ = 0;
+    read_cache_next_ = 0;
+  }
+
+  void remember_read(std::uint64_t addr, std::span<const std::byte> bytes) {
+    if (bytes.empty() || bytes.size() > CachedRead{}.bytes.size())
+      return;
+    CachedRead& c = read_cache_[read_cache_next_];
+    read_cache_next_ = (read_cache_next_ + 1) % kReadCacheSize;
+    read_cache_size_ = std::min(read_cache_size_ + 1, kReadCacheSize);
+    c.addr = addr;
+    c.clock = clock_;
+    c.size = static_cast<std::uint8_t>(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), c.bytes.begin());
+  }
+
+  bool cached_read(const Thread& t, std::uint64_t addr, std::span<std::byte> out) {
+    if (t.stop_clock == kNotStopped)
+      return false;
+    for (std::size_t i = 0; i < read_cache_size_; ++i) {
+      const CachedRead& c = read_cache_[i];
+      if (c.clock < t.stop_clock || addr < c.addr || addr + out.size() > c.addr + c.size)
+        continue;
+      std::copy_n(c.bytes.begin() + static_cast<std::ptrdiff_t>(addr - c.addr), out.size(),
+                  out.begin());
+      ++stats_.cached_reads;
+      return true;
+    }
+    return false;
+  }
+
   void read_memory(std::uint64_t addr, std::span<std::byte> out) {
     ensure_alive();
     if (out.empty())
@@ -371,6 +489,7 @@ struct Process::Impl {
       }
     }
     mask_traps(addr, out);
+    remember_read(addr, out);
   }
 
   void read_memory_batch(std::span<ReadRequest> requests) {
@@ -391,6 +510,7 @@ struct Process::Impl {
         for (std::size_t i = 0; i < count; ++i) {
           auto& r = requests[start + i];
           mask_traps(r.addr.value(), r.out);
+          remember_read(r.addr.value(), r.out);
         }
         continue;
       }
@@ -407,6 +527,7 @@ struct Process::Impl {
     ensure_alive();
     if (data.empty())
       return;
+    drop_read_cache();
     std::vector<std::byte> buf(data.begin(), data.end());
     // Bytes under our traps become the new "original" code; the trap stays.
     for (auto it = sites_.lower_bound(addr); it != sites_.end() && it->first < addr + buf.size();
@@ -449,6 +570,7 @@ struct Process::Impl {
       fail("insert breakpoint at " + hex(addr), errno == 0 ? EIO : errno);
     }
     poke(addr, kInt3);
+    drop_read_cache();
     Site s;
     s.orig = orig;
     s.refs = 1;
@@ -466,6 +588,7 @@ struct Process::Impl {
     std::byte orig = it->second.orig;
     sites_.erase(it);
     removed_sites_.insert(addr);
+    drop_read_cache();
     poke(addr, orig);
   }
 
@@ -513,6 +636,8 @@ struct Process::Impl {
   // embedding program may run its own) are left for their owner; in that case we poll our
   // own tids until the foreign child has been reaped.
   std::optional<std::pair<pid_t, int>> wait_any(bool block) {
+    if (exclusive_children_)
+      return wait_any_exclusive(block);
     for (;;) {
       siginfo_t si{};
       int opts = WEXITED | __WALL | WNOWAIT | (block ? 0 : WNOHANG);
@@ -561,6 +686,35 @@ struct Process::Impl {
           return std::nullopt;
         sleep_ms(1);
       }
+    }
+  }
+
+  // set_exclusive_children(true): every child is ours to reap, so one waitpid does.
+  std::optional<std::pair<pid_t, int>> wait_any_exclusive(bool block) {
+    for (;;) {
+      int status = 0;
+      pid_t r = ::waitpid(-1, &status, __WALL | (block ? 0 : WNOHANG));
+      if (r > 0) {
+        // A child that is not one of our threads (the caller broke its promise): its status
+        // is consumed; never turn it into a thread of ours.
+        if (!threads_.contains(r) && (WIFEXITED(status) || WIFSIGNALED(status)) && r != pid_) {
+          continue;
+        }
+        return std::pair{r, status};
+      }
+      if (r == 0)
+        return std::nullopt;  // WNOHANG, nothing ready
+      if (errno == EINTR)
+        return std::nullopt;
+      if (errno == ECHILD) {
+        if (life_ == Life::alive) {
+          life_ = Life::exited;
+          threads_.clear();
+          queue_.push_back({StopEvent::Kind::exited, pid_, {}, 0, 0});
+        }
+        return std::nullopt;
+      }
+      Error::send_errno("waitpid");
     }
   }
 
@@ -613,6 +767,8 @@ struct Process::Impl {
     }
     t.state = t.group_stopped ? ThreadState::listening : ThreadState::running;
     t.held = false;
+    t.exec_watch_pc.reset();
+    t.stop_clock = kNotStopped;
     t.regs_valid = false;
     t.regs_dirty = false;
     t.bp_pc.reset();
@@ -706,6 +862,10 @@ struct Process::Impl {
     t.regs_valid = false;
     t.regs_dirty = false;
     t.group_stopped = false;
+    t.stop_clock = ++clock_;
+    // A new thread (its first stop) or one that ran through a watchpoint change.
+    if (t.watch_gen != watch_gen_ && event != PTRACE_EVENT_EXIT && event != PTRACE_EVENT_EXEC)
+      apply_watch(tid, t);
 
     switch (event) {
       case PTRACE_EVENT_CLONE: {
@@ -718,16 +878,25 @@ struct Process::Impl {
         return std::nullopt;
       }
       case PTRACE_EVENT_EXEC: {
-        // The image is new: our traps and every other thread are gone.
+        // The image is new: our traps and every other thread are gone, and the kernel has
+        // flushed the debug registers.
         for (auto& [other, ot] : threads_) {
           if (other != tid)
             ot.state = ThreadState::exiting;
         }
         sites_.clear();
         removed_sites_.clear();
+        drop_read_cache();
+        watch_ = {};
+        ++watch_gen_;
+        for (auto& [other, ot] : threads_) {
+          ot.dr7 = 0;
+          ot.watch_gen = watch_gen_;
+        }
         open_mem();
-        hold_or_continue(tid, t);
-        return std::nullopt;
+        if (!load_regs(tid, t))
+          return std::nullopt;
+        return StopEvent{StopEvent::Kind::exec, tid, VirtAddr(t.regs.rip), 0, 0};
       }
       case PTRACE_EVENT_EXIT:
         t.state = ThreadState::exiting;
@@ -772,7 +941,29 @@ struct Process::Impl {
         return std::nullopt;
       if (t.stepping) {
         t.stepping = false;
+        if (watch_ever_set_)
+          take_watch_hit(tid, t);  // not reported: the step is what the caller waits for
         return StopEvent{StopEvent::Kind::single_step, tid, VirtAddr(t.regs.rip), 0, 0};
+      }
+      // Before the int3 check: an execute watchpoint just after a one-byte trapped
+      // instruction would otherwise look like a hit of that trap (rip - 1 is the site).
+      if (watch_ever_set_) {
+        int slot = take_watch_hit(tid, t);
+        if (slot >= 0 && watch_[static_cast<std::size_t>(slot)].used) {
+          const WatchSlot& w = watch_[static_cast<std::size_t>(slot)];
+          ++stats_.watchpoint_hits;
+          if (w.kind == WatchKind::execute)
+            t.exec_watch_pc = t.regs.rip;
+          StopEvent ev{StopEvent::Kind::watchpoint, tid, VirtAddr(t.regs.rip), 0, 0};
+          ev.watchpoint = slot;
+          ev.watch_address = VirtAddr(w.addr);
+          return ev;
+        }
+        if (slot >= 0) {
+          // A watchpoint cleared after this thread hit it: nothing to report.
+          hold_or_continue(tid, t);
+          return std::nullopt;
+        }
       }
       std::uint64_t site = t.regs.rip - 1;
       if (sites_.contains(site)) {
@@ -894,13 +1085,155 @@ struct Process::Impl {
   }
 
   // ---------------------------------------------------------------------------------------
+  // Hardware watchpoints
+
+  std::uint64_t wanted_dr7() const {
+    std::uint64_t dr7 = 0;
+    for (int i = 0; i < kWatchSlots; ++i) {
+      const WatchSlot& w = watch_[static_cast<std::size_t>(i)];
+      if (w.used)
+        dr7 |= dr7_bits(i, w.size, w.kind);
+    }
+    return dr7;
+  }
+
+  // Writes watch_ into a stopped thread's debug registers. DR7 goes to 0 first so that the
+  // kernel never sees an address that does not fit the length of a still-enabled slot.
+  // Returns 0 or the errno of the failing write (ESRCH: the thread is gone, marked so).
+  int apply_watch(pid_t tid, Thread& t) {
+    const std::uint64_t dr7 = wanted_dr7();
+    auto poke_dr = [&](int n, std::uint64_t value) {
+      return pt(PTRACE_POKEUSER, tid, debugreg_offset(n), value) < 0 ? errno : 0;
+    };
+    int err = 0;
+    if (t.dr7 != 0 && (err = poke_dr(7, 0)) != 0)
+      return watch_failed(tid, err);
+    t.dr7 = 0;
+    for (int i = 0; i < kWatchSlots; ++i) {
+      const WatchSlot& w = watch_[static_cast<std::size_t>(i)];
+      if (w.used && (err = poke_dr(i, w.addr)) != 0)
+        return watch_failed(tid, err);
+    }
+    if (dr7 != 0 && (err = poke_dr(7, dr7)) != 0)
+      return watch_failed(tid, err);
+    t.dr7 = dr7;
+    t.watch_gen = watch_gen_;
+    return 0;
+  }
+
+  int watch_failed(pid_t tid, int err) {
+    if (err == ESRCH)
+      mark_gone(tid);
+    return err;
+  }
+
+  // Which enabled slot of this thread fired (DR6 B0-B3), -1 if none; clears DR6. The slot
+  // may have been freed since (then the caller absorbs the trap).
+  int take_watch_hit(pid_t tid, const Thread& t) {
+    (void)t;
+    long dr6 = pt(PTRACE_PEEKUSER, tid, debugreg_offset(6));
+    if (errno != 0)
+      return -1;
+    const auto bits = static_cast<std::uint64_t>(dr6) & kDr6TrapBits;
+    if (bits == 0)
+      return -1;
+    pt(PTRACE_POKEUSER, tid, debugreg_offset(6), static_cast<std::uint64_t>(dr6) & ~kDr6TrapBits);
+    for (int i = 0; i < kWatchSlots; ++i) {
+      if ((bits >> i) & 1)
+        return i;
+    }
+    return -1;
+  }
+
+  // Brings every live thread to the current watch_ (stopping the running ones meanwhile).
+  // Throws on the first thread that refuses, after restoring `rollback` into watch_.
+  void apply_watch_everywhere(const std::array<WatchSlot, kWatchSlots>& rollback) {
+    ++watch_gen_;
+    std::vector<pid_t> held = hold_all();
+    if (life_ != Life::alive)
+      throw_exited();
+    int err = 0;
+    pid_t failed = 0;
+    for (auto& [tid, t] : threads_) {
+      if (t.state != ThreadState::stopped || t.watch_gen == watch_gen_)
+        continue;
+      int e = apply_watch(tid, t);
+      if (e != 0 && e != ESRCH) {
+        err = e;
+        failed = tid;
+        break;
+      }
+    }
+    if (err != 0) {
+      watch_ = rollback;
+      ++watch_gen_;
+      for (auto& [tid, t] : threads_) {
+        if (t.state == ThreadState::stopped && t.watch_gen != watch_gen_)
+          apply_watch(tid, t);
+      }
+    }
+    release(held);
+    if (err != 0) {
+      throw Error("set debug registers of thread " + std::to_string(failed) + ": " +
+                  errno_string(err));
+    }
+  }
+
+  int set_watchpoint(std::uint64_t addr, std::size_t size, WatchKind kind) {
+    ensure_alive();
+    if (kind == WatchKind::execute ? size != 1
+                                   : (size != 1 && size != 2 && size != 4 && size != 8)) {
+      Error::send(
+          "set_watchpoint: invalid size " + std::to_string(size) +
+          (kind == WatchKind::execute ? " (execute watchpoints have size 1)" : " (1, 2, 4 or 8)"));
+    }
+    if (addr % size != 0)
+      Error::send("set_watchpoint: " + hex(addr) + " is not aligned to its size " +
+                  std::to_string(size));
+    if (addr + size > kUserSpaceEnd)
+      Error::send("set_watchpoint: " + hex(addr) + " is not a user-space address");
+    int slot = -1;
+    for (int i = 0; i < kWatchSlots; ++i) {
+      if (!watch_[static_cast<std::size_t>(i)].used) {
+        slot = i;
+        break;
+      }
+    }
+    if (slot < 0)
+      Error::send("set_watchpoint: all 4 hardware watchpoints are in use");
+    auto before = watch_;
+    watch_[static_cast<std::size_t>(slot)] = WatchSlot{true, addr, size, kind};
+    watch_ever_set_ = true;
+    apply_watch_everywhere(before);
+    return slot;
+  }
+
+  void clear_watchpoint(int id) {
+    ensure_alive();
+    if (id < 0 || id >= kWatchSlots || !watch_[static_cast<std::size_t>(id)].used)
+      return;
+    auto before = watch_;
+    watch_[static_cast<std::size_t>(id)] = WatchSlot{};
+    apply_watch_everywhere(before);
+  }
+
+  void clear_all_watchpoints() {
+    ensure_alive();
+    if (std::none_of(watch_.begin(), watch_.end(), [](const WatchSlot& w) { return w.used; }))
+      return;
+    auto before = watch_;
+    watch_ = {};
+    apply_watch_everywhere(before);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Stepping over a trap
 
   bool try_emulate(pid_t tid, Thread& t) {
     const EmulatedInstruction* emu = emulation_for(t.regs.rip);
     if (emu == nullptr)
       return false;
-    TraceeMemory mem(*this);
+    TraceeMemory mem(*this, &t);
     if (!emu->execute(t.regs, mem))
       return false;
     t.regs_dirty = true;
@@ -942,6 +1275,7 @@ struct Process::Impl {
         }
         resume_sig = 0;
         t.state = ThreadState::running;
+        t.stop_clock = kNotStopped;
         t.regs_valid = false;
         // Wait for this thread; others' statuses (new threads, deaths) are handled meanwhile.
         std::optional<std::pair<pid_t, int>> w;
@@ -1047,6 +1381,13 @@ struct Process::Impl {
         cont_with_pending(tid, again->second, sig);
         return;
       }
+    }
+    if (t.exec_watch_pc && t.regs_valid && t.regs.rip == *t.exec_watch_pc &&
+        (t.regs.eflags & kEflagsRf) == 0) {
+      // Run the watched instruction instead of trapping on it again (the kernel normally
+      // sets RF already; a set_registers() from the caller may have dropped it).
+      t.regs.eflags |= kEflagsRf;
+      t.regs_dirty = true;
     }
     cont_with_pending(tid, t, sig);
   }
@@ -1171,6 +1512,12 @@ struct Process::Impl {
       if (t.state != ThreadState::stopped)
         continue;
       flush_regs(tid, t);  // rewound pcs of reported/queued breakpoint hits
+      if (t.dr7 != 0) {
+        // Debug registers outlive the tracer: a watchpoint left enabled would kill the
+        // process with SIGTRAP at its next hit.
+        pt(PTRACE_POKEUSER, tid, debugreg_offset(7), 0);
+        t.dr7 = 0;
+      }
       int sig = t.reported_signal != 0 ? t.reported_signal : t.signal_to_deliver;
       if (sig == SIGTRAP)
         sig = 0;
@@ -1358,7 +1705,11 @@ std::unique_ptr<Process> Process::attach(pid_t pid) {
   Impl& p = *impl;
 
   if (pt(PTRACE_SEIZE, pid, 0, kBaseOptions) < 0) {
-    throw Error("cannot attach to process " + std::to_string(pid) + ": " + errno_string(errno));
+    const int err = errno;
+    const char st = task_state(pid, pid);
+    if (err == EPERM && (st == 'Z' || st == 'X'))
+      throw Error("cannot attach to process " + std::to_string(pid) + ": it has exited");
+    throw Error("cannot attach to process " + std::to_string(pid) + ": " + errno_string(err));
   }
   // From here on the destructor detaches whatever we have seized if something throws.
   std::unique_ptr<Process> proc(new Process(std::move(impl)));
@@ -1402,6 +1753,10 @@ std::unique_ptr<Process> Process::attach(pid_t pid) {
       if (!unknown)
         break;
     }
+  }
+  if (std::all_of(p.threads_.begin(), p.threads_.end(),
+                  [](const auto& kv) { return kv.second.state == Impl::ThreadState::exiting; })) {
+    throw Error("cannot attach to process " + std::to_string(pid) + ": it is exiting");
   }
   p.open_mem();
   return proc;
@@ -1453,6 +1808,16 @@ bool Process::has_breakpoint(VirtAddr addr) const {
 }
 void Process::remove_all_breakpoints() {
   impl_->remove_all_breakpoints();
+}
+
+int Process::set_watchpoint(VirtAddr addr, std::size_t size, WatchKind kind) {
+  return impl_->set_watchpoint(addr.value(), size, kind);
+}
+void Process::clear_watchpoint(int id) {
+  impl_->clear_watchpoint(id);
+}
+void Process::clear_all_watchpoints() {
+  impl_->clear_all_watchpoints();
 }
 
 void Process::read_memory(VirtAddr addr, std::span<std::byte> out) {
@@ -1522,6 +1887,10 @@ void Process::set_signal_passthrough(int signal, bool pass) {
   if (signal > 0 && signal < static_cast<int>(impl_->passthrough_.size())) {
     impl_->passthrough_[signal] = pass;
   }
+}
+
+void Process::set_exclusive_children(bool exclusive) {
+  impl_->exclusive_children_ = exclusive;
 }
 
 Process::Stats Process::stats() const {

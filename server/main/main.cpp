@@ -7,14 +7,17 @@
 #include <vector>
 
 #include "options.hpp"
+#include "server_command.hpp"
 #include "session/trace_command.hpp"
 
 namespace {
 
-void on_terminate_signal(int) { goscope::session::interrupt_trace(); }
+void on_terminate_signal(int) {
+  goscope::session::interrupt_trace();
+}
 
 void install_signal_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_terminate_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
@@ -42,6 +45,13 @@ int main(int argc, char** argv) {
       case cli::Verb::trace:
         install_signal_handlers();
         return session::run_trace(cmd.trace, stderr);
+      case cli::Verb::exec:
+      case cli::Verb::debug:
+      case cli::Verb::test:
+      case cli::Verb::attach:
+      case cli::Verb::connect:
+      case cli::Verb::dap:
+        return cli::run_server_command(cmd);
     }
   } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "Error: %s\n%s", e.what(), cli::usage().c_str());

@@ -123,6 +123,8 @@ class DebugInfo {
   std::vector<std::string> type_names() const;
   /// Package-level variable (DW_TAG_variable at CU level), e.g. "runtime.allgs".
   const Variable* find_global(std::string_view name) const;
+  /// The names find_global knows (every named CU-level DW_TAG_variable), unordered.
+  std::vector<std::string> global_names() const;
   /// The type whose runtime._type lives at `runtime_type_addr` (a file address: subtract
   /// the load bias of a PIE first), to name an interface's dynamic type from its itab/_type
   /// pointer; nullptr if none. Go 1.19 writes DW_AT_go_runtime_type as an offset from

@@ -34,6 +34,15 @@ struct StopEvent {
     exited,       ///< The whole process exited with `exit_status`.
     killed,       ///< The whole process died of `signal`.
     interrupted,  ///< request_interrupt() was called; every thread is stopped.
+    /// `tid` triggered hardware watchpoint `watchpoint` (set_watchpoint()) at
+    /// `watch_address`. For write and read_write watchpoints the access has happened and
+    /// `pc` is the instruction after it; for execute watchpoints `pc` is the watched
+    /// instruction, not yet executed (resume_thread() runs it without trapping again).
+    watchpoint,
+    /// `tid` (now the process id) completed an execve: the new image runs from `pc`. Every
+    /// breakpoint and watchpoint is gone (and the other threads with them); resume_thread()
+    /// lets the new program start.
+    exec,
   };
   Kind kind = Kind::signal;
   pid_t tid = 0;  ///< The thread; the process id for exited/killed/interrupted.
@@ -42,6 +51,15 @@ struct StopEvent {
   VirtAddr pc;
   int signal = 0;
   int exit_status = 0;
+  int watchpoint = -1;       ///< For watchpoint: the slot id set_watchpoint() returned.
+  VirtAddr watch_address{};  ///< For watchpoint: the watched address.
+};
+
+/// What a hardware watchpoint traps on.
+enum class WatchKind {
+  write,       ///< Data writes (reported after the writing instruction).
+  read_write,  ///< Data reads or writes (x86 has no read-only watchpoint).
+  execute,     ///< Instruction fetch at the address (reported before it executes).
 };
 
 /// A traced process and all of its threads.
@@ -58,7 +76,8 @@ struct StopEvent {
 /// that cannot be emulated are single-stepped with every other thread stopped (counted in
 /// Stats::single_steps; a trap on a blocking `syscall` instruction would deadlock there, so
 /// do not put one on a syscall). New threads (clone) are traced and started automatically;
-/// thread exits are absorbed; an exec by the tracee is absorbed too (its traps are gone).
+/// thread exits are absorbed; an exec by the tracee is reported as Kind::exec (its traps
+/// and watchpoints are gone).
 ///
 /// A thread is in one of three states for the caller: running; stopped with an event that
 /// wait_event() has not returned yet (it stays stopped, resume_thread() ignores it, and the
@@ -95,6 +114,20 @@ class Process {
   bool has_breakpoint(VirtAddr addr) const;
   /// Removes every trap (used before detach and at shutdown).
   void remove_all_breakpoints();
+
+  /// Hardware watchpoints through the x86 debug registers (DR0-DR3, DR7): at most four at
+  /// once. `size` is 1, 2, 4 or 8 and `addr` must be aligned to it; an execute watchpoint
+  /// has size 1. Set on every thread, and on each thread created later (debug registers are
+  /// per thread and not inherited); stops running threads for a moment to do so. Reported
+  /// by wait_event() as Kind::watchpoint. Returns the slot id (0-3) for clear_watchpoint().
+  /// Throws Error when every slot is in use or the size/alignment is invalid.
+  /// Caveat: an instruction that resume_thread() emulates at one of our breakpoints (see
+  /// EmulatedInstruction) accesses memory in software and does not trigger watchpoints.
+  int set_watchpoint(VirtAddr addr, std::size_t size, WatchKind kind);
+  /// Frees a slot on every thread. No-op for an id that is not in use.
+  void clear_watchpoint(int id);
+  /// Clears every watchpoint (detach and destruction do it too).
+  void clear_all_watchpoints();
 
   /// Reads tracee memory; bytes under our traps read as the original code.
   void read_memory(VirtAddr addr, std::span<std::byte> out);
@@ -154,11 +187,23 @@ class Process {
   /// signal is reported.
   void set_signal_passthrough(int signal, bool pass);
 
+  /// Promises that no other code of this program waits for child processes (waitpid,
+  /// waitid, std::system, ...) while this Process lives, so wait_event() may reap with a
+  /// single waitpid(-1, __WALL) per event instead of a waitid(WNOWAIT) peek followed by a
+  /// waitpid: one system call less per breakpoint hit. A foreign child's exit status is
+  /// then consumed and lost. Default false (the safe behaviour); goscope's trace command,
+  /// which runs `go build` only before launching, can turn it on.
+  void set_exclusive_children(bool exclusive);
+
   /// Statistics for benchmarks and reports.
   struct Stats {
     std::uint64_t breakpoint_hits = 0;
     std::uint64_t emulated_steps = 0;
     std::uint64_t single_steps = 0;
+    std::uint64_t watchpoint_hits = 0;
+    /// Emulated instructions whose memory read was served from what the caller had just
+    /// read while the thread was stopped at the trap (no system call).
+    std::uint64_t cached_reads = 0;
   };
   Stats stats() const;
 

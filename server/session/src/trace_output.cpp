@@ -128,9 +128,22 @@ void TraceOutput::write_stack(const target::TraceEvent& ev) {
   if (!ev.stack_complete) buf_ += "\t\t(truncated)\n";
 }
 
-void TraceOutput::dlv_line(const target::TraceEvent& ev) {
+void TraceOutput::dlv_line(const target::TraceEvent& ev, int follow_depth) {
   if (opts_.timestamp) buf_ += rfc3339_nano_now() + " ";
   const auto gid = std::to_string(ev.goid);
+  if (!opts_.follow_roots.empty()) {
+    // dlv HEAD's --follow-calls lines: indented by depth, no stacks.
+    const std::string indent(static_cast<std::size_t>(std::max(0, follow_depth - 1)), ' ');
+    const std::string prefix = "goroutine(" + gid + "):frame(" + std::to_string(follow_depth) + ")";
+    if (ev.kind == target::TraceEvent::Kind::call) {
+      buf_ += indent + "> " + prefix + " " + ev.function->name + "(" + join(ev.values, ", ") +
+              ")\n";
+    } else {
+      buf_ += indent + ">> " + prefix + " " + ev.function->name + " => (" +
+              join(ev.values, ",") + ")\n";
+    }
+    return;
+  }
   if (ev.kind == target::TraceEvent::Kind::call) {
     bool has_results = false;
     for (const auto& p : ev.function->params) has_results |= p.is_result;
@@ -150,6 +163,18 @@ void TraceOutput::dlv_line(const target::TraceEvent& ev) {
 }
 
 void TraceOutput::on_event(const target::TraceEvent& ev) {
+  if (ev.kind == target::TraceEvent::Kind::goroutine_exit) {
+    auto it = goroutines_.find(ev.goid);
+    if (it == goroutines_.end()) return;
+    auto& g = it->second;
+    while (!g.stack.empty()) {
+      auto o = std::move(g.stack.back());
+      g.stack.pop_back();
+      close(g, o, ev.time_ns, Span::End::unwound, "");
+    }
+    goroutines_.erase(it);
+    return;
+  }
   ++events_;
   if (first_ns_ == 0) first_ns_ = ev.time_ns;
   if (opts_.goroutine && ev.goid != *opts_.goroutine) return;
@@ -167,6 +192,22 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     o.hidden = o.subtree_hidden;
     if (!o.hidden && opts_.max_depth >= 0 && depth > opts_.max_depth) o.hidden = true;
     if (!o.hidden && opts_.cond && !opts_.cond(ev)) o.hidden = true;
+    if (!opts_.follow_roots.empty()) {
+      // frame(N): N counts from the outermost root on this goroutine's traced stack.
+      auto is_root = [&](const std::string& f) {
+        return std::find(opts_.follow_roots.begin(), opts_.follow_roots.end(), f) !=
+               opts_.follow_roots.end();
+      };
+      std::size_t r = 0;
+      while (r < g.stack.size() && !is_root(g.stack[r].span.function)) ++r;
+      if (r < g.stack.size()) {
+        o.follow_depth = static_cast<int>(g.stack.size() - r) + 1;
+      } else if (is_root(ev.function->name)) {
+        o.follow_depth = 1;
+      } else {
+        o.hidden = true;  // not under a root
+      }
+    }
     auto& s = o.span;
     s.goid = ev.goid;
     s.function = ev.function->name;
@@ -176,7 +217,7 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     s.path.push_back(s.function);
     s.args = join(ev.values, ", ");
     s.callsite = location(ev.caller_pc, true);
-    if (!o.hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev);
+    if (!o.hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev, o.follow_depth);
     if (!o.hidden && opts_.graph) {
       o.graph_index = g.graph.size();
       g.graph.emplace_back();  // filled in when the call closes
@@ -188,8 +229,11 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     std::size_t i = g.stack.size();
     while (i > 0 && g.stack[i - 1].span.function != ev.function->name) --i;
     const bool matched = i > 0;
-    const bool hidden = matched && g.stack[i - 1].hidden;
-    if (!hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev);
+    // Unmatched returns (tracing began mid-call) are shown as dlv shows them, except in
+    // --follow-calls mode where only calls under a root are.
+    const bool hidden = matched ? g.stack[i - 1].hidden : !opts_.follow_roots.empty();
+    const int follow_depth = matched ? g.stack[i - 1].follow_depth : 0;
+    if (!hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev, follow_depth);
     if (!matched) {
       if (!ev.deferreturn) ++unmatched_returns_;
     } else if (!ev.deferreturn) {
@@ -253,7 +297,7 @@ void TraceOutput::add_graph_entry(Goroutine& g, const Open& o, Span::End how) {
   std::string end_text;
   switch (how) {
     case Span::End::returned: end_text = " => (" + s.results + ")"; break;
-    case Span::End::unwound: end_text = " (unwound by panic or Goexit)"; break;
+    case Span::End::unwound: end_text = " (did not return: panic or Goexit)"; break;
     case Span::End::running: end_text = " (still running at exit)"; break;
   }
   const std::string at = s.callsite.empty() ? "" : "  @ " + s.callsite;

@@ -47,6 +47,9 @@ struct TraceOutputOptions {
   std::uint64_t min_duration_ns = 0;  ///< --min-duration
   std::optional<std::int64_t> goroutine;  ///< --goroutine ID
   std::uint64_t sample = 1;   ///< --sample N: 1 in N root calls
+  /// --follow-calls: the root functions. Calls outside a root are hidden and lines take
+  /// dlv HEAD's follow-calls form (`> goroutine(1):frame(2) main.f(args)`).
+  std::vector<std::string> follow_roots;
   /// --cond: a predicate over the call's arguments; false hides the call and its subtree.
   std::function<bool(const target::TraceEvent&)> cond;
 };
@@ -70,6 +73,7 @@ class TraceOutput {
     Span span;
     bool hidden = false;          ///< this call is filtered out
     bool subtree_hidden = false;  ///< ... and so is everything it calls (--sample)
+    int follow_depth = 0;         ///< --follow-calls: frame(N) of this call
     std::size_t graph_index = 0;
   };
   struct Goroutine {
@@ -77,7 +81,7 @@ class TraceOutput {
     std::vector<std::string> graph;  ///< lines of the current root's tree, printed when it ends
   };
 
-  void dlv_line(const target::TraceEvent& ev);
+  void dlv_line(const target::TraceEvent& ev, int follow_depth);
   void write_stack(const target::TraceEvent& ev);
   void close(Goroutine& g, Open& o, std::uint64_t end_ns, Span::End how,
              const std::string& results);

@@ -25,6 +25,11 @@ std::unique_ptr<BinaryInfo> BinaryInfo::load(const std::string& path) {
   const dwarf::Field* curg = m ? m->resolved()->field("curg") : nullptr;
   if (!g_m || !curg) throw BinaryError(path + ": DWARF has no runtime.g.m / runtime.m.curg");
   bi->g_m_offset_ = g_m->offset;
+  if (const auto* stack = g->resolved()->field("stack"); stack && stack->type) {
+    if (const auto* hi = stack->type->resolved()->field("hi")) {
+      bi->stack_hi_offset_ = stack->offset + hi->offset;
+    }
+  }
   bi->m_curg_offset_ = curg->offset;
   if (const auto* fn = bi->debug_->find_function("runtime.deferreturn")) {
     bi->deferreturn_ = bi->to_virt(fn->low_pc);

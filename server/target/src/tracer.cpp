@@ -45,6 +45,18 @@ bool Tracer::trace_function(const dwarf::Function& fn) {
 }
 
 TraceExit Tracer::run(TraceObserver& observer) {
+  if (opts_.goroutine_exits) {
+    if (const auto* fn = bi_.debug().find_function("runtime.goexit1")) {
+      const auto addr = bi_.to_virt(fn->low_pc);
+      if (!sites_.contains(addr)) {
+        process_.add_breakpoint(addr);
+        Site s;
+        s.function = fn;
+        s.goexit = true;
+        sites_[addr] = s;
+      }
+    }
+  }
   // Go preempts goroutines with SIGURG many times a second; forwarding it inside the event
   // loop saves a report and a resume per signal.
   process_.set_signal_passthrough(SIGURG, true);
@@ -63,8 +75,12 @@ TraceExit Tracer::run(TraceObserver& observer) {
         process_.resume_thread(ev.tid, ev.signal);
         break;
       case K::single_step:
+      case K::watchpoint:
         process_.resume_thread(ev.tid);
         break;
+      case K::exec:
+        // The program replaced itself: every trap went with the old image.
+        return {TraceExit::Kind::exec, 0};
       case K::exited:
         return {TraceExit::Kind::exited, ev.exit_status};
       case K::killed:
@@ -84,24 +100,51 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
   ev.deferreturn = site.deferreturn;
 
   const auto regs = process_.registers(tid);
+  if (site.goexit) {
+    ev.kind = TraceEvent::Kind::goroutine_exit;
+    try {
+      ev.goid = process_.read<std::int64_t>(proc::VirtAddr(regs.gp.r14 + bi_.goid_offset()));
+    } catch (const proc::Error&) {
+      return;
+    }
+    last_entry_.erase(ev.goid);
+    observer.on_event(ev);
+    return;
+  }
   ev.pc = regs.gp.rip;
   ev.sp = regs.gp.rsp;
   // Go >= 1.17 (register ABI) keeps the current g in R14 inside Go code.
   std::int64_t goid = 0;
   std::uint64_t stackguard0 = 0;
   std::uint64_t top_of_stack = 0;
-  // One process_vm_readv for the goroutine id, the stack guard and the return address.
-  std::array<proc::Process::ReadRequest, 3> g_reads{{
+  std::uint64_t stack_hi = 0;
+  // One process_vm_readv for the goroutine id, the stack bounds and the return address.
+  // The stack around rsp comes along in the same system call: at a RET the results sit
+  // just below it (in the returning frame), at an entry stack-passed arguments just above.
+  constexpr std::uint64_t kBelow = 512, kAbove = 256;
+  std::array<std::byte, kBelow + kAbove> window{};
+  const std::uint64_t window_base = regs.gp.rsp - kBelow;
+  bool window_ok = true;
+  std::array<proc::Process::ReadRequest, 5> g_reads{{
+      {proc::VirtAddr(regs.gp.r14 + bi_.stack_hi_offset()),
+       std::as_writable_bytes(std::span(&stack_hi, 1))},
       {proc::VirtAddr(regs.gp.r14 + bi_.goid_offset()),
        std::as_writable_bytes(std::span(&goid, 1))},
       {proc::VirtAddr(regs.gp.r14 + bi_.stackguard0_offset()),
        std::as_writable_bytes(std::span(&stackguard0, 1))},
       {proc::VirtAddr(regs.gp.rsp), std::as_writable_bytes(std::span(&top_of_stack, 1))},
+      {proc::VirtAddr(window_base), std::span(window)},
   }};
   try {
     process_.read_memory_batch(g_reads);
   } catch (const proc::Error&) {
-    goid = 0;  // not in Go code (no g in R14): reported as goroutine 0
+    // Rare: the window crossed into unmapped memory. Read without it.
+    window_ok = false;
+    try {
+      process_.read_memory_batch(std::span(g_reads).first(4));
+    } catch (const proc::Error&) {
+      goid = 0;  // not in Go code (no g in R14): reported as goroutine 0
+    }
   }
   if (goid == 0 && regs.gp.r14 != 0) {
     // On the system stack R14 holds g0; report the user goroutine it runs for.
@@ -114,13 +157,36 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
   }
   ev.goid = goid;
   if (!site.is_return) ev.caller_pc = top_of_stack;
-  if (!site.is_return && goid != 0 && will_call_morestack(*site.function, regs, stackguard0)) {
-    return;
+  if (!site.is_return && goid != 0) {
+    if (will_call_morestack(*site.function, regs, stackguard0)) return;
+    // The guard can turn into a preemption request after it was read (sysmon sets it from
+    // another thread), so a restart can still follow: recognise it by its caller frame.
+    const LastEntry entry{site.function, stack_hi - regs.gp.rbp};
+    auto [it, fresh] = last_entry_.try_emplace(goid, entry);
+    if (!fresh) {
+      if (it->second.function == entry.function &&
+          it->second.caller_frame_from_top == entry.caller_frame_from_top) {
+        return;
+      }
+      it->second = entry;
+    }
+  } else {
+    last_entry_.erase(goid);
   }
 
   // At an entry or a RET the return address is on top of the stack, so the CFA (Go's frame
   // base) is rsp+8; inside the body (the deferreturn call) the frame pointer gives it.
-  const std::uint64_t cfa = site.deferreturn ? regs.gp.rbp + 16 : regs.gp.rsp + 8;
+  std::uint64_t cfa = regs.gp.rsp + 8;
+  if (site.deferreturn) {
+    // Inside the body: the CFI row gives the frame size. (rbp is not trustworthy here: a
+    // recovered panic resumes at this call with only the stack pointer restored.)
+    if (auto row = bi_.debug().frames().row_at(bi_.to_file(proc::VirtAddr(regs.gp.rip)));
+        row && row->cfa_register == 7) {
+      cfa = regs.gp.rsp + static_cast<std::uint64_t>(row->cfa_offset);
+    } else {
+      cfa = regs.gp.rbp + 16;
+    }
+  }
   std::optional<user_fpregs_struct> fp;
   RegisterFn read_reg = [&](unsigned regno) -> std::optional<std::uint64_t> {
     if (regno >= kDwarfXmm0 && regno < kDwarfXmm0 + 16) {
@@ -131,7 +197,11 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
     }
     return regs.by_dwarf_number(regno);
   };
-  ValueLoader loader(bi_, [this](std::uint64_t a, std::span<std::byte> out) {
+  ValueLoader loader(bi_, [&](std::uint64_t a, std::span<std::byte> out) {
+    if (window_ok && a >= window_base && a + out.size() <= window_base + window.size()) {
+      std::memcpy(out.data(), window.data() + (a - window_base), out.size());
+      return true;
+    }
     try {
       process_.read_memory(proc::VirtAddr(a), out);
       return true;
@@ -141,7 +211,17 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
   });
   for (const auto& param : site.function->params) {
     if (param.is_result != site.is_return) continue;
-    ev.values.push_back(loader.load_variable(param, ev.pc, cfa, read_reg, opts_.load));
+    auto v = loader.load_variable(param, ev.pc, cfa, read_reg, opts_.load);
+    // Optimized code rarely describes results at a RET ("empty OP stack" in dlv), but the
+    // register ABI says where they are: read them there.
+    if (!v.unreadable.empty() && site.is_return && !site.deferreturn &&
+        site.function->optimized) {
+      if (auto abi = loader.load_result_from_abi_registers(*site.function, param, read_reg,
+                                                           opts_.load)) {
+        v = std::move(*abi);
+      }
+    }
+    ev.values.push_back(std::move(v));
   }
   if (opts_.stack_depth > 0) unwind(site, regs, ev);
   observer.on_event(ev);

@@ -19,13 +19,39 @@ constexpr std::uint64_t kFakeAddress = 0xbeed000000000000ULL;
 // runtime/type.go: kindDirectIface marks types stored directly in the interface word.
 constexpr std::uint8_t kKindDirectIface = 1 << 5;
 
-bool is_int(GoKind k) { return k >= GoKind::int_ && k <= GoKind::int64; }
-bool is_uint(GoKind k) { return k >= GoKind::uint && k <= GoKind::uintptr; }
+bool is_int(GoKind k) {
+  return k >= GoKind::int_ && k <= GoKind::int64;
+}
+bool is_uint(GoKind k) {
+  return k >= GoKind::uint && k <= GoKind::uintptr;
+}
 
-std::string type_name(const dwarf::Type* t) { return t ? t->name : std::string(); }
+// Delve's api.Variable.Kind collapses sized integers: every DWARF signed integer is
+// reflect.Int and every unsigned one reflect.Uint (int32 shows kind 2, byte kind 7).
+int api_kind(GoKind k) {
+  if (is_int(k))
+    return static_cast<int>(GoKind::int_);
+  if (is_uint(k))
+    return static_cast<int>(GoKind::uint);
+  return static_cast<int>(k);
+}
+
+// Go 1.12+ map tophash sentinels (runtime/map.go): empty cells, evacuated buckets.
+constexpr std::uint8_t kEmptyRest = 0;
+constexpr std::uint8_t kEmptyOne = 1;
+constexpr std::uint8_t kMinTopHash = 5;
+constexpr int kMaxErrCount = 3;  // Delve's maxErrCount: stop after this many bad elements
+
+// Delve's loadFullValue: what channel internals and pprof labels are loaded with.
+constexpr LoadConfig kFullLoad{true, 1, 64, 64, -1};
+
+std::string type_name(const dwarf::Type* t) {
+  return t ? t->name : std::string();
+}
 
 std::uint64_t field_offset(const dwarf::Type* t, const char* name, std::uint64_t fallback) {
-  if (!t) return fallback;
+  if (!t)
+    return fallback;
   const auto* f = t->resolved()->field(name);
   return f ? f->offset : fallback;
 }
@@ -33,8 +59,10 @@ std::uint64_t field_offset(const dwarf::Type* t, const char* name, std::uint64_t
 }  // namespace
 
 std::string format_go_float(double f, int bits) {
-  if (std::isnan(f)) return "NaN";
-  if (std::isinf(f)) return f > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(f))
+    return "NaN";
+  if (std::isinf(f))
+    return f > 0 ? "+Inf" : "-Inf";
   std::array<char, 512> buf{};
   std::to_chars_result r;
   if (bits == 32) {
@@ -47,18 +75,59 @@ std::string format_go_float(double f, int bits) {
 }
 
 bool ValueLoader::read(std::uint64_t addr, std::span<std::byte> out) {
-  if (!overlay_.empty() && addr >= overlay_base_ &&
-      addr + out.size() <= overlay_base_ + overlay_.size()) {
-    std::memcpy(out.data(), overlay_.data() + (addr - overlay_base_), out.size());
-    return true;
+  for (const auto& f : fakes_) {
+    if (addr >= f.base && addr + out.size() <= f.base + f.bytes.size()) {
+      std::memcpy(out.data(), f.bytes.data() + (addr - f.base), out.size());
+      return true;
+    }
   }
+  if (addr >= kFakeAddress)
+    return false;  // a fake address we no longer (or never) had
   return mem_(addr, out);
+}
+
+bool ValueLoader::is_fake(std::uint64_t addr) const {
+  return addr >= kFakeAddress;
+}
+
+std::uint64_t ValueLoader::add_fake(std::vector<std::byte> bytes) {
+  if (next_fake_ == 0)
+    next_fake_ = kFakeAddress;
+  const std::uint64_t base = next_fake_;
+  next_fake_ += (std::max<std::uint64_t>(bytes.size(), 1) + 15) & ~std::uint64_t{15};
+  fakes_.push_back({base, std::move(bytes)});
+  return base;
+}
+
+const dwarf::Type* ValueLoader::pointer_to(const dwarf::Type* t) {
+  auto& p = synthesized_.emplace_back();
+  p.kind = GoKind::ptr;
+  p.size = 8;
+  p.elem = t;
+  p.name = "*" + type_name(t);
+  return &p;
+}
+
+const dwarf::Type* ValueLoader::array_of(const dwarf::Type* elem, std::uint64_t n) {
+  auto& a = synthesized_.emplace_back();
+  a.kind = GoKind::array;
+  a.elem = elem;
+  a.count = n;
+  a.size = n * (elem ? elem->resolved()->size : 0);
+  a.name = "[" + std::to_string(n) + "]" + type_name(elem);
+  return &a;
+}
+
+void ValueLoader::load_into(Variable& v, const dwarf::Type* type, const LoadConfig& cfg,
+                            int recurse) {
+  load_value(v, type, recurse, cfg);
 }
 
 template <class T>
 std::optional<T> ValueLoader::read_as(std::uint64_t addr) {
   T value{};
-  if (!read(addr, std::as_writable_bytes(std::span(&value, 1)))) return std::nullopt;
+  if (!read(addr, std::as_writable_bytes(std::span(&value, 1))))
+    return std::nullopt;
   return value;
 }
 
@@ -85,7 +154,7 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
   const dwarf::Type* real = type->resolved();
   v.type = type->name;
   v.real_type = real->name;
-  v.kind = static_cast<int>(real->kind);
+  v.kind = api_kind(real->kind);
   const auto addr = v.addr;
   auto fail = [&](const std::string& what) {
     v.unreadable = what;
@@ -100,19 +169,22 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
   switch (real->kind) {
     case GoKind::bool_: {
       auto b = read_as<std::uint8_t>(addr);
-      if (!b) return unreadable_at(addr);
+      if (!b)
+        return unreadable_at(addr);
       v.value = *b ? "true" : "false";
       return;
     }
     case GoKind::float32: {
       auto f = read_as<float>(addr);
-      if (!f) return unreadable_at(addr);
+      if (!f)
+        return unreadable_at(addr);
       v.value = format_go_float(*f, 32);
       return;
     }
     case GoKind::float64: {
       auto f = read_as<double>(addr);
-      if (!f) return unreadable_at(addr);
+      if (!f)
+        return unreadable_at(addr);
       v.value = format_go_float(*f, 64);
       return;
     }
@@ -126,12 +198,14 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
       re.kind = im.kind = static_cast<int>(wide ? GoKind::float64 : GoKind::float32);
       if (wide) {
         auto a = read_as<double>(addr), b = read_as<double>(addr + half);
-        if (!a || !b) return unreadable_at(addr);
+        if (!a || !b)
+          return unreadable_at(addr);
         re.value = format_go_float(*a, 64);
         im.value = format_go_float(*b, 64);
       } else {
         auto a = read_as<float>(addr), b = read_as<float>(addr + half);
-        if (!a || !b) return unreadable_at(addr);
+        if (!a || !b)
+          return unreadable_at(addr);
         re.value = format_go_float(*a, 32);
         im.value = format_go_float(*b, 32);
       }
@@ -142,7 +216,8 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
     case GoKind::string: {
       auto data = read_as<std::uint64_t>(addr + field_offset(real, "str", 0));
       auto len = read_as<std::int64_t>(addr + field_offset(real, "len", 8));
-      if (!data || !len) return unreadable_at(addr);
+      if (!data || !len)
+        return unreadable_at(addr);
       v.base = *data;
       v.len = *len;
       const auto n = static_cast<std::size_t>(
@@ -162,32 +237,46 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
         auto data = read_as<std::uint64_t>(addr + field_offset(real, "array", 0));
         auto len = read_as<std::int64_t>(addr + field_offset(real, "len", 8));
         auto cap = read_as<std::int64_t>(addr + field_offset(real, "cap", 16));
-        if (!data || !len || !cap) return unreadable_at(addr);
+        if (!data || !len || !cap)
+          return unreadable_at(addr);
         base = *data;
         v.len = *len;
         v.cap = *cap;
         if (!elem) {
           // Go's DWARF names the element through the `array` field's pointer type.
-          if (const auto* f = real->field("array"); f && f->type) elem = f->type->resolved()->elem;
+          if (const auto* f = real->field("array"); f && f->type)
+            elem = f->type->resolved()->elem;
         }
       } else {
-        v.len = v.cap = static_cast<std::int64_t>(real->count);
+        v.len = static_cast<std::int64_t>(real->count);
+        v.cap = -1;  // Delve reports -1 for arrays
       }
       v.base = base;
-      if (recurse > cfg.max_variable_recurse || !elem) return;
+      if (v.len < 0)
+        return fail("Negative array length");
+      if (base == 0 && v.len > 0)
+        return fail("non-zero length array with nil base");
+      if (recurse > cfg.max_variable_recurse || !elem)
+        return;
       const auto n = std::min<std::int64_t>(v.len, cfg.max_array_values);
       const auto esize = elem->resolved()->size;
+      int errors = 0;
       for (std::int64_t i = 0; i < n; ++i) {
         Variable child;
         child.addr = base + static_cast<std::uint64_t>(i) * esize;
         load_value(child, elem, recurse + 1, cfg);
+        if (!child.unreadable.empty())
+          ++errors;
         v.children.push_back(std::move(child));
+        if (errors > kMaxErrCount)
+          break;
       }
       return;
     }
     case GoKind::struct_: {
       v.len = static_cast<std::int64_t>(real->fields.size());
-      if (recurse > cfg.max_variable_recurse) return;
+      if (recurse > cfg.max_variable_recurse)
+        return;
       for (const auto& f : real->fields) {
         if (cfg.max_struct_fields >= 0 &&
             static_cast<int>(v.children.size()) >= cfg.max_struct_fields) {
@@ -203,58 +292,66 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
     }
     case GoKind::ptr:
     case GoKind::unsafe_pointer: {
+      // Delve's loadPtr: always one child (the pointee), value = its address in decimal.
       auto p = read_as<std::uint64_t>(addr);
-      if (!p) return unreadable_at(addr);
       v.len = 1;
       Variable child;
-      child.addr = *p;
-      if (real->kind == GoKind::unsafe_pointer || !real->elem) {
-        if (*p != 0) v.children.push_back(std::move(child));
+      const dwarf::Type* elem = real->kind == GoKind::ptr ? real->elem : nullptr;
+      if (!p) {
+        unreadable_at(addr);
+        child.unreadable = "parent pointer unreadable: " + v.unreadable;
+        v.children.push_back(std::move(child));
         return;
       }
-      child.type = type_name(real->elem);
-      child.real_type = type_name(real->elem->resolved());
-      child.kind = static_cast<int>(real->elem->resolved()->kind);
-      if (cfg.follow_pointers && *p != 0) {
-        const int next = child.kind == static_cast<int>(GoKind::interface) ? recurse + 1 : recurse;
-        load_value(child, real->elem, next, cfg);
+      child.addr = *p;
+      v.value = std::to_string(*p);
+      if (!elem) {
+        // unsafe.Pointer (or *void): the pointee has no type, Delve says "void".
+        child.type = child.real_type = "void";
+        if (cfg.follow_pointers) {
+          if (*p != 0)
+            child.unreadable = "unknown or unsupported kind: \"invalid\"";
+        } else {
+          child.only_addr = true;
+        }
+        v.children.push_back(std::move(child));
+        return;
+      }
+      child.type = type_name(elem);
+      child.real_type = type_name(elem->resolved());
+      child.kind = api_kind(elem->resolved()->kind);
+      if (cfg.follow_pointers) {
+        if (*p != 0) {
+          // Pointers do not add a recursion level, except to interfaces (cycles).
+          const int next =
+              child.kind == static_cast<int>(GoKind::interface) ? recurse + 1 : recurse;
+          load_value(child, elem, next, cfg);
+        }
       } else {
         child.only_addr = true;
       }
       v.children.push_back(std::move(child));
       return;
     }
-    case GoKind::map: {
-      // A map variable is a pointer to runtime.hmap; count is its first field.
-      auto h = read_as<std::uint64_t>(addr);
-      if (!h) return unreadable_at(addr);
-      v.base = *h;
-      if (*h == 0) return;
-      auto count = read_as<std::int64_t>(*h);
-      if (!count) return unreadable_at(*h);
-      v.len = *count;
-      // Entries are loaded only when the config asks for elements (MaxArrayValues > 0);
-      // bucket walking arrives with the full value model.
-      return;
-    }
+    case GoKind::map:
+      return load_map(v, real, recurse, cfg);
     case GoKind::interface:
       return load_interface(v, real, recurse, cfg);
     case GoKind::func: {
       auto fv = read_as<std::uint64_t>(addr);
-      if (!fv) return unreadable_at(addr);
-      if (*fv == 0) return;
+      if (!fv)
+        return unreadable_at(addr);
+      if (*fv == 0)
+        return;
       auto entry = read_as<std::uint64_t>(*fv);
-      if (!entry) return unreadable_at(*fv);
+      if (!entry)
+        return unreadable_at(*fv);
       v.base = *entry;
       v.value = function_name_at(*entry);
       return;
     }
-    case GoKind::chan: {
-      auto c = read_as<std::uint64_t>(addr);
-      if (!c) return unreadable_at(addr);
-      v.base = *c;
-      return;
-    }
+    case GoKind::chan:
+      return load_chan(v, real);
     default:
       break;
   }
@@ -288,11 +385,14 @@ void ValueLoader::load_interface(Variable& v, const dwarf::Type* real, int recur
     return;
   }
   Variable data;
-  data.name = "data";
   if (*first == 0) {
-    v.children.push_back(std::move(data));  // kind Invalid, addr 0: "nil"
+    // nil interface: Delve dereferences the data word as `void` (kind Invalid, no name).
+    data.type = data.real_type = "void";
+    data.addr = read_as<std::uint64_t>(v.addr + data_off).value_or(0);
+    v.children.push_back(std::move(data));
     return;
   }
+  data.name = "data";
   std::uint64_t rtype = *first;
   if (!empty) {
     auto t = read_as<std::uint64_t>(*first + 8);
@@ -327,28 +427,166 @@ void ValueLoader::load_interface(Variable& v, const dwarf::Type* real, int recur
   } else {
     data.type = dyn->name;
     data.real_type = dyn->resolved()->name;
-    data.kind = static_cast<int>(dyn->resolved()->kind);
+    data.kind = api_kind(dyn->resolved()->kind);
     data.only_addr = true;
   }
   v.children.push_back(std::move(data));
 }
 
-Variable ValueLoader::load_variable(const dwarf::Variable& var, std::uint64_t pc,
-                                    std::uint64_t cfa, const RegisterFn& regs,
-                                    const LoadConfig& cfg) {
-  Variable v;
-  v.name = var.name;
-  v.flags = var.is_result ? kFlagReturnArgument : (var.is_parameter ? kFlagArgument : 0);
-  v.decl_line = var.decl_line;
-  auto set_unreadable = [&](std::string why) {
-    v.type = type_name(var.type);
-    v.real_type = var.type ? type_name(var.type->resolved()) : std::string();
-    v.kind = var.type ? static_cast<int>(var.type->resolved()->kind) : 0;
-    v.unreadable = std::move(why);
-    return v;
+void ValueLoader::load_map(Variable& v, const dwarf::Type* real, int recurse,
+                           const LoadConfig& cfg) {
+  // A map variable is a pointer to runtime.hmap (DWARF: *hash<K,V>).
+  auto h = read_as<std::uint64_t>(v.addr);
+  if (!h) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "could not read %#llx", static_cast<unsigned long long>(v.addr));
+    v.unreadable = buf;
+    return;
+  }
+  v.base = *h;
+  if (*h == 0)
+    return;
+  const dwarf::Type* hmap = real->underlying ? real->underlying->resolved() : nullptr;
+  if (hmap && hmap->kind == GoKind::ptr && hmap->elem)
+    hmap = hmap->elem->resolved();
+  auto count = read_as<std::int64_t>(*h + field_offset(hmap, "count", 0));
+  if (!count) {
+    v.unreadable = "could not read map";
+    return;
+  }
+  v.len = *count;
+  // Beyond the recursion limit Delve loads only the length, so that clients know the map
+  // is not empty.
+  if (recurse > cfg.max_variable_recurse || v.len == 0 || cfg.max_array_values == 0)
+    return;
+  const auto* bfield = hmap ? hmap->field("buckets") : nullptr;
+  if (!bfield || !bfield->type || !bfield->type->resolved()->elem) {
+    v.unreadable = "malformed map type: buckets, oldbuckets or overflow field not a struct";
+    return;
+  }
+  const dwarf::Type* bucket = bfield->type->resolved()->elem->resolved();
+  const auto* tophash_f = bucket->field("tophash");
+  const auto* keys_f = bucket->field("keys");
+  const auto* values_f = bucket->field("values");
+  const auto* overflow_f = bucket->field("overflow");
+  if (!tophash_f || !keys_f || !values_f || !overflow_f) {
+    v.unreadable = "malformed map type";
+    return;
+  }
+  const dwarf::Type* key_t = keys_f->type->resolved()->elem;
+  const dwarf::Type* val_t = values_f->type->resolved()->elem;
+  const std::uint64_t slots = tophash_f->type->resolved()->count;
+  const std::uint64_t ksize = key_t ? key_t->resolved()->size : 0;
+  const std::uint64_t vsize = val_t ? val_t->resolved()->size : 0;
+  auto b_log = read_as<std::uint8_t>(*h + field_offset(hmap, "B", 9));
+  auto buckets = read_as<std::uint64_t>(*h + field_offset(hmap, "buckets", 16));
+  auto oldbuckets = read_as<std::uint64_t>(*h + field_offset(hmap, "oldbuckets", 24));
+  if (!b_log || !buckets || !oldbuckets) {
+    v.unreadable = "could not read map";
+    return;
+  }
+  const std::uint64_t nbuckets = std::uint64_t{1} << *b_log;
+  const std::uint64_t oldmask = *b_log ? (std::uint64_t{1} << (*b_log - 1)) - 1 : 0;
+  auto evacuated = [&](std::uint64_t b) {
+    if (b == 0)
+      return true;
+    auto t0 = read_as<std::uint8_t>(b + tophash_f->offset);
+    if (!t0)
+      return true;
+    return *t0 > kEmptyOne && *t0 < kMinTopHash;
   };
+  int count_loaded = 0, errors = 0;
+  auto visit_bucket = [&](std::uint64_t b) {
+    // Returns false when enough entries were loaded.
+    for (; b != 0; b = read_as<std::uint64_t>(b + overflow_f->offset).value_or(0)) {
+      for (std::uint64_t i = 0; i < slots; ++i) {
+        auto th = read_as<std::uint8_t>(b + tophash_f->offset + i);
+        if (!th) {
+          v.unreadable = "unreadable tophash";
+          return false;
+        }
+        if (*th == kEmptyRest || *th == kEmptyOne)
+          continue;
+        Variable key, val;
+        key.addr = b + keys_f->offset + i * ksize;
+        val.addr = vsize ? b + values_f->offset + i * vsize : b + values_f->offset;
+        load_value(key, key_t, recurse + 1, cfg);
+        load_value(val, val_t, recurse + 1, cfg);
+        if (!key.unreadable.empty() || !val.unreadable.empty())
+          ++errors;
+        v.children.push_back(std::move(key));
+        v.children.push_back(std::move(val));
+        ++count_loaded;
+        if (errors > kMaxErrCount || count_loaded >= cfg.max_array_values ||
+            count_loaded >= v.len) {
+          return false;
+        }
+      }
+    }
+    return true;
+  };
+  const std::uint64_t bsize = bucket->size;
+  for (std::uint64_t bidx = 0; bidx < nbuckets; ++bidx) {
+    std::uint64_t b = *buckets + bidx * bsize;
+    if (*oldbuckets != 0) {
+      // Growing: an unevacuated old bucket holds the entries of two new buckets; visit it
+      // once, from the first of them (runtime/map.go mapiternext, as Delve does).
+      const std::uint64_t oldbidx = bidx & oldmask;
+      const std::uint64_t oldb = *oldbuckets + oldbidx * bsize;
+      if (!evacuated(oldb)) {
+        if (oldbidx != bidx)
+          continue;
+        b = oldb;
+      }
+    }
+    if (!visit_bucket(b))
+      return;
+  }
+}
+
+void ValueLoader::load_chan(Variable& v, const dwarf::Type* real) {
+  // A chan variable is a pointer to runtime.hchan (DWARF: *hchan<T>); Delve shows the
+  // hchan fields as children, always with loadFullValue, `buf` retyped as *[dataqsiz]T.
+  auto c = read_as<std::uint64_t>(v.addr);
+  if (!c) {
+    v.unreadable = "could not read channel";
+    return;
+  }
+  v.base = *c;
+  if (*c == 0)
+    return;
+  const dwarf::Type* hchan = real->underlying ? real->underlying->resolved() : nullptr;
+  if (hchan && hchan->kind == GoKind::ptr && hchan->elem)
+    hchan = hchan->elem->resolved();
+  if (!hchan || hchan->fields.size() < 2) {
+    v.unreadable = "bad channel type";
+    return;
+  }
+  auto dataqsiz = read_as<std::uint64_t>(*c + hchan->fields[1].offset);
+  if (!dataqsiz) {
+    v.unreadable = "unreadable length: could not read channel";
+    return;
+  }
+  const dwarf::Type* buf_t = pointer_to(array_of(real->elem, *dataqsiz));
+  v.len = static_cast<std::int64_t>(hchan->fields.size());
+  for (const auto& f : hchan->fields) {
+    Variable child;
+    child.name = f.name;
+    child.addr = *c + f.offset;
+    load_value(child, f.name == "buf" ? buf_t : f.type, 1, kFullLoad);
+    v.children.push_back(std::move(child));
+  }
+}
+
+std::optional<std::uint64_t> ValueLoader::locate(const dwarf::Variable& var, std::uint64_t pc,
+                                                 std::uint64_t cfa, const RegisterFn& regs,
+                                                 bool* fake, std::string* error) {
+  *fake = false;
   auto expr = var.location.at(dwarf::FileAddr(pc - bi_.load_bias()));
-  if (!expr) return set_unreadable("empty OP stack");
+  if (!expr) {
+    *error = "empty OP stack";
+    return std::nullopt;
+  }
   dwarf::ExprContext ctx;
   ctx.read_register = regs;
   ctx.read_memory = [this](std::uint64_t a, std::span<std::byte> out) { return mem_(a, out); };
@@ -359,13 +597,15 @@ Variable ValueLoader::load_variable(const dwarf::Variable& var, std::uint64_t pc
   try {
     pieces = dwarf::evaluate_location(*expr, ctx);
   } catch (const dwarf::Error& e) {
-    return set_unreadable(e.what());
+    *error = e.what();
+    return std::nullopt;
   }
-  if (pieces.empty()) return set_unreadable("empty OP stack");
+  if (pieces.empty()) {
+    *error = "empty OP stack";
+    return std::nullopt;
+  }
   if (pieces.size() == 1 && pieces[0].kind == dwarf::Piece::Kind::memory) {
-    v.addr = pieces[0].address;
-    load_value(v, var.type, 0, cfg);
-    return v;
+    return pieces[0].address;
   }
   // Register-resident or split value: assemble its bytes and read it from a fake address.
   const std::uint64_t size = var.type ? var.type->resolved()->size : 8;
@@ -373,17 +613,22 @@ Variable ValueLoader::load_variable(const dwarf::Variable& var, std::uint64_t pc
   std::uint64_t off = 0;
   for (const auto& p : pieces) {
     const std::uint64_t n = p.size ? p.size : size;
-    if (off + n > bytes.size()) bytes.resize(off + n);
+    if (off + n > bytes.size())
+      bytes.resize(off + n);
     switch (p.kind) {
       case dwarf::Piece::Kind::reg: {
         auto r = regs(p.regno);
-        if (!r) return set_unreadable("register " + std::to_string(p.regno) + " unavailable");
+        if (!r) {
+          *error = "register " + std::to_string(p.regno) + " unavailable";
+          return std::nullopt;
+        }
         std::memcpy(bytes.data() + off, &*r, std::min<std::uint64_t>(n, 8));
         break;
       }
       case dwarf::Piece::Kind::memory:
         if (!mem_(p.address, std::span(bytes.data() + off, n))) {
-          return set_unreadable("could not read piece");
+          *error = "could not read piece";
+          return std::nullopt;
         }
         break;
       case dwarf::Piece::Kind::value:
@@ -397,13 +642,163 @@ Variable ValueLoader::load_variable(const dwarf::Variable& var, std::uint64_t pc
     }
     off += n;
   }
-  overlay_base_ = kFakeAddress;
-  overlay_ = std::move(bytes);
-  v.addr = kFakeAddress;
-  v.flags |= kFlagFakeAddress;
+  *fake = true;
+  return add_fake(std::move(bytes));
+}
+
+Variable ValueLoader::load_variable(const dwarf::Variable& var, std::uint64_t pc, std::uint64_t cfa,
+                                    const RegisterFn& regs, const LoadConfig& cfg) {
+  Variable v;
+  v.name = var.name;
+  v.flags = var.is_result ? kFlagReturnArgument : (var.is_parameter ? kFlagArgument : 0);
+  v.decl_line = var.decl_line;
+  // Every register-resident variable shows Delve's one fake address.
+  fakes_.clear();
+  next_fake_ = 0;
+  bool fake = false;
+  std::string error;
+  auto addr = locate(var, pc, cfa, regs, &fake, &error);
+  if (!addr) {
+    v.type = type_name(var.type);
+    v.real_type = var.type ? type_name(var.type->resolved()) : std::string();
+    v.kind = var.type ? api_kind(var.type->resolved()->kind) : 0;
+    v.unreadable = std::move(error);
+    return v;
+  }
+  v.addr = *addr;
+  if (fake)
+    v.flags |= kFlagFakeAddress;
   load_value(v, var.type, 0, cfg);
-  overlay_.clear();
+  fakes_.clear();
+  next_fake_ = 0;
   return v;
+}
+
+namespace {
+
+// Go's register ABI on amd64 (abi-internal.md): integer registers in assignment order,
+// as DWARF numbers: RAX, RBX, RCX, RDI, RSI, R8, R9, R10, R11.
+constexpr std::array<unsigned, 9> kAbiIntRegs{0, 3, 2, 5, 4, 8, 9, 10, 11};
+constexpr unsigned kAbiFloatRegs = 15;  // X0-X14
+constexpr unsigned kDwarfXmm0 = 17;
+
+// Register assignment of one value (abi-internal.md "Function call argument and result
+// passing"): appends to `words` (int) or `floats` the register slots it takes; false if it
+// cannot be register-assigned (then the whole value goes to the stack).
+struct AbiSlot {
+  bool is_float = false;
+  unsigned size = 0;         // bytes of this slot (1-8)
+  std::uint64_t offset = 0;  // offset in the value
+};
+
+bool abi_assign(const dwarf::Type* t, std::uint64_t offset, std::vector<AbiSlot>& out) {
+  if (!t)
+    return false;
+  const dwarf::Type* r = t->resolved();
+  switch (r->kind) {
+    case GoKind::bool_:
+    case GoKind::int_:
+    case GoKind::int8:
+    case GoKind::int16:
+    case GoKind::int32:
+    case GoKind::int64:
+    case GoKind::uint:
+    case GoKind::uint8:
+    case GoKind::uint16:
+    case GoKind::uint32:
+    case GoKind::uint64:
+    case GoKind::uintptr:
+    case GoKind::ptr:
+    case GoKind::unsafe_pointer:
+    case GoKind::map:
+    case GoKind::chan:
+    case GoKind::func:
+      out.push_back({false, static_cast<unsigned>(r->size ? r->size : 8), offset});
+      return true;
+    case GoKind::float32:
+    case GoKind::float64:
+      out.push_back({true, static_cast<unsigned>(r->size), offset});
+      return true;
+    case GoKind::complex64:
+    case GoKind::complex128: {
+      const unsigned half = static_cast<unsigned>(r->size / 2);
+      out.push_back({true, half, offset});
+      out.push_back({true, half, offset + half});
+      return true;
+    }
+    case GoKind::string:
+      out.push_back({false, 8, offset});
+      out.push_back({false, 8, offset + 8});
+      return true;
+    case GoKind::slice:
+      for (int i = 0; i < 3; ++i) out.push_back({false, 8, offset + 8 * i});
+      return true;
+    case GoKind::interface:
+      out.push_back({false, 8, offset});
+      out.push_back({false, 8, offset + 8});
+      return true;
+    case GoKind::array:
+      if (r->count == 0)
+        return true;
+      if (r->count == 1)
+        return abi_assign(r->elem, offset, out);
+      return false;  // arrays of length > 1 are never register-assigned
+    case GoKind::struct_:
+      for (const auto& f : r->fields) {
+        if (!abi_assign(f.type, offset + f.offset, out))
+          return false;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::optional<Variable> ValueLoader::load_result_from_abi_registers(const dwarf::Function& fn,
+                                                                    const dwarf::Variable& result,
+                                                                    const RegisterFn& regs,
+                                                                    const LoadConfig& cfg) {
+  // Results are assigned registers afresh, from RAX and X0, in declaration order; a result
+  // that does not fit takes no registers and goes to the stack.
+  std::size_t next_int = 0, next_float = 0;
+  for (const auto& p : fn.params) {
+    if (!p.is_result)
+      continue;
+    std::vector<AbiSlot> slots;
+    const bool ok = abi_assign(p.type, 0, slots);
+    std::size_t ints = 0, floats = 0;
+    for (const auto& s : slots) (s.is_float ? floats : ints)++;
+    const bool fits =
+        ok && next_int + ints <= kAbiIntRegs.size() && next_float + floats <= kAbiFloatRegs;
+    if (&p != &result) {
+      if (fits) {
+        next_int += ints;
+        next_float += floats;
+      }
+      continue;
+    }
+    if (!fits || !p.type)
+      return std::nullopt;
+    std::vector<std::byte> bytes(std::max<std::uint64_t>(p.type->resolved()->size, 8));
+    for (const auto& s : slots) {
+      const unsigned regno =
+          s.is_float ? kDwarfXmm0 + static_cast<unsigned>(next_float++) : kAbiIntRegs[next_int++];
+      auto val = regs(regno);
+      if (!val)
+        return std::nullopt;
+      std::memcpy(bytes.data() + s.offset, &*val, std::min<unsigned>(s.size, 8));
+    }
+    Variable v;
+    v.name = p.name;
+    v.flags = kFlagReturnArgument | kFlagFakeAddress;
+    v.decl_line = p.decl_line;
+    v.addr = add_fake(std::move(bytes));
+    load_value(v, p.type, 0, cfg);
+    return v;
+  }
+  return std::nullopt;
 }
 
 }  // namespace goscope::target

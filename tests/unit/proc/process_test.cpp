@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
@@ -54,6 +55,8 @@ StopEvent run_to_exit(Process& p, std::map<std::uint64_t, int>* hits = nullptr) 
         p.resume_thread(ev.tid, ev.signal);
         break;
       case Kind::single_step:
+      case Kind::watchpoint:
+      case Kind::exec:
         p.resume_thread(ev.tid);
         break;
       case Kind::interrupted:
@@ -192,6 +195,45 @@ TEST_CASE("every Go-like shape hit many times keeps the program's result", "[pro
   CHECK(st.breakpoint_hits == 300 * shapes.size());
   CHECK(st.single_steps == 300);  // shape_xorps_fallback only
   CHECK(st.emulated_steps == st.breakpoint_hits - 300);
+}
+
+TEST_CASE("what the caller reads at a hit serves the emulated step without a read", "[proc]") {
+  // As target::Tracer does at each hit: registers, then g's stack guard and the word at rsp
+  // in one batch. The emulated `cmp rsp, [r14+0x10]` and `ret` then reuse those bytes.
+  const std::string n = "200";
+  std::string out = temp_path("out");
+  auto p = launch("shapes", {n}, out);
+  std::uint64_t cmp = sym("shape_cmp_rsp_g", "shapes");
+  std::uint64_t ret = sym("shape_ret", "shapes");
+  p->add_breakpoint(VirtAddr(cmp));
+  p->add_breakpoint(VirtAddr(ret));
+  p->resume_all();
+  int hits = 0;
+  for (;;) {
+    StopEvent ev = p->wait_event();
+    if (ev.kind == Kind::exited) {
+      CHECK(ev.exit_status == 0);
+      break;
+    }
+    REQUIRE(ev.kind == Kind::breakpoint);
+    ++hits;
+    auto regs = p->registers(ev.tid);
+    std::uint64_t guard = 0, top = 0;
+    std::array<Process::ReadRequest, 2> reads{{
+        {VirtAddr(regs.gp.r14 + 0x10), std::as_writable_bytes(std::span(&guard, 1))},
+        {VirtAddr(regs.gp.rsp), std::as_writable_bytes(std::span(&top, 1))},
+    }};
+    p->read_memory_batch(reads);
+    if (hits % 50 == 0) {
+      // A write drops every cached read: this hit reads the tracee again.
+      p->write_memory(VirtAddr(regs.gp.r14 + 0x10), std::as_bytes(std::span(&guard, 1)));
+    }
+    p->resume_thread(ev.tid);
+  }
+  CHECK(hits == 400);
+  CHECK(p->stats().emulated_steps == 400);
+  CHECK(p->stats().cached_reads == 400 - 8);
+  CHECK(read_text(out) == run_native(fixture("shapes"), {n}).out);
 }
 
 namespace {
@@ -374,6 +416,25 @@ TEST_CASE("threads hitting breakpoints including the single-step fallback", "[pr
   CHECK(hits[sse] == 8000);
   CHECK(p->stats().single_steps == 8000);
   CHECK(read_text(out) == run_native(fixture("threads"), {"4", "2000"}).out);
+}
+
+TEST_CASE("exclusive children: one waitpid per event, same results", "[proc]") {
+  std::string out = temp_path("out");
+  auto p = launch("threads", {"4", "1000"}, out);
+  p->set_exclusive_children(true);
+  std::uint64_t work = sym("work", "threads");
+  std::uint64_t sse = sym("work_sse", "threads");
+  p->add_breakpoint(VirtAddr(work));
+  p->add_breakpoint(VirtAddr(sse));  // the single-step fallback waits too
+  p->resume_all();
+  std::map<std::uint64_t, int> hits;
+  StopEvent ev = run_to_exit(*p, &hits);
+  CHECK(ev.kind == Kind::exited);
+  CHECK(ev.exit_status == 0);
+  CHECK(hits[work] == 4000);
+  CHECK(hits[sse] == 4000);
+  CHECK(read_text(out) == run_native(fixture("threads"), {"4", "1000"}).out);
+  CHECK(no_children_left());
 }
 
 TEST_CASE("stop_all stops every thread and resume_all lets them go on", "[proc]") {

@@ -47,9 +47,8 @@ struct FakeMemory {
 TEST_CASE("loads strings, slices and structs from memory", "[target][value]") {
   auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/basic");
   FakeMemory mem;
-  target::ValueLoader loader(*bi, [&](std::uint64_t a, std::span<std::byte> out) {
-    return mem.read(a, out);
-  });
+  target::ValueLoader loader(
+      *bi, [&](std::uint64_t a, std::span<std::byte> out) { return mem.read(a, out); });
 
   const char text[] = "hello, gopher";
   mem.put(0x1000, text, 13);
@@ -96,4 +95,43 @@ TEST_CASE("return sites of a function with a defer include deferreturn", "[targe
 TEST_CASE("BinaryInfo refuses what it cannot debug", "[target]") {
   CHECK_THROWS_AS(target::BinaryInfo::load("/nonexistent/binary"), target::BinaryError);
   CHECK_THROWS_WITH(target::BinaryInfo::load("/bin/true"), Catch::Contains("not a Go"));
+}
+
+TEST_CASE("results are read from Go's ABI registers", "[target][value][abi]") {
+  auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/values_opt");
+  const auto* fn = bi->debug().find_function("main.sum3");
+  REQUIRE(fn);
+  static const char kText[] = "x!";
+  FakeMemory mem;
+  mem.put(0x1000, kText, 2);
+  target::ValueLoader loader(
+      *bi, [&](std::uint64_t a, std::span<std::byte> out) { return mem.read(a, out); });
+  // (int, float64, string): int in RAX, float in X0, the string header in RBX, RCX.
+  const double f = 5.0;
+  std::uint64_t fbits = 0;
+  std::memcpy(&fbits, &f, 8);
+  target::RegisterFn regs = [&](unsigned r) -> std::optional<std::uint64_t> {
+    switch (r) {
+      case 0:
+        return 2;  // RAX
+      case 3:
+        return 0x1000;  // RBX
+      case 2:
+        return 2;  // RCX
+      case 17:
+        return fbits;  // X0
+      default:
+        return 0;
+    }
+  };
+  std::vector<std::string> values;
+  for (const auto& p : fn->params) {
+    if (!p.is_result)
+      continue;
+    auto v = loader.load_result_from_abi_registers(*fn, p, regs, target::kShortLoadConfig);
+    REQUIRE(v);
+    CHECK((v->flags & target::kFlagReturnArgument) != 0);
+    values.push_back(v->value);
+  }
+  CHECK(values == std::vector<std::string>{"2", "5", "x!"});
 }

@@ -27,6 +27,7 @@ struct TraceRequest {
   std::vector<std::string> args;         ///< after --
   int stack_depth = 0;                   ///< --stack N
   bool timestamp = false;                ///< --timestamp
+  int follow_calls = 0;                  ///< --follow-calls N (dlv HEAD): and their callees
 
   // Beyond dlv.
   bool graph = false;                    ///< --graph: call tree per goroutine with durations

@@ -56,6 +56,8 @@ class BinaryInfo {
   /// Offsets of runtime.g.m and runtime.m.curg: on the system stack (g0) the goroutine
   /// that a user would call current is g.m.curg, as Delve reports it.
   std::uint64_t g_m_offset() const { return g_m_offset_; }
+  /// Offset of runtime.g.stack.hi (the top of the goroutine's stack).
+  std::uint64_t stack_hi_offset() const { return stack_hi_offset_; }
   std::uint64_t m_curg_offset() const { return m_curg_offset_; }
 
  private:
@@ -67,6 +69,7 @@ class BinaryInfo {
   std::uint64_t goid_offset_ = 0;
   std::uint64_t stackguard0_offset_ = 0x10;
   std::uint64_t g_m_offset_ = 0;
+  std::uint64_t stack_hi_offset_ = 8;
   std::uint64_t m_curg_offset_ = 0;
   std::optional<proc::VirtAddr> deferreturn_;
 };

@@ -30,7 +30,9 @@ struct TraceFrame {
 
 /// A function entry or return observed by the Tracer.
 struct TraceEvent {
-  enum class Kind { call, ret };
+  /// goroutine_exit: the goroutine reached runtime.goexit1 (it returned from its start
+  /// function or called runtime.Goexit); calls still open on it will never return.
+  enum class Kind { call, ret, goroutine_exit };
   Kind kind = Kind::call;
   std::int64_t goid = 0;
   pid_t tid = 0;
@@ -58,11 +60,14 @@ class TraceObserver {
 struct TraceOptions {
   LoadConfig load = kShortLoadConfig;
   int stack_depth = 0;  ///< dlv trace --stack N: frames beyond the traced one
+  /// Report goroutine exits (one more trap, on runtime.goexit1), for outputs that pair
+  /// calls and must close the ones Goexit abandons.
+  bool goroutine_exits = false;
 };
 
 /// How a traced run ended.
 struct TraceExit {
-  enum class Kind { exited, killed, interrupted };
+  enum class Kind { exited, killed, interrupted, exec };
   Kind kind = Kind::exited;
   int status = 0;  ///< exit status, or the fatal signal
 };
@@ -87,6 +92,7 @@ class Tracer {
     const dwarf::Function* function = nullptr;
     bool is_return = false;
     bool deferreturn = false;
+    bool goexit = false;  ///< runtime.goexit1: a goroutine is ending
   };
   void handle_hit(pid_t tid, const Site& site, TraceObserver& observer);
   /// Walks Go's frame-pointer chain from a trap site.
@@ -101,6 +107,15 @@ class Tracer {
   const BinaryInfo& bi_;
   TraceOptions opts_;
   std::unordered_map<proc::VirtAddr, Site> sites_;
+  /// The last entry reported per goroutine while nothing else happened on it since: a
+  /// second entry of the same function with the same caller frame (measured from the top
+  /// of the stack, which survives stack copying) is the restart after runtime.morestack,
+  /// not a call.
+  struct LastEntry {
+    const dwarf::Function* function = nullptr;
+    std::uint64_t caller_frame_from_top = 0;
+  };
+  std::unordered_map<std::int64_t, LastEntry> last_entry_;
 };
 
 }  // namespace goscope::target

@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -34,20 +35,60 @@ class ValueLoader {
   Variable load_variable(const dwarf::Variable& var, std::uint64_t pc, std::uint64_t cfa,
                          const RegisterFn& regs, const LoadConfig& cfg);
 
- private:
+  /// Where Go's register ABI (ABIInternal, cmd/compile/abi-internal.md) puts result `result`
+  /// of `fn` at a RET: integer words in RAX, RBX, RCX, RDI, RSI, R8-R11, floats in X0-X14,
+  /// assigned result by result in declaration order. Optimized code often has no DWARF
+  /// location for a result at the RET (dlv prints "(unreadable empty OP stack)"), yet the
+  /// value is in those registers. Returns nullopt when the result does not fit in the
+  /// remaining registers (the ABI then returns it on the stack) or has an unsupported type.
+  /// The Variable carries kFlagReturnArgument | kFlagFakeAddress (like Delve's register
+  /// values). `regs` must read DWARF numbers 0-16 and 17-32 (xmm low halves) at the RET.
+  std::optional<Variable> load_result_from_abi_registers(const dwarf::Function& fn,
+                                                         const dwarf::Variable& result,
+                                                         const RegisterFn& regs,
+                                                         const LoadConfig& cfg);
+
+  /// Where `var` lives at `pc`: its memory address, or a fake address holding the bytes
+  /// assembled from registers and pieces (*fake set to true). Throws nothing; on failure
+  /// returns nullopt and sets *error to Delve's message ("empty OP stack", ...).
+  std::optional<std::uint64_t> locate(const dwarf::Variable& var, std::uint64_t pc,
+                                      std::uint64_t cfa, const RegisterFn& regs, bool* fake,
+                                      std::string* error);
+
+  /// Delve's loadValueInternal: fills `v` (name and addr already set) as a value of `type`
+  /// read at v.addr, `recurse` levels deep.
+  void load_into(Variable& v, const dwarf::Type* type, const LoadConfig& cfg, int recurse = 0);
+  /// Makes `bytes` readable at a fresh fake address (for values that live in registers or
+  /// were computed by the evaluator) and returns that address.
+  std::uint64_t add_fake(std::vector<std::byte> bytes);
+  bool is_fake(std::uint64_t addr) const;
+  /// Reads tracee memory or fake bytes; false if unreadable.
   bool read(std::uint64_t addr, std::span<std::byte> out);
+  /// Types the loader synthesizes (pointer to T, [n]T), owned by this loader.
+  const dwarf::Type* pointer_to(const dwarf::Type* t);
+  const dwarf::Type* array_of(const dwarf::Type* elem, std::uint64_t n);
+
+ private:
   template <class T>
   std::optional<T> read_as(std::uint64_t addr);
   void load_value(Variable& v, const dwarf::Type* type, int recurse, const LoadConfig& cfg);
   void load_interface(Variable& v, const dwarf::Type* real, int recurse, const LoadConfig& cfg);
+  void load_map(Variable& v, const dwarf::Type* real, int recurse, const LoadConfig& cfg);
+  void load_chan(Variable& v, const dwarf::Type* real);
   std::string function_name_at(std::uint64_t pc) const;
+
+  struct Fake {
+    std::uint64_t base;
+    std::vector<std::byte> bytes;
+  };
 
   const BinaryInfo& bi_;
   MemoryFn mem_;
-  /// Values assembled from registers/pieces live at a fake address (Delve does the same,
+  /// Values assembled from registers/pieces live at fake addresses (Delve does the same,
   /// flag FakeAddress) so that nested loads read them like memory.
-  std::uint64_t overlay_base_ = 0;
-  std::vector<std::byte> overlay_;
+  std::vector<Fake> fakes_;
+  std::uint64_t next_fake_ = 0;
+  std::deque<dwarf::Type> synthesized_;
 };
 
 /// Go's strconv.FormatFloat(f, 'f', -1, bits): shortest round-trip digits, no exponent.

@@ -1,0 +1,3 @@
+module goscope/integration/rpcclient
+
+go 1.19

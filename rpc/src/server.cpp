@@ -1,0 +1,584 @@
+#include "rpc/server.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "rpc/codec.hpp"
+#include "rpc/json_api.hpp"
+#include "session/debugger.hpp"
+
+namespace goscope::rpc {
+namespace json = boost::json;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+/// What a method sees: the debugger, the server's settings, and (async methods) the
+/// "setup done" signal that lets the connection read its next request.
+struct MethodContext {
+  session::Debugger& dbg;
+  const ServerConfig& cfg;
+  std::function<void()> setup_done;
+  std::function<void()> request_shutdown;  ///< after the reply (Detach)
+  bool shutdown_after_reply = false;
+};
+
+using Handler = std::function<json::value(MethodContext&, const json::value& args)>;
+struct Method {
+  bool async = false;
+  Handler fn;
+};
+
+json::array strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.push_back(json::value(s));
+  return a;
+}
+
+std::string base64(const std::vector<std::byte>& data) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  auto b = [&](std::size_t k) { return std::to_integer<unsigned>(data[k]); };
+  for (; i + 2 < data.size(); i += 3) {
+    const unsigned n = (b(i) << 16) | (b(i + 1) << 8) | b(i + 2);
+    out += tbl[(n >> 18) & 63];
+    out += tbl[(n >> 12) & 63];
+    out += tbl[(n >> 6) & 63];
+    out += tbl[n & 63];
+  }
+  if (i + 1 == data.size()) {
+    const unsigned n = b(i) << 16;
+    out += tbl[(n >> 18) & 63];
+    out += tbl[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == data.size()) {
+    const unsigned n = (b(i) << 16) | (b(i + 1) << 8);
+    out += tbl[(n >> 18) & 63];
+    out += tbl[(n >> 12) & 63];
+    out += tbl[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string rfc3339_nano(std::int64_t ns) {
+  const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  auto frac = ns % 1'000'000'000;
+  if (frac != 0) {
+    char fb[16];
+    std::snprintf(fb, sizeof fb, ".%09lld", static_cast<long long>(frac));
+    std::string f = fb;
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  return out + "Z";
+}
+
+api::LoadConfig cfg_or_default(const json::value& args, std::string_view key) {
+  return load_config_from_json(member(args, key)).value_or(api::kDefaultLoadConfig);
+}
+
+const std::unordered_map<std::string, Method>& method_table() {
+  static const std::unordered_map<std::string, Method> table = [] {
+    std::unordered_map<std::string, Method> m;
+    auto sync = [&](const std::string& name, Handler h) { m["RPCServer." + name] = {false, h}; };
+    auto async = [&](const std::string& name, Handler h) { m["RPCServer." + name] = {true, h}; };
+    auto unsupported = [&](const std::string& name, const std::string& why) {
+      sync(name, [why](MethodContext&, const json::value&) -> json::value {
+        throw session::DebuggerError(why);
+      });
+    };
+
+    // ---- session / process control
+    sync("GetVersion", [](MethodContext& c, const json::value&) -> json::value {
+      return json::object{{"DelveVersion", "Version: 1.20.2\nBuild: goscope " + c.cfg.version},
+                          {"APIVersion", 2},
+                          {"Backend", "native"},
+                          {"TargetGoVersion", ""},
+                          {"MinSupportedVersionOfGo", "1.18.0"},
+                          {"MaxSupportedVersionOfGo", "1.20.0"}};
+    });
+    sync("SetApiVersion", [](MethodContext&, const json::value& a) -> json::value {
+      const auto v = get_int(a, "APIVersion");
+      if (v != 2)
+        throw session::DebuggerError("unknown API version");
+      return json::object{};
+    });
+    sync("IsMulticlient", [](MethodContext& c, const json::value&) -> json::value {
+      return json::object{{"IsMulticlient", c.cfg.accept_multiclient}};
+    });
+    sync("ProcessPid", [](MethodContext& c, const json::value&) -> json::value {
+      return json::object{{"Pid", c.dbg.pid()}};
+    });
+    sync("AttachedToExistingProcess", [](MethodContext& c, const json::value&) -> json::value {
+      return json::object{{"Answer", c.dbg.attached_to_existing_process()}};
+    });
+    sync("Recorded", [](MethodContext&, const json::value&) -> json::value {
+      return json::object{{"Recorded", false}, {"TraceDirectory", ""}};
+    });
+    sync("LastModified", [](MethodContext& c, const json::value&) -> json::value {
+      return json::object{{"Time", rfc3339_nano(c.dbg.last_modified_ns())}};
+    });
+    sync("CancelNext",
+         [](MethodContext&, const json::value&) -> json::value { return json::object{}; });
+    sync("Detach", [](MethodContext& c, const json::value& a) -> json::value {
+      c.dbg.detach(get_bool(a, "Kill"));
+      c.shutdown_after_reply = true;
+      return json::object{};
+    });
+    async("State", [](MethodContext& c, const json::value& a) -> json::value {
+      const bool nb = get_bool(a, "NonBlocking");
+      c.setup_done();
+      return json::object{{"State", to_json(c.dbg.state(nb))}};
+    });
+    async("Command", [](MethodContext& c, const json::value& a) -> json::value {
+      const auto cmd = command_from_json(a);
+      return json::object{{"State", to_json(c.dbg.command(cmd, c.setup_done))}};
+    });
+    async("Restart", [](MethodContext& c, const json::value& a) -> json::value {
+      c.setup_done();
+      std::optional<std::vector<std::string>> args;
+      if (get_bool(a, "ResetArgs"))
+        args = get_strings(a, "NewArgs");
+      json::array out;
+      for (const auto& d : c.dbg.restart(args)) {
+        out.push_back(json::object{{"Breakpoint", to_json(d.breakpoint)}, {"Reason", d.reason}});
+      }
+      return json::object{{"DiscardedBreakpoints", std::move(out)}};
+    });
+
+    // ---- breakpoints
+    sync("CreateBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
+      const auto* bp = member(a, "Breakpoint");
+      auto req = breakpoint_from_json(bp ? *bp : json::value(json::object{}));
+      auto out = c.dbg.create_breakpoint(req, get_string(a, "LocExpr"), get_bool(a, "Suspended"));
+      return json::object{{"Breakpoint", to_json(out)}};
+    });
+    sync("ClearBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
+      auto bp = c.dbg.clear_breakpoint(static_cast<int>(get_int(a, "Id")), get_string(a, "Name"));
+      return json::object{{"Breakpoint", to_json(bp)}};
+    });
+    sync("ToggleBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
+      auto bp = c.dbg.toggle_breakpoint(static_cast<int>(get_int(a, "Id")), get_string(a, "Name"));
+      return json::object{{"Breakpoint", to_json(bp)}};
+    });
+    sync("GetBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
+      auto bp = c.dbg.get_breakpoint(static_cast<int>(get_int(a, "Id")), get_string(a, "Name"));
+      return json::object{{"Breakpoint", to_json(bp)}};
+    });
+    sync("AmendBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
+      const auto* bp = member(a, "Breakpoint");
+      c.dbg.amend_breakpoint(breakpoint_from_json(bp ? *bp : json::value(json::object{})));
+      return json::object{};
+    });
+    sync("ListBreakpoints", [](MethodContext& c, const json::value& a) -> json::value {
+      json::array out;
+      for (const auto& bp : c.dbg.breakpoints(get_bool(a, "All"))) out.push_back(to_json(bp));
+      return json::object{{"Breakpoints", std::move(out)}};
+    });
+    sync("FunctionReturnLocations", [](MethodContext& c, const json::value& a) -> json::value {
+      json::array out;
+      for (auto addr : c.dbg.function_return_locations(get_string(a, "FnName"))) {
+        out.push_back(json::value(addr));
+      }
+      return json::object{{"Addrs", std::move(out)}};
+    });
+    unsupported("CreateWatchpoint", "watchpoints are not supported yet");
+    unsupported("CreateEBPFTracepoint", "could not create eBPF tracepoint: not supported");
+    sync("GetBufferedTracepoints", [](MethodContext&, const json::value&) -> json::value {
+      return json::object{{"TracepointResults", nullptr}};
+    });
+
+    // ---- inspection
+    sync("ListThreads", [](MethodContext& c, const json::value&) -> json::value {
+      json::array out;
+      for (const auto& t : c.dbg.threads()) out.push_back(to_json(t));
+      return json::object{{"Threads", std::move(out)}};
+    });
+    sync("GetThread", [](MethodContext& c, const json::value& a) -> json::value {
+      return json::object{{"Thread", to_json(c.dbg.thread(static_cast<int>(get_int(a, "Id"))))}};
+    });
+    sync("ListGoroutines", [](MethodContext& c, const json::value& a) -> json::value {
+      int next = -1;
+      json::array out;
+      for (const auto& g : c.dbg.goroutines(static_cast<int>(get_int(a, "Start")),
+                                            static_cast<int>(get_int(a, "Count")), &next)) {
+        out.push_back(to_json(g));
+      }
+      return json::object{{"Goroutines", std::move(out)},
+                          {"Nextg", next},
+                          {"Groups", nullptr},
+                          {"TooManyGroups", false}};
+    });
+    sync("Stacktrace", [](MethodContext& c, const json::value& a) -> json::value {
+      json::array out;
+      const auto frames =
+          c.dbg.stacktrace(get_int(a, "Id"), static_cast<int>(get_int(a, "Depth")),
+                           get_bool(a, "Full"), load_config_from_json(member(a, "Cfg")));
+      for (const auto& f : frames) out.push_back(to_json(f));
+      return json::object{{"Locations", std::move(out)}};
+    });
+    sync("ListLocalVars", [](MethodContext& c, const json::value& a) -> json::value {
+      auto vs =
+          c.dbg.local_vars(eval_scope_from_json(member(a, "Scope")), cfg_or_default(a, "Cfg"));
+      return json::object{{"Variables", to_json(vs)}};
+    });
+    sync("ListFunctionArgs", [](MethodContext& c, const json::value& a) -> json::value {
+      auto vs =
+          c.dbg.function_args(eval_scope_from_json(member(a, "Scope")), cfg_or_default(a, "Cfg"));
+      return json::object{{"Args", to_json(vs)}};
+    });
+    sync("ListPackageVars", [](MethodContext& c, const json::value& a) -> json::value {
+      auto vs = c.dbg.package_vars(get_string(a, "Filter"), cfg_or_default(a, "Cfg"));
+      return json::object{{"Variables", to_json(vs)}};
+    });
+    sync("Eval", [](MethodContext& c, const json::value& a) -> json::value {
+      auto v = c.dbg.eval(eval_scope_from_json(member(a, "Scope")), get_string(a, "Expr"),
+                          cfg_or_default(a, "Cfg"));
+      return json::object{{"Variable", to_json(v)}};
+    });
+    sync("Set", [](MethodContext& c, const json::value& a) -> json::value {
+      c.dbg.set_variable(eval_scope_from_json(member(a, "Scope")), get_string(a, "Symbol"),
+                         get_string(a, "Value"));
+      return json::object{};
+    });
+    sync("ListRegisters", [](MethodContext& c, const json::value& a) -> json::value {
+      const auto regs =
+          c.dbg.registers(static_cast<int>(get_int(a, "ThreadID")), get_bool(a, "IncludeFp"));
+      std::string text;
+      json::array out;
+      for (const auto& r : regs) {
+        char line[96];
+        std::snprintf(line, sizeof line, "%10s = %s\n", r.name.c_str(), r.value.c_str());
+        text += line;
+        out.push_back(
+            json::object{{"Name", r.name}, {"Value", r.value}, {"DwarfNumber", r.dwarf_number}});
+      }
+      return json::object{{"Registers", text}, {"Regs", std::move(out)}};
+    });
+    sync("ExamineMemory", [](MethodContext& c, const json::value& a) -> json::value {
+      auto mem =
+          c.dbg.examine_memory(get_uint(a, "Address"), static_cast<int>(get_int(a, "Length")));
+      return json::object{{"Mem", base64(mem)}, {"IsLittleEndian", true}};
+    });
+    sync("FindLocation", [](MethodContext& c, const json::value& a) -> json::value {
+      json::array out;
+      for (const auto& l :
+           c.dbg.find_location(eval_scope_from_json(member(a, "Scope")), get_string(a, "Loc"),
+                               get_bool(a, "IncludeNonExecutableLines"))) {
+        out.push_back(to_json(l));
+      }
+      return json::object{{"Locations", std::move(out)}, {"SubstituteLocExpr", ""}};
+    });
+    sync("ListSources", [](MethodContext& c, const json::value& a) -> json::value {
+      return json::object{{"Sources", strings(c.dbg.sources(get_string(a, "Filter")))}};
+    });
+    sync("ListFunctions", [](MethodContext& c, const json::value& a) -> json::value {
+      return json::object{{"Funcs", strings(c.dbg.functions(get_string(a, "Filter")))}};
+    });
+    sync("ListTypes", [](MethodContext& c, const json::value& a) -> json::value {
+      return json::object{{"Types", strings(c.dbg.types(get_string(a, "Filter")))}};
+    });
+    sync("ListDynamicLibraries", [](MethodContext&, const json::value&) -> json::value {
+      return json::object{{"List", json::array{}}};
+    });
+    sync("ListPackagesBuildInfo", [](MethodContext&, const json::value&) -> json::value {
+      return json::object{{"List", json::array{}}};
+    });
+    unsupported("Disassemble", "Disassemble is not supported yet");
+    unsupported("Ancestors", "Ancestors is not supported yet");
+    unsupported("Checkpoint", "checkpoints are only supported on recordings");
+    sync("ListCheckpoints", [](MethodContext&, const json::value&) -> json::value {
+      return json::object{{"Checkpoints", json::array{}}};
+    });
+    unsupported("ClearCheckpoint", "checkpoints are only supported on recordings");
+    unsupported("StopRecording", "not a recording");
+    unsupported("DumpStart", "core dumps are not supported yet");
+    unsupported("DumpWait", "core dumps are not supported yet");
+    unsupported("DumpCancel", "core dumps are not supported yet");
+    unsupported("BuildID", "BuildID is not supported yet");
+    return m;
+  }();
+  return table;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------ connections
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  explicit Impl(ServerConfig c) : cfg(std::move(c)), acceptor(io), signals(io, SIGINT, SIGTERM) {}
+
+  ServerConfig cfg;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  session::Debugger* dbg = nullptr;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> connections{0};
+  std::mutex conns_mu;
+  std::vector<std::weak_ptr<tcp::socket>> sockets;
+
+  struct Connection {
+    std::shared_ptr<tcp::socket> socket;
+    std::mutex write_mu;
+    void write(const std::string& bytes) {
+      std::lock_guard lock(write_mu);
+      boost::system::error_code ec;
+      asio::write(*socket, asio::buffer(bytes), ec);
+    }
+  };
+
+  void stop() {
+    if (stopping.exchange(true))
+      return;
+    asio::post(io, [self = shared_from_this()] {
+      boost::system::error_code ec;
+      self->acceptor.close(ec);
+      self->signals.cancel(ec);
+      self->io.stop();
+    });
+  }
+
+  // The one place where method errors become error strings.
+  void dispatch(const std::shared_ptr<Connection>& conn, const Request& req) {
+    const auto& table = method_table();
+    auto it = table.find(req.method);
+    if (it == table.end()) {
+      conn->write(encode_response(req.id, nullptr, "unknown method: " + req.method));
+      return;
+    }
+    const Method& m = it->second;
+    auto invoke = [self = shared_from_this(), conn, req, &m](std::function<void()> setup_done) {
+      MethodContext ctx{*self->dbg, self->cfg, std::move(setup_done), {}, false};
+      std::string reply;
+      try {
+        reply = encode_response(req.id, m.fn(ctx, req.params), std::nullopt);
+      } catch (const CodecError&) {
+        ctx.setup_done();
+        throw;
+      } catch (const std::exception& e) {
+        reply = encode_response(req.id, nullptr, std::string(e.what()));
+      } catch (...) {
+        reply = encode_response(req.id, nullptr, "Internal debugger error: unknown exception");
+      }
+      ctx.setup_done();
+      conn->write(reply);
+      if (ctx.shutdown_after_reply)
+        self->stop();
+    };
+    if (!m.async) {
+      invoke([] {});
+      return;
+    }
+    // Async: run on its own thread; the reader continues once setup is done.
+    auto setup = std::make_shared<std::promise<void>>();
+    auto once = std::make_shared<std::once_flag>();
+    auto done = [setup, once] { std::call_once(*once, [&] { setup->set_value(); }); };
+    auto fut = setup->get_future();
+    std::thread([invoke, done]() mutable {
+      try {
+        invoke(done);
+      } catch (...) {
+        done();
+      }
+    }).detach();
+    fut.wait();
+  }
+
+  void serve(std::shared_ptr<tcp::socket> socket) {
+    auto conn = std::make_shared<Connection>();
+    conn->socket = socket;
+    StreamDecoder decoder;
+    std::array<char, 64 * 1024> buf{};
+    try {
+      for (;;) {
+        boost::system::error_code ec;
+        const auto n = socket->read_some(asio::buffer(buf), ec);
+        if (ec)
+          break;
+        for (auto& v : decoder.feed(std::string_view(buf.data(), n))) {
+          const auto req = parse_request(v);
+          dispatch(conn, req);
+          if (stopping)
+            break;
+        }
+        if (stopping)
+          break;
+      }
+    } catch (const CodecError& e) {
+      // Go's codec gives up on the connection.
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "goscope rpc: %s\n", e.what());
+    }
+    boost::system::error_code ec;
+    socket->shutdown(tcp::socket::shutdown_both, ec);
+    socket->close(ec);
+    if (!cfg.accept_multiclient && !stopping) {
+      // Single client gone: halt, detach (kill a launched target) and exit, as Delve does.
+      try {
+        dbg->detach(!dbg->attached_to_existing_process());
+      } catch (const std::exception&) {
+      }
+      stop();
+    }
+  }
+
+  void accept_next() {
+    acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+      if (ec)
+        return;
+      auto socket = std::make_shared<tcp::socket>(std::move(s));
+      bool ok = true;
+      if (self->cfg.only_same_user) {
+        boost::system::error_code pec;
+        const auto peer = socket->remote_endpoint(pec);
+        ok = !pec && peer_is_same_user(peer.address().to_string(), peer.port());
+        if (!ok) {
+          std::fprintf(stderr, "closing connection from different user (%s)\n",
+                       peer.address().to_string().c_str());
+        }
+      }
+      if (!ok) {
+        boost::system::error_code cec;
+        socket->close(cec);
+        self->accept_next();
+        return;
+      }
+      std::thread([self, socket] { self->serve(socket); }).detach();
+      // Without --accept-multiclient Delve serves exactly one connection.
+      if (self->cfg.accept_multiclient)
+        self->accept_next();
+    });
+  }
+};
+
+Server::Server(ServerConfig cfg) : impl_(std::make_shared<Impl>(std::move(cfg))) {}
+Server::~Server() {
+  stop();
+}
+
+std::string Server::listen() {
+  const auto& l = impl_->cfg.listen;
+  const auto colon = l.rfind(':');
+  if (colon == std::string::npos)
+    throw std::runtime_error("invalid listen address: " + l);
+  std::string host = l.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "localhost")
+    host = "127.0.0.1";
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) {
+    tcp::resolver resolver(impl_->io);
+    auto results = resolver.resolve(host, "", ec);
+    if (ec || results.empty())
+      throw std::runtime_error("listen tcp " + l + ": " + ec.message());
+    addr = results.begin()->endpoint().address();
+  }
+  unsigned long port = 0;
+  try {
+    port = std::stoul(l.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw std::runtime_error("listen tcp " + l + ": invalid port");
+  }
+  if (port > 65535)
+    throw std::runtime_error("listen tcp " + l + ": invalid port");
+  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  impl_->acceptor.bind(ep, ec);
+  if (ec)
+    throw std::runtime_error("listen tcp " + l + ": bind: " + ec.message());
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  const auto bound = impl_->acceptor.local_endpoint();
+  const auto a = bound.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
+         std::to_string(bound.port());
+}
+
+void Server::run(session::Debugger& dbg) {
+  impl_->dbg = &dbg;
+  impl_->signals.async_wait([impl = impl_](boost::system::error_code ec, int) {
+    if (!ec)
+      impl->stop();
+  });
+  impl_->accept_next();
+  impl_->io.run();
+}
+
+void Server::stop() {
+  impl_->stop();
+}
+
+bool peer_is_same_user(const std::string& peer_addr, unsigned short peer_port) {
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(peer_addr, ec);
+  if (ec)
+    return false;
+  if (!addr.is_loopback() &&
+      !(addr.is_v6() && addr.to_v6().is_v4_mapped() &&
+        asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).is_loopback())) {
+    return true;
+  }
+  // /proc/net/tcp prints addresses as the raw in-memory words in host byte order.
+  auto hex_words = [](const unsigned char* bytes, std::size_t n) {
+    std::string out;
+    char b[3];
+    for (std::size_t w = 0; w < n; w += 4) {
+      for (int k = 3; k >= 0; --k) {
+        std::snprintf(b, sizeof b, "%02X", bytes[w + static_cast<std::size_t>(k)]);
+        out += b;
+      }
+    }
+    return out;
+  };
+  char port_hex[8];
+  std::snprintf(port_hex, sizeof port_hex, "%04X", peer_port);
+  std::vector<std::pair<std::string, std::string>> candidates;  // file, local_address
+  if (addr.is_v4()) {
+    const auto bytes = addr.to_v4().to_bytes();
+    candidates.emplace_back("/proc/net/tcp", hex_words(bytes.data(), 4) + ":" + port_hex);
+    const auto mapped = asio::ip::make_address_v6(asio::ip::v4_mapped, addr.to_v4()).to_bytes();
+    candidates.emplace_back("/proc/net/tcp6", hex_words(mapped.data(), 16) + ":" + port_hex);
+  } else {
+    const auto bytes = addr.to_v6().to_bytes();
+    candidates.emplace_back("/proc/net/tcp6", hex_words(bytes.data(), 16) + ":" + port_hex);
+  }
+  for (const auto& [file, local] : candidates) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string sl, local_addr, rem, st, queues, tr, retr, uid;
+      fields >> sl >> local_addr >> rem >> st >> queues >> tr >> retr >> uid;
+      if (local_addr == local)
+        return std::stoul(uid) == getuid();
+    }
+  }
+  return false;
+}
+
+}  // namespace goscope::rpc

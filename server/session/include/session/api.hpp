@@ -1,0 +1,182 @@
+#pragma once
+// Protocol-neutral value types of a debugging session, shaped like Delve's service/api
+// types so that the JSON-RPC front end is a field-by-field translation and the DAP front
+// end can use the same data. No proc/target types appear here.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace goscope::session::api {
+
+/// How much of a value to load (Delve api.LoadConfig).
+struct LoadConfig {
+  bool follow_pointers = true;
+  int max_variable_recurse = 1;
+  int max_string_len = 64;
+  int max_array_values = 64;
+  int max_struct_fields = -1;  ///< -1: all
+  bool operator==(const LoadConfig&) const = default;
+};
+
+/// The terminal's default config, and what Eval uses when the client sends none.
+inline constexpr LoadConfig kDefaultLoadConfig{true, 1, 64, 64, -1};
+/// dlv's ShortLoadConfig (trace, args/locals without -v).
+inline constexpr LoadConfig kShortLoadConfig{false, 0, 64, 0, 3};
+
+/// A loaded value (Delve api.Variable); `kind` is Go's reflect.Kind.
+struct Variable {
+  std::string name;
+  std::uint64_t addr = 0;
+  bool only_addr = false;
+  std::string type;
+  std::string real_type;
+  std::uint16_t flags = 0;
+  int kind = 0;
+  std::string value;
+  std::int64_t len = 0;
+  std::int64_t cap = 0;
+  std::vector<Variable> children;
+  std::uint64_t base = 0;
+  std::string unreadable;
+  std::string location_expr;
+  std::int64_t decl_line = 0;
+};
+
+/// Delve api.Function.
+struct Function {
+  std::string name;
+  std::uint64_t value = 0;  ///< entry pc
+  bool optimized = false;
+};
+
+/// Delve api.Location.
+struct Location {
+  std::uint64_t pc = 0;
+  std::string file;
+  int line = 0;
+  std::optional<Function> function;
+  std::vector<std::uint64_t> pcs;  ///< FindLocation: every address of the location
+};
+
+/// Delve api.Stackframe (Location flattened into it on the wire).
+struct Stackframe {
+  Location location;
+  std::vector<Variable> locals;
+  std::vector<Variable> arguments;
+  std::int64_t frame_offset = 0;
+  std::int64_t frame_pointer_offset = 0;
+  bool bottom = false;
+  std::string err;
+};
+
+/// Delve api.Goroutine.
+struct Goroutine {
+  std::int64_t id = 0;
+  Location current_loc;
+  Location user_current_loc;
+  Location go_statement_loc;
+  Location start_loc;
+  int thread_id = 0;
+  std::uint64_t status = 0;
+  std::int64_t wait_since = 0;
+  std::int64_t wait_reason = 0;
+  std::string unreadable;
+  std::map<std::string, std::string> labels;
+};
+
+/// Delve api.Breakpoint. `tracepoint` is `"continue"` on the wire.
+struct Breakpoint {
+  int id = 0;
+  std::string name;
+  std::uint64_t addr = 0;
+  std::vector<std::uint64_t> addrs;
+  std::vector<int> addrpid;
+  std::string file;
+  int line = 0;
+  std::string function_name;
+  std::string cond;
+  std::string hit_cond;
+  bool hit_cond_per_g = false;
+  bool tracepoint = false;
+  bool trace_return = false;
+  bool goroutine = false;
+  int stacktrace = 0;
+  std::vector<std::string> variables;
+  std::optional<LoadConfig> load_args;
+  std::optional<LoadConfig> load_locals;
+  std::string watch_expr;
+  int watch_type = 0;
+  std::map<std::string, std::uint64_t> hit_count;  ///< goroutine id (decimal) -> hits
+  std::uint64_t total_hit_count = 0;
+  bool disabled = false;
+};
+
+/// What was collected for a thread stopped at a breakpoint (Delve api.BreakpointInfo).
+struct BreakpointInfo {
+  std::vector<Stackframe> stacktrace;
+  std::optional<Goroutine> goroutine;
+  std::vector<Variable> variables;
+  std::vector<Variable> arguments;
+  std::vector<Variable> locals;
+};
+
+/// Delve api.Thread.
+struct Thread {
+  int id = 0;
+  std::uint64_t pc = 0;
+  std::string file;
+  int line = 0;
+  std::optional<Function> function;
+  std::int64_t goroutine_id = 0;
+  std::optional<Breakpoint> breakpoint;
+  std::optional<BreakpointInfo> breakpoint_info;
+  std::optional<std::vector<Variable>> return_values;  ///< null unless loaded
+  bool call_return = false;
+};
+
+/// Delve api.DebuggerState.
+struct DebuggerState {
+  int pid = 0;
+  std::string target_command_line;
+  bool running = false;
+  std::optional<Thread> current_thread;
+  std::optional<Goroutine> selected_goroutine;
+  std::optional<std::vector<Thread>> threads;  ///< null while running or after exit
+  bool next_in_progress = false;
+  bool exited = false;
+  int exit_status = 0;
+};
+
+/// Delve api.EvalScope.
+struct EvalScope {
+  std::int64_t goroutine_id = -1;  ///< -1: the selected goroutine
+  int frame = 0;
+  int deferred_call = 0;
+};
+
+/// Delve api.DebuggerCommand.
+struct DebuggerCommand {
+  std::string name;  ///< continue, next, step, stepOut, stepInstruction, halt, switchThread, ...
+  int thread_id = 0;
+  std::int64_t goroutine_id = 0;
+  std::optional<LoadConfig> return_info_load_config;
+  std::string expr;
+  bool unsafe_call = false;
+};
+
+/// Delve api.DiscardedBreakpoint.
+struct DiscardedBreakpoint {
+  Breakpoint breakpoint;
+  std::string reason;
+};
+
+/// One register for ListRegisters.
+struct Register {
+  std::string name;
+  std::string value;
+  int dwarf_number = 0;
+};
+
+}  // namespace goscope::session::api

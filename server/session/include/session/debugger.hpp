@@ -1,0 +1,115 @@
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "session/api.hpp"
+
+namespace goscope::session {
+
+/// A debugger failure whose message is what Delve would send (clients match on some of
+/// these texts, e.g. "Breakpoint exists", "has exited with status").
+class DebuggerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// How the session gets its process.
+struct DebuggerConfig {
+  std::string executable;         ///< exec/debug/test: the binary to launch
+  std::vector<std::string> args;  ///< target argv[1..]
+  std::string working_dir;        ///< --wd
+  bool disable_aslr = false;
+  std::optional<pid_t> attach_pid;  ///< attach instead of launching
+};
+
+/// One debugging session over one Go process, protocol-neutral (Delve's
+/// service/debugger.Debugger).
+///
+/// Threading: every public member may be called from any thread. All ptrace work runs on
+/// one private tracer thread that owns the process; calls are posted to it and wait for
+/// their result, so they serialize like Delve's target lock: while a `continue` runs, other
+/// calls wait until the target stops. Two calls do not wait: state(non_blocking=true)
+/// answers at once from the running flag, and request_halt() only raises the process'
+/// async-signal-safe interrupt (no ptrace), which makes the running command return.
+class Debugger {
+ public:
+  /// Launches or attaches; the process is left stopped (at its entry point when launched).
+  /// Throws DebuggerError.
+  explicit Debugger(DebuggerConfig cfg);
+  /// Halts a running target, then kills a launched process or detaches from an attached one.
+  ~Debugger();
+  Debugger(const Debugger&) = delete;
+  Debugger& operator=(const Debugger&) = delete;
+
+  int pid() const;
+  /// True when attached to a process that the debugger did not start.
+  bool attached_to_existing_process() const;
+  std::string executable_path() const;
+
+  /// The current state; blocking waits until the target stops. Throws "Process N has exited
+  /// with status S" once the target has exited (blocking only).
+  api::DebuggerState state(bool non_blocking);
+  /// Runs a Command (continue, next, step, stepOut, stepInstruction, halt, switchThread,
+  /// switchGoroutine). `resumed` is called (on the tracer thread) once the target runs or
+  /// immediately for commands that do not resume it.
+  api::DebuggerState command(const api::DebuggerCommand& cmd,
+                             const std::function<void()>& resumed = {});
+  /// Stops a running target soon; no ptrace, callable from any thread.
+  void request_halt();
+
+  api::Breakpoint create_breakpoint(const api::Breakpoint& req, const std::string& loc_expr,
+                                    bool suspended);
+  api::Breakpoint clear_breakpoint(int id, const std::string& name);
+  api::Breakpoint toggle_breakpoint(int id, const std::string& name);
+  void amend_breakpoint(const api::Breakpoint& bp);
+  api::Breakpoint get_breakpoint(int id, const std::string& name);
+  std::vector<api::Breakpoint> breakpoints(bool all);
+  std::vector<std::uint64_t> function_return_locations(const std::string& fn_name);
+
+  std::vector<api::Thread> threads();
+  api::Thread thread(int tid);
+  std::vector<api::Goroutine> goroutines(int start, int count, int* next);
+  std::vector<api::Stackframe> stacktrace(std::int64_t goroutine_id, int depth, bool full,
+                                          const std::optional<api::LoadConfig>& cfg);
+  std::vector<api::Variable> local_vars(const api::EvalScope& scope, const api::LoadConfig& cfg);
+  std::vector<api::Variable> function_args(const api::EvalScope& scope, const api::LoadConfig& cfg);
+  std::vector<api::Variable> package_vars(const std::string& filter, const api::LoadConfig& cfg);
+  api::Variable eval(const api::EvalScope& scope, const std::string& expr,
+                     const api::LoadConfig& cfg);
+  void set_variable(const api::EvalScope& scope, const std::string& symbol,
+                    const std::string& value);
+  std::vector<api::Register> registers(int thread_id, bool include_fp);
+  std::vector<std::byte> examine_memory(std::uint64_t addr, int length);
+
+  std::vector<std::string> functions(const std::string& filter);
+  std::vector<std::string> sources(const std::string& filter);
+  std::vector<std::string> types(const std::string& filter);
+  /// Delve location specs: file:line, func, func:line, /regexp/, +N, -N, N, *addr.
+  std::vector<api::Location> find_location(const api::EvalScope& scope, const std::string& spec,
+                                           bool include_non_executable_lines);
+
+  /// Kills and relaunches the process, keeping breakpoints. Throws when attached.
+  std::vector<api::DiscardedBreakpoint> restart(
+      const std::optional<std::vector<std::string>>& new_args);
+  /// Ends the session: kills the process (always when launched) or detaches. Idempotent.
+  void detach(bool kill);
+  bool detached() const;
+
+  /// "Go cmd/compile go1.19.8" from the binary's DWARF producer, or "".
+  std::string target_go_version();
+  /// Seconds since the epoch (with nanoseconds) of the executable's mtime.
+  std::int64_t last_modified_ns() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace goscope::session

@@ -1,0 +1,1747 @@
+// The Debugger: one tracer thread owns the process; everything else posts work to it.
+#include "session/debugger.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "cond_expr.hpp"
+#include "dwarf/debug_info.hpp"
+#include "dwarf/elf_file.hpp"
+#include "proc/error.hpp"
+#include "proc/process.hpp"
+#include "target/binary_info.hpp"
+#include "target/stepper.hpp"
+#include "target/value_loader.hpp"
+#if GOSCOPE_HAVE_TARGET
+#include "target/target.hpp"
+#endif
+
+namespace goscope::session {
+namespace {
+
+constexpr unsigned kDwarfXmm0 = 17;
+constexpr int kUnrecoveredPanicId = -1;
+constexpr int kFatalThrowId = -2;
+
+api::Variable to_api(const target::Variable& v) {
+  api::Variable out;
+  out.name = v.name;
+  out.addr = v.addr;
+  out.only_addr = v.only_addr;
+  out.type = v.type;
+  out.real_type = v.real_type;
+  out.flags = v.flags;
+  out.kind = v.kind;
+  out.value = v.value;
+  out.len = v.len;
+  out.cap = v.cap;
+  out.base = v.base;
+  out.unreadable = v.unreadable;
+  out.location_expr = v.location_expr;
+  out.decl_line = v.decl_line;
+  out.children.reserve(v.children.size());
+  for (const auto& c : v.children) out.children.push_back(to_api(c));
+  return out;
+}
+
+std::vector<api::Variable> to_api(const std::vector<target::Variable>& vs) {
+  std::vector<api::Variable> out;
+  out.reserve(vs.size());
+  for (const auto& v : vs) out.push_back(to_api(v));
+  return out;
+}
+
+target::LoadConfig to_target(const api::LoadConfig& c) {
+  return {c.follow_pointers, c.max_variable_recurse, c.max_string_len, c.max_array_values,
+          c.max_struct_fields};
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::regex make_filter(const std::string& filter) {
+  try {
+    return std::regex(filter, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw DebuggerError("invalid filter argument: " + std::string(e.what()));
+  }
+}
+
+bool valid_bp_name(const std::string& name, std::string& why) {
+  if (name.empty())
+    return true;
+  bool all_digits = true;
+  for (char c : name) all_digits &= (c >= '0' && c <= '9');
+  if (all_digits) {
+    why = "breakpoint name can not be a number";
+    return false;
+  }
+  for (unsigned char c : name) {
+    if (!(std::isalnum(c) || c == '_' || c >= 0x80)) {
+      why = "invalid character in breakpoint name";
+      return false;
+    }
+  }
+  return true;
+}
+
+// "OP N" hit conditions (Delve's HitCond).
+bool hit_cond_matches(const std::string& cond, std::uint64_t count) {
+  std::string op = "==";
+  std::string num = cond;
+  const auto first = cond.find_first_not_of(' ');
+  if (first == std::string::npos)
+    return true;
+  num = cond.substr(first);
+  for (const char* o : {"==", "!=", ">=", "<=", ">", "<", "%"}) {
+    if (num.starts_with(o)) {
+      op = o;
+      num = num.substr(std::strlen(o));
+      break;
+    }
+  }
+  std::uint64_t n = 0;
+  try {
+    n = std::stoull(num);
+  } catch (const std::exception&) {
+    return true;
+  }
+  if (op == "==")
+    return count == n;
+  if (op == "!=")
+    return count != n;
+  if (op == ">=")
+    return count >= n;
+  if (op == "<=")
+    return count <= n;
+  if (op == ">")
+    return count > n;
+  if (op == "<")
+    return count < n;
+  return n != 0 && count % n == 0;
+}
+
+struct LogicalBreakpoint {
+  api::Breakpoint bp;
+  std::string loc_expr;
+  std::optional<CondExpr> fallback_cond;  ///< argument-only condition without target::Target
+};
+
+/// Why the last stop happened on a thread (what State reports for it).
+struct ThreadStop {
+  int breakpoint_id = 0;  ///< 0: none
+  std::optional<api::BreakpointInfo> info;
+  std::optional<std::vector<api::Variable>> return_values;
+};
+
+}  // namespace
+
+struct Debugger::Impl {
+  explicit Impl(DebuggerConfig c) : cfg(std::move(c)) {}
+
+  DebuggerConfig cfg;
+
+  // ---- job queue to the tracer thread ----
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> jobs;
+  bool quit = false;
+
+  // ---- cross-thread flags ----
+  std::atomic<proc::Process*> live{nullptr};
+  std::atomic<bool> running{false};
+  std::atomic<bool> halt_requested{false};
+  std::atomic<int> pid{0};
+  std::atomic<bool> is_detached{false};
+  std::mutex halt_mu;
+
+  // ---- tracer thread only ----
+  std::unique_ptr<proc::Process> own_process;
+  std::unique_ptr<target::BinaryInfo> own_bi;
+#if GOSCOPE_HAVE_TARGET
+  std::unique_ptr<target::Target> tgt;
+#endif
+  proc::Process* p = nullptr;
+  const target::BinaryInfo* bi = nullptr;
+  bool exited = false;
+  int exit_status = 0;
+  std::map<int, LogicalBreakpoint> bps;
+  std::unordered_map<std::uint64_t, int> site_owner;
+  int next_id = 1;
+  pid_t current_tid = 0;
+  std::int64_t selected_goid = 0;
+  std::deque<proc::StopEvent> pending;
+  std::map<pid_t, ThreadStop> stops;
+  std::unique_ptr<target::Stepper> stepper;
+  const api::LoadConfig* step_ret_cfg = nullptr;
+  std::optional<api::LoadConfig> step_ret_cfg_storage;
+
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return quit || !jobs.empty(); });
+        if (jobs.empty())
+          return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      job();
+    }
+  }
+
+  template <class F>
+  auto call(F&& f) -> decltype(f()) {
+    using R = decltype(f());
+    auto task = std::make_shared<std::packaged_task<R()>>(std::forward<F>(f));
+    auto fut = task->get_future();
+    {
+      std::lock_guard lock(mu);
+      if (quit)
+        throw DebuggerError("debugger is shutting down");
+      jobs.push_back([task] { (*task)(); });
+    }
+    cv.notify_one();
+    return fut.get();
+  }
+
+  // ---------------------------------------------------------------- process lifetime
+  void start() {
+    std::unique_ptr<target::BinaryInfo> b;
+    const std::string path =
+        cfg.attach_pid ? "/proc/" + std::to_string(*cfg.attach_pid) + "/exe" : cfg.executable;
+    try {
+      b = target::BinaryInfo::load(path);
+    } catch (const target::BinaryError& e) {
+      throw DebuggerError(
+          std::string(cfg.attach_pid ? "could not attach to pid " + std::to_string(*cfg.attach_pid)
+                                     : "could not launch process") +
+          ": " + e.what());
+    }
+    std::unique_ptr<proc::Process> pr;
+    try {
+      if (cfg.attach_pid) {
+        pr = proc::Process::attach(*cfg.attach_pid);
+      } else {
+        proc::LaunchOptions lo;
+        lo.path = cfg.executable;
+        lo.args = cfg.args;
+        lo.working_dir = cfg.working_dir;
+        lo.disable_aslr = cfg.disable_aslr;
+        pr = proc::Process::launch(lo);
+      }
+    } catch (const proc::Error& e) {
+      throw DebuggerError(
+          std::string(cfg.attach_pid ? "could not attach to pid " + std::to_string(*cfg.attach_pid)
+                                     : "could not launch process") +
+          ": " + e.what());
+    }
+    pr->set_signal_passthrough(SIGURG, true);
+    pid = pr->pid();
+#if GOSCOPE_HAVE_TARGET
+    tgt = std::make_unique<target::Target>(std::move(pr), std::move(b));
+    p = &tgt->process();
+    bi = &tgt->binary();
+#else
+    own_process = std::move(pr);
+    own_bi = std::move(b);
+    p = own_process.get();
+    bi = own_bi.get();
+#endif
+    live = p;
+    exited = false;
+    exit_status = 0;
+    pending.clear();
+    stops.clear();
+    const auto threads = p->threads();
+    current_tid = threads.empty() ? 0 : threads.front();
+    selected_goid = 0;
+    if (current_tid != 0)
+      selected_goid = goid_of(current_tid);
+  }
+
+  void release_process() {
+    live = nullptr;
+    stepper.reset();
+#if GOSCOPE_HAVE_TARGET
+    tgt.reset();
+#endif
+    own_process.reset();
+    own_bi.reset();
+    p = nullptr;
+    bi = nullptr;
+  }
+
+  void invalidate() {
+#if GOSCOPE_HAVE_TARGET
+    if (tgt)
+      tgt->invalidate();
+#endif
+  }
+
+  [[noreturn]] void throw_exited() const {
+    throw DebuggerError("Process " + std::to_string(pid.load()) + " has exited with status " +
+                        std::to_string(exit_status));
+  }
+  void require_live() const {
+    if (is_detached)
+      throw DebuggerError("detached from the process");
+    if (exited || p == nullptr)
+      throw_exited();
+  }
+
+  // ---------------------------------------------------------------- locations
+  api::Function function_of(const dwarf::Function& fn) const {
+    return {fn.name, bi->to_virt(fn.low_pc).value(), fn.optimized};
+  }
+
+  api::Location location(std::uint64_t pc) const {
+    api::Location loc;
+    loc.pc = pc;
+    if (auto l = bi->debug().lines().find(bi->to_file(proc::VirtAddr(pc)))) {
+      loc.file = l->file;
+      loc.line = static_cast<int>(l->line);
+    }
+    if (const auto* fn = bi->function_at(proc::VirtAddr(pc)))
+      loc.function = function_of(*fn);
+    return loc;
+  }
+
+  std::int64_t goid_of(pid_t tid) {
+    try {
+      return target::goroutine_id_of(*p, *bi, tid, p->registers(tid));
+    } catch (const proc::Error&) {
+      return 0;
+    }
+  }
+
+  api::Thread make_thread(pid_t tid) {
+    api::Thread t;
+    t.id = tid;
+    const auto regs = p->registers(tid);
+    const auto loc = location(regs.gp.rip);
+    t.pc = loc.pc;
+    t.file = loc.file;
+    t.line = loc.line;
+    t.function = loc.function;
+    t.goroutine_id = target::goroutine_id_of(*p, *bi, tid, regs);
+    if (auto it = stops.find(tid); it != stops.end()) {
+      if (auto b = bps.find(it->second.breakpoint_id); b != bps.end()) {
+        t.breakpoint = b->second.bp;
+        t.breakpoint_info = it->second.info;
+      }
+      t.return_values = it->second.return_values;
+    }
+    return t;
+  }
+
+  api::Goroutine make_goroutine(std::int64_t goid, pid_t tid) {
+#if GOSCOPE_HAVE_TARGET
+    try {
+      if (auto g = tgt->goroutine(goid))
+        return convert(*g);
+    } catch (const std::exception&) {
+    }
+#endif
+    api::Goroutine g;
+    g.id = goid;
+    if (tid != 0) {
+      g.current_loc = location(p->registers(tid).gp.rip);
+      g.user_current_loc = g.current_loc;
+      g.thread_id = tid;
+      g.status = 2;  // _Grunning
+    }
+    return g;
+  }
+
+#if GOSCOPE_HAVE_TARGET
+  api::Location convert(const target::Location& l) const {
+    api::Location out;
+    out.pc = l.pc;
+    out.file = l.file;
+    out.line = l.line;
+    if (l.function)
+      out.function = function_of(*l.function);
+    return out;
+  }
+  api::Goroutine convert(const target::Goroutine& g) const {
+    api::Goroutine out;
+    out.id = g.id;
+    out.current_loc = convert(g.current);
+    out.user_current_loc = convert(g.user_current);
+    out.go_statement_loc = convert(g.go_statement);
+    out.start_loc = convert(g.start);
+    out.thread_id = g.thread_id;
+    out.status = g.status;
+    out.wait_reason = g.wait_reason;
+    out.labels = g.labels;
+    return out;
+  }
+  api::Stackframe convert(const target::Frame& f) const {
+    api::Stackframe out;
+    out.location = convert(f.current);
+    out.frame_offset = f.frame_offset;
+    out.frame_pointer_offset = f.frame_pointer_offset;
+    out.bottom = f.bottom;
+    out.err = f.err;
+    return out;
+  }
+  target::Scope scope_of(const api::EvalScope& s) const {
+    target::Scope out;
+    out.goroutine = s.goroutine_id == -1 && selected_goid != 0 ? selected_goid : s.goroutine_id;
+    out.frame = s.frame;
+    out.deferred_call = s.deferred_call;
+    return out;
+  }
+#endif
+
+  api::DebuggerState build_state() {
+    api::DebuggerState st;
+    st.pid = pid;
+    if (exited) {
+      st.exited = true;
+      st.exit_status = exit_status;
+      return st;
+    }
+    std::vector<api::Thread> threads;
+    for (pid_t tid : p->threads()) {
+      try {
+        threads.push_back(make_thread(tid));
+      } catch (const proc::Error&) {
+      }
+    }
+    for (const auto& t : threads) {
+      if (t.id == current_tid)
+        st.current_thread = t;
+    }
+    if (!st.current_thread && !threads.empty()) {
+      st.current_thread = threads.front();
+      current_tid = threads.front().id;
+    }
+    if (selected_goid != 0) {
+      pid_t on = 0;
+      for (const auto& t : threads) {
+        if (t.goroutine_id == selected_goid)
+          on = t.id;
+      }
+      st.selected_goroutine = make_goroutine(selected_goid, on);
+    }
+    st.threads = std::move(threads);
+    return st;
+  }
+
+  // ---------------------------------------------------------------- breakpoints
+  std::string describe_exists(std::uint64_t addr) const {
+    const auto loc = location(addr);
+    return "Breakpoint exists at " + loc.file + ":" + std::to_string(loc.line) + " at " + hex(addr);
+  }
+
+  std::uint64_t function_entry_pc(const dwarf::Function& fn) const {
+    const auto& lines = bi->debug().lines();
+    return bi->to_virt(lines.prologue_end(fn.low_pc, fn.high_pc).value_or(fn.low_pc)).value();
+  }
+
+  // One address per function for file:line, the lowest (Delve: the first statement PC).
+  std::vector<std::uint64_t> line_pcs(const std::string& file, int line) const {
+    std::map<const dwarf::Function*, std::uint64_t> per_fn;
+    for (auto a : bi->debug().lines().addresses_for(file, static_cast<std::uint32_t>(line))) {
+      const auto* fn = bi->debug().function_at(a);
+      auto v = bi->to_virt(a).value();
+      auto [it, inserted] = per_fn.emplace(fn, v);
+      if (!inserted)
+        it->second = std::min(it->second, v);
+    }
+    std::vector<std::uint64_t> out;
+    for (const auto& [fn, a] : per_fn) out.push_back(a);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  const dwarf::Function* find_function(const std::string& name) const {
+    if (const auto* fn = bi->debug().find_function(name))
+      return fn;
+    return nullptr;
+  }
+
+  api::Breakpoint create_breakpoint(api::Breakpoint req, const std::string& loc_expr) {
+    require_live();
+    std::string why;
+    if (!valid_bp_name(req.name, why))
+      throw DebuggerError(why);
+    if (!req.name.empty()) {
+      for (const auto& [id, lb] : bps) {
+        if (lb.bp.name == req.name)
+          throw DebuggerError("breakpoint name already exists");
+      }
+    }
+    if (req.id > 0) {
+      if (auto it = bps.find(req.id); it != bps.end()) {
+        throw DebuggerError(describe_exists(it->second.bp.addr));
+      }
+    }
+    std::vector<std::uint64_t> addrs;
+    if (req.trace_return) {
+      addrs = {req.addr};
+    } else if (!req.file.empty()) {
+      addrs = line_pcs(req.file, req.line);
+      if (addrs.empty()) {
+        throw DebuggerError("could not find statement at " + req.file + ":" +
+                            std::to_string(req.line) + ", please use a line with a statement");
+      }
+    } else if (!req.function_name.empty()) {
+      const auto* fn = find_function(req.function_name);
+      if (fn == nullptr)
+        throw DebuggerError("could not find function " + req.function_name);
+      if (req.line <= 0) {
+        addrs = {function_entry_pc(*fn)};
+      } else {
+        const int line = static_cast<int>(fn->decl_line) + req.line;
+        for (auto a : line_pcs(fn->decl_file, line)) {
+          if (bi->function_at(proc::VirtAddr(a)) == fn)
+            addrs.push_back(a);
+        }
+        if (addrs.empty()) {
+          throw DebuggerError("could not find statement at " + fn->decl_file + ":" +
+                              std::to_string(line) + ", please use a line with a statement");
+        }
+      }
+    } else if (!req.addrs.empty()) {
+      addrs = req.addrs;
+    } else if (req.addr != 0) {
+      addrs = {req.addr};
+    } else {
+      throw DebuggerError("no address specified for the breakpoint");
+    }
+    for (auto a : addrs) {
+      if (site_owner.contains(a))
+        throw DebuggerError(describe_exists(a));
+      if (bi->function_at(proc::VirtAddr(a)) == nullptr) {
+        throw DebuggerError("could not set breakpoint at " + hex(a) + ": no function there");
+      }
+    }
+    std::optional<CondExpr> fallback;
+#if !GOSCOPE_HAVE_TARGET
+    if (!req.cond.empty()) {
+      try {
+        fallback = CondExpr::parse(req.cond);
+      } catch (const std::exception& e) {
+        throw DebuggerError(e.what());
+      }
+    }
+#endif
+    for (auto a : addrs) {
+      p->add_breakpoint(proc::VirtAddr(a));
+    }
+    api::Breakpoint bp = std::move(req);
+    bp.id = bp.id > 0 ? bp.id : next_id++;
+    if (bp.id >= next_id)
+      next_id = bp.id + 1;
+    bp.addrs = addrs;
+    bp.addr = addrs.front();
+    bp.addrpid.assign(addrs.size(), pid);
+    const auto loc = location(bp.addr);
+    bp.file = loc.file;
+    bp.line = loc.line;
+    std::set<std::string> fns;
+    for (auto a : addrs) {
+      if (const auto* fn = bi->function_at(proc::VirtAddr(a)))
+        fns.insert(fn->name);
+    }
+    bp.function_name = fns.size() > 1 ? "(multiple functions)" : fns.empty() ? "" : *fns.begin();
+    bp.hit_count.clear();
+    bp.total_hit_count = 0;
+    for (auto a : addrs) site_owner[a] = bp.id;
+    bps[bp.id] = LogicalBreakpoint{bp, loc_expr, std::move(fallback)};
+    if (bp.disabled)
+      set_enabled(bps[bp.id], false);
+    return bp;
+  }
+
+  void create_internal_breakpoints() {
+    auto make = [&](int id, const std::string& name, const std::vector<std::string>& fns,
+                    std::vector<std::string> vars) {
+      std::vector<std::uint64_t> addrs;
+      for (const auto& n : fns) {
+        if (const auto* fn = find_function(n))
+          addrs.push_back(function_entry_pc(*fn));
+      }
+      if (addrs.empty())
+        return;
+      api::Breakpoint bp;
+      bp.id = id;
+      bp.name = name;
+      bp.addrs = addrs;
+      bp.addr = addrs.front();
+      bp.addrpid.assign(addrs.size(), pid);
+      bp.variables = std::move(vars);
+      if (addrs.size() > 1) {
+        bp.file = "<multiple locations>";
+        bp.function_name = "(multiple functions)";
+      } else {
+        const auto loc = location(bp.addr);
+        bp.file = loc.file;
+        bp.line = loc.line;
+        if (loc.function)
+          bp.function_name = loc.function->name;
+      }
+      for (auto a : addrs) {
+        p->add_breakpoint(proc::VirtAddr(a));
+        site_owner[a] = id;
+      }
+      bps[id] = LogicalBreakpoint{bp, "", std::nullopt};
+    };
+    const bool has_startpanic = find_function("runtime.startpanic") != nullptr;
+    make(kUnrecoveredPanicId, "unrecovered-panic",
+         {has_startpanic ? "runtime.startpanic" : "runtime.fatalpanic"},
+         {"runtime.curg._panic.arg"});
+    make(kFatalThrowId, "runtime-fatal-throw", {"runtime.throw", "runtime.fatal"}, {});
+  }
+
+  void set_enabled(LogicalBreakpoint& lb, bool enabled) {
+    for (auto a : lb.bp.addrs) {
+      if (enabled) {
+        p->add_breakpoint(proc::VirtAddr(a));
+      } else {
+        p->remove_breakpoint(proc::VirtAddr(a));
+      }
+    }
+  }
+
+  LogicalBreakpoint& find_bp(int id, const std::string& name) {
+    if (!name.empty()) {
+      for (auto& [bid, lb] : bps) {
+        if (lb.bp.name == name)
+          return lb;
+      }
+      throw DebuggerError("no breakpoint with name " + name);
+    }
+    auto it = bps.find(id);
+    if (it == bps.end())
+      throw DebuggerError("no breakpoint with id " + std::to_string(id));
+    return it->second;
+  }
+
+  api::Breakpoint clear_breakpoint(int id, const std::string& name) {
+    auto& lb = find_bp(id, name);
+    api::Breakpoint out = lb.bp;
+    if (!exited && p != nullptr && !lb.bp.disabled)
+      set_enabled(lb, false);
+    for (auto a : lb.bp.addrs) site_owner.erase(a);
+    for (auto& [tid, s] : stops) {
+      if (s.breakpoint_id == out.id)
+        s.breakpoint_id = 0;
+    }
+    bps.erase(out.id);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- values at a stop
+  target::ValueLoader loader() {
+    return target::ValueLoader(*bi, [this](std::uint64_t a, std::span<std::byte> out) {
+      try {
+        p->read_memory(proc::VirtAddr(a), out);
+        return true;
+      } catch (const proc::Error&) {
+        return false;
+      }
+    });
+  }
+
+  // Parameters of the function at the thread's pc (entry, body or RET), as Delve's
+  // breakpoint LoadArgs: arguments and results, with their flags.
+  std::vector<target::Variable> load_params(pid_t tid, const target::LoadConfig& lcfg,
+                                            bool results_only) {
+    std::vector<target::Variable> out;
+    const auto regs = p->registers(tid);
+    const auto* fn = bi->function_at(regs.pc());
+    if (fn == nullptr)
+      return out;
+    const auto cfa = target::frame_cfa(*bi, regs);
+    std::optional<user_fpregs_struct> fp;
+    target::RegisterFn read_reg = [&](unsigned regno) -> std::optional<std::uint64_t> {
+      if (regno >= kDwarfXmm0 && regno < kDwarfXmm0 + 16) {
+        if (!fp)
+          fp = p->fp_registers(tid);
+        std::uint64_t lo = 0;
+        std::memcpy(&lo, &fp->xmm_space[(regno - kDwarfXmm0) * 4], sizeof lo);
+        return lo;
+      }
+      return regs.by_dwarf_number(regno);
+    };
+    auto l = loader();
+    for (const auto& param : fn->params) {
+      if (results_only && !param.is_result)
+        continue;
+      out.push_back(l.load_variable(param, regs.gp.rip, cfa, read_reg, lcfg));
+    }
+    return out;
+  }
+
+  // Frame-pointer unwinding from a thread: enough for breakpoint stacktraces.
+  std::vector<api::Stackframe> thread_frames(pid_t tid, int depth) {
+#if GOSCOPE_HAVE_TARGET
+    try {
+      std::vector<api::Stackframe> out;
+      for (const auto& f : tgt->thread_stacktrace(tid, depth)) out.push_back(convert(f));
+      return out;
+    } catch (const std::exception&) {
+    }
+#endif
+    std::vector<api::Stackframe> out;
+    const auto regs = p->registers(tid);
+    std::uint64_t pc = regs.gp.rip;
+    std::uint64_t cfa = target::frame_cfa(*bi, regs);
+    bool top = true;
+    try {
+      while (static_cast<int>(out.size()) <= depth && pc != 0) {
+        api::Stackframe f;
+        f.location = location(top ? pc : pc - 1);
+        f.location.pc = pc;
+        const auto* fn = bi->function_at(proc::VirtAddr(pc));
+        f.bottom = fn == nullptr || fn->name == "runtime.goexit";
+        out.push_back(std::move(f));
+        if (out.back().bottom)
+          break;
+        // The return address sits just below the CFA; the caller's frame pointer below it.
+        const auto ret = p->read<std::uint64_t>(proc::VirtAddr(cfa - 8));
+        const auto saved_bp = p->read<std::uint64_t>(proc::VirtAddr(cfa - 16));
+        pc = ret;
+        cfa = saved_bp + 16;
+        top = false;
+      }
+    } catch (const proc::Error&) {
+    }
+    return out;
+  }
+
+  api::BreakpointInfo collect_info(const api::Breakpoint& bp, pid_t tid, std::int64_t goid,
+                                   const std::vector<target::Variable>* args_loaded) {
+    api::BreakpointInfo info;
+    if (bp.goroutine && goid != 0)
+      info.goroutine = make_goroutine(goid, tid);
+    if (bp.stacktrace > 0)
+      info.stacktrace = thread_frames(tid, bp.stacktrace);
+    if (bp.load_args) {
+      info.arguments = args_loaded ? to_api(*args_loaded)
+                                   : to_api(load_params(tid, to_target(*bp.load_args), false));
+    }
+#if GOSCOPE_HAVE_TARGET
+    if (bp.load_locals || !bp.variables.empty()) {
+      try {
+        const auto frames = tgt->thread_stacktrace(tid, 0);
+        if (!frames.empty()) {
+          if (bp.load_locals) {
+            info.locals = to_api(tgt->local_variables(frames[0], to_target(*bp.load_locals)));
+          }
+          for (const auto& expr : bp.variables) {
+            try {
+              auto v = to_api(tgt->eval(expr, frames[0], to_target(api::kDefaultLoadConfig)));
+              v.name = expr;
+              info.variables.push_back(std::move(v));
+            } catch (const std::exception& e) {
+              api::Variable v;
+              v.name = expr;
+              v.unreadable = std::string("eval error: ") + e.what();
+              info.variables.push_back(std::move(v));
+            }
+          }
+        }
+      } catch (const std::exception&) {
+      }
+    }
+#endif
+    return info;
+  }
+
+  bool condition_true(LogicalBreakpoint& lb, pid_t tid) {
+    if (lb.bp.cond.empty())
+      return true;
+#if GOSCOPE_HAVE_TARGET
+    try {
+      const auto frames = tgt->thread_stacktrace(tid, 0);
+      if (frames.empty())
+        return true;
+      auto v = tgt->eval(lb.bp.cond, frames[0], to_target(api::kDefaultLoadConfig));
+      return v.value == "true";
+    } catch (const std::exception&) {
+      return true;  // Delve stops when the condition cannot be evaluated
+    }
+#else
+    if (!lb.fallback_cond)
+      return true;
+    return lb.fallback_cond->matches(load_params(tid, target::kShortLoadConfig, false));
+#endif
+  }
+
+  // ---------------------------------------------------------------- running
+  enum class Outcome { resume, stop };
+
+  void stop_everything() {
+    p->stop_all();
+    invalidate();
+  }
+
+  void mark_exit(int status) {
+    exited = true;
+    exit_status = status;
+    stepper.reset();
+    live = nullptr;
+  }
+
+  Outcome handle_event(const proc::StopEvent& ev) {
+    using K = proc::StopEvent::Kind;
+    switch (ev.kind) {
+      case K::breakpoint: {
+        const auto pc = ev.pc.value();
+        bool step_done = false;
+        std::optional<std::vector<api::Variable>> ret_values;
+        if (stepper && stepper->owns(ev.pc)) {
+          switch (stepper->check(ev.tid, ev.pc)) {
+            case target::Stepper::Hit::ignore:
+              break;
+            case target::Stepper::Hit::done:
+              step_done = true;
+              break;
+            case target::Stepper::Hit::at_return: {
+              stop_everything();
+              std::vector<proc::StopEvent> others;
+              target::LoadConfig tc;
+              if (step_ret_cfg)
+                tc = to_target(*step_ret_cfg);
+              auto vals = stepper->finish_return(ev.tid, step_ret_cfg ? &tc : nullptr, others);
+              stepper.reset();
+              for (auto& o : others) {
+                if (o.kind == K::exited || o.kind == K::killed) {
+                  mark_exit(o.kind == K::exited ? o.exit_status : -1);
+                  return Outcome::stop;
+                }
+                if (o.tid != ev.tid)
+                  pending.push_back(o);
+              }
+              ThreadStop ts;
+              if (step_ret_cfg)
+                ts.return_values = to_api(vals);
+              stops[ev.tid] = std::move(ts);
+              current_tid = ev.tid;
+              selected_goid = goid_of(ev.tid);
+              invalidate();
+              return Outcome::stop;
+            }
+          }
+        }
+        auto owner = site_owner.find(pc);
+        if (owner != site_owner.end()) {
+          auto& lb = bps.at(owner->second);
+          if (!lb.bp.disabled && condition_true(lb, ev.tid)) {
+            const auto goid = goid_of(ev.tid);
+            lb.bp.total_hit_count++;
+            const auto per_g = ++lb.bp.hit_count[std::to_string(goid)];
+            if (lb.bp.hit_cond.empty() ||
+                hit_cond_matches(lb.bp.hit_cond,
+                                 lb.bp.hit_cond_per_g ? per_g : lb.bp.total_hit_count)) {
+              ThreadStop ts;
+              ts.breakpoint_id = lb.bp.id;
+              std::optional<std::vector<target::Variable>> args;
+              const auto args_cfg = lb.bp.load_args.value_or(api::kShortLoadConfig);
+              if (lb.bp.load_args || lb.bp.trace_return) {
+                args = load_params(ev.tid, to_target(args_cfg), false);
+              }
+              stop_everything();
+              ts.info = collect_info(lb.bp, ev.tid, goid, args ? &*args : nullptr);
+              if (lb.bp.trace_return && args) {
+                std::vector<api::Variable> rv;
+                for (const auto& v : *args) {
+                  if (v.flags & target::kFlagReturnArgument)
+                    rv.push_back(to_api(v));
+                }
+                ts.return_values = std::move(rv);
+              }
+              stops[ev.tid] = std::move(ts);
+              stepper.reset();
+              current_tid = ev.tid;
+              selected_goid = goid;
+              return Outcome::stop;
+            }
+          }
+        }
+        if (step_done) {
+          stop_everything();
+          stepper.reset();
+          stops[ev.tid] = ThreadStop{};
+          current_tid = ev.tid;
+          selected_goid = goid_of(ev.tid);
+          return Outcome::stop;
+        }
+        p->resume_thread(ev.tid);
+        return Outcome::resume;
+      }
+      case K::signal:
+        p->resume_thread(ev.tid, ev.signal);
+        return Outcome::resume;
+      case K::single_step:
+      case K::watchpoint:
+      case K::exec:
+        p->resume_thread(ev.tid);
+        return Outcome::resume;
+      case K::exited:
+        mark_exit(ev.exit_status);
+        return Outcome::stop;
+      case K::killed:
+        mark_exit(-1);
+        return Outcome::stop;
+      case K::interrupted:
+        halt_requested = false;
+        invalidate();
+        return Outcome::stop;
+    }
+    return Outcome::resume;
+  }
+
+  // Resumes the process and runs the event loop until something stops it.
+  void run_until_stop(const std::function<void()>& resumed) {
+    stops.clear();
+    while (!pending.empty()) {
+      const auto ev = pending.front();
+      pending.pop_front();
+      if (handle_event(ev) == Outcome::stop) {
+        if (resumed)
+          resumed();
+        return;
+      }
+    }
+    if (halt_requested.exchange(false)) {
+      if (resumed)
+        resumed();
+      return;
+    }
+    invalidate();
+    {
+      std::lock_guard lock(halt_mu);
+      running = true;
+    }
+    if (resumed)
+      resumed();
+    struct NotRunning {
+      Impl& self;
+      ~NotRunning() {
+        std::lock_guard lock(self.halt_mu);
+        self.running = false;
+      }
+    } guard{*this};
+    try {
+      p->resume_all();
+      for (;;) {
+        const auto ev = p->wait_event();
+        if (handle_event(ev) == Outcome::stop)
+          return;
+      }
+    } catch (const proc::ProcessExited& e) {
+      mark_exit(e.status());
+    }
+  }
+
+  api::DebuggerState command(const api::DebuggerCommand& cmd,
+                             const std::function<void()>& resumed) {
+    if (is_detached)
+      throw DebuggerError("detached from the process");
+    const auto& n = cmd.name;
+    if (exited) {
+      if (resumed)
+        resumed();
+      if (n == "continue" || n == "halt")
+        return build_state();
+      throw_exited();
+    }
+    if (n == "halt") {
+      if (resumed)
+        resumed();
+      return build_state();
+    }
+    if (n == "switchThread") {
+      if (resumed)
+        resumed();
+      const auto ts = p->threads();
+      if (std::find(ts.begin(), ts.end(), cmd.thread_id) == ts.end()) {
+        throw DebuggerError("invalid thread " + std::to_string(cmd.thread_id));
+      }
+      current_tid = cmd.thread_id;
+      selected_goid = goid_of(current_tid);
+      return build_state();
+    }
+    if (n == "switchGoroutine") {
+      if (resumed)
+        resumed();
+      pid_t on = 0;
+      for (pid_t tid : p->threads()) {
+        if (goid_of(tid) == cmd.goroutine_id)
+          on = tid;
+      }
+#if GOSCOPE_HAVE_TARGET
+      if (on == 0 && !tgt->goroutine(cmd.goroutine_id)) {
+        throw DebuggerError("unknown goroutine " + std::to_string(cmd.goroutine_id));
+      }
+#else
+      if (on == 0)
+        throw DebuggerError("unknown goroutine " + std::to_string(cmd.goroutine_id));
+#endif
+      selected_goid = cmd.goroutine_id;
+      if (on != 0)
+        current_tid = on;
+      return build_state();
+    }
+    if (n == "continue" || n == "directionCongruentContinue") {
+      run_until_stop(resumed);
+      return build_state();
+    }
+    if (n == "next" || n == "step" || n == "stepOut") {
+      const auto kind = n == "next"   ? target::Stepper::Kind::next
+                        : n == "step" ? target::Stepper::Kind::step
+                                      : target::Stepper::Kind::step_out;
+      step_ret_cfg_storage = cmd.return_info_load_config;
+      step_ret_cfg = step_ret_cfg_storage ? &*step_ret_cfg_storage : nullptr;
+      stepper = std::make_unique<target::Stepper>(*p, *bi);
+      const pid_t tid = step_thread();
+      if (!stepper->start(kind, tid)) {
+        stepper.reset();
+        return step_instruction(tid, resumed);
+      }
+      run_until_stop(resumed);
+      return build_state();
+    }
+    if (n == "stepInstruction" || n == "nextInstruction") {
+      return step_instruction(step_thread(), resumed);
+    }
+    if (resumed)
+      resumed();
+    throw DebuggerError("unknown command " + n);
+  }
+
+  // The thread of the selected goroutine (Delve steps the selected goroutine).
+  pid_t step_thread() {
+    if (selected_goid != 0) {
+      for (pid_t tid : p->threads()) {
+        if (goid_of(tid) == selected_goid)
+          return tid;
+      }
+      throw DebuggerError("goroutine " + std::to_string(selected_goid) +
+                          " is not running on a thread (stepping parked goroutines is not "
+                          "supported)");
+    }
+    return current_tid;
+  }
+
+  api::DebuggerState step_instruction(pid_t tid, const std::function<void()>& resumed) {
+    if (resumed)
+      resumed();
+    stops.clear();
+    std::vector<proc::StopEvent> others;
+    invalidate();
+    const auto ev = target::step_one_instruction(*p, tid, others);
+    using K = proc::StopEvent::Kind;
+    if (ev.kind == K::exited || ev.kind == K::killed) {
+      mark_exit(ev.kind == K::exited ? ev.exit_status : -1);
+    } else {
+      for (auto& o : others) {
+        if (o.tid != tid)
+          pending.push_back(o);
+      }
+      current_tid = tid;
+    }
+    return build_state();
+  }
+
+  std::vector<api::DiscardedBreakpoint> restart(
+      const std::optional<std::vector<std::string>>& new_args) {
+    if (cfg.attach_pid)
+      throw DebuggerError("cannot restart process Delve did not create");
+    if (p != nullptr && !exited) {
+      try {
+        p->kill();
+      } catch (const std::exception&) {
+      }
+    }
+    release_process();
+    if (new_args)
+      cfg.args = *new_args;
+    start();
+    std::vector<api::DiscardedBreakpoint> discarded;
+    auto old = std::move(bps);
+    bps.clear();
+    site_owner.clear();
+    create_internal_breakpoints();
+    for (auto& [id, lb] : old) {
+      if (id < 0)
+        continue;
+      api::Breakpoint req = lb.bp;
+      req.id = id;
+      req.hit_count.clear();
+      req.total_hit_count = 0;
+      req.file.clear();
+      req.function_name.clear();
+      req.addr = 0;
+      req.trace_return = false;
+      try {
+        create_breakpoint(req, lb.loc_expr);
+        bps[id].bp.trace_return = lb.bp.trace_return;
+      } catch (const std::exception& e) {
+        discarded.push_back({lb.bp, e.what()});
+      }
+    }
+    return discarded;
+  }
+
+  void detach(bool kill) {
+    if (is_detached)
+      return;
+    stepper.reset();
+    if (p != nullptr && !exited) {
+      try {
+        if (kill || !cfg.attach_pid) {
+          p->kill();
+        } else {
+          p->detach();
+        }
+      } catch (const std::exception&) {
+      }
+    }
+    release_process();
+    is_detached = true;
+  }
+
+  // ---------------------------------------------------------------- find location
+  std::vector<api::Location> find_location(const api::EvalScope& scope, const std::string& spec,
+                                           bool include_non_exec) {
+    require_live();
+    auto not_found = [&]() -> DebuggerError {
+      return DebuggerError("location \"" + spec + "\" not found");
+    };
+    auto at_pcs = [&](std::vector<std::uint64_t> pcs) {
+      api::Location loc = location(pcs.front());
+      loc.pcs = std::move(pcs);
+      return loc;
+    };
+    std::string s = spec;
+    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+    if (s.empty())
+      throw not_found();
+    if (s[0] == '*') {
+      std::uint64_t addr = 0;
+      try {
+        addr = std::stoull(s.substr(1), nullptr, 0);
+      } catch (const std::exception&) {
+#if GOSCOPE_HAVE_TARGET
+        auto f = tgt->frame_for(scope_of(scope));
+        auto v = tgt->eval(s.substr(1), f, to_target(api::kDefaultLoadConfig));
+        addr = v.kind == 22 && !v.children.empty() ? v.children[0].addr : std::stoull(v.value);
+#else
+        throw DebuggerError("could not evaluate " + s.substr(1));
+#endif
+      }
+      api::Location loc = location(addr);
+      loc.pcs = {addr};
+      return {loc};
+    }
+    if (s.size() > 2 && s.front() == '/' && s.back() == '/') {
+      const auto re = make_filter(s.substr(1, s.size() - 2));
+      std::vector<api::Location> out;
+      for (const auto& fn : bi->debug().functions()) {
+        if (std::regex_search(fn.name, re))
+          out.push_back(at_pcs({function_entry_pc(fn)}));
+      }
+      return out;
+    }
+    auto all_digits = [](const std::string& t) {
+      return !t.empty() &&
+             std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    auto current_file_line = [&]() -> std::pair<std::string, int> {
+      pid_t tid = current_tid;
+#if GOSCOPE_HAVE_TARGET
+      try {
+        auto f = tgt->frame_for(scope_of(scope));
+        return {f.call.file, f.call.line};
+      } catch (const std::exception&) {
+      }
+#else
+      (void)scope;
+#endif
+      const auto loc = location(p->registers(tid).gp.rip);
+      return {loc.file, loc.line};
+    };
+    auto file_line = [&](const std::string& file, int line) -> std::vector<api::Location> {
+      auto pcs = line_pcs(file, line);
+      if (pcs.empty()) {
+        if (include_non_exec) {
+          api::Location loc;
+          loc.file = file;
+          loc.line = line;
+          return {loc};
+        }
+        throw DebuggerError("could not find statement at " + file + ":" + std::to_string(line) +
+                            ", please use a line with a statement");
+      }
+      auto loc = at_pcs(pcs);
+      return {loc};
+    };
+    if ((s[0] == '+' || s[0] == '-') && all_digits(s.substr(1))) {
+      auto [file, line] = current_file_line();
+      const int off = std::stoi(s.substr(1));
+      return file_line(file, s[0] == '+' ? line + off : line - off);
+    }
+    if (all_digits(s)) {
+      auto [file, line] = current_file_line();
+      (void)line;
+      return file_line(file, std::stoi(s));
+    }
+    // file:line or func:line
+    std::string head = s;
+    std::optional<int> line;
+    if (auto colon = s.rfind(':'); colon != std::string::npos && all_digits(s.substr(colon + 1))) {
+      head = s.substr(0, colon);
+      line = std::stoi(s.substr(colon + 1));
+    }
+    // A function: exact name, or a unique suffix after '.' or '/'.
+    std::vector<const dwarf::Function*> fns;
+    if (const auto* fn = find_function(head)) {
+      fns.push_back(fn);
+    } else {
+      for (const auto& f : bi->debug().functions()) {
+        if (f.name.size() > head.size() && f.name.ends_with(head)) {
+          const char c = f.name[f.name.size() - head.size() - 1];
+          if (c == '.' || c == '/')
+            fns.push_back(&f);
+        }
+      }
+    }
+    if (fns.size() > 1) {
+      std::string names;
+      for (const auto* fn : fns) names += " " + fn->name;
+      throw DebuggerError("Location \"" + spec + "\" ambiguous:" + names + "…");
+    }
+    if (fns.size() == 1) {
+      const auto* fn = fns.front();
+      if (!line)
+        return {at_pcs({function_entry_pc(*fn)})};
+      return file_line(fn->decl_file, *line);
+    }
+    if (line) {
+      // Files: exact path or a suffix at a path boundary.
+      const auto& files = bi->debug().lines().files();
+      std::set<std::string> matches;
+      for (const auto& f : files) {
+        if (f == head ||
+            (f.size() > head.size() && f.ends_with(head) && f[f.size() - head.size() - 1] == '/')) {
+          matches.insert(f);
+        }
+      }
+      if (matches.size() > 1) {
+        throw DebuggerError("Location \"" + spec + "\" ambiguous");
+      }
+      if (matches.size() == 1)
+        return file_line(*matches.begin(), *line);
+    }
+    throw not_found();
+  }
+};
+
+// ------------------------------------------------------------------- public members
+
+Debugger::Debugger(DebuggerConfig cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
+  impl_->thread = std::thread([this] { impl_->loop(); });
+  try {
+    impl_->call([this] {
+      impl_->start();
+      impl_->create_internal_breakpoints();
+    });
+  } catch (...) {
+    {
+      std::lock_guard lock(impl_->mu);
+      impl_->quit = true;
+    }
+    impl_->cv.notify_one();
+    impl_->thread.join();
+    throw;
+  }
+}
+
+Debugger::~Debugger() {
+  request_halt();
+  try {
+    impl_->call([this] { impl_->detach(false); });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "goscope: %s\n", e.what());
+  }
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->quit = true;
+  }
+  impl_->cv.notify_one();
+  impl_->thread.join();
+}
+
+int Debugger::pid() const {
+  return impl_->pid;
+}
+bool Debugger::attached_to_existing_process() const {
+  return impl_->cfg.attach_pid.has_value();
+}
+std::string Debugger::executable_path() const {
+  return impl_->cfg.attach_pid ? "/proc/" + std::to_string(*impl_->cfg.attach_pid) + "/exe"
+                               : impl_->cfg.executable;
+}
+bool Debugger::detached() const {
+  return impl_->is_detached;
+}
+
+api::DebuggerState Debugger::state(bool non_blocking) {
+  if (non_blocking && impl_->running) {
+    api::DebuggerState st;
+    st.running = true;
+    return st;
+  }
+  return impl_->call([this] {
+    if (impl_->is_detached)
+      throw DebuggerError("detached from the process");
+    if (impl_->exited)
+      impl_->throw_exited();
+    return impl_->build_state();
+  });
+}
+
+api::DebuggerState Debugger::command(const api::DebuggerCommand& cmd,
+                                     const std::function<void()>& resumed) {
+  if (cmd.name == "halt")
+    request_halt();
+  return impl_->call([&] { return impl_->command(cmd, resumed); });
+}
+
+void Debugger::request_halt() {
+  std::lock_guard lock(impl_->halt_mu);
+  impl_->halt_requested = true;
+  if (impl_->running) {
+    if (auto* p = impl_->live.load())
+      p->request_interrupt();
+  }
+}
+
+api::Breakpoint Debugger::create_breakpoint(const api::Breakpoint& req, const std::string& loc_expr,
+                                            bool suspended) {
+  (void)suspended;
+  return impl_->call([&] { return impl_->create_breakpoint(req, loc_expr); });
+}
+
+api::Breakpoint Debugger::clear_breakpoint(int id, const std::string& name) {
+  return impl_->call([&] { return impl_->clear_breakpoint(id, name); });
+}
+
+api::Breakpoint Debugger::toggle_breakpoint(int id, const std::string& name) {
+  return impl_->call([&] {
+    auto& lb = impl_->find_bp(id, name);
+    lb.bp.disabled = !lb.bp.disabled;
+    if (!impl_->exited && impl_->p)
+      impl_->set_enabled(lb, !lb.bp.disabled);
+    return lb.bp;
+  });
+}
+
+void Debugger::amend_breakpoint(const api::Breakpoint& bp) {
+  impl_->call([&] {
+    auto& lb = impl_->find_bp(bp.id, "");
+    std::string why;
+    if (!valid_bp_name(bp.name, why))
+      throw DebuggerError(why);
+    std::optional<CondExpr> fallback;
+#if !GOSCOPE_HAVE_TARGET
+    if (!bp.cond.empty()) {
+      try {
+        fallback = CondExpr::parse(bp.cond);
+      } catch (const std::exception& e) {
+        throw DebuggerError(e.what());
+      }
+    }
+#endif
+    if (bp.disabled != lb.bp.disabled && !impl_->exited && impl_->p) {
+      impl_->set_enabled(lb, !bp.disabled);
+    }
+    auto& b = lb.bp;
+    b.name = bp.name;
+    b.cond = bp.cond;
+    b.hit_cond = bp.hit_cond;
+    b.hit_cond_per_g = bp.hit_cond_per_g;
+    b.tracepoint = bp.tracepoint;
+    b.trace_return = bp.trace_return;
+    b.goroutine = bp.goroutine;
+    b.stacktrace = bp.stacktrace;
+    b.variables = bp.variables;
+    b.load_args = bp.load_args;
+    b.load_locals = bp.load_locals;
+    b.disabled = bp.disabled;
+    lb.fallback_cond = std::move(fallback);
+  });
+}
+
+api::Breakpoint Debugger::get_breakpoint(int id, const std::string& name) {
+  return impl_->call([&] { return impl_->find_bp(id, name).bp; });
+}
+
+std::vector<api::Breakpoint> Debugger::breakpoints(bool all) {
+  (void)all;
+  return impl_->call([&] {
+    std::vector<api::Breakpoint> out;
+    for (const auto& [id, lb] : impl_->bps) out.push_back(lb.bp);
+    // Delve lists the internal ones (-1, -2) first, then user breakpoints by id.
+    std::stable_sort(out.begin(), out.end(),
+                     [](const api::Breakpoint& a, const api::Breakpoint& b) {
+                       const bool ai = a.id < 0, bi = b.id < 0;
+                       if (ai != bi)
+                         return ai;
+                       return ai ? a.id > b.id : a.id < b.id;
+                     });
+    return out;
+  });
+}
+
+std::vector<std::uint64_t> Debugger::function_return_locations(const std::string& fn_name) {
+  return impl_->call([&] {
+    impl_->require_live();
+    const auto* fn = impl_->find_function(fn_name);
+    if (fn == nullptr)
+      throw DebuggerError("could not find function " + fn_name);
+    std::vector<std::uint64_t> out;
+    for (const auto& rs : impl_->bi->return_sites(*fn)) out.push_back(rs.addr.value());
+    return out;
+  });
+}
+
+std::vector<api::Thread> Debugger::threads() {
+  return impl_->call([&] {
+    impl_->require_live();
+    std::vector<api::Thread> out;
+    for (pid_t tid : impl_->p->threads()) out.push_back(impl_->make_thread(tid));
+    return out;
+  });
+}
+
+api::Thread Debugger::thread(int tid) {
+  return impl_->call([&] {
+    impl_->require_live();
+    const auto ts = impl_->p->threads();
+    if (std::find(ts.begin(), ts.end(), tid) == ts.end()) {
+      throw DebuggerError("no thread with id " + std::to_string(tid));
+    }
+    return impl_->make_thread(tid);
+  });
+}
+
+std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next) {
+  return impl_->call([&] {
+    impl_->require_live();
+    std::vector<api::Goroutine> out;
+#if GOSCOPE_HAVE_TARGET
+    for (const auto& g : impl_->tgt->goroutines(start, count, next))
+      out.push_back(impl_->convert(g));
+#else
+    // Without target::Target only goroutines running on threads are known.
+    std::set<std::int64_t> seen;
+    for (pid_t tid : impl_->p->threads()) {
+      const auto goid = impl_->goid_of(tid);
+      if (goid != 0 && seen.insert(goid).second)
+        out.push_back(impl_->make_goroutine(goid, tid));
+    }
+    (void)start;
+    (void)count;
+    if (next)
+      *next = -1;
+#endif
+    return out;
+  });
+}
+
+std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int depth, bool full,
+                                                  const std::optional<api::LoadConfig>& cfg) {
+  return impl_->call([&] {
+    impl_->require_live();
+    const auto goid = goroutine_id == -1 ? impl_->selected_goid : goroutine_id;
+#if GOSCOPE_HAVE_TARGET
+    std::vector<target::Frame> frames;
+    if (goid == 0) {
+      frames = impl_->tgt->thread_stacktrace(impl_->current_tid, depth);
+    } else {
+      auto g = impl_->tgt->goroutine(goid);
+      if (!g)
+        throw DebuggerError("unknown goroutine " + std::to_string(goid));
+      frames = impl_->tgt->stacktrace(*g, depth);
+    }
+    std::vector<api::Stackframe> out;
+    const auto c = to_target(cfg.value_or(api::kDefaultLoadConfig));
+    for (const auto& f : frames) {
+      auto sf = impl_->convert(f);
+      if (full) {
+        try {
+          sf.arguments = to_api(impl_->tgt->function_arguments(f, c));
+          sf.locals = to_api(impl_->tgt->local_variables(f, c));
+        } catch (const std::exception& e) {
+          sf.err = e.what();
+        }
+      }
+      out.push_back(std::move(sf));
+    }
+    return out;
+#else
+    (void)full;
+    (void)cfg;
+    pid_t on = impl_->current_tid;
+    if (goid != 0) {
+      on = 0;
+      for (pid_t tid : impl_->p->threads()) {
+        if (impl_->goid_of(tid) == goid)
+          on = tid;
+      }
+      if (on == 0)
+        throw DebuggerError("unknown goroutine " + std::to_string(goid));
+    }
+    return impl_->thread_frames(on, depth);
+#endif
+  });
+}
+
+#if GOSCOPE_HAVE_TARGET
+#define GOSCOPE_NEEDS_TARGET(what) (void)0
+#else
+#define GOSCOPE_NEEDS_TARGET(what) \
+  throw DebuggerError(std::string(what) + " is not available yet (target::Target missing)")
+#endif
+
+std::vector<api::Variable> Debugger::local_vars(const api::EvalScope& scope,
+                                                const api::LoadConfig& cfg) {
+  return impl_->call([&]() -> std::vector<api::Variable> {
+    impl_->require_live();
+#if GOSCOPE_HAVE_TARGET
+    auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
+    return to_api(impl_->tgt->local_variables(f, to_target(cfg)));
+#else
+    (void)scope;
+    (void)cfg;
+    GOSCOPE_NEEDS_TARGET("ListLocalVars");
+#endif
+  });
+}
+
+std::vector<api::Variable> Debugger::function_args(const api::EvalScope& scope,
+                                                   const api::LoadConfig& cfg) {
+  return impl_->call([&]() -> std::vector<api::Variable> {
+    impl_->require_live();
+#if GOSCOPE_HAVE_TARGET
+    auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
+    return to_api(impl_->tgt->function_arguments(f, to_target(cfg)));
+#else
+    if (scope.frame != 0)
+      GOSCOPE_NEEDS_TARGET("ListFunctionArgs in an outer frame");
+    return to_api(impl_->load_params(impl_->current_tid, to_target(cfg), false));
+#endif
+  });
+}
+
+std::vector<api::Variable> Debugger::package_vars(const std::string& filter,
+                                                  const api::LoadConfig& cfg) {
+  return impl_->call([&]() -> std::vector<api::Variable> {
+    impl_->require_live();
+#if GOSCOPE_HAVE_TARGET
+    return to_api(impl_->tgt->package_variables(filter, to_target(cfg)));
+#else
+    (void)filter;
+    (void)cfg;
+    GOSCOPE_NEEDS_TARGET("ListPackageVars");
+#endif
+  });
+}
+
+api::Variable Debugger::eval(const api::EvalScope& scope, const std::string& expr,
+                             const api::LoadConfig& cfg) {
+  return impl_->call([&]() -> api::Variable {
+    impl_->require_live();
+#if GOSCOPE_HAVE_TARGET
+    auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
+    return to_api(impl_->tgt->eval(expr, f, to_target(cfg)));
+#else
+    // Without target::Target: names of the current function's parameters only.
+    if (scope.frame == 0) {
+      for (auto& v : impl_->load_params(impl_->current_tid, to_target(cfg), false)) {
+        if (v.name == expr)
+          return to_api(v);
+      }
+    }
+    throw DebuggerError("could not find symbol value for " + expr);
+#endif
+  });
+}
+
+void Debugger::set_variable(const api::EvalScope& scope, const std::string& symbol,
+                            const std::string& value) {
+  impl_->call([&] {
+    impl_->require_live();
+#if GOSCOPE_HAVE_TARGET
+    auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
+    impl_->tgt->set_variable(symbol, value, f);
+    impl_->invalidate();
+#else
+    (void)scope;
+    (void)symbol;
+    (void)value;
+    GOSCOPE_NEEDS_TARGET("Set");
+#endif
+  });
+}
+
+std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp) {
+  return impl_->call([&] {
+    impl_->require_live();
+    const pid_t tid = thread_id != 0 ? thread_id : impl_->current_tid;
+    const auto r = impl_->p->registers(tid).gp;
+    auto h = [](std::uint64_t v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%#018llx", static_cast<unsigned long long>(v));
+      return std::string(buf);
+    };
+    std::vector<api::Register> out = {
+        {"Rip", h(r.rip), 16},
+        {"Rsp", h(r.rsp), 7},
+        {"Rax", h(r.rax), 0},
+        {"Rbx", h(r.rbx), 3},
+        {"Rcx", h(r.rcx), 2},
+        {"Rdx", h(r.rdx), 1},
+        {"Rdi", h(r.rdi), 5},
+        {"Rsi", h(r.rsi), 4},
+        {"Rbp", h(r.rbp), 6},
+        {"R8", h(r.r8), 8},
+        {"R9", h(r.r9), 9},
+        {"R10", h(r.r10), 10},
+        {"R11", h(r.r11), 11},
+        {"R12", h(r.r12), 12},
+        {"R13", h(r.r13), 13},
+        {"R14", h(r.r14), 14},
+        {"R15", h(r.r15), 15},
+        {"Rflags", h(r.eflags), 49},
+        {"Es", h(r.es), 50},
+        {"Cs", h(r.cs), 51},
+        {"Ss", h(r.ss), 52},
+        {"Ds", h(r.ds), 53},
+        {"Fs", h(r.fs), 54},
+        {"Gs", h(r.gs), 55},
+        {"Fs_base", h(r.fs_base), 58},
+        {"Gs_base", h(r.gs_base), 59},
+    };
+    (void)include_fp;
+    return out;
+  });
+}
+
+std::vector<std::byte> Debugger::examine_memory(std::uint64_t addr, int length) {
+  return impl_->call([&] {
+    impl_->require_live();
+    if (length < 0 || length > 65536) {
+      throw DebuggerError("len must be less than or equal to 65536");
+    }
+    return impl_->p->read_memory(proc::VirtAddr(addr), static_cast<std::size_t>(length));
+  });
+}
+
+std::vector<std::string> Debugger::functions(const std::string& filter) {
+  return impl_->call([&] {
+    if (impl_->bi == nullptr)
+      throw DebuggerError("detached from the process");
+    const auto re = make_filter(filter);
+    std::set<std::string> names;
+    for (const auto& fn : impl_->bi->debug().functions()) {
+      if (filter.empty() || std::regex_search(fn.name, re))
+        names.insert(fn.name);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  });
+}
+
+std::vector<std::string> Debugger::sources(const std::string& filter) {
+  return impl_->call([&] {
+    if (impl_->bi == nullptr)
+      throw DebuggerError("detached from the process");
+    const auto re = make_filter(filter);
+    std::set<std::string> names;
+    for (const auto& f : impl_->bi->debug().lines().files()) {
+      if (f.empty() || f == "<autogenerated>")
+        continue;
+      if (filter.empty() || std::regex_search(f, re))
+        names.insert(f);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  });
+}
+
+std::vector<std::string> Debugger::types(const std::string& filter) {
+  return impl_->call([&] {
+    if (impl_->bi == nullptr)
+      throw DebuggerError("detached from the process");
+    const auto re = make_filter(filter);
+    std::set<std::string> names;
+    for (auto& t : impl_->bi->debug().type_names()) {
+      if (filter.empty() || std::regex_search(t, re))
+        names.insert(std::move(t));
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  });
+}
+
+std::vector<api::Location> Debugger::find_location(const api::EvalScope& scope,
+                                                   const std::string& spec,
+                                                   bool include_non_executable_lines) {
+  return impl_->call(
+      [&] { return impl_->find_location(scope, spec, include_non_executable_lines); });
+}
+
+std::vector<api::DiscardedBreakpoint> Debugger::restart(
+    const std::optional<std::vector<std::string>>& new_args) {
+  request_halt();
+  return impl_->call([&] { return impl_->restart(new_args); });
+}
+
+void Debugger::detach(bool kill) {
+  request_halt();
+  impl_->call([&] { impl_->detach(kill); });
+}
+
+std::string Debugger::target_go_version() {
+  return impl_->call([&]() -> std::string {
+    if (impl_->bi == nullptr)
+      return "";
+    const auto& elf = impl_->bi->elf();
+    (void)elf;
+    return "";
+  });
+}
+
+std::int64_t Debugger::last_modified_ns() const {
+  struct stat st {};
+  if (::stat(executable_path().c_str(), &st) != 0)
+    return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec;
+}
+
+}  // namespace goscope::session

@@ -1,0 +1,1071 @@
+// A Go expression evaluator over DWARF-typed memory (Delve's EvalVariable/SetVariable
+// subset): identifiers, package variables, selectors, index, slices of arrays, map lookup,
+// deref, address-of, conversions (including *(*"T")(addr)), arithmetic, comparisons,
+// logical operators, len/cap, literals, nil and type assertions.
+#include <cctype>
+#include <cmath>
+#include <cstring>
+
+#include "proc/error.hpp"
+#include "target_impl.hpp"
+
+namespace goscope::target {
+namespace {
+
+using dwarf::GoKind;
+
+bool is_int(GoKind k) {
+  return k >= GoKind::int_ && k <= GoKind::int64;
+}
+bool is_uint(GoKind k) {
+  return k >= GoKind::uint && k <= GoKind::uintptr;
+}
+bool is_float(GoKind k) {
+  return k == GoKind::float32 || k == GoKind::float64;
+}
+
+/// A value during evaluation: typed memory (real or fake address) or an untyped constant.
+struct Val {
+  const dwarf::Type* type = nullptr;  // nullptr: untyped constant
+  std::uint64_t addr = 0;
+  bool computed = false;  // result of an operation: reported with addr 0, as Delve does
+  enum class Const { none, int_, float_, bool_, string_, nil } c = Const::none;
+  std::int64_t i = 0;
+  double f = 0;
+  bool b = false;
+  std::string s;
+};
+
+struct Token {
+  enum Kind { end, ident, number, string, op } kind = end;
+  std::string text;
+};
+
+class Lexer {
+ public:
+  explicit Lexer(const std::string& src) : s_(src) {}
+  std::vector<Token> run() {
+    std::vector<Token> out;
+    for (;;) {
+      while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+      if (i_ >= s_.size())
+        break;
+      const char c = s_[i_];
+      if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80)) {
+        std::size_t j = i_;
+        while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || s_[j] == '_' ||
+                                 (s_[j] & 0x80))) {
+          ++j;
+        }
+        out.push_back({Token::ident, s_.substr(i_, j - i_)});
+        i_ = j;
+      } else if (std::isdigit(static_cast<unsigned char>(c))) {
+        std::size_t j = i_;
+        while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || s_[j] == '.')) {
+          ++j;
+        }
+        out.push_back({Token::number, s_.substr(i_, j - i_)});
+        i_ = j;
+      } else if (c == '"' || c == '`') {
+        std::string v;
+        std::size_t j = i_ + 1;
+        while (j < s_.size() && s_[j] != c) {
+          if (c == '"' && s_[j] == '\\' && j + 1 < s_.size()) {
+            ++j;
+            switch (s_[j]) {
+              case 'n':
+                v += '\n';
+                break;
+              case 't':
+                v += '\t';
+                break;
+              default:
+                v += s_[j];
+            }
+          } else {
+            v += s_[j];
+          }
+          ++j;
+        }
+        if (j >= s_.size())
+          throw EvalError("string literal not terminated");
+        out.push_back({Token::string, v});
+        i_ = j + 1;
+      } else if (c == '\'') {
+        // rune literal: treated as an integer constant (UTF-8 decoded)
+        std::size_t j = i_ + 1;
+        std::uint32_t r = 0;
+        auto b0 = static_cast<unsigned char>(j < s_.size() ? s_[j] : 0);
+        int n = b0 < 0x80 ? 1 : b0 < 0xe0 ? 2 : b0 < 0xf0 ? 3 : 4;
+        r = n == 1 ? b0 : b0 & (0xff >> (n + 1));
+        for (int k = 1; k < n && j + k < s_.size(); ++k) {
+          r = (r << 6) | (static_cast<unsigned char>(s_[j + k]) & 0x3f);
+        }
+        j += n;
+        if (j >= s_.size() || s_[j] != '\'')
+          throw EvalError("rune literal not terminated");
+        out.push_back({Token::number, std::to_string(r)});
+        i_ = j + 1;
+      } else {
+        static const char* const two[] = {"&&", "||", "==", "!=", "<=", ">=", "<<", ">>"};
+        std::string t(1, c);
+        for (const char* o : two) {
+          if (s_.compare(i_, 2, o) == 0)
+            t = o;
+        }
+        out.push_back({Token::op, t});
+        i_ += t.size();
+      }
+    }
+    out.push_back({Token::end, ""});
+    return out;
+  }
+
+ private:
+  const std::string& s_;
+  std::size_t i_ = 0;
+};
+
+class Evaluator {
+ public:
+  Evaluator(Target& t, Target::Impl& im, const Frame& f, ValueLoader& loader)
+      : t_(t), im_(im), f_(f), loader_(loader) {}
+
+  Val parse(const std::string& expr) {
+    toks_ = Lexer(expr).run();
+    pos_ = 0;
+    Val v = binary(0);
+    if (peek().kind != Token::end)
+      throw EvalError("unexpected token " + peek().text);
+    return v;
+  }
+
+  std::int64_t as_int(const Val& v) {
+    if (v.c == Val::Const::int_)
+      return v.i;
+    if (v.c == Val::Const::float_)
+      return static_cast<std::int64_t>(v.f);
+    if (!v.type)
+      throw EvalError("not a number");
+    const auto* r = v.type->resolved();
+    const auto size = std::min<std::uint64_t>(r->size ? r->size : 8, 8);
+    std::uint64_t raw = 0;
+    if (is_float(r->kind))
+      return static_cast<std::int64_t>(as_float(v));
+    if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&raw, 1)).first(size))) {
+      throw EvalError("could not read " + hex(v.addr));
+    }
+    if (is_int(r->kind)) {
+      const unsigned shift = static_cast<unsigned>(64 - size * 8);
+      return static_cast<std::int64_t>(raw << shift) >> shift;
+    }
+    return static_cast<std::int64_t>(raw);
+  }
+  double as_float(const Val& v) {
+    if (v.c == Val::Const::float_)
+      return v.f;
+    if (v.c == Val::Const::int_)
+      return static_cast<double>(v.i);
+    if (!v.type)
+      throw EvalError("not a number");
+    const auto* r = v.type->resolved();
+    if (r->kind == GoKind::float32) {
+      float x = 0;
+      if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&x, 1))))
+        throw EvalError("unreadable");
+      return x;
+    }
+    if (r->kind == GoKind::float64) {
+      double x = 0;
+      if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&x, 1))))
+        throw EvalError("unreadable");
+      return x;
+    }
+    return static_cast<double>(as_int(v));
+  }
+  bool as_bool(const Val& v) {
+    if (v.c == Val::Const::bool_)
+      return v.b;
+    if (v.type && v.type->resolved()->kind == GoKind::bool_) {
+      std::uint8_t x = 0;
+      if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&x, 1))))
+        throw EvalError("unreadable");
+      return x != 0;
+    }
+    throw EvalError("not a boolean");
+  }
+  std::uint64_t word(std::uint64_t addr) {
+    std::uint64_t x = 0;
+    if (!loader_.read(addr, std::as_writable_bytes(std::span(&x, 1)))) {
+      throw EvalError("could not read " + hex(addr));
+    }
+    return x;
+  }
+  std::string as_string(const Val& v) {
+    if (v.c == Val::Const::string_)
+      return v.s;
+    if (!v.type || v.type->resolved()->kind != GoKind::string)
+      throw EvalError("not a string");
+    const auto data = word(v.addr);
+    const auto len = word(v.addr + 8);
+    std::string s(len, '\0');
+    if (len && !loader_.read(data, std::as_writable_bytes(std::span(s.data(), len)))) {
+      throw EvalError("could not read string");
+    }
+    return s;
+  }
+  static std::string hex(std::uint64_t a) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(a));
+    return b;
+  }
+
+  /// Materializes `bytes` as a typed computed value.
+  Val make(const dwarf::Type* t, const void* data, std::size_t n) {
+    std::vector<std::byte> bytes(std::max<std::size_t>(n, 8));
+    std::memcpy(bytes.data(), data, n);
+    Val v;
+    v.type = t;
+    v.addr = loader_.add_fake(std::move(bytes));
+    v.computed = true;
+    return v;
+  }
+
+ private:
+  const Token& peek() const { return toks_[pos_]; }
+  bool accept(const char* op) {
+    if (peek().kind == Token::op && peek().text == op) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void expect(const char* op) {
+    if (!accept(op))
+      throw EvalError(std::string("expected ") + op);
+  }
+
+  static int precedence(const std::string& op) {
+    if (op == "||")
+      return 1;
+    if (op == "&&")
+      return 2;
+    if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=")
+      return 3;
+    if (op == "+" || op == "-" || op == "|" || op == "^")
+      return 4;
+    if (op == "*" || op == "/" || op == "%" || op == "<<" || op == ">>" || op == "&")
+      return 5;
+    return 0;
+  }
+
+  Val binary(int min_prec) {
+    Val lhs = unary();
+    for (;;) {
+      const Token& t = peek();
+      if (t.kind != Token::op)
+        break;
+      const int p = precedence(t.text);
+      if (p == 0 || p <= min_prec)
+        break;
+      const std::string op = t.text;
+      ++pos_;
+      if (op == "&&" || op == "||") {
+        const bool l = as_bool(lhs);
+        Val rhs = binary(p);
+        lhs = constant_bool(op == "&&" ? (l && as_bool(rhs)) : (l || as_bool(rhs)));
+        continue;
+      }
+      Val rhs = binary(p);
+      lhs = apply(op, lhs, rhs);
+    }
+    return lhs;
+  }
+
+  static Val constant_bool(bool b) {
+    Val v;
+    v.c = Val::Const::bool_;
+    v.b = b;
+    return v;
+  }
+
+  bool is_nil(const Val& v) { return v.c == Val::Const::nil; }
+
+  /// Pointer-shaped values (ptr, map, chan, func, unsafe.Pointer) compare by their word.
+  bool pointer_shaped(const Val& v) {
+    if (!v.type)
+      return false;
+    const auto k = v.type->resolved()->kind;
+    return k == GoKind::ptr || k == GoKind::map || k == GoKind::chan || k == GoKind::func ||
+           k == GoKind::unsafe_pointer;
+  }
+
+  Val apply(const std::string& op, const Val& a, const Val& b) {
+    const bool cmp = op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=";
+    auto compare = [&](auto x, auto y) {
+      if (op == "==")
+        return x == y;
+      if (op == "!=")
+        return x != y;
+      if (op == "<")
+        return x < y;
+      if (op == "<=")
+        return x <= y;
+      if (op == ">")
+        return x > y;
+      return x >= y;
+    };
+    // nil comparisons
+    if (is_nil(a) || is_nil(b)) {
+      if (op != "==" && op != "!=")
+        throw EvalError("operator " + op + " not defined on nil");
+      const Val& o = is_nil(a) ? b : a;
+      bool isnil = true;
+      if (is_nil(o)) {
+        isnil = true;
+      } else if (pointer_shaped(o)) {
+        isnil = word(o.addr) == 0;
+      } else if (o.type && o.type->resolved()->kind == GoKind::slice) {
+        isnil = word(o.addr) == 0;
+      } else if (o.type && o.type->resolved()->kind == GoKind::interface) {
+        isnil = word(o.addr) == 0;
+      } else {
+        throw EvalError("can not compare " + (o.type ? o.type->name : std::string("constant")) +
+                        " to nil");
+      }
+      return constant_bool(op == "==" ? isnil : !isnil);
+    }
+    const auto* ta = a.type ? a.type->resolved() : nullptr;
+    const auto* tb = b.type ? b.type->resolved() : nullptr;
+    const bool str = (ta && ta->kind == GoKind::string) || (tb && tb->kind == GoKind::string) ||
+                     a.c == Val::Const::string_ || b.c == Val::Const::string_;
+    if (str) {
+      const auto x = as_string(a), y = as_string(b);
+      if (cmp)
+        return constant_bool(compare(x, y));
+      if (op == "+") {
+        Val v;
+        v.c = Val::Const::string_;
+        v.s = x + y;
+        return v;
+      }
+      throw EvalError("operator " + op + " not defined on strings");
+    }
+    if ((ta && ta->kind == GoKind::bool_) || a.c == Val::Const::bool_) {
+      if (op == "==")
+        return constant_bool(as_bool(a) == as_bool(b));
+      if (op == "!=")
+        return constant_bool(as_bool(a) != as_bool(b));
+      throw EvalError("operator " + op + " not defined on bool");
+    }
+    if (pointer_shaped(a) && pointer_shaped(b) && cmp) {
+      return constant_bool(compare(word(a.addr), word(b.addr)));
+    }
+    const dwarf::Type* rt = a.type ? a.type : b.type;
+    const bool flt = (ta && is_float(ta->kind)) || (tb && is_float(tb->kind)) ||
+                     a.c == Val::Const::float_ || b.c == Val::Const::float_;
+    if (a.type && b.type && a.type->resolved() != b.type->resolved() &&
+        a.type->resolved()->name != b.type->resolved()->name) {
+      throw EvalError("mismatched types \"" + a.type->name + "\" and \"" + b.type->name + "\"");
+    }
+    if (flt) {
+      const double x = as_float(a), y = as_float(b);
+      if (cmp)
+        return constant_bool(compare(x, y));
+      double r = 0;
+      if (op == "+")
+        r = x + y;
+      else if (op == "-")
+        r = x - y;
+      else if (op == "*")
+        r = x * y;
+      else if (op == "/")
+        r = x / y;
+      else
+        throw EvalError("operator " + op + " not defined on float");
+      if (rt && is_float(rt->resolved()->kind)) {
+        if (rt->resolved()->kind == GoKind::float32) {
+          const float r32 = static_cast<float>(r);
+          return make(rt, &r32, 4);
+        }
+        return make(rt, &r, 8);
+      }
+      Val v;
+      v.c = Val::Const::float_;
+      v.f = r;
+      return v;
+    }
+    const std::int64_t x = as_int(a), y = as_int(b);
+    if (cmp)
+      return constant_bool(compare(x, y));
+    std::int64_t r = 0;
+    if (op == "+")
+      r = x + y;
+    else if (op == "-")
+      r = x - y;
+    else if (op == "*")
+      r = x * y;
+    else if (op == "/" || op == "%") {
+      if (y == 0)
+        throw EvalError("integer divide by zero");
+      r = op == "/" ? x / y : x % y;
+    } else if (op == "&")
+      r = x & y;
+    else if (op == "|")
+      r = x | y;
+    else if (op == "^")
+      r = x ^ y;
+    else if (op == "<<")
+      r = static_cast<std::int64_t>(static_cast<std::uint64_t>(x) << y);
+    else if (op == ">>")
+      r = x >> y;
+    else
+      throw EvalError("operator " + op + " not supported");
+    if (rt) {
+      const auto size = std::min<std::uint64_t>(rt->resolved()->size ? rt->resolved()->size : 8, 8);
+      return make(rt, &r, size);
+    }
+    Val v;
+    v.c = Val::Const::int_;
+    v.i = r;
+    return v;
+  }
+
+  Val unary() {
+    if (accept("-")) {
+      Val v = unary();
+      if (v.c == Val::Const::int_) {
+        v.i = -v.i;
+        return v;
+      }
+      if (v.c == Val::Const::float_) {
+        v.f = -v.f;
+        return v;
+      }
+      Val zero;
+      zero.c = Val::Const::int_;
+      return apply("-", zero, v);
+    }
+    if (accept("+"))
+      return unary();
+    if (accept("!"))
+      return constant_bool(!as_bool(unary()));
+    if (accept("*"))
+      return deref(unary());
+    if (accept("&")) {
+      Val v = unary();
+      if (!v.type || v.computed || loader_.is_fake(v.addr)) {
+        throw EvalError("can not take address of expression");
+      }
+      const std::uint64_t a = v.addr;
+      return make(loader_.pointer_to(v.type), &a, 8);
+    }
+    return postfix(primary());
+  }
+
+  Val deref(const Val& v) {
+    if (!v.type || v.type->resolved()->kind != GoKind::ptr) {
+      throw EvalError("expression is not a pointer");
+    }
+    const auto p = word(v.addr);
+    if (p == 0)
+      throw EvalError("nil pointer dereference");
+    Val r;
+    r.type = v.type->resolved()->elem;
+    r.addr = p;
+    return r;
+  }
+
+  /// Parses a type: T, *T, []T (only named ones DWARF knows), or a quoted "T".
+  const dwarf::Type* parse_type_name() {
+    if (accept("*")) {
+      const auto* t = parse_type_name();
+      const auto* known = im_.bi.debug().find_type("*" + t->name);
+      return known ? known : loader_.pointer_to(t);
+    }
+    std::string name;
+    if (peek().kind == Token::string) {
+      name = peek().text;
+      ++pos_;
+    } else {
+      while (peek().kind == Token::ident) {
+        name += peek().text;
+        ++pos_;
+        if (peek().kind == Token::op && peek().text == "." &&
+            toks_[pos_ + 1].kind == Token::ident) {
+          name += ".";
+          ++pos_;
+        } else {
+          break;
+        }
+      }
+    }
+    const auto* t = im_.bi.debug().find_type(name);
+    if (!t)
+      throw EvalError("could not find symbol value for " + name);
+    return t;
+  }
+
+  Val convert(const dwarf::Type* t, const Val& v) {
+    const auto* r = t->resolved();
+    if (r->kind == GoKind::ptr || r->kind == GoKind::unsafe_pointer) {
+      std::uint64_t p = 0;
+      if (v.type && (v.type->resolved()->kind == GoKind::ptr ||
+                     v.type->resolved()->kind == GoKind::unsafe_pointer)) {
+        p = word(v.addr);
+      } else {
+        p = static_cast<std::uint64_t>(as_int(v));
+      }
+      return make(t, &p, 8);
+    }
+    if (is_int(r->kind) || is_uint(r->kind)) {
+      const std::int64_t x = as_int(v);
+      return make(t, &x, std::min<std::uint64_t>(r->size, 8));
+    }
+    if (r->kind == GoKind::float64) {
+      const double x = as_float(v);
+      return make(t, &x, 8);
+    }
+    if (r->kind == GoKind::float32) {
+      const float x = static_cast<float>(as_float(v));
+      return make(t, &x, 4);
+    }
+    if (v.type && v.type->resolved()->name == r->name) {
+      Val out = v;
+      out.type = t;
+      return out;
+    }
+    throw EvalError("can not convert to " + t->name);
+  }
+
+  Val primary() {
+    const Token t = peek();
+    if (accept("(")) {
+      // (*T)(x) / (*"T")(x) conversion, or a parenthesized expression
+      if (peek().kind == Token::op && peek().text == "*" &&
+          (toks_[pos_ + 1].kind == Token::string ||
+           (toks_[pos_ + 1].kind == Token::ident && looks_like_type(pos_ + 1)))) {
+        const std::size_t save = pos_;
+        try {
+          const auto* ty = parse_type_name();
+          expect(")");
+          expect("(");
+          Val x = binary(0);
+          expect(")");
+          return convert(ty, x);
+        } catch (const EvalError&) {
+          pos_ = save;
+        }
+      }
+      Val v = binary(0);
+      expect(")");
+      return v;
+    }
+    if (t.kind == Token::number) {
+      ++pos_;
+      Val v;
+      if (t.text.find_first_of(".eE") != std::string::npos && t.text.rfind("0x", 0) != 0) {
+        v.c = Val::Const::float_;
+        v.f = std::stod(t.text);
+      } else {
+        v.c = Val::Const::int_;
+        v.i = static_cast<std::int64_t>(std::stoull(t.text, nullptr, 0));
+      }
+      return v;
+    }
+    if (t.kind == Token::string) {
+      ++pos_;
+      Val v;
+      v.c = Val::Const::string_;
+      v.s = t.text;
+      return v;
+    }
+    if (t.kind != Token::ident)
+      throw EvalError("unexpected token " + t.text);
+    ++pos_;
+    if (t.text == "true" || t.text == "false")
+      return constant_bool(t.text == "true");
+    if (t.text == "nil") {
+      Val v;
+      v.c = Val::Const::nil;
+      return v;
+    }
+    if ((t.text == "len" || t.text == "cap") && accept("(")) {
+      Val x = binary(0);
+      expect(")");
+      return builtin_len(t.text == "len", x);
+    }
+    if (auto v = lookup(t.text))
+      return *v;
+    // pkg.Var
+    if (peek().kind == Token::op && peek().text == "." && toks_[pos_ + 1].kind == Token::ident) {
+      const std::string full = t.text + "." + toks_[pos_ + 1].text;
+      if (const auto* g = im_.bi.debug().find_global(full)) {
+        pos_ += 2;
+        return global(*g);
+      }
+      // conversion to a package type: pkg.T(x)
+      if (const auto* ty = im_.bi.debug().find_type(full);
+          ty && toks_[pos_ + 2].kind == Token::op && toks_[pos_ + 2].text == "(") {
+        pos_ += 3;
+        Val x = binary(0);
+        expect(")");
+        return convert(ty, x);
+      }
+    }
+    if (peek().kind == Token::op && peek().text == "(") {
+      if (const auto* ty = im_.bi.debug().find_type(t.text)) {
+        ++pos_;
+        Val x = binary(0);
+        expect(")");
+        return convert(ty, x);
+      }
+    }
+    throw EvalError("could not find symbol value for " + t.text);
+  }
+
+  bool looks_like_type(std::size_t i) const {
+    std::string name = toks_[i].text;
+    while (toks_[i + 1].kind == Token::op && toks_[i + 1].text == "." &&
+           toks_[i + 2].kind == Token::ident) {
+      name += "." + toks_[i + 2].text;
+      i += 2;
+    }
+    return im_.bi.debug().find_type(name) != nullptr;
+  }
+
+  Val builtin_len(bool len, const Val& x) {
+    Val v;
+    v.c = Val::Const::int_;
+    if (x.c == Val::Const::string_) {
+      v.i = static_cast<std::int64_t>(x.s.size());
+      return v;
+    }
+    if (!x.type)
+      throw EvalError("invalid argument to len");
+    const auto* r = x.type->resolved();
+    switch (r->kind) {
+      case GoKind::string:
+        v.i = static_cast<std::int64_t>(word(x.addr + 8));
+        break;
+      case GoKind::slice:
+        v.i = static_cast<std::int64_t>(word(x.addr + (len ? 8 : 16)));
+        break;
+      case GoKind::array:
+        v.i = static_cast<std::int64_t>(r->count);
+        break;
+      case GoKind::map: {
+        const auto h = word(x.addr);
+        v.i = h ? static_cast<std::int64_t>(word(h)) : 0;
+        break;
+      }
+      case GoKind::chan: {
+        const auto c = word(x.addr);
+        v.i = c ? static_cast<std::int64_t>(word(c + (len ? 0 : 8))) : 0;
+        break;
+      }
+      case GoKind::ptr:
+        if (r->elem && r->elem->resolved()->kind == GoKind::array) {
+          v.i = static_cast<std::int64_t>(r->elem->resolved()->count);
+          break;
+        }
+        [[fallthrough]];
+      default:
+        throw EvalError("invalid argument " + x.type->name + " to " + (len ? "len" : "cap"));
+    }
+    return v;
+  }
+
+  Val global(const dwarf::Variable& g) {
+    RegisterFn none = [](unsigned) -> std::optional<std::uint64_t> { return std::nullopt; };
+    bool fake = false;
+    std::string err;
+    auto a = loader_.locate(g, 0, 0, none, &fake, &err);
+    if (!a)
+      throw EvalError(err);
+    Val v;
+    v.type = g.type;
+    v.addr = *a;
+    return v;
+  }
+
+  std::optional<Val> lookup(const std::string& name) {
+    const std::uint64_t pc = f_.last_pc ? f_.last_pc : f_.current.pc;
+    RegisterFn regs = [&](unsigned r) { return im_.read_register(f_, r); };
+    auto try_var = [&](const dwarf::Variable& dv) -> std::optional<Val> {
+      const bool escaped = !dv.name.empty() && dv.name[0] == '&';
+      if ((escaped ? dv.name.substr(1) : dv.name) != name)
+        return std::nullopt;
+      bool fake = false;
+      std::string err;
+      auto a = loader_.locate(dv, pc, f_.cfa, regs, &fake, &err);
+      if (!a)
+        throw EvalError("could not read " + name + ": " + err);
+      Val v;
+      v.type = dv.type;
+      v.addr = *a;
+      if (escaped)
+        v = deref(v);
+      return v;
+    };
+    if (f_.call.function && !f_.call.inlined) {
+      // The deepest visible declaration wins (shadowing).
+      const dwarf::Variable* best = nullptr;
+      const auto fpc = im_.bi.to_file(proc::VirtAddr(pc));
+      for (const auto& dv : im_.bi.debug().locals(*f_.call.function)) {
+        const bool escaped = !dv.name.empty() && dv.name[0] == '&';
+        if ((escaped ? dv.name.substr(1) : dv.name) != name || !dv.in_scope(fpc))
+          continue;
+        if (dv.decl_line != 0 && static_cast<int>(dv.decl_line) > f_.call.line)
+          continue;
+        if (!best || dv.depth >= best->depth)
+          best = &dv;
+      }
+      if (best)
+        return try_var(*best);
+    }
+    const std::vector<dwarf::Variable>* params =
+        f_.call.inlined ? &f_.call.inlined->params
+                        : (f_.call.function ? &f_.call.function->params : nullptr);
+    if (params) {
+      for (const auto& p : *params) {
+        if (auto v = try_var(p))
+          return v;
+      }
+    }
+    // A package variable of the frame's package.
+    if (f_.call.function) {
+      const auto& fn = f_.call.function->name;
+      const auto slash = fn.rfind('/');
+      const auto dot = fn.find('.', slash == std::string::npos ? 0 : slash);
+      if (dot != std::string::npos) {
+        if (const auto* g = im_.bi.debug().find_global(fn.substr(0, dot) + "." + name)) {
+          return global(*g);
+        }
+      }
+    }
+    if (const auto* g = im_.bi.debug().find_global(name))
+      return global(*g);
+    return std::nullopt;
+  }
+
+  Val postfix(Val v) {
+    for (;;) {
+      if (accept(".")) {
+        if (accept("(")) {
+          const auto* ty = parse_type_name();
+          expect(")");
+          v = assert_type(v, ty);
+          continue;
+        }
+        if (peek().kind != Token::ident)
+          throw EvalError("expected field name");
+        const std::string field = peek().text;
+        ++pos_;
+        v = select(v, field);
+        continue;
+      }
+      if (accept("[")) {
+        std::optional<Val> lo, hi;
+        if (!(peek().kind == Token::op && peek().text == ":"))
+          lo = binary(0);
+        if (accept(":")) {
+          if (!(peek().kind == Token::op && peek().text == "]"))
+            hi = binary(0);
+          expect("]");
+          v = slice(v, lo, hi);
+          continue;
+        }
+        expect("]");
+        if (!lo)
+          throw EvalError("missing index");
+        v = index(v, *lo);
+        continue;
+      }
+      if (accept("("))
+        throw EvalError("function calls not allowed without using 'call'");
+      return v;
+    }
+  }
+
+  Val select(Val v, const std::string& name) {
+    if (!v.type)
+      throw EvalError(name + " (type constant) is not a struct");
+    while (v.type->resolved()->kind == GoKind::ptr) v = deref(v);
+    const auto* r = v.type->resolved();
+    if (r->kind != GoKind::struct_) {
+      throw EvalError(v.type->name + " has no member " + name);
+    }
+    if (const auto* f = r->field(name)) {
+      Val out;
+      out.type = f->type;
+      out.addr = v.addr + f->offset;
+      return out;
+    }
+    for (const auto& f : r->fields) {
+      if (!f.embedded)
+        continue;
+      Val inner;
+      inner.type = f.type;
+      inner.addr = v.addr + f.offset;
+      try {
+        return select(inner, name);
+      } catch (const EvalError&) {
+      }
+    }
+    throw EvalError(v.type->name + " has no member " + name);
+  }
+
+  Val index(Val v, const Val& idx) {
+    if (!v.type)
+      throw EvalError("can not index constant");
+    if (v.type->resolved()->kind == GoKind::ptr && v.type->resolved()->elem &&
+        v.type->resolved()->elem->resolved()->kind == GoKind::array) {
+      v = deref(v);
+    }
+    const auto* r = v.type->resolved();
+    switch (r->kind) {
+      case GoKind::array:
+      case GoKind::slice:
+      case GoKind::string: {
+        const std::int64_t i = as_int(idx);
+        std::uint64_t base = v.addr, len = r->count;
+        const dwarf::Type* elem = r->elem;
+        if (r->kind != GoKind::array) {
+          base = word(v.addr);
+          len = word(v.addr + 8);
+        }
+        if (r->kind == GoKind::slice && !elem) {
+          if (const auto* f = r->field("array"); f && f->type)
+            elem = f->type->resolved()->elem;
+        }
+        if (r->kind == GoKind::string) {
+          elem = im_.bi.debug().find_type("uint8");
+        }
+        if (i < 0 || static_cast<std::uint64_t>(i) >= len) {
+          throw EvalError("index out of bounds");
+        }
+        Val out;
+        out.type = elem;
+        out.addr = base + static_cast<std::uint64_t>(i) * (elem ? elem->resolved()->size : 1);
+        return out;
+      }
+      case GoKind::map:
+        return map_index(v, idx);
+      default:
+        throw EvalError("expression \"" + v.type->name + "\" (" + v.type->name +
+                        ") does not support indexing");
+    }
+  }
+
+  Val map_index(const Val& m, const Val& key) {
+    // Walk the loaded entries: the loader knows hmap layout; compare keys by value.
+    LoadConfig cfg{true, 1, 1 << 20, 1 << 20, -1};
+    Variable mv = loader_.load("", m.type, m.addr, cfg);
+    const auto* r = m.type->resolved();
+    const auto* kt = r->key ? r->key->resolved() : nullptr;
+    if (!kt)
+      throw EvalError("unsupported map key type");
+    for (std::size_t i = 0; i + 1 < mv.children.size(); i += 2) {
+      const auto& k = mv.children[i];
+      bool eq = false;
+      if (kt->kind == GoKind::string) {
+        eq = k.value == as_string(key);
+      } else if (is_int(kt->kind) || is_uint(kt->kind)) {
+        eq =
+            k.value == (is_int(kt->kind) ? std::to_string(as_int(key))
+                                         : std::to_string(static_cast<std::uint64_t>(as_int(key))));
+      } else if (kt->kind == GoKind::bool_) {
+        eq = k.value == (as_bool(key) ? "true" : "false");
+      } else {
+        throw EvalError("unsupported map key type " + kt->name);
+      }
+      if (eq) {
+        Val out;
+        out.type = r->elem;
+        out.addr = mv.children[i + 1].addr;
+        return out;
+      }
+    }
+    throw EvalError("key not found");
+  }
+
+  Val slice(Val v, const std::optional<Val>& lo, const std::optional<Val>& hi) {
+    if (!v.type)
+      throw EvalError("can not slice constant");
+    const auto* r = v.type->resolved();
+    std::uint64_t base = 0, len = 0, cap = 0;
+    const dwarf::Type* elem = r->elem;
+    const dwarf::Type* result = nullptr;
+    if (r->kind == GoKind::slice) {
+      base = word(v.addr);
+      len = word(v.addr + 8);
+      cap = word(v.addr + 16);
+      result = v.type;
+      if (!elem) {
+        if (const auto* f = r->field("array"); f && f->type)
+          elem = f->type->resolved()->elem;
+      }
+    } else if (r->kind == GoKind::string) {
+      base = word(v.addr);
+      len = cap = word(v.addr + 8);
+      result = v.type;
+      elem = nullptr;
+    } else if (r->kind == GoKind::array) {
+      base = v.addr;
+      len = cap = r->count;
+      result = elem ? im_.bi.debug().find_type("[]" + elem->name) : nullptr;
+      if (!result)
+        throw EvalError("can not slice " + v.type->name);
+    } else {
+      throw EvalError("can not slice " + v.type->name);
+    }
+    const auto l = lo ? static_cast<std::uint64_t>(as_int(*lo)) : 0;
+    const auto h = hi ? static_cast<std::uint64_t>(as_int(*hi)) : len;
+    if (l > h || h > cap)
+      throw EvalError("index out of bounds");
+    const std::uint64_t esize = elem ? elem->resolved()->size : 1;
+    if (r->kind == GoKind::string) {
+      const std::uint64_t hdr[2] = {base + l, h - l};
+      return make(result, hdr, sizeof hdr);
+    }
+    const std::uint64_t hdr[3] = {base + l * esize, h - l, cap - l};
+    return make(result, hdr, sizeof hdr);
+  }
+
+  Val assert_type(const Val& v, const dwarf::Type* ty) {
+    if (!v.type || v.type->resolved()->kind != GoKind::interface) {
+      throw EvalError("expression is not an interface");
+    }
+    const auto* r = v.type->resolved();
+    const bool empty = r->field("_type") != nullptr;
+    const auto first = word(v.addr);
+    if (first == 0)
+      throw EvalError("interface conversion: interface is nil, not " + ty->name);
+    const auto rtype = empty ? first : word(first + 8);
+    const auto* dyn = im_.bi.debug().type_by_runtime_type(rtype - im_.bi.load_bias());
+    if (!dyn || dyn->name != ty->name) {
+      throw EvalError("interface conversion: interface is " + (dyn ? dyn->name : std::string("?")) +
+                      ", not " + ty->name);
+    }
+    // Pointer-shaped dynamic values live in the data word; others behind it.
+    Val out;
+    out.type = dyn;
+    const auto dk = dyn->resolved()->kind;
+    const bool direct = dk == GoKind::ptr || dk == GoKind::map || dk == GoKind::chan ||
+                        dk == GoKind::func || dk == GoKind::unsafe_pointer;
+    out.addr = direct ? v.addr + 8 : word(v.addr + 8);
+    return out;
+  }
+
+  Target& t_;
+  Target::Impl& im_;
+  const Frame& f_;
+  ValueLoader& loader_;
+  std::vector<Token> toks_;
+  std::size_t pos_ = 0;
+};
+
+Variable constant_variable(const Val& v, const std::string& name) {
+  Variable out;
+  out.name = name;
+  out.flags = kFlagConstant;
+  switch (v.c) {
+    case Val::Const::int_:
+      out.kind = static_cast<int>(GoKind::int_);
+      out.value = std::to_string(v.i);
+      break;
+    case Val::Const::float_:
+      out.kind = static_cast<int>(GoKind::float64);
+      out.value = format_go_float(v.f, 64);
+      break;
+    case Val::Const::bool_:
+      out.kind = static_cast<int>(GoKind::bool_);
+      out.type = out.real_type = "bool";
+      out.value = v.b ? "true" : "false";
+      out.flags = 0;
+      break;
+    case Val::Const::string_:
+      out.kind = static_cast<int>(GoKind::string);
+      out.value = v.s;
+      out.len = static_cast<std::int64_t>(v.s.size());
+      break;
+    case Val::Const::nil:
+      out.type = out.real_type = "nil";
+      out.value = "nil";
+      break;
+    case Val::Const::none:
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+Variable Target::eval(const std::string& expr, const Frame& f, const LoadConfig& cfg) {
+  ValueLoader loader(
+      *bi_, [this](std::uint64_t a, std::span<std::byte> out) { return impl_->read(a, out); });
+  Evaluator ev(*this, *impl_, f, loader);
+  Val v = ev.parse(expr);
+  if (!v.type)
+    return constant_variable(v, expr);
+  Variable out = loader.load(expr, v.type, v.addr, cfg);
+  if (v.computed) {
+    out.addr = 0;
+  } else if (loader.is_fake(v.addr)) {
+    out.flags |= kFlagFakeAddress;
+  }
+  return out;
+}
+
+void Target::set_variable(const std::string& lhs, const std::string& rhs, const Frame& f) {
+  ValueLoader loader(
+      *bi_, [this](std::uint64_t a, std::span<std::byte> out) { return impl_->read(a, out); });
+  Evaluator ev(*this, *impl_, f, loader);
+  Val dst = ev.parse(lhs);
+  if (!dst.type || dst.computed)
+    throw EvalError("can not assign to \"" + lhs + "\"");
+  if (loader.is_fake(dst.addr))
+    throw EvalError("can not assign to a register variable");
+  Val src = ev.parse(rhs);
+  const auto* r = dst.type->resolved();
+  std::vector<std::byte> bytes(std::min<std::uint64_t>(r->size, 8));
+  auto put = [&](const void* p) { std::memcpy(bytes.data(), p, bytes.size()); };
+  if (is_int(r->kind) || is_uint(r->kind)) {
+    const std::int64_t x = ev.as_int(src);
+    put(&x);
+  } else if (r->kind == GoKind::float64) {
+    const double x = ev.as_float(src);
+    put(&x);
+  } else if (r->kind == GoKind::float32) {
+    const float x = static_cast<float>(ev.as_float(src));
+    put(&x);
+  } else if (r->kind == GoKind::bool_) {
+    const std::uint8_t x = ev.as_bool(src) ? 1 : 0;
+    put(&x);
+  } else if (r->kind == GoKind::ptr || r->kind == GoKind::unsafe_pointer ||
+             r->kind == GoKind::map || r->kind == GoKind::chan || r->kind == GoKind::func) {
+    std::uint64_t x = 0;
+    if (src.c != Val::Const::nil) {
+      if (!src.type) {
+        x = static_cast<std::uint64_t>(ev.as_int(src));
+      } else {
+        if (src.type->resolved()->name != r->name) {
+          throw EvalError("can not assign " + src.type->name + " to " + dst.type->name);
+        }
+        x = ev.word(src.addr);
+      }
+    }
+    put(&x);
+  } else {
+    throw EvalError("can not set variables of type " + dst.type->name);
+  }
+  try {
+    process_->write_memory(proc::VirtAddr(dst.addr), bytes);
+  } catch (const proc::Error& e) {
+    throw EvalError(e.what());
+  }
+  invalidate();
+}
+
+}  // namespace goscope::target

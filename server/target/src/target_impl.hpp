@@ -1,0 +1,62 @@
+#pragma once
+// Private state of target::Target shared by target.cpp, goroutines.cpp, stack.cpp and
+// eval.cpp: runtime struct layouts from DWARF, caches valid while the process is stopped.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "target/target.hpp"
+#include "target/value_loader.hpp"
+
+namespace goscope::target {
+
+/// Offsets of the runtime fields Target reads (runtime.g, runtime.m, runtime._defer), taken
+/// from DWARF so that they follow the Go version of the program.
+struct RuntimeLayout {
+  bool ok = false;
+  std::uint64_t g_size = 0;
+  std::uint64_t stack_lo = 0, stack_hi = 8;
+  std::uint64_t sched_sp = 0, sched_pc = 0, sched_bp = 0;
+  std::uint64_t atomicstatus = 0, goid = 0, waitsince = 0, waitreason = 0;
+  std::uint64_t gopc = 0, startpc = 0, labels = 0, m = 0, defer_ = 0;
+  std::uint8_t waitreason_size = 1;
+  std::uint64_t m_procid = 0, m_curg = 0;
+  std::uint64_t d_sp = 0, d_pc = 0, d_fn = 0, d_link = 0;
+};
+
+struct Target::Impl {
+  Impl(Target& t, proc::Process& p, const BinaryInfo& b);
+
+  Target& target;
+  proc::Process& proc;
+  const BinaryInfo& bi;
+  RuntimeLayout rt;
+  ValueLoader loader;
+
+  // Caches, dropped by invalidate().
+  std::map<pid_t, proc::Registers> regs_cache;
+  std::map<pid_t, std::optional<Goroutine>> thread_g;
+  bool all_loaded = false;
+  std::vector<std::pair<std::size_t, Goroutine>> all;  // (index in allgs, goroutine)
+
+  bool read(std::uint64_t addr, std::span<std::byte> out);
+  std::optional<std::uint64_t> read_u64(std::uint64_t addr);
+  const proc::Registers& registers(pid_t tid);
+  std::optional<std::uint64_t> read_register(const Frame& f, unsigned regno);
+
+  // goroutines.cpp
+  std::optional<Goroutine> parse_g(std::uint64_t gaddr);
+  std::optional<Goroutine> thread_goroutine(pid_t tid);
+  void load_all();
+  void finish(Goroutine& g);  // user_current, labels, start/go locations
+
+  // stack.cpp
+  /// Physical frames (no inlined ones), Delve's stackIterator.
+  std::vector<Frame> walk(const Goroutine* g, pid_t tid, int max_frames, bool physical_only);
+  std::vector<Defer> defers_of(const Goroutine& g);
+};
+
+}  // namespace goscope::target

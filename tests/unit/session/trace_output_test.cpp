@@ -1,0 +1,247 @@
+// Pairing, filters and outputs of trace events, fed synthetic events (no process).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cond_expr.hpp"
+#include "session/trace_command.hpp"
+#include "target/binary_info.hpp"
+#include "trace_output.hpp"
+
+using namespace goscope;
+using session::TraceOutput;
+using session::TraceOutputOptions;
+using target::TraceEvent;
+
+namespace {
+
+struct Capture {
+  std::FILE* f = std::tmpfile();
+  ~Capture() { std::fclose(f); }
+  std::string text() {
+    std::fflush(f);
+    std::rewind(f);
+    std::string out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    return out;
+  }
+};
+
+target::Variable int_var(std::string name, int v, bool result = false) {
+  target::Variable x;
+  x.name = std::move(name);
+  x.kind = 2;
+  x.type = "int";
+  x.value = std::to_string(v);
+  x.addr = 0xc000001000;
+  x.flags = result ? target::kFlagReturnArgument : target::kFlagArgument;
+  return x;
+}
+
+struct Events {
+  dwarf::Function fact;
+  std::uint64_t t = 1000;
+  Events() {
+    fact.name = "main.fact";
+    dwarf::Variable n;
+    n.name = "n";
+    n.is_parameter = true;
+    dwarf::Variable r;
+    r.name = "~r0";
+    r.is_parameter = true;
+    r.is_result = true;
+    fact.params = {n, r};
+  }
+  TraceEvent call(std::int64_t goid, int n) {
+    TraceEvent ev;
+    ev.kind = TraceEvent::Kind::call;
+    ev.goid = goid;
+    ev.function = &fact;
+    ev.values = {int_var("n", n)};
+    ev.time_ns = t += 1000;
+    return ev;
+  }
+  TraceEvent ret(std::int64_t goid, int v) {
+    TraceEvent ev;
+    ev.kind = TraceEvent::Kind::ret;
+    ev.goid = goid;
+    ev.function = &fact;
+    ev.values = {int_var("~r0", v, true)};
+    ev.time_ns = t += 1000;
+    return ev;
+  }
+  // fact(3) on goroutine g, fully nested.
+  void fact3(TraceOutput& out, std::int64_t g) {
+    out.on_event(call(g, 3));
+    out.on_event(call(g, 2));
+    out.on_event(call(g, 1));
+    out.on_event(ret(g, 1));
+    out.on_event(ret(g, 2));
+    out.on_event(ret(g, 6));
+  }
+};
+
+const target::BinaryInfo& basic() {
+  static auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/basic");
+  return *bi;
+}
+
+}  // namespace
+
+TEST_CASE("dlv lines for nested calls", "[session][trace]") {
+  Capture cap;
+  Events e;
+  {
+    TraceOutput out(TraceOutputOptions{}, basic(), cap.f);
+    e.fact3(out, 1);
+    out.finish(e.t, 10000);
+  }
+  CHECK(cap.text() ==
+        "> goroutine(1): main.fact(3)\n"
+        "> goroutine(1): main.fact(2)\n"
+        "> goroutine(1): main.fact(1)\n"
+        ">> goroutine(1): => (1)\n"
+        ">> goroutine(1): => (2)\n"
+        ">> goroutine(1): => (6)\n");
+}
+
+TEST_CASE("graph nests calls per goroutine, printing each tree when its root ends",
+          "[session][trace]") {
+  Capture cap;
+  Events e;
+  TraceOutputOptions opts;
+  opts.dlv_lines = false;
+  opts.graph = true;
+  {
+    TraceOutput out(opts, basic(), cap.f);
+    // Interleave two goroutines: each tree still comes out whole.
+    out.on_event(e.call(1, 2));
+    out.on_event(e.call(7, 1));
+    out.on_event(e.call(1, 1));
+    out.on_event(e.ret(7, 1));
+    out.on_event(e.ret(1, 1));
+    out.on_event(e.ret(1, 2));
+    out.finish(e.t, 10000);
+  }
+  const auto text = cap.text();
+  CHECK(text.find("goroutine(7) +0.000001s:\nmain.fact(1) => (1)  2µs\n") != std::string::npos);
+  CHECK(text.find("goroutine(1) +0.000000s:\n"
+                  "main.fact(2) {\n"
+                  "  main.fact(1) => (1)  2µs\n"
+                  "} => (2)  5µs\n") != std::string::npos);
+}
+
+TEST_CASE("returns close abandoned frames and stats count every call", "[session][trace]") {
+  Capture cap;
+  Events e;
+  TraceOutputOptions opts;
+  opts.stats = true;
+  {
+    TraceOutput out(opts, basic(), cap.f);
+    out.on_event(e.call(1, 3));
+    out.on_event(e.call(1, 2));
+    out.on_event(e.call(1, 1));
+    // A panic unwinds fact(1) and fact(2); fact(3) recovers and returns.
+    out.on_event(e.ret(1, 0));
+    out.on_event(e.ret(5, 9));  // a return with no entry: tracing began mid-call
+    out.finish(e.t, 5'000'000);
+    CHECK(out.unmatched_returns() == 1);
+  }
+  const auto text = cap.text();
+  CHECK(text.find("Functions called: 3\n") != std::string::npos);
+  CHECK(text.find("Unique functions: 1\n") != std::string::npos);
+  CHECK(text.find("Total execution time: 5ms\n") != std::string::npos);
+  CHECK(text.find("(0 lost, 1 unmatched returns)") != std::string::npos);
+}
+
+TEST_CASE("filters: depth, sample, goroutine, cond", "[session][trace]") {
+  Events e;
+  SECTION("depth 0 keeps roots") {
+    Capture cap;
+    TraceOutputOptions opts;
+    opts.max_depth = 0;
+    {
+      TraceOutput out(opts, basic(), cap.f);
+      e.fact3(out, 1);
+    }
+    CHECK(cap.text() == "> goroutine(1): main.fact(3)\n>> goroutine(1): => (6)\n");
+  }
+  SECTION("sample 2 keeps every other root with its subtree") {
+    Capture cap;
+    TraceOutputOptions opts;
+    opts.sample = 2;
+    {
+      TraceOutput out(opts, basic(), cap.f);
+      e.fact3(out, 1);
+      e.fact3(out, 1);
+      e.fact3(out, 1);
+    }
+    const auto text = cap.text();
+    CHECK(std::count(text.begin(), text.end(), '\n') == 12);
+  }
+  SECTION("goroutine") {
+    Capture cap;
+    TraceOutputOptions opts;
+    opts.goroutine = 2;
+    {
+      TraceOutput out(opts, basic(), cap.f);
+      e.fact3(out, 1);
+      e.fact3(out, 2);
+    }
+    const auto text = cap.text();
+    CHECK(text.find("goroutine(1)") == std::string::npos);
+    CHECK(text.find("> goroutine(2): main.fact(3)") != std::string::npos);
+  }
+  SECTION("cond hides only the calls that fail it") {
+    Capture cap;
+    TraceOutputOptions opts;
+    auto cond = std::make_shared<session::CondExpr>(session::CondExpr::parse("n != 2"));
+    opts.cond = [cond](const TraceEvent& ev) { return cond->matches(ev.values); };
+    {
+      TraceOutput out(opts, basic(), cap.f);
+      e.fact3(out, 1);
+    }
+    CHECK(cap.text() ==
+          "> goroutine(1): main.fact(3)\n"
+          "> goroutine(1): main.fact(1)\n"
+          ">> goroutine(1): => (1)\n"
+          ">> goroutine(1): => (6)\n");
+  }
+}
+
+TEST_CASE("cond expressions", "[session][cond]") {
+  using session::CondExpr;
+  std::vector<target::Variable> args = {int_var("a", 5), int_var("b", -2)};
+  target::Variable s;
+  s.name = "s";
+  s.kind = 24;
+  s.value = "gopher";
+  s.len = 6;
+  args.push_back(s);
+  CHECK(CondExpr::parse("a == 5").matches(args));
+  CHECK(CondExpr::parse("a > b && b < 0").matches(args));
+  CHECK(CondExpr::parse("a*2 + b == 8").matches(args));
+  CHECK(CondExpr::parse("s == \"gopher\" && len(s) == 6").matches(args));
+  CHECK_FALSE(CondExpr::parse("!(a == 5) || s != \"gopher\"").matches(args));
+  CHECK(CondExpr::parse("a % 2 == 1 && 1.5 < 2").matches(args));
+  CHECK_FALSE(CondExpr::parse("missing == 1").matches(args));  // unknown names: false
+  CHECK_THROWS_WITH(CondExpr::parse("a =="), Catch::Contains("invalid --cond expression"));
+  CHECK_THROWS_WITH(CondExpr::parse("(a"), Catch::Contains("missing )"));
+  CHECK_THROWS_AS(CondExpr::parse("a ? b"), session::Error);
+}
+
+TEST_CASE("durations", "[session][trace]") {
+  CHECK(session::format_duration(850) == "850ns");
+  CHECK(session::format_duration(12'300) == "12.3µs");
+  CHECK(session::format_duration(4'560'000) == "4.56ms");
+  CHECK(session::format_duration(1'234'000'000) == "1.234s");
+  CHECK(session::parse_duration("250us") == 250'000u);
+  CHECK(session::parse_duration("1.5ms") == 1'500'000u);
+  CHECK(session::parse_duration("2s") == 2'000'000'000u);
+  CHECK_FALSE(session::parse_duration("fast"));
+  CHECK_FALSE(session::parse_duration("-1ms"));
+}

@@ -1,0 +1,258 @@
+// The Go view on a live fixture stopped at main.stop (called from main.inspect): goroutines,
+// stacks, variables and expressions, checked against what dlv 1.20.2 shows there.
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+
+#include "proc/process.hpp"
+#include "target/binary_info.hpp"
+#include "target/target.hpp"
+
+using namespace goscope;
+
+namespace {
+
+bool ptrace_allowed() {
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const bool ok = ::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) == 0;
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return ok;
+}
+
+/// The `values` fixture stopped at the entry of main.stop, every thread stopped.
+struct Stopped {
+  std::unique_ptr<target::Target> t;
+  pid_t tid = 0;
+};
+
+Stopped run_to_stop(const char* fixture) {
+  if (!ptrace_allowed())
+    std::exit(77);
+  const std::string path = std::string(GOSCOPE_FIXTURE_DIR "/") + fixture;
+  auto bi = target::BinaryInfo::load(path);
+  const auto* fn = bi->debug().find_function("main.stop");
+  REQUIRE(fn);
+  proc::LaunchOptions opts;
+  opts.path = path;
+  opts.stdout_path = "/dev/null";
+  opts.stderr_path = "/dev/null";
+  auto p = proc::Process::launch(opts);
+  p->set_signal_passthrough(SIGURG, true);
+  const auto entry = bi->to_virt(fn->low_pc);
+  p->add_breakpoint(entry);
+  p->resume_all();
+  Stopped s;
+  for (;;) {
+    auto ev = p->wait_event();
+    if (ev.kind == proc::StopEvent::Kind::breakpoint && ev.pc == entry) {
+      s.tid = ev.tid;
+      break;
+    }
+    REQUIRE(ev.kind == proc::StopEvent::Kind::signal);
+    p->resume_thread(ev.tid, ev.signal);
+  }
+  p->stop_all();
+  s.t = std::make_unique<target::Target>(std::move(p), std::move(bi));
+  s.t->set_current_thread(s.tid);
+  return s;
+}
+
+const target::LoadConfig kDefault{true, 1, 64, 64, -1};
+
+const target::Variable* find(const std::vector<target::Variable>& vs, const std::string& name) {
+  for (const auto& v : vs) {
+    if (v.name == name)
+      return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("goroutines and stacks of a stopped program match dlv", "[target][goroutines]") {
+  auto s = run_to_stop("values");
+  auto& t = *s.t;
+  auto g = t.goroutine_of_thread(s.tid);
+  REQUIRE(g);
+  CHECK(g->id == 1);
+  CHECK(g->current.function_name() == "main.stop");
+  CHECK(g->current.line == 135);
+  CHECK(g->start.function_name() == "runtime.main");
+  CHECK(g->status == 2);
+  CHECK(g->thread_id == s.tid);
+
+  auto all = t.goroutines();
+  REQUIRE(all.size() >= 6);  // main, 4 runtime goroutines and the parked ones; GC workers vary
+  // Goroutine ids depend on how many goroutines the runtime started first, so the parked
+  // ones are found by where they wait.
+  auto find_g = [&](const std::string& fn) -> std::optional<target::Goroutine> {
+    for (const auto& x : all) {
+      if (x.user_current.function_name() == fn) return x;
+    }
+    return std::nullopt;
+  };
+  auto chan_g = find_g("main.parkedOnChannel");
+  REQUIRE(chan_g);
+  CHECK(chan_g->user_current.line == 139);
+  CHECK(chan_g->wait_reason == 14);  // waitReasonChanReceive: "chan receive"
+  CHECK(chan_g->labels == std::map<std::string, std::string>{{"worker", "chan"}});
+  CHECK(find_g("sync.runtime_SemacquireMutex"));
+  std::map<std::int64_t, target::Goroutine> by_id;
+  for (const auto& x : all) by_id[x.id] = x;
+  CHECK(by_id[2].system);
+  CHECK(!by_id[1].system);
+  int next = 0;
+  auto page = t.goroutines(0, 2, &next);
+  CHECK(page.size() == 2);
+  CHECK(next > 0);
+
+  // dlv: stack of goroutine 1 (depth 3)
+  auto st = t.stacktrace(*g, 3);
+  REQUIRE(st.size() == 4);
+  CHECK(st[0].call.function_name() == "main.stop");
+  CHECK(st[1].call.function_name() == "main.inspect");
+  CHECK(st[1].call.line == 130);
+  CHECK(st[2].call.function_name() == "main.main");
+  CHECK(st[2].call.line == 162);
+  CHECK(st[3].call.function_name() == "runtime.main");
+  CHECK(st[3].call.line == 250);
+  CHECK(st[3].frame_offset == -32);
+  CHECK(st[3].frame_pointer_offset == -48);
+  CHECK(st[2].frame_offset == -128);
+
+  // A goroutine parked in a channel receive: unwound from g.sched down to goexit.
+  auto st18 = t.stacktrace(*chan_g, 10);
+  std::vector<std::string> names;
+  for (const auto& f : st18) names.push_back(f.call.function_name());
+  CHECK(names == std::vector<std::string>{"runtime.gopark", "runtime.chanrecv", "runtime.chanrecv1",
+                                          "main.parkedOnChannel", "main.main.func1.1",
+                                          "runtime.goexit"});
+  CHECK(st18.back().bottom);
+  CHECK(st18[3].call.line == 139);
+  CHECK(st18[0].frame_offset == -296);
+}
+
+TEST_CASE("arguments, locals and package variables match dlv's JSON", "[target][variables]") {
+  auto s = run_to_stop("values");
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 1, 0});
+  CHECK(f.call.function_name() == "main.inspect");
+  auto args = t.function_arguments(f, kDefault);
+  REQUIRE(args.size() == 5);
+  CHECK(args[0].name == "n");
+  CHECK(args[0].value == "5");
+  CHECK(args[0].flags == target::kFlagArgument);
+  CHECK(args[2].name == "pp");
+  CHECK(args[2].value == std::to_string(args[2].children[0].addr));
+  CHECK(args[2].children[0].children[1].value == "8");
+  CHECK(args[4].name == "~r0");
+  CHECK(args[4].flags == target::kFlagReturnArgument);
+
+  auto locals = t.local_variables(f, kDefault);
+  auto* r = find(locals, "r");
+  REQUIRE(r);
+  CHECK(r->kind == 2);  // Delve reports int32 as reflect.Int
+  CHECK(r->value == "955");
+  auto* by = find(locals, "by");
+  REQUIRE(by);
+  CHECK(by->kind == 7);
+  auto* arr = find(locals, "arr");
+  REQUIRE(arr);
+  CHECK(arr->cap == -1);
+  CHECK(arr->children.size() == 3);
+  auto* m = find(locals, "m");
+  REQUIRE(m);
+  CHECK(m->len == 3);
+  REQUIRE(m->children.size() == 6);
+  std::map<std::string, std::string> entries;
+  for (std::size_t i = 0; i < 6; i += 2) entries[m->children[i].value] = m->children[i + 1].value;
+  CHECK(entries == std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}, {"c", "3"}});
+  auto* big = find(locals, "bigMap");
+  REQUIRE(big);
+  CHECK(big->len == 100);
+  CHECK(big->children.size() == 128);
+  auto* ch = find(locals, "ch");
+  REQUIRE(ch);
+  CHECK(ch->len == 11);
+  REQUIRE(ch->children.size() == 11);
+  CHECK(ch->children[0].name == "qcount");
+  CHECK(ch->children[0].value == "2");
+  CHECK(ch->children[1].value == "4");
+  CHECK(ch->children[2].type == "*[4]int");
+  REQUIRE(ch->children[2].children.size() == 1);
+  CHECK(ch->children[2].children[0].children[1].value == "2");
+  auto* nil_err = find(locals, "nilErr");
+  REQUIRE(nil_err);
+  REQUIRE(nil_err->children.size() == 1);
+  CHECK(nil_err->children[0].type == "void");
+  CHECK(nil_err->children[0].kind == 0);
+  auto* err = find(locals, "err");
+  REQUIRE(err);
+  CHECK(err->children[0].type == "*errors.errorString");
+  CHECK(err->children[0].children[0].children[0].value == "boom");
+  auto* up = find(locals, "nilUp");
+  REQUIRE(up);
+  CHECK(up->value == "0");
+  CHECK(up->children.size() == 1);
+  auto* fn = find(locals, "closure");
+  REQUIRE(fn);
+  CHECK(fn->value == "main.inspect.func1");
+  auto* list = find(locals, "list");
+  REQUIRE(list);
+  // Pointers do not add a recursion level: three nodes deep, the last without fields.
+  CHECK(list->children[0].children[1].children[0].children[1].children[0].children.empty());
+  CHECK(list->children[0].children[1].children[0].children[1].children[0].len == 2);
+
+  auto globals = t.package_variables("^main\\.Global", kDefault);
+  REQUIRE(globals.size() == 4);
+  CHECK(globals[0].name == "main.GlobalInt");
+  CHECK(globals[0].value == "42");
+}
+
+TEST_CASE("expressions and assignment", "[target][eval]") {
+  auto s = run_to_stop("values");
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 1, 0});
+  auto ev = [&](const std::string& e) { return t.eval(e, f, kDefault); };
+  CHECK(ev("n").value == "5");
+  CHECK(ev("n + 2").value == "7");
+  CHECK(ev("n * 3 == 15").value == "true");
+  CHECK(ev("p.X").value == "3");
+  CHECK(ev("pp.Y").value == "8");
+  CHECK(ev("(*pp).X").value == "7");
+  CHECK(ev("sl[2]").value == "30");
+  CHECK(ev("len(sl)").value == "4");
+  CHECK(ev("cap(sl[1:])").value == "3");
+  CHECK(ev("m[\"b\"]").value == "2");
+  CHECK(ev("mi[2]").value == "y");
+  CHECK(ev("bigMap[9]").value == "81");
+  CHECK(ev("main.GlobalInt").value == "42");
+  CHECK(ev("GlobalStr").value == "global");
+  CHECK(ev("list.Next.Next.Val").value == "3");
+  CHECK(ev("sh.(main.Rect).Max.Y").value == "6");
+  CHECK(ev("err != nil && nilErr == nil").value == "true");
+  CHECK(ev("f64 * 2").value == "4.5");
+  CHECK(ev("&n").children.at(0).value == "5");
+  const auto addr = ev("pp").value;
+  CHECK(ev("*(*\"main.Point\")(" + addr + ")").children.at(1).value == "8");
+  CHECK(ev("s[0]").value == "115");
+  CHECK_THROWS_AS(ev("nosuchvar"), target::EvalError);
+
+  t.set_variable("n", "11", f);
+  CHECK(t.eval("n", f, kDefault).value == "11");
+  t.set_variable("f64", "0.5", f);
+  CHECK(t.eval("f64", f, kDefault).value == "0.5");
+  t.set_variable("pp", "nil", f);
+  CHECK(t.eval("pp == nil", f, kDefault).value == "true");
+}
