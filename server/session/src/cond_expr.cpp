@@ -11,8 +11,19 @@
 namespace goscope::session {
 
 struct CondExpr::Node {
-  enum class Op { lit_int, lit_float, lit_string, lit_bool, lit_nil, ident, field, len, not_,
-                  neg, binary };
+  enum class Op {
+    lit_int,
+    lit_float,
+    lit_string,
+    lit_bool,
+    lit_nil,
+    ident,
+    field,
+    len,
+    not_,
+    neg,
+    binary
+  };
   Op op = Op::lit_nil;
   std::string text;  ///< identifier, field name, string literal or binary operator
   std::int64_t i = 0;
@@ -38,7 +49,8 @@ class Parser {
   NodeP parse() {
     auto n = parse_or();
     skip_ws();
-    if (pos_ != s_.size()) fail("unexpected '" + s_.substr(pos_) + "'");
+    if (pos_ != s_.size())
+      fail("unexpected '" + s_.substr(pos_) + "'");
     return n;
   }
 
@@ -83,7 +95,8 @@ class Parser {
   NodeP parse_cmp() {
     auto l = parse_add();
     for (const char* op : {"==", "!=", "<=", ">=", "<", ">"}) {
-      if (eat(op)) return binary(op, l, parse_add());
+      if (eat(op))
+        return binary(op, l, parse_add());
     }
     return l;
   }
@@ -142,22 +155,24 @@ class Parser {
   std::string ident() {
     skip_ws();
     const auto start = pos_;
-    while (pos_ < s_.size() &&
-           (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' ||
-            s_[pos_] == '~')) {
+    while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) ||
+                                s_[pos_] == '_' || s_[pos_] == '~')) {
       ++pos_;
     }
-    if (start == pos_) fail("expected a name");
+    if (start == pos_)
+      fail("expected a name");
     return s_.substr(start, pos_ - start);
   }
   NodeP parse_primary() {
     skip_ws();
-    if (pos_ >= s_.size()) fail("unexpected end");
+    if (pos_ >= s_.size())
+      fail("unexpected end");
     auto n = std::make_shared<Node>();
     const char c = s_[pos_];
     if (eat("(")) {
       auto inner = parse_or();
-      if (!eat(")")) fail("missing )");
+      if (!eat(")"))
+        fail("missing )");
       return inner;
     }
     if (c == '"') {
@@ -172,7 +187,8 @@ class Parser {
         }
         ++pos_;
       }
-      if (pos_ >= s_.size()) fail("unterminated string");
+      if (pos_ >= s_.size())
+        fail("unterminated string");
       ++pos_;
       n->op = Node::Op::lit_string;
       n->text = std::move(out);
@@ -180,8 +196,8 @@ class Parser {
     }
     if (std::isdigit(static_cast<unsigned char>(c))) {
       const auto start = pos_;
-      while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) ||
-                                  s_[pos_] == '.')) {
+      while (pos_ < s_.size() &&
+             (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.')) {
         ++pos_;
       }
       const std::string num = s_.substr(start, pos_ - start);
@@ -197,7 +213,8 @@ class Parser {
           digits = num.substr(2);
         }
         auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n->i, base);
-        if (ec != std::errc() || p != digits.data() + digits.size()) fail("bad number " + num);
+        if (ec != std::errc() || p != digits.data() + digits.size())
+          fail("bad number " + num);
       }
       return n;
     }
@@ -208,10 +225,12 @@ class Parser {
     } else if (id == "nil") {
       n->op = Node::Op::lit_nil;
     } else if (id == "len") {
-      if (!eat("(")) fail("len needs an argument");
+      if (!eat("("))
+        fail("len needs an argument");
       n->op = Node::Op::len;
       n->lhs = parse_or();
-      if (!eat(")")) fail("missing )");
+      if (!eat(")"))
+        fail("missing )");
     } else {
       n->op = Node::Op::ident;
       n->text = id;
@@ -227,19 +246,33 @@ using K = dwarf::GoKind;
 
 // A loaded variable as a comparable scalar.
 Val scalar(const target::Variable* v) {
-  if (!v || !v->unreadable.empty()) return std::monostate{};
+  if (!v || !v->unreadable.empty())
+    return std::monostate{};
   const auto k = static_cast<K>(v->kind);
   try {
     switch (k) {
-      case K::bool_: return v->value == "true";
-      case K::int_: case K::int8: case K::int16: case K::int32: case K::int64:
+      case K::bool_:
+        return v->value == "true";
+      case K::int_:
+      case K::int8:
+      case K::int16:
+      case K::int32:
+      case K::int64:
         return static_cast<std::int64_t>(std::stoll(v->value));
-      case K::uint: case K::uint8: case K::uint16: case K::uint32: case K::uint64:
+      case K::uint:
+      case K::uint8:
+      case K::uint16:
+      case K::uint32:
+      case K::uint64:
       case K::uintptr:
         return static_cast<std::int64_t>(std::stoull(v->value));
-      case K::float32: case K::float64: return std::stod(v->value);
-      case K::string: return v->value;
-      default: return v;
+      case K::float32:
+      case K::float64:
+        return std::stod(v->value);
+      case K::string:
+        return v->value;
+      default:
+        return v;
     }
   } catch (const std::exception&) {
     return std::monostate{};
@@ -248,53 +281,74 @@ Val scalar(const target::Variable* v) {
 
 bool is_nil(const target::Variable& v) {
   switch (static_cast<K>(v.kind)) {
-    case K::ptr: return v.children.empty() || v.children[0].addr == 0;
-    case K::map: case K::slice: case K::chan: case K::func:
+    case K::ptr:
+      return v.children.empty() || v.children[0].addr == 0;
+    case K::map:
+    case K::slice:
+    case K::chan:
+    case K::func:
       return v.base == 0 && v.children.empty();
-    case K::interface: return v.children.empty() || v.children[0].kind == 0;
-    case K::unsafe_pointer: return v.children.empty();
-    default: return false;
+    case K::interface:
+      return v.children.empty() || v.children[0].kind == 0;
+    case K::unsafe_pointer:
+      return v.children.empty();
+    default:
+      return false;
   }
 }
 
 Val eval(const Node& n, const std::vector<target::Variable>& args) {
   switch (n.op) {
-    case Node::Op::lit_int: return n.i;
-    case Node::Op::lit_float: return n.f;
-    case Node::Op::lit_string: return n.text;
-    case Node::Op::lit_bool: return n.b;
-    case Node::Op::lit_nil: return Nil{};
+    case Node::Op::lit_int:
+      return n.i;
+    case Node::Op::lit_float:
+      return n.f;
+    case Node::Op::lit_string:
+      return n.text;
+    case Node::Op::lit_bool:
+      return n.b;
+    case Node::Op::lit_nil:
+      return Nil{};
     case Node::Op::ident:
       for (const auto& a : args) {
-        if (a.name == n.text) return scalar(&a);
+        if (a.name == n.text)
+          return scalar(&a);
       }
       return std::monostate{};
     case Node::Op::field: {
       auto base = eval(*n.lhs, args);
       const auto* const* vp = std::get_if<const target::Variable*>(&base);
-      if (!vp) return std::monostate{};
+      if (!vp)
+        return std::monostate{};
       const target::Variable* v = *vp;
-      if (static_cast<K>(v->kind) == K::ptr && !v->children.empty()) v = &v->children[0];
+      if (static_cast<K>(v->kind) == K::ptr && !v->children.empty())
+        v = &v->children[0];
       for (const auto& c : v->children) {
-        if (c.name == n.text) return scalar(&c);
+        if (c.name == n.text)
+          return scalar(&c);
       }
       return std::monostate{};
     }
     case Node::Op::len: {
       auto x = eval(*n.lhs, args);
-      if (auto* s = std::get_if<std::string>(&x)) return static_cast<std::int64_t>(s->size());
-      if (auto* vp = std::get_if<const target::Variable*>(&x)) return (*vp)->len;
+      if (auto* s = std::get_if<std::string>(&x))
+        return static_cast<std::int64_t>(s->size());
+      if (auto* vp = std::get_if<const target::Variable*>(&x))
+        return (*vp)->len;
       return std::monostate{};
     }
     case Node::Op::not_: {
       auto x = eval(*n.lhs, args);
-      if (auto* b = std::get_if<bool>(&x)) return !*b;
+      if (auto* b = std::get_if<bool>(&x))
+        return !*b;
       return std::monostate{};
     }
     case Node::Op::neg: {
       auto x = eval(*n.lhs, args);
-      if (auto* i = std::get_if<std::int64_t>(&x)) return -*i;
-      if (auto* f = std::get_if<double>(&x)) return -*f;
+      if (auto* i = std::get_if<std::int64_t>(&x))
+        return -*i;
+      if (auto* f = std::get_if<double>(&x))
+        return -*f;
       return std::monostate{};
     }
     case Node::Op::binary:
@@ -304,12 +358,16 @@ Val eval(const Node& n, const std::vector<target::Variable>& args) {
   if (op == "&&" || op == "||") {
     auto l = eval(*n.lhs, args);
     auto* lb = std::get_if<bool>(&l);
-    if (!lb) return std::monostate{};
-    if (op == "&&" && !*lb) return false;
-    if (op == "||" && *lb) return true;
+    if (!lb)
+      return std::monostate{};
+    if (op == "&&" && !*lb)
+      return false;
+    if (op == "||" && *lb)
+      return true;
     auto r = eval(*n.rhs, args);
     auto* rb = std::get_if<bool>(&r);
-    if (!rb) return std::monostate{};
+    if (!rb)
+      return std::monostate{};
     return *rb;
   }
   auto l = eval(*n.lhs, args);
@@ -317,66 +375,105 @@ Val eval(const Node& n, const std::vector<target::Variable>& args) {
   if (op == "==" || op == "!=") {
     const bool eq_op = op == "==";
     auto nil_cmp = [&](const Val& a, const Val& b) -> std::optional<bool> {
-      if (!std::holds_alternative<Nil>(b)) return std::nullopt;
-      if (auto* vp = std::get_if<const target::Variable*>(&a)) return is_nil(**vp);
+      if (!std::holds_alternative<Nil>(b))
+        return std::nullopt;
+      if (auto* vp = std::get_if<const target::Variable*>(&a))
+        return is_nil(**vp);
       return std::nullopt;
     };
-    if (auto x = nil_cmp(l, r)) return *x == eq_op;
-    if (auto x = nil_cmp(r, l)) return *x == eq_op;
+    if (auto x = nil_cmp(l, r))
+      return *x == eq_op;
+    if (auto x = nil_cmp(r, l))
+      return *x == eq_op;
   }
   if (auto* ls = std::get_if<std::string>(&l)) {
     auto* rs = std::get_if<std::string>(&r);
-    if (!rs) return std::monostate{};
-    if (op == "+") return *ls + *rs;
-    if (op == "==") return *ls == *rs;
-    if (op == "!=") return *ls != *rs;
-    if (op == "<") return *ls < *rs;
-    if (op == "<=") return *ls <= *rs;
-    if (op == ">") return *ls > *rs;
-    if (op == ">=") return *ls >= *rs;
+    if (!rs)
+      return std::monostate{};
+    if (op == "+")
+      return *ls + *rs;
+    if (op == "==")
+      return *ls == *rs;
+    if (op == "!=")
+      return *ls != *rs;
+    if (op == "<")
+      return *ls < *rs;
+    if (op == "<=")
+      return *ls <= *rs;
+    if (op == ">")
+      return *ls > *rs;
+    if (op == ">=")
+      return *ls >= *rs;
     return std::monostate{};
   }
   if (auto* lb = std::get_if<bool>(&l)) {
     auto* rb = std::get_if<bool>(&r);
-    if (!rb) return std::monostate{};
-    if (op == "==") return *lb == *rb;
-    if (op == "!=") return *lb != *rb;
+    if (!rb)
+      return std::monostate{};
+    if (op == "==")
+      return *lb == *rb;
+    if (op == "!=")
+      return *lb != *rb;
     return std::monostate{};
   }
   auto* li = std::get_if<std::int64_t>(&l);
   auto* ri = std::get_if<std::int64_t>(&r);
   if (li && ri) {
     const auto a = *li, b = *ri;
-    if (op == "+") return a + b;
-    if (op == "-") return a - b;
-    if (op == "*") return a * b;
-    if (op == "/") return b ? Val(a / b) : Val(std::monostate{});
-    if (op == "%") return b ? Val(a % b) : Val(std::monostate{});
-    if (op == "==") return a == b;
-    if (op == "!=") return a != b;
-    if (op == "<") return a < b;
-    if (op == "<=") return a <= b;
-    if (op == ">") return a > b;
-    if (op == ">=") return a >= b;
+    if (op == "+")
+      return a + b;
+    if (op == "-")
+      return a - b;
+    if (op == "*")
+      return a * b;
+    if (op == "/")
+      return b ? Val(a / b) : Val(std::monostate{});
+    if (op == "%")
+      return b ? Val(a % b) : Val(std::monostate{});
+    if (op == "==")
+      return a == b;
+    if (op == "!=")
+      return a != b;
+    if (op == "<")
+      return a < b;
+    if (op == "<=")
+      return a <= b;
+    if (op == ">")
+      return a > b;
+    if (op == ">=")
+      return a >= b;
     return std::monostate{};
   }
   auto as_double = [](const Val& v) -> std::optional<double> {
-    if (auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
-    if (auto* f = std::get_if<double>(&v)) return *f;
+    if (auto* i = std::get_if<std::int64_t>(&v))
+      return static_cast<double>(*i);
+    if (auto* f = std::get_if<double>(&v))
+      return *f;
     return std::nullopt;
   };
   auto a = as_double(l), b = as_double(r);
-  if (!a || !b) return std::monostate{};
-  if (op == "+") return *a + *b;
-  if (op == "-") return *a - *b;
-  if (op == "*") return *a * *b;
-  if (op == "/") return *a / *b;
-  if (op == "==") return *a == *b;
-  if (op == "!=") return *a != *b;
-  if (op == "<") return *a < *b;
-  if (op == "<=") return *a <= *b;
-  if (op == ">") return *a > *b;
-  if (op == ">=") return *a >= *b;
+  if (!a || !b)
+    return std::monostate{};
+  if (op == "+")
+    return *a + *b;
+  if (op == "-")
+    return *a - *b;
+  if (op == "*")
+    return *a * *b;
+  if (op == "/")
+    return *a / *b;
+  if (op == "==")
+    return *a == *b;
+  if (op == "!=")
+    return *a != *b;
+  if (op == "<")
+    return *a < *b;
+  if (op == "<=")
+    return *a <= *b;
+  if (op == ">")
+    return *a > *b;
+  if (op == ">=")
+    return *a >= *b;
   return std::monostate{};
 }
 

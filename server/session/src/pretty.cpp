@@ -12,7 +12,9 @@ namespace {
 
 using K = dwarf::GoKind;
 
-K kind_of(const target::Variable& v) { return static_cast<K>(v.kind); }
+K kind_of(const target::Variable& v) {
+  return static_cast<K>(v.kind);
+}
 
 std::string hex(std::uint64_t x) {
   char buf[32];
@@ -42,14 +44,16 @@ int decode_rune(std::string_view s, std::size_t i, char32_t& r) {
   if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2)) {
     r = ((c & 0x0Fu) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6) |
         (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
-    if (r < 0x800 || (r >= 0xD800 && r <= 0xDFFF)) return 0;
+    if (r < 0x800 || (r >= 0xD800 && r <= 0xDFFF))
+      return 0;
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
     r = ((c & 0x07u) << 18) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 12) |
         ((static_cast<unsigned char>(s[i + 2]) & 0x3Fu) << 6) |
         (static_cast<unsigned char>(s[i + 3]) & 0x3Fu);
-    if (r < 0x10000 || r > 0x10FFFF) return 0;
+    if (r < 0x10000 || r > 0x10FFFF)
+      return 0;
     return 4;
   }
   return 0;
@@ -58,16 +62,26 @@ int decode_rune(std::string_view s, std::size_t i, char32_t& r) {
 // unicode.IsPrint, approximated outside ASCII by excluding the control, format and
 // separator code points Go escapes in practice.
 bool is_print(char32_t r) {
-  if (r < 0x20 || r == 0x7F) return false;
-  if (r < 0x7F) return true;
-  if (r >= 0x80 && r < 0xA0) return false;
-  if (r == 0xA0 || r == 0xAD) return false;
-  if (r >= 0x2000 && r <= 0x200F) return false;
-  if (r >= 0x2028 && r <= 0x202F) return false;
-  if (r >= 0x205F && r <= 0x206F) return false;
-  if (r == 0x3000 || r == 0xFEFF) return false;
-  if (r >= 0xE000 && r <= 0xF8FF) return false;
-  if (r >= 0xFFF0 && r <= 0xFFFF) return false;
+  if (r < 0x20 || r == 0x7F)
+    return false;
+  if (r < 0x7F)
+    return true;
+  if (r >= 0x80 && r < 0xA0)
+    return false;
+  if (r == 0xA0 || r == 0xAD)
+    return false;
+  if (r >= 0x2000 && r <= 0x200F)
+    return false;
+  if (r >= 0x2028 && r <= 0x202F)
+    return false;
+  if (r >= 0x205F && r <= 0x206F)
+    return false;
+  if (r == 0x3000 || r == 0xFEFF)
+    return false;
+  if (r >= 0xE000 && r <= 0xF8FF)
+    return false;
+  if (r >= 0xFFF0 && r <= 0xFFFF)
+    return false;
   return true;
 }
 
@@ -78,10 +92,10 @@ void write_basic(std::string& out, const target::Variable& v) {
   if (v.value.empty() && k != K::string) {
     // Go's reflect.Kind.String() names.
     static const char* const names[] = {
-        "invalid", "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8",
-        "uint16", "uint32", "uint64", "uintptr", "float32", "float64", "complex64",
-        "complex128", "array", "chan", "func", "interface", "map", "ptr", "slice", "string",
-        "struct", "unsafe.Pointer"};
+        "invalid", "bool",      "int",        "int8",   "int16",  "int32",         "int64",
+        "uint",    "uint8",     "uint16",     "uint32", "uint64", "uintptr",       "float32",
+        "float64", "complex64", "complex128", "array",  "chan",   "func",          "interface",
+        "map",     "ptr",       "slice",      "string", "struct", "unsafe.Pointer"};
     out += "(unknown ";
     out += v.kind >= 0 && v.kind <= 26 ? names[v.kind] : "kind";
     out += ")";
@@ -106,12 +120,13 @@ void write_slice_or_array(std::string& out, const target::Variable& v) {
   out += "[";
   for (std::size_t i = 0; i < v.children.size(); ++i) {
     write_to(out, v.children[i], false, false);
-    if (i + 1 != v.children.size()) out += ",";
+    if (i + 1 != v.children.size())
+      out += ",";
   }
   if (static_cast<std::int64_t>(v.children.size()) != v.len) {
     if (!v.children.empty()) {
-      out += ",...+" + std::to_string(v.len - static_cast<std::int64_t>(v.children.size())) +
-             " more";
+      out +=
+          ",...+" + std::to_string(v.len - static_cast<std::int64_t>(v.children.size())) + " more";
     } else {
       out += "...";
     }
@@ -124,22 +139,24 @@ void write_struct(std::string& out, const target::Variable& v, bool include_type
     out += "(*" + maybe_quoted_type(v.type) + ")(" + hex(v.addr) + ")";
     return;
   }
-  if (include_type) out += v.type + " ";
+  if (include_type)
+    out += v.type + " ";
   out += "{";
   for (std::size_t i = 0; i < v.children.size(); ++i) {
     out += v.children[i].name + ": ";
     write_to(out, v.children[i], false, true);
-    if (i + 1 != v.children.size()) out += ", ";
+    if (i + 1 != v.children.size())
+      out += ", ";
   }
   if (static_cast<std::int64_t>(v.children.size()) != v.len) {
-    out += ",...+" + std::to_string(v.len - static_cast<std::int64_t>(v.children.size())) +
-           " more";
+    out += ",...+" + std::to_string(v.len - static_cast<std::int64_t>(v.children.size())) + " more";
   }
   out += "}";
 }
 
 void write_map(std::string& out, const target::Variable& v, bool include_type) {
-  if (include_type) out += v.type + " ";
+  if (include_type)
+    out += v.type + " ";
   if (v.base == 0 && v.children.empty()) {
     out += "nil";
     return;
@@ -149,7 +166,8 @@ void write_map(std::string& out, const target::Variable& v, bool include_type) {
     write_to(out, v.children[i], false, false);
     out += ": ";
     write_to(out, v.children[i + 1], false, false);
-    if (i != v.children.size() - 1) out += ", ";
+    if (i != v.children.size() - 1)
+      out += ", ";
   }
   const auto pairs = static_cast<std::int64_t>(v.children.size() / 2);
   if (pairs != v.len) {
@@ -212,8 +230,7 @@ void write_to(std::string& out, const target::Variable& v, bool top, bool includ
   switch (kind_of(v)) {
     case K::slice:
       if (include_type) {
-        out += v.type + " len: " + std::to_string(v.len) + ", cap: " + std::to_string(v.cap) +
-               ", ";
+        out += v.type + " len: " + std::to_string(v.len) + ", cap: " + std::to_string(v.cap) + ", ";
       }
       if (v.base == 0 && v.children.empty()) {
         out += "nil";
@@ -222,7 +239,8 @@ void write_to(std::string& out, const target::Variable& v, bool top, bool includ
       write_slice_or_array(out, v);
       return;
     case K::array:
-      if (include_type) out += v.type + " ";
+      if (include_type)
+        out += v.type + " ";
       write_slice_or_array(out, v);
       return;
     case K::ptr:
@@ -290,15 +308,33 @@ std::string go_quote(std::string_view s) {
       continue;
     }
     switch (r) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
         if (is_print(r)) {
           out.append(s.substr(i, static_cast<std::size_t>(n)));

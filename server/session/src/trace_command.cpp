@@ -6,24 +6,24 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
-#include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "cond_expr.hpp"
-#include "trace_output.hpp"
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/tracer.hpp"
+#include "trace_output.hpp"
 
 namespace goscope::session {
 namespace {
@@ -36,7 +36,8 @@ int run_command(const std::vector<std::string>& argv) {
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   const pid_t child = fork();
-  if (child < 0) throw Error(std::string("fork: ") + std::strerror(errno));
+  if (child < 0)
+    throw Error(std::string("fork: ") + std::strerror(errno));
   if (child == 0) {
     execvp(cargv[0], cargv.data());
     _exit(127);
@@ -60,7 +61,8 @@ class EventQueue final : public target::TraceObserver {
     }
     // Waking the writer per event would cost a context switch per event when both threads
     // share a CPU; it wakes for a full batch, and on its own every few milliseconds.
-    if (wake) cv_.notify_one();
+    if (wake)
+      cv_.notify_one();
   }
   void close() {
     {
@@ -74,9 +76,11 @@ class EventQueue final : public target::TraceObserver {
     std::unique_lock lock(mu_);
     while (!closed_ && pending_.size() < kWakeBatch) {
       cv_.wait_for(lock, std::chrono::milliseconds(5));
-      if (!pending_.empty()) break;
+      if (!pending_.empty())
+        break;
     }
-    if (pending_.empty()) return !closed_;
+    if (pending_.empty())
+      return !closed_;
     out.swap(pending_);
     return true;
   }
@@ -126,14 +130,18 @@ std::vector<const dwarf::Function*> follow_calls(const target::BinaryInfo& bi,
   while (!queue.empty()) {
     auto [fn, depth] = queue.front();
     queue.pop_front();
-    if (!seen.insert(fn).second) continue;
+    if (!seen.insert(fn).second)
+      continue;
     out.push_back(fn);
-    if (depth + 1 > max_depth) continue;
+    if (depth + 1 > max_depth)
+      continue;
     const auto size = fn->high_pc.value() - fn->low_pc.value();
     auto code = bi.elf().code_at(fn->low_pc, size);
-    if (!code) continue;
+    if (!code)
+      continue;
     for (const auto& ins : proc::disassemble(*code, bi.to_virt(fn->low_pc))) {
-      if (!ins.is_call || ins.branch_target == 0) continue;
+      if (!ins.is_call || ins.branch_target == 0)
+        continue;
       const auto* callee = bi.function_at(proc::VirtAddr(ins.branch_target));
       if (callee && callee->low_pc.value() == ins.branch_target - bi.load_bias() &&
           !seen.contains(callee)) {
@@ -152,7 +160,8 @@ struct RunningGuard {
 }  // namespace
 
 void interrupt_trace() {
-  if (auto* p = g_running.load()) p->request_interrupt();
+  if (auto* p = g_running.load())
+    p->request_interrupt();
 }
 
 int run_trace(const TraceRequest& req, std::FILE* out) {
@@ -160,8 +169,8 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   try {
     re = std::regex(req.regexp, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
-    throw Error("invalid filter argument: error parsing regexp: " + std::string(e.what()) +
-                ": `" + req.regexp + "`");
+    throw Error("invalid filter argument: error parsing regexp: " + std::string(e.what()) + ": `" +
+                req.regexp + "`");
   }
 
   std::string path = req.exec_path;
@@ -179,8 +188,10 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
       cmd.push_back("build");
     }
     cmd.insert(cmd.end(), {"-gcflags=all=-N -l", "-o", req.output});
-    if (req.package) cmd.push_back(*req.package);
-    if (run_command(cmd) != 0) throw Error("could not build package (go build failed)");
+    if (req.package)
+      cmd.push_back(*req.package);
+    if (run_command(cmd) != 0)
+      throw Error("could not build package (go build failed)");
     path = req.output;
     built = true;
   }
@@ -188,7 +199,8 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     bool on;
     std::string p;
     ~RemoveBuilt() {
-      if (on) std::filesystem::remove(p);
+      if (on)
+        std::filesystem::remove(p);
     }
   } remove_built{built, path};
 
@@ -211,11 +223,14 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     const bool by_regexp = !req.regexp.empty() && std::regex_search(fn.name, re);
     bool by_package = false;
     for (const auto& p : req.packages) by_package |= package_matches(package_of(fn.name), p);
-    if (!by_regexp && !by_package) continue;
-    if (exclude && std::regex_search(fn.name, *exclude)) continue;
+    if (!by_regexp && !by_package)
+      continue;
+    if (exclude && std::regex_search(fn.name, *exclude))
+      continue;
     functions.push_back(&fn);
   }
-  if (functions.empty()) throw Error("no breakpoints set");
+  if (functions.empty())
+    throw Error("no breakpoints set");
 
   std::vector<std::string> roots;
   if (req.follow_calls > 0) {
@@ -236,7 +251,8 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   out_opts.follow_roots = roots;
   if (!req.min_duration.empty()) {
     auto d = parse_duration(req.min_duration);
-    if (!d) throw Error("invalid --min-duration \"" + req.min_duration + "\" (e.g. 250us, 1.5ms)");
+    if (!d)
+      throw Error("invalid --min-duration \"" + req.min_duration + "\" (e.g. 250us, 1.5ms)");
     out_opts.min_duration_ns = *d;
   }
   if (!req.cond.empty()) {
@@ -266,8 +282,8 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   target::TraceOptions topts;
   topts.stack_depth = req.stack_depth;
   // Outputs that pair calls need to know when Goexit abandons open calls.
-  topts.goroutine_exits = req.graph || req.stats || !req.json_path.empty() ||
-                          !req.folded_path.empty();
+  topts.goroutine_exits =
+      req.graph || req.stats || !req.json_path.empty() || !req.folded_path.empty();
   target::Tracer tracer(*process, *bi, topts);
   for (const auto* fn : functions) tracer.trace_function(*fn);
 
@@ -307,8 +323,7 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
       std::fprintf(out, "Process %d has exited with status %d\n", pid, -1);
       return 0;
     case target::TraceExit::Kind::exec:
-      std::fprintf(out, "Process %d called exec: tracing stopped (the traced code is gone)\n",
-                   pid);
+      std::fprintf(out, "Process %d called exec: tracing stopped (the traced code is gone)\n", pid);
       process->detach();
       return 0;
     case target::TraceExit::Kind::interrupted:

@@ -13,7 +13,8 @@ namespace {
 std::string join(const std::vector<target::Variable>& vs, const char* sep) {
   std::string out;
   for (std::size_t i = 0; i < vs.size(); ++i) {
-    if (i) out += sep;
+    if (i)
+      out += sep;
     out += singleline_string(vs[i]);
   }
   return out;
@@ -24,11 +25,21 @@ std::string json_escape(const std::string& s) {
   out.reserve(s.size() + 2);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -78,19 +89,28 @@ std::string format_duration(std::uint64_t ns) {
 }
 
 std::optional<std::uint64_t> parse_duration(const std::string& s) {
-  if (s.empty()) return std::nullopt;
+  if (s.empty())
+    return std::nullopt;
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || v < 0 || !std::isfinite(v)) return std::nullopt;
+  if (end == s.c_str() || v < 0 || !std::isfinite(v))
+    return std::nullopt;
   const std::string unit(end);
   double mult = 0;
-  if (unit == "ns") mult = 1;
-  else if (unit == "us" || unit == "µs") mult = 1e3;
-  else if (unit == "ms") mult = 1e6;
-  else if (unit == "s") mult = 1e9;
-  else if (unit == "m") mult = 60e9;
-  else if (unit == "h") mult = 3600e9;
-  else return std::nullopt;
+  if (unit == "ns")
+    mult = 1;
+  else if (unit == "us" || unit == "µs")
+    mult = 1e3;
+  else if (unit == "ms")
+    mult = 1e6;
+  else if (unit == "s")
+    mult = 1e9;
+  else if (unit == "m")
+    mult = 60e9;
+  else if (unit == "h")
+    mult = 3600e9;
+  else
+    return std::nullopt;
   return static_cast<std::uint64_t>(v * mult);
 }
 
@@ -98,16 +118,21 @@ TraceOutput::TraceOutput(const TraceOutputOptions& opts, const target::BinaryInf
                          std::FILE* out)
     : opts_(opts), bi_(bi), out_(out) {}
 
-TraceOutput::~TraceOutput() { flush(); }
+TraceOutput::~TraceOutput() {
+  flush();
+}
 
 std::string TraceOutput::location(std::uint64_t pc, bool caller) const {
-  if (pc == 0) return "";
+  if (pc == 0)
+    return "";
   auto loc = bi_.debug().lines().find(bi_.to_file(proc::VirtAddr(caller ? pc - 1 : pc)));
-  if (!loc) return "";
+  if (!loc)
+    return "";
   // The last two path components identify a Go file well enough (package dir + file).
   std::string f = loc->file;
   if (auto p = f.rfind('/'); p != std::string::npos && p > 0) {
-    if (auto q = f.rfind('/', p - 1); q != std::string::npos) f = f.substr(q + 1);
+    if (auto q = f.rfind('/', p - 1); q != std::string::npos)
+      f = f.substr(q + 1);
   }
   return f + ":" + std::to_string(loc->line);
 }
@@ -125,47 +150,52 @@ void TraceOutput::write_stack(const target::TraceEvent& ev) {
     buf_ += line + f.function + "\n";
     buf_ += at_indent + "at " + f.file + ":" + std::to_string(f.line) + "\n";
   }
-  if (!ev.stack_complete) buf_ += "\t\t(truncated)\n";
+  if (!ev.stack_complete)
+    buf_ += "\t\t(truncated)\n";
 }
 
 void TraceOutput::dlv_line(const target::TraceEvent& ev, int follow_depth) {
-  if (opts_.timestamp) buf_ += rfc3339_nano_now() + " ";
+  if (opts_.timestamp)
+    buf_ += rfc3339_nano_now() + " ";
   const auto gid = std::to_string(ev.goid);
   if (!opts_.follow_roots.empty()) {
     // dlv HEAD's --follow-calls lines: indented by depth, no stacks.
     const std::string indent(static_cast<std::size_t>(std::max(0, follow_depth - 1)), ' ');
     const std::string prefix = "goroutine(" + gid + "):frame(" + std::to_string(follow_depth) + ")";
     if (ev.kind == target::TraceEvent::Kind::call) {
-      buf_ += indent + "> " + prefix + " " + ev.function->name + "(" + join(ev.values, ", ") +
-              ")\n";
+      buf_ +=
+          indent + "> " + prefix + " " + ev.function->name + "(" + join(ev.values, ", ") + ")\n";
     } else {
-      buf_ += indent + ">> " + prefix + " " + ev.function->name + " => (" +
-              join(ev.values, ",") + ")\n";
+      buf_ += indent + ">> " + prefix + " " + ev.function->name + " => (" + join(ev.values, ",") +
+              ")\n";
     }
     return;
   }
   if (ev.kind == target::TraceEvent::Kind::call) {
     bool has_results = false;
     for (const auto& p : ev.function->params) has_results |= p.is_result;
-    buf_ += "> goroutine(" + gid + "): " + ev.function->name + "(" + join(ev.values, ", ") +
-            ")\n";
+    buf_ += "> goroutine(" + gid + "): " + ev.function->name + "(" + join(ev.values, ", ") + ")\n";
     // dlv prints the stack once after a blank line for functions with results, and twice
     // (breakpoint info, then tracepoint) for those without; kept for compatibility.
     if (!ev.stack.empty()) {
-      if (has_results) buf_ += "\n";
+      if (has_results)
+        buf_ += "\n";
       write_stack(ev);
-      if (!has_results) write_stack(ev);
+      if (!has_results)
+        write_stack(ev);
     }
   } else {
     buf_ += ">> goroutine(" + gid + "): => (" + join(ev.values, ",") + ")\n";
-    if (!ev.stack.empty()) write_stack(ev);
+    if (!ev.stack.empty())
+      write_stack(ev);
   }
 }
 
 void TraceOutput::on_event(const target::TraceEvent& ev) {
   if (ev.kind == target::TraceEvent::Kind::goroutine_exit) {
     auto it = goroutines_.find(ev.goid);
-    if (it == goroutines_.end()) return;
+    if (it == goroutines_.end())
+      return;
     auto& g = it->second;
     while (!g.stack.empty()) {
       auto o = std::move(g.stack.back());
@@ -176,8 +206,10 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     return;
   }
   ++events_;
-  if (first_ns_ == 0) first_ns_ = ev.time_ns;
-  if (opts_.goroutine && ev.goid != *opts_.goroutine) return;
+  if (first_ns_ == 0)
+    first_ns_ = ev.time_ns;
+  if (opts_.goroutine && ev.goid != *opts_.goroutine)
+    return;
   auto& g = goroutines_[ev.goid];
   const bool buffered_lines = opts_.min_duration_ns > 0;
 
@@ -187,11 +219,14 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     const int depth = static_cast<int>(g.stack.size());
     if (!o.subtree_hidden && depth == 0) {
       ++roots_seen_;
-      if (opts_.sample > 1 && (roots_seen_ - 1) % opts_.sample != 0) o.subtree_hidden = true;
+      if (opts_.sample > 1 && (roots_seen_ - 1) % opts_.sample != 0)
+        o.subtree_hidden = true;
     }
     o.hidden = o.subtree_hidden;
-    if (!o.hidden && opts_.max_depth >= 0 && depth > opts_.max_depth) o.hidden = true;
-    if (!o.hidden && opts_.cond && !opts_.cond(ev)) o.hidden = true;
+    if (!o.hidden && opts_.max_depth >= 0 && depth > opts_.max_depth)
+      o.hidden = true;
+    if (!o.hidden && opts_.cond && !opts_.cond(ev))
+      o.hidden = true;
     if (!opts_.follow_roots.empty()) {
       // frame(N): N counts from the outermost root on this goroutine's traced stack.
       auto is_root = [&](const std::string& f) {
@@ -213,11 +248,13 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     s.function = ev.function->name;
     s.start_ns = ev.time_ns;
     s.depth = depth;
-    if (!g.stack.empty()) s.path = g.stack.back().span.path;
+    if (!g.stack.empty())
+      s.path = g.stack.back().span.path;
     s.path.push_back(s.function);
     s.args = join(ev.values, ", ");
     s.callsite = location(ev.caller_pc, true);
-    if (!o.hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev, o.follow_depth);
+    if (!o.hidden && opts_.dlv_lines && !buffered_lines)
+      dlv_line(ev, o.follow_depth);
     if (!o.hidden && opts_.graph) {
       o.graph_index = g.graph.size();
       g.graph.emplace_back();  // filled in when the call closes
@@ -233,9 +270,11 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     // --follow-calls mode where only calls under a root are.
     const bool hidden = matched ? g.stack[i - 1].hidden : !opts_.follow_roots.empty();
     const int follow_depth = matched ? g.stack[i - 1].follow_depth : 0;
-    if (!hidden && opts_.dlv_lines && !buffered_lines) dlv_line(ev, follow_depth);
+    if (!hidden && opts_.dlv_lines && !buffered_lines)
+      dlv_line(ev, follow_depth);
     if (!matched) {
-      if (!ev.deferreturn) ++unmatched_returns_;
+      if (!ev.deferreturn)
+        ++unmatched_returns_;
     } else if (!ev.deferreturn) {
       const std::string results = join(ev.values, ",");
       for (;;) {
@@ -244,7 +283,8 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
         const bool is_match = g.stack.size() == i - 1;
         close(g, o, ev.time_ns, is_match ? Span::End::returned : Span::End::unwound,
               is_match ? results : std::string());
-        if (!is_match) continue;
+        if (!is_match)
+          continue;
         // With --min-duration the pair is printed together once the call proves long enough.
         if (buffered_lines && opts_.dlv_lines && !o.hidden &&
             o.span.duration() >= opts_.min_duration_ns) {
@@ -268,18 +308,19 @@ void TraceOutput::close(Goroutine& g, Open& o, std::uint64_t end_ns, Span::End h
   s.end_ns = end_ns;
   s.end = how;
   s.results = results;
-  if (!g.stack.empty()) g.stack.back().span.child_ns += s.duration();
+  if (!g.stack.empty())
+    g.stack.back().span.child_ns += s.duration();
   if (!o.hidden) {
     record(s);
-    if (opts_.graph) add_graph_entry(g, o, how);
+    if (opts_.graph)
+      add_graph_entry(g, o, how);
   }
   // A goroutine's tree is printed whole when its outermost traced call ends.
   if (opts_.graph && g.stack.empty()) {
     if (!g.graph.empty() && s.goid != last_graph_goid_) {
       last_graph_goid_ = s.goid;
       char head[96];
-      std::snprintf(head, sizeof head, "goroutine(%lld) +%.6fs:\n",
-                    static_cast<long long>(s.goid),
+      std::snprintf(head, sizeof head, "goroutine(%lld) +%.6fs:\n", static_cast<long long>(s.goid),
                     static_cast<double>(s.start_ns - first_ns_) / 1e9);
       buf_ += head;
     }
@@ -296,16 +337,22 @@ void TraceOutput::add_graph_entry(Goroutine& g, const Open& o, Span::End how) {
   const bool shown = s.duration() >= opts_.min_duration_ns;
   std::string end_text;
   switch (how) {
-    case Span::End::returned: end_text = " => (" + s.results + ")"; break;
-    case Span::End::unwound: end_text = " (did not return: panic or Goexit)"; break;
-    case Span::End::running: end_text = " (still running at exit)"; break;
+    case Span::End::returned:
+      end_text = " => (" + s.results + ")";
+      break;
+    case Span::End::unwound:
+      end_text = " (did not return: panic or Goexit)";
+      break;
+    case Span::End::running:
+      end_text = " (still running at exit)";
+      break;
   }
   const std::string at = s.callsite.empty() ? "" : "  @ " + s.callsite;
   if (!shown) {
     g.graph.resize(o.graph_index);  // drop this call and its (shorter) subtree
   } else if (leaf) {
-    g.graph[o.graph_index] =
-        ind + s.function + "(" + s.args + ")" + end_text + "  " + format_duration(s.duration()) + at;
+    g.graph[o.graph_index] = ind + s.function + "(" + s.args + ")" + end_text + "  " +
+                             format_duration(s.duration()) + at;
   } else {
     g.graph[o.graph_index] = ind + s.function + "(" + s.args + ") {" + at;
     g.graph.push_back(ind + "}" + end_text + "  " + format_duration(s.duration()));
@@ -313,8 +360,10 @@ void TraceOutput::add_graph_entry(Goroutine& g, const Open& o, Span::End how) {
 }
 
 void TraceOutput::record(const Span& s) {
-  if (opts_.stats) durations_[s.function].push_back(s.duration());
-  if (!opts_.json_path.empty() || !opts_.folded_path.empty()) spans_.push_back(s);
+  if (opts_.stats)
+    durations_[s.function].push_back(s.duration());
+  if (!opts_.json_path.empty() || !opts_.folded_path.empty())
+    spans_.push_back(s);
 }
 
 void TraceOutput::finish(std::uint64_t end_ns, std::uint64_t wall_ns) {
@@ -325,10 +374,13 @@ void TraceOutput::finish(std::uint64_t end_ns, std::uint64_t wall_ns) {
       close(g, o, end_ns, Span::End::running, "");
     }
   }
-  if (opts_.stats) write_stats(wall_ns);
+  if (opts_.stats)
+    write_stats(wall_ns);
   flush();
-  if (!opts_.json_path.empty()) write_json();
-  if (!opts_.folded_path.empty()) write_folded();
+  if (!opts_.json_path.empty())
+    write_json();
+  if (!opts_.folded_path.empty())
+    write_folded();
 }
 
 void TraceOutput::write_stats(std::uint64_t wall_ns) {
@@ -338,13 +390,12 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
   buf_ += "\nFunctions called: " + std::to_string(calls) + "\n";
   buf_ += "Unique functions: " + std::to_string(durations_.size()) + "\n";
   buf_ += "Total execution time: " + format_duration(wall_ns) + "\n";
-  buf_ += "Events: " + std::to_string(events_) + " (0 lost, " +
-          std::to_string(unmatched_returns_) + " unmatched returns)\n\n";
+  buf_ += "Events: " + std::to_string(events_) + " (0 lost, " + std::to_string(unmatched_returns_) +
+          " unmatched returns)\n\n";
   std::size_t width = 8;
   for (const auto& [fn, d] : durations_) width = std::max(width, fn.size());
-  std::snprintf(line, sizeof line, "%-*s %8s %10s %10s %10s %10s %10s\n",
-                static_cast<int>(width), "FUNCTION", "CALLS", "TOTAL", "MEAN", "P50", "P99",
-                "MAX");
+  std::snprintf(line, sizeof line, "%-*s %8s %10s %10s %10s %10s %10s\n", static_cast<int>(width),
+                "FUNCTION", "CALLS", "TOTAL", "MEAN", "P50", "P99", "MAX");
   buf_ += line;
   auto pct = [](const std::vector<std::uint64_t>& sorted, double p) {
     const auto n = sorted.size();
@@ -391,9 +442,10 @@ void TraceOutput::write_json() const {
     return;
   }
   std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f);
-  std::fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,"
-             "\"args\":{\"name\":\"goscope trace\"}}",
-             f);
+  std::fputs(
+      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,"
+      "\"args\":{\"name\":\"goscope trace\"}}",
+      f);
   std::map<std::int64_t, bool> named;
   for (const auto& s : spans_) {
     if (!named[s.goid]) {
@@ -427,7 +479,8 @@ void TraceOutput::write_folded() const {
   for (const auto& s : spans_) {
     std::string key;
     for (std::size_t i = 0; i < s.path.size(); ++i) {
-      if (i) key += ';';
+      if (i)
+        key += ';';
       key += s.path[i];
     }
     const auto self = s.duration() > s.child_ns ? s.duration() - s.child_ns : 0;
@@ -435,8 +488,7 @@ void TraceOutput::write_folded() const {
   }
   std::FILE* f = std::fopen(opts_.folded_path.c_str(), "w");
   if (!f) {
-    std::fprintf(out_, "could not write %s: %s\n", opts_.folded_path.c_str(),
-                 std::strerror(errno));
+    std::fprintf(out_, "could not write %s: %s\n", opts_.folded_path.c_str(), std::strerror(errno));
     return;
   }
   for (const auto& [k, v] : folded) {
@@ -446,7 +498,8 @@ void TraceOutput::write_folded() const {
 }
 
 void TraceOutput::flush() {
-  if (buf_.empty()) return;
+  if (buf_.empty())
+    return;
   std::fwrite(buf_.data(), 1, buf_.size(), out_);
   std::fflush(out_);
   buf_.clear();

@@ -26,27 +26,27 @@ struct Span {
   std::string function;
   std::uint64_t start_ns = 0;
   std::uint64_t end_ns = 0;
-  int depth = 0;                       ///< nesting among traced calls of this goroutine
-  std::vector<std::string> path;       ///< traced callers, root first, then this function
-  std::string args;                    ///< formatted as dlv formats them
+  int depth = 0;                  ///< nesting among traced calls of this goroutine
+  std::vector<std::string> path;  ///< traced callers, root first, then this function
+  std::string args;               ///< formatted as dlv formats them
   std::string results;
-  std::string callsite;                ///< file:line of the call
-  std::uint64_t child_ns = 0;          ///< time spent in traced callees
+  std::string callsite;        ///< file:line of the call
+  std::uint64_t child_ns = 0;  ///< time spent in traced callees
   enum class End { returned, unwound, running } end = End::returned;
   std::uint64_t duration() const { return end_ns - start_ns; }
 };
 
 struct TraceOutputOptions {
-  bool dlv_lines = true;      ///< dlv trace's `>`/`>>` lines
-  bool graph = false;         ///< --graph
-  bool stats = false;         ///< --stats
-  std::string json_path;      ///< --json FILE
-  std::string folded_path;    ///< --folded FILE
-  bool timestamp = false;     ///< --timestamp
-  int max_depth = -1;         ///< --depth N: hide calls nested deeper than N (0 = roots)
+  bool dlv_lines = true;              ///< dlv trace's `>`/`>>` lines
+  bool graph = false;                 ///< --graph
+  bool stats = false;                 ///< --stats
+  std::string json_path;              ///< --json FILE
+  std::string folded_path;            ///< --folded FILE
+  bool timestamp = false;             ///< --timestamp
+  int max_depth = -1;                 ///< --depth N: hide calls nested deeper than N (0 = roots)
   std::uint64_t min_duration_ns = 0;  ///< --min-duration
   std::optional<std::int64_t> goroutine;  ///< --goroutine ID
-  std::uint64_t sample = 1;   ///< --sample N: 1 in N root calls
+  std::uint64_t sample = 1;               ///< --sample N: 1 in N root calls
   /// --follow-calls: the root functions. Calls outside a root are hidden and lines take
   /// dlv HEAD's follow-calls form (`> goroutine(1):frame(2) main.f(args)`).
   std::vector<std::string> follow_roots;

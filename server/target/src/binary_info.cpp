@@ -10,20 +10,24 @@ std::unique_ptr<BinaryInfo> BinaryInfo::load(const std::string& path) {
   bi->path_ = path;
   try {
     bi->elf_ = dwarf::ElfFile::open(path);
-    if (!bi->elf_->is_go()) throw BinaryError(path + ": not a Go executable");
+    if (!bi->elf_->is_go())
+      throw BinaryError(path + ": not a Go executable");
     bi->debug_ = dwarf::DebugInfo::load(*bi->elf_);
   } catch (const dwarf::Error& e) {
     throw BinaryError(e.what());
   }
   const dwarf::Type* g = bi->debug_->find_type("runtime.g");
   const dwarf::Field* goid = g ? g->resolved()->field("goid") : nullptr;
-  if (!goid) throw BinaryError(path + ": DWARF has no runtime.g.goid (unsupported Go version?)");
+  if (!goid)
+    throw BinaryError(path + ": DWARF has no runtime.g.goid (unsupported Go version?)");
   bi->goid_offset_ = goid->offset;
-  if (const auto* sg = g->resolved()->field("stackguard0")) bi->stackguard0_offset_ = sg->offset;
+  if (const auto* sg = g->resolved()->field("stackguard0"))
+    bi->stackguard0_offset_ = sg->offset;
   const dwarf::Type* m = bi->debug_->find_type("runtime.m");
   const dwarf::Field* g_m = g->resolved()->field("m");
   const dwarf::Field* curg = m ? m->resolved()->field("curg") : nullptr;
-  if (!g_m || !curg) throw BinaryError(path + ": DWARF has no runtime.g.m / runtime.m.curg");
+  if (!g_m || !curg)
+    throw BinaryError(path + ": DWARF has no runtime.g.m / runtime.m.curg");
   bi->g_m_offset_ = g_m->offset;
   if (const auto* stack = g->resolved()->field("stack"); stack && stack->type) {
     if (const auto* hi = stack->type->resolved()->field("hi")) {
@@ -40,7 +44,8 @@ std::unique_ptr<BinaryInfo> BinaryInfo::load(const std::string& path) {
 std::vector<const dwarf::Function*> BinaryInfo::functions_matching(const std::regex& re) const {
   std::vector<const dwarf::Function*> out;
   for (const auto& fn : debug_->functions()) {
-    if (std::regex_search(fn.name, re)) out.push_back(&fn);
+    if (std::regex_search(fn.name, re))
+      out.push_back(&fn);
   }
   return out;
 }
@@ -49,7 +54,8 @@ std::vector<ReturnSite> BinaryInfo::return_sites(const dwarf::Function& fn) cons
   std::vector<ReturnSite> out;
   const auto size = fn.high_pc.value() - fn.low_pc.value();
   auto code = elf_->code_at(fn.low_pc, size);
-  if (!code) return out;
+  if (!code)
+    return out;
   const auto base = to_virt(fn.low_pc);
   for (auto a : proc::find_returns(*code, base)) out.push_back({a, false});
   if (deferreturn_) {

@@ -33,11 +33,13 @@ Tracer::Tracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
 
 bool Tracer::trace_function(const dwarf::Function& fn) {
   const auto entry = bi_.to_virt(fn.low_pc);
-  if (sites_.contains(entry)) return false;
+  if (sites_.contains(entry))
+    return false;
   process_.add_breakpoint(entry);
   sites_[entry] = Site{&fn, false, false};
   for (const auto& rs : bi_.return_sites(fn)) {
-    if (sites_.contains(rs.addr)) continue;
+    if (sites_.contains(rs.addr))
+      continue;
     process_.add_breakpoint(rs.addr);
     sites_[rs.addr] = Site{&fn, true, rs.deferreturn};
   }
@@ -67,7 +69,8 @@ TraceExit Tracer::run(TraceObserver& observer) {
     switch (ev.kind) {
       case K::breakpoint: {
         auto it = sites_.find(ev.pc);
-        if (it != sites_.end()) handle_hit(ev.tid, it->second, observer);
+        if (it != sites_.end())
+          handle_hit(ev.tid, it->second, observer);
         process_.resume_thread(ev.tid);
         break;
       }
@@ -150,15 +153,19 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
     // On the system stack R14 holds g0; report the user goroutine it runs for.
     try {
       const auto m = process_.read<std::uint64_t>(proc::VirtAddr(regs.gp.r14 + bi_.g_m_offset()));
-      const auto curg = m ? process_.read<std::uint64_t>(proc::VirtAddr(m + bi_.m_curg_offset())) : 0;
-      if (curg) goid = process_.read<std::int64_t>(proc::VirtAddr(curg + bi_.goid_offset()));
+      const auto curg =
+          m ? process_.read<std::uint64_t>(proc::VirtAddr(m + bi_.m_curg_offset())) : 0;
+      if (curg)
+        goid = process_.read<std::int64_t>(proc::VirtAddr(curg + bi_.goid_offset()));
     } catch (const proc::Error&) {
     }
   }
   ev.goid = goid;
-  if (!site.is_return) ev.caller_pc = top_of_stack;
+  if (!site.is_return)
+    ev.caller_pc = top_of_stack;
   if (!site.is_return && goid != 0) {
-    if (will_call_morestack(*site.function, regs, stackguard0)) return;
+    if (will_call_morestack(*site.function, regs, stackguard0))
+      return;
     // The guard can turn into a preemption request after it was read (sysmon sets it from
     // another thread), so a restart can still follow: recognise it by its caller frame.
     const LastEntry entry{site.function, stack_hi - regs.gp.rbp};
@@ -190,7 +197,8 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
   std::optional<user_fpregs_struct> fp;
   RegisterFn read_reg = [&](unsigned regno) -> std::optional<std::uint64_t> {
     if (regno >= kDwarfXmm0 && regno < kDwarfXmm0 + 16) {
-      if (!fp) fp = process_.fp_registers(tid);
+      if (!fp)
+        fp = process_.fp_registers(tid);
       std::uint64_t lo = 0;
       std::memcpy(&lo, &fp->xmm_space[(regno - kDwarfXmm0) * 4], sizeof lo);
       return lo;
@@ -210,28 +218,30 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
     }
   });
   for (const auto& param : site.function->params) {
-    if (param.is_result != site.is_return) continue;
+    if (param.is_result != site.is_return)
+      continue;
     auto v = loader.load_variable(param, ev.pc, cfa, read_reg, opts_.load);
     // Optimized code rarely describes results at a RET ("empty OP stack" in dlv), but the
     // register ABI says where they are: read them there.
-    if (!v.unreadable.empty() && site.is_return && !site.deferreturn &&
-        site.function->optimized) {
-      if (auto abi = loader.load_result_from_abi_registers(*site.function, param, read_reg,
-                                                           opts_.load)) {
+    if (!v.unreadable.empty() && site.is_return && !site.deferreturn && site.function->optimized) {
+      if (auto abi =
+              loader.load_result_from_abi_registers(*site.function, param, read_reg, opts_.load)) {
         v = std::move(*abi);
       }
     }
     ev.values.push_back(std::move(v));
   }
-  if (opts_.stack_depth > 0) unwind(site, regs, ev);
+  if (opts_.stack_depth > 0)
+    unwind(site, regs, ev);
   observer.on_event(ev);
 }
 
 bool Tracer::will_call_morestack(const dwarf::Function& fn, const proc::Registers& regs,
                                  std::uint64_t stackguard0) const {
-  auto code = bi_.elf().code_at(fn.low_pc, std::min<std::uint64_t>(
-                                               16, fn.high_pc.value() - fn.low_pc.value()));
-  if (!code || code->size() < 4) return false;
+  auto code = bi_.elf().code_at(
+      fn.low_pc, std::min<std::uint64_t>(16, fn.high_pc.value() - fn.low_pc.value()));
+  if (!code || code->size() < 4)
+    return false;
   auto b = [&](std::size_t i) { return std::to_integer<std::uint8_t>((*code)[i]); };
   // cmp rsp, [r14+0x10]; jbe morestack
   if (b(0) == 0x49 && b(1) == 0x3b && b(2) == 0x66 && b(3) == 0x10) {
@@ -283,7 +293,8 @@ void Tracer::unwind(const Site& site, const proc::Registers& regs, TraceEvent& e
     }
     while (more && ev.stack.size() < max_frames && ret != 0) {
       more = add_frame(ret, false);
-      if (!more || ev.stack.size() >= max_frames || fp == 0) break;
+      if (!more || ev.stack.size() >= max_frames || fp == 0)
+        break;
       ret = process_.read<std::uint64_t>(proc::VirtAddr(fp + 8));
       fp = process_.read<std::uint64_t>(proc::VirtAddr(fp));
     }

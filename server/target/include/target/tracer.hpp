@@ -43,7 +43,7 @@ struct TraceEvent {
   std::uint64_t caller_pc = 0;
   /// Arguments (call) or results (ret), with the Argument/ReturnArgument flags.
   std::vector<Variable> values;
-  bool deferreturn = false;  ///< a return event at `call runtime.deferreturn`
+  bool deferreturn = false;   ///< a return event at `call runtime.deferreturn`
   std::uint64_t time_ns = 0;  ///< CLOCK_MONOTONIC
   /// Innermost first, up to TraceOptions::stack_depth + 1 frames (empty when 0).
   std::vector<TraceFrame> stack;
