@@ -69,9 +69,16 @@ TraceExit Tracer::run(TraceObserver& observer) {
     switch (ev.kind) {
       case K::breakpoint: {
         auto it = sites_.find(ev.pc);
-        if (it != sites_.end())
-          handle_hit(ev.tid, it->second, observer);
+        std::optional<TraceEvent> hit;
+        if (it != sites_.end()) hit = handle_hit(ev.tid, it->second);
         process_.resume_thread(ev.tid);
+        if (hit) {
+          // A call starts for the program when its thread runs again, not when the trap
+          // fired: stamping it after the resume keeps the tracer's own stop out of the
+          // call's duration. (A return is stamped when its trap is reported.)
+          if (hit->kind == TraceEvent::Kind::call) hit->time_ns = now_ns();
+          observer.on_event(*hit);
+        }
         break;
       }
       case K::signal:
@@ -94,7 +101,7 @@ TraceExit Tracer::run(TraceObserver& observer) {
   }
 }
 
-void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
+std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   TraceEvent ev;
   ev.time_ns = now_ns();
   ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
@@ -108,11 +115,10 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
     try {
       ev.goid = process_.read<std::int64_t>(proc::VirtAddr(regs.gp.r14 + bi_.goid_offset()));
     } catch (const proc::Error&) {
-      return;
+      return std::nullopt;
     }
     last_entry_.erase(ev.goid);
-    observer.on_event(ev);
-    return;
+    return ev;
   }
   ev.pc = regs.gp.rip;
   ev.sp = regs.gp.rsp;
@@ -165,7 +171,7 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
     ev.caller_pc = top_of_stack;
   if (!site.is_return && goid != 0) {
     if (will_call_morestack(*site.function, regs, stackguard0))
-      return;
+      return std::nullopt;
     // The guard can turn into a preemption request after it was read (sysmon sets it from
     // another thread), so a restart can still follow: recognise it by its caller frame.
     const LastEntry entry{site.function, stack_hi - regs.gp.rbp};
@@ -173,7 +179,7 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
     if (!fresh) {
       if (it->second.function == entry.function &&
           it->second.caller_frame_from_top == entry.caller_frame_from_top) {
-        return;
+        return std::nullopt;
       }
       it->second = entry;
     }
@@ -233,7 +239,7 @@ void Tracer::handle_hit(pid_t tid, const Site& site, TraceObserver& observer) {
   }
   if (opts_.stack_depth > 0)
     unwind(site, regs, ev);
-  observer.on_event(ev);
+  return ev;
 }
 
 bool Tracer::will_call_morestack(const dwarf::Function& fn, const proc::Registers& regs,

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -94,7 +95,8 @@ class Tracer {
     bool deferreturn = false;
     bool goexit = false;  ///< runtime.goexit1: a goroutine is ending
   };
-  void handle_hit(pid_t tid, const Site& site, TraceObserver& observer);
+  /// Reads what a hit reports; nullopt when it reports nothing (a restart after morestack).
+  std::optional<TraceEvent> handle_hit(pid_t tid, const Site& site);
   /// Walks Go's frame-pointer chain from a trap site.
   void unwind(const Site& site, const proc::Registers& regs, TraceEvent& ev);
   /// True when the entry's stack-split check will branch to morestack: the function then
