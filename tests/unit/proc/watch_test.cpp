@@ -289,6 +289,7 @@ TEST_CASE("attach to a process that exits meanwhile fails cleanly or traces it t
           "[proc][fault]") {
   require_ptrace();
   int attached = 0, refused = 0, exited_early = 0;
+  std::string last_refusal;
   for (int i = 0; i < 30; ++i) {
     std::string out = temp_path("out");
     pid_t pid = spawn(fixture("threads"), {"2", "20"}, out);
@@ -303,6 +304,7 @@ TEST_CASE("attach to a process that exits meanwhile fails cleanly or traces it t
       ++refused;
       INFO(e.what());
       CHECK(std::string(e.what()).rfind("cannot attach to process " + std::to_string(pid), 0) == 0);
+      last_refusal = e.what();
     }
     if (p) {
       ++attached;
@@ -331,6 +333,10 @@ TEST_CASE("attach to a process that exits meanwhile fails cleanly or traces it t
     ::unlink(out.c_str());
   }
   CHECK(attached + refused == 30);
-  INFO("attached " << attached << ", refused " << refused << ", exited early " << exited_early);
-  CHECK(attached > 0);
+  INFO("attached " << attached << ", refused " << refused << ", exited early " << exited_early
+                    << ", last refusal: " << last_refusal);
+  // How many attaches win the race depends on the scheduler (on a loaded machine every one
+  // can lose); what must hold is above: each one either fails cleanly or traces to the end.
+  if (attached == 0)
+    WARN("no attach won the race this run");
 }
