@@ -11,6 +11,7 @@
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
+#include "target/readers.hpp"
 #include "target/value_loader.hpp"
 
 namespace goscope::target {
@@ -23,8 +24,6 @@ std::uint64_t now_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-// x86-64 psABI DWARF numbers 17..32 are xmm0..xmm15.
-constexpr unsigned kDwarfXmm0 = 17;
 
 }  // namespace
 
@@ -200,28 +199,14 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
       cfa = regs.gp.rbp + 16;
     }
   }
-  std::optional<user_fpregs_struct> fp;
-  RegisterFn read_reg = [&](unsigned regno) -> std::optional<std::uint64_t> {
-    if (regno >= kDwarfXmm0 && regno < kDwarfXmm0 + 16) {
-      if (!fp)
-        fp = process_.fp_registers(tid);
-      std::uint64_t lo = 0;
-      std::memcpy(&lo, &fp->xmm_space[(regno - kDwarfXmm0) * 4], sizeof lo);
-      return lo;
-    }
-    return regs.by_dwarf_number(regno);
-  };
-  ValueLoader loader(bi_, [&](std::uint64_t a, std::span<std::byte> out) {
+  const RegisterFn read_reg = thread_register_reader(process_, tid, regs);
+  ValueLoader loader(bi_, [&, memory = process_memory_reader(process_)](
+                              std::uint64_t a, std::span<std::byte> out) {
     if (window_ok && a >= window_base && a + out.size() <= window_base + window.size()) {
       std::memcpy(out.data(), window.data() + (a - window_base), out.size());
       return true;
     }
-    try {
-      process_.read_memory(proc::VirtAddr(a), out);
-      return true;
-    } catch (const proc::Error&) {
-      return false;
-    }
+    return memory(a, out);
   });
   for (const auto& param : site.function->params) {
     if (param.is_result != site.is_return)
