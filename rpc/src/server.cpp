@@ -1,5 +1,6 @@
 #include "rpc/server.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -334,19 +335,63 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::signal_set signals;
   session::Debugger* dbg = nullptr;
   std::atomic<bool> stopping{false};
-  std::atomic<int> connections{0};
-  std::mutex conns_mu;
-  std::vector<std::weak_ptr<tcp::socket>> sockets;
 
+  /// One client socket. The reader thread owns its lifetime; writers (the reader itself and
+  /// async method threads, which may outlive the reader) and close() take `mu`, so a reply
+  /// that arrives after the client left writes to a closed socket, never to a reused fd.
   struct Connection {
-    std::shared_ptr<tcp::socket> socket;
-    std::mutex write_mu;
+    tcp::socket socket;
+    std::mutex mu;
+    bool closed = false;
+    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
     void write(const std::string& bytes) {
-      std::lock_guard lock(write_mu);
+      std::lock_guard lock(mu);
+      if (closed)
+        return;
       boost::system::error_code ec;
-      asio::write(*socket, asio::buffer(bytes), ec);
+      asio::write(socket, asio::buffer(bytes), ec);
+    }
+    /// Wakes a reader blocked in read_some (and a writer blocked on a full socket buffer).
+    void shutdown() {
+      std::lock_guard lock(mu);
+      if (!closed)
+        ::shutdown(socket.native_handle(), SHUT_RDWR);
+    }
+    void close() {
+      std::lock_guard lock(mu);
+      boost::system::error_code ec;
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      socket.close(ec);
+      closed = true;
     }
   };
+
+  // Every thread the server starts (connection readers, async methods), joined at the end of
+  // run() so that none of them is inside the Debugger when its owner destroys it.
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex workers_mu;
+  std::vector<Worker> workers;
+  std::vector<std::weak_ptr<Connection>> conns;
+
+  void spawn(std::function<void()> fn) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::lock_guard lock(workers_mu);
+    // Reap finished workers so that a long multiclient session does not accumulate them.
+    std::erase_if(workers, [](Worker& w) {
+      if (!w.done->load())
+        return false;
+      w.thread.join();
+      return true;
+    });
+    workers.push_back({std::thread([fn = std::move(fn), done] {
+                         fn();
+                         done->store(true);
+                       }),
+                       done});
+  }
 
   void stop() {
     if (stopping.exchange(true))
@@ -357,6 +402,33 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       self->signals.cancel(ec);
       self->io.stop();
     });
+  }
+
+  // After io.run(): Delve's ServerImpl.Stop (halt, detach, kill a launched target), then
+  // every connection is shut down and every thread joined.
+  void shut_down() {
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    try {
+      dbg->detach(!dbg->attached_to_existing_process());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "goscope: %s\n", e.what());
+    }
+    for (;;) {
+      std::vector<Worker> joining;
+      {
+        std::lock_guard lock(workers_mu);
+        for (auto& w : conns) {
+          if (auto c = w.lock())
+            c->shutdown();
+        }
+        joining.swap(workers);
+      }
+      if (joining.empty())
+        break;
+      // A reader may still start an async method thread while we join: loop until none left.
+      for (auto& w : joining) w.thread.join();
+    }
   }
 
   // The one place where method errors become error strings.
@@ -395,26 +467,24 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     auto once = std::make_shared<std::once_flag>();
     auto done = [setup, once] { std::call_once(*once, [&] { setup->set_value(); }); };
     auto fut = setup->get_future();
-    std::thread([invoke, done]() mutable {
+    spawn([invoke, done]() mutable {
       try {
         invoke(done);
       } catch (...) {
         done();
       }
-    }).detach();
+    });
     fut.wait();
   }
 
-  void serve(std::shared_ptr<tcp::socket> socket) {
-    auto conn = std::make_shared<Connection>();
-    conn->socket = socket;
+  void serve(const std::shared_ptr<Connection>& conn) {
     StreamDecoder decoder;
     std::array<char, 64 * 1024> buf{};
     try {
       for (;;) {
         boost::system::error_code ec;
-        const auto n = socket->read_some(asio::buffer(buf), ec);
-        if (ec)
+        const auto n = conn->socket.read_some(asio::buffer(buf), ec);
+        if (ec || stopping)
           break;
         for (auto& v : decoder.feed(std::string_view(buf.data(), n))) {
           const auto req = parse_request(v);
@@ -430,41 +500,43 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     } catch (const std::exception& e) {
       std::fprintf(stderr, "goscope rpc: %s\n", e.what());
     }
-    boost::system::error_code ec;
-    socket->shutdown(tcp::socket::shutdown_both, ec);
-    socket->close(ec);
-    if (!cfg.accept_multiclient && !stopping) {
-      // Single client gone: halt, detach (kill a launched target) and exit, as Delve does.
-      try {
-        dbg->detach(!dbg->attached_to_existing_process());
-      } catch (const std::exception&) {
-      }
+    conn->close();
+    // Single client gone: the server stops (run() halts, detaches and kills a launched
+    // target), as Delve does.
+    if (!cfg.accept_multiclient)
       stop();
-    }
   }
 
   void accept_next() {
     acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
-      if (ec)
+      if (ec || self->stopping)
         return;
-      auto socket = std::make_shared<tcp::socket>(std::move(s));
       bool ok = true;
       if (self->cfg.only_same_user) {
         boost::system::error_code pec;
-        const auto peer = socket->remote_endpoint(pec);
+        const auto peer = s.remote_endpoint(pec);
         ok = !pec && peer_is_same_user(peer.address().to_string(), peer.port());
         if (!ok) {
-          std::fprintf(stderr, "closing connection from different user (%s)\n",
-                       peer.address().to_string().c_str());
+          std::fprintf(stderr,
+                       "closing connection from different user (%s:%u): connections to "
+                       "localhost are only accepted from the same UNIX user for security "
+                       "reasons\n",
+                       peer.address().to_string().c_str(), static_cast<unsigned>(peer.port()));
         }
       }
       if (!ok) {
         boost::system::error_code cec;
-        socket->close(cec);
+        s.close(cec);
         self->accept_next();
         return;
       }
-      std::thread([self, socket] { self->serve(socket); }).detach();
+      auto conn = std::make_shared<Connection>(std::move(s));
+      {
+        std::lock_guard lock(self->workers_mu);
+        std::erase_if(self->conns, [](const auto& w) { return w.expired(); });
+        self->conns.push_back(conn);
+      }
+      self->spawn([self, conn] { self->serve(conn); });
       // Without --accept-multiclient Delve serves exactly one connection.
       if (self->cfg.accept_multiclient)
         self->accept_next();
@@ -526,6 +598,7 @@ void Server::run(session::Debugger& dbg) {
   });
   impl_->accept_next();
   impl_->io.run();
+  impl_->shut_down();
 }
 
 void Server::stop() {

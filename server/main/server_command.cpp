@@ -206,41 +206,37 @@ int run_server_command(const Command& cmd) {
     std::fprintf(stderr, "Error: %s\n", e.what());
     return 1;
   }
-  // Signals are handled by the server's io_context (asio::signal_set) from here on.
-  sigset_t block;
-  sigemptyset(&block);
+  // SIGINT/SIGTERM are handled by the server's io_context (asio::signal_set, installed when
+  // the server was created): run() returns and shuts down as Delve does.
   signal(SIGPIPE, SIG_IGN);
   std::printf("API server listening at: %s\n", addr.c_str());
   std::fflush(stdout);
 
-  // Deliberately never destroyed: connection threads may still hold it when run() returns;
-  // the process ends with _exit after an explicit detach.
-  session::Debugger* dbg = nullptr;
+  std::unique_ptr<session::Debugger> dbg;
   try {
-    dbg = new session::Debugger(dcfg);
+    dbg = std::make_unique<session::Debugger>(dcfg);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
+  // --continue: Delve connects to itself and sends an asynchronous continue; a thread does
+  // the same here. run() detaches the debugger before it returns, which ends this continue.
+  std::thread continuer;
   if (o.continue_after_start) {
-    std::thread([dbg] {
+    continuer = std::thread([d = dbg.get()] {
       try {
-        dbg->command(session::api::DebuggerCommand{"continue", 0, 0, std::nullopt, "", false});
+        d->command(session::api::DebuggerCommand{"continue", 0, 0, std::nullopt, "", false});
       } catch (const std::exception&) {
       }
-    }).detach();
+    });
   }
   server.run(*dbg);
-  try {
-    dbg->detach(!dbg->attached_to_existing_process());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-  }
-  if (!built.empty())
-    std::filesystem::remove(built);
+  if (continuer.joinable())
+    continuer.join();
+  // No thread uses the debugger any more; its destructor finds it already detached.
+  dbg.reset();
   std::fflush(stdout);
-  std::fflush(stderr);
-  _exit(0);
+  return 0;
 }
 
 }  // namespace goscope::cli

@@ -17,9 +17,9 @@ struct ServerConfig {
 
 /// Delve's JSON-RPC API v2 server (rpccommon.ServerImpl + rpc2.RPCServer).
 ///
-/// Concurrency: the acceptor runs on the thread that calls run(); every connection has its
-/// own reader thread, as Delve has one goroutine per connection. Synchronous methods run
-/// inline on that reader (the connection's next request is read after the reply), the
+/// Concurrency: the acceptor and the signal handler run on the thread that calls run(); every
+/// connection has its own reader thread, as Delve has one goroutine per connection. Synchronous
+/// methods run inline on that reader (the connection's next request is read after the reply), the
 /// asynchronous ones (Command, State, Restart) on a thread of their own once they signalled
 /// "setup done", so a `halt` can overtake a running `continue` on the same connection.
 /// Writes of one connection are serialised by a mutex. Every exception a method throws is
@@ -35,6 +35,10 @@ class Server {
   /// std::runtime_error when the address cannot be used.
   std::string listen();
   /// Serves `dbg` until Detach, the single client's disconnect, SIGINT/SIGTERM or stop().
+  /// Then shuts down as Delve's ServerImpl.Stop does: stops accepting, detaches `dbg`
+  /// (halting a running command; a launched target is killed, an attached one left
+  /// running without traps), shuts every connection down and joins every thread the server
+  /// started. When run() returns, nothing of the server uses `dbg` any more.
   void run(session::Debugger& dbg);
   /// Makes run() return; callable from any thread.
   void stop();

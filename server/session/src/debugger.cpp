@@ -18,17 +18,14 @@
 #include <thread>
 #include <unordered_map>
 
-#include "cond_expr.hpp"
 #include "dwarf/debug_info.hpp"
 #include "dwarf/elf_file.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/stepper.hpp"
-#include "target/value_loader.hpp"
-#if GOSCOPE_HAVE_TARGET
 #include "target/target.hpp"
-#endif
+#include "target/value_loader.hpp"
 
 namespace goscope::session {
 namespace {
@@ -141,7 +138,6 @@ bool hit_cond_matches(const std::string& cond, std::uint64_t count) {
 struct LogicalBreakpoint {
   api::Breakpoint bp;
   std::string loc_expr;
-  std::optional<CondExpr> fallback_cond;  ///< argument-only condition without target::Target
 };
 
 /// Why the last stop happened on a thread (what State reports for it).
@@ -171,14 +167,13 @@ struct Debugger::Impl {
   std::atomic<bool> halt_requested{false};
   std::atomic<int> pid{0};
   std::atomic<bool> is_detached{false};
+  /// Set by detach() and the destructor before they halt: no command may resume the target
+  /// once the session is ending (a continue queued behind the detach would run unhalted).
+  std::atomic<bool> closing{false};
   std::mutex halt_mu;
 
   // ---- tracer thread only ----
-  std::unique_ptr<proc::Process> own_process;
-  std::unique_ptr<target::BinaryInfo> own_bi;
-#if GOSCOPE_HAVE_TARGET
   std::unique_ptr<target::Target> tgt;
-#endif
   proc::Process* p = nullptr;
   const target::BinaryInfo* bi = nullptr;
   bool exited = false;
@@ -257,16 +252,9 @@ struct Debugger::Impl {
     }
     pr->set_signal_passthrough(SIGURG, true);
     pid = pr->pid();
-#if GOSCOPE_HAVE_TARGET
     tgt = std::make_unique<target::Target>(std::move(pr), std::move(b));
     p = &tgt->process();
     bi = &tgt->binary();
-#else
-    own_process = std::move(pr);
-    own_bi = std::move(b);
-    p = own_process.get();
-    bi = own_bi.get();
-#endif
     live = p;
     exited = false;
     exit_status = 0;
@@ -282,20 +270,14 @@ struct Debugger::Impl {
   void release_process() {
     live = nullptr;
     stepper.reset();
-#if GOSCOPE_HAVE_TARGET
     tgt.reset();
-#endif
-    own_process.reset();
-    own_bi.reset();
     p = nullptr;
     bi = nullptr;
   }
 
   void invalidate() {
-#if GOSCOPE_HAVE_TARGET
     if (tgt)
       tgt->invalidate();
-#endif
   }
 
   [[noreturn]] void throw_exited() const {
@@ -355,13 +337,16 @@ struct Debugger::Impl {
   }
 
   api::Goroutine make_goroutine(std::int64_t goid, pid_t tid) {
-#if GOSCOPE_HAVE_TARGET
     try {
+      // The thread is known: read its goroutine only (goroutine() tries every thread).
+      if (tid != 0) {
+        if (auto g = tgt->goroutine_of_thread(tid); g && g->id == goid)
+          return convert(*g);
+      }
       if (auto g = tgt->goroutine(goid))
         return convert(*g);
     } catch (const std::exception&) {
     }
-#endif
     api::Goroutine g;
     g.id = goid;
     if (tid != 0) {
@@ -373,7 +358,6 @@ struct Debugger::Impl {
     return g;
   }
 
-#if GOSCOPE_HAVE_TARGET
   api::Location convert(const target::Location& l) const {
     api::Location out;
     out.pc = l.pc;
@@ -412,7 +396,6 @@ struct Debugger::Impl {
     out.deferred_call = s.deferred_call;
     return out;
   }
-#endif
 
   api::DebuggerState build_state() {
     api::DebuggerState st;
@@ -538,16 +521,6 @@ struct Debugger::Impl {
         throw DebuggerError("could not set breakpoint at " + hex(a) + ": no function there");
       }
     }
-    std::optional<CondExpr> fallback;
-#if !GOSCOPE_HAVE_TARGET
-    if (!req.cond.empty()) {
-      try {
-        fallback = CondExpr::parse(req.cond);
-      } catch (const std::exception& e) {
-        throw DebuggerError(e.what());
-      }
-    }
-#endif
     for (auto a : addrs) {
       p->add_breakpoint(proc::VirtAddr(a));
     }
@@ -570,7 +543,7 @@ struct Debugger::Impl {
     bp.hit_count.clear();
     bp.total_hit_count = 0;
     for (auto a : addrs) site_owner[a] = bp.id;
-    bps[bp.id] = LogicalBreakpoint{bp, loc_expr, std::move(fallback)};
+    bps[bp.id] = LogicalBreakpoint{bp, loc_expr};
     if (bp.disabled)
       set_enabled(bps[bp.id], false);
     return bp;
@@ -607,7 +580,7 @@ struct Debugger::Impl {
         p->add_breakpoint(proc::VirtAddr(a));
         site_owner[a] = id;
       }
-      bps[id] = LogicalBreakpoint{bp, "", std::nullopt};
+      bps[id] = LogicalBreakpoint{bp, ""};
     };
     const bool has_startpanic = find_function("runtime.startpanic") != nullptr;
     make(kUnrecoveredPanicId, "unrecovered-panic",
@@ -696,39 +669,13 @@ struct Debugger::Impl {
     return out;
   }
 
-  // Frame-pointer unwinding from a thread: enough for breakpoint stacktraces.
+  // The stack of a stopped thread for a breakpoint's Stacktrace (a failure to unwind is
+  // not a reason to lose the stop: the frames read so far, or none).
   std::vector<api::Stackframe> thread_frames(pid_t tid, int depth) {
-#if GOSCOPE_HAVE_TARGET
-    try {
-      std::vector<api::Stackframe> out;
-      for (const auto& f : tgt->thread_stacktrace(tid, depth)) out.push_back(convert(f));
-      return out;
-    } catch (const std::exception&) {
-    }
-#endif
     std::vector<api::Stackframe> out;
-    const auto regs = p->registers(tid);
-    std::uint64_t pc = regs.gp.rip;
-    std::uint64_t cfa = target::frame_cfa(*bi, regs);
-    bool top = true;
     try {
-      while (static_cast<int>(out.size()) <= depth && pc != 0) {
-        api::Stackframe f;
-        f.location = location(top ? pc : pc - 1);
-        f.location.pc = pc;
-        const auto* fn = bi->function_at(proc::VirtAddr(pc));
-        f.bottom = fn == nullptr || fn->name == "runtime.goexit";
-        out.push_back(std::move(f));
-        if (out.back().bottom)
-          break;
-        // The return address sits just below the CFA; the caller's frame pointer below it.
-        const auto ret = p->read<std::uint64_t>(proc::VirtAddr(cfa - 8));
-        const auto saved_bp = p->read<std::uint64_t>(proc::VirtAddr(cfa - 16));
-        pc = ret;
-        cfa = saved_bp + 16;
-        top = false;
-      }
-    } catch (const proc::Error&) {
+      for (const auto& f : tgt->thread_stacktrace(tid, depth)) out.push_back(convert(f));
+    } catch (const std::exception&) {
     }
     return out;
   }
@@ -744,7 +691,6 @@ struct Debugger::Impl {
       info.arguments = args_loaded ? to_api(*args_loaded)
                                    : to_api(load_params(tid, to_target(*bp.load_args), false));
     }
-#if GOSCOPE_HAVE_TARGET
     if (bp.load_locals || !bp.variables.empty()) {
       try {
         const auto frames = tgt->thread_stacktrace(tid, 0);
@@ -768,14 +714,12 @@ struct Debugger::Impl {
       } catch (const std::exception&) {
       }
     }
-#endif
     return info;
   }
 
   bool condition_true(LogicalBreakpoint& lb, pid_t tid) {
     if (lb.bp.cond.empty())
       return true;
-#if GOSCOPE_HAVE_TARGET
     try {
       const auto frames = tgt->thread_stacktrace(tid, 0);
       if (frames.empty())
@@ -785,11 +729,6 @@ struct Debugger::Impl {
     } catch (const std::exception&) {
       return true;  // Delve stops when the condition cannot be evaluated
     }
-#else
-    if (!lb.fallback_cond)
-      return true;
-    return lb.fallback_cond->matches(load_params(tid, target::kShortLoadConfig, false));
-#endif
   }
 
   // ---------------------------------------------------------------- running
@@ -961,7 +900,7 @@ struct Debugger::Impl {
 
   api::DebuggerState command(const api::DebuggerCommand& cmd,
                              const std::function<void()>& resumed) {
-    if (is_detached)
+    if (is_detached || closing)
       throw DebuggerError("detached from the process");
     const auto& n = cmd.name;
     if (exited) {
@@ -972,6 +911,9 @@ struct Debugger::Impl {
       throw_exited();
     }
     if (n == "halt") {
+      // Whatever ran has stopped by now (commands run one at a time); a halt that found
+      // nothing running must not stop the next continue before it starts.
+      halt_requested = false;
       if (resumed)
         resumed();
       return build_state();
@@ -995,14 +937,9 @@ struct Debugger::Impl {
         if (goid_of(tid) == cmd.goroutine_id)
           on = tid;
       }
-#if GOSCOPE_HAVE_TARGET
       if (on == 0 && !tgt->goroutine(cmd.goroutine_id)) {
         throw DebuggerError("unknown goroutine " + std::to_string(cmd.goroutine_id));
       }
-#else
-      if (on == 0)
-        throw DebuggerError("unknown goroutine " + std::to_string(cmd.goroutine_id));
-#endif
       selected_goid = cmd.goroutine_id;
       if (on != 0)
         current_tid = on;
@@ -1071,6 +1008,9 @@ struct Debugger::Impl {
 
   std::vector<api::DiscardedBreakpoint> restart(
       const std::optional<std::vector<std::string>>& new_args) {
+    // Restart halted a running command before it was queued; that halt must not stop
+    // the new process' first continue.
+    halt_requested = false;
     if (cfg.attach_pid)
       throw DebuggerError("cannot restart process Delve did not create");
     if (p != nullptr && !exited) {
@@ -1148,13 +1088,9 @@ struct Debugger::Impl {
       try {
         addr = std::stoull(s.substr(1), nullptr, 0);
       } catch (const std::exception&) {
-#if GOSCOPE_HAVE_TARGET
         auto f = tgt->frame_for(scope_of(scope));
         auto v = tgt->eval(s.substr(1), f, to_target(api::kDefaultLoadConfig));
         addr = v.kind == 22 && !v.children.empty() ? v.children[0].addr : std::stoull(v.value);
-#else
-        throw DebuggerError("could not evaluate " + s.substr(1));
-#endif
       }
       api::Location loc = location(addr);
       loc.pcs = {addr};
@@ -1175,15 +1111,11 @@ struct Debugger::Impl {
     };
     auto current_file_line = [&]() -> std::pair<std::string, int> {
       pid_t tid = current_tid;
-#if GOSCOPE_HAVE_TARGET
       try {
         auto f = tgt->frame_for(scope_of(scope));
         return {f.call.file, f.call.line};
       } catch (const std::exception&) {
       }
-#else
-      (void)scope;
-#endif
       const auto loc = location(p->registers(tid).gp.rip);
       return {loc.file, loc.line};
     };
@@ -1241,7 +1173,20 @@ struct Debugger::Impl {
       const auto* fn = fns.front();
       if (!line)
         return {at_pcs({function_entry_pc(*fn)})};
-      return file_line(fn->decl_file, *line);
+      // func:N is N lines after the line of the function's entry (Delve's LineOffset).
+      const auto entry = location(bi->to_virt(fn->low_pc).value());
+      const int first = entry.line != 0 ? entry.line : static_cast<int>(fn->decl_line);
+      const auto file = entry.file.empty() ? fn->decl_file : entry.file;
+      std::vector<std::uint64_t> pcs;
+      for (auto a : line_pcs(file, first + *line)) {
+        if (bi->function_at(proc::VirtAddr(a)) == fn)
+          pcs.push_back(a);
+      }
+      if (pcs.empty()) {
+        throw DebuggerError("could not find statement at " + file + ":" +
+                            std::to_string(first + *line) + ", please use a line with a statement");
+      }
+      return {at_pcs(std::move(pcs))};
     }
     if (line) {
       // Files: exact path or a suffix at a path boundary.
@@ -1284,6 +1229,7 @@ Debugger::Debugger(DebuggerConfig cfg) : impl_(std::make_unique<Impl>(std::move(
 }
 
 Debugger::~Debugger() {
+  impl_->closing = true;
   request_halt();
   try {
     impl_->call([this] { impl_->detach(false); });
@@ -1369,16 +1315,6 @@ void Debugger::amend_breakpoint(const api::Breakpoint& bp) {
     std::string why;
     if (!valid_bp_name(bp.name, why))
       throw DebuggerError(why);
-    std::optional<CondExpr> fallback;
-#if !GOSCOPE_HAVE_TARGET
-    if (!bp.cond.empty()) {
-      try {
-        fallback = CondExpr::parse(bp.cond);
-      } catch (const std::exception& e) {
-        throw DebuggerError(e.what());
-      }
-    }
-#endif
     if (bp.disabled != lb.bp.disabled && !impl_->exited && impl_->p) {
       impl_->set_enabled(lb, !bp.disabled);
     }
@@ -1395,7 +1331,6 @@ void Debugger::amend_breakpoint(const api::Breakpoint& bp) {
     b.load_args = bp.load_args;
     b.load_locals = bp.load_locals;
     b.disabled = bp.disabled;
-    lb.fallback_cond = std::move(fallback);
   });
 }
 
@@ -1456,22 +1391,8 @@ std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next
   return impl_->call([&] {
     impl_->require_live();
     std::vector<api::Goroutine> out;
-#if GOSCOPE_HAVE_TARGET
     for (const auto& g : impl_->tgt->goroutines(start, count, next))
       out.push_back(impl_->convert(g));
-#else
-    // Without target::Target only goroutines running on threads are known.
-    std::set<std::int64_t> seen;
-    for (pid_t tid : impl_->p->threads()) {
-      const auto goid = impl_->goid_of(tid);
-      if (goid != 0 && seen.insert(goid).second)
-        out.push_back(impl_->make_goroutine(goid, tid));
-    }
-    (void)start;
-    (void)count;
-    if (next)
-      *next = -1;
-#endif
     return out;
   });
 }
@@ -1481,7 +1402,6 @@ std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int
   return impl_->call([&] {
     impl_->require_live();
     const auto goid = goroutine_id == -1 ? impl_->selected_goid : goroutine_id;
-#if GOSCOPE_HAVE_TARGET
     std::vector<target::Frame> frames;
     if (goid == 0) {
       frames = impl_->tgt->thread_stacktrace(impl_->current_tid, depth);
@@ -1506,43 +1426,15 @@ std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int
       out.push_back(std::move(sf));
     }
     return out;
-#else
-    (void)full;
-    (void)cfg;
-    pid_t on = impl_->current_tid;
-    if (goid != 0) {
-      on = 0;
-      for (pid_t tid : impl_->p->threads()) {
-        if (impl_->goid_of(tid) == goid)
-          on = tid;
-      }
-      if (on == 0)
-        throw DebuggerError("unknown goroutine " + std::to_string(goid));
-    }
-    return impl_->thread_frames(on, depth);
-#endif
   });
 }
-
-#if GOSCOPE_HAVE_TARGET
-#define GOSCOPE_NEEDS_TARGET(what) (void)0
-#else
-#define GOSCOPE_NEEDS_TARGET(what) \
-  throw DebuggerError(std::string(what) + " is not available yet (target::Target missing)")
-#endif
 
 std::vector<api::Variable> Debugger::local_vars(const api::EvalScope& scope,
                                                 const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-#if GOSCOPE_HAVE_TARGET
     auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
     return to_api(impl_->tgt->local_variables(f, to_target(cfg)));
-#else
-    (void)scope;
-    (void)cfg;
-    GOSCOPE_NEEDS_TARGET("ListLocalVars");
-#endif
   });
 }
 
@@ -1550,14 +1442,8 @@ std::vector<api::Variable> Debugger::function_args(const api::EvalScope& scope,
                                                    const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-#if GOSCOPE_HAVE_TARGET
     auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
     return to_api(impl_->tgt->function_arguments(f, to_target(cfg)));
-#else
-    if (scope.frame != 0)
-      GOSCOPE_NEEDS_TARGET("ListFunctionArgs in an outer frame");
-    return to_api(impl_->load_params(impl_->current_tid, to_target(cfg), false));
-#endif
   });
 }
 
@@ -1565,13 +1451,7 @@ std::vector<api::Variable> Debugger::package_vars(const std::string& filter,
                                                   const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-#if GOSCOPE_HAVE_TARGET
     return to_api(impl_->tgt->package_variables(filter, to_target(cfg)));
-#else
-    (void)filter;
-    (void)cfg;
-    GOSCOPE_NEEDS_TARGET("ListPackageVars");
-#endif
   });
 }
 
@@ -1579,19 +1459,8 @@ api::Variable Debugger::eval(const api::EvalScope& scope, const std::string& exp
                              const api::LoadConfig& cfg) {
   return impl_->call([&]() -> api::Variable {
     impl_->require_live();
-#if GOSCOPE_HAVE_TARGET
     auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
     return to_api(impl_->tgt->eval(expr, f, to_target(cfg)));
-#else
-    // Without target::Target: names of the current function's parameters only.
-    if (scope.frame == 0) {
-      for (auto& v : impl_->load_params(impl_->current_tid, to_target(cfg), false)) {
-        if (v.name == expr)
-          return to_api(v);
-      }
-    }
-    throw DebuggerError("could not find symbol value for " + expr);
-#endif
   });
 }
 
@@ -1599,16 +1468,9 @@ void Debugger::set_variable(const api::EvalScope& scope, const std::string& symb
                             const std::string& value) {
   impl_->call([&] {
     impl_->require_live();
-#if GOSCOPE_HAVE_TARGET
     auto f = impl_->tgt->frame_for(impl_->scope_of(scope));
     impl_->tgt->set_variable(symbol, value, f);
     impl_->invalidate();
-#else
-    (void)scope;
-    (void)symbol;
-    (void)value;
-    GOSCOPE_NEEDS_TARGET("Set");
-#endif
   });
 }
 
@@ -1723,6 +1585,7 @@ std::vector<api::DiscardedBreakpoint> Debugger::restart(
 }
 
 void Debugger::detach(bool kill) {
+  impl_->closing = true;
   request_halt();
   impl_->call([&] { impl_->detach(kill); });
 }
