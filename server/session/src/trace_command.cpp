@@ -52,11 +52,11 @@ int run_command(const std::vector<std::string>& argv) {
 /// and output never delay the traced program. Unbounded: no event is ever dropped.
 class EventQueue final : public target::TraceObserver {
  public:
-  void on_event(const target::TraceEvent& ev) override {
+  void on_event(target::TraceEvent&& ev) override {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
-      pending_.push_back(ev);
+      pending_.push_back(std::move(ev));
       wake = pending_.size() == kWakeBatch;
     }
     // Waking the writer per event would cost a context switch per event when both threads

@@ -76,7 +76,7 @@ TraceExit Tracer::run(TraceObserver& observer) {
           // fired: stamping it after the resume keeps the tracer's own stop out of the
           // call's duration. (A return is stamped when its trap is reported.)
           if (hit->kind == TraceEvent::Kind::call) hit->time_ns = now_ns();
-          observer.on_event(*hit);
+          observer.on_event(std::move(*hit));
         }
         break;
       }

@@ -55,7 +55,8 @@ struct TraceEvent {
 class TraceObserver {
  public:
   virtual ~TraceObserver() = default;
-  virtual void on_event(const TraceEvent& ev) = 0;
+  /// Takes the event: the observer keeps or moves it (no copy on the ptrace thread).
+  virtual void on_event(TraceEvent&& ev) = 0;
 };
 
 struct TraceOptions {
