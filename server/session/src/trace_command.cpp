@@ -270,9 +270,12 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
       lo.args = req.args;
       process = proc::Process::launch(lo);
     }
+    bi->relocate_for(process->pid());
     // goscope runs no other child while tracing (go build ran before), so waiting can skip
     // the peek that protects other children's exit statuses: one system call less per hit.
     process->set_exclusive_children(true);
+  } catch (const target::BinaryError& e) {
+    throw Error(std::string("could not launch process: ") + e.what());
   } catch (const proc::Error& e) {
     throw Error(std::string(req.pid ? "could not attach to pid " + std::to_string(*req.pid)
                                     : "could not launch process") +

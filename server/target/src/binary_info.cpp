@@ -1,5 +1,9 @@
 #include "target/binary_info.hpp"
 
+#include <elf.h>
+
+#include <fstream>
+
 #include "dwarf/error.hpp"
 #include "proc/disassembler.hpp"
 
@@ -39,6 +43,24 @@ std::unique_ptr<BinaryInfo> BinaryInfo::load(const std::string& path) {
     bi->deferreturn_ = bi->to_virt(fn->low_pc);
   }
   return bi;
+}
+
+void BinaryInfo::relocate_for(pid_t pid) {
+  if (!elf_->is_pie()) {
+    bias_ = 0;
+    return;
+  }
+  const std::string path = "/proc/" + std::to_string(pid) + "/auxv";
+  std::ifstream auxv(path, std::ios::binary);
+  std::uint64_t entry[2];
+  while (auxv.read(reinterpret_cast<char*>(entry), sizeof entry)) {
+    if (entry[0] == AT_ENTRY) {
+      bias_ = entry[1] - elf_->entry().value();
+      return;
+    }
+    if (entry[0] == AT_NULL) break;
+  }
+  throw BinaryError(path + ": no AT_ENTRY (cannot locate the position-independent executable)");
 }
 
 std::vector<const dwarf::Function*> BinaryInfo::functions_matching(const std::regex& re) const {

@@ -1,4 +1,6 @@
 #pragma once
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,6 +39,10 @@ class BinaryInfo {
   const std::string& path() const { return path_; }
 
   void set_load_bias(std::uint64_t bias) { bias_ = bias; }
+  /// Sets the load bias from where the kernel mapped the executable in process `pid`
+  /// (AT_ENTRY of its auxiliary vector against the ELF entry point): 0 for Go's default
+  /// non-PIE executables, the ASLR slide for -buildmode=pie. Throws BinaryError.
+  void relocate_for(pid_t pid);
   std::uint64_t load_bias() const { return bias_; }
   proc::VirtAddr to_virt(dwarf::FileAddr a) const { return proc::VirtAddr(a.value() + bias_); }
   dwarf::FileAddr to_file(proc::VirtAddr a) const { return dwarf::FileAddr(a.value() - bias_); }
