@@ -140,6 +140,11 @@ def main() -> int:
     check(">> goroutine(1): => (120)" in r.stderr and '>> goroutine(1): => ("area=10")' in r.stderr
           and "unreadable" not in r.stderr, "optimized results", r.stderr)
     check("> goroutine(1): main.fact(5)" in r.stderr, "optimized arguments", r.stderr)
+    # Inlined copies (no out-of-line main.greet exists in the optimized build) are traced at
+    # their entry, under their own name (dlv 1.20.2 names them after the caller).
+    r = trace(goscope, basic + "_opt", "^main\\.greet$")
+    check(re.search(r"^> goroutine\(1\): main\.greet\(", r.stderr, re.M) is not None,
+          "inlined copy traced", r.stderr)
 
     # --follow-calls (dlv HEAD's form): the root, its callees indented by frame depth.
     r = trace(goscope, basic, "^main\\.describe$", "--follow-calls", "2")

@@ -1492,6 +1492,15 @@ std::vector<const InlinedCall*> DebugInfo::inlined_calls(std::string_view name) 
   return it == impl_->inlined_by_name.end() ? std::vector<const InlinedCall*>{} : it->second;
 }
 
+std::vector<std::string> DebugInfo::inlined_function_names() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->index_inlined();
+  std::vector<std::string> names;
+  names.reserve(impl_->inlined_by_name.size());
+  for (const auto& [name, calls] : impl_->inlined_by_name) names.push_back(name);
+  return names;
+}
+
 std::vector<const InlinedCall*> DebugInfo::inlined_at(FileAddr pc) const {
   const Function* fn = function_at(pc);
   if (fn == nullptr) {

@@ -110,6 +110,8 @@ class DebugInfo {
   /// like main.add may exist only inlined, so find_function finds nothing). The first call
   /// of this or inlined_at walks every optimized function (a few ms); cached after.
   std::vector<const InlinedCall*> inlined_calls(std::string_view name) const;
+  /// The names of every function that has inlined instances, unordered.
+  std::vector<std::string> inlined_function_names() const;
   /// The inlined calls whose code contains `pc`, innermost first: the logical frames that
   /// sit above function_at(pc) in a stack trace.
   std::vector<const InlinedCall*> inlined_at(FileAddr pc) const;

@@ -229,7 +229,20 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
       continue;
     functions.push_back(&fn);
   }
-  if (functions.empty())
+  // Optimized builds inline small functions, often with no out-of-line copy left: their
+  // inlined copies get entry tracepoints too.
+  std::vector<const dwarf::InlinedCall*> inlined;
+  for (const auto& name : bi->debug().inlined_function_names()) {
+    const bool by_regexp = !req.regexp.empty() && std::regex_search(name, re);
+    bool by_package = false;
+    for (const auto& p : req.packages) by_package |= package_matches(package_of(name), p);
+    if (!by_regexp && !by_package)
+      continue;
+    if (exclude && std::regex_search(name, *exclude))
+      continue;
+    for (const auto* call : bi->debug().inlined_calls(name)) inlined.push_back(call);
+  }
+  if (functions.empty() && inlined.empty())
     throw Error("no breakpoints set");
 
   std::vector<std::string> roots;
@@ -289,6 +302,7 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
       req.graph || req.stats || !req.json_path.empty() || !req.folded_path.empty();
   target::Tracer tracer(*process, *bi, topts);
   for (const auto* fn : functions) tracer.trace_function(*fn);
+  for (const auto* call : inlined) tracer.trace_inlined(*call);
 
   TraceOutput output(out_opts, *bi, out);
   EventQueue queue;

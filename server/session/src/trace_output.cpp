@@ -163,18 +163,18 @@ void TraceOutput::dlv_line(const target::TraceEvent& ev, int follow_depth) {
     const std::string indent(static_cast<std::size_t>(std::max(0, follow_depth - 1)), ' ');
     const std::string prefix = "goroutine(" + gid + "):frame(" + std::to_string(follow_depth) + ")";
     if (ev.kind == target::TraceEvent::Kind::call) {
-      buf_ +=
-          indent + "> " + prefix + " " + ev.function->name + "(" + join(ev.values, ", ") + ")\n";
+      buf_ += indent + "> " + prefix + " " + ev.name() + "(" + join(ev.values, ", ") + ")\n";
     } else {
-      buf_ += indent + ">> " + prefix + " " + ev.function->name + " => (" + join(ev.values, ",") +
-              ")\n";
+      buf_ += indent + ">> " + prefix + " " + ev.name() + " => (" + join(ev.values, ",") + ")\n";
     }
     return;
   }
   if (ev.kind == target::TraceEvent::Kind::call) {
     bool has_results = false;
-    for (const auto& p : ev.function->params) has_results |= p.is_result;
-    buf_ += "> goroutine(" + gid + "): " + ev.function->name + "(" + join(ev.values, ", ") + ")\n";
+    if (!ev.inlined) {
+      for (const auto& p : ev.function->params) has_results |= p.is_result;
+    }
+    buf_ += "> goroutine(" + gid + "): " + ev.name() + "(" + join(ev.values, ", ") + ")\n";
     // dlv prints the stack once after a blank line for functions with results, and twice
     // (breakpoint info, then tracepoint) for those without; kept for compatibility.
     if (!ev.stack.empty()) {
@@ -213,7 +213,25 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
   auto& g = goroutines_[ev.goid];
   const bool buffered_lines = opts_.min_duration_ns > 0;
 
-  if (ev.kind == target::TraceEvent::Kind::call) {
+  if (ev.kind == target::TraceEvent::Kind::call && ev.inlined) {
+    // An inlined copy has no return to pair with: shown where it happens, never opened.
+    const bool hidden =
+        (!g.stack.empty() && g.stack.back().subtree_hidden) ||
+        (opts_.max_depth >= 0 && static_cast<int>(g.stack.size()) > opts_.max_depth) ||
+        (opts_.cond && !opts_.cond(ev)) || !opts_.follow_roots.empty() || buffered_lines;
+    if (!hidden) {
+      if (opts_.dlv_lines)
+        dlv_line(ev, 0);
+      if (opts_.graph) {
+        const std::string ind(g.stack.size() * 2, ' ');
+        const auto at = location(ev.caller_pc, true);
+        g.graph.push_back(ind + ev.name() + "(" + join(ev.values, ", ") + ") (inlined)" +
+                          (at.empty() ? "" : "  @ " + at));
+        if (g.stack.empty())
+          flush_graph(g, ev.goid, ev.time_ns);
+      }
+    }
+  } else if (ev.kind == target::TraceEvent::Kind::call) {
     Open o;
     o.subtree_hidden = !g.stack.empty() && g.stack.back().subtree_hidden;
     const int depth = static_cast<int>(g.stack.size());
@@ -237,7 +255,7 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
       while (r < g.stack.size() && !is_root(g.stack[r].span.function)) ++r;
       if (r < g.stack.size()) {
         o.follow_depth = static_cast<int>(g.stack.size() - r) + 1;
-      } else if (is_root(ev.function->name)) {
+      } else if (is_root(ev.name())) {
         o.follow_depth = 1;
       } else {
         o.hidden = true;  // not under a root
@@ -245,7 +263,7 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     }
     auto& s = o.span;
     s.goid = ev.goid;
-    s.function = ev.function->name;
+    s.function = ev.name();
     s.start_ns = ev.time_ns;
     s.depth = depth;
     if (!g.stack.empty())
@@ -264,7 +282,7 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     // Find the frame this return closes: the innermost open call of the same function.
     // Frames above it were abandoned (a panic unwound them, or runtime.Goexit).
     std::size_t i = g.stack.size();
-    while (i > 0 && g.stack[i - 1].span.function != ev.function->name) --i;
+    while (i > 0 && g.stack[i - 1].span.function != ev.name()) --i;
     const bool matched = i > 0;
     // Unmatched returns (tracing began mid-call) are shown as dlv shows them, except in
     // --follow-calls mode where only calls under a root are.
@@ -316,17 +334,20 @@ void TraceOutput::close(Goroutine& g, Open& o, std::uint64_t end_ns, Span::End h
       add_graph_entry(g, o, how);
   }
   // A goroutine's tree is printed whole when its outermost traced call ends.
-  if (opts_.graph && g.stack.empty()) {
-    if (!g.graph.empty() && s.goid != last_graph_goid_) {
-      last_graph_goid_ = s.goid;
-      char head[96];
-      std::snprintf(head, sizeof head, "goroutine(%lld) +%.6fs:\n", static_cast<long long>(s.goid),
-                    static_cast<double>(s.start_ns - first_ns_) / 1e9);
-      buf_ += head;
-    }
-    for (const auto& line : g.graph) buf_ += line + "\n";
-    g.graph.clear();
+  if (opts_.graph && g.stack.empty())
+    flush_graph(g, s.goid, s.start_ns);
+}
+
+void TraceOutput::flush_graph(Goroutine& g, std::int64_t goid, std::uint64_t start_ns) {
+  if (!g.graph.empty() && goid != last_graph_goid_) {
+    last_graph_goid_ = goid;
+    char head[96];
+    std::snprintf(head, sizeof head, "goroutine(%lld) +%.6fs:\n", static_cast<long long>(goid),
+                  static_cast<double>(start_ns - first_ns_) / 1e9);
+    buf_ += head;
   }
+  for (const auto& line : g.graph) buf_ += line + "\n";
+  g.graph.clear();
 }
 
 void TraceOutput::add_graph_entry(Goroutine& g, const Open& o, Span::End how) {

@@ -86,6 +86,8 @@ class TraceOutput {
   void close(Goroutine& g, Open& o, std::uint64_t end_ns, Span::End how,
              const std::string& results);
   void add_graph_entry(Goroutine& g, const Open& o, Span::End how);
+  /// Prints a goroutine's finished tree (with a header when the goroutine changes).
+  void flush_graph(Goroutine& g, std::int64_t goid, std::uint64_t start_ns);
   void record(const Span& s);
   std::string location(std::uint64_t pc, bool caller) const;
   void write_stats(std::uint64_t wall_ns);

@@ -58,7 +58,8 @@ void BinaryInfo::relocate_for(pid_t pid) {
       bias_ = entry[1] - elf_->entry().value();
       return;
     }
-    if (entry[0] == AT_NULL) break;
+    if (entry[0] == AT_NULL)
+      break;
   }
   throw BinaryError(path + ": no AT_ENTRY (cannot locate the position-independent executable)");
 }

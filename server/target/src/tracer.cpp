@@ -24,7 +24,6 @@ std::uint64_t now_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-
 }  // namespace
 
 Tracer::Tracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
@@ -42,6 +41,20 @@ bool Tracer::trace_function(const dwarf::Function& fn) {
     process_.add_breakpoint(rs.addr);
     sites_[rs.addr] = Site{&fn, true, rs.deferreturn};
   }
+  return true;
+}
+
+bool Tracer::trace_inlined(const dwarf::InlinedCall& call) {
+  if (call.caller == nullptr)
+    return false;
+  const auto entry = bi_.to_virt(call.entry);
+  if (sites_.contains(entry))
+    return false;
+  process_.add_breakpoint(entry);
+  Site s;
+  s.function = call.caller;
+  s.inlined = &call;
+  sites_[entry] = s;
   return true;
 }
 
@@ -69,13 +82,15 @@ TraceExit Tracer::run(TraceObserver& observer) {
       case K::breakpoint: {
         auto it = sites_.find(ev.pc);
         std::optional<TraceEvent> hit;
-        if (it != sites_.end()) hit = handle_hit(ev.tid, it->second);
+        if (it != sites_.end())
+          hit = handle_hit(ev.tid, it->second);
         process_.resume_thread(ev.tid);
         if (hit) {
           // A call starts for the program when its thread runs again, not when the trap
           // fired: stamping it after the resume keeps the tracer's own stop out of the
           // call's duration. (A return is stamped when its trap is reported.)
-          if (hit->kind == TraceEvent::Kind::call) hit->time_ns = now_ns();
+          if (hit->kind == TraceEvent::Kind::call)
+            hit->time_ns = now_ns();
           observer.on_event(std::move(*hit));
         }
         break;
@@ -168,7 +183,8 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   ev.goid = goid;
   if (!site.is_return)
     ev.caller_pc = top_of_stack;
-  if (!site.is_return && goid != 0) {
+  ev.inlined = site.inlined;
+  if (!site.is_return && goid != 0 && !site.inlined) {
     if (will_call_morestack(*site.function, regs, stackguard0))
       return std::nullopt;
     // The guard can turn into a preemption request after it was read (sysmon sets it from
@@ -189,7 +205,7 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   // At an entry or a RET the return address is on top of the stack, so the CFA (Go's frame
   // base) is rsp+8; inside the body (the deferreturn call) the frame pointer gives it.
   std::uint64_t cfa = regs.gp.rsp + 8;
-  if (site.deferreturn) {
+  if (site.deferreturn || site.inlined) {
     // Inside the body: the CFI row gives the frame size. (rbp is not trustworthy here: a
     // recovered panic resumes at this call with only the stack pointer restored.)
     if (auto row = bi_.debug().frames().row_at(bi_.to_file(proc::VirtAddr(regs.gp.rip)));
@@ -200,15 +216,16 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
     }
   }
   const RegisterFn read_reg = thread_register_reader(process_, tid, regs);
-  ValueLoader loader(bi_, [&, memory = process_memory_reader(process_)](
-                              std::uint64_t a, std::span<std::byte> out) {
+  ValueLoader loader(bi_, [&, memory = process_memory_reader(process_)](std::uint64_t a,
+                                                                        std::span<std::byte> out) {
     if (window_ok && a >= window_base && a + out.size() <= window_base + window.size()) {
       std::memcpy(out.data(), window.data() + (a - window_base), out.size());
       return true;
     }
     return memory(a, out);
   });
-  for (const auto& param : site.function->params) {
+  const auto& params = site.inlined ? site.inlined->params : site.function->params;
+  for (const auto& param : params) {
     if (param.is_result != site.is_return)
       continue;
     auto v = loader.load_variable(param, ev.pc, cfa, read_reg, opts_.load);
@@ -275,7 +292,7 @@ void Tracer::unwind(const Site& site, const proc::Registers& regs, TraceEvent& e
   std::uint64_t fp = regs.gp.rbp;
   std::uint64_t ret = 0;
   try {
-    if (site.deferreturn) {
+    if (site.deferreturn || site.inlined) {
       ret = process_.read<std::uint64_t>(proc::VirtAddr(fp + 8));
       fp = process_.read<std::uint64_t>(proc::VirtAddr(fp));
     } else {

@@ -38,6 +38,9 @@ struct TraceEvent {
   std::int64_t goid = 0;
   pid_t tid = 0;
   const dwarf::Function* function = nullptr;
+  /// Set for an entry of an inlined copy: `function` is then the function it was inlined
+  /// into, and no return event follows (an inlined body has no RET of its own).
+  const dwarf::InlinedCall* inlined = nullptr;
   std::uint64_t pc = 0;
   std::uint64_t sp = 0;  ///< stack pointer at the event
   /// Entries: the return address (the caller's pc just after its CALL); 0 if unknown.
@@ -49,6 +52,9 @@ struct TraceEvent {
   /// Innermost first, up to TraceOptions::stack_depth + 1 frames (empty when 0).
   std::vector<TraceFrame> stack;
   bool stack_complete = false;  ///< the last frame is the goroutine's outermost
+
+  /// The traced function's name (the inlined function's for an inlined copy).
+  const std::string& name() const { return inlined ? inlined->name : function->name; }
 };
 
 /// Receives events on the tracer thread; must not block for long.
@@ -84,6 +90,9 @@ class Tracer {
   /// Sets the entry tracepoint and every return tracepoint of `fn`. Returns false if `fn`
   /// was already traced.
   bool trace_function(const dwarf::Function& fn);
+  /// Sets an entry tracepoint on an inlined copy of a function (optimized builds inline
+  /// small functions, often leaving no out-of-line copy at all). False if already traced.
+  bool trace_inlined(const dwarf::InlinedCall& call);
   std::size_t tracepoint_count() const { return sites_.size(); }
 
   /// Runs the process until it exits or is interrupted, reporting every event.
@@ -95,6 +104,7 @@ class Tracer {
     bool is_return = false;
     bool deferreturn = false;
     bool goexit = false;  ///< runtime.goexit1: a goroutine is ending
+    const dwarf::InlinedCall* inlined = nullptr;
   };
   /// Reads what a hit reports; nullopt when it reports nothing (a restart after morestack).
   std::optional<TraceEvent> handle_hit(pid_t tid, const Site& site);
