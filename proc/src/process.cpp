@@ -1437,6 +1437,20 @@ struct Process::Impl {
     cont(tid, t, 0);
   }
 
+  std::optional<StopEvent> take_queued_event() {
+    if (queue_.empty())
+      return std::nullopt;
+    StopEvent ev = queue_.front();
+    queue_.pop_front();
+    auto it = threads_.find(ev.tid);
+    if (it != threads_.end() && ev.kind != StopEvent::Kind::exited &&
+        ev.kind != StopEvent::Kind::killed) {
+      it->second.event_queued = false;
+      it->second.held = false;
+    }
+    return ev;
+  }
+
   StopEvent wait_event() {
     for (;;) {
       if (life_ == Life::alive && interrupt_requested_.exchange(false)) {
@@ -1444,17 +1458,8 @@ struct Process::Impl {
         if (life_ == Life::alive)
           return {StopEvent::Kind::interrupted, pid_, {}, 0, 0};
       }
-      if (!queue_.empty()) {
-        StopEvent ev = queue_.front();
-        queue_.pop_front();
-        auto it = threads_.find(ev.tid);
-        if (it != threads_.end() && ev.kind != StopEvent::Kind::exited &&
-            ev.kind != StopEvent::Kind::killed) {
-          it->second.event_queued = false;
-          it->second.held = false;
-        }
-        return ev;
-      }
+      if (auto ev = take_queued_event())
+        return *ev;
       ensure_alive();
       if (!any_thread_can_report()) {
         Error::send("wait_event: every thread of process " + std::to_string(pid_) +
@@ -1868,6 +1873,9 @@ void Process::stop_all() {
 }
 StopEvent Process::wait_event() {
   return impl_->wait_event();
+}
+std::optional<StopEvent> Process::take_queued_event() {
+  return impl_->take_queued_event();
 }
 
 void Process::request_interrupt() {

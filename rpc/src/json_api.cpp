@@ -57,8 +57,16 @@ json::value to_json(const api::Variable& v) {
   o["value"] = v.value;
   o["len"] = v.len;
   o["cap"] = v.cap;
+  // Delve builds the real/imaginary parts of a complex value by hand, without children
+  // (null on the wire); every other Variable gets a (possibly empty) array.
+  const bool complex = v.kind == 15 || v.kind == 16;
   json::array children;
-  for (const auto& c : v.children) children.push_back(to_json(c));
+  for (const auto& c : v.children) {
+    json::value cj = to_json(c);
+    if (complex)
+      cj.as_object()["children"] = nullptr;
+    children.push_back(std::move(cj));
+  }
   o["children"] = std::move(children);
   o["base"] = u64(v.base);
   o["unreadable"] = v.unreadable;
@@ -102,11 +110,12 @@ json::value to_json(const api::Location& l) {
 json::value to_json(const api::Stackframe& f) {
   json::object o;
   put_location(o, f.location);
-  o["Locals"] = f.locals.empty() ? json::value(nullptr) : to_json(f.locals);
-  o["Arguments"] = f.arguments.empty() ? json::value(nullptr) : to_json(f.arguments);
+  // Locals/Arguments are nil in Delve unless they were loaded (Stacktrace with Full).
+  o["Locals"] = f.vars_loaded ? to_json(f.locals) : json::value(nullptr);
+  o["Arguments"] = f.vars_loaded ? to_json(f.arguments) : json::value(nullptr);
   o["FrameOffset"] = f.frame_offset;
   o["FramePointerOffset"] = f.frame_pointer_offset;
-  o["Defers"] = nullptr;
+  o["Defers"] = json::array();  // Delve always sends a (possibly empty) list
   if (f.bottom)
     o["Bottom"] = true;
   o["Err"] = f.err;

@@ -6,8 +6,10 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -366,31 +368,50 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   };
 
-  // Every thread the server starts (connection readers, async methods), joined at the end of
-  // run() so that none of them is inside the Debugger when its owner destroys it.
-  struct Worker {
-    std::thread thread;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
+  // Every thread the server starts (connection readers, async methods) comes from one pool
+  // and is joined at the end of run(), so that none of them is inside the Debugger when its
+  // owner destroys it. A finished job's thread waits for the next one instead of exiting:
+  // an async method (every Command) costs a wake-up, not a thread creation. A job never
+  // waits behind another: when no thread is idle, a new one is started (a connection's
+  // `halt` must run while its `continue` still blocks a thread).
   std::mutex workers_mu;
-  std::vector<Worker> workers;
+  std::condition_variable workers_cv;
+  std::deque<std::function<void()>> jobs;
+  std::vector<std::thread> workers;
+  std::size_t idle_workers = 0;
+  bool workers_quit = false;
   std::vector<std::weak_ptr<Connection>> conns;
 
+  void worker_loop() {
+    std::unique_lock lock(workers_mu);
+    for (;;) {
+      while (jobs.empty() && !workers_quit) {
+        ++idle_workers;
+        workers_cv.wait(lock);
+        --idle_workers;
+      }
+      if (jobs.empty())
+        return;
+      auto fn = std::move(jobs.front());
+      jobs.pop_front();
+      lock.unlock();
+      fn();
+      fn = nullptr;  // release captured connections before sleeping
+      lock.lock();
+    }
+  }
+
   void spawn(std::function<void()> fn) {
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    std::lock_guard lock(workers_mu);
-    // Reap finished workers so that a long multiclient session does not accumulate them.
-    std::erase_if(workers, [](Worker& w) {
-      if (!w.done->load())
-        return false;
-      w.thread.join();
-      return true;
-    });
-    workers.push_back({std::thread([fn = std::move(fn), done] {
-                         fn();
-                         done->store(true);
-                       }),
-                       done});
+    std::unique_lock lock(workers_mu);
+    jobs.push_back(std::move(fn));
+    // Idle threads that were notified but have not woken yet are still counted as idle, so
+    // this never leaves a job without a thread.
+    if (idle_workers >= jobs.size() && !workers_quit) {
+      lock.unlock();
+      workers_cv.notify_one();
+      return;
+    }
+    workers.emplace_back([this] { worker_loop(); });
   }
 
   void stop() {
@@ -415,19 +436,22 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       std::fprintf(stderr, "goscope: %s\n", e.what());
     }
     for (;;) {
-      std::vector<Worker> joining;
+      std::vector<std::thread> joining;
       {
         std::lock_guard lock(workers_mu);
         for (auto& w : conns) {
           if (auto c = w.lock())
             c->shutdown();
         }
+        workers_quit = true;
         joining.swap(workers);
       }
+      workers_cv.notify_all();
       if (joining.empty())
         break;
-      // A reader may still start an async method thread while we join: loop until none left.
-      for (auto& w : joining) w.thread.join();
+      // A reader may still start an async method while we join: loop until none left
+      // (spawn() starts a thread for a job queued after the pool was told to quit).
+      for (auto& t : joining) t.join();
     }
   }
 

@@ -171,6 +171,9 @@ class Process {
   /// once, they are queued and reported one by one. Throws ProcessExited once the exit has
   /// been reported, and Error if every thread is stopped (nothing could ever happen).
   StopEvent wait_event();
+  /// The next event already queued (e.g. a breakpoint hit that stop_all() collected), as
+  /// wait_event() would return it, or nothing; never blocks, makes no system call.
+  std::optional<StopEvent> take_queued_event();
 
   /// Async-signal-safe and callable from any thread: makes wait_event() return
   /// Kind::interrupted soon (all threads stopped), e.g. from a SIGINT handler. Sends the

@@ -23,6 +23,7 @@
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
+#include "target/readers.hpp"
 #include "target/stepper.hpp"
 #include "target/target.hpp"
 #include "target/value_loader.hpp"
@@ -30,7 +31,6 @@
 namespace goscope::session {
 namespace {
 
-constexpr unsigned kDwarfXmm0 = 17;
 constexpr int kUnrecoveredPanicId = -1;
 constexpr int kFatalThrowId = -2;
 
@@ -186,6 +186,10 @@ struct Debugger::Impl {
   std::deque<proc::StopEvent> pending;
   std::map<pid_t, ThreadStop> stops;
   std::unique_ptr<target::Stepper> stepper;
+  /// Goroutine id of each thread, valid while the process stays stopped (invalidate()).
+  std::unordered_map<pid_t, std::int64_t> goid_cache;
+  /// pc -> file/line/function, for the life of the binary (start() clears it).
+  mutable std::unordered_map<std::uint64_t, api::Location> location_cache;
   const api::LoadConfig* step_ret_cfg = nullptr;
   std::optional<api::LoadConfig> step_ret_cfg_storage;
 
@@ -252,14 +256,24 @@ struct Debugger::Impl {
     }
     pr->set_signal_passthrough(SIGURG, true);
     pid = pr->pid();
+    try {
+      b->relocate_for(pid);  // position-independent executables are slid by ASLR
+    } catch (const target::BinaryError& e) {
+      throw DebuggerError(std::string("could not launch process: ") + e.what());
+    }
     tgt = std::make_unique<target::Target>(std::move(pr), std::move(b));
     p = &tgt->process();
     bi = &tgt->binary();
     live = p;
     exited = false;
     exit_status = 0;
+    // No other code of this program waits for children while the target lives (`go build`
+    // runs before, dlv is exec'd by `connect` only): one waitpid per event, not two.
+    p->set_exclusive_children(true);
     pending.clear();
     stops.clear();
+    goid_cache.clear();
+    location_cache.clear();
     const auto threads = p->threads();
     current_tid = threads.empty() ? 0 : threads.front();
     selected_goid = 0;
@@ -278,6 +292,7 @@ struct Debugger::Impl {
   void invalidate() {
     if (tgt)
       tgt->invalidate();
+    goid_cache.clear();
   }
 
   [[noreturn]] void throw_exited() const {
@@ -297,6 +312,10 @@ struct Debugger::Impl {
   }
 
   api::Location location(std::uint64_t pc) const {
+    if (auto it = location_cache.find(pc); it != location_cache.end())
+      return it->second;
+    if (location_cache.size() > 65536)
+      location_cache.clear();
     api::Location loc;
     loc.pc = pc;
     if (auto l = bi->debug().lines().find(bi->to_file(proc::VirtAddr(pc)))) {
@@ -305,15 +324,21 @@ struct Debugger::Impl {
     }
     if (const auto* fn = bi->function_at(proc::VirtAddr(pc)))
       loc.function = function_of(*fn);
+    location_cache.emplace(pc, loc);
     return loc;
   }
 
   std::int64_t goid_of(pid_t tid) {
+    if (auto it = goid_cache.find(tid); it != goid_cache.end())
+      return it->second;
+    std::int64_t goid = 0;
     try {
-      return target::goroutine_id_of(*p, *bi, tid, p->registers(tid));
+      goid = target::goroutine_id_of(*p, *bi, tid, p->registers(tid));
     } catch (const proc::Error&) {
       return 0;
     }
+    goid_cache.emplace(tid, goid);
+    return goid;
   }
 
   api::Thread make_thread(pid_t tid) {
@@ -325,7 +350,7 @@ struct Debugger::Impl {
     t.file = loc.file;
     t.line = loc.line;
     t.function = loc.function;
-    t.goroutine_id = target::goroutine_id_of(*p, *bi, tid, regs);
+    t.goroutine_id = goid_of(tid);
     if (auto it = stops.find(tid); it != stops.end()) {
       if (auto b = bps.find(it->second.breakpoint_id); b != bps.end()) {
         t.breakpoint = b->second.bp;
@@ -382,7 +407,9 @@ struct Debugger::Impl {
   }
   api::Stackframe convert(const target::Frame& f) const {
     api::Stackframe out;
-    out.location = convert(f.current);
+    // Delve reports a caller's CALL line (frame.Call) with the return address as its pc.
+    out.location = convert(f.call);
+    out.location.pc = f.current.pc;
     out.frame_offset = f.frame_offset;
     out.frame_pointer_offset = f.frame_pointer_offset;
     out.bottom = f.bottom;
@@ -465,6 +492,35 @@ struct Debugger::Impl {
     return nullptr;
   }
 
+  /// `name`, or when there is no such function, every instantiation of the generic
+  /// function `name` ("main.f[go.shape.int_0]", ...), as Delve resolves it.
+  std::vector<const dwarf::Function*> find_functions(const std::string& name) const {
+    if (const auto* fn = find_function(name))
+      return {fn};
+    std::vector<const dwarf::Function*> out;
+    const std::string prefix = name + "[";
+    for (const auto& fn : bi->debug().functions()) {
+      if (fn.name.starts_with(prefix))
+        out.push_back(&fn);
+    }
+    return out;
+  }
+
+  /// A Go function name without its instantiation's type arguments.
+  static std::string generic_base(const std::string& name) {
+    std::string out;
+    int depth = 0;
+    for (char c : name) {
+      if (c == '[')
+        ++depth;
+      else if (c == ']' && depth > 0)
+        --depth;
+      else if (depth == 0)
+        out += c;
+    }
+    return out;
+  }
+
   api::Breakpoint create_breakpoint(api::Breakpoint req, const std::string& loc_expr) {
     require_live();
     std::string why;
@@ -491,12 +547,14 @@ struct Debugger::Impl {
                             std::to_string(req.line) + ", please use a line with a statement");
       }
     } else if (!req.function_name.empty()) {
-      const auto* fn = find_function(req.function_name);
-      if (fn == nullptr)
+      const auto fns = find_functions(req.function_name);
+      if (fns.empty())
         throw DebuggerError("could not find function " + req.function_name);
-      if (req.line <= 0) {
-        addrs = {function_entry_pc(*fn)};
-      } else {
+      for (const auto* fn : fns) {
+        if (req.line <= 0) {
+          addrs.push_back(function_entry_pc(*fn));
+          continue;
+        }
         const int line = static_cast<int>(fn->decl_line) + req.line;
         for (auto a : line_pcs(fn->decl_file, line)) {
           if (bi->function_at(proc::VirtAddr(a)) == fn)
@@ -537,7 +595,7 @@ struct Debugger::Impl {
     std::set<std::string> fns;
     for (auto a : addrs) {
       if (const auto* fn = bi->function_at(proc::VirtAddr(a)))
-        fns.insert(fn->name);
+        fns.insert(generic_base(fn->name));  // instantiations of one generic count as one
     }
     bp.function_name = fns.size() > 1 ? "(multiple functions)" : fns.empty() ? "" : *fns.begin();
     bp.hit_count.clear();
@@ -629,14 +687,7 @@ struct Debugger::Impl {
 
   // ---------------------------------------------------------------- values at a stop
   target::ValueLoader loader() {
-    return target::ValueLoader(*bi, [this](std::uint64_t a, std::span<std::byte> out) {
-      try {
-        p->read_memory(proc::VirtAddr(a), out);
-        return true;
-      } catch (const proc::Error&) {
-        return false;
-      }
-    });
+    return target::ValueLoader(*bi, target::process_memory_reader(*p));
   }
 
   // Parameters of the function at the thread's pc (entry, body or RET), as Delve's
@@ -649,17 +700,7 @@ struct Debugger::Impl {
     if (fn == nullptr)
       return out;
     const auto cfa = target::frame_cfa(*bi, regs);
-    std::optional<user_fpregs_struct> fp;
-    target::RegisterFn read_reg = [&](unsigned regno) -> std::optional<std::uint64_t> {
-      if (regno >= kDwarfXmm0 && regno < kDwarfXmm0 + 16) {
-        if (!fp)
-          fp = p->fp_registers(tid);
-        std::uint64_t lo = 0;
-        std::memcpy(&lo, &fp->xmm_space[(regno - kDwarfXmm0) * 4], sizeof lo);
-        return lo;
-      }
-      return regs.by_dwarf_number(regno);
-    };
+    const target::RegisterFn read_reg = target::thread_register_reader(*p, tid, regs);
     auto l = loader();
     for (const auto& param : fn->params) {
       if (results_only && !param.is_result)
@@ -736,7 +777,10 @@ struct Debugger::Impl {
 
   void stop_everything() {
     p->stop_all();
-    invalidate();
+    // The goroutine ids cached so far belong to threads that were stopped already and stay
+    // valid; the target's caches are rebuilt.
+    if (tgt)
+      tgt->invalidate();
   }
 
   void mark_exit(int status) {
@@ -744,6 +788,65 @@ struct Debugger::Impl {
     exit_status = status;
     stepper.reset();
     live = nullptr;
+  }
+
+  // A hit of an enabled user breakpoint at `pc` by `tid` whose condition holds: counts it
+  // and loads what the breakpoint asks for. `primary`: the thread that stopped the process
+  // (the others are stopped here, after its arguments are read); otherwise every thread is
+  // stopped already.
+  std::optional<ThreadStop> user_hit(pid_t tid, std::uint64_t pc, bool primary) {
+    auto owner = site_owner.find(pc);
+    if (owner == site_owner.end())
+      return std::nullopt;
+    auto& lb = bps.at(owner->second);
+    if (lb.bp.disabled || !condition_true(lb, tid))
+      return std::nullopt;
+    const auto goid = goid_of(tid);
+    lb.bp.total_hit_count++;
+    const auto per_g = ++lb.bp.hit_count[std::to_string(goid)];
+    if (!lb.bp.hit_cond.empty() &&
+        !hit_cond_matches(lb.bp.hit_cond, lb.bp.hit_cond_per_g ? per_g : lb.bp.total_hit_count))
+      return std::nullopt;
+    ThreadStop ts;
+    ts.breakpoint_id = lb.bp.id;
+    std::optional<std::vector<target::Variable>> args;
+    const auto args_cfg = lb.bp.load_args.value_or(api::kShortLoadConfig);
+    if (lb.bp.load_args || lb.bp.trace_return)
+      args = load_params(tid, to_target(args_cfg), false);
+    if (primary)
+      stop_everything();
+    ts.info = collect_info(lb.bp, tid, goid, args ? &*args : nullptr);
+    if (lb.bp.trace_return && args) {
+      std::vector<api::Variable> rv;
+      for (const auto& v : *args) {
+        if (v.flags & target::kFlagReturnArgument)
+          rv.push_back(to_api(v));
+      }
+      ts.return_values = std::move(rv);
+    }
+    return ts;
+  }
+
+  // After a user breakpoint stopped the process: every other thread that stopped at one of
+  // our breakpoints at the same time (stop_all() queued its trap) is reported in this stop
+  // with its breakPoint, as Delve reports all threads at a breakpoint. Other events (and
+  // hits whose condition is false, already counted as not stopping) wait for the next
+  // continue in their order.
+  void collect_other_hits() {
+    using K = proc::StopEvent::Kind;
+    while (auto ev = p->take_queued_event()) {
+      if (ev->kind == K::breakpoint && !stops.contains(ev->tid) &&
+          !(stepper && stepper->owns(ev->pc)) && site_owner.contains(ev->pc.value())) {
+        if (auto ts = user_hit(ev->tid, ev->pc.value(), false)) {
+          stops[ev->tid] = std::move(*ts);
+          continue;
+        }
+        // Not a stop (disabled, condition false): the thread moves past the trap when
+        // everything resumes.
+        continue;
+      }
+      pending.push_back(*ev);
+    }
   }
 
   Outcome handle_event(const proc::StopEvent& ev) {
@@ -787,40 +890,13 @@ struct Debugger::Impl {
             }
           }
         }
-        auto owner = site_owner.find(pc);
-        if (owner != site_owner.end()) {
-          auto& lb = bps.at(owner->second);
-          if (!lb.bp.disabled && condition_true(lb, ev.tid)) {
-            const auto goid = goid_of(ev.tid);
-            lb.bp.total_hit_count++;
-            const auto per_g = ++lb.bp.hit_count[std::to_string(goid)];
-            if (lb.bp.hit_cond.empty() ||
-                hit_cond_matches(lb.bp.hit_cond,
-                                 lb.bp.hit_cond_per_g ? per_g : lb.bp.total_hit_count)) {
-              ThreadStop ts;
-              ts.breakpoint_id = lb.bp.id;
-              std::optional<std::vector<target::Variable>> args;
-              const auto args_cfg = lb.bp.load_args.value_or(api::kShortLoadConfig);
-              if (lb.bp.load_args || lb.bp.trace_return) {
-                args = load_params(ev.tid, to_target(args_cfg), false);
-              }
-              stop_everything();
-              ts.info = collect_info(lb.bp, ev.tid, goid, args ? &*args : nullptr);
-              if (lb.bp.trace_return && args) {
-                std::vector<api::Variable> rv;
-                for (const auto& v : *args) {
-                  if (v.flags & target::kFlagReturnArgument)
-                    rv.push_back(to_api(v));
-                }
-                ts.return_values = std::move(rv);
-              }
-              stops[ev.tid] = std::move(ts);
-              stepper.reset();
-              current_tid = ev.tid;
-              selected_goid = goid;
-              return Outcome::stop;
-            }
-          }
+        if (auto ts = user_hit(ev.tid, pc, true)) {
+          stops[ev.tid] = std::move(*ts);
+          stepper.reset();
+          current_tid = ev.tid;
+          selected_goid = goid_of(ev.tid);
+          collect_other_hits();
+          return Outcome::stop;
         }
         if (step_done) {
           stop_everything();
@@ -1419,6 +1495,7 @@ std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int
         try {
           sf.arguments = to_api(impl_->tgt->function_arguments(f, c));
           sf.locals = to_api(impl_->tgt->local_variables(f, c));
+          sf.vars_loaded = true;
         } catch (const std::exception& e) {
           sf.err = e.what();
         }

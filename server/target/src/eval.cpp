@@ -33,7 +33,9 @@ struct Val {
   std::int64_t i = 0;
   double f = 0;
   bool b = false;
+  bool typed = false;  // a bool result Delve types as `bool` (not an untyped constant)
   std::string s;
+  std::optional<std::int64_t> cap;  // Delve's reslice reports cap = len
 };
 
 struct Token {
@@ -272,8 +274,14 @@ class Evaluator {
       ++pos_;
       if (op == "&&" || op == "||") {
         const bool l = as_bool(lhs);
+        const bool ltyped = lhs.type != nullptr || lhs.typed;
         Val rhs = binary(p);
-        lhs = constant_bool(op == "&&" ? (l && as_bool(rhs)) : (l || as_bool(rhs)));
+        const bool r = as_bool(rhs);
+        // Delve short-circuits to an untyped constant; otherwise the result has the
+        // operands' type.
+        const bool shortcut = op == "&&" ? !l : l;
+        lhs = constant_bool(op == "&&" ? (l && r) : (l || r));
+        lhs.typed = !shortcut && (ltyped || rhs.type != nullptr || rhs.typed);
         continue;
       }
       Val rhs = binary(p);
@@ -448,8 +456,12 @@ class Evaluator {
     }
     if (accept("+"))
       return unary();
-    if (accept("!"))
-      return constant_bool(!as_bool(unary()));
+    if (accept("!")) {
+      Val x = unary();
+      Val v = constant_bool(!as_bool(x));
+      v.typed = x.type != nullptr || x.typed;
+      return v;
+    }
     if (accept("*"))
       return deref(unary());
     if (accept("&")) {
@@ -706,6 +718,9 @@ class Evaluator {
       v.addr = *a;
       if (escaped)
         v = deref(v);
+      ident_flags_ = static_cast<std::uint16_t>(
+          dv.is_result ? kFlagReturnArgument : (dv.is_parameter ? kFlagArgument : 0));
+      ident_decl_line_ = static_cast<std::int64_t>(dv.decl_line);
       return v;
     };
     if (f_.call.function && !f_.call.inlined) {
@@ -925,12 +940,17 @@ class Evaluator {
     if (l > h || h > cap)
       throw EvalError("index out of bounds");
     const std::uint64_t esize = elem ? elem->resolved()->size : 1;
+    // Delve 1.20.2's reslice reports cap = len (strings included).
     if (r->kind == GoKind::string) {
       const std::uint64_t hdr[2] = {base + l, h - l};
-      return make(result, hdr, sizeof hdr);
+      Val out = make(result, hdr, sizeof hdr);
+      out.cap = static_cast<std::int64_t>(h - l);
+      return out;
     }
-    const std::uint64_t hdr[3] = {base + l * esize, h - l, cap - l};
-    return make(result, hdr, sizeof hdr);
+    const std::uint64_t hdr[3] = {base + l * esize, h - l, h - l};
+    Val out = make(result, hdr, sizeof hdr);
+    out.cap = static_cast<std::int64_t>(h - l);
+    return out;
   }
 
   Val assert_type(const Val& v, const dwarf::Type* ty) {
@@ -964,7 +984,23 @@ class Evaluator {
   ValueLoader& loader_;
   std::vector<Token> toks_;
   std::size_t pos_ = 0;
+
+ public:
+  // Of the last local or argument looked up: what Delve keeps when the whole expression is
+  // that variable's name.
+  std::uint16_t ident_flags_ = 0;
+  std::int64_t ident_decl_line_ = 0;
 };
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_'))
+    return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
+  }
+  return true;
+}
 
 Variable constant_variable(const Val& v, const std::string& name) {
   Variable out;
@@ -981,9 +1017,11 @@ Variable constant_variable(const Val& v, const std::string& name) {
       break;
     case Val::Const::bool_:
       out.kind = static_cast<int>(GoKind::bool_);
-      out.type = out.real_type = "bool";
       out.value = v.b ? "true" : "false";
-      out.flags = 0;
+      if (v.typed) {
+        out.type = out.real_type = "bool";
+        out.flags = 0;
+      }
       break;
     case Val::Const::string_:
       out.kind = static_cast<int>(GoKind::string);
@@ -1010,6 +1048,12 @@ Variable Target::eval(const std::string& expr, const Frame& f, const LoadConfig&
   if (!v.type)
     return constant_variable(v, expr);
   Variable out = loader.load(expr, v.type, v.addr, cfg);
+  if (v.cap && out.unreadable.empty())
+    out.cap = *v.cap;
+  if (is_identifier(expr)) {
+    out.flags |= ev.ident_flags_;
+    out.decl_line = ev.ident_decl_line_;
+  }
   if (v.computed) {
     out.addr = 0;
   } else if (loader.is_fake(v.addr)) {

@@ -156,6 +156,9 @@ void Target::Impl::finish(Goroutine& g) {
   }
   // User location: the first frame in user code (Delve's UserCurrent).
   g.user_current = g.current;
+  // The top frame is user code: it is the first user frame (no stack walk needed).
+  if (g.current.function && is_user_function(g.current.function->name))
+    return finish_labels(g);
   try {
     auto frames = walk(&g, g.thread_id, kUserCurrentDepth, true);
     for (const auto& f : frames) {
@@ -166,6 +169,10 @@ void Target::Impl::finish(Goroutine& g) {
     }
   } catch (const std::exception&) {
   }
+  finish_labels(g);
+}
+
+void Target::Impl::finish_labels(Goroutine& g) {
   // pprof labels: g.labels points at a runtime/pprof.labelMap (map[string]string).
   if (rt.labels != 0) {
     auto lp = read_u64(g.g_addr + rt.labels);

@@ -1,18 +1,16 @@
 #include "target/stepper.hpp"
 
-#include <cstring>
 #include <optional>
 
 #include "dwarf/debug_info.hpp"
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
 #include "target/binary_info.hpp"
+#include "target/readers.hpp"
 #include "target/value_loader.hpp"
 
 namespace goscope::target {
 namespace {
-
-constexpr unsigned kDwarfXmm0 = 17;
 
 bool is_runtime(const std::string& name) {
   return name.starts_with("runtime.") || name.starts_with("runtime/internal") ||
@@ -26,11 +24,16 @@ std::int64_t goroutine_id_of(proc::Process& process, const BinaryInfo& bi, pid_t
   auto goid_of_g = [&](std::uint64_t g) -> std::int64_t {
     if (g == 0)
       return 0;
-    auto goid = process.read<std::int64_t>(proc::VirtAddr(g + bi.goid_offset()));
+    // g.goid and g.m with one system call.
+    std::int64_t goid = 0;
+    std::uint64_t m = 0;
+    proc::Process::ReadRequest reqs[] = {
+        {proc::VirtAddr(g + bi.goid_offset()), std::as_writable_bytes(std::span(&goid, 1))},
+        {proc::VirtAddr(g + bi.g_m_offset()), std::as_writable_bytes(std::span(&m, 1))}};
+    process.read_memory_batch(reqs);
     if (goid != 0)
       return goid;
     // g0 (system stack): the goroutine it works for is m.curg.
-    const auto m = process.read<std::uint64_t>(proc::VirtAddr(g + bi.g_m_offset()));
     const auto curg = m ? process.read<std::uint64_t>(proc::VirtAddr(m + bi.m_curg_offset())) : 0;
     return curg ? process.read<std::int64_t>(proc::VirtAddr(curg + bi.goid_offset())) : 0;
   };
@@ -156,25 +159,8 @@ std::vector<Variable> Stepper::finish_return(pid_t tid, const LoadConfig* cfg,
   const auto* fn = static_cast<const dwarf::Function*>(function_);
   if (cfg != nullptr && fn != nullptr) {
     const auto regs = process_.registers(tid);
-    std::optional<user_fpregs_struct> fp;
-    RegisterFn read_reg = [&](unsigned regno) -> std::optional<std::uint64_t> {
-      if (regno >= kDwarfXmm0 && regno < kDwarfXmm0 + 16) {
-        if (!fp)
-          fp = process_.fp_registers(tid);
-        std::uint64_t lo = 0;
-        std::memcpy(&lo, &fp->xmm_space[(regno - kDwarfXmm0) * 4], sizeof lo);
-        return lo;
-      }
-      return regs.by_dwarf_number(regno);
-    };
-    ValueLoader loader(bi_, [this](std::uint64_t a, std::span<std::byte> buf) {
-      try {
-        process_.read_memory(proc::VirtAddr(a), buf);
-        return true;
-      } catch (const proc::Error&) {
-        return false;
-      }
-    });
+    const RegisterFn read_reg = thread_register_reader(process_, tid, regs);
+    ValueLoader loader(bi_, process_memory_reader(process_));
     for (const auto& p : fn->params) {
       if (!p.is_result)
         continue;

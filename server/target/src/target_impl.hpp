@@ -52,6 +52,7 @@ struct Target::Impl {
   std::optional<Goroutine> thread_goroutine(pid_t tid);
   void load_all();
   void finish(Goroutine& g);  // user_current, labels, start/go locations
+  void finish_labels(Goroutine& g);
 
   // stack.cpp
   /// Physical frames (no inlined ones), Delve's stackIterator.

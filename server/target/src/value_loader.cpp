@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "dwarf/error.hpp"
@@ -210,6 +211,15 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
         im.value = format_go_float(*b, 32);
       }
       v.len = 2;
+      // api.ConvertVar's value: go/constant's complex String, "(re + imi)" with each part
+      // printed as %.6g.
+      {
+        const double a = wide ? *read_as<double>(addr) : *read_as<float>(addr);
+        const double b = wide ? *read_as<double>(addr + half) : *read_as<float>(addr + half);
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "(%.6g + %.6gi)", a, b);
+        v.value = buf;
+      }
       v.children = {std::move(re), std::move(im)};
       return;
     }

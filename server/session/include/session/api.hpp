@@ -65,6 +65,7 @@ struct Stackframe {
   Location location;
   std::vector<Variable> locals;
   std::vector<Variable> arguments;
+  bool vars_loaded = false;  ///< locals/arguments were asked for (Stacktrace Full)
   std::int64_t frame_offset = 0;
   std::int64_t frame_pointer_offset = 0;
   bool bottom = false;
