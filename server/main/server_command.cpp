@@ -2,7 +2,6 @@
 // JSON-RPC API v2 until a client detaches (or the single client leaves, or a signal).
 #include "server_command.hpp"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,26 +15,10 @@
 
 #include "rpc/server.hpp"
 #include "session/debugger.hpp"
+#include "session/go_build.hpp"
 
 namespace goscope::cli {
 namespace {
-
-int run_command(const std::vector<std::string>& argv) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  const pid_t child = fork();
-  if (child < 0)
-    return 127;
-  if (child == 0) {
-    execvp(cargv[0], cargv.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // Splits --build-flags the way a shell would for simple cases (quotes group words).
 std::vector<std::string> split_flags(const std::string& s) {
@@ -164,17 +147,9 @@ int run_server_command(const Command& cmd) {
     std::string out =
         o.output.empty() ? (cmd.verb == Verb::test ? "__debug_bin.test" : "__debug_bin") : o.output;
     out = std::filesystem::absolute(out).string();
-    std::vector<std::string> argv = {"go"};
-    if (cmd.verb == Verb::test) {
-      argv.insert(argv.end(), {"test", "-c"});
-    } else {
-      argv.push_back("build");
-    }
-    argv.insert(argv.end(), {"-gcflags=all=-N -l", "-o", out});
-    for (auto& f : split_flags(o.build_flags)) argv.push_back(f);
-    if (!o.target.empty())
-      argv.push_back(o.target);
-    if (run_command(argv) != 0) {
+    if (!session::go_build(cmd.verb == Verb::test,
+                           o.target.empty() ? std::nullopt : std::optional(o.target), out,
+                           split_flags(o.build_flags))) {
       std::fprintf(stderr, "could not launch process: go build failed\n");
       return 1;
     }

@@ -1,5 +1,7 @@
 #include "session/trace_command.hpp"
 
+#include "session/go_build.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,24 +31,6 @@ namespace goscope::session {
 namespace {
 
 std::atomic<proc::Process*> g_running{nullptr};
-
-// Runs a command (go build) with inherited stdio and waits for it.
-int run_command(const std::vector<std::string>& argv) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  const pid_t child = fork();
-  if (child < 0)
-    throw Error(std::string("fork: ") + std::strerror(errno));
-  if (child == 0) {
-    execvp(cargv[0], cargv.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 /// Hands events from the tracer (ptrace) thread to the writer thread, so that formatting
 /// and output never delay the traced program. Unbounded: no event is ever dropped.
@@ -181,16 +165,7 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     }
     path = "/proc/" + std::to_string(*req.pid) + "/exe";
   } else if (path.empty()) {
-    std::vector<std::string> cmd = {"go"};
-    if (req.test) {
-      cmd.insert(cmd.end(), {"test", "-c"});
-    } else {
-      cmd.push_back("build");
-    }
-    cmd.insert(cmd.end(), {"-gcflags=all=-N -l", "-o", req.output});
-    if (req.package)
-      cmd.push_back(*req.package);
-    if (run_command(cmd) != 0)
+    if (!go_build(req.test, req.package, req.output))
       throw Error("could not build package (go build failed)");
     path = req.output;
     built = true;
