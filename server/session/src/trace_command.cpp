@@ -3,7 +3,6 @@
 #include "session/go_build.hpp"
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
