@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 
@@ -81,6 +82,7 @@ struct DieAttrs {
   bool variable_parameter = false;
   bool go_embedded = false;
   bool declaration = false;
+  std::optional<std::int64_t> const_value;  ///< DW_AT_const_value (integer forms)
   std::string_view producer;
   LocAttr location, frame_base;
 };
@@ -133,6 +135,18 @@ struct DebugInfo::Impl {
   std::unordered_map<Dwarf_Off, const Type*> type_by_off;
   std::vector<std::unique_ptr<Type>> owned_types;
   std::unordered_map<Dwarf_Off, std::unique_ptr<Variable>> globals;
+  // CU-level DW_TAG_constant entries, in DWARF order (type resolved on first use).
+  struct RawConstant {
+    std::string_view name;
+    bool c_prefix = false;  // from a non-Go compile unit: Delve names it "C.<name>"
+    Dwarf_Off type = 0;
+    std::int64_t value = 0;
+  };
+  std::vector<RawConstant> raw_constants;
+  bool constants_indexed = false;
+  std::deque<Constant> constants;  // stable addresses
+  std::unordered_map<const Type*, std::vector<const Constant*>> constants_by_type;
+  std::unordered_map<std::string, const Constant*> constant_by_name;
   std::unordered_map<std::uint64_t, std::vector<Variable>> locals_by_function;
   bool inlined_indexed = false;
   std::vector<InlinedCall> inlined;  // filled once, then never resized
@@ -523,6 +537,13 @@ struct DebugInfo::Impl {
         case DW_AT_frame_base:
           a.frame_base = location(attr, form);
           break;
+        case DW_AT_const_value:
+          if (form == DW_FORM_sdata || form == DW_FORM_udata || form == DW_FORM_data1 ||
+              form == DW_FORM_data2 || form == DW_FORM_data4 || form == DW_FORM_data8 ||
+              form == DW_FORM_implicit_const) {
+            a.const_value = static_cast<std::int64_t>(udata(attr, form));
+          }
+          break;
         case DW_AT_call_file:
           a.call_file = udata(attr, form);
           break;
@@ -747,6 +768,7 @@ struct DebugInfo::Impl {
     LocationDesc d;
     if (loc.list_offset) {
       d.is_list = true;
+      d.list_offset = *loc.list_offset;
       d.ranges = loclist(loc, cu);
     } else {
       d.expr.assign(loc.expr.begin(), loc.expr.end());
@@ -1281,6 +1303,13 @@ struct DebugInfo::Impl {
           if (!name.empty()) {
             global_by_name.emplace(name, die_offset(d.get()));
           }
+        } else if (tag == DW_TAG_constant) {
+          // Delve's loadDebugInfoMaps: name, type and an integer value, all required.
+          const DieAttrs a = attrs(d.get());
+          if (!a.name.empty() && a.type && a.const_value) {
+            raw_constants.push_back(
+                RawConstant{a.name, !ca.producer.starts_with("Go "), *a.type, *a.const_value});
+          }
         } else if (is_type_tag(tag)) {
           const auto name = name_of(d.get());
           if (name.empty()) {
@@ -1393,6 +1422,26 @@ struct DebugInfo::Impl {
     const Variable* out = v.get();
     globals.emplace(it->second, std::move(v));
     return out;
+  }
+
+  void index_constants() {
+    if (constants_indexed) {
+      return;
+    }
+    constants_indexed = true;
+    for (const RawConstant& rc : raw_constants) {
+      Constant c;
+      c.name = rc.c_prefix ? "C." + std::string(rc.name) : std::string(rc.name);
+      c.type = type_at(rc.type);
+      c.value = rc.value;
+      const Constant& stored = constants.emplace_back(std::move(c));
+      constants_by_type[stored.type].push_back(&stored);
+      constant_by_name.emplace(stored.name, &stored);
+    }
+    for (auto& [type, list] : constants_by_type) {
+      std::stable_sort(list.begin(), list.end(),
+                       [](const Constant* x, const Constant* y) { return x->value < y->value; });
+    }
   }
 
   /// Maps a runtime._type file address to its Type. DW_AT_go_runtime_type is an offset
@@ -1530,6 +1579,20 @@ std::vector<std::string> DebugInfo::global_names() const {
   out.reserve(impl_->global_by_name.size());
   for (const auto& [name, off] : impl_->global_by_name) out.emplace_back(name);
   return out;
+}
+
+std::vector<const Constant*> DebugInfo::constants_of_type(const Type* type) const {
+  std::lock_guard lock(impl_->mu);
+  impl_->index_constants();
+  auto it = impl_->constants_by_type.find(type);
+  return it == impl_->constants_by_type.end() ? std::vector<const Constant*>{} : it->second;
+}
+
+const Constant* DebugInfo::find_constant(std::string_view name) const {
+  std::lock_guard lock(impl_->mu);
+  impl_->index_constants();
+  auto it = impl_->constant_by_name.find(std::string(name));
+  return it == impl_->constant_by_name.end() ? nullptr : it->second;
 }
 
 const Variable* DebugInfo::find_global(std::string_view name) const {

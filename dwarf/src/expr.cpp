@@ -2,8 +2,12 @@
 
 #include <dwarf.h>
 
+#include <algorithm>
+#include <array>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 
 #include "dwarf/error.hpp"
 #include "leb128.hpp"
@@ -411,6 +415,290 @@ class Evaluator {
 
 std::vector<Piece> evaluate_location(std::span<const std::byte> expr, const ExprContext& ctx) {
   return Evaluator(expr, ctx).run();
+}
+
+namespace {
+
+// Delve's opcodes.table: name and operand kinds ('1','2','4','8' fixed, 'u'/'s' LEB128,
+// 'B' a ULEB128 length and that many bytes) of the ops it knows.
+struct OpInfo {
+  const char* name;
+  const char* args;
+};
+
+std::optional<OpInfo> op_info(std::uint8_t op) {
+  static const std::unordered_map<std::uint8_t, OpInfo> table = [] {
+    std::unordered_map<std::uint8_t, OpInfo> t{
+        {DW_OP_addr, {"DW_OP_addr", "8"}},
+        {DW_OP_deref, {"DW_OP_deref", ""}},
+        {DW_OP_const1u, {"DW_OP_const1u", "1"}},
+        {DW_OP_const1s, {"DW_OP_const1s", "1"}},
+        {DW_OP_const2u, {"DW_OP_const2u", "2"}},
+        {DW_OP_const2s, {"DW_OP_const2s", "2"}},
+        {DW_OP_const4u, {"DW_OP_const4u", "4"}},
+        {DW_OP_const4s, {"DW_OP_const4s", "4"}},
+        {DW_OP_const8u, {"DW_OP_const8u", "8"}},
+        {DW_OP_const8s, {"DW_OP_const8s", "8"}},
+        {DW_OP_constu, {"DW_OP_constu", "u"}},
+        {DW_OP_consts, {"DW_OP_consts", "s"}},
+        {DW_OP_dup, {"DW_OP_dup", ""}},
+        {DW_OP_drop, {"DW_OP_drop", ""}},
+        {DW_OP_over, {"DW_OP_over", ""}},
+        {DW_OP_pick, {"DW_OP_pick", ""}},
+        {DW_OP_swap, {"DW_OP_swap", ""}},
+        {DW_OP_rot, {"DW_OP_rot", ""}},
+        {DW_OP_xderef, {"DW_OP_xderef", ""}},
+        {DW_OP_abs, {"DW_OP_abs", ""}},
+        {DW_OP_and, {"DW_OP_and", ""}},
+        {DW_OP_div, {"DW_OP_div", ""}},
+        {DW_OP_minus, {"DW_OP_minus", ""}},
+        {DW_OP_mod, {"DW_OP_mod", ""}},
+        {DW_OP_mul, {"DW_OP_mul", ""}},
+        {DW_OP_neg, {"DW_OP_neg", ""}},
+        {DW_OP_not, {"DW_OP_not", ""}},
+        {DW_OP_or, {"DW_OP_or", ""}},
+        {DW_OP_plus, {"DW_OP_plus", ""}},
+        {DW_OP_plus_uconst, {"DW_OP_plus_uconst", "u"}},
+        {DW_OP_shl, {"DW_OP_shl", ""}},
+        {DW_OP_shr, {"DW_OP_shr", ""}},
+        {DW_OP_shra, {"DW_OP_shra", ""}},
+        {DW_OP_xor, {"DW_OP_xor", ""}},
+        {DW_OP_bra, {"DW_OP_bra", "2"}},
+        {DW_OP_eq, {"DW_OP_eq", ""}},
+        {DW_OP_ge, {"DW_OP_ge", ""}},
+        {DW_OP_gt, {"DW_OP_gt", ""}},
+        {DW_OP_le, {"DW_OP_le", ""}},
+        {DW_OP_lt, {"DW_OP_lt", ""}},
+        {DW_OP_ne, {"DW_OP_ne", ""}},
+        {DW_OP_skip, {"DW_OP_skip", "2"}},
+        {DW_OP_regx, {"DW_OP_regx", "s"}},
+        {DW_OP_fbreg, {"DW_OP_fbreg", "s"}},
+        {DW_OP_bregx, {"DW_OP_bregx", "us"}},
+        {DW_OP_piece, {"DW_OP_piece", "u"}},
+        {DW_OP_deref_size, {"DW_OP_deref_size", "1"}},
+        {DW_OP_xderef_size, {"DW_OP_xderef_size", "1"}},
+        {DW_OP_nop, {"DW_OP_nop", ""}},
+        {DW_OP_push_object_address, {"DW_OP_push_object_address", ""}},
+        {DW_OP_call2, {"DW_OP_call2", "2"}},
+        {DW_OP_call4, {"DW_OP_call4", "4"}},
+        {DW_OP_call_ref, {"DW_OP_call_ref", "4"}},
+        {DW_OP_form_tls_address, {"DW_OP_form_tls_address", ""}},
+        {DW_OP_call_frame_cfa, {"DW_OP_call_frame_cfa", ""}},
+        {DW_OP_bit_piece, {"DW_OP_bit_piece", "uu"}},
+        {DW_OP_implicit_value, {"DW_OP_implicit_value", "B"}},
+        {DW_OP_stack_value, {"DW_OP_stack_value", ""}},
+    };
+    static const std::array<std::string, 32> lit = [] {
+      std::array<std::string, 32> a;
+      for (int i = 0; i < 32; ++i) a[static_cast<std::size_t>(i)] = "DW_OP_lit" + std::to_string(i);
+      return a;
+    }();
+    static const std::array<std::string, 32> reg = [] {
+      std::array<std::string, 32> a;
+      for (int i = 0; i < 32; ++i) a[static_cast<std::size_t>(i)] = "DW_OP_reg" + std::to_string(i);
+      return a;
+    }();
+    static const std::array<std::string, 32> breg = [] {
+      std::array<std::string, 32> a;
+      for (int i = 0; i < 32; ++i)
+        a[static_cast<std::size_t>(i)] = "DW_OP_breg" + std::to_string(i);
+      return a;
+    }();
+    for (unsigned i = 0; i < 32; ++i) {
+      t.emplace(static_cast<std::uint8_t>(DW_OP_lit0 + i), OpInfo{lit[i].c_str(), ""});
+      t.emplace(static_cast<std::uint8_t>(DW_OP_reg0 + i), OpInfo{reg[i].c_str(), ""});
+      t.emplace(static_cast<std::uint8_t>(DW_OP_breg0 + i), OpInfo{breg[i].c_str(), "s"});
+    }
+    return t;
+  }();
+  auto it = table.find(op);
+  if (it == table.end())
+    return std::nullopt;
+  return it->second;
+}
+
+// Go's fmt %#x of an integer: "0x1f", "-0x18", "0x0".
+std::string go_hex(std::uint64_t magnitude, bool negative) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s0x%llx", negative ? "-" : "",
+                static_cast<unsigned long long>(magnitude));
+  return buf;
+}
+
+// Reads like Go's bytes.Buffer does in PrettyPrint: past the end, values read as 0.
+class LenientReader {
+ public:
+  explicit LenientReader(std::span<const std::byte> d) : d_(d) {}
+  bool next(std::uint8_t& b) {
+    if (pos_ >= d_.size())
+      return false;
+    b = static_cast<std::uint8_t>(d_[pos_++]);
+    return true;
+  }
+  std::uint64_t fixed(unsigned n) {
+    if (d_.size() - pos_ < n) {
+      pos_ = d_.size();  // binary.Read consumes what is left and yields 0
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(d_[pos_ + i]) << (8 * i);
+    pos_ += n;
+    return v;
+  }
+  std::uint64_t uleb() {
+    std::uint64_t v = 0;
+    unsigned shift = 0;
+    std::uint8_t b = 0;
+    while (next(b)) {
+      if (shift < 64)
+        v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      shift += 7;
+      if ((b & 0x80) == 0)
+        break;
+    }
+    return v;
+  }
+  std::int64_t sleb() {
+    std::uint64_t v = 0;
+    unsigned shift = 0;
+    std::uint8_t b = 0;
+    while (next(b)) {
+      if (shift < 64)
+        v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      shift += 7;
+      if ((b & 0x80) == 0) {
+        if (shift < 64 && (b & 0x40) != 0)
+          v |= ~std::uint64_t{0} << shift;
+        break;
+      }
+    }
+    return static_cast<std::int64_t>(v);
+  }
+  std::span<const std::byte> take(std::uint64_t n) {
+    const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, d_.size() - pos_));
+    auto out = d_.subspan(pos_, k);
+    pos_ += k;
+    return out;
+  }
+
+ private:
+  std::span<const std::byte> d_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string amd64_register_name(std::uint64_t regno) {
+  static const char* const gp[] = {"Rax", "Rdx", "Rcx", "Rbx", "Rsi", "Rdi", "Rbp", "Rsp", "R8",
+                                   "R9",  "R10", "R11", "R12", "R13", "R14", "R15", "Rip"};
+  if (regno <= 16)
+    return gp[regno];
+  if (regno >= 17 && regno <= 32)
+    return "XMM" + std::to_string(regno - 17);
+  if (regno >= 33 && regno <= 40)
+    return "ST(" + std::to_string(regno - 33) + ")";
+  switch (regno) {
+    case 49:
+      return "Rflags";
+    case 50:
+      return "Es";
+    case 51:
+      return "Cs";
+    case 52:
+      return "Ss";
+    case 53:
+      return "Ds";
+    case 54:
+      return "Fs";
+    case 55:
+      return "Gs";
+    case 58:
+      return "Fs_base";
+    case 59:
+      return "Gs_base";
+    case 64:
+      return "MXCSR";
+    case 65:
+      return "CW";
+    case 66:
+      return "SW";
+    default:
+      break;
+  }
+  if (regno >= 67 && regno <= 82)
+    return "XMM" + std::to_string(regno - 67 + 16);
+  if (regno >= 118 && regno <= 125)
+    return "K" + std::to_string(regno - 118);
+  return "unknown" + std::to_string(regno);
+}
+
+std::string pretty_print_location(std::span<const std::byte> expr) {
+  std::string out;
+  LenientReader in(expr);
+  std::uint8_t op = 0;
+  while (in.next(op)) {
+    const auto info = op_info(op);
+    if (info) {
+      out += info->name;
+      if (op >= DW_OP_reg0 && op <= DW_OP_reg31) {
+        out += "(" + amd64_register_name(op - DW_OP_reg0) + ")";
+      } else if (op >= DW_OP_breg0 && op <= DW_OP_breg31) {
+        out += "(" + amd64_register_name(op - DW_OP_breg0) + ")";
+      }
+      out += ' ';
+    } else {
+      out += go_hex(op, false) + " ";
+    }
+    const char* args = info ? info->args : "";
+    for (int i = 0; args[i] != '\0'; ++i) {
+      std::uint64_t regnum = 0;
+      switch (args[i]) {
+        case 's': {
+          const std::int64_t n = in.sleb();
+          regnum = static_cast<std::uint64_t>(n);
+          out += (n < 0 ? go_hex(0 - static_cast<std::uint64_t>(n), true)
+                        : go_hex(static_cast<std::uint64_t>(n), false)) +
+                 " ";
+          break;
+        }
+        case 'u': {
+          const std::uint64_t n = in.uleb();
+          regnum = n;
+          out += go_hex(n, false) + " ";
+          break;
+        }
+        case '1':
+          out += go_hex(in.fixed(1), false) + " ";
+          break;
+        case '2':
+          out += go_hex(in.fixed(2), false) + " ";
+          break;
+        case '4':
+          out += go_hex(in.fixed(4), false) + " ";
+          break;
+        case '8':
+          out += go_hex(in.fixed(8), false) + " ";
+          break;
+        case 'B': {
+          const std::uint64_t n = in.uleb();
+          const auto data = in.take(n);
+          out += std::to_string(n) + " [";
+          for (std::byte b : data) {
+            char h[3];
+            std::snprintf(h, sizeof h, "%02x", static_cast<unsigned>(b));
+            out += h;
+          }
+          out += "] ";
+          break;
+        }
+        default:
+          break;
+      }
+      if (i == 0 && (op == DW_OP_regx || op == DW_OP_bregx))
+        out += "(" + amd64_register_name(regnum) + ")";
+    }
+  }
+  return out;
 }
 
 }  // namespace goscope::dwarf

@@ -189,6 +189,9 @@ struct Process::Impl {
     std::optional<std::uint64_t> bp_pc;  // reported a hit here: step over it on resume
     int reported_signal = 0;             // from a signal event; resume_all() delivers it
     int signal_to_deliver = 0;           // pass-through signal caught while stopping everyone
+    // Asynchronous signals that arrived during step_instruction(): held back so that the
+    // step does not end in the handler, re-sent (tgkill) once the step is done.
+    std::vector<int> step_deferred_signals;
     bool regs_valid = false;
     bool regs_dirty = false;
     user_regs_struct regs{};
@@ -590,6 +593,13 @@ struct Process::Impl {
     removed_sites_.insert(addr);
     drop_read_cache();
     poke(addr, orig);
+    // A thread reported at this trap is no longer "at" it: a trap inserted here later is
+    // executed (and reported) when the thread resumes, not stepped over (Delve clears a
+    // thread's current breakpoint when that breakpoint is cleared).
+    for (auto& [tid, t] : threads_) {
+      if (t.bp_pc == addr)
+        t.bp_pc.reset();
+    }
   }
 
   void remove_all_breakpoints() {
@@ -814,6 +824,15 @@ struct Process::Impl {
     }
   }
 
+  void resend_step_deferred_signals(pid_t tid, Thread& t) {
+    for (int sig : t.step_deferred_signals) {
+      if (sig == SIGSTOP)
+        t.foreign_sigstop = true;
+      ::syscall(SYS_tgkill, pid_, tid, sig);
+    }
+    t.step_deferred_signals.clear();
+  }
+
   bool sigstop_is_ours(pid_t tid, Thread& t) {
     siginfo_t si{};
     if (pt_ptr(PTRACE_GETSIGINFO, tid, &si) < 0)
@@ -943,6 +962,7 @@ struct Process::Impl {
         t.stepping = false;
         if (watch_ever_set_)
           take_watch_hit(tid, t);  // not reported: the step is what the caller waits for
+        resend_step_deferred_signals(tid, t);
         return StopEvent{StopEvent::Kind::single_step, tid, VirtAddr(t.regs.rip), 0, 0};
       }
       // Before the int3 check: an execute watchpoint just after a one-byte trapped
@@ -989,6 +1009,24 @@ struct Process::Impl {
     if (sig == SIGSTOP && sigstop_is_ours(tid, t)) {
       // request_interrupt()'s SIGSTOP: never forwarded (it would group-stop the process).
       ++interrupt_signals_seen_;
+      hold_or_continue(tid, t);
+      return std::nullopt;
+    }
+    if (t.stepping) {
+      siginfo_t si{};
+      if (is_fault_signal(sig) && pt_ptr(PTRACE_GETSIGINFO, tid, &si) == 0 && si.si_code > 0) {
+        // The stepped instruction faulted (it did not execute): the step ends with the
+        // signal, which the caller passes back on resume.
+        t.stepping = false;
+        resend_step_deferred_signals(tid, t);
+        t.reported_signal = sig;
+        return StopEvent{StopEvent::Kind::signal, tid, {}, sig, 0};
+      }
+      // An asynchronous signal (SIGURG preemption, ...) arriving during a single step:
+      // delivering it now would end the step at the handler's first instruction
+      // (runtime.sigtramp). Finish the step first, then re-send the signal so that it is
+      // delivered (or reported) on the next resume, as step_natively() does.
+      t.step_deferred_signals.push_back(sig);
       hold_or_continue(tid, t);
       return std::nullopt;
     }

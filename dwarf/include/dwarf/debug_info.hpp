@@ -26,6 +26,9 @@ struct LocationDesc {
   bool is_list = false;
   std::vector<std::byte> expr;  ///< when !is_list
   std::vector<Range> ranges;    ///< when is_list
+  /// when is_list: the attribute's value (offset into .debug_loc, or the DWARF 5
+  /// loclist index), which Delve prints in LocationExpr ("[0x16a3:<pc>] ...")
+  std::uint64_t list_offset = 0;
   bool empty() const { return !is_list && expr.empty(); }
   /// The expression in force at `pc`; nullopt if no list entry covers it.
   std::optional<std::span<const std::byte>> at(FileAddr pc) const;
@@ -67,6 +70,14 @@ struct Function {
   std::uint64_t die_offset = 0;
   /// The compile unit was optimized (its producer lacks "-N -l"), as Delve reports it.
   bool optimized = false;
+};
+
+/// A named constant (DW_TAG_constant at compile-unit level, as Go writes `const` declarations
+/// whose type is a named type or a basic type): "main.Green" of type main.Color, value 1.
+struct Constant {
+  std::string name;  ///< as DWARF names it ("main.Green"); "C.<name>" from non-Go units
+  const Type* type = nullptr;
+  std::int64_t value = 0;
 };
 
 /// One place where the compiler inlined a function (DW_TAG_inlined_subroutine).
@@ -125,6 +136,12 @@ class DebugInfo {
   std::vector<std::string> type_names() const;
   /// Package-level variable (DW_TAG_variable at CU level), e.g. "runtime.allgs".
   const Variable* find_global(std::string_view name) const;
+  /// The constants whose DW_AT_type is `type` (a Type from this DebugInfo), sorted by value
+  /// (stable: DWARF order among equal values), as Delve's constantsMap.Get orders them.
+  /// Empty when none. The first call of this or find_constant resolves every constant.
+  std::vector<const Constant*> constants_of_type(const Type* type) const;
+  /// The constant named `name` ("main.Blue"); nullptr if absent.
+  const Constant* find_constant(std::string_view name) const;
   /// The names find_global knows (every named CU-level DW_TAG_variable), unordered.
   std::vector<std::string> global_names() const;
   /// The type whose runtime._type lives at `runtime_type_addr` (a file address: subtract

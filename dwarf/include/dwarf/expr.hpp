@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace goscope::dwarf {
@@ -33,5 +34,14 @@ struct ExprContext {
 /// Evaluates a DWARF location expression. An empty expression yields no pieces. Throws
 /// dwarf::Error on malformed or unsupported ops, with the op named ("empty OP stack", ...).
 std::vector<Piece> evaluate_location(std::span<const std::byte> expr, const ExprContext& ctx);
+
+/// Delve's op.PrettyPrint with amd64 register names (regnum.AMD64ToName): each op's name
+/// (register ops followed by "(Rax)" and so on) and its operands in Go's %#x, each followed
+/// by a space: "DW_OP_fbreg -0x18 ", "DW_OP_reg0(Rax) DW_OP_piece 0x8 ". Unknown opcodes
+/// print as "0xNN "; truncated operands read as 0, as Delve reads them.
+std::string pretty_print_location(std::span<const std::byte> expr);
+
+/// Delve's amd64 name of DWARF register `regno` ("Rax", "XMM0", "unknown99").
+std::string amd64_register_name(std::uint64_t regno);
 
 }  // namespace goscope::dwarf

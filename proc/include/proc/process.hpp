@@ -109,7 +109,10 @@ class Process {
 
   /// Inserts an int3 at `addr` (no-op with a refcount bump if one is there already).
   void add_breakpoint(VirtAddr addr);
-  /// Drops one reference; the original byte is restored when the last goes.
+  /// Drops one reference; the original byte is restored when the last goes. A thread that
+  /// was reported at the trap then no longer counts as stopped at it: if a trap is inserted
+  /// at its pc again before it resumes, resume_thread() executes that trap (a new event)
+  /// instead of stepping over it.
   void remove_breakpoint(VirtAddr addr);
   bool has_breakpoint(VirtAddr addr) const;
   /// Removes every trap (used before detach and at shutdown).

@@ -249,6 +249,11 @@ Val scalar(const target::Variable* v) {
   if (!v || !v->unreadable.empty())
     return std::monostate{};
   const auto k = static_cast<K>(v->kind);
+  // Integers of a named type with constants read "Green (1)" (Delve's ConstDescr).
+  std::string number = v->value;
+  if (const auto open = number.rfind(" ("); open != std::string::npos && number.ends_with(")")) {
+    number = number.substr(open + 2, number.size() - open - 3);
+  }
   try {
     switch (k) {
       case K::bool_:
@@ -258,14 +263,14 @@ Val scalar(const target::Variable* v) {
       case K::int16:
       case K::int32:
       case K::int64:
-        return static_cast<std::int64_t>(std::stoll(v->value));
+        return static_cast<std::int64_t>(std::stoll(number));
       case K::uint:
       case K::uint8:
       case K::uint16:
       case K::uint32:
       case K::uint64:
       case K::uintptr:
-        return static_cast<std::int64_t>(std::stoull(v->value));
+        return static_cast<std::int64_t>(std::stoull(number));
       case K::float32:
       case K::float64:
         return std::stod(v->value);

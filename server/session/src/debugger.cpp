@@ -192,6 +192,8 @@ struct Debugger::Impl {
   mutable std::unordered_map<std::uint64_t, api::Location> location_cache;
   const api::LoadConfig* step_ret_cfg = nullptr;
   std::optional<api::LoadConfig> step_ret_cfg_storage;
+  /// Results loaded at the RET of a step that went on past runtime.deferreturn/a wrapper.
+  std::optional<std::vector<target::Variable>> step_ret_values;
 
   void loop() {
     for (;;) {
@@ -870,7 +872,6 @@ struct Debugger::Impl {
               if (step_ret_cfg)
                 tc = to_target(*step_ret_cfg);
               auto vals = stepper->finish_return(ev.tid, step_ret_cfg ? &tc : nullptr, others);
-              stepper.reset();
               for (auto& o : others) {
                 if (o.kind == K::exited || o.kind == K::killed) {
                   mark_exit(o.kind == K::exited ? o.exit_status : -1);
@@ -879,6 +880,24 @@ struct Debugger::Impl {
                 if (o.tid != ev.tid)
                   pending.push_back(o);
               }
+              if (stepper->active()) {
+                // Returned into runtime.deferreturn or a wrapper: the step goes on to the
+                // real caller. The events of threads stopped meanwhile come first (a user
+                // breakpoint among them ends the step), then everything runs again.
+                step_ret_values = std::move(vals);
+                while (!pending.empty()) {
+                  const auto e = pending.front();
+                  pending.pop_front();
+                  if (handle_event(e) == Outcome::stop)
+                    return Outcome::stop;
+                }
+                if (!stepper)
+                  return Outcome::resume;  // cannot happen: only a stop drops the stepper
+                invalidate();
+                p->resume_all();
+                return Outcome::resume;
+              }
+              stepper.reset();
               ThreadStop ts;
               if (step_ret_cfg)
                 ts.return_values = to_api(vals);
@@ -901,11 +920,20 @@ struct Debugger::Impl {
         if (step_done) {
           stop_everything();
           stepper.reset();
-          stops[ev.tid] = ThreadStop{};
+          ThreadStop ts;
+          if (step_ret_cfg && step_ret_values)
+            ts.return_values = to_api(*step_ret_values);
+          step_ret_values.reset();
+          stops[ev.tid] = std::move(ts);
           current_tid = ev.tid;
           selected_goid = goid_of(ev.tid);
           return Outcome::stop;
         }
+        // What was read about this thread (its goroutine, registers, stack) while deciding
+        // not to stop is stale once it runs again: the next hit may be another goroutine.
+        goid_cache.erase(ev.tid);
+        if (tgt)
+          tgt->invalidate();
         p->resume_thread(ev.tid);
         return Outcome::resume;
       }
@@ -1031,6 +1059,7 @@ struct Debugger::Impl {
                                       : target::Stepper::Kind::step_out;
       step_ret_cfg_storage = cmd.return_info_load_config;
       step_ret_cfg = step_ret_cfg_storage ? &*step_ret_cfg_storage : nullptr;
+      step_ret_values.reset();
       stepper = std::make_unique<target::Stepper>(*p, *bi);
       const pid_t tid = step_thread();
       if (!stepper->start(kind, tid)) {

@@ -36,6 +36,12 @@ struct Val {
   bool typed = false;  // a bool result Delve types as `bool` (not an untyped constant)
   std::string s;
   std::optional<std::int64_t> cap;  // Delve's reslice reports cap = len
+  bool named_constant = false;      // a DW_TAG_constant: Delve's VariableConstant flag
+  /// Delve's Variable.Name when it is not the expression: "data" for a type assertion's
+  /// result, and "data.X" for its fields; empty otherwise (the expression names it).
+  std::string name;
+  /// Source text of an identifier operand (and selectors on it), for Delve's error texts.
+  std::string src;
 };
 
 struct Token {
@@ -135,6 +141,7 @@ class Evaluator {
 
   Val parse(const std::string& expr) {
     toks_ = Lexer(expr).run();
+    src_len_ = expr.size();
     pos_ = 0;
     Val v = binary(0);
     if (peek().kind != Token::end)
@@ -348,6 +355,10 @@ class Evaluator {
     const bool str = (ta && ta->kind == GoKind::string) || (tb && tb->kind == GoKind::string) ||
                      a.c == Val::Const::string_ || b.c == Val::Const::string_;
     if (str) {
+      for (const Val* c : {&a, &b}) {
+        if (c->c == Val::Const::int_)
+          throw EvalError("can not convert " + std::to_string(c->i) + " constant to string");
+      }
       const auto x = as_string(a), y = as_string(b);
       if (cmp)
         return constant_bool(compare(x, y));
@@ -355,6 +366,7 @@ class Evaluator {
         Val v;
         v.c = Val::Const::string_;
         v.s = x + y;
+        v.typed = a.type != nullptr || b.type != nullptr;  // Delve types it `string`
         return v;
       }
       throw EvalError("operator " + op + " not defined on strings");
@@ -415,7 +427,7 @@ class Evaluator {
       r = x * y;
     else if (op == "/" || op == "%") {
       if (y == 0)
-        throw EvalError("integer divide by zero");
+        throw EvalError("division by zero");
       r = op == "/" ? x / y : x % y;
     } else if (op == "&")
       r = x & y;
@@ -456,6 +468,19 @@ class Evaluator {
     }
     if (accept("+"))
       return unary();
+    if (accept("^")) {
+      Val v = unary();
+      if (v.c == Val::Const::int_) {
+        v.i = ~v.i;
+        return v;
+      }
+      if (!v.type || !(is_int(v.type->resolved()->kind) || is_uint(v.type->resolved()->kind)))
+        throw EvalError("operator ^ not defined on " + (v.type ? v.type->name : "constant"));
+      Val ones;
+      ones.c = Val::Const::int_;
+      ones.i = -1;
+      return apply("^", v, ones);
+    }
     if (accept("!")) {
       Val x = unary();
       Val v = constant_bool(!as_bool(x));
@@ -477,6 +502,9 @@ class Evaluator {
 
   Val deref(const Val& v) {
     if (!v.type || v.type->resolved()->kind != GoKind::ptr) {
+      if (!v.src.empty() && v.type)
+        throw EvalError("expression \"" + v.src + "\" (" + v.type->name +
+                        ") can not be dereferenced");
       throw EvalError("expression is not a pointer");
     }
     const auto p = word(v.addr);
@@ -592,6 +620,10 @@ class Evaluator {
       v.s = t.text;
       return v;
     }
+    if (t.kind == Token::end) {
+      // go/parser's wording; every expression is one line, the column is past its end
+      throw EvalError("1:" + std::to_string(src_len_ + 1) + ": expected operand, found 'EOF'");
+    }
     if (t.kind != Token::ident)
       throw EvalError("unexpected token " + t.text);
     ++pos_;
@@ -607,14 +639,20 @@ class Evaluator {
       expect(")");
       return builtin_len(t.text == "len", x);
     }
-    if (auto v = lookup(t.text))
+    if (auto v = lookup(t.text)) {
+      v->src = t.text;
       return *v;
+    }
     // pkg.Var
     if (peek().kind == Token::op && peek().text == "." && toks_[pos_ + 1].kind == Token::ident) {
       const std::string full = t.text + "." + toks_[pos_ + 1].text;
       if (const auto* g = im_.bi.debug().find_global(full)) {
         pos_ += 2;
         return global(*g);
+      }
+      if (const auto* c = im_.bi.debug().find_constant(full)) {
+        pos_ += 2;
+        return named_constant(*c);
       }
       // conversion to a package type: pkg.T(x)
       if (const auto* ty = im_.bi.debug().find_type(full);
@@ -632,6 +670,8 @@ class Evaluator {
         expect(")");
         return convert(ty, x);
       }
+      throw EvalError("could not evaluate function or type " + t.text +
+                      ": could not find symbol value for " + t.text);
     }
     throw EvalError("could not find symbol value for " + t.text);
   }
@@ -683,8 +723,25 @@ class Evaluator {
         }
         [[fallthrough]];
       default:
+        if (!x.src.empty())
+          throw EvalError("invalid argument " + x.src + " (type " + x.type->name + ") for " +
+                          (len ? "len" : "cap"));
         throw EvalError("invalid argument " + x.type->name + " to " + (len ? "len" : "cap"));
     }
+    return v;
+  }
+
+  /// A named constant: its value as typed (fake) memory, flagged VariableConstant.
+  Val named_constant(const dwarf::Constant& c) {
+    if (!c.type) {
+      Val v;
+      v.c = Val::Const::int_;
+      v.i = c.value;
+      return v;
+    }
+    const auto size = std::min<std::uint64_t>(c.type->resolved()->size, 8);
+    Val v = make(c.type, &c.value, size ? size : 8);
+    v.named_constant = true;
     return v;
   }
 
@@ -698,6 +755,7 @@ class Evaluator {
     Val v;
     v.type = g.type;
     v.addr = *a;
+    note_location(v, g, 0, false);
     return v;
   }
 
@@ -721,6 +779,7 @@ class Evaluator {
       ident_flags_ = static_cast<std::uint16_t>(
           dv.is_result ? kFlagReturnArgument : (dv.is_parameter ? kFlagArgument : 0));
       ident_decl_line_ = static_cast<std::int64_t>(dv.decl_line);
+      note_location(v, dv, pc, escaped);
       return v;
     };
     if (f_.call.function && !f_.call.inlined) {
@@ -757,10 +816,15 @@ class Evaluator {
         if (const auto* g = im_.bi.debug().find_global(fn.substr(0, dot) + "." + name)) {
           return global(*g);
         }
+        if (const auto* c = im_.bi.debug().find_constant(fn.substr(0, dot) + "." + name)) {
+          return named_constant(*c);
+        }
       }
     }
     if (const auto* g = im_.bi.debug().find_global(name))
       return global(*g);
+    if (const auto* c = im_.bi.debug().find_constant(name))
+      return named_constant(*c);
     return std::nullopt;
   }
 
@@ -808,13 +872,20 @@ class Evaluator {
       throw EvalError(name + " (type constant) is not a struct");
     while (v.type->resolved()->kind == GoKind::ptr) v = deref(v);
     const auto* r = v.type->resolved();
+    const std::string who = v.src.empty() ? v.type->name : v.src;
     if (r->kind != GoKind::struct_) {
-      throw EvalError(v.type->name + " has no member " + name);
+      if (!v.src.empty())
+        throw EvalError(v.src + " (type " + v.type->name + ") is not a struct");
+      throw EvalError(who + " has no member " + name);
     }
     if (const auto* f = r->field(name)) {
       Val out;
       out.type = f->type;
       out.addr = v.addr + f->offset;
+      if (!v.name.empty())
+        out.name = v.name + "." + name;
+      if (!v.src.empty())
+        out.src = v.src + "." + name;
       return out;
     }
     for (const auto& f : r->fields) {
@@ -828,7 +899,7 @@ class Evaluator {
       } catch (const EvalError&) {
       }
     }
-    throw EvalError(v.type->name + " has no member " + name);
+    throw EvalError(who + " has no member " + name);
   }
 
   Val index(Val v, const Val& idx) {
@@ -955,6 +1026,8 @@ class Evaluator {
 
   Val assert_type(const Val& v, const dwarf::Type* ty) {
     if (!v.type || v.type->resolved()->kind != GoKind::interface) {
+      if (!v.src.empty())
+        throw EvalError("expression \"" + v.src + "\" not an interface");
       throw EvalError("expression is not an interface");
     }
     const auto* r = v.type->resolved();
@@ -965,8 +1038,8 @@ class Evaluator {
     const auto rtype = empty ? first : word(first + 8);
     const auto* dyn = im_.bi.debug().type_by_runtime_type(rtype - im_.bi.load_bias());
     if (!dyn || dyn->name != ty->name) {
-      throw EvalError("interface conversion: interface is " + (dyn ? dyn->name : std::string("?")) +
-                      ", not " + ty->name);
+      throw EvalError("interface conversion: " + v.type->name + " is " +
+                      (dyn ? dyn->name : std::string("?")) + ", not " + ty->name);
     }
     // Pointer-shaped dynamic values live in the data word; others behind it.
     Val out;
@@ -975,6 +1048,7 @@ class Evaluator {
     const bool direct = dk == GoKind::ptr || dk == GoKind::map || dk == GoKind::chan ||
                         dk == GoKind::func || dk == GoKind::unsafe_pointer;
     out.addr = direct ? v.addr + 8 : word(v.addr + 8);
+    out.name = "data";  // Delve returns the interface's `data` child
     return out;
   }
 
@@ -984,12 +1058,29 @@ class Evaluator {
   ValueLoader& loader_;
   std::vector<Token> toks_;
   std::size_t pos_ = 0;
+  std::size_t src_len_ = 0;
 
  public:
   // Of the last local or argument looked up: what Delve keeps when the whole expression is
   // that variable's name.
   std::uint16_t ident_flags_ = 0;
   std::int64_t ident_decl_line_ = 0;
+  /// The LocationExpr of the last variable read from DWARF, reported when the whole
+  /// expression is that variable (same address and type).
+  struct DirectLocation {
+    std::uint64_t addr = 0;
+    const dwarf::Type* type = nullptr;
+    std::string text;
+  } direct_;
+
+  void note_location(const Val& v, const dwarf::Variable& dv, std::uint64_t pc, bool escaped) {
+    direct_.addr = v.addr;
+    direct_.type = v.type;
+    // Delve prints the frame's own pc (the return address in callers).
+    direct_.text = location_text(dv.location, pc - im_.bi.load_bias(), pc == 0 ? 0 : f_.current.pc);
+    if (escaped && !direct_.text.empty())
+      direct_.text += " (escaped)";
+  }
 };
 
 bool is_identifier(const std::string& s) {
@@ -1027,11 +1118,20 @@ Variable constant_variable(const Val& v, const std::string& name) {
       out.kind = static_cast<int>(GoKind::string);
       out.value = v.s;
       out.len = static_cast<std::int64_t>(v.s.size());
+      if (v.typed) {
+        out.type = out.real_type = "string";
+        out.flags = 0;
+      }
       break;
-    case Val::Const::nil:
-      out.type = out.real_type = "nil";
-      out.value = "nil";
+    case Val::Const::nil: {
+      // Delve's nilVariable: a pointer of no type whose only child is an unloaded void.
+      out.kind = static_cast<int>(GoKind::ptr);
+      out.flags = 0;
+      Variable child;
+      child.only_addr = true;
+      out.children.push_back(std::move(child));
       break;
+    }
     case Val::Const::none:
       break;
   }
@@ -1047,13 +1147,40 @@ Variable Target::eval(const std::string& expr, const Frame& f, const LoadConfig&
   Val v = ev.parse(expr);
   if (!v.type)
     return constant_variable(v, expr);
-  Variable out = loader.load(expr, v.type, v.addr, cfg);
+  Variable out;
+  out.name = expr;
+  out.addr = v.addr;
+  if (v.named_constant)
+    out.flags = kFlagConstant;
+  loader.load_into(out, v.type, cfg);
   if (v.cap && out.unreadable.empty())
     out.cap = *v.cap;
+  if (!v.name.empty())
+    out.name = v.name;
   if (is_identifier(expr)) {
     out.flags |= ev.ident_flags_;
     out.decl_line = ev.ident_decl_line_;
   }
+  // &x: Delve's pointerToVariable. The pointer is never loaded (len 0, no value) and its
+  // child is the variable x itself (named, with its flags and location), OnlyAddr, unloaded.
+  if (expr.size() > 1 && expr[0] == '&' && is_identifier(expr.substr(1)) && out.kind == 22 &&
+      out.children.size() == 1) {
+    out.len = 0;
+    out.value.clear();
+    Variable& c = out.children[0];
+    c.name = expr.substr(1);
+    c.only_addr = true;
+    c.flags = static_cast<std::uint16_t>(c.flags | ev.ident_flags_);
+    c.decl_line = ev.ident_decl_line_;
+    c.location_expr = ev.direct_.text;
+    c.children.clear();
+    c.len = 0;
+    c.cap = 0;
+    c.base = 0;
+    c.value.clear();
+  }
+  if (!v.computed && v.addr == ev.direct_.addr && v.type == ev.direct_.type)
+    out.location_expr = ev.direct_.text;
   if (v.computed) {
     out.addr = 0;
   } else if (loader.is_fake(v.addr)) {

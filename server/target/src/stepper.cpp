@@ -67,21 +67,108 @@ std::uint64_t frame_cfa(const BinaryInfo& bi, const proc::Registers& regs) {
   return regs.gp.rsp + 8;
 }
 
-Stepper::Stepper(proc::Process& process, const BinaryInfo& bi) : process_(process), bi_(bi) {}
+Stepper::Stepper(proc::Process& process, const BinaryInfo& bi) : process_(process), bi_(bi) {
+  const auto* g = bi_.debug().find_type("runtime.g");
+  const auto* d = bi_.debug().find_type("runtime._defer");
+  if (g != nullptr && d != nullptr) {
+    const auto* link = g->resolved()->field("_defer");
+    const auto* fn = d->resolved()->field("fn");
+    if (link != nullptr && fn != nullptr) {
+      g_defer_ = link->offset;
+      defer_fn_ = fn->offset;
+    }
+  }
+}
 
 Stepper::~Stepper() {
   clear();
 }
 
 void Stepper::add_site(proc::VirtAddr addr, SiteKind kind) {
-  if (sites_.contains(addr)) {
-    // A RET that is also a line start: the RET check is the stricter, keep it.
+  if (auto it = sites_.find(addr); it != sites_.end()) {
+    // A RET that is also a line start: the RET check is the stricter, keep it. Otherwise
+    // the first kind stays (this frame's lines come before callees' entries: recursion).
     if (kind == SiteKind::ret)
-      sites_[addr] = kind;
+      it->second = kind;
     return;
   }
   process_.add_breakpoint(addr);
   sites_.emplace(addr, kind);
+}
+
+Stepper::GoroutineState Stepper::goroutine_state(const proc::Registers& regs) {
+  GoroutineState gs;
+  try {
+    std::uint64_t g = 0;
+    if (regs.gp.fs_base != 0)
+      g = process_.read<std::uint64_t>(proc::VirtAddr(regs.gp.fs_base - 8));
+    if (g == 0 && bi_.function_at(regs.pc()) != nullptr)
+      g = regs.gp.r14;
+    if (g == 0)
+      return gs;
+    std::int64_t goid = 0;
+    std::uint64_t m = 0, hi = 0;
+    proc::Process::ReadRequest reqs[] = {
+        {proc::VirtAddr(g + bi_.goid_offset()), std::as_writable_bytes(std::span(&goid, 1))},
+        {proc::VirtAddr(g + bi_.g_m_offset()), std::as_writable_bytes(std::span(&m, 1))},
+        {proc::VirtAddr(g + bi_.stack_hi_offset()), std::as_writable_bytes(std::span(&hi, 1))}};
+    process_.read_memory_batch(reqs);
+    if (goid == 0 && m != 0) {
+      // g0 (system stack): the goroutine it works for is m.curg.
+      g = process_.read<std::uint64_t>(proc::VirtAddr(m + bi_.m_curg_offset()));
+      if (g != 0) {
+        goid = process_.read<std::int64_t>(proc::VirtAddr(g + bi_.goid_offset()));
+        hi = process_.read<std::uint64_t>(proc::VirtAddr(g + bi_.stack_hi_offset()));
+      }
+    }
+    gs.g = g;
+    gs.goid = goid;
+    gs.stack_hi = hi;
+  } catch (const proc::Error&) {
+  }
+  return gs;
+}
+
+std::optional<proc::VirtAddr> Stepper::topmost_deferred_entry(const GoroutineState& gs) {
+  if (g_defer_ == 0 || gs.g == 0)
+    return std::nullopt;
+  try {
+    const auto d = process_.read<std::uint64_t>(proc::VirtAddr(gs.g + g_defer_));
+    if (d == 0)
+      return std::nullopt;
+    const auto fv = process_.read<std::uint64_t>(proc::VirtAddr(d + defer_fn_));
+    const auto entry = fv ? process_.read<std::uint64_t>(proc::VirtAddr(fv)) : 0;
+    const auto* fn = entry ? bi_.function_at(proc::VirtAddr(entry)) : nullptr;
+    if (fn == nullptr)
+      return std::nullopt;
+    const auto& lines = bi_.debug().lines();
+    return bi_.to_virt(lines.prologue_end(fn->low_pc, fn->high_pc).value_or(fn->low_pc));
+  } catch (const proc::Error&) {
+    return std::nullopt;
+  }
+}
+
+bool Stepper::called_by_panic(const proc::Registers& regs, bool deferreturn) {
+  // Two frames up with the CFI: Go's CFA is rsp-based, so a caller's CFA needs only its pc
+  // (the return address) and its rsp (the callee's CFA).
+  try {
+    proc::Registers r = regs;
+    for (int depth = 1; depth <= 2; ++depth) {
+      const auto cfa = frame_cfa(bi_, r);
+      const auto ret = process_.read<std::uint64_t>(proc::VirtAddr(cfa - 8));
+      const auto* caller = bi_.function_at(proc::VirtAddr(ret));
+      if (caller == nullptr)
+        return false;
+      if (caller->name == "runtime.gopanic")
+        return true;
+      if (depth == 1 && deferreturn && caller->name == "runtime.deferreturn")
+        return true;
+      r.gp.rip = ret - 1;  // inside the CALL: the caller's row at the call
+      r.gp.rsp = cfa;
+    }
+  } catch (const proc::Error&) {
+  }
+  return false;
 }
 
 bool Stepper::start(Kind kind, pid_t tid) {
@@ -93,9 +180,11 @@ bool Stepper::start(Kind kind, pid_t tid) {
   const auto here = lines.find(bi_.to_file(pc));
   if (fn == nullptr || !here)
     return false;
+  kind_ = kind;
   function_ = fn;
-  goid_ = goroutine_id_of(process_, bi_, tid, regs);
-  cfa_ = frame_cfa(bi_, regs);
+  const auto gs = goroutine_state(regs);
+  goid_ = gs.goid;
+  frame_offset_ = static_cast<std::int64_t>(frame_cfa(bi_, regs) - gs.stack_hi);
 
   if (kind != Kind::step_out) {
     const auto body = lines.prologue_end(fn->low_pc, fn->high_pc).value_or(fn->low_pc);
@@ -132,6 +221,10 @@ bool Stepper::start(Kind kind, pid_t tid) {
       }
     }
   }
+  // The most recently deferred function, in case a panic (or, for step, a deferreturn)
+  // runs it.
+  if (auto entry = topmost_deferred_entry(gs); entry && *entry != pc)
+    add_site(*entry, SiteKind::deferred);
   return true;
 }
 
@@ -140,15 +233,23 @@ Stepper::Hit Stepper::check(pid_t tid, proc::VirtAddr pc) {
   if (it == sites_.end())
     return Hit::ignore;
   const auto regs = process_.registers(tid);
-  if (goroutine_id_of(process_, bi_, tid, regs) != goid_)
+  const auto gs = goroutine_state(regs);
+  if (gs.goid != goid_)
     return Hit::ignore;
+  const auto offset = [&](std::uint64_t cfa) {
+    return static_cast<std::int64_t>(cfa - gs.stack_hi);
+  };
   switch (it->second) {
     case SiteKind::line:
-      return frame_cfa(bi_, regs) == cfa_ ? Hit::done : Hit::ignore;
+      return offset(frame_cfa(bi_, regs)) == frame_offset_ ? Hit::done : Hit::ignore;
     case SiteKind::ret:
-      return regs.gp.rsp + 8 == cfa_ ? Hit::at_return : Hit::ignore;
+      return offset(regs.gp.rsp + 8) == frame_offset_ ? Hit::at_return : Hit::ignore;
     case SiteKind::call:
       return Hit::done;
+    case SiteKind::deferred:
+      return called_by_panic(regs, kind_ == Kind::step) ? Hit::done : Hit::ignore;
+    case SiteKind::ret_addr:
+      return offset(frame_cfa(bi_, regs)) == ret_addr_offset_ ? Hit::done : Hit::ignore;
   }
   return Hit::ignore;
 }
@@ -168,8 +269,42 @@ std::vector<Variable> Stepper::finish_return(pid_t tid, const LoadConfig* cfg,
     }
   }
   clear();
-  step_one_instruction(process_, tid, other_events);
+  const auto ev = step_one_instruction(process_, tid, other_events);
+  if (ev.kind != proc::StopEvent::Kind::single_step)
+    return out;
+  // As Delve's skipAutogeneratedWrappersOut: a return into runtime.deferreturn (this was a
+  // deferred call) or into an autogenerated wrapper goes on to the first caller that is
+  // neither, which a trap at that frame's return address catches.
+  try {
+    auto regs = process_.registers(tid);
+    const auto gs = goroutine_state(regs);
+    bool skipped = false;
+    for (int depth = 0; depth < 8; ++depth) {
+      const auto* here = bi_.function_at(regs.pc());
+      if (here == nullptr || !skip_on_return(*here))
+        break;
+      const auto cfa = frame_cfa(bi_, regs);
+      const auto ret = process_.read<std::uint64_t>(proc::VirtAddr(cfa - 8));
+      regs.gp.rip = ret;
+      regs.gp.rsp = cfa;
+      skipped = true;
+    }
+    if (skipped && bi_.function_at(regs.pc()) != nullptr) {
+      goid_ = gs.goid;
+      ret_addr_offset_ = static_cast<std::int64_t>(frame_cfa(bi_, regs) - gs.stack_hi);
+      add_site(regs.pc(), SiteKind::ret_addr);
+    }
+  } catch (const proc::Error&) {
+    clear();
+  }
   return out;
+}
+
+bool Stepper::skip_on_return(const dwarf::Function& fn) const {
+  if (fn.name == "runtime.deferreturn")
+    return true;
+  const auto loc = bi_.debug().lines().find(fn.low_pc);
+  return loc && loc->file == "<autogenerated>" && loc->line == 1;
 }
 
 void Stepper::clear() noexcept {

@@ -168,6 +168,14 @@ std::uint64_t lookup_pc(const Frame& f) {
   return f.last_pc ? f.last_pc : f.current.pc;
 }
 
+/// Delve prints a location list's entry with the frame's own pc (the return address in
+/// callers), while the entry itself is looked up at lookup_pc.
+std::string shown_location(const BinaryInfo& bi, const dwarf::Variable& var, const Frame& f) {
+  const std::uint64_t pc = lookup_pc(f);
+  std::string text = location_text(var.location, pc - bi.load_bias(), f.current.pc);
+  return text;
+}
+
 }  // namespace
 
 std::vector<Variable> Target::function_arguments(const Frame& f, const LoadConfig& cfg) {
@@ -183,6 +191,7 @@ std::vector<Variable> Target::function_arguments(const Frame& f, const LoadConfi
   RegisterFn regs = [&](unsigned r) { return impl_->read_register(f, r); };
   for (const auto& p : *params) {
     Variable v = impl_->loader.load_variable(p, lookup_pc(f), f.cfa, regs, cfg);
+    v.location_expr = shown_location(*bi_, p, f);
     if (!p.name.empty() && p.name[0] == '&') {
       // An escaped parameter: DWARF describes a pointer to its heap copy.
       if (!v.children.empty()) {
@@ -190,6 +199,8 @@ std::vector<Variable> Target::function_arguments(const Frame& f, const LoadConfi
         inner.name = p.name.substr(1);
         inner.flags = static_cast<std::uint16_t>(v.flags | kFlagEscaped);
         inner.decl_line = v.decl_line;
+        if (!v.location_expr.empty())
+          inner.location_expr = v.location_expr + " (escaped)";
         v = std::move(inner);
       }
     }
@@ -229,6 +240,7 @@ std::vector<Variable> Target::local_variables(const Frame& f, const LoadConfig& 
   for (std::size_t i = 0; i < visible.size(); ++i) {
     const auto& dv = *visible[i].var;
     Variable v = impl_->loader.load_variable(dv, pc, f.cfa, regs, cfg);
+    v.location_expr = shown_location(*bi_, dv, f);
     std::string name = dv.name;
     if (!name.empty() && name[0] == '&') {
       name = name.substr(1);
@@ -236,6 +248,8 @@ std::vector<Variable> Target::local_variables(const Frame& f, const LoadConfig& 
         Variable inner = v.children[0];
         inner.flags = static_cast<std::uint16_t>(v.flags | kFlagEscaped);
         inner.decl_line = v.decl_line;
+        if (!v.location_expr.empty())
+          inner.location_expr = v.location_expr + " (escaped)";
         v = std::move(inner);
       }
       v.name = name;

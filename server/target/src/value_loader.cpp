@@ -1,10 +1,13 @@
 #include "target/value_loader.hpp"
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <limits>
 
 #include "dwarf/error.hpp"
 #include "dwarf/expr.hpp"
@@ -58,6 +61,177 @@ std::uint64_t field_offset(const dwarf::Type* t, const char* name, std::uint64_t
 }
 
 }  // namespace
+
+std::string const_descr(std::span<const dwarf::Constant* const> values, std::string_view type_name,
+                        std::int64_t n) {
+  // constantsMap.Get: names lose the package of the type (packageName(typ.String()) + ".").
+  std::string_view pkg;
+  {
+    const auto slash = type_name.rfind('/');
+    const std::size_t from = slash == std::string_view::npos ? 0 : slash;
+    if (const auto dot = type_name.find('.', from); dot != std::string_view::npos)
+      pkg = type_name.substr(0, dot + 1);
+  }
+  auto short_name = [&](const std::string& name) {
+    std::string_view s = name;
+    if (!pkg.empty() && s.starts_with(pkg))
+      s.remove_prefix(pkg.size());
+    return std::string(s);
+  };
+  // constantType.describe: an exact match, else an OR of the single-bit constants that
+  // covers the value completely.
+  for (const dwarf::Constant* c : values) {
+    if (c->value == n)
+      return short_name(c->name);
+  }
+  if (n == 0)
+    return {};
+  std::string fields;
+  for (const dwarf::Constant* c : values) {
+    if (std::popcount(static_cast<std::uint64_t>(c->value)) != 1)
+      continue;
+    if ((n & c->value) != 0) {
+      if (!fields.empty())
+        fields += '|';
+      fields += short_name(c->name);
+      n &= ~c->value;
+    }
+  }
+  return n == 0 ? fields : std::string();
+}
+
+namespace {
+
+// Howard Hinnant's days_from_civil inverse: the proleptic Gregorian date of `days` since
+// 1970-01-01.
+void civil_from_days(std::int64_t days, std::int64_t& y, unsigned& m, unsigned& d) {
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2)
+    ++y;
+}
+
+// Go's t.Format(time.RFC3339) of the instant `unix` seconds shown at UTC offset `offset`.
+std::string rfc3339(std::int64_t unix, int offset) {
+  const std::int64_t local = unix + offset;
+  std::int64_t days = local / 86400;
+  std::int64_t secs = local % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    --days;
+  }
+  std::int64_t y = 0;
+  unsigned m = 0, d = 0;
+  civil_from_days(days, y, m, d);
+  char buf[96];
+  const char* sign = y < 0 ? "-" : "";
+  int n = std::snprintf(buf, sizeof buf, "%s%04lld-%02u-%02uT%02d:%02d:%02d", sign,
+                        static_cast<long long>(y < 0 ? -y : y), m, d, static_cast<int>(secs / 3600),
+                        static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
+  if (offset == 0) {
+    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "Z");
+  } else {
+    const int a = offset < 0 ? -offset : offset;
+    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "%c%02d:%02d",
+                  offset < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+  }
+  return buf;
+}
+
+// The UTC offset of the zone Delve's time.LoadLocation(name) gives at `unix`: UTC for "",
+// "UTC" and names it cannot load; the debugger's own zone for "Local".
+int zone_offset(const std::string& loc_name, std::int64_t unix) {
+  if (loc_name != "Local")
+    return 0;
+  const auto t = static_cast<std::time_t>(unix);
+  std::tm tm{};
+  if (localtime_r(&t, &tm) == nullptr)
+    return 0;
+  return static_cast<int>(tm.tm_gmtoff);
+}
+
+}  // namespace
+
+std::string format_go_time(std::uint64_t wall, std::int64_t ext, const std::string& loc_name) {
+  constexpr std::uint64_t kHasMonotonic = 1ULL << 63;
+  constexpr unsigned kWallNsecShift = 30;
+  constexpr std::int64_t kUnixOfWallEpoch = -2682288000;  // 1 Jan 1885
+  constexpr std::int64_t kUnixOfYear1 = -62135596800;     // 1 Jan year 1
+  constexpr std::int64_t kMaxAddSeconds = std::numeric_limits<std::int64_t>::max() / 1000000000;
+  if ((wall & kHasMonotonic) != 0) {
+    const auto sec = static_cast<std::int64_t>(wall << 1 >> (kWallNsecShift + 1));
+    const std::int64_t unix = sec + kUnixOfWallEpoch;
+    char mono[32];
+    std::snprintf(mono, sizeof mono, ", %+lld", static_cast<long long>(ext));
+    return rfc3339(unix, zone_offset(loc_name, unix)) + mono;
+  }
+  if (ext > kMaxAddSeconds * 1000)
+    return {};  // Delve leaves the value empty rather than loop
+  const std::int64_t unix = ext + kUnixOfYear1;
+  return rfc3339(unix, zone_offset(loc_name, unix));
+}
+
+void ValueLoader::format_time(Variable& v, const dwarf::Type* real) {
+  // Delve's formatTime: from the loaded children wall, ext and loc (loc.name read in full).
+  const Variable* wall = nullptr;
+  const Variable* ext = nullptr;
+  const Variable* loc = nullptr;
+  for (const auto& c : v.children) {
+    if (c.name == "wall")
+      wall = &c;
+    else if (c.name == "ext")
+      ext = &c;
+    else if (c.name == "loc")
+      loc = &c;
+  }
+  if (!wall || !ext || !wall->unreadable.empty() || !ext->unreadable.empty() ||
+      wall->value.empty() || ext->value.empty()) {
+    return;
+  }
+  std::string loc_name;
+  if (loc && loc->unreadable.empty()) {
+    const dwarf::Field* lf = real->field("loc");
+    const dwarf::Type* lt = lf && lf->type ? lf->type->resolved() : nullptr;
+    const dwarf::Type* loc_struct = lt && lt->elem ? lt->elem->resolved() : nullptr;
+    const dwarf::Field* nf = loc_struct ? loc_struct->field("name") : nullptr;
+    if (auto p = read_as<std::uint64_t>(loc->addr); p && *p != 0 && nf) {
+      auto data = read_as<std::uint64_t>(*p + nf->offset);
+      auto len = read_as<std::int64_t>(*p + nf->offset + 8);
+      if (data && len && *len > 0 && *len <= 64) {
+        std::string name(static_cast<std::size_t>(*len), '\0');
+        if (read(*data, std::as_writable_bytes(std::span(name.data(), name.size()))))
+          loc_name = std::move(name);
+      }
+    }
+  }
+  try {
+    v.value = format_go_time(std::stoull(wall->value), std::stoll(ext->value), loc_name);
+  } catch (const std::exception&) {
+  }
+}
+
+std::string location_text(const dwarf::LocationDesc& loc, std::uint64_t file_pc, std::uint64_t pc) {
+  if (!loc.is_list) {
+    if (loc.expr.empty())
+      return {};
+    return "[block] " + dwarf::pretty_print_location(loc.expr);
+  }
+  auto expr = loc.at(dwarf::FileAddr(file_pc));
+  if (!expr)
+    return {};  // Delve: no loclist entry, no description
+  char head[64];
+  std::snprintf(head, sizeof head, "[%#llx:%#llx] ",
+                static_cast<unsigned long long>(loc.list_offset),
+                static_cast<unsigned long long>(pc));
+  return head + dwarf::pretty_print_location(*expr);
+}
 
 std::string format_go_float(double f, int bits) {
   if (std::isnan(f))
@@ -298,6 +472,8 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
         load_value(child, f.type, recurse + 1, cfg);
         v.children.push_back(std::move(child));
       }
+      if (real->name == "time.Time")
+        format_time(v, real);
       return;
     }
     case GoKind::ptr:
@@ -371,12 +547,23 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
     if (!read(addr, std::as_writable_bytes(std::span(&raw, 1)).first(size))) {
       return unreadable_at(addr);
     }
+    std::int64_t n = 0;
     if (is_int(real->kind)) {
       const unsigned shift = static_cast<unsigned>(64 - size * 8);
-      const auto sv = static_cast<std::int64_t>(raw << shift) >> shift;
-      v.value = std::to_string(sv);
+      n = static_cast<std::int64_t>(raw << shift) >> shift;
+      v.value = std::to_string(n);
     } else {
+      n = static_cast<std::int64_t>(raw);
       v.value = std::to_string(raw);
+    }
+    // Delve's ConstDescr (applied by api.ConvertVar): only for user-defined types.
+    if ((v.flags & kFlagConstant) == 0 && type->name.find('.') != std::string::npos &&
+        !type->name.starts_with("C.")) {
+      const auto consts = bi_.debug().constants_of_type(type);
+      if (!consts.empty()) {
+        if (auto d = const_descr(consts, type->name, n); !d.empty())
+          v.value = d + " (" + v.value + ")";
+      }
     }
     return;
   }
@@ -665,6 +852,7 @@ Variable ValueLoader::load_variable(const dwarf::Variable& var, std::uint64_t pc
   // Every register-resident variable shows Delve's one fake address.
   fakes_.clear();
   next_fake_ = 0;
+  v.location_expr = location_text(var.location, pc - bi_.load_bias(), pc);
   bool fake = false;
   std::string error;
   auto addr = locate(var, pc, cfa, regs, &fake, &error);

@@ -406,3 +406,24 @@ TEST_CASE("dwarf debug info: float arguments arrive in XMM registers", "[dwarf][
   CHECK(regno_at_entry("f32") == 18);
   CHECK(regno_at_entry("i8") == 2);
 }
+
+TEST_CASE("DW_TAG_constant entries: by type, sorted by value, and by name", "[dwarf][debug_info]") {
+  const auto info = DebugInfo::load(*ElfFile::open(test::fixture("diffx")));
+  const Type* color = info->find_type("main.Color");
+  REQUIRE(color != nullptr);
+  const auto colors = info->constants_of_type(color);
+  REQUIRE(colors.size() == 3);
+  CHECK(colors[0]->name == "main.Red");
+  CHECK(colors[0]->value == 0);
+  CHECK(colors[1]->name == "main.Green");
+  CHECK(colors[2]->name == "main.Blue");
+  CHECK(colors[2]->value == 2);
+  const Type* flags = info->find_type("main.Flags");
+  REQUIRE(flags != nullptr);
+  CHECK(info->constants_of_type(flags).size() == 3);
+  const Constant* blue = info->find_constant("main.Blue");
+  REQUIRE(blue != nullptr);
+  CHECK(blue->type == color);
+  CHECK(blue->value == 2);
+  CHECK(info->find_constant("main.Nope") == nullptr);
+}

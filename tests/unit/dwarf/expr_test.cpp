@@ -229,3 +229,48 @@ TEST_CASE("dwarf expr: errors", "[dwarf][expr]") {
   CHECK_THROWS_WITH(evaluate_location(ops({0x81, 0x00}), ctx),
                     "DWARF expression: register 17 unavailable");
 }
+
+namespace {
+// DWARF opcodes (dwarf.h is libdwarf's, private to the dwarf layer).
+enum : int {
+  DW_OP_addr = 0x03,
+  DW_OP_const4u = 0x0c,
+  DW_OP_lit3 = 0x33,
+  DW_OP_reg0 = 0x50,
+  DW_OP_reg3 = 0x53,
+  DW_OP_breg7 = 0x77,
+  DW_OP_regx = 0x90,
+  DW_OP_fbreg = 0x91,
+  DW_OP_bregx = 0x92,
+  DW_OP_piece = 0x93,
+  DW_OP_call_frame_cfa = 0x9c,
+  DW_OP_implicit_value = 0x9e,
+  DW_OP_stack_value = 0x9f,
+};
+}  // namespace
+
+TEST_CASE("pretty_print_location prints ops as Delve's op.PrettyPrint", "[dwarf][expr]") {
+  CHECK(pretty_print_location({}) == "");
+  // DW_OP_fbreg -0x18 (sleb 0x68)
+  CHECK(pretty_print_location(ops({DW_OP_fbreg, 0x68})) == "DW_OP_fbreg -0x18 ");
+  CHECK(pretty_print_location(ops({DW_OP_call_frame_cfa})) == "DW_OP_call_frame_cfa ");
+  CHECK(pretty_print_location(ops({DW_OP_reg0, DW_OP_piece, 8, DW_OP_reg3, DW_OP_piece, 8})) ==
+        "DW_OP_reg0(Rax) DW_OP_piece 0x8 DW_OP_reg3(Rbx) DW_OP_piece 0x8 ");
+  CHECK(pretty_print_location(ops({DW_OP_piece, 8, DW_OP_fbreg, 0x28, DW_OP_piece, 8})) ==
+        "DW_OP_piece 0x8 DW_OP_fbreg 0x28 DW_OP_piece 0x8 ");
+  CHECK(pretty_print_location(ops({DW_OP_addr, 0xd0, 0xe3, 0x55, 0, 0, 0, 0, 0})) ==
+        "DW_OP_addr 0x55e3d0 ");
+  CHECK(pretty_print_location(ops({DW_OP_breg7, 0x10})) == "DW_OP_breg7(Rsp) 0x10 ");
+  CHECK(pretty_print_location(ops({DW_OP_regx, 17})) == "DW_OP_regx 0x11 (XMM0)");
+  CHECK(pretty_print_location(ops({DW_OP_bregx, 16, 0x7f})) == "DW_OP_bregx 0x10 (Rip)-0x1 ");
+  CHECK(pretty_print_location(ops({DW_OP_implicit_value, 2, 0xab, 0x01})) ==
+        "DW_OP_implicit_value 2 [ab01] ");
+  CHECK(pretty_print_location(ops({DW_OP_lit3, DW_OP_stack_value})) ==
+        "DW_OP_lit3 DW_OP_stack_value ");
+  CHECK(pretty_print_location(ops({0xe0})) == "0xe0 ");                           // unknown opcode
+  CHECK(pretty_print_location(ops({DW_OP_const4u, 1})) == "DW_OP_const4u 0x0 ");  // truncated
+  CHECK(amd64_register_name(14) == "R14");
+  CHECK(amd64_register_name(35) == "ST(2)");
+  CHECK(amd64_register_name(70) == "XMM19");
+  CHECK(amd64_register_name(200) == "unknown200");
+}

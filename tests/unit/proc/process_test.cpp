@@ -1,6 +1,7 @@
 // Process tests on the C fixtures: launch, breakpoints, the emulated step against real
 // execution, signals, stop_all, kill and attach/detach.
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -398,6 +399,98 @@ TEST_CASE("pass-through signals are forwarded without being reported", "[proc]")
   CHECK(ev.kind == Kind::exited);
   CHECK(ev.exit_status == 0);
   CHECK(read_text(out) == "handled 20 ticks 20\n");
+}
+
+namespace {
+
+// Runs `signals 1` to its tick() breakpoint (forwarding the program's own SIGUSR1), then
+// queues one more SIGUSR1 on that thread and single-steps it.
+StopEvent step_with_signal_pending(Process& p, pid_t& tid) {
+  const std::uint64_t tick = sym("tick", "signals");
+  p.add_breakpoint(VirtAddr(tick));
+  p.resume_all();
+  for (;;) {
+    StopEvent ev = p.wait_event();
+    if (ev.kind == Kind::signal) {
+      p.resume_thread(ev.tid, ev.signal);
+      continue;
+    }
+    REQUIRE(ev.kind == Kind::breakpoint);
+    REQUIRE(ev.pc.value() == tick);
+    tid = ev.tid;
+    break;
+  }
+  p.remove_breakpoint(VirtAddr(tick));
+  REQUIRE(::syscall(SYS_tgkill, p.pid(), tid, SIGUSR1) == 0);
+  p.step_instruction(tid);
+  return p.wait_event();
+}
+
+}  // namespace
+
+TEST_CASE("a signal arriving during a single step is delivered after it", "[proc]") {
+  // Delivering it with the step would end the step at the handler's first instruction.
+  const std::uint64_t tick = sym("tick", "signals");
+  for (bool passthrough : {false, true}) {
+    std::string out = temp_path("out");
+    auto p = launch("signals", {"1"}, out);
+    p->set_signal_passthrough(SIGUSR1, passthrough);
+    pid_t tid = 0;
+    StopEvent ev = step_with_signal_pending(*p, tid);
+    REQUIRE(ev.kind == Kind::single_step);
+    CHECK(ev.tid == tid);
+    CHECK(ev.pc.value() > tick);
+    CHECK(ev.pc.value() < tick + 16);  // the next instruction of tick, not on_usr1
+    p->resume_thread(tid);
+    int usr1 = 0;
+    for (;;) {
+      ev = p->wait_event();
+      if (ev.kind == Kind::exited)
+        break;
+      REQUIRE(ev.kind == Kind::signal);
+      CHECK(ev.signal == SIGUSR1);
+      ++usr1;
+      p->resume_thread(ev.tid, ev.signal);
+    }
+    CHECK(usr1 == (passthrough ? 0 : 1));
+    CHECK(ev.exit_status != 0);  // handled 2 signals for 1 tick
+    CHECK(read_text(out) == "handled 2 ticks 1\n");
+  }
+}
+
+TEST_CASE("a trap re-inserted where a thread was reported is hit when it resumes", "[proc]") {
+  std::string out = temp_path("out");
+  auto p = launch("signals", {"3"}, out);
+  p->set_signal_passthrough(SIGUSR1, true);
+  const std::uint64_t tick = sym("tick", "signals");
+  p->add_breakpoint(VirtAddr(tick));
+  p->resume_all();
+  StopEvent ev = p->wait_event();
+  REQUIRE(ev.kind == Kind::breakpoint);
+  // Removed then inserted again while the thread stands there: the thread no longer counts
+  // as stopped at the trap, so it runs into it again (Delve's behaviour for a breakpoint set
+  // where a step stopped).
+  p->remove_breakpoint(VirtAddr(tick));
+  p->add_breakpoint(VirtAddr(tick));
+  p->resume_thread(ev.tid);
+  StopEvent again = p->wait_event();
+  REQUIRE(again.kind == Kind::breakpoint);
+  CHECK(again.tid == ev.tid);
+  CHECK(again.pc.value() == tick);
+  // Still reported there, it is stepped over; the next hit is the next call.
+  p->resume_thread(again.tid);
+  int hits = 0;
+  for (;;) {
+    ev = p->wait_event();
+    if (ev.kind == Kind::exited)
+      break;
+    REQUIRE(ev.kind == Kind::breakpoint);
+    ++hits;
+    p->resume_thread(ev.tid);
+  }
+  CHECK(hits == 2);
+  CHECK(ev.exit_status == 0);
+  CHECK(read_text(out) == "handled 3 ticks 3\n");
 }
 
 TEST_CASE("threads hitting breakpoints including the single-step fallback", "[proc]") {

@@ -223,6 +223,9 @@ TEST_CASE("cond expressions", "[session][cond]") {
   s.len = 6;
   args.push_back(s);
   CHECK(CondExpr::parse("a == 5").matches(args));
+  target::Variable color = int_var("c", 0);
+  color.value = "Green (1)";  // a named constant, as Delve describes it
+  CHECK(CondExpr::parse("c == 1").matches({color}));
   CHECK(CondExpr::parse("a > b && b < 0").matches(args));
   CHECK(CondExpr::parse("a*2 + b == 8").matches(args));
   CHECK(CondExpr::parse("s == \"gopher\" && len(s) == 6").matches(args));

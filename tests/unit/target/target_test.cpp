@@ -96,7 +96,8 @@ TEST_CASE("goroutines and stacks of a stopped program match dlv", "[target][goro
   // ones are found by where they wait.
   auto find_g = [&](const std::string& fn) -> std::optional<target::Goroutine> {
     for (const auto& x : all) {
-      if (x.user_current.function_name() == fn) return x;
+      if (x.user_current.function_name() == fn)
+        return x;
     }
     return std::nullopt;
   };
@@ -243,7 +244,16 @@ TEST_CASE("expressions and assignment", "[target][eval]") {
   CHECK(ev("sh.(main.Rect).Max.Y").value == "6");
   CHECK(ev("err != nil && nilErr == nil").value == "true");
   CHECK(ev("f64 * 2").value == "4.5");
-  CHECK(ev("&n").children.at(0).value == "5");
+  {
+    // Delve's pointerToVariable: the pointer is not loaded, its child is `n` itself, OnlyAddr.
+    const auto addr_of = ev("&n");
+    CHECK(addr_of.value.empty());
+    CHECK(addr_of.len == 0);
+    CHECK(addr_of.children.at(0).name == "n");
+    CHECK(addr_of.children.at(0).only_addr);
+    CHECK(addr_of.children.at(0).value.empty());
+    CHECK(ev("*&n").value == "5");
+  }
   const auto addr = ev("pp").value;
   CHECK(ev("*(*\"main.Point\")(" + addr + ")").children.at(1).value == "8");
   CHECK(ev("s[0]").value == "115");

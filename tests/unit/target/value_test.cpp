@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <limits>
 #include <map>
 
 #include "target/binary_info.hpp"
@@ -134,4 +135,59 @@ TEST_CASE("results are read from Go's ABI registers", "[target][value][abi]") {
     values.push_back(v->value);
   }
   CHECK(values == std::vector<std::string>{"2", "5", "x!"});
+}
+
+TEST_CASE("const_descr is Delve's constantType.describe", "[target][value]") {
+  using target::const_descr;
+  std::vector<dwarf::Constant> owned{
+      {"main.Red", nullptr, 0}, {"main.Green", nullptr, 1}, {"main.Blue", nullptr, 2}};
+  std::vector<const dwarf::Constant*> colors;
+  for (const auto& c : owned) colors.push_back(&c);
+  CHECK(const_descr(colors, "main.Color", 1) == "Green");
+  CHECK(const_descr(colors, "main.Color", 0) == "Red");
+  // 3 = Green|Blue, every single-bit constant covering it
+  CHECK(const_descr(colors, "main.Color", 3) == "Green|Blue");
+  CHECK(const_descr(colors, "main.Color", 7).empty());  // not covered: no description
+
+  std::vector<dwarf::Constant> fl{{"example.com/x/pkg.FlagA", nullptr, 1},
+                                  {"example.com/x/pkg.FlagB", nullptr, 2},
+                                  {"example.com/x/pkg.FlagC", nullptr, 4},
+                                  {"example.com/x/pkg.FlagAC", nullptr, 5}};
+  std::vector<const dwarf::Constant*> flags;
+  for (const auto& c : fl) flags.push_back(&c);
+  CHECK(const_descr(flags, "example.com/x/pkg.Flags", 5) == "FlagAC");  // exact match first
+  CHECK(const_descr(flags, "example.com/x/pkg.Flags", 3) == "FlagA|FlagB");
+  CHECK(const_descr(flags, "example.com/x/pkg.Flags", 0).empty());
+  CHECK(const_descr(flags, "other.Flags", 2) == "example.com/x/pkg.FlagB");  // other package
+}
+
+TEST_CASE("format_go_time is Delve's formatTime", "[target][value]") {
+  using target::format_go_time;
+  // time.Date(2023, 3, 14, 15, 9, 26, 0, time.UTC): no monotonic bit, ext = seconds since
+  // year 1.
+  const std::int64_t ext = 1678806566LL + 62135596800LL;
+  CHECK(format_go_time(0, ext, "") == "2023-03-14T15:09:26Z");
+  CHECK(format_go_time(0, ext, "UTC") == "2023-03-14T15:09:26Z");
+  CHECK(format_go_time(0, ext, "Fixed+1") == "2023-03-14T15:09:26Z");  // LoadLocation fails
+  CHECK(format_go_time(0, 0, "") == "0001-01-01T00:00:00Z");           // time.Time{}
+  // time.Now(): monotonic bit, 33-bit seconds since 1885 in wall, monotonic ns in ext.
+  const std::uint64_t secs_since_1885 = 1678806566ULL + 2682288000ULL;
+  const std::uint64_t wall = (1ULL << 63) | (secs_since_1885 << 30) | 123456789ULL;
+  CHECK(format_go_time(wall, 42, "") == "2023-03-14T15:09:26Z, +42");
+  CHECK(format_go_time(wall, -7, "UTC") == "2023-03-14T15:09:26Z, -7");
+  CHECK(format_go_time(0, std::numeric_limits<std::int64_t>::max(), "").empty());
+}
+
+TEST_CASE("location_text is Delve's locationExpr.String", "[target][value]") {
+  using target::location_text;
+  dwarf::LocationDesc block;
+  block.expr = {std::byte{0x91}, std::byte{0x68}};  // DW_OP_fbreg -0x18
+  CHECK(location_text(block, 0x1000, 0x1000) == "[block] DW_OP_fbreg -0x18 ");
+  CHECK(location_text(dwarf::LocationDesc{}, 0, 0).empty());
+  dwarf::LocationDesc list;
+  list.is_list = true;
+  list.list_offset = 0x16a3;
+  list.ranges.push_back({dwarf::FileAddr(0x1000), dwarf::FileAddr(0x1010), {std::byte{0x50}}});
+  CHECK(location_text(list, 0x1004, 0x401005) == "[0x16a3:0x401005] DW_OP_reg0(Rax) ");
+  CHECK(location_text(list, 0x2000, 0x402000).empty());  // no entry covers the pc
 }

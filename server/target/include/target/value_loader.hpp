@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dwarf/debug_info.hpp"
@@ -75,6 +76,7 @@ class ValueLoader {
   void load_interface(Variable& v, const dwarf::Type* real, int recurse, const LoadConfig& cfg);
   void load_map(Variable& v, const dwarf::Type* real, int recurse, const LoadConfig& cfg);
   void load_chan(Variable& v, const dwarf::Type* real);
+  void format_time(Variable& v, const dwarf::Type* real);
   std::string function_name_at(std::uint64_t pc) const;
 
   struct Fake {
@@ -90,6 +92,27 @@ class ValueLoader {
   std::uint64_t next_fake_ = 0;
   std::deque<dwarf::Type> synthesized_;
 };
+
+/// Delve's ConstDescr for the value `n` of the type named `type_name` given its constants
+/// (`values`, sorted by value as DebugInfo::constants_of_type returns them): the matching
+/// constant's name ("Green"), else the names of the single-bit constants that cover `n`
+/// exactly ("FlagA|FlagC"), else "". Names lose the type's package prefix.
+std::string const_descr(std::span<const dwarf::Constant* const> values, std::string_view type_name,
+                        std::int64_t n);
+
+/// Delve's formatTime of a time.Time with fields `wall` and `ext` in the zone named
+/// `loc_name` (Location.name; "" for a nil loc): RFC 3339 ("2023-03-14T15:09:26Z"), followed
+/// by ", +<ext>" when wall has the monotonic bit. Delve resolves the zone with
+/// time.LoadLocation in the debugger: "Local" is the debugger's zone; "UTC", "" and names
+/// LoadLocation cannot load (time.FixedZone's) print as UTC. Other IANA names print as UTC
+/// here (goscope reads no tz database). "" when Delve leaves the value empty (huge ext).
+std::string format_go_time(std::uint64_t wall, std::int64_t ext, const std::string& loc_name);
+
+/// Delve's locationExpr.String for a variable's DWARF location at `pc` (`file_pc` is the
+/// same pc as a file address): "[block] DW_OP_fbreg -0x18 " for a single expression,
+/// "[<list offset>:<pc>] DW_OP_reg0(Rax) " for the location-list entry covering the pc, ""
+/// when there is no location (or no entry covers the pc).
+std::string location_text(const dwarf::LocationDesc& loc, std::uint64_t file_pc, std::uint64_t pc);
 
 /// Go's strconv.FormatFloat(f, 'f', -1, bits): shortest round-trip digits, no exponent.
 std::string format_go_float(double f, int bits);
