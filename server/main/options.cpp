@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <functional>
+
 #include <charconv>
 #include <optional>
 
@@ -55,6 +57,49 @@ bool parse_bool(const std::string& flag, const std::optional<std::string>& v) {
   throw UsageError("invalid argument \"" + *v + "\" for \"--" + flag + "\"");
 }
 
+// How cobra (dlv's flag library) reads argv[1..]: `--flag=value`, `--flag value`,
+// `-f value`, boolean flags without a value, words that are not flags are positional, and
+// `--` ends the flags (what follows goes to the target, into `rest`). `on_flag` handles one
+// flag: `value` is its inline `=value`, `need_value()` its argument (inline or next word).
+struct Flag {
+  std::string arg;   ///< the word as written, for error messages
+  std::string name;  ///< without dashes and without `=value`
+  std::optional<std::string> value;
+  std::function<std::string()> need_value;
+};
+std::vector<std::string> scan_args(const std::vector<std::string>& args,
+                                   std::vector<std::string>& rest,
+                                   const std::function<void(const Flag&)>& on_flag) {
+  std::vector<std::string> positional;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      rest.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      positional.push_back(a);
+      continue;
+    }
+    Flag f;
+    f.arg = a;
+    f.name = a.substr(a[1] == '-' ? 2 : 1);
+    if (auto eq = f.name.find('='); eq != std::string::npos) {
+      f.value = f.name.substr(eq + 1);
+      f.name = f.name.substr(0, eq);
+    }
+    f.need_value = [&]() -> std::string {
+      if (f.value)
+        return *f.value;
+      if (i + 1 >= args.size())
+        throw UsageError("flag needs an argument: --" + f.name);
+      return args[++i];
+    };
+    on_flag(f);
+  }
+  return positional;
+}
+
 Command parse_server(const std::vector<std::string>& args) {
   Command cmd;
   const std::string& verb = args[0];
@@ -66,30 +111,10 @@ Command parse_server(const std::vector<std::string>& args) {
                                  : Verb::dap;
   auto& o = cmd.server;
   o.raw_args.assign(args.begin() + 1, args.end());
-  std::vector<std::string> positional;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      o.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-      break;
-    }
-    if (a.size() < 2 || a[0] != '-') {
-      positional.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(a[1] == '-' ? 2 : 1);
-    std::optional<std::string> value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    auto need_value = [&]() -> std::string {
-      if (value)
-        return *value;
-      if (i + 1 >= args.size())
-        throw UsageError("flag needs an argument: --" + name);
-      return args[++i];
-    };
+  const auto positional = scan_args(args, o.args, [&](const Flag& flag) {
+    const std::string& name = flag.name;
+    const auto& value = flag.value;
+    const auto& need_value = flag.need_value;
     if (name == "headless") {
       o.headless = parse_bool(name, value);
     } else if (name == "l" || name == "listen") {
@@ -129,9 +154,9 @@ Command parse_server(const std::vector<std::string>& args) {
       need_value();
       o.warnings.push_back("--" + name + " is not supported yet and was ignored");
     } else {
-      throw UsageError("unknown flag: " + a);
+      throw UsageError("unknown flag: " + flag.arg);
     }
-  }
+  });
   switch (cmd.verb) {
     case Verb::exec:
       if (positional.empty())
@@ -234,30 +259,9 @@ Command parse(const std::vector<std::string>& args) {
     throw UsageError("unknown command \"" + verb + "\" for \"goscope\"");
   cmd.verb = Verb::trace;
   auto& t = cmd.trace;
-  std::vector<std::string> positional;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      t.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-      break;
-    }
-    if (a.size() < 2 || a[0] != '-') {
-      positional.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(a[1] == '-' ? 2 : 1);
-    std::optional<std::string> value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    auto need_value = [&]() -> std::string {
-      if (value)
-        return *value;
-      if (i + 1 >= args.size())
-        throw UsageError("flag needs an argument: --" + name);
-      return args[++i];
-    };
+  const auto positional = scan_args(args, t.args, [&](const Flag& flag) {
+    const std::string& name = flag.name;
+    const auto& need_value = flag.need_value;
     bool takes_value = false;
     if (name == "e" || name == "exec") {
       t.exec_path = need_value();
@@ -302,9 +306,9 @@ Command parse(const std::vector<std::string>& args) {
       if (takes_value)
         need_value();
     } else {
-      throw UsageError("unknown flag: " + a);
+      throw UsageError("unknown flag: " + flag.arg);
     }
-  }
+  });
   if (positional.empty() && t.packages.empty()) {
     throw UsageError("you must provide a function to trace");
   }
