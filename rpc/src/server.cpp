@@ -141,8 +141,10 @@ const std::unordered_map<std::string, Method>& method_table() {
     sync("LastModified", [](MethodContext& c, const json::value&) -> json::value {
       return json::object{{"Time", rfc3339_nano(c.dbg.last_modified_ns())}};
     });
-    sync("CancelNext",
-         [](MethodContext&, const json::value&) -> json::value { return json::object{}; });
+    sync("CancelNext", [](MethodContext& c, const json::value&) -> json::value {
+      c.dbg.cancel_next();
+      return json::object{};
+    });
     sync("Detach", [](MethodContext& c, const json::value& a) -> json::value {
       c.dbg.detach(get_bool(a, "Kill"));
       c.shutdown_after_reply = true;

@@ -458,6 +458,7 @@ struct Debugger::Impl {
       st.selected_goroutine = make_goroutine(selected_goid, on);
     }
     st.threads = std::move(threads);
+    st.next_in_progress = stepper && stepper->active();
     return st;
   }
 
@@ -857,6 +858,7 @@ struct Debugger::Impl {
       case K::breakpoint: {
         const auto pc = ev.pc.value();
         bool step_done = false;
+        bool enter_call = false;
         std::optional<std::vector<api::Variable>> ret_values;
         if (stepper && stepper->owns(ev.pc)) {
           switch (stepper->check(ev.tid, ev.pc)) {
@@ -864,6 +866,9 @@ struct Debugger::Impl {
               break;
             case target::Stepper::Hit::done:
               step_done = true;
+              break;
+            case target::Stepper::Hit::enter_call:
+              enter_call = true;
               break;
             case target::Stepper::Hit::at_return: {
               stop_everything();
@@ -911,11 +916,44 @@ struct Debugger::Impl {
         }
         if (auto ts = user_hit(ev.tid, pc, true)) {
           stops[ev.tid] = std::move(*ts);
-          stepper.reset();
+          // As Delve: a user breakpoint hit by the stepped goroutine ends the step; one hit
+          // by another goroutine interrupts it, and its traps stay for the next continue
+          // (NextInProgress; next/step/stepOut refused until then or CancelNext).
+          if (stepper && (stepper->goroutine() == 0 || stepper->goroutine() == goid_of(ev.tid)))
+            stepper.reset();
           current_tid = ev.tid;
           selected_goid = goid_of(ev.tid);
           collect_other_hits();
           return Outcome::stop;
+        }
+        if (enter_call) {
+          // `step` at an indirect CALL of its line: execute it, and the stepper sets its trap
+          // in the function reached (as Delve's StepBreakpoint). The events of threads
+          // stopped meanwhile come first, then everything runs again.
+          stop_everything();
+          std::vector<proc::StopEvent> others;
+          const auto hit = stepper->enter_call(ev.tid, others);
+          for (auto& o : others) {
+            if (o.kind == K::exited || o.kind == K::killed) {
+              mark_exit(o.kind == K::exited ? o.exit_status : -1);
+              return Outcome::stop;
+            }
+            if (o.tid != ev.tid)
+              pending.push_back(o);
+          }
+          if (hit == target::Stepper::Hit::done) {
+            step_done = true;
+          } else {
+            while (!pending.empty()) {
+              const auto e = pending.front();
+              pending.pop_front();
+              if (handle_event(e) == Outcome::stop)
+                return Outcome::stop;
+            }
+            invalidate();
+            p->resume_all();
+            return Outcome::resume;
+          }
         }
         if (step_done) {
           stop_everything();
@@ -1054,6 +1092,11 @@ struct Debugger::Impl {
       return build_state();
     }
     if (n == "next" || n == "step" || n == "stepOut") {
+      if (stepper && stepper->active()) {
+        if (resumed)
+          resumed();
+        throw DebuggerError("next while nexting");
+      }
       const auto kind = n == "next"   ? target::Stepper::Kind::next
                         : n == "step" ? target::Stepper::Kind::step
                                       : target::Stepper::Kind::step_out;
@@ -1688,6 +1731,10 @@ std::vector<api::DiscardedBreakpoint> Debugger::restart(
     const std::optional<std::vector<std::string>>& new_args) {
   request_halt();
   return impl_->call([&] { return impl_->restart(new_args); });
+}
+
+void Debugger::cancel_next() {
+  impl_->call([&] { impl_->stepper.reset(); });
 }
 
 void Debugger::detach(bool kill) {

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <utility>
 
 #include "proc/error.hpp"
 #include "target_impl.hpp"
@@ -13,6 +15,9 @@ namespace goscope::target {
 namespace {
 
 using dwarf::GoKind;
+
+/// At most this many elements are read by string([]byte) / string([]rune).
+constexpr std::uint64_t kMaxConvertLen = 1 << 20;
 
 bool is_int(GoKind k) {
   return k >= GoKind::int_ && k <= GoKind::int64;
@@ -37,12 +42,66 @@ struct Val {
   std::string s;
   std::optional<std::int64_t> cap;  // Delve's reslice reports cap = len
   bool named_constant = false;      // a DW_TAG_constant: Delve's VariableConstant flag
+  /// T(x) of an identifier x of type T: Delve returns x itself (its name, flags, DeclLine).
+  bool identity_of_ident = false;
   /// Delve's Variable.Name when it is not the expression: "data" for a type assertion's
   /// result, and "data.X" for its fields; empty otherwise (the expression names it).
   std::string name;
   /// Source text of an identifier operand (and selectors on it), for Delve's error texts.
   std::string src;
+  /// A value Delve builds without memory behind it ([]byte(s), []rune(s)): reported as is.
+  std::shared_ptr<const Variable> synth;
 };
+
+/// Go's string(rune): UTF-8 of `r`, U+FFFD for invalid code points.
+std::string encode_rune(std::int64_t r) {
+  if (r < 0 || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
+    r = 0xFFFD;
+  const auto c = static_cast<std::uint32_t>(r);
+  std::string out;
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+  return out;
+}
+
+/// One rune of `s` at `i` as Go's `for range` decodes it: {rune, width}, U+FFFD width 1 for
+/// an invalid encoding.
+std::pair<std::int32_t, std::size_t> decode_rune(const std::string& s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  const std::size_t left = s.size() - i;
+  auto cont = [&](std::size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+  if (c < 0x80)
+    return {c, 1};
+  if (c >= 0xC2 && c <= 0xDF && left >= 2 && cont(i + 1))
+    return {static_cast<std::int32_t>(((c & 0x1F) << 6) | (b(i + 1) & 0x3F)), 2};
+  if (c >= 0xE0 && c <= 0xEF && left >= 3 && cont(i + 1) && cont(i + 2)) {
+    const auto r = static_cast<std::int32_t>(((c & 0x0F) << 12) | ((b(i + 1) & 0x3F) << 6) |
+                                             (b(i + 2) & 0x3F));
+    if (r >= 0x800 && (r < 0xD800 || r > 0xDFFF))
+      return {r, 3};
+  }
+  if (c >= 0xF0 && c <= 0xF4 && left >= 4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
+    const auto r = static_cast<std::int32_t>(((c & 0x07) << 18) | ((b(i + 1) & 0x3F) << 12) |
+                                             ((b(i + 2) & 0x3F) << 6) | (b(i + 3) & 0x3F));
+    if (r >= 0x10000 && r <= 0x10FFFF)
+      return {r, 4};
+  }
+  return {0xFFFD, 1};
+}
 
 struct Token {
   enum Kind { end, ident, number, string, op } kind = end;
@@ -546,8 +605,134 @@ class Evaluator {
     return t;
   }
 
+  /// Delve's conversion error: the operand's source text when known.
+  static EvalError conversion_error(const Val& v, const std::string& to) {
+    if (v.src.empty())
+      return EvalError("can not convert to " + to);
+    return EvalError("can not convert \"" + v.src + "\" to " + to);
+  }
+
+  /// The element type of a slice type (Go's DWARF names it through `array`'s pointer).
+  static const dwarf::Type* slice_elem(const dwarf::Type* r) {
+    if (r->elem)
+      return r->elem;
+    if (const auto* f = r->field("array"); f && f->type)
+      return f->type->resolved()->elem;
+    return nullptr;
+  }
+
+  /// string(x) of a non-string x: a rune, []byte or []rune, as a typed string value
+  /// (Delve reports it like a computed string: addr 0, no base).
+  Val to_string(const Val& v) {
+    Val out;
+    out.c = Val::Const::string_;
+    out.typed = true;
+    if (v.c == Val::Const::string_) {
+      out.s = v.s;
+      return out;
+    }
+    if (v.c == Val::Const::int_) {
+      out.s = encode_rune(v.i);
+      return out;
+    }
+    if (v.synth) {
+      const bool runes = v.synth->type == "[]int32";
+      for (const auto& c : v.synth->children) {
+        const auto x = std::stoll(c.value);
+        out.s += runes ? encode_rune(x) : std::string(1, static_cast<char>(x));
+      }
+      return out;
+    }
+    const auto* r = v.type ? v.type->resolved() : nullptr;
+    if (r && (is_int(r->kind) || is_uint(r->kind))) {
+      out.s = encode_rune(as_int(v));
+      return out;
+    }
+    const auto* elem = r && r->kind == GoKind::slice ? slice_elem(r) : nullptr;
+    const auto ek = elem ? elem->resolved()->kind : GoKind::invalid;
+    if (ek != GoKind::uint8 && ek != GoKind::int32)
+      throw conversion_error(v, "string");
+    const auto data = word(v.addr);
+    const auto len = std::min<std::uint64_t>(word(v.addr + 8), kMaxConvertLen);
+    const std::size_t width = ek == GoKind::uint8 ? 1 : 4;
+    std::vector<std::byte> bytes(len * width);
+    if (len && !loader_.read(data, bytes)) {
+      throw EvalError("could not read " + hex(data));
+    }
+    if (width == 1) {
+      out.s.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    } else {
+      for (std::size_t i = 0; i < len; ++i) {
+        std::int32_t x = 0;
+        std::memcpy(&x, bytes.data() + i * 4, 4);
+        out.s += encode_rune(x);
+      }
+    }
+    return out;
+  }
+
+  /// []byte(x) / []rune(x) (elem "uint8" or "int32"): Delve's convertType builds the slice
+  /// from the string's bytes or runes, each element at the operand's address plus its byte
+  /// index, without memory behind it. A value of the slice type itself is returned as is.
+  Val to_slice(const std::string& elem, const Val& v) {
+    const std::string tname = "[]" + elem;
+    if (v.type && v.type->resolved()->name == tname) {
+      Val same = v;  // Delve returns the operand itself, named as it is
+      if (same.name.empty())
+        same.name = v.src;
+      return same;
+    }
+    if (v.synth && v.synth->type == tname)
+      return v;
+    const bool is_str =
+        v.c == Val::Const::string_ || (v.type && v.type->resolved()->kind == GoKind::string);
+    if (!is_str || (elem != "uint8" && elem != "int32"))
+      throw conversion_error(v, tname);
+    const std::string s = as_string(v);
+    const std::uint64_t base = v.type && !v.computed ? v.addr : 0;
+    auto out = std::make_shared<Variable>();
+    out->type = out->real_type = tname;
+    out->kind = 23;  // reflect.Slice
+    auto add = [&](std::size_t at, std::int64_t x) {
+      Variable c;
+      c.addr = base + at;
+      c.type = c.real_type = elem;
+      // Delve reports the kind its newVariable gives the element: Uint8 for bytes, Int (2)
+      // for runes.
+      c.kind = elem == "uint8" ? 7 : 2;
+      c.value = std::to_string(x);
+      out->children.push_back(std::move(c));
+    };
+    if (elem == "uint8") {
+      for (std::size_t i = 0; i < s.size(); ++i) add(i, static_cast<unsigned char>(s[i]));
+    } else {
+      for (std::size_t i = 0; i < s.size();) {
+        const auto [r, w] = decode_rune(s, i);
+        add(i, r);
+        i += w;
+      }
+    }
+    out->len = out->cap = static_cast<std::int64_t>(out->children.size());
+    Val res;
+    res.synth = std::move(out);
+    return res;
+  }
+
   Val convert(const dwarf::Type* t, const Val& v) {
     const auto* r = t->resolved();
+    if (v.type && v.type->name == t->name && v.type->resolved()->name == r->name) {
+      // Delve's convertType of a value already of type T: the operand itself.
+      Val out = v;
+      if (!v.src.empty() && v.name.empty() && !v.computed) {
+        out.name = v.src;
+        out.identity_of_ident = v.src.find_first_of(".[(*") == std::string::npos;
+      }
+      return out;
+    }
+    if (r->kind == GoKind::string && t->name == "string" &&
+        !(v.type && v.type->resolved()->kind == GoKind::string)) {
+      return to_string(v);
+    }
     if (r->kind == GoKind::ptr || r->kind == GoKind::unsafe_pointer) {
       std::uint64_t p = 0;
       if (v.type && (v.type->resolved()->kind == GoKind::ptr ||
@@ -575,7 +760,7 @@ class Evaluator {
       out.type = t;
       return out;
     }
-    throw EvalError("can not convert to " + t->name);
+    throw conversion_error(v, t->name);
   }
 
   Val primary() {
@@ -623,6 +808,24 @@ class Evaluator {
     if (t.kind == Token::end) {
       // go/parser's wording; every expression is one line, the column is past its end
       throw EvalError("1:" + std::to_string(src_len_ + 1) + ": expected operand, found 'EOF'");
+    }
+    if (t.kind == Token::op && t.text == "[" && toks_[pos_ + 1].kind == Token::op &&
+        toks_[pos_ + 1].text == "]" && toks_[pos_ + 2].kind == Token::ident &&
+        toks_[pos_ + 3].kind == Token::op && toks_[pos_ + 3].text == "(") {
+      // []T(x): Delve converts strings to []byte / []rune.
+      const std::string written = toks_[pos_ + 2].text;
+      std::string elem = written;
+      if (elem == "byte")
+        elem = "uint8";
+      if (elem == "rune")
+        elem = "int32";
+      pos_ += 4;
+      Val x = binary(0);
+      expect(")");
+      Val out = to_slice(elem, x);
+      if (out.synth && !x.src.empty())
+        out.src = "[]" + written + "(" + x.src + ")";
+      return out;
     }
     if (t.kind != Token::ident)
       throw EvalError("unexpected token " + t.text);
@@ -689,6 +892,10 @@ class Evaluator {
   Val builtin_len(bool len, const Val& x) {
     Val v;
     v.c = Val::Const::int_;
+    if (x.synth) {
+      v.i = len ? x.synth->len : x.synth->cap;
+      return v;
+    }
     if (x.c == Val::Const::string_) {
       v.i = static_cast<std::int64_t>(x.s.size());
       return v;
@@ -903,6 +1110,8 @@ class Evaluator {
   }
 
   Val index(Val v, const Val& idx) {
+    if (v.synth)
+      throw EvalError("can not index \"" + v.src + "\"");
     if (!v.type)
       throw EvalError("can not index constant");
     if (v.type->resolved()->kind == GoKind::ptr && v.type->resolved()->elem &&
@@ -1145,6 +1354,11 @@ Variable Target::eval(const std::string& expr, const Frame& f, const LoadConfig&
       *bi_, [this](std::uint64_t a, std::span<std::byte> out) { return impl_->read(a, out); });
   Evaluator ev(*this, *impl_, f, loader);
   Val v = ev.parse(expr);
+  if (v.synth) {
+    Variable out = *v.synth;
+    out.name = expr;
+    return out;
+  }
   if (!v.type)
     return constant_variable(v, expr);
   Variable out;
@@ -1157,7 +1371,7 @@ Variable Target::eval(const std::string& expr, const Frame& f, const LoadConfig&
     out.cap = *v.cap;
   if (!v.name.empty())
     out.name = v.name;
-  if (is_identifier(expr)) {
+  if (is_identifier(expr) || v.identity_of_ident) {
     out.flags |= ev.ident_flags_;
     out.decl_line = ev.ident_decl_line_;
   }

@@ -402,6 +402,12 @@ void ValueLoader::load_value(Variable& v, const dwarf::Type* type, int recurse,
       auto len = read_as<std::int64_t>(addr + field_offset(real, "len", 8));
       if (!data || !len)
         return unreadable_at(addr);
+      if (*data == 0) {
+        // Delve's readStringInfo: a nil data pointer is the empty string whatever the
+        // length says (e.g. an optimized caller frame whose `str` piece is optimized out).
+        v.value = std::string();
+        return;
+      }
       v.base = *data;
       v.len = *len;
       const auto n = static_cast<std::size_t>(

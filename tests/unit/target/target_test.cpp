@@ -266,3 +266,96 @@ TEST_CASE("expressions and assignment", "[target][eval]") {
   t.set_variable("pp", "nil", f);
   CHECK(t.eval("pp == nil", f, kDefault).value == "true");
 }
+
+TEST_CASE("conversions to and from strings match dlv", "[target][eval]") {
+  auto s = run_to_stop("values");
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 1, 0});
+  auto ev = [&](const std::string& e) { return t.eval(e, f, kDefault); };
+  const auto str_of = [&](const std::string& e) {
+    const auto v = ev(e);
+    CHECK(v.type == "string");
+    CHECK(v.kind == 24);
+    CHECK(v.addr == 0);
+    CHECK(v.len == static_cast<std::int64_t>(v.value.size()));
+    return v.value;
+  };
+  CHECK(str_of("string(by)") == "A");
+  CHECK(str_of("string(r)") == "\xce\xbb");
+  CHECK(str_of("string(65)") == "A");
+  CHECK(str_of("string(-1)") == "\xef\xbf\xbd");
+  CHECK(str_of("string(bs)") == "hello");
+  CHECK(str_of("string(bs[:2])") == "he");
+  CHECK(str_of("string([]byte(s))") == "str");
+  CHECK(str_of("string([]rune(s))") == "str");
+
+  // dlv's convertType: a slice without memory, each element at the string variable's
+  // address plus its byte index; rune elements have kind Int.
+  const auto s_addr = ev("s").addr;
+  const auto bytes = ev("[]byte(s)");
+  CHECK(bytes.name == "[]byte(s)");
+  CHECK(bytes.type == "[]uint8");
+  CHECK(bytes.kind == 23);
+  CHECK(bytes.addr == 0);
+  CHECK(bytes.len == 3);
+  CHECK(bytes.cap == 3);
+  REQUIRE(bytes.children.size() == 3);
+  CHECK(bytes.children[1].value == "116");
+  CHECK(bytes.children[1].type == "uint8");
+  CHECK(bytes.children[1].kind == 7);
+  CHECK(bytes.children[1].addr == s_addr + 1);
+
+  const auto runes =
+      ev("[]rune(\"a\xce\xbb"
+         "b\")");
+  CHECK(runes.type == "[]int32");
+  REQUIRE(runes.children.size() == 3);
+  CHECK(runes.children[1].value == "955");
+  CHECK(runes.children[1].kind == 2);
+  CHECK(runes.children[2].addr == 3);
+  CHECK(ev("len([]byte(s))").value == "3");
+  CHECK(ev("[]byte(bs)").name == "bs");
+  {
+    // A conversion to the operand's own type is the operand itself (name, flags, DeclLine).
+    const auto same = ev("string(s)");
+    CHECK(same.name == "s");
+    CHECK(same.flags == target::kFlagArgument);
+    CHECK(same.decl_line == 74);
+    CHECK(same.addr == s_addr);
+    CHECK(ev("int(n)").name == "n");
+    CHECK(ev("main.Point(p).X").name == "p.X");
+  }
+
+  auto error_of = [&](const std::string& e) {
+    try {
+      ev(e);
+    } catch (const target::EvalError& err) {
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_of("[]byte(n)") == "can not convert \"n\" to []uint8");
+  CHECK(error_of("string(f64)") == "can not convert \"f64\" to string");
+  CHECK(error_of("[]byte(s)[0]") == "can not index \"[]byte(s)\"");
+}
+
+TEST_CASE("an optimized caller's string argument with its data pointer optimized out",
+          "[target][variables]") {
+  // main.inspect's `s` at the call of main.stop: DW_OP_piece 0x8 DW_OP_fbreg 0x28
+  // DW_OP_piece 0x8, the pointer half optimized out. Delve's readStringInfo reads a nil
+  // data pointer as the empty string: len 0, no error.
+  auto s = run_to_stop("values_opt");
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 1, 0});
+  REQUIRE(f.call.function);
+  CHECK(f.call.function->name == "main.inspect");
+  const auto args = t.function_arguments(f, kDefault);
+  const auto* str = find(args, "s");
+  REQUIRE(str);
+  CHECK(str->unreadable.empty());
+  CHECK(str->value.empty());
+  CHECK(str->len == 0);
+  CHECK(str->base == 0);
+}

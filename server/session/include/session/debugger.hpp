@@ -98,6 +98,9 @@ class Debugger {
   /// Kills and relaunches the process, keeping breakpoints. Throws when attached.
   std::vector<api::DiscardedBreakpoint> restart(
       const std::optional<std::vector<std::string>>& new_args);
+  /// Drops the traps of a next/step/stepOut interrupted by a breakpoint of another goroutine
+  /// (Delve's CancelNext; NextInProgress becomes false).
+  void cancel_next();
   /// Ends the session: kills the process (always when launched) or detaches. Idempotent.
   void detach(bool kill);
   bool detached() const;
