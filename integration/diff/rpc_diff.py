@@ -65,15 +65,10 @@ EXPECTED_PATTERNS = [
      "wrapper closure (main.main.func1.1), dlv the wrapped function"),
     # diffx
     (r"^Eval \[\]main\.Color\{\}$", "eval: composite literals (dlv: not implemented)"),
-    (r"^(CreateBreakpoint genericFn main.go:35|ClearBreakpoint 2)$",
-     "session: functionName of a multi-instantiation breakpoint is \"(multiple functions)\""),
     (r"genericFn\[(int|string)\]$", "generic shapes: .dict argument shown, y shown before "
      "its declaration, realType go.shape.int_0 (dlv int)"),
-    (r"^CreateBreakpoint main.genericFn by name$", "session: generic function by name refused"),
     (r"^Eval b in helper$", "eval: a local is visible on its declaration line before it is "
      "assigned (dlv: could not find symbol value for b)"),
-    # values_opt
-    (r"^Stacktrace optimized", "session: frame line from f.current"),
 ]
 EXPECTED = {}  # filled by expected_reason()
 
