@@ -64,6 +64,9 @@ EXPECTED_PATTERNS = [
     (r"^ListGoroutines user goroutines$", "startLoc: goscope reports the go statement's "
      "wrapper closure (main.main.func1.1), dlv the wrapped function"),
     # diffx
+    (r"^CreateBreakpoint genericFn main.go:35$",
+     "dlv lists a generic function's instantiation addrs in Go map order, which varies from "
+     "run to run (goscope: ascending)"),
     (r"^Eval \[\]main\.Color\{\}$", "eval: composite literals (dlv: not implemented)"),
     (r"genericFn\[(int|string)\]$", "generic shapes: .dict argument shown, y shown before "
      "its declaration, realType go.shape.int_0 (dlv int)"),
