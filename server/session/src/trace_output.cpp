@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "pretty.hpp"
+#include "session/json_string.hpp"
 #include "target/binary_info.hpp"
 
 namespace goscope::session {
@@ -20,36 +21,10 @@ std::string join(const std::vector<target::Variable>& vs, const char* sep) {
   return out;
 }
 
-std::string json_escape(const std::string& s) {
+// The JSON string literal for `s`, quotes included.
+std::string json_string(const std::string& s) {
   std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
+  append_json_string(out, s);
   return out;
 }
 
@@ -482,13 +457,13 @@ void TraceOutput::write_json() const {
                       : s.end == Span::End::unwound ? "unwound"
                                                     : "running at exit";
     std::fprintf(f,
-                 ",\n{\"name\":\"%s\",\"cat\":\"go\",\"ph\":\"X\",\"pid\":1,\"tid\":%lld,"
-                 "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"args\":\"%s\",\"results\":\"%s\","
-                 "\"callsite\":\"%s\",\"end\":\"%s\"}}",
-                 json_escape(s.function).c_str(), static_cast<long long>(s.goid),
+                 ",\n{\"name\":%s,\"cat\":\"go\",\"ph\":\"X\",\"pid\":1,\"tid\":%lld,"
+                 "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"args\":%s,\"results\":%s,"
+                 "\"callsite\":%s,\"end\":\"%s\"}}",
+                 json_string(s.function).c_str(), static_cast<long long>(s.goid),
                  static_cast<double>(s.start_ns - first_ns_) / 1e3,
-                 static_cast<double>(s.duration()) / 1e3, json_escape(s.args).c_str(),
-                 json_escape(s.results).c_str(), json_escape(s.callsite).c_str(), end);
+                 static_cast<double>(s.duration()) / 1e3, json_string(s.args).c_str(),
+                 json_string(s.results).c_str(), json_string(s.callsite).c_str(), end);
   }
   std::fputs("\n]}\n", f);
   std::fclose(f);

@@ -1,0 +1,12 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace goscope::session {
+
+/// Appends `s` as a quoted JSON string the way Go's encoding/json writes it (what Delve's
+/// clients receive): `<`, `>`, `&`, U+2028/9 and control characters as \u escapes, invalid
+/// UTF-8 bytes as U+FFFD. Used by the JSON-RPC codec and the Chrome trace writer.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace goscope::session
