@@ -6,6 +6,9 @@ median of --runs runs, tracer and target pinned to one CPU (taskset) as the issu
 Trace output goes to a file, so formatting and writing are part of the cost.
 
     bench/trace_bench.py [--build build] [--runs 5] [--calls 20000] [--dlv-calls 1000]
+
+goscope runs with each engine: uprobe (the default where the kernel allows it: no stop per
+event) and ptrace (a trap per event, emulated step).
 """
 import argparse
 import os
@@ -53,10 +56,12 @@ def main():
     rows = []
     for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
         results = {}
-        for tool, calls in (("goscope", args.calls), ("dlv", args.dlv_calls)):
+        for tool, calls in (("goscope", args.calls), ("ptrace", args.calls), ("dlv", args.dlv_calls)):
             native, _ = median_wall(pin + [bench, mode, str(calls)], args.runs, err)
-            if tool == "goscope":
-                cmd = pin + [goscope, "trace", "--exec", bench, fn, "--", mode, str(calls)]
+            if tool in ("goscope", "ptrace"):
+                engine = "uprobe" if tool == "goscope" else "ptrace"
+                cmd = pin + [goscope, "trace", "--engine", engine, "--exec", bench, fn, "--", mode,
+                             str(calls)]
             else:
                 cmd = pin + ["dlv", "trace", "--exec", bench, fn, "--", mode, str(calls)]
             traced, _ = median_wall(cmd, args.runs, err)
@@ -64,12 +69,13 @@ def main():
             if lines != 2 * calls:
                 raise SystemExit(f"{tool} {mode}: expected {2 * calls} trace lines, got {lines}")
             results[tool] = (traced - native) / calls * 1e6
-        rows.append((mode, results["goscope"], results["dlv"]))
+        rows.append((mode, results["goscope"], results["ptrace"], results["dlv"]))
     print(f"median of {args.runs} runs, pinned to CPU {args.cpu}; "
           f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run")
-    print(f"{'arguments':<10} {'goscope us/call':>16} {'dlv us/call':>12} {'dlv/goscope':>12}")
-    for mode, g, d in rows:
-        print(f"{mode:<10} {g:>16.1f} {d:>12.1f} {d / g:>11.1f}x")
+    print(f"{'arguments':<10} {'uprobe us/call':>15} {'ptrace us/call':>15} {'dlv us/call':>12}"
+          f" {'dlv/uprobe':>11} {'dlv/ptrace':>11}")
+    for mode, g, p, d in rows:
+        print(f"{mode:<10} {g:>15.1f} {p:>15.1f} {d:>12.1f} {d / g:>10.1f}x {d / p:>10.1f}x")
     shutil.rmtree(tmp)
 
 

@@ -329,6 +329,38 @@ std::optional<std::span<const std::byte>> ElfFile::code_at(FileAddr addr,
   return std::nullopt;
 }
 
+std::optional<std::span<const std::byte>> ElfFile::read_only_at(FileAddr addr,
+                                                               std::uint64_t size) const {
+  for (const auto& s : impl_->sections) {
+    const auto& sh = s.shdr;
+    if ((sh.sh_flags & SHF_ALLOC) == 0 || (sh.sh_flags & SHF_WRITE) != 0 ||
+        sh.sh_type == SHT_NOBITS) {
+      continue;
+    }
+    if (addr.value() < sh.sh_addr || addr.value() - sh.sh_addr >= sh.sh_size)
+      continue;
+    const std::uint64_t off = addr.value() - sh.sh_addr;
+    if (size > sh.sh_size - off)
+      return std::nullopt;
+    auto bytes = impl_->file_bytes(sh);
+    if (bytes.size() != sh.sh_size)
+      return std::nullopt;
+    return bytes.subspan(off, size);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> ElfFile::file_offset(FileAddr addr) const {
+  for (const auto& s : impl_->sections) {
+    const auto& sh = s.shdr;
+    if ((sh.sh_flags & SHF_ALLOC) == 0 || sh.sh_type == SHT_NOBITS)
+      continue;
+    if (addr.value() >= sh.sh_addr && addr.value() - sh.sh_addr < sh.sh_size)
+      return sh.sh_offset + (addr.value() - sh.sh_addr);
+  }
+  return std::nullopt;
+}
+
 bool ElfFile::is_go() const {
   return impl_->find_section(".go.buildinfo") != nullptr || find_symbol("runtime.main") != nullptr;
 }

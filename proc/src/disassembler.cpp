@@ -45,6 +45,13 @@ void for_each_instruction(std::span<const std::byte> code, VirtAddr base, bool w
     out.is_call = insn.meta.category == ZYDIS_CATEGORY_CALL;
     bool is_branch = out.is_call || insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
                      insn.meta.category == ZYDIS_CATEGORY_COND_BR;
+    out.is_branch = is_branch;
+    {
+      const auto cat = insn.meta.category;
+      out.relocatable = !is_branch && !out.is_ret && (insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) == 0 &&
+                        cat != ZYDIS_CATEGORY_SYSCALL && cat != ZYDIS_CATEGORY_INTERRUPT &&
+                        cat != ZYDIS_CATEGORY_SYSTEM && cat != ZYDIS_CATEGORY_SYSRET;
+    }
     if (is_branch && insn.operand_count_visible > 0 &&
         ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && ops[0].imm.is_relative) {
       ZyanU64 target = 0;

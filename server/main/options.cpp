@@ -237,7 +237,9 @@ std::string usage() {
          "      --min-duration DUR    show only calls at least this long (250us, 2ms)\n"
          "      --cond EXPR           show only calls whose arguments satisfy EXPR\n"
          "      --goroutine ID        show only this goroutine\n"
-         "      --sample N            show 1 in N root calls\n";
+         "      --sample N            show 1 in N root calls\n"
+         "      --engine ENGINE       uprobe (no stop: eBPF), ptrace, or auto (default:\n"
+         "                            uprobe where the kernel and privileges allow it)\n";
 }
 
 Command parse(const std::vector<std::string>& args) {
@@ -297,6 +299,10 @@ Command parse(const std::vector<std::string>& args) {
       t.cond = need_value();
     } else if (name == "goroutine") {
       t.goroutine = parse_int("--goroutine", need_value());
+    } else if (name == "engine") {
+      t.engine = need_value();
+      if (t.engine != "auto" && t.engine != "uprobe" && t.engine != "ptrace")
+        throw UsageError("--engine must be auto, uprobe or ptrace");
     } else if (name == "sample") {
       const int n = parse_int("--sample", need_value());
       if (n < 1)

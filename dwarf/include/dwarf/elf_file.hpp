@@ -47,6 +47,11 @@ class ElfFile {
   const ElfSymbol* symbol_at(FileAddr addr) const;
   /// The code bytes of [addr, addr+size) read from the file (the section containing them).
   std::optional<std::span<const std::byte>> code_at(FileAddr addr, std::uint64_t size) const;
+  /// Like code_at, but only from sections the program cannot write (no SHF_WRITE): bytes
+  /// that read the same from the file as from any running copy (runtime type descriptors).
+  std::optional<std::span<const std::byte>> read_only_at(FileAddr addr, std::uint64_t size) const;
+  /// Offset in the file of the byte loaded at `addr` (what a uprobe is placed by).
+  std::optional<std::uint64_t> file_offset(FileAddr addr) const;
 
   /// True when the file has Go's build info/runtime symbols (runtime.main).
   bool is_go() const;

@@ -17,6 +17,12 @@ struct Instruction {
   bool is_call = false;
   /// Absolute target of a direct (rel32/rel8) call or jump; 0 when indirect or not a branch.
   std::uint64_t branch_target = 0;
+  /// Any jump, conditional jump or call (direct or not).
+  bool is_branch = false;
+  /// Runs the same at any address and only falls through: no branch, call, return,
+  /// rip-relative operand, system call or interrupt. Such instructions can be copied into a
+  /// trampoline as they are.
+  bool relocatable = false;
   std::string text;  ///< Intel syntax, for diagnostics and the disassemble command.
 };
 

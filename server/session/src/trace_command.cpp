@@ -24,6 +24,7 @@
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/tracer.hpp"
+#include "target/uprobe_tracer.hpp"
 #include "trace_output.hpp"
 
 namespace goscope::session {
@@ -274,9 +275,34 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   // Outputs that pair calls need to know when Goexit abandons open calls.
   topts.goroutine_exits =
       req.graph || req.stats || !req.json_path.empty() || !req.folded_path.empty();
-  target::Tracer tracer(*process, *bi, topts);
-  for (const auto* fn : functions) tracer.trace_function(*fn);
-  for (const auto* call : inlined) tracer.trace_inlined(*call);
+  std::unique_ptr<target::TraceEngine> engine;
+  if (req.engine != "ptrace") {
+    std::string why;
+    if (target::UprobeTracer::available(&why)) {
+      auto up = std::make_unique<target::UprobeTracer>(*process, *bi, topts);
+      up->set_process_not_started(!req.pid);
+      for (const auto* fn : functions) up->trace_function(*fn);
+      for (const auto* call : inlined) up->trace_inlined(*call);
+      try {
+        up->prepare();
+        engine = std::move(up);
+      } catch (const proc::Error& e) {
+        why = e.what();
+      }
+    }
+    if (!engine && req.engine == "uprobe")
+      throw Error("the uprobe engine is not available: " + why);
+    if (!engine && !why.empty() && std::getenv("GOSCOPE_DEBUG"))
+      std::fprintf(stderr, "goscope: uprobe engine unavailable (%s); tracing with ptrace\n",
+                   why.c_str());
+  }
+  if (!engine) {
+    auto pt = std::make_unique<target::Tracer>(*process, *bi, topts);
+    for (const auto* fn : functions) pt->trace_function(*fn);
+    for (const auto* call : inlined) pt->trace_inlined(*call);
+    engine = std::move(pt);
+  }
+  target::TraceEngine& tracer = *engine;
 
   TraceOutput output(out_opts, *bi, out);
   EventQueue queue;
@@ -304,7 +330,16 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   const auto end_ns = monotonic_ns();
   queue.close();
   writer.join();
+  const auto engine_stats = tracer.stats();
+  output.set_engine_stats(engine_stats);
   output.finish(end_ns, end_ns - start_ns);
+  // Never silently: events the kernel dropped, values a capture missed.
+  if (engine_stats.lost > 0)
+    std::fprintf(stderr, "goscope: %llu trace events lost (ring buffer full)\n",
+                 static_cast<unsigned long long>(engine_stats.lost));
+  if (engine_stats.late_reads > 0)
+    std::fprintf(stderr, "goscope: %llu values were not captured at their tracepoint (shown unreadable)\n",
+                 static_cast<unsigned long long>(engine_stats.late_reads));
   const int pid = process->pid();
   switch (exit.kind) {
     case target::TraceExit::Kind::exited:

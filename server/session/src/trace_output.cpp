@@ -386,8 +386,13 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
   buf_ += "\nFunctions called: " + std::to_string(calls) + "\n";
   buf_ += "Unique functions: " + std::to_string(durations_.size()) + "\n";
   buf_ += "Total execution time: " + format_duration(wall_ns) + "\n";
-  buf_ += "Events: " + std::to_string(events_) + " (0 lost, " + std::to_string(unmatched_returns_) +
-          " unmatched returns)\n\n";
+  buf_ += "Events: " + std::to_string(events_) + " (" + std::to_string(engine_.lost) + " lost, " +
+          std::to_string(unmatched_returns_) + " unmatched returns)\n";
+  if (!engine_.engine.empty()) {
+    buf_ += "Engine: " + engine_.engine + " (" + std::to_string(engine_.stops) + " of " +
+            std::to_string(engine_.events) + " events stopped the thread)\n";
+  }
+  buf_ += "\n";
   std::size_t width = 8;
   for (const auto& [fn, d] : durations_) width = std::max(width, fn.size());
   std::snprintf(line, sizeof line, "%-*s %8s %10s %10s %10s %10s %10s\n", static_cast<int>(width),

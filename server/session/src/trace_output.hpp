@@ -63,6 +63,8 @@ class TraceOutput {
   void on_event(const target::TraceEvent& ev);
   /// The run ended: closes open frames, prints graph leftovers and statistics, writes files.
   void finish(std::uint64_t end_ns, std::uint64_t wall_ns);
+  /// What the engine counted, for the statistics (call before finish()).
+  void set_engine_stats(const target::TraceEngineStats& s) { engine_ = s; }
   void flush();
 
   std::uint64_t events() const { return events_; }
@@ -107,6 +109,7 @@ class TraceOutput {
   std::uint64_t unmatched_returns_ = 0;
   std::vector<Span> spans_;  ///< kept for --json/--folded/--stats
   std::map<std::string, std::vector<std::uint64_t>> durations_;
+  target::TraceEngineStats engine_;
 };
 
 /// Formats a duration the way Go's time.Duration prints (850ns, 12.3µs, 4.56ms, 1.2s).

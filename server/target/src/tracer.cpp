@@ -86,6 +86,7 @@ TraceExit Tracer::run(TraceObserver& observer) {
           hit = handle_hit(ev.tid, it->second);
         process_.resume_thread(ev.tid);
         if (hit) {
+          ++events_;
           // A call starts for the program when its thread runs again, not when the trap
           // fired: stamping it after the resume keeps the tracer's own stop out of the
           // call's duration. (A return is stamped when its trap is reported.)
@@ -224,6 +225,7 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
     }
     return memory(a, out);
   });
+  loader.set_location_text(false);
   const auto& params = site.inlined ? site.inlined->params : site.function->params;
   for (const auto& param : params) {
     if (param.is_result != site.is_return)
@@ -244,9 +246,9 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   return ev;
 }
 
-bool Tracer::will_call_morestack(const dwarf::Function& fn, const proc::Registers& regs,
-                                 std::uint64_t stackguard0) const {
-  auto code = bi_.elf().code_at(
+bool will_call_morestack(const BinaryInfo& bi, const dwarf::Function& fn,
+                         const proc::Registers& regs, std::uint64_t stackguard0) {
+  auto code = bi.elf().code_at(
       fn.low_pc, std::min<std::uint64_t>(16, fn.high_pc.value() - fn.low_pc.value()));
   if (!code || code->size() < 4)
     return false;
@@ -273,38 +275,51 @@ bool Tracer::will_call_morestack(const dwarf::Function& fn, const proc::Register
 }
 
 void Tracer::unwind(const Site& site, const proc::Registers& regs, TraceEvent& ev) {
-  const auto& lines = bi_.debug().lines();
+  unwind_frames(bi_, process_memory_reader(process_), site.deferreturn || site.inlined != nullptr,
+                regs, opts_.stack_depth, ev);
+}
+
+void unwind_frames(const BinaryInfo& bi,
+                   const std::function<bool(std::uint64_t, std::span<std::byte>)>& mem,
+                   bool in_body, const proc::Registers& regs, int stack_depth, TraceEvent& ev) {
+  const auto& lines = bi.debug().lines();
   auto add_frame = [&](std::uint64_t pc, bool top) {
     TraceFrame f;
     f.pc = pc;
-    const auto* fn = bi_.function_at(proc::VirtAddr(pc));
+    const auto* fn = bi.function_at(proc::VirtAddr(pc));
     f.function = fn ? fn->name : "?";
     // A caller's line is the CALL's, one byte before the return address.
-    if (auto loc = lines.find(bi_.to_file(proc::VirtAddr(top ? pc : pc - 1)))) {
+    if (auto loc = lines.find(bi.to_file(proc::VirtAddr(top ? pc : pc - 1)))) {
       f.file = loc->file;
       f.line = loc->line;
     }
     ev.stack.push_back(std::move(f));
     return fn != nullptr && fn->name != "runtime.goexit";
   };
-  const std::size_t max_frames = static_cast<std::size_t>(opts_.stack_depth) + 1;
+  auto word = [&](std::uint64_t addr) {
+    std::uint64_t w = 0;
+    if (!mem(addr, std::as_writable_bytes(std::span(&w, 1))))
+      throw proc::Error("unreadable frame");
+    return w;
+  };
+  const std::size_t max_frames = static_cast<std::size_t>(stack_depth) + 1;
   bool more = add_frame(regs.gp.rip, true);
   std::uint64_t fp = regs.gp.rbp;
   std::uint64_t ret = 0;
   try {
-    if (site.deferreturn || site.inlined) {
-      ret = process_.read<std::uint64_t>(proc::VirtAddr(fp + 8));
-      fp = process_.read<std::uint64_t>(proc::VirtAddr(fp));
+    if (in_body) {
+      ret = word(fp + 8);
+      fp = word(fp);
     } else {
       // Entry and RET: the return address is on top of the stack, rbp is the caller's.
-      ret = process_.read<std::uint64_t>(proc::VirtAddr(regs.gp.rsp));
+      ret = word(regs.gp.rsp);
     }
     while (more && ev.stack.size() < max_frames && ret != 0) {
       more = add_frame(ret, false);
       if (!more || ev.stack.size() >= max_frames || fp == 0)
         break;
-      ret = process_.read<std::uint64_t>(proc::VirtAddr(fp + 8));
-      fp = process_.read<std::uint64_t>(proc::VirtAddr(fp));
+      ret = word(fp + 8);
+      fp = word(fp);
     }
   } catch (const proc::Error&) {
     // A frame pointer that leads outside the stack ends the walk.

@@ -858,7 +858,8 @@ Variable ValueLoader::load_variable(const dwarf::Variable& var, std::uint64_t pc
   // Every register-resident variable shows Delve's one fake address.
   fakes_.clear();
   next_fake_ = 0;
-  v.location_expr = location_text(var.location, pc - bi_.load_bias(), pc);
+  if (location_text_)
+    v.location_expr = location_text(var.location, pc - bi_.load_bias(), pc);
   bool fake = false;
   std::string error;
   auto addr = locate(var, pc, cfa, regs, &fake, &error);
@@ -960,10 +961,8 @@ bool abi_assign(const dwarf::Type* t, std::uint64_t offset, std::vector<AbiSlot>
 
 }  // namespace
 
-std::optional<Variable> ValueLoader::load_result_from_abi_registers(const dwarf::Function& fn,
-                                                                    const dwarf::Variable& result,
-                                                                    const RegisterFn& regs,
-                                                                    const LoadConfig& cfg) {
+std::optional<std::vector<AbiPiece>> abi_result_registers(const dwarf::Function& fn,
+                                                          const dwarf::Variable& result) {
   // Results are assigned registers afresh, from RAX and X0, in declaration order; a result
   // that does not fit takes no registers and goes to the stack.
   std::size_t next_int = 0, next_float = 0;
@@ -985,24 +984,38 @@ std::optional<Variable> ValueLoader::load_result_from_abi_registers(const dwarf:
     }
     if (!fits || !p.type)
       return std::nullopt;
-    std::vector<std::byte> bytes(std::max<std::uint64_t>(p.type->resolved()->size, 8));
+    std::vector<AbiPiece> pieces;
     for (const auto& s : slots) {
       const unsigned regno =
           s.is_float ? kDwarfXmm0 + static_cast<unsigned>(next_float++) : kAbiIntRegs[next_int++];
-      auto val = regs(regno);
-      if (!val)
-        return std::nullopt;
-      std::memcpy(bytes.data() + s.offset, &*val, std::min<unsigned>(s.size, 8));
+      pieces.push_back({regno, s.offset, s.size});
     }
-    Variable v;
-    v.name = p.name;
-    v.flags = kFlagReturnArgument | kFlagFakeAddress;
-    v.decl_line = p.decl_line;
-    v.addr = add_fake(std::move(bytes));
-    load_value(v, p.type, 0, cfg);
-    return v;
+    return pieces;
   }
   return std::nullopt;
+}
+
+std::optional<Variable> ValueLoader::load_result_from_abi_registers(const dwarf::Function& fn,
+                                                                    const dwarf::Variable& result,
+                                                                    const RegisterFn& regs,
+                                                                    const LoadConfig& cfg) {
+  auto pieces = abi_result_registers(fn, result);
+  if (!pieces || !result.type)
+    return std::nullopt;
+  std::vector<std::byte> bytes(std::max<std::uint64_t>(result.type->resolved()->size, 8));
+  for (const auto& s : *pieces) {
+    auto val = regs(s.regno);
+    if (!val)
+      return std::nullopt;
+    std::memcpy(bytes.data() + s.offset, &*val, std::min<unsigned>(s.size, 8));
+  }
+  Variable v;
+  v.name = result.name;
+  v.flags = kFlagReturnArgument | kFlagFakeAddress;
+  v.decl_line = result.decl_line;
+  v.addr = add_fake(std::move(bytes));
+  load_value(v, result.type, 0, cfg);
+  return v;
 }
 
 }  // namespace goscope::target

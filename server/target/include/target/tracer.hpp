@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -80,23 +82,55 @@ struct TraceExit {
   int status = 0;  ///< exit status, or the fatal signal
 };
 
+/// True when `fn`'s stack-split check, at its entry with `regs`, will branch to morestack:
+/// the function then restarts from its entry (after the stack grows or the goroutine is
+/// preempted), so that hit is not a call of its own.
+bool will_call_morestack(const BinaryInfo& bi, const dwarf::Function& fn,
+                         const proc::Registers& regs, std::uint64_t stackguard0);
+
+/// Walks Go's frame-pointer chain for a trace event at a trap site (`in_body`: the pc is
+/// inside the function, not at its entry or a RET), filling ev.stack.
+void unwind_frames(const BinaryInfo& bi, const std::function<bool(std::uint64_t, std::span<std::byte>)>& mem,
+                   bool in_body, const proc::Registers& regs, int stack_depth, TraceEvent& ev);
+
+/// What an engine counted during run(), for --stats and the logs.
+struct TraceEngineStats {
+  std::string engine;           ///< "uprobe" or "ptrace"
+  std::uint64_t events = 0;     ///< entries, returns and goroutine exits captured
+  std::uint64_t stops = 0;      ///< events that stopped the hitting thread (ptrace: all)
+  std::uint64_t lost = 0;       ///< events the kernel could not hand over (ring buffer full)
+  std::uint64_t late_reads = 0; ///< reads a capture plan missed (a bug if not 0)
+};
+
+/// Function tracing: entry and return tracepoints, reported as TraceEvents. Two engines
+/// implement it: Tracer (ptrace traps) and UprobeTracer (uprobes + eBPF, no stop).
+class TraceEngine {
+ public:
+  virtual ~TraceEngine() = default;
+  /// Sets the entry tracepoint and every return tracepoint of `fn`. Returns false if `fn`
+  /// was already traced.
+  virtual bool trace_function(const dwarf::Function& fn) = 0;
+  /// Sets an entry tracepoint on an inlined copy of a function (optimized builds inline
+  /// small functions, often leaving no out-of-line copy at all). False if already traced.
+  virtual bool trace_inlined(const dwarf::InlinedCall& call) = 0;
+  virtual std::size_t tracepoint_count() const = 0;
+  /// Runs the process until it exits or is interrupted, reporting every event.
+  virtual TraceExit run(TraceObserver& observer) = 0;
+  virtual TraceEngineStats stats() const = 0;
+};
+
 /// Non-stop function tracer: entry and return tracepoints that stop only the hitting thread
 /// for the time it takes to read the goroutine id and the values, then let it run on with
 /// the trapped instruction emulated (proc::Process::resume_thread).
-class Tracer {
+class Tracer : public TraceEngine {
  public:
   Tracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts);
 
-  /// Sets the entry tracepoint and every return tracepoint of `fn`. Returns false if `fn`
-  /// was already traced.
-  bool trace_function(const dwarf::Function& fn);
-  /// Sets an entry tracepoint on an inlined copy of a function (optimized builds inline
-  /// small functions, often leaving no out-of-line copy at all). False if already traced.
-  bool trace_inlined(const dwarf::InlinedCall& call);
-  std::size_t tracepoint_count() const { return sites_.size(); }
-
-  /// Runs the process until it exits or is interrupted, reporting every event.
-  TraceExit run(TraceObserver& observer);
+  bool trace_function(const dwarf::Function& fn) override;
+  bool trace_inlined(const dwarf::InlinedCall& call) override;
+  std::size_t tracepoint_count() const override { return sites_.size(); }
+  TraceExit run(TraceObserver& observer) override;
+  TraceEngineStats stats() const override { return {"ptrace", events_, events_, 0, 0}; }
 
  private:
   struct Site {
@@ -114,11 +148,14 @@ class Tracer {
   /// restarts from its entry (after the stack grows or the goroutine is preempted), so this
   /// hit is not a call of its own.
   bool will_call_morestack(const dwarf::Function& fn, const proc::Registers& regs,
-                           std::uint64_t stackguard0) const;
+                           std::uint64_t stackguard0) const {
+    return target::will_call_morestack(bi_, fn, regs, stackguard0);
+  }
 
   proc::Process& process_;
   const BinaryInfo& bi_;
   TraceOptions opts_;
+  std::uint64_t events_ = 0;
   std::unordered_map<proc::VirtAddr, Site> sites_;
   /// The last entry reported per goroutine while nothing else happened on it since: a
   /// second entry of the same function with the same caller frame (measured from the top

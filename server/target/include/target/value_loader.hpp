@@ -31,6 +31,10 @@ class ValueLoader {
   Variable load(std::string name, const dwarf::Type* type, std::uint64_t addr,
                 const LoadConfig& cfg);
 
+  /// Whether load_variable fills Variable::location_expr (Delve's LocationExpr text, which
+  /// the RPC API shows and trace lines never do). On by default.
+  void set_location_text(bool on) { location_text_ = on; }
+
   /// A function parameter/result/local at `pc`, its location evaluated with `regs` and
   /// `cfa` (the canonical frame address, which is also Go's frame base).
   Variable load_variable(const dwarf::Variable& var, std::uint64_t pc, std::uint64_t cfa,
@@ -86,12 +90,25 @@ class ValueLoader {
 
   const BinaryInfo& bi_;
   MemoryFn mem_;
+  bool location_text_ = true;
   /// Values assembled from registers/pieces live at fake addresses (Delve does the same,
   /// flag FakeAddress) so that nested loads read them like memory.
   std::vector<Fake> fakes_;
   std::uint64_t next_fake_ = 0;
   std::deque<dwarf::Type> synthesized_;
 };
+
+/// One register of a result under Go's register ABI: DWARF number (xmm0 is 17), and which
+/// bytes of the value it holds.
+struct AbiPiece {
+  unsigned regno = 0;
+  std::uint64_t offset = 0;
+  unsigned size = 0;
+};
+/// Where result `result` of `fn` is at a RET under the register ABI (see
+/// ValueLoader::load_result_from_abi_registers); nullopt when it is returned on the stack.
+std::optional<std::vector<AbiPiece>> abi_result_registers(const dwarf::Function& fn,
+                                                          const dwarf::Variable& result);
 
 /// Delve's ConstDescr for the value `n` of the type named `type_name` given its constants
 /// (`values`, sorted by value as DebugInfo::constants_of_type returns them): the matching

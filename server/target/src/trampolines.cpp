@@ -1,0 +1,320 @@
+#include "trampolines.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "proc/disassembler.hpp"
+#include "proc/error.hpp"
+#include "proc/inject.hpp"
+#include "proc/process.hpp"
+#include "target/binary_info.hpp"
+
+namespace goscope::target {
+namespace {
+
+constexpr std::size_t kJmpLen = 5;
+constexpr std::array<std::byte, 5> kNop5{std::byte{0x0f}, std::byte{0x1f}, std::byte{0x44},
+                                         std::byte{0x00}, std::byte{0x00}};
+constexpr std::uint64_t k2M = 2u << 20;
+
+void put_jmp(std::vector<std::byte>& out, std::uint64_t from, std::uint64_t to) {
+  // `from` is the address of the jmp itself.
+  const auto rel = static_cast<std::int64_t>(to) - static_cast<std::int64_t>(from + kJmpLen);
+  if (rel < INT32_MIN || rel > INT32_MAX)
+    throw proc::Error("trampoline out of rel32 reach");
+  const auto r = static_cast<std::int32_t>(rel);
+  out.push_back(std::byte{0xe9});
+  for (int i = 0; i < 4; ++i)
+    out.push_back(static_cast<std::byte>((static_cast<std::uint32_t>(r) >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+const Trampolines::FunctionCode& Trampolines::code_of(const dwarf::Function& fn) {
+  for (const auto& [f, c] : code_cache_)
+    if (f == &fn)
+      return c;
+  FunctionCode fc;
+  const auto size = fn.high_pc.value() - fn.low_pc.value();
+  if (auto code = bi_.elf().code_at(fn.low_pc, size)) {
+    for (const auto& insn : proc::disassemble(*code, bi_.to_virt(fn.low_pc))) {
+      if (insn.branch_target != 0)
+        fc.targets.push_back(insn.branch_target);
+      else if (insn.is_branch && !insn.is_call)
+        fc.indirect_jumps = true;
+    }
+  } else {
+    fc.indirect_jumps = true;  // unknown code: move nothing
+  }
+  code_cache_.emplace_back(&fn, std::move(fc));
+  return code_cache_.back().second;
+}
+
+namespace {
+
+// The runtime's own code is left alone: some of it runs in states where an unknown pc is
+// fatal (signal handling, stack switches) or is compared with known pcs.
+bool movable(const dwarf::Function& fn) {
+  return !fn.name.starts_with("runtime.") && !fn.name.starts_with("runtime/") &&
+         !fn.name.starts_with("internal/") && !fn.name.starts_with("syscall.");
+}
+
+}  // namespace
+
+std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn) {
+  if (!movable(fn))
+    return std::nullopt;
+  const auto size = fn.high_pc.value() - fn.low_pc.value();
+  auto code = bi_.elf().code_at(fn.low_pc, std::min<std::uint64_t>(size, 32));
+  if (!code)
+    return std::nullopt;
+  const auto entry = bi_.to_virt(fn.low_pc);
+  std::size_t len = 0;
+  for (const auto& insn : proc::disassemble(*code, entry)) {
+    if (len >= kJmpLen)
+      break;
+    if (!insn.relocatable)
+      return std::nullopt;
+    len += insn.length;
+  }
+  if (len < kJmpLen)
+    return std::nullopt;
+  const auto& fc = code_of(fn);
+  for (auto t : fc.targets)
+    if (t > entry.value() && t < entry.value() + len)
+      return std::nullopt;
+  for (const auto& t : tramps_)
+    if (t.patch_at.value() < entry.value() + len &&
+        entry.value() < t.patch_at.value() + t.moved.size() + (t.is_return ? 1 : 0))
+      return std::nullopt;
+  Tramp t;
+  t.patch_at = entry;
+  t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(len));
+  tramps_.push_back(std::move(t));
+  return tramps_.size() - 1;
+}
+
+std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, proc::VirtAddr ret) {
+  if (!movable(fn))
+    return std::nullopt;
+  const auto& fc = code_of(fn);
+  if (fc.indirect_jumps)
+    return std::nullopt;
+  const auto size = fn.high_pc.value() - fn.low_pc.value();
+  auto code = bi_.elf().code_at(fn.low_pc, size);
+  if (!code)
+    return std::nullopt;
+  const auto insns = proc::disassemble(*code, bi_.to_virt(fn.low_pc));
+  std::size_t i = 0;
+  while (i < insns.size() && insns[i].address != ret) ++i;
+  if (i == insns.size() || !insns[i].is_ret || insns[i].length != 1)
+    return std::nullopt;
+  // Move whole instructions before the RET until the range holds a jmp.
+  std::size_t first = i;
+  std::uint64_t len = 1;
+  while (len < kJmpLen) {
+    if (first == 0 || !insns[first - 1].relocatable)
+      return std::nullopt;
+    --first;
+    len += insns[first].length;
+  }
+  const auto start = insns[first].address.value();
+  for (auto t : fc.targets)
+    if (t > start && t <= ret.value())
+      return std::nullopt;
+  for (const auto& t : tramps_)
+    if (t.patch_at.value() < start + len &&
+        start < t.patch_at.value() + t.moved.size() + (t.is_return ? 1 : 0))
+      return std::nullopt;
+  Tramp t;
+  t.patch_at = insns[first].address;
+  t.is_return = true;
+  const auto off = start - bi_.to_virt(fn.low_pc).value();
+  t.moved.assign(code->begin() + static_cast<std::ptrdiff_t>(off),
+                 code->begin() + static_cast<std::ptrdiff_t>(off + len - 1));
+  tramps_.push_back(std::move(t));
+  return tramps_.size() - 1;
+}
+
+std::optional<std::size_t> Trampolines::covering(proc::VirtAddr addr) const {
+  for (std::size_t i = 0; i < tramps_.size(); ++i) {
+    const auto& t = tramps_[i];
+    if (!t.dropped && addr.value() >= t.patch_at.value() && addr.value() < t.end())
+      return i;
+  }
+  return std::nullopt;
+}
+
+bool Trampolines::empty() const {
+  return std::all_of(tramps_.begin(), tramps_.end(), [](const Tramp& t) { return t.dropped; });
+}
+
+std::string Trampolines::path() const {
+  return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(memfd_.get());
+}
+
+void Trampolines::install(proc::Process& process, pid_t tid) {
+  if (tramps_.empty() || installed_)
+    return;
+  // Layout: each trampoline 16-byte aligned.
+  std::uint64_t size = 0;
+  for (auto& t : tramps_) {
+    if (t.dropped)
+      continue;
+    t.offset = size;
+    const std::uint64_t n = t.is_return ? t.moved.size() + 2
+                                        : kNop5.size() + t.moved.size() + kJmpLen;
+    t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset;
+    size += (n + 15) & ~15ULL;
+  }
+  const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  size = (size + page - 1) & ~(page - 1);
+
+  memfd_.reset(static_cast<int>(::syscall(SYS_memfd_create, "goscope-trampolines", MFD_CLOEXEC)));
+  if (!memfd_)
+    proc::Error::send_errno("memfd_create");
+  if (::ftruncate(memfd_.get(), static_cast<off_t>(size)) != 0)
+    proc::Error::send_errno("ftruncate(trampolines)");
+
+  // The highest end of the executable's mappings: the trampolines go just above it.
+  std::uint64_t exe_end = 0;
+  {
+    char exe[4096];
+    const auto proc_dir = "/proc/" + std::to_string(process.pid());
+    const auto n = ::readlink((proc_dir + "/exe").c_str(), exe, sizeof exe - 1);
+    if (n <= 0)
+      proc::Error::send_errno("readlink " + proc_dir + "/exe");
+    exe[n] = '\0';
+    std::ifstream maps(proc_dir + "/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      if (line.size() < std::strlen(exe) || line.compare(line.size() - std::strlen(exe), std::string::npos, exe) != 0)
+        continue;
+      std::uint64_t lo = 0, hi = 0;
+      char dash = 0;
+      std::istringstream in(line);
+      in >> std::hex >> lo >> dash >> hi;
+      exe_end = std::max(exe_end, hi);
+    }
+  }
+  if (exe_end == 0)
+    proc::Error::send("trampolines: the executable's mappings were not found");
+
+  // A `syscall` instruction to borrow: any 0f 05 in the text decodes as one.
+  std::optional<proc::VirtAddr> syscall_insn;
+  if (auto text = bi_.elf().section_data(".text"); text) {
+    const auto addr = bi_.elf().section_addr(".text");
+    for (std::size_t i = 0; addr && i + 1 < text->size(); ++i) {
+      if (text->data()[i] == std::byte{0x0f} && text->data()[i + 1] == std::byte{0x05}) {
+        syscall_insn = bi_.to_virt(dwarf::FileAddr(addr->value() + i));
+        break;
+      }
+    }
+  }
+  if (!syscall_insn)
+    proc::Error::send("trampolines: no syscall instruction in .text");
+
+  // The path of our memfd, as the process opens it, on its stack below the red zone.
+  const auto regs = process.registers(tid);
+  const std::string fd_path = path();
+  const std::uint64_t str_at = (regs.gp.rsp - 4096) & ~15ULL;
+  process.write_memory(proc::VirtAddr(str_at),
+                       std::as_bytes(std::span(fd_path.c_str(), fd_path.size() + 1)));
+  const auto fd = proc::inject_syscall(process, tid, *syscall_insn, SYS_open,
+                                       {str_at, O_RDONLY | O_CLOEXEC, 0, 0, 0, 0});
+  if (fd < 0)
+    proc::Error::send("trampolines: open " + fd_path + " in the process: " + std::strerror(static_cast<int>(-fd)));
+  if (std::getenv("GOSCOPE_DEBUG")) {
+    char buf[512] = {};
+    auto l = ::readlink(("/proc/" + std::to_string(process.pid()) + "/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf - 1);
+    std::fprintf(stderr, "goscope: trampolines fd %lld -> %s (%zd)\n", static_cast<long long>(fd), buf, l);
+  }
+  std::uint64_t base = 0;
+  std::int64_t last_error = 0;
+  std::uint64_t candidate = ((exe_end + k2M - 1) & ~(k2M - 1)) + k2M;
+  constexpr std::uint64_t kMapFixedNoreplace = 0x100000;
+  for (int attempt = 0; attempt < 32 && base == 0; ++attempt, candidate += k2M) {
+    const auto r = proc::inject_syscall(
+        process, tid, *syscall_insn, SYS_mmap,
+        {candidate, size, PROT_READ | PROT_EXEC, MAP_PRIVATE | kMapFixedNoreplace,
+         static_cast<std::uint64_t>(fd), 0});
+    if (r == static_cast<std::int64_t>(candidate))
+      base = candidate;
+    else if (r < 0)
+      last_error = r;
+    else if (r >= 0)  // an old kernel without MAP_FIXED_NOREPLACE put it elsewhere
+      proc::inject_syscall(process, tid, *syscall_insn, SYS_munmap,
+                           {static_cast<std::uint64_t>(r), size, 0, 0, 0, 0});
+  }
+  proc::inject_syscall(process, tid, *syscall_insn, SYS_close,
+                       {static_cast<std::uint64_t>(fd), 0, 0, 0, 0, 0});
+  if (base == 0)
+    proc::Error::send("trampolines: no free address near the executable (last mmap: " +
+                      std::string(std::strerror(static_cast<int>(-last_error))) + ")");
+  base_ = base;
+
+  std::vector<std::byte> image(size, std::byte{0xcc});
+  for (const auto& t : tramps_) {
+    if (t.dropped)
+      continue;
+    std::vector<std::byte> code;
+    // Byte by byte: g++ 12 warns (wrongly) about a range insert into a fresh vector here.
+    auto append = [&](std::span<const std::byte> bytes) {
+      for (auto b : bytes) code.push_back(b);
+    };
+    const std::uint64_t at = base + t.offset;
+    if (t.is_return) {
+      append(t.moved);
+      // A one-byte nop: the kernel emulates it at the breakpoint. (It turns a probed 5-byte
+      // nop into a call to its own trampoline, which pushes below rsp, where the dead frame
+      // still holds the results.)
+      code.push_back(std::byte{0x90});
+      code.push_back(std::byte{0xc3});
+    } else {
+      append(kNop5);
+      append(t.moved);
+      put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
+    }
+    std::copy(code.begin(), code.end(), image.begin() + static_cast<std::ptrdiff_t>(t.offset));
+  }
+  // The process's private mapping has not touched its pages yet: it sees these bytes.
+  if (::pwrite(memfd_.get(), image.data(), image.size(), 0) != static_cast<ssize_t>(image.size()))
+    proc::Error::send_errno("write(trampolines)");
+
+  for (const auto& t : tramps_) {
+    if (t.dropped)
+      continue;
+    std::vector<std::byte> patch;
+    put_jmp(patch, t.patch_at.value(), base + t.offset);
+    const auto len = t.moved.size() + (t.is_return ? 1 : 0);
+    patch.resize(len, std::byte{0xcc});
+    process.write_memory(t.patch_at, patch);
+  }
+  installed_ = true;
+}
+
+void Trampolines::uninstall(proc::Process& process) {
+  if (!installed_)
+    return;
+  installed_ = false;
+  for (const auto& t : tramps_) {
+    if (t.dropped)
+      continue;
+    std::vector<std::byte> original = t.moved;
+    if (t.is_return)
+      original.push_back(std::byte{0xc3});
+    process.write_memory(t.patch_at, original);
+  }
+}
+
+}  // namespace goscope::target

@@ -1,0 +1,85 @@
+#pragma once
+// Trampolines give the uprobe engine a cheap instruction to probe where Go's code has none.
+// The kernel emulates a few instructions at a uprobe (jumps, calls, nops) and single-steps
+// the others out of line, at the price of a debug exception, which under a hypervisor costs
+// about ten times the breakpoint itself. A RET, and the first instruction of a function
+// without a stack check, are such instructions. So the code around them is moved: a few
+// whole instructions are replaced by a `jmp` to a trampoline that runs them, reaches a
+// 5-byte nop (the probe, with the thread's state exactly as at the original place) and
+// goes on (jumps back, or returns). The trampolines live in a memfd that the process maps
+// (uprobes need a file), within reach of a rel32 jump.
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dwarf/debug_info.hpp"
+#include "proc/addr.hpp"
+#include "proc/unique_fd.hpp"
+
+namespace goscope::proc {
+class Process;
+}
+
+namespace goscope::target {
+
+class BinaryInfo;
+
+class Trampolines {
+ public:
+  explicit Trampolines(const BinaryInfo& bi) : bi_(bi) {}
+
+  /// A trampoline for the entry of `fn`; nullopt when its first instructions cannot move.
+  std::optional<std::size_t> add_entry(const dwarf::Function& fn);
+  /// A trampoline for the RET at `ret` of `fn`; nullopt when the code before it cannot move.
+  std::optional<std::size_t> add_return(const dwarf::Function& fn, proc::VirtAddr ret);
+  /// The trampoline whose moved range holds `addr`, if any: a probe on the original code
+  /// there would read our jmp, so one of the two must go.
+  std::optional<std::size_t> covering(proc::VirtAddr addr) const;
+  /// Gives trampoline `id` up before install(): its code stays where it is.
+  void drop(std::size_t id) { tramps_[id].dropped = true; }
+  bool empty() const;
+
+  /// Maps the trampolines into the process and patches its code to jump to them. The
+  /// process must not have run yet (thread `tid` stopped at its first instruction): no
+  /// thread may be inside a patched range. Throws proc::Error; then nothing is patched.
+  void install(proc::Process& process, pid_t tid);
+  /// Puts the original code back. The mapping stays: a thread may be inside a trampoline.
+  void uninstall(proc::Process& process);
+  bool installed() const { return installed_; }
+
+  /// The memfd as a path the kernel resolves (for uprobes), valid while this object lives.
+  std::string path() const;
+  /// Offset in that file of trampoline `id`'s probe (its 5-byte nop).
+  std::uint64_t probe_offset(std::size_t id) const { return tramps_[id].probe_offset; }
+
+ private:
+  struct Tramp {
+    proc::VirtAddr patch_at;         ///< first moved instruction
+    std::vector<std::byte> moved;    ///< the moved instructions, as in the file
+    bool is_return = false;          ///< ends with the RET (else jumps back after `moved`)
+    std::uint64_t offset = 0;        ///< in the memfd
+    std::uint64_t probe_offset = 0;  ///< of the nop, in the memfd
+    bool dropped = false;
+    std::uint64_t end() const { return patch_at.value() + moved.size() + (is_return ? 1 : 0); }
+  };
+  /// Branch targets inside `fn` (any jump into a moved range forbids the move), and
+  /// whether it has indirect jumps (jump tables, whose targets are unknown).
+  struct FunctionCode {
+    std::vector<std::uint64_t> targets;
+    bool indirect_jumps = false;
+  };
+  const FunctionCode& code_of(const dwarf::Function& fn);
+
+  const BinaryInfo& bi_;
+  std::vector<Tramp> tramps_;
+  std::vector<std::pair<const dwarf::Function*, FunctionCode>> code_cache_;
+  proc::UniqueFd memfd_;
+  std::uint64_t base_ = 0;
+  bool installed_ = false;
+};
+
+}  // namespace goscope::target

@@ -1,0 +1,672 @@
+#include "target/uprobe_tracer.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "capture_plan.hpp"
+#include "trampolines.hpp"
+#include "proc/bpf.hpp"
+#include "proc/error.hpp"
+#include "proc/process.hpp"
+#include "target/binary_info.hpp"
+#include "target/readers.hpp"
+#include "target/value_loader.hpp"
+
+namespace goscope::target {
+namespace {
+
+namespace bpf = proc::bpf;
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+/// CPUs a per-CPU map has a slot for (/sys/devices/system/cpu/possible, "0-N" lists).
+std::size_t possible_cpus() {
+  std::ifstream in("/sys/devices/system/cpu/possible");
+  std::string s;
+  std::getline(in, s);
+  std::size_t n = 0;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    auto comma = s.find(',', pos);
+    auto part = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    auto dash = part.find('-');
+    try {
+      const auto hi = std::stoul(dash == std::string::npos ? part : part.substr(dash + 1));
+      n = std::max<std::size_t>(n, hi + 1);
+    } catch (const std::exception&) {
+    }
+    if (comma == std::string::npos)
+      break;
+    pos = comma + 1;
+  }
+  return std::max<std::size_t>(n, 1);
+}
+
+/// Sized for bursts: the consumer drains on a timer or when an eighth of it fills.
+constexpr std::size_t kRingSize = 32u << 20;
+/// The consumer's poll period when the programs do not wake it.
+constexpr int kPollMs = 4;
+
+}  // namespace
+
+struct UprobeTracer::Impl {
+  struct Site {
+    const dwarf::Function* function = nullptr;
+    const dwarf::InlinedCall* inlined = nullptr;
+    bool is_return = false;
+    bool deferreturn = false;
+    bool goexit = false;
+    proc::VirtAddr addr;         ///< where the probe is
+    proc::VirtAddr report_pc;    ///< the pc the event reports (an entry's first byte)
+    std::optional<std::size_t> tramp;  ///< probed in this trampoline instead of at addr
+    std::optional<std::int64_t> cfa_offset;  ///< CFA = rsp + this
+    capture::Plan plan;
+  };
+  struct LastEntry {
+    const dwarf::Function* function = nullptr;
+    std::uint64_t caller_frame_from_top = 0;
+  };
+
+  proc::Process& process;
+  const BinaryInfo& bi;
+  TraceOptions opts;
+  std::vector<Site> sites;
+  std::unordered_set<proc::VirtAddr> addrs;
+  capture::GOffsets g{};
+  Trampolines tramps{bi};
+  bool process_not_started = false;
+
+  std::optional<bpf::Map> scratch, stats_map;
+  std::unique_ptr<bpf::RingBuffer> ring;
+  std::vector<bpf::Program> programs;
+  std::vector<bpf::Uprobe> probes;
+  std::vector<bpf::Link> links;
+  std::vector<bpf::MultiLink> multi_links;
+
+  /// Serializes draining the ring buffer, the observer and last_entry (the consumer thread
+  /// and the ptrace thread, at completions, both drain).
+  std::mutex mu;
+  TraceObserver* observer = nullptr;
+  std::unordered_map<pid_t, std::vector<std::byte>> pending;
+  std::unordered_map<std::int64_t, LastEntry> last_entry;
+  std::atomic<bool> stop{false};
+  bool prepared = false;
+  std::uint64_t events = 0, stops = 0, late_reads = 0, lost = 0;
+
+  Impl(proc::Process& p, const BinaryInfo& b, TraceOptions o) : process(p), bi(b), opts(o) {
+    const auto hi = std::max({bi.goid_offset(), bi.stack_hi_offset(), bi.stackguard0_offset(),
+                              bi.g_m_offset()});
+    g.len = static_cast<std::uint32_t>(hi + 8);
+    g.goid = static_cast<std::uint32_t>(bi.goid_offset());
+  }
+
+  /// Where an entry probe goes. The kernel emulates jumps at a uprobe but single-steps
+  /// most other instructions out of line, which costs a debug exception (the most
+  /// expensive part of a hit in a VM). Go's prologue starts with the stack-split check
+  /// `cmp rsp, [r14+16]` (or `lea r12, [rsp-N]; cmp r12, [r14+16]`) and then `jbe`: at
+  /// that jbe nothing the values need has changed, so the probe goes there.
+  proc::VirtAddr entry_probe_addr(const dwarf::Function& fn) const {
+    const auto entry = bi.to_virt(fn.low_pc);
+    auto code = bi.elf().code_at(
+        fn.low_pc, std::min<std::uint64_t>(16, fn.high_pc.value() - fn.low_pc.value()));
+    if (!code)
+      return entry;
+    auto b = [&](std::size_t i) {
+      return i < code->size() ? std::to_integer<std::uint8_t>((*code)[i]) : 0;
+    };
+    std::size_t at = 0;
+    if (b(0) == 0x49 && b(1) == 0x3b && b(2) == 0x66 && b(3) == 0x10) {
+      at = 4;  // cmp rsp, [r14+0x10]
+    } else if (b(0) == 0x4c && b(1) == 0x8d && b(3) == 0x24 && (b(2) == 0x64 || b(2) == 0xa4)) {
+      const std::size_t lea = b(2) == 0x64 ? 5 : 8;  // lea r12, [rsp+disp8/32]
+      if (b(lea) == 0x4d && b(lea + 1) == 0x3b && b(lea + 2) == 0x66 && b(lea + 3) == 0x10)
+        at = lea + 4;  // cmp r12, [r14+0x10]
+    }
+    if (at == 0)
+      return entry;
+    if (b(at) == 0x76 || (b(at) == 0x0f && b(at + 1) == 0x86))
+      return proc::VirtAddr(entry.value() + at);
+    return entry;
+  }
+
+  std::optional<std::int64_t> body_cfa_offset(proc::VirtAddr pc) const {
+    if (auto row = bi.debug().frames().row_at(bi.to_file(pc)); row && row->cfa_register == 7)
+      return row->cfa_offset;
+    return std::nullopt;
+  }
+
+  void add_site(Site s) {
+    if (!s.goexit) {
+      const auto& params = s.inlined ? s.inlined->params : s.function->params;
+      capture::SiteSpec spec;
+      for (const auto& p : params)
+        if (p.is_result == s.is_return)
+          spec.vars.push_back(&p);
+      spec.pc = bi.to_file(s.report_pc);
+      spec.cfa_offset = s.cfa_offset;
+      if (s.is_return && !s.deferreturn && s.function->optimized)
+        spec.abi_function = s.function;
+      spec.stack_depth = opts.stack_depth;
+      s.plan = capture::make_plan(bi, spec, opts.load);
+    }
+    addrs.insert(s.addr);
+    sites.push_back(std::move(s));
+  }
+
+  void attach_all() {
+    std::uint32_t value_size = 8;
+    for (auto& s : sites) {
+      capture::layout(s.plan, g.len);
+      value_size = std::max(value_size, s.plan.size);
+    }
+    const auto t0 = now_ns();
+    scratch = bpf::Map::create(bpf::Map::Type::percpu_array, 4, value_size, 1, "gs_scratch");
+    stats_map = bpf::Map::create(bpf::Map::Type::percpu_array, 4, 8, 1, "gs_stats");
+    ring = std::make_unique<bpf::RingBuffer>(kRingSize);
+    const auto t1 = now_ns();
+    const capture::ProgramMaps maps{scratch->fd(), ring->map().fd(), stats_map->fd(), kRingSize};
+    // Sites with the same capture share its code; one program holds the code of up to
+    // kPlansPerProgram captures, so that few links (each costs a grace period to remove)
+    // cover every site. cookie = plan index in its program << 32 | site index.
+    constexpr std::size_t kPlansPerProgram = 128;
+    std::map<std::string, std::size_t> by_code;
+    std::vector<const capture::Plan*> distinct;
+    std::vector<std::size_t> plan_of(sites.size());
+    for (std::size_t i = 0; i < sites.size(); ++i) {
+      const capture::Plan* one[] = {&sites[i].plan};
+      auto insns = capture::generate(one, maps, g);
+      std::string key(reinterpret_cast<const char*>(insns.data()), insns.size() * sizeof(bpf::Insn));
+      auto [it, fresh] = by_code.try_emplace(std::move(key), distinct.size());
+      if (fresh)
+        distinct.push_back(&sites[i].plan);
+      plan_of[i] = it->second;
+    }
+    const std::size_t nprog = (distinct.size() + kPlansPerProgram - 1) / kPlansPerProgram;
+    std::vector<std::vector<bpf::Insn>> code(nprog);
+    for (std::size_t p = 0; p < nprog; ++p) {
+      const auto first = p * kPlansPerProgram;
+      const auto n = std::min(kPlansPerProgram, distinct.size() - first);
+      code[p] = capture::generate(std::span(distinct).subspan(first, n), maps, g);
+    }
+    // A probe left on the original code must not sit in code a trampoline moves.
+    for (const auto& s : sites) {
+      if (s.tramp)
+        continue;
+      if (auto t = tramps.covering(s.addr)) {
+        tramps.drop(*t);
+        for (auto& other : sites)
+          if (other.tramp == t)
+            other.tramp.reset();
+      }
+    }
+    if (!tramps.empty()) {
+      try {
+        tramps.install(process, process.pid());
+      } catch (const proc::Error& e) {
+        // Probe the original instructions instead (slower: single-stepped by the kernel).
+        if (std::getenv("GOSCOPE_DEBUG"))
+          std::fprintf(stderr, "goscope: no trampolines: %s\n", e.what());
+        for (auto& s : sites) s.tramp.reset();
+      }
+    }
+    // Per program: the executable's offsets ([0]) and the trampolines' ([1]).
+    std::vector<std::array<std::vector<std::uint64_t>, 2>> offsets(nprog), cookies(nprog);
+    for (std::size_t i = 0; i < sites.size(); ++i) {
+      const auto p = plan_of[i] / kPlansPerProgram;
+      const auto cookie = (static_cast<std::uint64_t>(plan_of[i] % kPlansPerProgram) << 32) | i;
+      if (sites[i].tramp) {
+        offsets[p][1].push_back(tramps.probe_offset(*sites[i].tramp));
+        cookies[p][1].push_back(cookie);
+        continue;
+      }
+      const auto off = bi.elf().file_offset(bi.to_file(sites[i].addr));
+      if (!off)
+        throw proc::Error("no file offset for the tracepoint at " +
+                          std::to_string(sites[i].addr.value()));
+      offsets[p][0].push_back(*off);
+      cookies[p][0].push_back(cookie);
+    }
+    const std::string paths[2] = {"/proc/" + std::to_string(process.pid()) + "/exe",
+                                  tramps.installed() ? tramps.path() : std::string()};
+    // One uprobe_multi link per program and file (Linux 6.6); older kernels get a perf
+    // event per probe, much slower to remove.
+    bool multi = true;
+    for (std::size_t p = 0; p < code.size(); ++p) {
+      if (multi) {
+        try {
+          programs.push_back(bpf::Program::load(code[p], "goscope_site", bpf::kUprobeMultiAttach));
+          for (int f = 0; f < 2; ++f) {
+            if (!offsets[p][f].empty())
+              multi_links.push_back(bpf::MultiLink::attach(programs.back(), paths[f], process.pid(),
+                                                           offsets[p][f], cookies[p][f]));
+          }
+          continue;
+        } catch (const proc::Error&) {
+          if (p > 0 || !multi_links.empty())
+            throw;
+          multi = false;
+          programs.clear();
+        }
+      }
+      programs.push_back(bpf::Program::load(code[p], "goscope_site"));
+      for (int f = 0; f < 2; ++f) {
+        for (std::size_t k = 0; k < offsets[p][f].size(); ++k) {
+          probes.push_back(bpf::Uprobe::open(process.pid(), paths[f], offsets[p][f][k]));
+          links.push_back(bpf::Link::attach(programs.back(), probes.back(), cookies[p][f][k]));
+        }
+      }
+    }
+    if (std::getenv("GOSCOPE_DEBUG"))
+      std::fprintf(stderr, "goscope: maps %.1f ms, %zu programs and %zu probes %.1f ms%s\n",
+                   (t1 - t0) / 1e6, programs.size(), sites.size(), (now_ns() - t1) / 1e6,
+                   multi ? " (uprobe_multi)" : "");
+  }
+
+  void detach_all() {
+    multi_links.clear();
+    links.clear();
+    probes.clear();
+    programs.clear();
+    ring.reset();
+    scratch.reset();
+  }
+
+  std::uint64_t read_lost() const {
+    if (!stats_map)
+      return 0;
+    const auto n = possible_cpus();
+    std::vector<std::uint64_t> values(n);
+    std::uint32_t key = 0;
+    if (!stats_map->lookup(std::as_bytes(std::span(&key, 1)), std::as_writable_bytes(std::span(values))))
+      return 0;
+    std::uint64_t sum = 0;
+    for (auto v : values) sum += v;
+    return sum;
+  }
+
+  // Caller holds mu.
+  void drain() {
+    ring->consume([&](std::span<const std::byte> rec) { handle_record(rec); });
+  }
+
+  // Caller holds mu.
+  void handle_record(std::span<const std::byte> rec) {
+    if (rec.size() < sizeof(capture::RecordHeader))
+      return;
+    capture::RecordHeader h;
+    std::memcpy(&h, rec.data(), sizeof h);
+    if ((h.cookie & 0xffffffffu) >= sites.size())
+      return;
+    ++events;
+    const auto tid = static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
+    if (h.flags & capture::kFlagComplete) {
+      pending[tid].assign(rec.begin(), rec.end());
+      return;
+    }
+    if (auto ev = build_event(rec, false))
+      observer->on_event(std::move(*ev));
+  }
+
+  /// The event of a record; `live`: the thread is stopped at a completion, so what the
+  /// capture lacks is read from the process.
+  std::optional<TraceEvent> build_event(std::span<const std::byte> rec, bool live) {
+    capture::RecordHeader h;
+    std::memcpy(&h, rec.data(), sizeof h);
+    const Site& site = sites[h.cookie & 0xffffffffu];
+    const capture::Plan& plan = site.plan;
+    proc::Registers regs;
+    static_assert(sizeof(h.regs) <= sizeof(regs.gp));
+    std::memcpy(&regs.gp, h.regs, sizeof h.regs);
+    const auto tid = static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
+
+    auto in_record = [&](std::uint64_t off, std::uint64_t len) {
+      return off + len <= rec.size();
+    };
+    auto g_word = [&](std::uint64_t field) -> std::uint64_t {
+      std::uint64_t v = 0;
+      if (field + 8 <= g.len && in_record(capture::kGOffset + field, 8))
+        std::memcpy(&v, rec.data() + capture::kGOffset + field, 8);
+      return v;
+    };
+    const std::uint64_t stack_base = regs.gp.rsp + static_cast<std::uint64_t>(plan.stack_lo);
+    const std::uint64_t stack_len = static_cast<std::uint64_t>(plan.stack_hi - plan.stack_lo);
+    MemoryFn live_mem = live ? process_memory_reader(process) : MemoryFn();
+    MemoryFn mem = [&, live_mem](std::uint64_t a, std::span<std::byte> out) {
+      const auto n = out.size();
+      if (a >= stack_base && a + n <= stack_base + stack_len &&
+          in_record(plan.stack_offset + (a - stack_base), n)) {
+        std::memcpy(out.data(), rec.data() + plan.stack_offset + (a - stack_base), n);
+        return true;
+      }
+      for (const auto& b : plan.blocks) {
+        std::uint64_t hdr[3];
+        if (!in_record(b.record_offset, sizeof hdr))
+          continue;
+        std::memcpy(hdr, rec.data() + b.record_offset, sizeof hdr);
+        if (hdr[2] != 0 || a < hdr[0] || a + n > hdr[0] + hdr[1])
+          continue;
+        const auto off = b.record_offset + 24 + (a - hdr[0]);
+        if (!in_record(off, n))
+          continue;
+        std::memcpy(out.data(), rec.data() + off, n);
+        return true;
+      }
+      if (a >= regs.gp.r14 && a + n <= regs.gp.r14 + g.len && g_word(g.goid) != 0) {
+        std::memcpy(out.data(), rec.data() + capture::kGOffset + (a - regs.gp.r14), n);
+        return true;
+      }
+      if (auto ro = bi.elf().read_only_at(bi.to_file(proc::VirtAddr(a)), n)) {
+        std::memcpy(out.data(), ro->data(), n);
+        return true;
+      }
+      if (live_mem)
+        return live_mem(a, out);
+      ++late_reads;
+      return false;
+    };
+
+    TraceEvent ev;
+    ev.time_ns = h.time_ns;
+    ev.tid = tid;
+    ev.function = site.function;
+    ev.deferreturn = site.deferreturn;
+    ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
+    std::int64_t goid = static_cast<std::int64_t>(g_word(bi.goid_offset()));
+    if (goid == 0 && live && regs.gp.r14 != 0) {
+      // On the system stack R14 holds g0; report the user goroutine it runs for.
+      try {
+        const auto m = process.read<std::uint64_t>(proc::VirtAddr(regs.gp.r14 + bi.g_m_offset()));
+        const auto curg = m ? process.read<std::uint64_t>(proc::VirtAddr(m + bi.m_curg_offset())) : 0;
+        if (curg)
+          goid = process.read<std::int64_t>(proc::VirtAddr(curg + bi.goid_offset()));
+      } catch (const proc::Error&) {
+      }
+    }
+    ev.goid = goid;
+    if (site.goexit) {
+      ev.kind = TraceEvent::Kind::goroutine_exit;
+      last_entry.erase(goid);
+      return ev;
+    }
+    regs.gp.rip = site.report_pc.value();
+    ev.pc = regs.gp.rip;
+    ev.sp = regs.gp.rsp;
+    ev.inlined = site.inlined;
+    if (!site.is_return) {
+      std::uint64_t ret = 0;
+      if (mem(regs.gp.rsp, std::as_writable_bytes(std::span(&ret, 1))))
+        ev.caller_pc = ret;
+    }
+    if (!site.is_return && goid != 0 && !site.inlined) {
+      if (will_call_morestack(bi, *site.function, regs, g_word(bi.stackguard0_offset())))
+        return std::nullopt;
+      // The guard can turn into a preemption request after it was read (sysmon sets it
+      // from another thread), so a restart can still follow: recognise it by its caller
+      // frame, measured from the top of the stack (which survives stack copying).
+      const LastEntry entry{site.function, g_word(bi.stack_hi_offset()) - regs.gp.rbp};
+      auto [it, fresh] = last_entry.try_emplace(goid, entry);
+      if (!fresh) {
+        if (it->second.function == entry.function &&
+            it->second.caller_frame_from_top == entry.caller_frame_from_top) {
+          return std::nullopt;
+        }
+        it->second = entry;
+      }
+    } else {
+      last_entry.erase(goid);
+    }
+
+    std::uint64_t cfa = regs.gp.rsp + 8;
+    if (site.cfa_offset)
+      cfa = regs.gp.rsp + static_cast<std::uint64_t>(*site.cfa_offset);
+    else
+      cfa = regs.gp.rbp + 16;
+    RegisterFn read_reg;
+    if (live) {
+      read_reg = thread_register_reader(process, tid, regs);
+    } else {
+      read_reg = [regs](unsigned regno) { return regs.by_dwarf_number(regno); };
+    }
+    ValueLoader loader(bi, mem);
+    loader.set_location_text(false);
+    const auto& params = site.inlined ? site.inlined->params : site.function->params;
+    for (const auto& param : params) {
+      if (param.is_result != site.is_return)
+        continue;
+      auto v = loader.load_variable(param, ev.pc, cfa, read_reg, opts.load);
+      if (!v.unreadable.empty() && site.is_return && !site.deferreturn &&
+          site.function->optimized) {
+        if (auto abi = loader.load_result_from_abi_registers(*site.function, param, read_reg,
+                                                             opts.load)) {
+          v = std::move(*abi);
+        }
+      }
+      ev.values.push_back(std::move(v));
+    }
+    if (opts.stack_depth > 0)
+      unwind_frames(bi, mem, site.deferreturn || site.inlined != nullptr, regs, opts.stack_depth, ev);
+    return ev;
+  }
+
+  /// A thread stopped for a completion: its record is in the ring buffer (the program
+  /// wrote it before signalling). Caller holds mu.
+  void complete(pid_t tid) {
+    drain();
+    auto it = pending.find(tid);
+    if (it == pending.end())
+      return;  // the record was lost (ring buffer full); counted by the program
+    auto rec = std::move(it->second);
+    pending.erase(it);
+    ++stops;
+    if (auto ev = build_event(rec, true)) {
+      // A call starts for the program when its thread runs again: the stop is not its time.
+      if (ev->kind == TraceEvent::Kind::call)
+        ev->time_ns = now_ns();
+      observer->on_event(std::move(*ev));
+    }
+  }
+
+  /// Records whose thread never stopped for its completion (the process ended first):
+  /// reported with what was captured. Caller holds mu.
+  void flush_pending() {
+    for (auto& [tid, rec] : pending) {
+      if (auto ev = build_event(rec, false))
+        observer->on_event(std::move(*ev));
+    }
+    pending.clear();
+  }
+};
+
+bool UprobeTracer::available(std::string* why) {
+  return bpf::available(why);
+}
+
+UprobeTracer::UprobeTracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
+    : impl_(std::make_unique<Impl>(process, bi, opts)) {}
+
+UprobeTracer::~UprobeTracer() = default;
+
+bool UprobeTracer::trace_function(const dwarf::Function& fn) {
+  const auto entry = impl_->bi.to_virt(fn.low_pc);
+  if (impl_->addrs.contains(entry))
+    return false;
+  Impl::Site s;
+  s.function = &fn;
+  s.addr = impl_->entry_probe_addr(fn);
+  s.report_pc = entry;
+  s.cfa_offset = 8;
+  if (s.addr == entry && impl_->process_not_started)
+    s.tramp = impl_->tramps.add_entry(fn);
+  impl_->add_site(std::move(s));
+  for (const auto& rs : impl_->bi.return_sites(fn)) {
+    if (impl_->addrs.contains(rs.addr))
+      continue;
+    Impl::Site r;
+    r.function = &fn;
+    r.addr = rs.addr;
+    r.report_pc = rs.addr;
+    r.is_return = true;
+    r.deferreturn = rs.deferreturn;
+    r.cfa_offset = rs.deferreturn ? impl_->body_cfa_offset(rs.addr) : std::optional<std::int64_t>(8);
+    // A `call runtime.deferreturn` is emulated by the kernel; a RET is not.
+    if (!rs.deferreturn && impl_->process_not_started)
+      r.tramp = impl_->tramps.add_return(fn, rs.addr);
+    impl_->add_site(std::move(r));
+  }
+  return true;
+}
+
+bool UprobeTracer::trace_inlined(const dwarf::InlinedCall& call) {
+  if (call.caller == nullptr)
+    return false;
+  const auto entry = impl_->bi.to_virt(call.entry);
+  if (impl_->addrs.contains(entry))
+    return false;
+  Impl::Site s;
+  s.function = call.caller;
+  s.inlined = &call;
+  s.addr = entry;
+  s.report_pc = entry;
+  s.cfa_offset = impl_->body_cfa_offset(entry);
+  impl_->add_site(std::move(s));
+  return true;
+}
+
+void UprobeTracer::set_process_not_started(bool not_started) {
+  impl_->process_not_started = not_started;
+}
+
+std::size_t UprobeTracer::tracepoint_count() const {
+  return impl_->sites.size();
+}
+
+TraceEngineStats UprobeTracer::stats() const {
+  return {"uprobe", impl_->events, impl_->stops, impl_->lost, impl_->late_reads};
+}
+
+void UprobeTracer::prepare() {
+  Impl& im = *impl_;
+  if (im.prepared)
+    return;
+  if (im.opts.goroutine_exits) {
+    if (const auto* fn = im.bi.debug().find_function("runtime.goexit1")) {
+      const auto addr = im.bi.to_virt(fn->low_pc);
+      if (!im.addrs.contains(addr)) {
+        Impl::Site s;
+        s.function = fn;
+        s.goexit = true;
+        s.addr = addr;
+        s.report_pc = addr;
+        im.add_site(std::move(s));
+      }
+    }
+  }
+  try {
+    im.attach_all();
+  } catch (...) {
+    im.detach_all();
+    throw;
+  }
+  im.prepared = true;
+}
+
+TraceExit UprobeTracer::run(TraceObserver& observer) {
+  Impl& im = *impl_;
+  prepare();
+  im.observer = &observer;
+  std::thread consumer([&] {
+    while (!im.stop.load(std::memory_order_relaxed)) {
+      im.ring->wait(kPollMs);
+      std::lock_guard lk(im.mu);
+      im.drain();
+    }
+  });
+  TraceExit result;
+  auto finish = [&] {
+    im.stop = true;
+    consumer.join();
+    std::lock_guard lk(im.mu);
+    im.drain();
+    im.flush_pending();
+    im.lost = im.read_lost();
+    // The breakpoints leave the process before anything else happens to it (a detach).
+    const auto t0 = now_ns();
+    im.detach_all();
+    if (result.kind == TraceExit::Kind::interrupted || result.kind == TraceExit::Kind::exec) {
+      try {
+        im.tramps.uninstall(im.process);
+      } catch (const proc::Error&) {
+        // The process is gone: nothing to restore.
+      }
+    }
+    if (std::getenv("GOSCOPE_DEBUG"))
+      std::fprintf(stderr, "goscope: detach %.1f ms\n", (now_ns() - t0) / 1e6);
+  };
+
+  try {
+    im.process.set_signal_passthrough(SIGURG, true);
+    im.process.resume_all();
+    for (bool done = false; !done;) {
+      const auto ev = im.process.wait_event();
+      using K = proc::StopEvent::Kind;
+      switch (ev.kind) {
+        case K::signal:
+          if (ev.signal == capture::kCompletionSignal) {
+            {
+              std::lock_guard lk(im.mu);
+              im.complete(ev.tid);
+            }
+            im.process.resume_thread(ev.tid);
+          } else {
+            im.process.resume_thread(ev.tid, ev.signal);
+          }
+          break;
+        case K::breakpoint:
+        case K::single_step:
+        case K::watchpoint:
+          im.process.resume_thread(ev.tid);
+          break;
+        case K::exec:
+          result = {TraceExit::Kind::exec, 0};
+          done = true;
+          break;
+        case K::exited:
+          result = {TraceExit::Kind::exited, ev.exit_status};
+          done = true;
+          break;
+        case K::killed:
+          result = {TraceExit::Kind::killed, ev.signal};
+          done = true;
+          break;
+        case K::interrupted:
+          result = {TraceExit::Kind::interrupted, 0};
+          done = true;
+          break;
+      }
+    }
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
+  return result;
+}
+
+}  // namespace goscope::target
