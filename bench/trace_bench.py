@@ -21,22 +21,26 @@ import time
 
 
 def wall(cmd, stderr_path):
-    with open(stderr_path, "w") as err:
+    """Wall time and peak RSS (KiB: the largest of the tool and the processes it waited
+    for, i.e. the traced program) of one run."""
+    with open(stderr_path, "w") as err, open(os.devnull, "w") as out:
         t0 = time.perf_counter()
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=900)
+        p = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
         t1 = time.perf_counter()
-    if r.returncode != 0:
-        raise SystemExit(f"{cmd} failed: {r.returncode}\n{open(stderr_path).read()[-2000:]}")
-    return t1 - t0, r.stdout
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{cmd} failed: {code}\n{open(stderr_path).read()[-2000:]}")
+    return t1 - t0, usage.ru_maxrss
 
 
 def median_wall(cmd, runs, stderr_path):
-    times = []
-    out = ""
+    times, rss = [], []
     for _ in range(runs):
-        t, out = wall(cmd, stderr_path)
+        t, m = wall(cmd, stderr_path)
         times.append(t)
-    return statistics.median(times), out
+        rss.append(m)
+    return statistics.median(times), statistics.median(rss)
 
 
 def main():
@@ -53,9 +57,9 @@ def main():
     pin = ["taskset", "-c", args.cpu] if shutil.which("taskset") else []
     tmp = tempfile.mkdtemp()
     err = os.path.join(tmp, "stderr")
-    rows = []
+    rows, mem_rows = [], []
     for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
-        results = {}
+        results, peak = {}, {}
         for tool, calls in (("goscope", args.calls), ("ptrace", args.calls), ("dlv", args.dlv_calls)):
             native, _ = median_wall(pin + [bench, mode, str(calls)], args.runs, err)
             if tool in ("goscope", "ptrace"):
@@ -64,18 +68,24 @@ def main():
                              str(calls)]
             else:
                 cmd = pin + ["dlv", "trace", "--exec", bench, fn, "--", mode, str(calls)]
-            traced, _ = median_wall(cmd, args.runs, err)
+            traced, rss = median_wall(cmd, args.runs, err)
             lines = sum(1 for l in open(err) if l.startswith(">"))
             if lines != 2 * calls:
                 raise SystemExit(f"{tool} {mode}: expected {2 * calls} trace lines, got {lines}")
             results[tool] = (traced - native) / calls * 1e6
+            peak[tool] = rss
         rows.append((mode, results["goscope"], results["ptrace"], results["dlv"]))
+        mem_rows.append((mode, peak["goscope"], peak["ptrace"], peak["dlv"]))
     print(f"median of {args.runs} runs, pinned to CPU {args.cpu}; "
           f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run")
     print(f"{'arguments':<10} {'uprobe us/call':>15} {'ptrace us/call':>15} {'dlv us/call':>12}"
           f" {'dlv/uprobe':>11} {'dlv/ptrace':>11}")
     for mode, g, p, d in rows:
         print(f"{mode:<10} {g:>15.1f} {p:>15.1f} {d:>12.1f} {d / g:>10.1f}x {d / p:>10.1f}x")
+    print(f"\npeak RSS, MiB (the tracer or its traced program, whichever is larger)")
+    print(f"{'arguments':<10} {'uprobe':>15} {'ptrace':>15} {'dlv':>12} {'dlv/uprobe':>11}")
+    for mode, g, p, d in mem_rows:
+        print(f"{mode:<10} {g / 1024:>15.1f} {p / 1024:>15.1f} {d / 1024:>12.1f} {d / g:>10.1f}x")
     shutil.rmtree(tmp)
 
 

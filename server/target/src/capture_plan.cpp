@@ -636,6 +636,17 @@ std::vector<bpf::Insn> generate(std::span<const Plan* const> plans, const Progra
   }
 
   a.bind(emit);
+  // Back-pressure instead of loss: with the ring buffer three quarters full, the thread
+  // stops (the same signal) until the tracer has drained it.
+  {
+    const auto roomy = a.new_label();
+    a.ld_map_fd(R1, maps.ring_fd);
+    a.mov(R2, bpf::kRingbufAvailData);
+    a.call(Helper::ringbuf_query);
+    a.jcc(Cond::lt, R0, static_cast<std::int32_t>(maps.ring_size / 4 * 3), roomy);
+    a.bor(R8, static_cast<std::int32_t>(kFlagThrottle));
+    a.bind(roomy);
+  }
   a.stx(Size::b64, R7, 24, R8);
   const auto quiet = a.new_label(), output = a.new_label();
   a.jcc(Cond::eq, R8, 0, quiet);

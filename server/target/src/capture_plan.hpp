@@ -76,6 +76,8 @@ struct RecordHeader {
 };
 static_assert(sizeof(RecordHeader) == 200);
 inline constexpr std::uint64_t kFlagComplete = 1;
+/// The ring buffer was filling up: the thread stops until the tracer has drained it.
+inline constexpr std::uint64_t kFlagThrottle = 2;
 inline constexpr std::uint32_t kGOffset = sizeof(RecordHeader);
 /// The realtime signal a program sends to ask for a completion stop. Go ignores realtime
 /// signals it was not asked to notify, so a stray one (after a detach) is harmless.

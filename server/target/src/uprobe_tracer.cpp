@@ -59,8 +59,10 @@ std::size_t possible_cpus() {
   return std::max<std::size_t>(n, 1);
 }
 
-/// Sized for bursts: the consumer drains on a timer or when an eighth of it fills.
-constexpr std::size_t kRingSize = 32u << 20;
+/// The consumer drains on a timer or when an eighth of it fills; a thread that finds it
+/// three quarters full waits for it (kFlagThrottle): nothing is lost, so it can be small
+/// (it is mapped twice: twice its size in resident memory).
+constexpr std::size_t kRingSize = 4u << 20;
 /// The consumer's poll period when the programs do not wake it.
 constexpr int kPollMs = 4;
 
@@ -468,13 +470,20 @@ struct UprobeTracer::Impl {
   /// A thread stopped for a completion: its record is in the ring buffer (the program
   /// wrote it before signalling). Caller holds mu.
   void complete(pid_t tid) {
+    ++stops;
     drain();
     auto it = pending.find(tid);
-    if (it == pending.end())
-      return;  // the record was lost (ring buffer full); counted by the program
+    if (it == pending.end()) {
+      // Back-pressure (or a completion whose record was lost, counted by the program):
+      // drain before the thread runs again.
+      for (int i = 0; i < 64 && ring->pending() > kRingSize / 4; ++i) {
+        if (ring->consume([&](std::span<const std::byte> rec) { handle_record(rec); }) == 0)
+          break;
+      }
+      return;
+    }
     auto rec = std::move(it->second);
     pending.erase(it);
-    ++stops;
     if (auto ev = build_event(rec, true)) {
       // A call starts for the program when its thread runs again: the stop is not its time.
       if (ev->kind == TraceEvent::Kind::call)
