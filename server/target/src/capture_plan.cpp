@@ -23,7 +23,7 @@ constexpr std::uint64_t kIfaceData = 64;
 /// runtime._type: size (0), ptrdata (8), ..., kind (23); 48 bytes in Go 1.19.
 constexpr std::uint64_t kTypeHeader = 48;
 constexpr std::int16_t kTypeKind = 23;
-constexpr std::int32_t kKindMask = 31, kKindPtr = 22, kKindUnsafePointer = 26,
+constexpr std::int32_t kKindMask = 31, kKindPtr = 22, kKindString = 24, kKindUnsafePointer = 26,
                        kKindDirectIface = 32;
 
 // A symbolic rsp for evaluating location expressions: memory pieces come out as offsets
@@ -290,6 +290,17 @@ class Planner {
         check.follow_pointers = cfg_.follow_pointers;
         if (recurse <= cfg_.max_variable_recurse) {
           check.data_block = deref(loc, 8, kIfaceData, /*optional=*/true);
+          if (check.data_block && cfg_.max_string_len > 0) {
+            // A boxed string (any(s), fmt's arguments) is common enough to capture its
+            // bytes ahead: the data word points at {ptr, len}.
+            Block b;
+            b.addr = Word{Word::Kind::block, 0, 0, *check.data_block};
+            b.count = Word{Word::Kind::block, 0, 8, *check.data_block};
+            b.elem_size = 1;
+            b.max_count = static_cast<std::uint64_t>(cfg_.max_string_len);
+            b.optional = true;
+            check.string_block = add_block(b);
+          }
           plan_.ifaces.push_back(check);
         }
         return;
@@ -616,6 +627,23 @@ std::vector<bpf::Insn> generate(std::span<const Plan* const> plans, const Progra
         a.jmp(need);
       }
       a.bind(indirect);
+      if (c.string_block) {
+        const auto not_string = a.new_label();
+        const auto& sb = plan.blocks[*c.string_block];
+        a.band(R1, kKindMask);
+        a.jcc(Cond::ne, R1, kKindString, not_string);
+        a.ldx(Size::b64, R1, R7, off16(plan.blocks[*c.data_block].record_offset + 16));
+        a.jcc(Cond::ne, R1, 0, need);
+        // Read, or nothing to read (nil data or empty): the loader has what it needs.
+        a.ldx(Size::b64, R1, R7, off16(sb.record_offset + 16));
+        a.jcc(Cond::eq, R1, 0, done);
+        a.ldx(Size::b64, R1, R7, off16(sb.record_offset));
+        a.jcc(Cond::eq, R1, 0, done);
+        a.ldx(Size::b64, R1, R7, off16(sb.record_offset + 8));
+        a.jcc(Cond::eq, R1, 0, done);
+        a.jmp(need);
+        a.bind(not_string);
+      }
       if (!c.data_block) {
         a.jmp(need);
       } else {

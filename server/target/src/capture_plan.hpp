@@ -51,6 +51,7 @@ struct Block {
 struct Iface {
   std::size_t type_block;  ///< runtime._type header of the dynamic type
   std::optional<std::size_t> data_block;  ///< 64 bytes at the data word (indirect values)
+  std::optional<std::size_t> string_block;  ///< a boxed string's bytes
   bool follow_pointers = false;
 };
 
