@@ -132,7 +132,7 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
     } catch (const proc::Error&) {
       return std::nullopt;
     }
-    last_entry_.erase(ev.goid);
+    restarts_.forget(ev.goid);
     return ev;
   }
   ev.pc = regs.gp.rip;
@@ -190,17 +190,10 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
       return std::nullopt;
     // The guard can turn into a preemption request after it was read (sysmon sets it from
     // another thread), so a restart can still follow: recognise it by its caller frame.
-    const LastEntry entry{site.function, stack_hi - regs.gp.rbp};
-    auto [it, fresh] = last_entry_.try_emplace(goid, entry);
-    if (!fresh) {
-      if (it->second.function == entry.function &&
-          it->second.caller_frame_from_top == entry.caller_frame_from_top) {
-        return std::nullopt;
-      }
-      it->second = entry;
-    }
+    if (restarts_.is_restart(goid, site.function, stack_hi - regs.gp.rbp))
+      return std::nullopt;
   } else {
-    last_entry_.erase(goid);
+    restarts_.forget(goid);
   }
 
   // At an entry or a RET the return address is on top of the stack, so the CFA (Go's frame
@@ -226,24 +219,43 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
     return memory(a, out);
   });
   loader.set_location_text(false);
-  const auto& params = site.inlined ? site.inlined->params : site.function->params;
-  for (const auto& param : params) {
-    if (param.is_result != site.is_return)
-      continue;
-    auto v = loader.load_variable(param, ev.pc, cfa, read_reg, opts_.load);
-    // Optimized code rarely describes results at a RET ("empty OP stack" in dlv), but the
-    // register ABI says where they are: read them there.
-    if (!v.unreadable.empty() && site.is_return && !site.deferreturn && site.function->optimized) {
-      if (auto abi =
-              loader.load_result_from_abi_registers(*site.function, param, read_reg, opts_.load)) {
-        v = std::move(*abi);
-      }
-    }
-    ev.values.push_back(std::move(v));
-  }
+  ev.values = load_trace_values(loader, *site.function, site.inlined, site.is_return,
+                                site.deferreturn, ev.pc, cfa, read_reg, opts_.load);
   if (opts_.stack_depth > 0)
     unwind(site, regs, ev);
   return ev;
+}
+
+bool EntryRestarts::is_restart(std::int64_t goid, const dwarf::Function* fn,
+                               std::uint64_t caller_frame_from_top) {
+  const Entry entry{fn, caller_frame_from_top};
+  auto [it, fresh] = last_.try_emplace(goid, entry);
+  if (fresh)
+    return false;
+  if (it->second.function == fn && it->second.caller_frame_from_top == caller_frame_from_top)
+    return true;
+  it->second = entry;
+  return false;
+}
+
+std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Function& fn,
+                                        const dwarf::InlinedCall* inlined, bool is_return,
+                                        bool deferreturn, std::uint64_t pc, std::uint64_t cfa,
+                                        const RegisterFn& regs, const LoadConfig& cfg) {
+  std::vector<Variable> values;
+  for (const auto& param : inlined ? inlined->params : fn.params) {
+    if (param.is_result != is_return)
+      continue;
+    auto v = loader.load_variable(param, pc, cfa, regs, cfg);
+    // Optimized code rarely describes results at a RET ("empty OP stack" in dlv), but the
+    // register ABI says where they are: read them there.
+    if (!v.unreadable.empty() && is_return && !deferreturn && fn.optimized) {
+      if (auto abi = loader.load_result_from_abi_registers(fn, param, regs, cfg))
+        v = std::move(*abi);
+    }
+    values.push_back(std::move(v));
+  }
+  return values;
 }
 
 bool will_call_morestack(const BinaryInfo& bi, const dwarf::Function& fn,

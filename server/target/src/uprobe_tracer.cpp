@@ -81,10 +81,6 @@ struct UprobeTracer::Impl {
     std::optional<std::int64_t> cfa_offset;  ///< CFA = rsp + this
     capture::Plan plan;
   };
-  struct LastEntry {
-    const dwarf::Function* function = nullptr;
-    std::uint64_t caller_frame_from_top = 0;
-  };
 
   proc::Process& process;
   const BinaryInfo& bi;
@@ -102,12 +98,12 @@ struct UprobeTracer::Impl {
   std::vector<bpf::Link> links;
   std::vector<bpf::MultiLink> multi_links;
 
-  /// Serializes draining the ring buffer, the observer and last_entry (the consumer thread
+  /// Serializes draining the ring buffer, the observer and restarts (the consumer thread
   /// and the ptrace thread, at completions, both drain).
   std::mutex mu;
   TraceObserver* observer = nullptr;
   std::unordered_map<pid_t, std::vector<std::byte>> pending;
-  std::unordered_map<std::int64_t, LastEntry> last_entry;
+  EntryRestarts restarts;
   std::atomic<bool> stop{false};
   bool prepared = false;
   std::uint64_t events = 0, stops = 0, late_reads = 0, lost = 0;
@@ -404,7 +400,7 @@ struct UprobeTracer::Impl {
     ev.goid = goid;
     if (site.goexit) {
       ev.kind = TraceEvent::Kind::goroutine_exit;
-      last_entry.erase(goid);
+      restarts.forget(goid);
       return ev;
     }
     regs.gp.rip = site.report_pc.value();
@@ -420,19 +416,11 @@ struct UprobeTracer::Impl {
       if (will_call_morestack(bi, *site.function, regs, g_word(bi.stackguard0_offset())))
         return std::nullopt;
       // The guard can turn into a preemption request after it was read (sysmon sets it
-      // from another thread), so a restart can still follow: recognise it by its caller
-      // frame, measured from the top of the stack (which survives stack copying).
-      const LastEntry entry{site.function, g_word(bi.stack_hi_offset()) - regs.gp.rbp};
-      auto [it, fresh] = last_entry.try_emplace(goid, entry);
-      if (!fresh) {
-        if (it->second.function == entry.function &&
-            it->second.caller_frame_from_top == entry.caller_frame_from_top) {
-          return std::nullopt;
-        }
-        it->second = entry;
-      }
+      // from another thread), so a restart can still follow.
+      if (restarts.is_restart(goid, site.function, g_word(bi.stack_hi_offset()) - regs.gp.rbp))
+        return std::nullopt;
     } else {
-      last_entry.erase(goid);
+      restarts.forget(goid);
     }
 
     std::uint64_t cfa = regs.gp.rsp + 8;
@@ -448,20 +436,8 @@ struct UprobeTracer::Impl {
     }
     ValueLoader loader(bi, mem);
     loader.set_location_text(false);
-    const auto& params = site.inlined ? site.inlined->params : site.function->params;
-    for (const auto& param : params) {
-      if (param.is_result != site.is_return)
-        continue;
-      auto v = loader.load_variable(param, ev.pc, cfa, read_reg, opts.load);
-      if (!v.unreadable.empty() && site.is_return && !site.deferreturn &&
-          site.function->optimized) {
-        if (auto abi = loader.load_result_from_abi_registers(*site.function, param, read_reg,
-                                                             opts.load)) {
-          v = std::move(*abi);
-        }
-      }
-      ev.values.push_back(std::move(v));
-    }
+    ev.values = load_trace_values(loader, *site.function, site.inlined, site.is_return,
+                                  site.deferreturn, ev.pc, cfa, read_reg, opts.load);
     if (opts.stack_depth > 0)
       unwind_frames(bi, mem, site.deferreturn || site.inlined != nullptr, regs, opts.stack_depth, ev);
     return ev;

@@ -13,6 +13,7 @@
 #include "dwarf/debug_info.hpp"
 #include "proc/addr.hpp"
 #include "proc/registers.hpp"
+#include "target/value_loader.hpp"
 #include "target/variable.hpp"
 
 namespace goscope::proc {
@@ -93,6 +94,35 @@ bool will_call_morestack(const BinaryInfo& bi, const dwarf::Function& fn,
 void unwind_frames(const BinaryInfo& bi, const std::function<bool(std::uint64_t, std::span<std::byte>)>& mem,
                    bool in_body, const proc::Registers& regs, int stack_depth, TraceEvent& ev);
 
+/// Recognises the second hit of one call's entry: a function whose stack-split check sends
+/// it to runtime.morestack restarts from its entry. Keyed by goroutine: the last entry
+/// reported while nothing else happened on it; a second entry of the same function with
+/// the same caller frame (measured from the top of the stack, which survives stack
+/// copying) is the restart.
+class EntryRestarts {
+ public:
+  /// Records the entry and says whether it is a restart of the last one.
+  bool is_restart(std::int64_t goid, const dwarf::Function* fn,
+                  std::uint64_t caller_frame_from_top);
+  /// Anything else happened on the goroutine (a return, another kind of event).
+  void forget(std::int64_t goid) { last_.erase(goid); }
+
+ private:
+  struct Entry {
+    const dwarf::Function* function = nullptr;
+    std::uint64_t caller_frame_from_top = 0;
+  };
+  std::unordered_map<std::int64_t, Entry> last_;
+};
+
+/// The values a trace event reports: `fn`'s (or the inlined copy's) arguments at an entry,
+/// its results at a return, where optimized code that does not describe a result at a RET
+/// has it read from the register ABI's registers.
+std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Function& fn,
+                                        const dwarf::InlinedCall* inlined, bool is_return,
+                                        bool deferreturn, std::uint64_t pc, std::uint64_t cfa,
+                                        const RegisterFn& regs, const LoadConfig& cfg);
+
 /// What an engine counted during run(), for --stats and the logs.
 struct TraceEngineStats {
   std::string engine;           ///< "uprobe" or "ptrace"
@@ -157,15 +187,7 @@ class Tracer : public TraceEngine {
   TraceOptions opts_;
   std::uint64_t events_ = 0;
   std::unordered_map<proc::VirtAddr, Site> sites_;
-  /// The last entry reported per goroutine while nothing else happened on it since: a
-  /// second entry of the same function with the same caller frame (measured from the top
-  /// of the stack, which survives stack copying) is the restart after runtime.morestack,
-  /// not a call.
-  struct LastEntry {
-    const dwarf::Function* function = nullptr;
-    std::uint64_t caller_frame_from_top = 0;
-  };
-  std::unordered_map<std::int64_t, LastEntry> last_entry_;
+  EntryRestarts restarts_;
 };
 
 }  // namespace goscope::target
