@@ -40,6 +40,7 @@ constexpr Dwarf_Half kAtGoKey = 0x2901;
 constexpr Dwarf_Half kAtGoElem = 0x2902;
 constexpr Dwarf_Half kAtGoEmbeddedField = 0x2903;
 constexpr Dwarf_Half kAtGoRuntimeType = 0x2904;
+constexpr Dwarf_Half kAtGoDictIndex = 0x2906;  // a generic function's .paramN typedef
 
 bool is_type_tag(Dwarf_Half tag) {
   switch (tag) {
@@ -78,10 +79,11 @@ struct DieAttrs {
   bool ranges_is_index = false;  ///< DWARF 5 DW_FORM_rnglistx
   std::optional<std::uint64_t> addr_base, loclists_base, rnglists_base;
   std::optional<std::uint64_t> byte_size, go_kind, go_runtime_type, member_offset, count,
-      upper_bound, decl_file, decl_line, encoding, stmt_list;
+      upper_bound, decl_file, decl_line, encoding, stmt_list, go_dict_index;
   bool variable_parameter = false;
   bool go_embedded = false;
   bool declaration = false;
+  bool trampoline = false;  ///< DW_AT_trampoline (Go: wrappers such as go/defer closures)
   std::optional<std::int64_t> const_value;  ///< DW_AT_const_value (integer forms)
   std::string_view producer;
   LocAttr location, frame_base;
@@ -492,6 +494,9 @@ struct DebugInfo::Impl {
             a.go_runtime_type = udata(attr, form);
           }
           break;
+        case kAtGoDictIndex:
+          a.go_dict_index = udata(attr, form);
+          break;
         case kAtGoEmbeddedField:
           a.go_embedded = flag(attr);
           break;
@@ -530,6 +535,9 @@ struct DebugInfo::Impl {
           break;
         case DW_AT_declaration:
           a.declaration = flag(attr);
+          break;
+        case DW_AT_trampoline:
+          a.trampoline = flag(attr);
           break;
         case DW_AT_location:
           a.location = location(attr, form);
@@ -766,6 +774,7 @@ struct DebugInfo::Impl {
 
   LocationDesc location_desc(const LocAttr& loc, const CuInfo& cu) const {
     LocationDesc d;
+    d.present = loc.present;
     if (loc.list_offset) {
       d.is_list = true;
       d.list_offset = *loc.list_offset;
@@ -884,6 +893,9 @@ struct DebugInfo::Impl {
           t->elem = target;
           t->kind = target->resolved()->kind;
           t->size = target->size;
+          if (a.go_dict_index) {
+            t->dict_index = static_cast<std::int64_t>(*a.go_dict_index);
+          }
           return t;
         }
         Type* t = new_type(off, a);
@@ -1162,6 +1174,7 @@ struct DebugInfo::Impl {
     fn.low_pc = FileAddr(*a.low_pc);
     fn.high_pc = FileAddr(a.high_pc.value_or(*a.low_pc));
     fn.optimized = cu.optimized;
+    fn.trampoline = a.trampoline;
     fn.frame_base = location_desc(a.frame_base, cu);
     if (a.abstract_origin) {
       // An out-of-line copy of an inlined function names nothing itself.
@@ -1575,9 +1588,13 @@ std::vector<const InlinedCall*> DebugInfo::inlined_at(FileAddr pc) const {
 
 std::vector<std::string> DebugInfo::global_names() const {
   std::lock_guard lock(impl_->mu);
+  std::vector<std::pair<Dwarf_Off, std::string_view>> by_off;
+  by_off.reserve(impl_->global_by_name.size());
+  for (const auto& [name, off] : impl_->global_by_name) by_off.emplace_back(off, name);
+  std::sort(by_off.begin(), by_off.end());
   std::vector<std::string> out;
-  out.reserve(impl_->global_by_name.size());
-  for (const auto& [name, off] : impl_->global_by_name) out.emplace_back(name);
+  out.reserve(by_off.size());
+  for (const auto& [off, name] : by_off) out.emplace_back(name);
   return out;
 }
 
@@ -1586,6 +1603,15 @@ std::vector<const Constant*> DebugInfo::constants_of_type(const Type* type) cons
   impl_->index_constants();
   auto it = impl_->constants_by_type.find(type);
   return it == impl_->constants_by_type.end() ? std::vector<const Constant*>{} : it->second;
+}
+
+std::vector<const Constant*> DebugInfo::constants() const {
+  std::lock_guard lock(impl_->mu);
+  impl_->index_constants();
+  std::vector<const Constant*> out;
+  out.reserve(impl_->constants.size());
+  for (const auto& c : impl_->constants) out.push_back(&c);
+  return out;
 }
 
 const Constant* DebugInfo::find_constant(std::string_view name) const {

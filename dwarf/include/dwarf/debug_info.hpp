@@ -29,6 +29,9 @@ struct LocationDesc {
   /// when is_list: the attribute's value (offset into .debug_loc, or the DWARF 5
   /// loclist index), which Delve prints in LocationExpr ("[0x16a3:<pc>] ...")
   std::uint64_t list_offset = 0;
+  /// The DIE has a DW_AT_location at all (an empty block is still one: Delve prints it
+  /// "[block] " and fails with "empty OP stack"; without one, "no location attribute").
+  bool present = false;
   bool empty() const { return !is_list && expr.empty(); }
   /// The expression in force at `pc`; nullopt if no list entry covers it.
   std::optional<std::span<const std::byte>> at(FileAddr pc) const;
@@ -70,6 +73,9 @@ struct Function {
   std::uint64_t die_offset = 0;
   /// The compile unit was optimized (its producer lacks "-N -l"), as Delve reports it.
   bool optimized = false;
+  /// DW_AT_trampoline: a compiler-made wrapper (Go 1.18+ writes it for the closure that a
+  /// `go f(x)` or `defer f(x)` statement runs), which Delve unwraps to the function it calls.
+  bool trampoline = false;
 };
 
 /// A named constant (DW_TAG_constant at compile-unit level, as Go writes `const` declarations
@@ -142,7 +148,10 @@ class DebugInfo {
   std::vector<const Constant*> constants_of_type(const Type* type) const;
   /// The constant named `name` ("main.Blue"); nullptr if absent.
   const Constant* find_constant(std::string_view name) const;
-  /// The names find_global knows (every named CU-level DW_TAG_variable), unordered.
+  /// Every constant, in DWARF order (stable for the DebugInfo's lifetime).
+  std::vector<const Constant*> constants() const;
+  /// The names find_global knows (every named CU-level DW_TAG_variable, the first DIE of a
+  /// name), in DWARF order (ascending DIE offset), as Delve's PackageVariables lists them.
   std::vector<std::string> global_names() const;
   /// The type whose runtime._type lives at `runtime_type_addr` (a file address: subtract
   /// the load bias of a PIE first), to name an interface's dynamic type from its itab/_type

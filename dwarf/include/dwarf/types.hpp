@@ -74,6 +74,10 @@ struct Type {
   const Type* underlying = nullptr;
   /// base types: DW_AT_encoding (DW_ATE_signed, DW_ATE_float, ...), 0 when absent.
   std::uint8_t encoding = 0;
+  /// A type parameter of a generic function's shape instantiation (Go writes a typedef
+  /// ".param0" with DW_AT_go_dict_index): the index of its runtime type in the function's
+  /// `.dict` argument; `elem` is the shape type (go.shape.int_0). -1 for every other type.
+  std::int64_t dict_index = -1;
 
   /// Follows typedefs to the underlying type.
   const Type* resolved() const;

@@ -1,13 +1,29 @@
-// A Go expression evaluator over DWARF-typed memory (Delve's EvalVariable/SetVariable
-// subset): identifiers, package variables, selectors, index, slices of arrays, map lookup,
-// deref, address-of, conversions (including *(*"T")(addr)), arithmetic, comparisons,
-// logical operators, len/cap, literals, nil and type assertions.
+// A Go expression evaluator over DWARF-typed memory, built like Delve 1.20.2's
+// pkg/proc/eval.go so that results and error texts match it: the expression is parsed
+// into an AST first (as go/parser.ParseExpr does, with its error texts), then evaluated
+// node by node (evalAST) over values shaped like Delve's proc.Variable (a DWARF type and
+// an address, or a go/constant-like value), and converted to api.Variable at the end.
+//
+// Supported: identifiers (locals in Delve's Locals order, package variables, functions,
+// named constants), selectors (struct fields through pointers, embedded fields, interfaces,
+// chans), index (arrays, slices, strings, maps), reslices, type assertions, *x, &x,
+// conversions (numeric, pointer from integer, string/[]byte/[]rune, identity), unary and
+// binary operators with go/constant semantics (integers, floats, complex numbers, strings,
+// bools), comparisons (scalars, pointers, structs, arrays, interfaces, nil), the builtins
+// len, cap, complex, real and imag, and assignments (Delve's setValue). Not supported, with
+// Delve's own errors: function calls and composite literals.
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <deque>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <utility>
 
+#include "dwarf/expr.hpp"
 #include "proc/error.hpp"
 #include "target_impl.hpp"
 
@@ -16,8 +32,9 @@ namespace {
 
 using dwarf::GoKind;
 
-/// At most this many elements are read by string([]byte) / string([]rune).
-constexpr std::uint64_t kMaxConvertLen = 1 << 20;
+// go/constant integers are unbounded; 128 bits cover what a debugger meets (GCC/Clang).
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
 
 bool is_int(GoKind k) {
   return k >= GoKind::int_ && k <= GoKind::int64;
@@ -28,30 +45,15 @@ bool is_uint(GoKind k) {
 bool is_float(GoKind k) {
   return k == GoKind::float32 || k == GoKind::float64;
 }
+bool is_complex(GoKind k) {
+  return k == GoKind::complex64 || k == GoKind::complex128;
+}
 
-/// A value during evaluation: typed memory (real or fake address) or an untyped constant.
-struct Val {
-  const dwarf::Type* type = nullptr;  // nullptr: untyped constant
-  std::uint64_t addr = 0;
-  bool computed = false;  // result of an operation: reported with addr 0, as Delve does
-  enum class Const { none, int_, float_, bool_, string_, nil } c = Const::none;
-  std::int64_t i = 0;
-  double f = 0;
-  bool b = false;
-  bool typed = false;  // a bool result Delve types as `bool` (not an untyped constant)
-  std::string s;
-  std::optional<std::int64_t> cap;  // Delve's reslice reports cap = len
-  bool named_constant = false;      // a DW_TAG_constant: Delve's VariableConstant flag
-  /// T(x) of an identifier x of type T: Delve returns x itself (its name, flags, DeclLine).
-  bool identity_of_ident = false;
-  /// Delve's Variable.Name when it is not the expression: "data" for a type assertion's
-  /// result, and "data.X" for its fields; empty otherwise (the expression names it).
-  std::string name;
-  /// Source text of an identifier operand (and selectors on it), for Delve's error texts.
-  std::string src;
-  /// A value Delve builds without memory behind it ([]byte(s), []rune(s)): reported as is.
-  std::shared_ptr<const Variable> synth;
-};
+std::string hex(std::uint64_t a) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(a));
+  return b;
+}
 
 /// Go's string(rune): UTF-8 of `r`, U+FFFD for invalid code points.
 std::string encode_rune(std::int64_t r) {
@@ -103,605 +105,3112 @@ std::pair<std::int32_t, std::size_t> decode_rune(const std::string& s, std::size
   return {0xFFFD, 1};
 }
 
-struct Token {
-  enum Kind { end, ident, number, string, op } kind = end;
-  std::string text;
+/// Go's strconv.Quote (printable ASCII as is, other bytes of valid UTF-8 as is, control
+/// characters escaped).
+std::string go_quote(const std::string& s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    const auto [r, w] = decode_rune(s, i);
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (r == 0xFFFD && w == 1 && c >= 0x80) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else if (r == '"' || r == '\\') {
+      out += '\\';
+      out += static_cast<char>(r);
+    } else if (r >= 0x20 && r != 0x7f) {
+      out.append(s, i, w);
+    } else {
+      switch (r) {
+        case '\a':
+          out += "\\a";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
+        default: {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(r));
+          out += buf;
+        }
+      }
+    }
+    i += w;
+  }
+  return out + "\"";
+}
+
+std::string int128_string(i128 v) {
+  if (v == 0)
+    return "0";
+  const bool neg = v < 0;
+  u128 u = neg ? static_cast<u128>(-(v + 1)) + 1 : static_cast<u128>(v);
+  std::string out;
+  while (u) {
+    out += static_cast<char>('0' + static_cast<int>(u % 10));
+    u /= 10;
+  }
+  if (neg)
+    out += '-';
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+/// go/constant's String of a float: %.6g, or %g when that hides a fraction.
+std::string go_float_string(double f) {
+  if (std::isinf(f))
+    return f > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", f);
+  std::string s = buf;
+  if (std::floor(f) != f && s.find('.') == std::string::npos) {
+    std::snprintf(buf, sizeof buf, "%g", f);
+    s = buf;
+  }
+  return s;
+}
+
+// ------------------------------------------------------------------ go/constant values
+
+/// A go/constant.Value (Delve's Variable.Value): integers exact to 127 bits, floats and
+/// rationals as doubles.
+struct Const {
+  enum class K { int_, float_, complex_, string_, bool_ } k = K::int_;
+  i128 i = 0;
+  double f = 0, im = 0;                 // float; complex: f real, im imaginary
+  bool re_int = false, im_int = false;  // complex: a part is an exact integer (int64Val)
+  std::string s;
+  bool b = false;
+
+  static Const of_int(i128 v) {
+    Const c;
+    c.i = v;
+    return c;
+  }
+  static Const of_float(double v) {
+    Const c;
+    c.k = K::float_;
+    c.f = v;
+    return c;
+  }
+  static Const of_complex(double re, double im, bool re_int = false, bool im_int = false) {
+    Const c;
+    c.k = K::complex_;
+    c.f = re;
+    c.im = im;
+    c.re_int = re_int;
+    c.im_int = im_int;
+    return c;
+  }
+  /// go/constant's toComplex.
+  Const to_complex() const {
+    if (k == K::complex_)
+      return *this;
+    return of_complex(real(), 0, k == K::int_, true);
+  }
+  /// constant.Real / constant.Imag: a part keeps its own kind.
+  Const real_part() const {
+    if (k == K::complex_)
+      return re_int ? of_int(static_cast<i128>(f)) : of_float(f);
+    return *this;
+  }
+  Const imag_part() const {
+    if (k == K::complex_)
+      return im_int ? of_int(static_cast<i128>(im)) : of_float(im);
+    return of_int(0);
+  }
+  static Const of_string(std::string v) {
+    Const c;
+    c.k = K::string_;
+    c.s = std::move(v);
+    return c;
+  }
+  static Const of_bool(bool v) {
+    Const c;
+    c.k = K::bool_;
+    c.b = v;
+    return c;
+  }
+  bool numeric() const { return k == K::int_ || k == K::float_ || k == K::complex_; }
+  /// Order of go/constant's match: int < float < complex.
+  int ord() const { return k == K::int_ ? 2 : k == K::float_ ? 3 : k == K::complex_ ? 5 : 1; }
+  double real() const { return k == K::int_ ? static_cast<double>(i) : f; }
+  double imag() const { return k == K::complex_ ? im : 0; }
+  std::int64_t int64() const { return static_cast<std::int64_t>(i); }
+  std::uint64_t uint64() const { return static_cast<std::uint64_t>(i); }
+
+  /// go/constant's Value.String.
+  std::string str() const {
+    switch (k) {
+      case K::int_:
+        return int128_string(i);
+      case K::float_:
+        return go_float_string(f);
+      case K::complex_:
+        return "(" + real_part().str() + " + " + imag_part().str() + "i)";
+      case K::bool_:
+        return b ? "true" : "false";
+      case K::string_: {
+        constexpr std::size_t kMaxLen = 72;
+        std::string q = go_quote(s);
+        std::size_t runes = 0;
+        for (std::size_t j = 0; j < q.size(); j += decode_rune(q, j).second) ++runes;
+        if (runes > kMaxLen) {
+          std::size_t j = 0;
+          for (std::size_t n = 0; n < kMaxLen - 3; ++n) j += decode_rune(q, j).second;
+          q = q.substr(0, j) + "...";
+        }
+        return q;
+      }
+    }
+    return {};
+  }
 };
 
-class Lexer {
- public:
-  explicit Lexer(const std::string& src) : s_(src) {}
-  std::vector<Token> run() {
-    std::vector<Token> out;
-    for (;;) {
-      while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
-      if (i_ >= s_.size())
-        break;
-      const char c = s_[i_];
-      if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80)) {
-        std::size_t j = i_;
-        while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || s_[j] == '_' ||
-                                 (s_[j] & 0x80))) {
-          ++j;
-        }
-        out.push_back({Token::ident, s_.substr(i_, j - i_)});
-        i_ = j;
-      } else if (std::isdigit(static_cast<unsigned char>(c))) {
-        std::size_t j = i_;
-        while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || s_[j] == '.')) {
-          ++j;
-        }
-        out.push_back({Token::number, s_.substr(i_, j - i_)});
-        i_ = j;
-      } else if (c == '"' || c == '`') {
-        std::string v;
-        std::size_t j = i_ + 1;
-        while (j < s_.size() && s_[j] != c) {
-          if (c == '"' && s_[j] == '\\' && j + 1 < s_.size()) {
-            ++j;
-            switch (s_[j]) {
-              case 'n':
-                v += '\n';
-                break;
-              case 't':
-                v += '\t';
-                break;
-              default:
-                v += s_[j];
-            }
-          } else {
-            v += s_[j];
-          }
-          ++j;
-        }
-        if (j >= s_.size())
-          throw EvalError("string literal not terminated");
-        out.push_back({Token::string, v});
-        i_ = j + 1;
-      } else if (c == '\'') {
-        // rune literal: treated as an integer constant (UTF-8 decoded)
-        std::size_t j = i_ + 1;
-        std::uint32_t r = 0;
-        auto b0 = static_cast<unsigned char>(j < s_.size() ? s_[j] : 0);
-        int n = b0 < 0x80 ? 1 : b0 < 0xe0 ? 2 : b0 < 0xf0 ? 3 : 4;
-        r = n == 1 ? b0 : b0 & (0xff >> (n + 1));
-        for (int k = 1; k < n && j + k < s_.size(); ++k) {
-          r = (r << 6) | (static_cast<unsigned char>(s_[j + k]) & 0x3f);
-        }
-        j += n;
-        if (j >= s_.size() || s_[j] != '\'')
-          throw EvalError("rune literal not terminated");
-        out.push_back({Token::number, std::to_string(r)});
-        i_ = j + 1;
+EvalError invalid_binary(const Const& x, const std::string& op, const Const& y) {
+  return EvalError("invalid binary operation " + x.str() + " " + op + " " + y.str());
+}
+
+/// go/constant.BinaryOp (op "/" on integers makes a rational, "quo" is integer division).
+Const const_binary(const Const& x0, const std::string& op, const Const& y0) {
+  using K = Const::K;
+  Const x = x0, y = y0;
+  if (x.numeric() && y.numeric() && x.ord() != y.ord()) {
+    auto promote = [](Const& c, int to) {
+      if (c.ord() >= to)
+        return;
+      if (to == 3) {
+        c.f = c.real();
+        c.k = K::float_;
       } else {
-        static const char* const two[] = {"&&", "||", "==", "!=", "<=", ">=", "<<", ">>"};
-        std::string t(1, c);
-        for (const char* o : two) {
-          if (s_.compare(i_, 2, o) == 0)
-            t = o;
-        }
-        out.push_back({Token::op, t});
-        i_ += t.size();
+        c = c.to_complex();
       }
-    }
-    out.push_back({Token::end, ""});
-    return out;
-  }
-
- private:
-  const std::string& s_;
-  std::size_t i_ = 0;
-};
-
-class Evaluator {
- public:
-  Evaluator(Target& t, Target::Impl& im, const Frame& f, ValueLoader& loader)
-      : t_(t), im_(im), f_(f), loader_(loader) {}
-
-  Val parse(const std::string& expr) {
-    toks_ = Lexer(expr).run();
-    src_len_ = expr.size();
-    pos_ = 0;
-    Val v = binary(0);
-    if (peek().kind != Token::end)
-      throw EvalError("unexpected token " + peek().text);
-    return v;
-  }
-
-  std::int64_t as_int(const Val& v) {
-    if (v.c == Val::Const::int_)
-      return v.i;
-    if (v.c == Val::Const::float_)
-      return static_cast<std::int64_t>(v.f);
-    if (!v.type)
-      throw EvalError("not a number");
-    const auto* r = v.type->resolved();
-    const auto size = std::min<std::uint64_t>(r->size ? r->size : 8, 8);
-    std::uint64_t raw = 0;
-    if (is_float(r->kind))
-      return static_cast<std::int64_t>(as_float(v));
-    if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&raw, 1)).first(size))) {
-      throw EvalError("could not read " + hex(v.addr));
-    }
-    if (is_int(r->kind)) {
-      const unsigned shift = static_cast<unsigned>(64 - size * 8);
-      return static_cast<std::int64_t>(raw << shift) >> shift;
-    }
-    return static_cast<std::int64_t>(raw);
-  }
-  double as_float(const Val& v) {
-    if (v.c == Val::Const::float_)
-      return v.f;
-    if (v.c == Val::Const::int_)
-      return static_cast<double>(v.i);
-    if (!v.type)
-      throw EvalError("not a number");
-    const auto* r = v.type->resolved();
-    if (r->kind == GoKind::float32) {
-      float x = 0;
-      if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&x, 1))))
-        throw EvalError("unreadable");
-      return x;
-    }
-    if (r->kind == GoKind::float64) {
-      double x = 0;
-      if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&x, 1))))
-        throw EvalError("unreadable");
-      return x;
-    }
-    return static_cast<double>(as_int(v));
-  }
-  bool as_bool(const Val& v) {
-    if (v.c == Val::Const::bool_)
-      return v.b;
-    if (v.type && v.type->resolved()->kind == GoKind::bool_) {
-      std::uint8_t x = 0;
-      if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&x, 1))))
-        throw EvalError("unreadable");
-      return x != 0;
-    }
-    throw EvalError("not a boolean");
-  }
-  std::uint64_t word(std::uint64_t addr) {
-    std::uint64_t x = 0;
-    if (!loader_.read(addr, std::as_writable_bytes(std::span(&x, 1)))) {
-      throw EvalError("could not read " + hex(addr));
-    }
-    return x;
-  }
-  std::string as_string(const Val& v) {
-    if (v.c == Val::Const::string_)
-      return v.s;
-    if (!v.type || v.type->resolved()->kind != GoKind::string)
-      throw EvalError("not a string");
-    const auto data = word(v.addr);
-    const auto len = word(v.addr + 8);
-    std::string s(len, '\0');
-    if (len && !loader_.read(data, std::as_writable_bytes(std::span(s.data(), len)))) {
-      throw EvalError("could not read string");
-    }
-    return s;
-  }
-  static std::string hex(std::uint64_t a) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%#llx", static_cast<unsigned long long>(a));
-    return b;
-  }
-
-  /// Materializes `bytes` as a typed computed value.
-  Val make(const dwarf::Type* t, const void* data, std::size_t n) {
-    std::vector<std::byte> bytes(std::max<std::size_t>(n, 8));
-    std::memcpy(bytes.data(), data, n);
-    Val v;
-    v.type = t;
-    v.addr = loader_.add_fake(std::move(bytes));
-    v.computed = true;
-    return v;
-  }
-
- private:
-  const Token& peek() const { return toks_[pos_]; }
-  bool accept(const char* op) {
-    if (peek().kind == Token::op && peek().text == op) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  void expect(const char* op) {
-    if (!accept(op))
-      throw EvalError(std::string("expected ") + op);
-  }
-
-  static int precedence(const std::string& op) {
-    if (op == "||")
-      return 1;
-    if (op == "&&")
-      return 2;
-    if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=")
-      return 3;
-    if (op == "+" || op == "-" || op == "|" || op == "^")
-      return 4;
-    if (op == "*" || op == "/" || op == "%" || op == "<<" || op == ">>" || op == "&")
-      return 5;
-    return 0;
-  }
-
-  Val binary(int min_prec) {
-    Val lhs = unary();
-    for (;;) {
-      const Token& t = peek();
-      if (t.kind != Token::op)
-        break;
-      const int p = precedence(t.text);
-      if (p == 0 || p <= min_prec)
-        break;
-      const std::string op = t.text;
-      ++pos_;
-      if (op == "&&" || op == "||") {
-        const bool l = as_bool(lhs);
-        const bool ltyped = lhs.type != nullptr || lhs.typed;
-        Val rhs = binary(p);
-        const bool r = as_bool(rhs);
-        // Delve short-circuits to an untyped constant; otherwise the result has the
-        // operands' type.
-        const bool shortcut = op == "&&" ? !l : l;
-        lhs = constant_bool(op == "&&" ? (l && r) : (l || r));
-        lhs.typed = !shortcut && (ltyped || rhs.type != nullptr || rhs.typed);
-        continue;
-      }
-      Val rhs = binary(p);
-      lhs = apply(op, lhs, rhs);
-    }
-    return lhs;
-  }
-
-  static Val constant_bool(bool b) {
-    Val v;
-    v.c = Val::Const::bool_;
-    v.b = b;
-    return v;
-  }
-
-  bool is_nil(const Val& v) { return v.c == Val::Const::nil; }
-
-  /// Pointer-shaped values (ptr, map, chan, func, unsafe.Pointer) compare by their word.
-  bool pointer_shaped(const Val& v) {
-    if (!v.type)
-      return false;
-    const auto k = v.type->resolved()->kind;
-    return k == GoKind::ptr || k == GoKind::map || k == GoKind::chan || k == GoKind::func ||
-           k == GoKind::unsafe_pointer;
-  }
-
-  Val apply(const std::string& op, const Val& a, const Val& b) {
-    const bool cmp = op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=";
-    auto compare = [&](auto x, auto y) {
-      if (op == "==")
-        return x == y;
-      if (op == "!=")
-        return x != y;
-      if (op == "<")
-        return x < y;
-      if (op == "<=")
-        return x <= y;
-      if (op == ">")
-        return x > y;
-      return x >= y;
     };
-    // nil comparisons
-    if (is_nil(a) || is_nil(b)) {
-      if (op != "==" && op != "!=")
-        throw EvalError("operator " + op + " not defined on nil");
-      const Val& o = is_nil(a) ? b : a;
-      bool isnil = true;
-      if (is_nil(o)) {
-        isnil = true;
-      } else if (pointer_shaped(o)) {
-        isnil = word(o.addr) == 0;
-      } else if (o.type && o.type->resolved()->kind == GoKind::slice) {
-        isnil = word(o.addr) == 0;
-      } else if (o.type && o.type->resolved()->kind == GoKind::interface) {
-        isnil = word(o.addr) == 0;
-      } else {
-        throw EvalError("can not compare " + (o.type ? o.type->name : std::string("constant")) +
-                        " to nil");
-      }
-      return constant_bool(op == "==" ? isnil : !isnil);
-    }
-    const auto* ta = a.type ? a.type->resolved() : nullptr;
-    const auto* tb = b.type ? b.type->resolved() : nullptr;
-    const bool str = (ta && ta->kind == GoKind::string) || (tb && tb->kind == GoKind::string) ||
-                     a.c == Val::Const::string_ || b.c == Val::Const::string_;
-    if (str) {
-      for (const Val* c : {&a, &b}) {
-        if (c->c == Val::Const::int_)
-          throw EvalError("can not convert " + std::to_string(c->i) + " constant to string");
-      }
-      const auto x = as_string(a), y = as_string(b);
-      if (cmp)
-        return constant_bool(compare(x, y));
-      if (op == "+") {
-        Val v;
-        v.c = Val::Const::string_;
-        v.s = x + y;
-        v.typed = a.type != nullptr || b.type != nullptr;  // Delve types it `string`
-        return v;
-      }
-      throw EvalError("operator " + op + " not defined on strings");
-    }
-    if ((ta && ta->kind == GoKind::bool_) || a.c == Val::Const::bool_) {
-      if (op == "==")
-        return constant_bool(as_bool(a) == as_bool(b));
-      if (op == "!=")
-        return constant_bool(as_bool(a) != as_bool(b));
-      throw EvalError("operator " + op + " not defined on bool");
-    }
-    if (pointer_shaped(a) && pointer_shaped(b) && cmp) {
-      return constant_bool(compare(word(a.addr), word(b.addr)));
-    }
-    const dwarf::Type* rt = a.type ? a.type : b.type;
-    const bool flt = (ta && is_float(ta->kind)) || (tb && is_float(tb->kind)) ||
-                     a.c == Val::Const::float_ || b.c == Val::Const::float_;
-    if (a.type && b.type && a.type->resolved() != b.type->resolved() &&
-        a.type->resolved()->name != b.type->resolved()->name) {
-      throw EvalError("mismatched types \"" + a.type->name + "\" and \"" + b.type->name + "\"");
-    }
-    if (flt) {
-      const double x = as_float(a), y = as_float(b);
-      if (cmp)
-        return constant_bool(compare(x, y));
-      double r = 0;
+    const int to = std::max(x.ord(), y.ord());
+    promote(x, to);
+    promote(y, to);
+  }
+  if (x.k != y.k)
+    throw invalid_binary(x0, op == "quo" ? "/" : op, y0);
+  switch (x.k) {
+    case K::bool_:
+      if (op == "&&")
+        return Const::of_bool(x.b && y.b);
+      if (op == "||")
+        return Const::of_bool(x.b || y.b);
+      break;
+    case K::int_: {
+      const i128 a = x.i, b = y.i;
       if (op == "+")
-        r = x + y;
-      else if (op == "-")
-        r = x - y;
-      else if (op == "*")
-        r = x * y;
-      else if (op == "/")
-        r = x / y;
-      else
-        throw EvalError("operator " + op + " not defined on float");
-      if (rt && is_float(rt->resolved()->kind)) {
-        if (rt->resolved()->kind == GoKind::float32) {
-          const float r32 = static_cast<float>(r);
-          return make(rt, &r32, 4);
-        }
-        return make(rt, &r, 8);
+        return Const::of_int(a + b);
+      if (op == "-")
+        return Const::of_int(a - b);
+      if (op == "*")
+        return Const::of_int(a * b);
+      if (op == "/") {  // a rational: Kind Float even when integral
+        if (b == 0)
+          throw EvalError("division by zero");
+        return Const::of_float(static_cast<double>(a) / static_cast<double>(b));
       }
-      Val v;
-      v.c = Val::Const::float_;
-      v.f = r;
-      return v;
+      if (op == "quo" || op == "%") {
+        if (b == 0)
+          throw EvalError("runtime error: integer divide by zero");
+        return Const::of_int(op == "quo" ? a / b : a % b);
+      }
+      if (op == "&")
+        return Const::of_int(a & b);
+      if (op == "|")
+        return Const::of_int(a | b);
+      if (op == "^")
+        return Const::of_int(a ^ b);
+      if (op == "&^")
+        return Const::of_int(a & ~b);
+      break;
     }
-    const std::int64_t x = as_int(a), y = as_int(b);
-    if (cmp)
-      return constant_bool(compare(x, y));
-    std::int64_t r = 0;
-    if (op == "+")
-      r = x + y;
-    else if (op == "-")
-      r = x - y;
-    else if (op == "*")
-      r = x * y;
-    else if (op == "/" || op == "%") {
-      if (y == 0)
-        throw EvalError("division by zero");
-      r = op == "/" ? x / y : x % y;
-    } else if (op == "&")
-      r = x & y;
-    else if (op == "|")
-      r = x | y;
-    else if (op == "^")
-      r = x ^ y;
-    else if (op == "<<")
-      r = static_cast<std::int64_t>(static_cast<std::uint64_t>(x) << y);
-    else if (op == ">>")
-      r = x >> y;
-    else
-      throw EvalError("operator " + op + " not supported");
-    if (rt) {
-      const auto size = std::min<std::uint64_t>(rt->resolved()->size ? rt->resolved()->size : 8, 8);
-      return make(rt, &r, size);
+    case K::float_:
+      if (op == "+")
+        return Const::of_float(x.f + y.f);
+      if (op == "-")
+        return Const::of_float(x.f - y.f);
+      if (op == "*")
+        return Const::of_float(x.f * y.f);
+      if (op == "/") {
+        if (y.f == 0)
+          throw EvalError("division by zero");
+        return Const::of_float(x.f / y.f);
+      }
+      break;
+    case K::complex_: {
+      const double a = x.f, b = x.im, c = y.f, d = y.im;
+      const bool re_int = x.re_int && y.re_int, im_int = x.im_int && y.im_int;
+      const bool all_int = re_int && im_int;
+      if (op == "+")
+        return Const::of_complex(a + c, b + d, re_int, im_int);
+      if (op == "-")
+        return Const::of_complex(a - c, b - d, re_int, im_int);
+      if (op == "*")
+        return Const::of_complex(a * c - b * d, b * c + a * d, all_int, all_int);
+      if (op == "/") {
+        const double s = c * c + d * d;
+        if (s == 0)
+          throw EvalError("division by zero");
+        return Const::of_complex((a * c + b * d) / s, (b * c - a * d) / s);
+      }
+      break;
     }
-    Val v;
-    v.c = Val::Const::int_;
-    v.i = r;
-    return v;
+    case K::string_:
+      if (op == "+")
+        return Const::of_string(x.s + y.s);
+      break;
   }
+  throw invalid_binary(x0, op == "quo" ? "/" : op, y0);
+}
 
-  Val unary() {
-    if (accept("-")) {
-      Val v = unary();
-      if (v.c == Val::Const::int_) {
-        v.i = -v.i;
-        return v;
+/// go/constant.Shift.
+Const const_shift(const Const& x, const std::string& op, std::uint64_t n) {
+  if (x.k != Const::K::int_)
+    throw EvalError("invalid shift " + x.str() + " " + op + " " + std::to_string(n));
+  if (op == "<<")
+    return Const::of_int(n >= 127 ? 0 : x.i << n);
+  return Const::of_int(n >= 127 ? (x.i < 0 ? -1 : 0) : x.i >> n);
+}
+
+/// go/constant.Compare.
+bool const_compare(const Const& x0, const std::string& op, const Const& y0) {
+  using K = Const::K;
+  Const x = x0, y = y0;
+  if (x.numeric() && y.numeric() && x.ord() != y.ord()) {
+    const int to = std::max(x.ord(), y.ord());
+    for (Const* c : {&x, &y}) {
+      if (c->ord() < to) {
+        c->f = c->real();
+        c->im = 0;
+        c->k = to == 3 ? K::float_ : K::complex_;
       }
-      if (v.c == Val::Const::float_) {
-        v.f = -v.f;
-        return v;
-      }
-      Val zero;
-      zero.c = Val::Const::int_;
-      return apply("-", zero, v);
     }
-    if (accept("+"))
-      return unary();
-    if (accept("^")) {
-      Val v = unary();
-      if (v.c == Val::Const::int_) {
-        v.i = ~v.i;
-        return v;
-      }
-      if (!v.type || !(is_int(v.type->resolved()->kind) || is_uint(v.type->resolved()->kind)))
-        throw EvalError("operator ^ not defined on " + (v.type ? v.type->name : "constant"));
-      Val ones;
-      ones.c = Val::Const::int_;
-      ones.i = -1;
-      return apply("^", v, ones);
-    }
-    if (accept("!")) {
-      Val x = unary();
-      Val v = constant_bool(!as_bool(x));
-      v.typed = x.type != nullptr || x.typed;
-      return v;
-    }
-    if (accept("*"))
-      return deref(unary());
-    if (accept("&")) {
-      Val v = unary();
-      if (!v.type || v.computed || loader_.is_fake(v.addr)) {
-        throw EvalError("can not take address of expression");
-      }
-      const std::uint64_t a = v.addr;
-      return make(loader_.pointer_to(v.type), &a, 8);
-    }
-    return postfix(primary());
   }
-
-  Val deref(const Val& v) {
-    if (!v.type || v.type->resolved()->kind != GoKind::ptr) {
-      if (!v.src.empty() && v.type)
-        throw EvalError("expression \"" + v.src + "\" (" + v.type->name +
-                        ") can not be dereferenced");
-      throw EvalError("expression is not a pointer");
+  auto cmp = [&](auto a, auto b) {
+    if (op == "==")
+      return a == b;
+    if (op == "!=")
+      return a != b;
+    if (op == "<")
+      return a < b;
+    if (op == "<=")
+      return a <= b;
+    if (op == ">")
+      return a > b;
+    return a >= b;
+  };
+  const bool eq_only = op == "==" || op == "!=";
+  if (x.k == y.k) {
+    switch (x.k) {
+      case K::int_:
+        return cmp(x.i, y.i);
+      case K::float_:
+        return cmp(x.f, y.f);
+      case K::string_:
+        return cmp(x.s, y.s);
+      case K::bool_:
+        if (eq_only)
+          return cmp(x.b, y.b);
+        break;
+      case K::complex_:
+        if (eq_only)
+          return op == "==" ? (x.f == y.f && x.im == y.im) : !(x.f == y.f && x.im == y.im);
+        break;
     }
-    const auto p = word(v.addr);
-    if (p == 0)
-      throw EvalError("nil pointer dereference");
-    Val r;
-    r.type = v.type->resolved()->elem;
-    r.addr = p;
+  }
+  throw EvalError("invalid comparison " + x0.str() + " " + op + " " + y0.str());
+}
+
+/// go/constant.UnaryOp with prec 0.
+Const const_unary(const std::string& op, const Const& y) {
+  using K = Const::K;
+  if (op == "+" && y.numeric())
+    return y;
+  if (op == "-" && y.numeric()) {
+    Const r = y;
+    r.i = -r.i;
+    r.f = -r.f;
+    r.im = -r.im;
     return r;
   }
+  if (op == "^" && y.k == K::int_)
+    return Const::of_int(~y.i);
+  if (op == "!" && y.k == K::bool_)
+    return Const::of_bool(!y.b);
+  throw EvalError("invalid unary operation " + op + y.str());
+}
 
-  /// Parses a type: T, *T, []T (only named ones DWARF knows), or a quoted "T".
-  const dwarf::Type* parse_type_name() {
-    if (accept("*")) {
-      const auto* t = parse_type_name();
-      const auto* known = im_.bi.debug().find_type("*" + t->name);
-      return known ? known : loader_.pointer_to(t);
+// ------------------------------------------------------------------ lexer and parser
+
+enum class Tok { eof, ident, int_, float_, imag, char_, string_, op, keyword };
+
+struct Token {
+  Tok kind = Tok::eof;
+  std::string text;  // as written (literals include their quotes)
+  std::size_t pos = 0;
+};
+
+const char* const kKeywords[] = {"break",     "case",   "chan",    "const",       "continue",
+                                 "default",   "defer",  "else",    "fallthrough", "for",
+                                 "func",      "go",     "goto",    "if",          "import",
+                                 "interface", "map",    "package", "range",       "return",
+                                 "select",    "struct", "switch",  "type",        "var"};
+
+/// Go's scanner (the subset an expression needs); errors are go/scanner's.
+std::vector<Token> scan(const std::string& s) {
+  std::vector<Token> out;
+  std::size_t i = 0;
+  auto err = [&](std::size_t at, const std::string& msg) {
+    throw EvalError("1:" + std::to_string(at + 1) + ": " + msg);
+  };
+  while (true) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+    if (i >= s.size())
+      break;
+    const std::size_t start = i;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (std::isalpha(c) || c == '_' || c >= 0x80) {
+      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' ||
+                              static_cast<unsigned char>(s[i]) >= 0x80)) {
+        ++i;
+      }
+      Token t{Tok::ident, s.substr(start, i - start), start};
+      for (const char* k : kKeywords) {
+        if (t.text == k)
+          t.kind = Tok::keyword;
+      }
+      out.push_back(std::move(t));
+      continue;
     }
-    std::string name;
-    if (peek().kind == Token::string) {
-      name = peek().text;
-      ++pos_;
-    } else {
-      while (peek().kind == Token::ident) {
-        name += peek().text;
-        ++pos_;
-        if (peek().kind == Token::op && peek().text == "." &&
-            toks_[pos_ + 1].kind == Token::ident) {
-          name += ".";
-          ++pos_;
+    if (std::isdigit(c) ||
+        (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+      Tok kind = Tok::int_;
+      const bool hex_lit = c == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X');
+      if (c == '0' && i + 1 < s.size() && std::isalpha(static_cast<unsigned char>(s[i + 1])))
+        i += 2;  // 0x 0o 0b prefix
+      while (i < s.size()) {
+        const char d = s[i];
+        if (std::isxdigit(static_cast<unsigned char>(d)) || d == '_') {
+          if (!hex_lit && (d == 'e' || d == 'E')) {
+            kind = Tok::float_;
+            ++i;
+            if (i < s.size() && (s[i] == '+' || s[i] == '-'))
+              ++i;
+            continue;
+          }
+          ++i;
+        } else if (d == '.') {
+          kind = Tok::float_;
+          ++i;
+        } else if (hex_lit && (d == 'p' || d == 'P')) {
+          kind = Tok::float_;
+          ++i;
+          if (i < s.size() && (s[i] == '+' || s[i] == '-'))
+            ++i;
         } else {
           break;
         }
       }
+      if (i < s.size() && s[i] == 'i') {
+        kind = Tok::imag;
+        ++i;
+      }
+      out.push_back({kind, s.substr(start, i - start), start});
+      continue;
     }
-    const auto* t = im_.bi.debug().find_type(name);
-    if (!t)
-      throw EvalError("could not find symbol value for " + name);
-    return t;
+    if (c == '"' || c == '`') {
+      ++i;
+      while (i < s.size() && s[i] != static_cast<char>(c)) {
+        if (c == '"' && s[i] == '\\')
+          ++i;
+        ++i;
+      }
+      if (i >= s.size())
+        err(start,
+            c == '"' ? "string literal not terminated" : "raw string literal not terminated");
+      ++i;
+      out.push_back({Tok::string_, s.substr(start, i - start), start});
+      continue;
+    }
+    if (c == '\'') {
+      ++i;
+      while (i < s.size() && s[i] != '\'') {
+        if (s[i] == '\\')
+          ++i;
+        ++i;
+      }
+      if (i >= s.size())
+        err(start, "rune literal not terminated");
+      ++i;
+      {
+        // Exactly one character (an escape counts as one).
+        std::size_t n = 0;
+        for (std::size_t j = start + 1; j + 1 < i;) {
+          if (s[j] == '\\') {
+            j += 2;
+            while (j + 1 < i && std::isxdigit(static_cast<unsigned char>(s[j]))) ++j;
+          } else {
+            j += decode_rune(s, j).second;
+          }
+          ++n;
+        }
+        if (n != 1)
+          err(start, "illegal rune literal");
+      }
+      out.push_back({Tok::char_, s.substr(start, i - start), start});
+      continue;
+    }
+    static const char* const kOps[] = {"&^=", "<<=", ">>=", "...", "&&", "||", "<-", "++", "--",
+                                       "==",  "!=",  "<=",  ">=",  ":=", "<<", ">>", "&^", "+=",
+                                       "-=",  "*=",  "/=",  "%=",  "&=", "|=", "^="};
+    std::string op;
+    for (const char* o : kOps) {
+      if (s.compare(i, std::strlen(o), o) == 0) {
+        op = o;
+        break;
+      }
+    }
+    if (op.empty()) {
+      if (std::strchr("+-*/%&|^<>=!()[]{},;.:~", static_cast<int>(c)) == nullptr) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "illegal character U+%04X '%c'", c, c);
+        err(start, buf);
+      }
+      op = std::string(1, static_cast<char>(c));
+    }
+    i += op.size();
+    out.push_back({Tok::op, op, start});
+  }
+  // Go's automatic semicolon at the end of the line.
+  if (!out.empty()) {
+    const Token& last = out.back();
+    const bool semi =
+        last.kind == Tok::ident || last.kind == Tok::int_ || last.kind == Tok::float_ ||
+        last.kind == Tok::imag || last.kind == Tok::char_ || last.kind == Tok::string_ ||
+        (last.kind == Tok::keyword && (last.text == "break" || last.text == "continue" ||
+                                       last.text == "fallthrough" || last.text == "return")) ||
+        (last.kind == Tok::op && (last.text == ")" || last.text == "]" || last.text == "}" ||
+                                  last.text == "++" || last.text == "--"));
+    if (semi)
+      out.push_back({Tok::op, "\n", s.size()});
+  }
+  out.push_back({Tok::eof, "", s.size()});
+  return out;
+}
+
+struct Node;
+using NodePtr = std::unique_ptr<Node>;
+
+/// A go/ast expression node.
+struct Node {
+  enum class K {
+    ident,
+    basic_lit,
+    paren,
+    selector,
+    index,
+    slice,
+    type_assert,
+    star,
+    unary,
+    binary,
+    call,
+    composite_lit,
+    key_value,
+    array_type,
+    map_type,
+    chan_type,
+    func_type,
+    interface_type,
+    struct_type,
+    ellipsis,
+    func_lit,
+  } k;
+  std::string s;       // identifier, literal as written, operator, selected name
+  Tok lit = Tok::eof;  // basic_lit
+  NodePtr x, y, z;     // operands (see the parser)
+  std::vector<NodePtr> list;
+  bool slice3 = false;
+  bool has_ellipsis = false;
+};
+
+NodePtr make_node(Node::K k, std::string s = {}) {
+  auto n = std::make_unique<Node>();
+  n->k = k;
+  n->s = std::move(s);
+  return n;
+}
+
+/// go/ast's type name of a node, for Delve's "expression %T not implemented".
+std::string ast_type_name(const Node& n) {
+  switch (n.k) {
+    case Node::K::composite_lit:
+      return "*ast.CompositeLit";
+    case Node::K::key_value:
+      return "*ast.KeyValueExpr";
+    case Node::K::array_type:
+      return "*ast.ArrayType";
+    case Node::K::map_type:
+      return "*ast.MapType";
+    case Node::K::chan_type:
+      return "*ast.ChanType";
+    case Node::K::func_type:
+      return "*ast.FuncType";
+    case Node::K::interface_type:
+      return "*ast.InterfaceType";
+    case Node::K::struct_type:
+      return "*ast.StructType";
+    case Node::K::ellipsis:
+      return "*ast.Ellipsis";
+    case Node::K::func_lit:
+      return "*ast.FuncLit";
+    default:
+      return "*ast.BadExpr";
+  }
+}
+
+int precedence(const std::string& op) {
+  if (op == "||")
+    return 1;
+  if (op == "&&")
+    return 2;
+  if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=")
+    return 3;
+  if (op == "+" || op == "-" || op == "|" || op == "^")
+    return 4;
+  if (op == "*" || op == "/" || op == "%" || op == "<<" || op == ">>" || op == "&" || op == "&^")
+    return 5;
+  return 0;
+}
+
+/// go/parser.ParseExpr for one line: the first error only (go/parser drops further errors
+/// on the same line), in its words.
+class Parser {
+ public:
+  explicit Parser(const std::string& src) : toks_(scan(src)) {}
+
+  NodePtr parse() {
+    NodePtr e = binary(1);
+    if (peek().kind == Tok::op && peek().text == "\n")
+      ++pos_;
+    if (peek().kind != Tok::eof)
+      expected("'EOF'");
+    return e;
   }
 
-  /// Delve's conversion error: the operand's source text when known.
-  static EvalError conversion_error(const Val& v, const std::string& to) {
-    if (v.src.empty())
-      return EvalError("can not convert to " + to);
-    return EvalError("can not convert \"" + v.src + "\" to " + to);
+ private:
+  const Token& peek(std::size_t ahead = 0) const {
+    return toks_[std::min(pos_ + ahead, toks_.size() - 1)];
+  }
+  bool is_op(const char* op, std::size_t ahead = 0) const {
+    return peek(ahead).kind == Tok::op && peek(ahead).text == op;
+  }
+  bool is_kw(const char* kw) const { return peek().kind == Tok::keyword && peek().text == kw; }
+
+  [[noreturn]] void expected(const std::string& what) const {
+    const Token& t = peek();
+    std::string found;
+    switch (t.kind) {
+      case Tok::eof:
+        found = "'EOF'";
+        break;
+      case Tok::op:
+        found = t.text == "\n" ? "newline" : "'" + t.text + "'";
+        break;
+      case Tok::ident:
+      case Tok::int_:
+      case Tok::float_:
+      case Tok::imag:
+      case Tok::char_:
+      case Tok::string_:
+        found = t.text;
+        break;
+      default:
+        found = "'" + t.text + "'";
+    }
+    throw EvalError("1:" + std::to_string(t.pos + 1) + ": expected " + what + ", found " + found);
+  }
+  void expect(const char* op) {
+    if (!is_op(op))
+      expected(std::string("'") + op + "'");
+    ++pos_;
   }
 
-  /// The element type of a slice type (Go's DWARF names it through `array`'s pointer).
-  static const dwarf::Type* slice_elem(const dwarf::Type* r) {
-    if (r->elem)
-      return r->elem;
-    if (const auto* f = r->field("array"); f && f->type)
-      return f->type->resolved()->elem;
+  NodePtr binary(int prec1) {
+    NodePtr x = unary();
+    for (;;) {
+      if (peek().kind != Tok::op)
+        return x;
+      const std::string op = peek().text;
+      // go/parser reads `=` on a right-hand side as a misspelled `==`.
+      const int prec = precedence(op == "=" ? "==" : op);
+      if (prec < prec1 || prec == 0)
+        return x;
+      if (op == "=")
+        expected("'=='");
+      ++pos_;
+      NodePtr y = binary(prec + 1);
+      auto b = make_node(Node::K::binary, op);
+      b->x = std::move(x);
+      b->y = std::move(y);
+      x = std::move(b);
+    }
+  }
+
+  NodePtr unary() {
+    if (peek().kind == Tok::op) {
+      const std::string op = peek().text;
+      if (op == "+" || op == "-" || op == "!" || op == "^" || op == "&" || op == "~" ||
+          op == "<-") {
+        ++pos_;
+        auto u = make_node(Node::K::unary, op);
+        u->x = unary();
+        return u;
+      }
+      if (op == "*") {
+        ++pos_;
+        auto u = make_node(Node::K::star);
+        u->x = unary();
+        return u;
+      }
+    }
+    return primary();
+  }
+
+  static bool is_literal_type(const Node& x) {
+    switch (x.k) {
+      case Node::K::ident:
+      case Node::K::array_type:
+      case Node::K::struct_type:
+      case Node::K::map_type:
+        return true;
+      case Node::K::selector:
+        return x.x->k == Node::K::ident;
+      default:
+        return false;
+    }
+  }
+
+  NodePtr primary() {
+    NodePtr x = operand();
+    for (;;) {
+      if (is_op(".")) {
+        ++pos_;
+        if (peek().kind == Tok::ident) {
+          auto sel = make_node(Node::K::selector, peek().text);
+          ++pos_;
+          sel->x = std::move(x);
+          x = std::move(sel);
+        } else if (is_op("(")) {
+          ++pos_;
+          auto ta = make_node(Node::K::type_assert);
+          ta->x = std::move(x);
+          if (peek().kind == Tok::keyword && peek().text == "type")
+            expected("type");  // .(type) outside a type switch
+          ta->y = type();
+          expect(")");
+          x = std::move(ta);
+        } else {
+          expected("selector or type assertion");
+        }
+      } else if (is_op("[")) {
+        ++pos_;
+        NodePtr idx[3];
+        std::size_t colons[2] = {0, 0};
+        int ncolons = 0;
+        if (!is_op(":"))
+          idx[0] = rhs();
+        while (is_op(":") && ncolons < 2) {
+          colons[ncolons] = peek().pos;
+          ++ncolons;
+          ++pos_;
+          if (!is_op(":") && !is_op("]"))
+            idx[ncolons] = rhs();
+        }
+        expect("]");
+        if (ncolons > 0) {
+          auto sl = make_node(Node::K::slice);
+          sl->x = std::move(x);
+          sl->y = std::move(idx[0]);
+          if (ncolons == 2) {
+            sl->slice3 = true;
+            if (!idx[1])
+              throw EvalError("1:" + std::to_string(colons[0] + 1) +
+                              ": 2nd index required in 3-index slice");
+            if (!idx[2])
+              throw EvalError("1:" + std::to_string(colons[1] + 1) +
+                              ": 3rd index required in 3-index slice");
+            sl->list.push_back(std::move(idx[2]));
+          }
+          sl->z = std::move(idx[1]);
+          x = std::move(sl);
+        } else {
+          if (!idx[0])
+            expected("operand");
+          auto ix = make_node(Node::K::index);
+          ix->x = std::move(x);
+          ix->y = std::move(idx[0]);
+          x = std::move(ix);
+        }
+      } else if (is_op("(")) {
+        ++pos_;
+        auto call = make_node(Node::K::call);
+        call->x = std::move(x);
+        while (!is_op(")")) {
+          call->list.push_back(rhs_or_type());
+          if (is_op("...")) {
+            ++pos_;
+            call->has_ellipsis = true;
+          }
+          if (!is_op(","))
+            break;
+          ++pos_;
+        }
+        expect(")");
+        x = std::move(call);
+      } else if (is_op("{") && is_literal_type(*x)) {
+        auto lit = make_node(Node::K::composite_lit);
+        lit->x = std::move(x);
+        literal_value(*lit);
+        x = std::move(lit);
+      } else {
+        return x;
+      }
+    }
+  }
+
+  void literal_value(Node& lit) {
+    expect("{");
+    while (!is_op("}")) {
+      NodePtr e = is_op("{") ? braced() : rhs();
+      if (is_op(":")) {
+        ++pos_;
+        auto kv = make_node(Node::K::key_value);
+        kv->x = std::move(e);
+        kv->y = is_op("{") ? braced() : rhs();
+        e = std::move(kv);
+      }
+      lit.list.push_back(std::move(e));
+      if (!is_op(","))
+        break;
+      ++pos_;
+    }
+    expect("}");
+  }
+  NodePtr braced() {
+    auto lit = make_node(Node::K::composite_lit);
+    literal_value(*lit);
+    return lit;
+  }
+
+  NodePtr rhs() { return binary(1); }
+  NodePtr rhs_or_type() { return binary(1); }
+
+  NodePtr operand() {
+    const Token& t = peek();
+    switch (t.kind) {
+      case Tok::ident: {
+        ++pos_;
+        return make_node(Node::K::ident, t.text);
+      }
+      case Tok::int_:
+      case Tok::float_:
+      case Tok::imag:
+      case Tok::char_:
+      case Tok::string_: {
+        auto n = make_node(Node::K::basic_lit, t.text);
+        n->lit = t.kind;
+        ++pos_;
+        return n;
+      }
+      case Tok::op:
+        if (t.text == "(") {
+          ++pos_;
+          auto p = make_node(Node::K::paren);
+          p->x = rhs_or_type();
+          expect(")");
+          return p;
+        }
+        if (t.text == "[")
+          return type();
+        break;
+      case Tok::keyword:
+        if (t.text == "map" || t.text == "chan" || t.text == "func" || t.text == "interface" ||
+            t.text == "struct") {
+          return type();
+        }
+        break;
+      case Tok::eof:
+        break;
+    }
+    expected("operand");
+  }
+
+  /// A type in operand or assertion position.
+  NodePtr type() {
+    const Token& t = peek();
+    if (t.kind == Tok::ident) {
+      ++pos_;
+      NodePtr n = make_node(Node::K::ident, t.text);
+      if (is_op(".") && peek(1).kind == Tok::ident) {
+        auto sel = make_node(Node::K::selector, peek(1).text);
+        pos_ += 2;
+        sel->x = std::move(n);
+        n = std::move(sel);
+      }
+      return n;
+    }
+    if (is_op("*")) {
+      ++pos_;
+      auto st = make_node(Node::K::star);
+      st->x = type();
+      return st;
+    }
+    if (is_op("(")) {
+      ++pos_;
+      auto p = make_node(Node::K::paren);
+      p->x = type();
+      expect(")");
+      return p;
+    }
+    if (is_op("[")) {
+      ++pos_;
+      auto a = make_node(Node::K::array_type);
+      if (is_op("...")) {
+        ++pos_;
+        a->y = make_node(Node::K::ellipsis);
+      } else if (!is_op("]")) {
+        a->y = rhs();
+      }
+      expect("]");
+      a->x = type();
+      return a;
+    }
+    if (t.kind == Tok::string_) {
+      auto n = make_node(Node::K::basic_lit, t.text);
+      n->lit = Tok::string_;
+      ++pos_;
+      return n;
+    }
+    if (t.kind == Tok::keyword) {
+      if (t.text == "map") {
+        ++pos_;
+        expect("[");
+        auto m = make_node(Node::K::map_type);
+        m->y = type();
+        expect("]");
+        m->x = type();
+        return m;
+      }
+      if (t.text == "chan") {
+        ++pos_;
+        auto c = make_node(Node::K::chan_type, "chan");
+        if (is_op("<-")) {
+          ++pos_;
+          c->s = "chan<-";
+        }
+        c->x = type();
+        return c;
+      }
+      if (t.text == "interface" || t.text == "struct") {
+        const bool iface = t.text == "interface";
+        ++pos_;
+        expect("{");
+        if (!is_op("}"))
+          expected("'}'");
+        ++pos_;
+        return make_node(iface ? Node::K::interface_type : Node::K::struct_type);
+      }
+      if (t.text == "func") {
+        ++pos_;
+        expect("(");
+        auto f = make_node(Node::K::func_type);
+        while (!is_op(")")) {
+          f->list.push_back(type());
+          if (!is_op(","))
+            break;
+          ++pos_;
+        }
+        expect(")");
+        if (peek().kind == Tok::ident || is_op("*") || is_op("["))
+          f->x = type();
+        if (is_op("{")) {
+          // A function literal: its body is never evaluated, only skipped.
+          int depth = 0;
+          do {
+            if (is_op("{"))
+              ++depth;
+            else if (is_op("}"))
+              --depth;
+            else if (peek().kind == Tok::eof)
+              expected("'}'");
+            ++pos_;
+          } while (depth > 0);
+          f->k = Node::K::func_lit;
+        }
+        return f;
+      }
+    }
+    if (is_op("<-") && peek(1).kind == Tok::keyword && peek(1).text == "chan") {
+      pos_ += 2;
+      auto c = make_node(Node::K::chan_type, "<-chan");
+      c->x = type();
+      return c;
+    }
+    expected("type");
+  }
+
+  std::vector<Token> toks_;
+  std::size_t pos_ = 0;
+};
+
+// go/printer's expression layout (exprToString).
+class Printer {
+ public:
+  std::string print(const Node& n) {
+    out_.clear();
+    expr1(n, 0, 1);
+    return out_;
+  }
+
+ private:
+  static int diff_prec(const Node& e, int prec) {
+    if (e.k != Node::K::binary || prec != precedence(e.s))
+      return 1;
+    return 0;
+  }
+  static void walk_binary(const Node& e, bool& has4, bool& has5, int& max_problem) {
+    const int p = precedence(e.s);
+    if (p == 4)
+      has4 = true;
+    if (p == 5)
+      has5 = true;
+    if (e.x->k == Node::K::binary && precedence(e.x->s) >= p) {
+      walk_binary(*e.x, has4, has5, max_problem);
+    }
+    const Node& r = *e.y;
+    if (r.k == Node::K::binary) {
+      if (precedence(r.s) > p)
+        walk_binary(r, has4, has5, max_problem);
+    } else if (r.k == Node::K::star) {
+      if (e.s == "/")
+        max_problem = 5;
+    } else if (r.k == Node::K::unary) {
+      const std::string both = e.s + r.s;
+      if (both == "/*" || both == "&&" || both == "&^")
+        max_problem = 5;
+      else if ((both == "++" || both == "--") && max_problem < 4)
+        max_problem = 4;
+    }
+  }
+  static int cutoff(const Node& e, int depth) {
+    bool has4 = false, has5 = false;
+    int max_problem = 0;
+    walk_binary(e, has4, has5, max_problem);
+    if (max_problem > 0)
+      return max_problem + 1;
+    if (has4 && has5)
+      return depth == 1 ? 5 : 4;
+    return depth == 1 ? 6 : 4;
+  }
+  void binary_expr(const Node& x, int prec1, int cut, int depth) {
+    const int prec = precedence(x.s);
+    if (prec < prec1) {
+      out_ += "(";
+      expr1(x, 0, depth);  // parenthesized: the printer starts over
+      out_ += ")";
+      return;
+    }
+    const bool blank = prec < cut;
+    expr1(*x.x, prec, depth + diff_prec(*x.x, prec));
+    if (blank)
+      out_ += " ";
+    out_ += x.s;
+    if (blank)
+      out_ += " ";
+    expr1(*x.y, prec + 1, depth + 1);
+  }
+  void expr1(const Node& n, int prec1, int depth) {
+    switch (n.k) {
+      case Node::K::ident:
+      case Node::K::basic_lit:
+        out_ += n.s;
+        return;
+      case Node::K::binary:
+        binary_expr(n, prec1, cutoff(n, depth), depth);
+        return;
+      case Node::K::paren:
+        if (n.x->k == Node::K::paren) {
+          expr1(*n.x, 0, depth);
+        } else {
+          out_ += "(";
+          expr1(*n.x, 0, depth > 1 ? depth - 1 : depth);
+          out_ += ")";
+        }
+        return;
+      case Node::K::star:
+        if (6 < prec1)
+          out_ += "(";
+        out_ += "*";
+        expr1(*n.x, 0, 1);
+        if (6 < prec1)
+          out_ += ")";
+        return;
+      case Node::K::unary:
+        if (6 < prec1) {
+          out_ += "(";
+          expr1(n, 0, depth);
+          out_ += ")";
+          return;
+        }
+        out_ += n.s;
+        expr1(*n.x, 6, depth);
+        return;
+      case Node::K::selector:
+        expr1(*n.x, 7, depth);
+        out_ += "." + n.s;
+        return;
+      case Node::K::type_assert:
+        expr1(*n.x, 7, 1);
+        out_ += ".(";
+        expr1(*n.y, 0, 1);
+        out_ += ")";
+        return;
+      case Node::K::index:
+        expr1(*n.x, 7, 1);
+        out_ += "[";
+        expr1(*n.y, 0, depth + 1);
+        out_ += "]";
+        return;
+      case Node::K::slice: {
+        expr1(*n.x, 7, 1);
+        out_ += "[";
+        const Node* idx[3] = {n.y.get(), n.z.get(), n.list.empty() ? nullptr : n.list[0].get()};
+        const int count = n.slice3 ? 3 : 2;
+        bool blanks = false;
+        if (depth <= 1) {
+          int present = 0;
+          bool binaries = false;
+          for (int i = 0; i < count; ++i) {
+            if (idx[i]) {
+              ++present;
+              binaries = binaries || idx[i]->k == Node::K::binary;
+            }
+          }
+          blanks = present > 1 && binaries;
+        }
+        for (int i = 0; i < count; ++i) {
+          if (i > 0) {
+            if (idx[i - 1] && blanks)
+              out_ += " ";
+            out_ += ":";
+            if (idx[i] && blanks)
+              out_ += " ";
+          }
+          if (idx[i])
+            expr1(*idx[i], 0, depth + 1);
+        }
+        out_ += "]";
+        return;
+      }
+      case Node::K::call: {
+        const int d = n.list.size() > 1 ? depth + 1 : depth;
+        expr1(*n.x, 7, d);
+        out_ += "(";
+        for (std::size_t i = 0; i < n.list.size(); ++i) {
+          if (i)
+            out_ += ", ";
+          expr1(*n.list[i], 0, d);
+        }
+        if (n.has_ellipsis)
+          out_ += "...";
+        out_ += ")";
+        return;
+      }
+      case Node::K::composite_lit:
+        if (n.x)
+          expr1(*n.x, 7, depth);
+        out_ += "{";
+        for (std::size_t i = 0; i < n.list.size(); ++i) {
+          if (i)
+            out_ += ", ";
+          expr1(*n.list[i], 0, depth + 1);
+        }
+        out_ += "}";
+        return;
+      case Node::K::key_value:
+        expr1(*n.x, 0, depth);
+        out_ += ": ";
+        expr1(*n.y, 0, depth);
+        return;
+      case Node::K::array_type:
+        out_ += "[";
+        if (n.y)
+          expr1(*n.y, 0, 1);
+        out_ += "]";
+        expr1(*n.x, 0, 1);
+        return;
+      case Node::K::ellipsis:
+        out_ += "...";
+        return;
+      case Node::K::map_type:
+        out_ += "map[";
+        expr1(*n.y, 0, 1);
+        out_ += "]";
+        expr1(*n.x, 0, 1);
+        return;
+      case Node::K::chan_type:
+        out_ += n.s + " ";
+        expr1(*n.x, 0, 1);
+        return;
+      case Node::K::func_type:
+      case Node::K::func_lit:
+        out_ += "func(";
+        for (std::size_t i = 0; i < n.list.size(); ++i) {
+          if (i)
+            out_ += ", ";
+          expr1(*n.list[i], 0, 1);
+        }
+        out_ += ")";
+        if (n.x) {
+          out_ += " ";
+          expr1(*n.x, 0, 1);
+        }
+        return;
+      case Node::K::interface_type:
+        out_ += "interface{}";
+        return;
+      case Node::K::struct_type:
+        out_ += "struct{}";
+        return;
+    }
+  }
+
+  std::string out_;
+};
+
+std::string expr_string(const Node& n) {
+  return Printer().print(n);
+}
+
+const Node& remove_paren(const Node& n) {
+  const Node* p = &n;
+  while (p->k == Node::K::paren) p = p->x.get();
+  return *p;
+}
+
+/// Go's strconv.Unquote of a string or rune literal (as the scanner accepted it).
+std::string unquote(const std::string& lit) {
+  if (lit.size() >= 2 && lit[0] == '`')
+    return lit.substr(1, lit.size() - 2);
+  std::string out;
+  for (std::size_t i = 1; i + 1 < lit.size(); ++i) {
+    if (lit[i] != '\\') {
+      out += lit[i];
+      continue;
+    }
+    const char c = lit[++i];
+    switch (c) {
+      case 'a':
+        out += '\a';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case 'x':
+        out += static_cast<char>(std::stoi(lit.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+        break;
+      case 'u':
+        out += encode_rune(std::stol(lit.substr(i + 1, 4), nullptr, 16));
+        i += 4;
+        break;
+      case 'U':
+        out += encode_rune(std::stol(lit.substr(i + 1, 8), nullptr, 16));
+        i += 8;
+        break;
+      default:
+        if (c >= '0' && c <= '7') {
+          out += static_cast<char>(std::stoi(lit.substr(i, 3), nullptr, 8));
+          i += 2;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+/// go/constant.MakeFromLiteral.
+Const literal_value(const Node& n) {
+  std::string t = n.s;
+  t.erase(std::remove(t.begin(), t.end(), '_'), t.end());
+  switch (n.lit) {
+    case Tok::int_: {
+      int base = 10;
+      std::size_t at = 0;
+      if (t.size() > 1 && t[0] == '0') {
+        const char p = static_cast<char>(std::tolower(static_cast<unsigned char>(t[1])));
+        if (p == 'x') {
+          base = 16;
+          at = 2;
+        } else if (p == 'b') {
+          base = 2;
+          at = 2;
+        } else if (p == 'o') {
+          base = 8;
+          at = 2;
+        } else {
+          base = 8;
+          at = 1;
+        }
+      }
+      i128 v = 0;
+      for (std::size_t i = at; i < t.size(); ++i) {
+        const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(t[i])));
+        const int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : c - 'a' + 10;
+        if (d < 0 || d >= base)
+          throw EvalError("invalid digit '" + std::string(1, t[i]) + "' in literal " + n.s);
+        v = v * base + d;
+      }
+      return Const::of_int(v);
+    }
+    case Tok::float_:
+      return Const::of_float(std::strtod(t.c_str(), nullptr));
+    case Tok::imag:
+      return Const::of_complex(0, std::strtod(t.substr(0, t.size() - 1).c_str(), nullptr), true,
+                               false);
+    case Tok::char_: {
+      const std::string s = unquote(n.s);
+      return Const::of_int(s.empty() ? 0 : decode_rune(s, 0).first);
+    }
+    case Tok::string_:
+      return Const::of_string(unquote(n.s));
+    default:
+      break;
+  }
+  return Const::of_int(0);
+}
+
+// ------------------------------------------------------------------ values
+
+/// reflect.Kind's String.
+std::string kind_string(GoKind k) {
+  static const char* const names[] = {
+      "invalid", "bool",      "int",        "int8",   "int16",  "int32",         "int64",
+      "uint",    "uint8",     "uint16",     "uint32", "uint64", "uintptr",       "float32",
+      "float64", "complex64", "complex128", "array",  "chan",   "func",          "interface",
+      "map",     "ptr",       "slice",      "string", "struct", "unsafe.Pointer"};
+  const auto i = static_cast<std::size_t>(k);
+  return i < std::size(names) ? names[i] : "invalid";
+}
+
+/// The kind Delve's newVariable gives a value of type `real`: every signed integer is
+/// reflect.Int, every unsigned one reflect.Uint.
+GoKind delve_kind(const dwarf::Type* real) {
+  if (!real)
+    return GoKind::invalid;
+  if (is_int(real->kind))
+    return GoKind::int_;
+  if (is_uint(real->kind))
+    return GoKind::uint;
+  return real->kind;
+}
+
+struct V;
+using VPtr = std::shared_ptr<V>;
+
+/// Delve's proc.Variable while an expression is evaluated.
+struct V {
+  std::string name;
+  const dwarf::Type* type = nullptr;  // DwarfType; nullptr: an untyped constant (or nil)
+  const dwarf::Type* real = nullptr;  // RealType (type->resolved() unless retyped by a cast)
+  std::uint64_t addr = 0;             // 0: not in memory (computed)
+  std::optional<Const> value;         // Delve's Value of a constant or computed value
+  bool nil = false;                   // Delve's nilVariable
+  bool has_bi = true;                 // false: made from a constant (Delve: no ConstDescr)
+  std::uint16_t flags = 0;
+  std::int64_t decl_line = 0;
+  std::string location_expr;
+  std::string unreadable;
+  /// A reslice (addr 0): Delve's Base/Len/Cap, loaded through a fake slice header.
+  std::optional<std::array<std::uint64_t, 3>> slice;
+  /// Delve's pointerToVariable (&x) or a pointer made by a conversion from an integer
+  /// ((*T)(n)): the loaded pointer's only child, unloaded (OnlyAddr).
+  VPtr pointee;
+  /// A value built without memory behind it ([]byte(s), a function), reported as is.
+  std::shared_ptr<Variable> synth;
+  /// Delve's mapSkip: m[n:] lists a map's entries from the n-th on.
+  std::int64_t map_skip = 0;
+  /// The kind newVariable gave the value, kept when a conversion only retypes it.
+  std::optional<GoKind> kept_kind;
+
+  GoKind kind() const {
+    if (kept_kind)
+      return *kept_kind;
+    if (nil)
+      return GoKind::ptr;
+    if (synth)
+      return static_cast<GoKind>(synth->kind);
+    if (real)
+      return delve_kind(real);
+    if (!value)
+      return GoKind::invalid;
+    switch (value->k) {
+      case Const::K::int_:
+        return value->i > std::numeric_limits<std::int64_t>::max() ? GoKind::uint64 : GoKind::int_;
+      case Const::K::float_:
+        return GoKind::float64;
+      case Const::K::complex_:
+        return GoKind::complex128;
+      case Const::K::string_:
+        return GoKind::string;
+      case Const::K::bool_:
+        return GoKind::bool_;
+    }
+    return GoKind::invalid;
+  }
+  /// Delve's TypeString.
+  std::string type_string() const {
+    if (nil)
+      return "nil";
+    if (synth)
+      return synth->type;
+    if (!type)
+      return kind_string(kind());
+    return type->name;
+  }
+};
+
+/// godwarf's type classes, from our Type (a typedef DIE is its own class).
+enum class TClass {
+  int_,
+  uint,
+  float_,
+  complex_,
+  bool_,
+  string,
+  ptr,
+  struct_,
+  slice,
+  array,
+  map,
+  chan,
+  func,
+  interface,
+  other
+};
+TClass tclass(const dwarf::Type* t) {
+  if (!t)
+    return TClass::other;
+  if (t->is_typedef)
+    return TClass::other;
+  const GoKind k = t->kind;
+  if (is_int(k))
+    return TClass::int_;
+  if (is_uint(k))
+    return TClass::uint;
+  if (is_float(k))
+    return TClass::float_;
+  if (is_complex(k))
+    return TClass::complex_;
+  switch (k) {
+    case GoKind::bool_:
+      return TClass::bool_;
+    case GoKind::string:
+      return TClass::string;
+    case GoKind::ptr:
+    case GoKind::unsafe_pointer:
+      return TClass::ptr;
+    case GoKind::struct_:
+      return TClass::struct_;
+    case GoKind::slice:
+      return TClass::slice;
+    case GoKind::array:
+      return TClass::array;
+    case GoKind::map:
+      return TClass::map;
+    case GoKind::chan:
+      return TClass::chan;
+    case GoKind::func:
+      return TClass::func;
+    case GoKind::interface:
+      return TClass::interface;
+    default:
+      return TClass::other;
+  }
+}
+
+/// godwarf's String of a resolved type (a StructType says "struct main.Point").
+std::string real_string(const dwarf::Type* t) {
+  if (t->kind == GoKind::struct_ && !t->name.empty() && !t->name.starts_with("struct"))
+    return "struct " + t->name;
+  return t->name;
+}
+
+/// The element type of a slice type (Go's DWARF names it through `array`'s pointer).
+const dwarf::Type* slice_elem(const dwarf::Type* r) {
+  if (r->elem)
+    return r->elem;
+  if (const auto* f = r->field("array"); f && f->type)
+    return f->type->resolved()->elem;
+  return nullptr;
+}
+
+/// Delve's sameType.
+bool same_type(const dwarf::Type* a, const dwarf::Type* b) {
+  a = a ? a->resolved() : nullptr;
+  b = b ? b->resolved() : nullptr;
+  if (!a || !b)
+    return a == b;
+  if (a->kind == GoKind::ptr) {
+    if (b->kind != GoKind::ptr)
+      return false;
+    return same_type(a->elem, b->elem);
+  }
+  if (a->kind == GoKind::slice) {
+    if (b->kind != GoKind::slice)
+      return false;
+    return same_type(slice_elem(a), slice_elem(b));
+  }
+  return a->name == b->name;
+}
+
+constexpr LoadConfig kLoadFull{true, 1, 64, 64, -1};
+constexpr std::uint64_t kMaxConvertLen = 1 << 20;
+
+class Evaluator {
+ public:
+  Evaluator(Target::Impl& im, const Frame& f, ValueLoader& loader, const LoadConfig* cfg)
+      : im_(im), f_(f), loader_(loader), cfg_(cfg) {}
+
+  V eval(const Node& n) {
+    switch (n.k) {
+      case Node::K::call:
+        return eval_call(n);
+      case Node::K::ident:
+        return eval_ident(n.s);
+      case Node::K::paren:
+        return eval(*n.x);
+      case Node::K::selector: {
+        if (n.x->k == Node::K::ident) {
+          if (n.x->s == "runtime" && n.s == "frameoff")
+            return constant(Const::of_int(f_.frame_offset));
+          if (auto v = find_global(n.x->s, n.s))
+            return *v;
+        }
+        if (n.x->k == Node::K::basic_lit && n.x->lit == Tok::string_) {
+          if (auto v = find_global(unquote(n.x->s), n.s))
+            return *v;
+        }
+        return eval_selector(n);
+      }
+      case Node::K::type_assert:
+        return eval_type_assert(n);
+      case Node::K::index:
+        return eval_index(n);
+      case Node::K::slice:
+        if (n.slice3)
+          throw EvalError("3-index slice expressions not supported");
+        return eval_reslice(n);
+      case Node::K::star:
+        return eval_deref(n);
+      case Node::K::unary:
+        if (n.s == "&")
+          return eval_addr_of(n);
+        return eval_unary(n);
+      case Node::K::binary:
+        return eval_binary(n);
+      case Node::K::basic_lit:
+        return constant(literal_value(n));
+      default:
+        throw EvalError("expression " + ast_type_name(n) + " not implemented");
+    }
+  }
+
+  // ---- loading (Delve's loadValue) --------------------------------------------------
+
+  /// Delve's loadValue(loadSingleValue) of a scalar: its Value (nullopt for kinds that have
+  /// none: structs, arrays, slices, maps, chans, interfaces). Strings read up to `max_str`
+  /// bytes.
+  std::optional<Const> load(V& v, std::uint64_t max_str = 64) {
+    if (v.value || v.nil)
+      return v.value;
+    v.value = read_value(v, max_str);
+    return v.value;
+  }
+
+  /// The Value of a value in memory (load without the caching).
+  std::optional<Const> read_value(V& v, std::uint64_t max_str) {
+    if (!v.unreadable.empty())
+      throw EvalError(v.unreadable);
+    if (!v.real)
+      return std::nullopt;
+    const auto* r = v.real;
+    if (v.pointee)
+      return std::nullopt;  // a pointer built by &x or a conversion: never loaded
+    if (r->kind == GoKind::ptr || r->kind == GoKind::unsafe_pointer)
+      return Const::of_int(word(v.addr));
+    if (r->kind == GoKind::func) {
+      const auto fv = word(v.addr);
+      if (fv == 0)
+        return std::nullopt;
+      const auto* fn = im_.bi.function_at(proc::VirtAddr(word(fv)));
+      return Const::of_string(fn ? fn->name : std::string());
+    }
+    if (r->kind == GoKind::string) {
+      const auto [base, len] = string_info(v);
+      const auto n = std::min<std::uint64_t>(static_cast<std::uint64_t>(len), max_str);
+      std::string s(n, '\0');
+      if (n && !loader_.read(base, std::as_writable_bytes(std::span(s.data(), n))))
+        throw EvalError("could not read " + hex(base));
+      return Const::of_string(std::move(s));
+    }
+    if (r->kind == GoKind::bool_) {
+      std::uint8_t b = 0;
+      read(v.addr, &b, 1);
+      return Const::of_bool(b != 0);
+    }
+    if (is_float(r->kind)) {
+      if (r->size == 4) {
+        float x = 0;
+        read(v.addr, &x, 4);
+        return Const::of_float(x);
+      }
+      double x = 0;
+      read(v.addr, &x, 8);
+      return Const::of_float(x);
+    }
+    if (is_complex(r->kind)) {
+      if (r->size == 8) {
+        float x[2] = {};
+        read(v.addr, x, 8);
+        return Const::of_complex(x[0], x[1]);
+      }
+      double x[2] = {};
+      read(v.addr, x, 16);
+      return Const::of_complex(x[0], x[1]);
+    }
+    if (is_int(r->kind) || is_uint(r->kind)) {
+      const auto size = std::min<std::uint64_t>(r->size ? r->size : 8, 8);
+      std::uint64_t raw = 0;
+      read(v.addr, &raw, size);
+      if (is_int(r->kind)) {
+        const unsigned shift = static_cast<unsigned>(64 - size * 8);
+        return Const::of_int(static_cast<std::int64_t>(raw << shift) >> shift);
+      }
+      return Const::of_int(raw);
+    }
+    return std::nullopt;
+  }
+
+  void read(std::uint64_t addr, void* out, std::size_t n) {
+    if (!loader_.read(addr, std::span(static_cast<std::byte*>(out), n)))
+      throw EvalError("could not read " + hex(addr));
+  }
+  std::uint64_t word(std::uint64_t addr) {
+    std::uint64_t x = 0;
+    read(addr, &x, 8);
+    return x;
+  }
+
+  /// Base and Len of a string value (Delve's readStringInfo at newVariable).
+  std::pair<std::uint64_t, std::int64_t> string_info(const V& v) {
+    if (v.addr == 0) {
+      if (v.value && v.value->k == Const::K::string_)
+        return {0, static_cast<std::int64_t>(v.value->s.size())};
+      return {0, 0};
+    }
+    const auto len = static_cast<std::int64_t>(word(v.addr + 8));
+    if (len < 0)
+      throw EvalError("invalid length: " + std::to_string(len));
+    return {word(v.addr), len};
+  }
+
+  /// Base, Len and Cap of an array, slice or string value; false for other kinds.
+  bool array_info(const V& v, std::uint64_t& base, std::int64_t& len, std::int64_t& cap,
+                  const dwarf::Type*& elem, std::uint64_t& stride) {
+    if (v.synth || !v.real)
+      return false;
+    const auto* r = v.real;
+    if (v.slice) {
+      base = (*v.slice)[0];
+      len = static_cast<std::int64_t>((*v.slice)[1]);
+      cap = static_cast<std::int64_t>((*v.slice)[2]);
+    } else if (r->kind == GoKind::slice) {
+      if (v.addr == 0) {
+        base = 0;
+        len = cap = 0;
+      } else {
+        base = word(v.addr);
+        len = static_cast<std::int64_t>(word(v.addr + 8));
+        cap = static_cast<std::int64_t>(word(v.addr + 16));
+      }
+    } else if (r->kind == GoKind::array) {
+      base = v.addr;
+      len = static_cast<std::int64_t>(r->count);
+      cap = -1;
+    } else if (r->kind == GoKind::string) {
+      auto [b, l] = string_info(v);
+      base = b;
+      len = cap = l;
+    } else {
+      return false;
+    }
+    if (r->kind == GoKind::string) {
+      elem = byte_type();
+      stride = 1;
+    } else {
+      elem = r->kind == GoKind::array ? r->elem : slice_elem(r);
+      stride = elem ? elem->resolved()->size : 0;
+    }
+    return true;
+  }
+
+  // ---- constructors ------------------------------------------------------------------
+
+  static V constant(Const c) {
+    V v;
+    v.value = std::move(c);
+    v.flags = kFlagConstant;
+    v.has_bi = false;
+    return v;
+  }
+  static V nil_variable() {
+    V v;
+    v.nil = true;
+    v.name = "nil";
+    v.has_bi = false;
+    return v;
+  }
+  /// Delve's newVariable("", 0, typ) with a Value: a computed typed value.
+  V computed(const dwarf::Type* t, Const c, bool has_bi) {
+    V v;
+    v.type = t;
+    v.real = t->resolved();
+    v.value = std::move(c);
+    v.has_bi = has_bi;
+    return v;
+  }
+  V at(const dwarf::Type* t, std::uint64_t addr, std::string name = {}) {
+    V v;
+    v.type = t;
+    v.real = t ? t->resolved() : nullptr;
+    v.addr = addr;
+    v.name = std::move(name);
+    return v;
+  }
+
+  const dwarf::Type* byte_type() {
+    if (!byte_) {
+      const auto* u8 = im_.bi.debug().find_type("uint8");
+      if (!u8)
+        throw EvalError("no type uint8");
+      byte_ = loader_.renamed(u8, "byte");
+    }
+    return byte_;
+  }
+
+  /// Delve's findType, with its package-path expansion (pkg.T finds path/to/pkg.T).
+  const dwarf::Type* find_type(const std::string& name) {
+    if (const auto* t = im_.bi.debug().find_type(name))
+      return t;
+    if (name.find('.') != std::string::npos && name.find_first_of("[]*(") == std::string::npos) {
+      for (const auto& n : im_.bi.debug().type_names()) {
+        if (n.size() > name.size() && n.ends_with("/" + name))
+          return im_.bi.debug().find_type(n);
+      }
+    }
+    return nullptr;
+  }
+  /// Delve's findTypeExpr; throws reader.ErrTypeNotFound.
+  const dwarf::Type* find_type_expr(const Node& n) {
+    static const char* const kNotFound =
+        "no type entry found, use 'types' for a list of valid types";
+    if (n.k == Node::K::basic_lit && n.lit == Tok::string_) {
+      const std::string name = unquote(n.s);
+      if (!name.empty() && name[0] == '[') {
+        const auto close = name.find(']');
+        if (close != std::string::npos && close > 1) {
+          try {
+            const auto count = std::stoull(name.substr(1, close - 1));
+            return array_type(count, name.substr(close + 1));
+          } catch (const std::invalid_argument&) {
+          }
+        }
+      }
+      if (const auto* t = find_type(name))
+        return t;
+      throw EvalError(kNotFound);
+    }
+    if (n.k == Node::K::star)
+      return loader_.pointer_to(find_type_expr(*n.x));
+    if (n.k == Node::K::paren)
+      return find_type_expr(*n.x);
+    if (n.k == Node::K::array_type && n.y && n.y->k == Node::K::basic_lit &&
+        n.y->lit == Tok::int_) {
+      return array_type(std::stoull(n.y->s), expr_string(*n.x));
+    }
+    if (const auto* t = find_type(expr_string(n)))
+      return t;
+    throw EvalError(kNotFound);
+  }
+  const dwarf::Type* array_type(std::uint64_t count, std::string elem) {
+    if (elem == "byte")
+      elem = "uint8";
+    const auto* e = find_type(elem);
+    if (!e)
+      throw EvalError("no type entry found, use 'types' for a list of valid types");
+    return loader_.array_of(e, count);
+  }
+
+  // ---- identifiers and globals ---------------------------------------------------------
+
+  V eval_ident(const std::string& name) {
+    if (name == "true" || name == "false")
+      return constant(Const::of_bool(name == "true"));
+    if (name == "nil")
+      return nil_variable();
+    for (const auto& e : im_.visible_variables(f_)) {
+      if (e.name == name && (e.flags & kFlagShadowed) == 0)
+        return local(e);
+    }
+    if (f_.call.function) {
+      const std::string fn = f_.call.function_name();
+      const auto slash = fn.rfind('/');
+      const auto from = slash == std::string::npos ? 0 : slash;
+      if (const auto dot = fn.find('.', from); dot != std::string::npos) {
+        if (auto v = find_global(fn.substr(0, dot), name)) {
+          v->name = name;
+          return *v;
+        }
+      }
+    }
+    throw EvalError("could not find symbol value for " + name);
+  }
+
+  V local(const ScopeVar& e) {
+    const dwarf::Variable& dv = *e.var;
+    const std::uint64_t pc = f_.current.pc;  // location lists: Delve's regs.PC()
+    const RegisterFn regs = [&](unsigned r) { return im_.read_register(f_, r); };
+    const dwarf::Type* t = dv.type;
+    if (t && t->dict_index >= 0)
+      t = loader_.resolve_parametric(t, dict());
+    V v = at(t, 0, e.name);
+    bool fake = false;
+    std::string err;
+    const auto a = loader_.locate(dv, pc, f_.cfa, regs, &fake, &err);
+    v.location_expr = location_text(dv.location, pc - im_.bi.load_bias(), f_.current.pc);
+    v.decl_line = static_cast<std::int64_t>(dv.decl_line);
+    if (!a) {
+      v.unreadable = err;
+    } else {
+      v.addr = *a;
+      if (fake) {
+        v.flags |= kFlagFakeAddress;
+        remember_home(dv, pc, regs, *a);
+      }
+    }
+    if (e.escaped) {
+      // Delve's maybeDereference of the pointer DWARF describes.
+      V d = maybe_deref(v);
+      if (d.unreadable.empty() && d.addr == 0)
+        d.unreadable = "no address for escaped variable";
+      d.name = e.name;
+      d.decl_line = v.decl_line;
+      d.location_expr = v.location_expr.empty() ? v.location_expr : v.location_expr + " (escaped)";
+      v = std::move(d);
+    }
+    v.flags = static_cast<std::uint16_t>((v.flags & kFlagFakeAddress) | e.flags);
+    if (e.escaped)
+      v.flags = e.flags;
+    return v;
+  }
+
+  V package_variable(const dwarf::Variable& g) {
+    const RegisterFn none = [](unsigned) -> std::optional<std::uint64_t> { return std::nullopt; };
+    V v = at(g.type, 0, g.name);
+    bool fake = false;
+    std::string err;
+    const auto a = loader_.locate(g, 0, 0, none, &fake, &err);
+    v.location_expr = location_text(g.location, 0, 0);
+    v.decl_line = static_cast<std::int64_t>(g.decl_line);
+    if (!a)
+      v.unreadable = err;
+    else
+      v.addr = *a;
+    return v;
+  }
+
+  static bool name_matches(const std::string& full, const std::string& name) {
+    return full == name || (full.size() > name.size() && full.ends_with("/" + name));
+  }
+
+  /// Delve's findGlobalInternal: a package variable, a function or a named constant.
+  std::optional<V> find_global_internal(const std::string& name) {
+    const auto& d = im_.bi.debug();
+    const dwarf::Variable* g = d.find_global(name);
+    if (!g) {
+      for (const auto& n : d.global_names()) {
+        if (name_matches(n, name)) {
+          g = d.find_global(n);
+          break;
+        }
+      }
+    }
+    if (g)
+      return package_variable(*g);
+    const dwarf::Function* fn = d.find_function(name);
+    if (!fn) {
+      for (const auto& f : d.functions()) {
+        if (name_matches(f.name, name)) {
+          fn = &f;
+          break;
+        }
+      }
+    }
+    if (fn) {
+      // newVariable(fn.Name, fn.Entry, &godwarf.FuncType{}): Value the name, Base the entry.
+      auto out = std::make_shared<Variable>();
+      out->name = fn->name;
+      out->addr = out->base = im_.bi.to_virt(fn->low_pc).value();
+      out->type = out->real_type = "func()";
+      out->kind = static_cast<int>(GoKind::func);
+      out->value = fn->name;
+      V v;
+      v.name = fn->name;
+      v.synth = std::move(out);
+      return v;
+    }
+    const dwarf::Constant* c = d.find_constant(name);
+    if (!c) {
+      for (const dwarf::Constant* k : d.constants()) {
+        if (name_matches(k->name, name)) {
+          c = k;
+          break;
+        }
+      }
+    }
+    if (c && c->type) {
+      V v = computed(c->type, Const::of_int(0), true);
+      if (is_uint(v.real->kind))
+        v.value = Const::of_int(static_cast<std::uint64_t>(c->value));
+      else if (is_int(v.real->kind))
+        v.value = Const::of_int(c->value);
+      else
+        throw EvalError("unsupported constant kind " + kind_string(delve_kind(v.real)));
+      v.name = name;
+      v.flags = kFlagConstant;
+      return v;
+    }
+    return std::nullopt;
+  }
+
+  /// Delve's findGlobal(pkg, name) (nullopt: not found).
+  std::optional<V> find_global(const std::string& pkg, const std::string& name) {
+    return find_global_internal(pkg + "." + name);
+  }
+
+  /// Where the parts of a register-resident variable (at a fake address) live, so that an
+  /// assignment can write them back (Delve's compositeMemory).
+  struct Home {
+    std::uint64_t base = 0, size = 0;
+    std::vector<dwarf::Piece> pieces;
+  };
+  std::vector<Home> homes_;
+
+  void remember_home(const dwarf::Variable& dv, std::uint64_t pc, const RegisterFn& regs,
+                     std::uint64_t base) {
+    const auto expr = dv.location.at(dwarf::FileAddr(pc - im_.bi.load_bias()));
+    if (!expr)
+      return;
+    dwarf::ExprContext ctx;
+    ctx.read_register = regs;
+    ctx.read_memory = [this](std::uint64_t a, std::span<std::byte> out) {
+      return im_.read(a, out);
+    };
+    ctx.frame_base = f_.cfa;
+    ctx.cfa = f_.cfa;
+    ctx.static_base = im_.bi.load_bias();
+    try {
+      Home h;
+      h.base = base;
+      h.pieces = dwarf::evaluate_location(*expr, ctx);
+      const std::uint64_t whole = dv.type ? dv.type->resolved()->size : 8;
+      for (auto& p : h.pieces) {
+        if (p.size == 0)
+          p.size = whole;
+        h.size += p.size;
+      }
+      homes_.push_back(std::move(h));
+    } catch (const std::exception&) {
+    }
+  }
+  const Home* home_of(std::uint64_t addr) const {
+    for (const auto& h : homes_) {
+      if (addr >= h.base && addr < h.base + h.size)
+        return &h;
+    }
     return nullptr;
   }
 
-  /// string(x) of a non-string x: a rune, []byte or []rune, as a typed string value
-  /// (Delve reports it like a computed string: addr 0, no base).
-  Val to_string(const Val& v) {
-    Val out;
-    out.c = Val::Const::string_;
-    out.typed = true;
-    if (v.c == Val::Const::string_) {
-      out.s = v.s;
-      return out;
+  std::uint64_t dict() {
+    if (!dict_)
+      dict_ = im_.dict_address(f_);
+    return *dict_;
+  }
+
+  // ---- selectors -------------------------------------------------------------------
+
+  /// Delve's maybeDereference: a pointer's pointee (unloaded, unnamed), anything else as is.
+  V maybe_deref(const V& v) {
+    if (!v.unreadable.empty())
+      return v;
+    if (!v.real || (v.real->kind != GoKind::ptr && v.real->kind != GoKind::unsafe_pointer))
+      return v;
+    if (v.pointee) {
+      V c = *v.pointee;
+      return c;
     }
-    if (v.c == Val::Const::int_) {
-      out.s = encode_rune(v.i);
-      return out;
+    const dwarf::Type* elem = v.real->kind == GoKind::ptr ? v.real->elem : nullptr;
+    V r = at(elem, 0);
+    std::uint64_t p = 0;
+    if (!loader_.read(v.addr, std::as_writable_bytes(std::span(&p, 1))))
+      r.unreadable = "could not read " + hex(v.addr);
+    r.addr = p;
+    return r;
+  }
+
+  V eval_selector(const Node& n) {
+    V xv = eval(*n.x);
+    if (xv.nil)
+      throw EvalError("nil (type nil) is not a struct");
+    if (xv.addr == 0 && xv.name.empty() && !xv.type && !xv.synth && xv.value)
+      throw EvalError(xv.value->str() + " (type " + xv.type_string() + ") is not a struct");
+    return struct_member(xv, n.s);
+  }
+
+  /// Delve's toField.
+  V to_field(const V& v, const dwarf::Field& f) {
+    if (!v.unreadable.empty())
+      return v;
+    if (v.addr == 0)
+      throw EvalError(v.name + " is nil");
+    std::string name;
+    if (!v.name.empty()) {
+      const auto dot = f.name.find('.');
+      name = v.name + "." + (dot == std::string::npos ? f.name : f.name.substr(dot + 1));
     }
+    return at(f.type, v.addr + f.offset, std::move(name));
+  }
+
+  V struct_member(V v, const std::string& member) {
+    if (!v.unreadable.empty())
+      return v;
+    const std::string vname = v.name;
     if (v.synth) {
-      const bool runes = v.synth->type == "[]int32";
+      if (v.synth->kind != static_cast<int>(GoKind::struct_))
+        throw EvalError(vname + " (type " + v.synth->type + ") is not a struct");
       for (const auto& c : v.synth->children) {
-        const auto x = std::stoll(c.value);
-        out.s += runes ? encode_rune(x) : std::string(1, static_cast<char>(x));
+        if (c.name == member) {
+          V r;
+          r.synth = std::make_shared<Variable>(c);
+          return r;
+        }
       }
-      return out;
+      throw EvalError(vname + " has no member " + member);
     }
-    const auto* r = v.type ? v.type->resolved() : nullptr;
-    if (r && (is_int(r->kind) || is_uint(r->kind))) {
-      out.s = encode_rune(as_int(v));
-      return out;
+    if (v.real && v.real->kind == GoKind::chan && v.real->underlying) {
+      // The *hchan behind the chan, `buf` retyped *[dataqsiz]T (Delve's loadChanInfo).
+      const dwarf::Type* ptr = v.real->underlying->resolved();
+      const dwarf::Type* hchan = ptr->elem ? ptr->elem->resolved() : nullptr;
+      if (hchan && hchan->fields.size() >= 2 && v.addr) {
+        const auto h = word(v.addr);
+        std::uint64_t n = 0;
+        if (h)
+          n = word(h + hchan->fields[1].offset);
+        auto& copy = fake_types_.emplace_back(*hchan);
+        for (auto& f : copy.fields) {
+          if (f.name == "buf")
+            f.type = loader_.pointer_to(loader_.array_of(v.real->elem, n));
+        }
+        v.type = v.real = loader_.pointer_to(&copy);
+      }
+    } else if (v.real && v.real->kind == GoKind::interface) {
+      V data = interface_data(v);
+      if (data.addr != 0 || data.type)
+        v = std::move(data);
     }
-    const auto* elem = r && r->kind == GoKind::slice ? slice_elem(r) : nullptr;
-    const auto ek = elem ? elem->resolved()->kind : GoKind::invalid;
-    if (ek != GoKind::uint8 && ek != GoKind::int32)
-      throw conversion_error(v, "string");
-    const auto data = word(v.addr);
-    const auto len = std::min<std::uint64_t>(word(v.addr + 8), kMaxConvertLen);
-    const std::size_t width = ek == GoKind::uint8 ? 1 : 4;
-    std::vector<std::byte> bytes(len * width);
-    if (len && !loader_.read(data, bytes)) {
-      throw EvalError("could not read " + hex(data));
+    std::deque<V> queue{v};
+    std::vector<std::string> seen;
+    bool first = true;
+    while (!queue.empty()) {
+      V cur = std::move(queue.front());
+      queue.pop_front();
+      const std::string rname = cur.real ? cur.real->name : std::string();
+      if (std::find(seen.begin(), seen.end(), rname) != seen.end())
+        continue;
+      seen.push_back(rname);
+      V sv = maybe_deref(cur);
+      sv.name = cur.name;
+      if (!sv.unreadable.empty())
+        return sv;
+      if (sv.real && sv.real->kind == GoKind::struct_) {
+        for (const auto& field : sv.real->fields) {
+          if (field.name == member)
+            return to_field(sv, field);
+          const std::string tname = field.type ? field.type->name : std::string();
+          const bool embedded = field.embedded || tname == field.name ||
+                                (field.name.size() > 1 && field.name[0] == '*' &&
+                                 tname.size() > 1 && tname.substr(1) == field.name.substr(1));
+          if (!embedded)
+            continue;
+          V ev = to_field(sv, field);
+          const auto dot = field.name.find('.');
+          if (dot != std::string::npos && field.name.substr(dot + 1) == member)
+            return ev;
+          ev.name = sv.name;
+          queue.push_back(std::move(ev));
+        }
+      } else if (first) {
+        throw EvalError(vname + " (type " + sv.type_string() + ") is not a struct");
+      }
+      first = false;
     }
-    if (width == 1) {
-      out.s.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    throw EvalError(vname + " has no member " + member);
+  }
+
+  // ---- interfaces ------------------------------------------------------------------
+
+  /// Delve's loadInterface(0, false): the `data` child, or an unreadable V. A nil interface
+  /// gives an untyped child at address 0.
+  V interface_data(const V& v) {
+    const auto* r = v.real;
+    const bool empty = r->field("_type") != nullptr;
+    const auto first = word(v.addr);
+    V data;
+    data.name = "data";
+    if (first == 0)
+      return data;
+    const auto rtype = empty ? first : word(first + 8);
+    const dwarf::Type* dyn = im_.bi.debug().type_by_runtime_type(rtype - im_.bi.load_bias());
+    if (!dyn)
+      throw EvalError("could not resolve interface type");
+    const dwarf::Type* rt = im_.bi.debug().find_type("runtime._type");
+    std::uint8_t kind = 0;
+    const auto* kf = rt ? rt->resolved()->field("kind") : nullptr;
+    read(rtype + (kf ? kf->offset : 23), &kind, 1);
+    constexpr std::uint8_t kKindDirectIface = 1 << 5;
+    const bool direct = (kind & kKindDirectIface) != 0;
+    const std::uint64_t data_addr = v.addr + 8;
+    if (!direct && dyn->resolved()->kind != GoKind::ptr) {
+      data = at(dyn, word(data_addr), "data");
     } else {
-      for (std::size_t i = 0; i < len; ++i) {
-        std::int32_t x = 0;
-        std::memcpy(&x, bytes.data() + i * 4, 4);
-        out.s += encode_rune(x);
+      data = at(dyn, data_addr, "data");
+    }
+    return data;
+  }
+
+  V eval_type_assert(const Node& n) {
+    V xv = eval(*n.x);
+    if (xv.kind() != GoKind::interface)
+      throw EvalError("expression \"" + expr_string(*n.x) + "\" not an interface");
+    if (!xv.unreadable.empty())
+      throw EvalError(xv.unreadable);
+    V data = interface_data(xv);
+    if (data.addr == 0)
+      throw EvalError("interface conversion: " + xv.type->name + " is nil, not " +
+                      expr_string(*n.y));
+    if (!(n.y->k == Node::K::ident && n.y->s == "data")) {
+      const dwarf::Type* typ = find_type_expr(*n.y);
+      if (data.type->name != typ->name) {
+        throw EvalError("interface conversion: " + xv.type->name + " is " + data.type_string() +
+                        ", not " + typ->name);
       }
     }
+    return data;
+  }
+
+  // ---- index, reslice, deref, address-of ---------------------------------------------
+
+  V eval_index(const Node& n) {
+    V xev = eval(*n.x);
+    if (!xev.unreadable.empty())
+      throw EvalError(xev.unreadable);
+    xev = maybe_deref(xev);
+    V idx = eval(*n.y);
+    const std::string xs = expr_string(*n.x);
+    const auto cantindex = [&] {
+      return EvalError("expression \"" + xs + "\" (" + xev.type_string() +
+                       ") does not support indexing");
+    };
+    GoKind k = xev.kind();
+    if (k == GoKind::ptr) {
+      if (xev.nil || !xev.real || !xev.real->elem ||
+          xev.real->elem->resolved()->kind != GoKind::array) {
+        throw cantindex();
+      }
+      xev = maybe_deref(xev);
+      k = xev.kind();
+    }
+    if (xev.synth && xev.synth->kind == static_cast<int>(GoKind::slice))
+      throw EvalError("can not index \"" + xs + "\"");
+    if (k == GoKind::slice || k == GoKind::array || k == GoKind::string) {
+      std::uint64_t base = 0, stride = 0;
+      std::int64_t len = 0, cap = 0;
+      const dwarf::Type* elem = nullptr;
+      if (!xev.type || !array_info(xev, base, len, cap, elem, stride) || base == 0)
+        throw EvalError("can not index \"" + xs + "\"");
+      const std::int64_t i = as_int(idx);
+      if (i < 0 || i >= len)
+        throw EvalError("index out of bounds");
+      return at(elem, base + static_cast<std::uint64_t>(i) * stride);
+    }
+    if (k == GoKind::map) {
+      load(idx, 1024 * 1024);
+      return map_access(xev, idx);
+    }
+    throw cantindex();
+  }
+
+  /// Delve's asInt.
+  std::int64_t as_int(V& v) {
+    if (!v.type) {
+      if (v.nil || !v.value || v.value->k != Const::K::int_)
+        throw EvalError("can not convert constant " + (v.value ? v.value->str() : "nil") +
+                        " to int");
+    } else {
+      load(v);
+      if (tclass(v.type) != TClass::int_)
+        throw EvalError("can not convert value of type " + v.type->name + " to int");
+    }
+    return v.value->int64();
+  }
+
+  /// Delve's mapAccess: the entries in Delve's iteration order, the first key's type checked
+  /// against the index, keys compared with compareOp.
+  V map_access(const V& m, V& idx) {
+    LoadConfig cfg{true, 0, 64, 1 << 30, -1};
+    if (idx.kind() == GoKind::string && idx.value)
+      cfg.max_string_len = std::max<int>(64, static_cast<int>(idx.value->s.size()));
+    Variable mv = loader_.load("", m.type, m.addr, cfg);
+    if (!mv.unreadable.empty())
+      throw EvalError("can not access unreadable map: " + mv.unreadable);
+    const auto* mt = m.real;
+    const dwarf::Type* key_t = mt->key;
+    const dwarf::Type* val_t = mt->elem;
+    for (std::size_t i = 0; i + 1 < mv.children.size(); i += 2) {
+      const Variable& key = mv.children[i];
+      if (!key.unreadable.empty())
+        throw EvalError("can not access unreadable map: " + key.unreadable);
+      V kv = at(key_t, key.addr);
+      if (i == 0)
+        is_type(idx, key_t ? key_t->resolved() : nullptr, kv.kind(), true);
+      if (compare("==", kv, idx))
+        return at(val_t, mv.children[i + 1].addr);
+    }
+    throw EvalError("key not found");
+  }
+
+  V eval_reslice(const Node& n) {
+    V xev = eval(*n.x);
+    if (!xev.unreadable.empty())
+      throw EvalError(xev.unreadable);
+    std::int64_t low = 0, high = 0;
+    if (n.y) {
+      V lv = eval(*n.y);
+      try {
+        low = as_int(lv);
+      } catch (const EvalError& e) {
+        throw EvalError("can not convert \"" + expr_string(*n.y) + "\" to int: " + e.what());
+      }
+    }
+    std::uint64_t base = 0, stride = 0;
+    std::int64_t len = 0, cap = 0;
+    const dwarf::Type* elem = nullptr;
+    const GoKind k = xev.kind();
+    const bool arrayish =
+        (k == GoKind::slice || k == GoKind::array || k == GoKind::string) && !xev.synth && xev.type;
+    if (arrayish)
+      array_info(xev, base, len, cap, elem, stride);
+    else if (xev.synth && xev.synth->kind == static_cast<int>(GoKind::slice))
+      len = xev.synth->len;
+    else if (xev.value && xev.value->k == Const::K::string_)
+      len = static_cast<std::int64_t>(xev.value->s.size());
+    if (!n.z) {
+      high = len;
+    } else {
+      V hv = eval(*n.z);
+      try {
+        high = as_int(hv);
+      } catch (const EvalError& e) {
+        throw EvalError("can not convert \"" + expr_string(*n.z) + "\" to int: " + e.what());
+      }
+    }
+    if (k == GoKind::slice || k == GoKind::array || k == GoKind::string) {
+      if (base == 0)
+        throw EvalError("can not slice \"" + expr_string(*n.x) + "\"");
+      if (low < 0 || low > len || high < 0 || high > len || high - low < 0)
+        throw EvalError("index out of bounds");
+      V r;
+      r.type = k == GoKind::array ? loader_.slice_of(elem) : xev.type;
+      r.real = k == GoKind::array ? r.type : xev.real;
+      r.slice = std::array<std::uint64_t, 3>{base + static_cast<std::uint64_t>(low) * stride,
+                                             static_cast<std::uint64_t>(high - low),
+                                             static_cast<std::uint64_t>(high - low)};
+      r.flags = xev.flags;
+      return r;
+    }
+    if (k == GoKind::map) {
+      if (n.z)
+        throw EvalError("second slice argument must be empty for maps");
+      V r = xev;
+      r.map_skip += low;
+      Variable mv = loader_.load("", xev.type, xev.addr, LoadConfig{false, 0, 0, 0, 0});
+      if (r.map_skip >= mv.len)
+        throw EvalError("map index out of bounds");
+      return r;
+    }
+    throw EvalError("can not slice \"" + expr_string(*n.x) + "\" (type " + xev.type_string() + ")");
+  }
+
+  V eval_deref(const Node& n) {
+    V xev = eval(*n.x);
+    if (xev.kind() != GoKind::ptr)
+      throw EvalError("expression \"" + expr_string(*n.x) + "\" (" + xev.type_string() +
+                      ") can not be dereferenced");
+    if (xev.nil)
+      throw EvalError("nil can not be dereferenced");
+    if (xev.pointee)
+      return *xev.pointee;
+    std::uint64_t p = 0;
+    if (!loader_.read(xev.addr, std::as_writable_bytes(std::span(&p, 1))))
+      throw EvalError("couldn't read pointer: could not read " + hex(xev.addr));
+    if (p == 0)
+      throw EvalError("nil pointer dereference");
+    return at(xev.real->elem, p);
+  }
+
+  V eval_addr_of(const Node& n) {
+    V xev = eval(*n.x);
+    if (xev.addr == 0 || !xev.type)
+      throw EvalError("can not take address of \"" + expr_string(*n.x) + "\"");
+    V r;
+    r.type = r.real = loader_.pointer_to(xev.type);
+    r.pointee = std::make_shared<V>(std::move(xev));
+    r.has_bi = true;
+    return r;
+  }
+
+  // ---- operators -------------------------------------------------------------------
+
+  V eval_unary(const Node& n) {
+    V xv = eval(*n.x);
+    const auto val = load(xv);
+    if (!xv.unreadable.empty())
+      throw EvalError(xv.unreadable);
+    if (val && val->k == Const::K::float_ && !std::isfinite(val->f))
+      throw EvalError("operations on non-finite floats not implemented");
+    if (!val)
+      throw EvalError("operator " + n.s + " can not be applied to \"" + expr_string(*n.x) + "\"");
+    Const rc = const_unary(n.s, *val);
+    if (xv.type)
+      return computed(xv.type, std::move(rc), xv.has_bi);
+    V r = constant(std::move(rc));
+    return r;
+  }
+
+  /// Delve's isType: can `v` be used as a value of type `typ` (kind `kind`)?
+  /// `real`: typ is a RealType (printed as godwarf does: "struct main.Key").
+  void is_type(const V& v, const dwarf::Type* typ, GoKind kind, bool real = false) {
+    const std::string tname = typ ? (real ? real_string(typ) : typ->name) : std::string("<nil>");
+    if (v.type) {
+      if (!typ || !same_type(typ, v.real))
+        throw EvalError("can not convert value of type " + v.type->name + " to " + tname);
+      return;
+    }
+    if (!typ)
+      return;
+    if (v.nil) {
+      switch (kind) {
+        case GoKind::slice:
+        case GoKind::map:
+        case GoKind::func:
+        case GoKind::ptr:
+        case GoKind::chan:
+        case GoKind::interface:
+          return;
+        default:
+          throw EvalError("mismatched types nil and " + tname);
+      }
+    }
+    const auto converr = [&] {
+      return EvalError("can not convert " + (v.value ? v.value->str() : std::string()) +
+                       " constant to " + tname);
+    };
+    if (!v.value)
+      throw converr();
+    const auto vk = v.value->k;
+    switch (tclass(typ)) {
+      case TClass::int_:
+      case TClass::uint:
+        if (vk != Const::K::int_)
+          throw converr();
+        return;
+      case TClass::float_:
+        if (vk != Const::K::int_ && vk != Const::K::float_)
+          throw converr();
+        return;
+      case TClass::bool_:
+        if (vk != Const::K::bool_)
+          throw converr();
+        return;
+      case TClass::string:
+        if (vk != Const::K::string_)
+          throw converr();
+        return;
+      case TClass::complex_:
+        if (vk != Const::K::int_ && vk != Const::K::float_ && vk != Const::K::complex_)
+          throw converr();
+        return;
+      default:
+        throw converr();
+    }
+  }
+
+  /// Delve's negotiateType: the type of `x op y` (nullptr: untyped).
+  const dwarf::Type* negotiate_type(const std::string& op, V& xv, V& yv) {
+    auto nil_check = [&](const V& v) {
+      if (op != "==" && op != "!=")
+        throw EvalError("operator " + op + " can not be applied to \"nil\"");
+      switch (v.kind()) {
+        case GoKind::ptr:
+        case GoKind::unsafe_pointer:
+        case GoKind::chan:
+        case GoKind::map:
+        case GoKind::interface:
+        case GoKind::slice:
+        case GoKind::func:
+          return;
+        default:
+          throw EvalError("can not compare " + kind_string(v.kind()) + " to nil");
+      }
+    };
+    if (xv.nil) {
+      nil_check(yv);
+      return nullptr;
+    }
+    if (yv.nil) {
+      nil_check(xv);
+      return nullptr;
+    }
+    if (op == "<<" || op == ">>") {
+      if (!xv.value || xv.value->k != Const::K::int_)
+        throw EvalError("shift of type " + kind_string(xv.kind()));
+      switch (yv.kind()) {
+        case GoKind::uint:
+        case GoKind::uint8:
+        case GoKind::uint16:
+        case GoKind::uint32:
+        case GoKind::uint64:
+        case GoKind::uintptr:
+          break;
+        case GoKind::int_:
+        case GoKind::int8:
+        case GoKind::int16:
+        case GoKind::int32:
+        case GoKind::int64:
+          if (yv.value && yv.value->i < 0)
+            throw EvalError("shift count must not be negative");
+          break;
+        default:
+          throw EvalError("shift count type " + kind_string(yv.kind()) +
+                          ", must be unsigned integer");
+      }
+      return xv.type;
+    }
+    if (!xv.type && !yv.type)
+      return nullptr;
+    if (xv.type && yv.type) {
+      if (xv.type->name != yv.type->name)
+        throw EvalError("mismatched types \"" + xv.type->name + "\" and \"" + yv.type->name + "\"");
+      return xv.type;
+    }
+    if (xv.type) {
+      is_type(yv, xv.type, xv.kind());
+      return xv.type;
+    }
+    is_type(xv, yv.type, yv.kind());
+    return yv.type;
+  }
+
+  /// Loads a value for an operator: strings later (their length first), others fully.
+  void load_operand(V& v) {
+    if (v.kind() != GoKind::string)
+      load(v);
+    if (!v.unreadable.empty())
+      throw EvalError(v.unreadable);
+  }
+
+  V eval_binary(const Node& n) {
+    const std::string& op = n.s;
+    V xv = eval(*n.x);
+    load_operand(xv);
+    if (op == "&&" || op == "||") {
+      if (!xv.value || xv.value->k != Const::K::bool_)
+        throw EvalError("operator " + op + " can not be applied to \"" + expr_string(*n.x) + "\"");
+      if (xv.value->b == (op == "||"))
+        return constant(*xv.value);
+    }
+    V yv = eval(*n.y);
+    load_operand(yv);
+    for (const V* v : {&xv, &yv}) {
+      if (v->value && v->value->k == Const::K::float_ && !std::isfinite(v->value->f))
+        throw EvalError("operations on non-finite floats not implemented");
+    }
+    const dwarf::Type* typ = negotiate_type(op, xv, yv);
+    std::string eop = op;
+    if (typ && op == "/") {
+      const TClass c = tclass(typ->resolved());
+      if (c == TClass::int_ || c == TClass::uint)
+        eop = "quo";
+    }
+    if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=")
+      return constant(Const::of_bool(compare(op, xv, yv)));
+    if (xv.kind() == GoKind::string)
+      load(xv, 1024 * 1024);
+    if (yv.kind() == GoKind::string)
+      load(yv, 1024 * 1024);
+    if (!xv.value)
+      throw EvalError("operator " + op + " can not be applied to \"" + expr_string(*n.x) + "\"");
+    if (!yv.value)
+      throw EvalError("operator " + op + " can not be applied to \"" + expr_string(*n.y) + "\"");
+    Const rc = (op == "<<" || op == ">>") ? const_shift(*xv.value, op, yv.value->uint64())
+                                          : const_binary(*xv.value, eop, *yv.value);
+    if (!typ)
+      return constant(std::move(rc));
+    const auto* rt = typ->resolved();
+    if (is_int(rt->kind) || is_uint(rt->kind)) {
+      // convertInt: truncated (and sign-extended) to the type's size.
+      const unsigned bits = static_cast<unsigned>(std::min<std::uint64_t>(rt->size, 8) * 8);
+      i128 r = rc.i;
+      if (bits < 128) {
+        const u128 mask = (static_cast<u128>(1) << bits) - 1;
+        u128 u = static_cast<u128>(r) & mask;
+        if (is_int(rt->kind) && ((u >> (bits - 1)) & 1))
+          u |= ~mask;
+        r = static_cast<i128>(u);
+      }
+      rc.i = r;
+    }
+    return computed(typ, std::move(rc), xv.has_bi);
+  }
+
+  /// A loaded api view of a value (structs, arrays, interfaces, pointers) for compareOp.
+  Variable loaded(const V& v, const LoadConfig& cfg) {
+    Variable out;
+    out.addr = v.addr;
+    if (v.synth)
+      return *v.synth;
+    loader_.load_into(out, v.type, cfg);
     return out;
   }
 
-  /// []byte(x) / []rune(x) (elem "uint8" or "int32"): Delve's convertType builds the slice
-  /// from the string's bytes or runes, each element at the operand's address plus its byte
-  /// index, without memory behind it. A value of the slice type itself is returned as is.
-  Val to_slice(const std::string& elem, const Val& v) {
-    const std::string tname = "[]" + elem;
-    if (v.type && v.type->resolved()->name == tname) {
-      Val same = v;  // Delve returns the operand itself, named as it is
-      if (same.name.empty())
-        same.name = v.src;
-      return same;
+  /// Delve's compareOp.
+  bool compare(const std::string& op, V& xv, V& yv) {
+    const GoKind k = xv.kind();
+    switch (k) {
+      case GoKind::bool_:
+      case GoKind::int_:
+      case GoKind::int8:
+      case GoKind::int16:
+      case GoKind::int32:
+      case GoKind::int64:
+      case GoKind::uint:
+      case GoKind::uint8:
+      case GoKind::uint16:
+      case GoKind::uint32:
+      case GoKind::uint64:
+      case GoKind::uintptr:
+      case GoKind::float32:
+      case GoKind::float64:
+      case GoKind::complex64:
+      case GoKind::complex128: {
+        const auto x = load(xv), y = load(yv);
+        if (!x || !y)
+          throw EvalError("invalid comparison");
+        return const_compare(*x, op, *y);
+      }
+      case GoKind::string: {
+        const auto lx = string_info(xv).second, ly = string_info(yv).second;
+        if (lx != ly) {
+          if (op == "==")
+            return false;
+          if (op == "!=")
+            return true;
+        }
+        const auto x = load(xv, 1024 * 1024), y = load(yv, 1024 * 1024);
+        if (!x || !y || static_cast<std::int64_t>(x->s.size()) != lx ||
+            static_cast<std::int64_t>(y->s.size()) != ly) {
+          throw EvalError("string too long for comparison");
+        }
+        return const_compare(*x, op, *y);
+      }
+      default:
+        break;
     }
-    if (v.synth && v.synth->type == tname)
-      return v;
-    const bool is_str =
-        v.c == Val::Const::string_ || (v.type && v.type->resolved()->kind == GoKind::string);
-    if (!is_str || (elem != "uint8" && elem != "int32"))
-      throw conversion_error(v, tname);
-    const std::string s = as_string(v);
-    const std::uint64_t base = v.type && !v.computed ? v.addr : 0;
+    if (op != "==" && op != "!=")
+      throw EvalError("operator " + op + " not defined on " + kind_string(k));
+    bool eql = false;
+    if (xv.nil || yv.nil) {
+      const V& o = xv.nil ? yv : xv;
+      eql = is_nil(o);
+      return op == "==" ? eql : !eql;
+    }
+    switch (k) {
+      case GoKind::ptr:
+        eql = pointee_addr(xv) == pointee_addr(yv);
+        break;
+      case GoKind::array:
+      case GoKind::struct_: {
+        const Variable a = loaded(xv, kLoadFull), b = loaded(yv, kLoadFull);
+        eql = equal_loaded(a, b);
+        break;
+      }
+      case GoKind::slice:
+      case GoKind::map:
+      case GoKind::func:
+      case GoKind::chan:
+        throw EvalError("can not compare " + kind_string(k) + " variables");
+      case GoKind::interface: {
+        const Variable a = loaded(xv, kLoadFull), b = loaded(yv, kLoadFull);
+        if (a.children.empty() || b.children.empty() ||
+            a.children[0].real_type != b.children[0].real_type) {
+          eql = false;
+        } else {
+          eql = equal_loaded(a.children[0], b.children[0]);
+        }
+        break;
+      }
+      default:
+        throw EvalError("unimplemented comparison of " + kind_string(k) + " variables");
+    }
+    return op == "==" ? eql : !eql;
+  }
+
+  /// compareOp(==) of two loaded values (Delve's equalChildren over loaded children).
+  bool equal_loaded(const Variable& a, const Variable& b) {
+    const auto k = static_cast<GoKind>(a.kind);
+    switch (k) {
+      case GoKind::array:
+        if (static_cast<std::int64_t>(a.children.size()) != a.len ||
+            static_cast<std::int64_t>(b.children.size()) != b.len)
+          throw EvalError("array too long for comparison");
+        break;
+      case GoKind::struct_:
+        if (a.children.size() != b.children.size())
+          return false;
+        if (static_cast<std::int64_t>(a.children.size()) != a.len ||
+            static_cast<std::int64_t>(b.children.size()) != b.len)
+          throw EvalError("structure too deep for comparison");
+        break;
+      case GoKind::ptr:
+        return a.children.empty() || b.children.empty() ? a.value == b.value
+                                                        : a.children[0].addr == b.children[0].addr;
+      case GoKind::slice:
+      case GoKind::map:
+      case GoKind::func:
+      case GoKind::chan:
+        throw EvalError("can not compare " + kind_string(k) + " variables");
+      case GoKind::interface:
+        if (a.children.empty() || b.children.empty() ||
+            a.children[0].real_type != b.children[0].real_type)
+          return false;
+        return equal_loaded(a.children[0], b.children[0]);
+      default:
+        return a.value == b.value;
+    }
+    bool r = true;
+    for (std::size_t i = 0; i < a.children.size() && i < b.children.size(); ++i) {
+      r = r && equal_loaded(a.children[i], b.children[i]);
+      if (!r && k == GoKind::array)
+        return false;
+    }
+    return r;
+  }
+
+  std::uint64_t pointee_addr(const V& v) {
+    if (v.pointee)
+      return v.pointee->addr;
+    return word(v.addr);
+  }
+
+  /// Delve's isNil.
+  bool is_nil(const V& v) {
+    switch (v.kind()) {
+      case GoKind::ptr:
+        return v.nil || pointee_addr(v) == 0;
+      case GoKind::interface:
+        return word(v.addr) == 0;
+      case GoKind::slice:
+        return v.slice ? (*v.slice)[0] == 0 : word(v.addr) == 0;
+      case GoKind::map:
+      case GoKind::chan:
+      case GoKind::func:
+        return v.synth ? v.synth->base == 0 : word(v.addr) == 0;
+      default:
+        return false;
+    }
+  }
+
+  // ---- calls: conversions and builtins --------------------------------------------------
+
+  V eval_call(const Node& n) {
+    if (n.list.size() != 1)
+      return function_call(n);
+    const Node* fn = n.x.get();
+    for (;;) {
+      fn = &remove_paren(*fn);
+      if (fn->k != Node::K::star)
+        break;
+      fn = fn->x.get();
+    }
+    auto ambiguous = [&]() -> V {
+      std::string err0;
+      try {
+        eval(*n.x);
+      } catch (const EvalError& e) {
+        err0 = e.what();
+      }
+      if (err0.empty())
+        return function_call(n);
+      try {
+        return type_cast(n);
+      } catch (const TypeNotFound&) {
+        throw EvalError("could not evaluate function or type " + expr_string(*n.x) + ": " + err0);
+      }
+    };
+    switch (fn->k) {
+      case Node::K::basic_lit:
+      case Node::K::array_type:
+      case Node::K::struct_type:
+      case Node::K::func_type:
+      case Node::K::interface_type:
+      case Node::K::map_type:
+      case Node::K::chan_type:
+        return type_cast_or_error(n);
+      case Node::K::selector:
+        if (fn->x->k == Node::K::ident)
+          return ambiguous();
+        return function_call(n);
+      case Node::K::ident:
+        if (fn->s == "cap" || fn->s == "len" || fn->s == "complex" || fn->s == "imag" ||
+            fn->s == "real") {
+          return function_call(n);
+        }
+        return ambiguous();
+      default:
+        return function_call(n);
+    }
+  }
+
+  struct TypeNotFound : EvalError {
+    using EvalError::EvalError;
+  };
+
+  V type_cast_or_error(const Node& n) {
+    try {
+      return type_cast(n);
+    } catch (const TypeNotFound& e) {
+      throw EvalError(e.what());
+    }
+  }
+
+  V function_call(const Node& n) {
+    if (n.x->k == Node::K::ident) {
+      const std::string& b = n.x->s;
+      if (b == "cap" || b == "len" || b == "complex" || b == "imag" || b == "real") {
+        std::vector<V> args;
+        for (const auto& a : n.list) args.push_back(eval(*a));
+        if (b == "len" || b == "cap")
+          return len_cap(b == "len", args, n);
+        if (b == "complex")
+          return complex_builtin(args, n);
+        return real_imag(b == "real", args, n);
+      }
+    }
+    throw EvalError("function calls not allowed without using 'call'");
+  }
+
+  V len_cap(bool is_len, std::vector<V>& args, const Node& n) {
+    const char* what = is_len ? "len" : "cap";
+    if (args.size() != 1)
+      throw EvalError(std::string("wrong number of arguments to ") + what + ": " +
+                      std::to_string(args.size()));
+    V arg = args[0];
+    const auto invalid = [&] {
+      return EvalError("invalid argument " + expr_string(*n.list[0]) + " (type " +
+                       arg.type_string() + ") for " + what);
+    };
+    GoKind k = arg.kind();
+    if (arg.synth) {
+      if (k == GoKind::slice)
+        return constant(Const::of_int(is_len ? arg.synth->len : arg.synth->cap));
+      throw invalid();
+    }
+    if (k == GoKind::ptr) {
+      arg = maybe_deref(arg);
+      if (arg.kind() != GoKind::array)
+        throw invalid();
+      k = GoKind::array;
+    }
+    std::uint64_t base = 0, stride = 0;
+    std::int64_t len = 0, cap = 0;
+    const dwarf::Type* elem = nullptr;
+    switch (k) {
+      case GoKind::array:
+      case GoKind::slice:
+        if (!arg.unreadable.empty())
+          throw EvalError(arg.unreadable);
+        array_info(arg, base, len, cap, elem, stride);
+        return constant(Const::of_int(is_len || k == GoKind::array ? len : cap));
+      case GoKind::string:
+        if (!is_len)
+          throw invalid();
+        if (!arg.unreadable.empty())
+          throw EvalError(arg.unreadable);
+        return constant(Const::of_int(string_info(arg).second));
+      case GoKind::chan: {
+        const auto c = word(arg.addr);
+        if (c == 0)
+          return constant(Const::of_int(0));
+        return constant(Const::of_int(static_cast<std::int64_t>(word(c + (is_len ? 0 : 8)))));
+      }
+      case GoKind::map: {
+        if (!is_len)
+          throw invalid();
+        const auto h = word(arg.addr);
+        return constant(Const::of_int(h ? static_cast<std::int64_t>(word(h)) : 0));
+      }
+      default:
+        throw invalid();
+    }
+  }
+
+  V complex_builtin(std::vector<V>& args, const Node& n) {
+    if (args.size() != 2)
+      throw EvalError("wrong number of arguments to complex: " + std::to_string(args.size()));
+    V& re = args[0];
+    V& im = args[1];
+    const auto r = load(re), i = load(im);
+    for (int k = 0; k < 2; ++k) {
+      const auto& c = k == 0 ? r : i;
+      if (!c || (c->k != Const::K::int_ && c->k != Const::K::float_)) {
+        throw EvalError("invalid argument " + std::to_string(k + 1) + " " +
+                        expr_string(*n.list[static_cast<std::size_t>(k)]) + " (type " +
+                        args[static_cast<std::size_t>(k)].type_string() + ") to complex");
+      }
+    }
+    std::uint64_t sz = 0;
+    if (re.real)
+      sz = re.real->size;
+    if (im.real)
+      sz = std::max<std::uint64_t>(sz, im.real->size);
+    // Delve's fakeBasicType("complex", sz) is given a byte size as the bit size: typed
+    // operands make a "complex8"/"complex4" of kind Invalid; untyped ones complex128.
+    const dwarf::Type* t = nullptr;
+    if (sz == 0) {
+      t = im_.bi.debug().find_type("complex128");
+    } else {
+      auto& fake = fake_types_.emplace_back();
+      fake.name = "complex" + std::to_string(sz);
+      fake.size = sz / 8;
+      t = &fake;
+    }
+    if (!t)
+      throw EvalError("no complex type");
+    return computed(
+        t, Const::of_complex(r->real(), i->real(), r->k == Const::K::int_, i->k == Const::K::int_),
+        re.has_bi);
+  }
+
+  V real_imag(bool real, std::vector<V>& args, const Node& n) {
+    const char* what = real ? "real" : "imag";
+    if (args.size() != 1)
+      throw EvalError(std::string("wrong number of arguments to ") + what + ": " +
+                      std::to_string(args.size()));
+    V& arg = args[0];
+    const auto c = load(arg);
+    const bool ok = real ? (c && c->numeric())
+                         : (arg.kind() == GoKind::complex64 || arg.kind() == GoKind::complex128);
+    if (!ok)
+      throw EvalError("invalid argument " + expr_string(*n.list[0]) + " (type " +
+                      arg.type_string() + ") to " + what);
+    return constant(real ? c->real_part() : c->imag_part());
+  }
+
+  /// Delve's typeCastCompatibleTypes.
+  static bool cast_compatible(const dwarf::Type* a, const dwarf::Type* b) {
+    if (!a || !b || a->size != b->size)
+      return false;
+    if (a->name == b->name)
+      return true;
+    const TClass ca = tclass(a), cb = tclass(b);
+    switch (ca) {
+      case TClass::ptr:
+        if (cb != TClass::ptr)
+          return false;
+        if (a->kind == GoKind::unsafe_pointer || b->kind == GoKind::unsafe_pointer || !a->elem ||
+            !b->elem)
+          return true;
+        return cast_compatible(a->elem->resolved(), b->elem->resolved());
+      case TClass::string:
+      case TClass::complex_:
+      case TClass::float_:
+      case TClass::int_:
+      case TClass::uint:
+      case TClass::bool_:
+        return ca == cb;
+      case TClass::struct_: {
+        if (cb != TClass::struct_ || a->fields.size() != b->fields.size())
+          return false;
+        for (std::size_t i = 0; i < a->fields.size(); ++i) {
+          const auto& x = a->fields[i];
+          const auto& y = b->fields[i];
+          if (x.name != y.name || x.offset != y.offset || x.type != y.type ||
+              x.embedded != y.embedded) {
+            return false;
+          }
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /// Delve's evalTypeCast.
+  V type_cast(const Node& n) {
+    V argv = eval(*n.list[0]);
+    const Node& fnnode = remove_paren(*n.x);
+    const std::string target = expr_string(fnnode);
+    const dwarf::Type* styp = nullptr;
+    bool fake_bytes = false, fake_runes = false;
+    try {
+      styp = find_type_expr(fnnode);
+    } catch (const EvalError& e) {
+      if (target == "[]byte" || target == "[]uint8")
+        fake_bytes = true;
+      else if (target == "[]int32" || target == "[]rune")
+        fake_runes = true;
+      else
+        throw TypeNotFound(e.what());
+    }
+    const std::string argstr = expr_string(*n.list[0]);
+    if (fake_bytes || fake_runes) {
+      // fakeSliceType(uint8/int32): a slice of that name is converted to itself.
+      const std::string fake = fake_bytes ? "[]uint8" : "[]int32";
+      if (argv.real && argv.real->kind == GoKind::slice && argv.real->name == fake)
+        return argv;
+      return to_slice(fake_bytes ? "uint8" : "int32", argv, argstr);
+    }
+    const dwarf::Type* typ = styp->resolved();
+    const std::string typ_string = real_string(typ);
+    const auto converr = [&] {
+      return EvalError("can not convert " + go_quote(argstr) + " to " + typ_string);
+    };
+    if (!argv.nil && cast_compatible(argv.real, typ)) {
+      argv.kept_kind = argv.kind();
+      if (argv.pointee && typ->kind == GoKind::ptr) {
+        V child = *argv.pointee;
+        child.type = child.real = typ->elem;
+        argv.pointee = std::make_shared<V>(std::move(child));
+      }
+      argv.real = typ;
+      argv.type = styp;
+      return argv;
+    }
+    const GoKind ak = argv.kind();
+    const bool ak_int = !argv.nil && (ak == GoKind::int_ || is_int(ak));
+    const bool ak_uint = !argv.nil && (ak == GoKind::uint || is_uint(ak));
+    const bool ak_float = !argv.nil && is_float(ak);
+    switch (tclass(typ)) {
+      case TClass::ptr: {
+        if (!ak_int && !ak_uint)
+          throw converr();
+        const auto c = load(argv);
+        V r = computed(styp, Const::of_int(0), true);
+        r.value.reset();
+        r.pointee = std::make_shared<V>(at(typ->elem, c->uint64()));
+        return r;
+      }
+      case TClass::uint:
+      case TClass::int_: {
+        const bool sign = tclass(typ) == TClass::int_;
+        if (ak_int || ak_uint || ak_float || (!sign && ak == GoKind::ptr)) {
+          std::uint64_t raw = 0;
+          if (ak == GoKind::ptr) {
+            raw = pointee_addr(argv);
+          } else {
+            const auto c = load(argv);
+            raw = ak_float ? (sign ? static_cast<std::uint64_t>(static_cast<std::int64_t>(c->f))
+                                   : static_cast<std::uint64_t>(c->f))
+                           : c->uint64();
+          }
+          const unsigned bits = static_cast<unsigned>(std::min<std::uint64_t>(typ->size, 8) * 8);
+          if (!ak_float && bits < 64) {
+            const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+            raw &= mask;
+            if (sign && ((raw >> (bits - 1)) & 1))
+              raw |= ~mask;
+          }
+          return computed(styp,
+                          sign ? Const::of_int(static_cast<std::int64_t>(raw)) : Const::of_int(raw),
+                          true);
+        }
+        break;
+      }
+      case TClass::float_:
+      case TClass::complex_:
+        if (ak_int || ak_uint || ak_float) {
+          const auto c = load(argv);
+          return computed(styp, *c, true);
+        }
+        break;
+      default:
+        break;
+    }
+    // Everything else loads the operand with the request's config first.
+    load(argv, static_cast<std::uint64_t>(cfg_ ? cfg_->max_string_len : 64));
+    if (!argv.unreadable.empty())
+      throw EvalError(argv.unreadable);
+    switch (tclass(typ)) {
+      case TClass::slice: {
+        const auto* elem = slice_elem(typ);
+        const GoKind ek = elem ? elem->resolved()->kind : GoKind::invalid;
+        if ((ek == GoKind::uint8 || ek == GoKind::int32) && ak == GoKind::string)
+          return to_slice(ek == GoKind::uint8 ? "uint8" : "int32", argv, argstr, styp);
+        break;
+      }
+      case TClass::string:
+        return to_string(argv, styp, converr);
+      default:
+        break;
+    }
+    throw converr();
+  }
+
+  /// string(x) of a non-string x (Delve's StringType case): a rune, []byte, []rune.
+  template <class Err>
+  V to_string(V& argv, const dwarf::Type* styp, const Err& converr) {
+    const GoKind ak = argv.kind();
+    if (ak == GoKind::string) {
+      const auto c = load(argv, static_cast<std::uint64_t>(cfg_ ? cfg_->max_string_len : 64));
+      return computed(styp, *c, true);
+    }
+    if (!argv.nil && (ak == GoKind::int_ || ak == GoKind::uint || is_int(ak) || is_uint(ak))) {
+      const auto c = load(argv);
+      return computed(styp, Const::of_string(encode_rune(c->int64())), true);
+    }
+    if (argv.synth && argv.synth->kind == static_cast<int>(GoKind::slice)) {
+      const bool runes = argv.synth->type == "[]int32";
+      std::string out;
+      for (const auto& c : argv.synth->children) {
+        const auto x = std::stoll(c.value);
+        out += runes ? encode_rune(x) : std::string(1, static_cast<char>(x));
+      }
+      return computed(styp, Const::of_string(std::move(out)), true);
+    }
+    if (ak == GoKind::slice || ak == GoKind::array) {
+      std::uint64_t base = 0, stride = 0;
+      std::int64_t len = 0, cap = 0;
+      const dwarf::Type* elem = nullptr;
+      array_info(argv, base, len, cap, elem, stride);
+      const auto* er = elem ? elem->resolved() : nullptr;
+      const std::string ename = elem ? elem->name : std::string();
+      const bool bytes = er && is_uint(er->kind) && (ename == "uint8" || ename == "byte");
+      const bool runes = er && is_int(er->kind) && (ename == "int32" || ename == "rune");
+      if (!bytes && !runes)
+        throw converr();
+      // Delve converts the loaded children: at most MaxArrayValues of them.
+      const auto max = static_cast<std::uint64_t>(cfg_ ? std::max(cfg_->max_array_values, 0) : 64);
+      const auto count = std::min<std::uint64_t>(
+          {static_cast<std::uint64_t>(std::max<std::int64_t>(len, 0)), max, kMaxConvertLen});
+      std::vector<std::byte> raw(count * stride);
+      if (count && !loader_.read(base, raw))
+        throw EvalError("could not read " + hex(base));
+      std::string out;
+      for (std::uint64_t i = 0; i < count; ++i) {
+        if (bytes) {
+          out += static_cast<char>(raw[i]);
+        } else {
+          std::int32_t x = 0;
+          std::memcpy(&x, raw.data() + i * 4, 4);
+          out += encode_rune(x);
+        }
+      }
+      return computed(styp, Const::of_string(std::move(out)), true);
+    }
+    throw converr();
+  }
+
+  /// []byte(s) / []rune(s): Delve builds the slice from the string's bytes or runes, each
+  /// element at the operand's address plus its byte index, without memory behind it.
+  V to_slice(const std::string& elem, V& argv, const std::string& argstr,
+             const dwarf::Type* styp = nullptr) {
+    const std::string tname = styp ? styp->name : "[]" + elem;
+    if (argv.kind() != GoKind::string) {
+      if (argv.synth && argv.synth->type == tname)
+        return argv;
+      throw EvalError("can not convert " + go_quote(argstr) + " to " + tname);
+    }
+    const auto c = load(argv, static_cast<std::uint64_t>(cfg_ ? cfg_->max_string_len : 64));
+    const std::string& s = c->s;
     auto out = std::make_shared<Variable>();
     out->type = out->real_type = tname;
-    out->kind = 23;  // reflect.Slice
-    auto add = [&](std::size_t at, std::int64_t x) {
-      Variable c;
-      c.addr = base + at;
-      c.type = c.real_type = elem;
-      // Delve reports the kind its newVariable gives the element: Uint8 for bytes, Int (2)
-      // for runes.
-      c.kind = elem == "uint8" ? 7 : 2;
-      c.value = std::to_string(x);
-      out->children.push_back(std::move(c));
+    out->kind = static_cast<int>(GoKind::slice);
+    auto add = [&](std::size_t at_byte, std::int64_t x) {
+      Variable e;
+      e.addr = argv.addr + at_byte;
+      e.type = e.real_type = elem;
+      // newVariable's kinds: reflect.Uint for bytes, reflect.Int for runes.
+      e.kind = elem == "uint8" ? 7 : 2;
+      e.value = std::to_string(x);
+      out->children.push_back(std::move(e));
     };
     if (elem == "uint8") {
       for (std::size_t i = 0; i < s.size(); ++i) add(i, static_cast<unsigned char>(s[i]));
@@ -713,638 +3222,242 @@ class Evaluator {
       }
     }
     out->len = out->cap = static_cast<std::int64_t>(out->children.size());
-    Val res;
-    res.synth = std::move(out);
-    return res;
+    V r;
+    r.synth = std::move(out);
+    return r;
   }
 
-  Val convert(const dwarf::Type* t, const Val& v) {
-    const auto* r = t->resolved();
-    if (v.type && v.type->name == t->name && v.type->resolved()->name == r->name) {
-      // Delve's convertType of a value already of type T: the operand itself.
-      Val out = v;
-      if (!v.src.empty() && v.name.empty() && !v.computed) {
-        out.name = v.src;
-        out.identity_of_ident = v.src.find_first_of(".[(*") == std::string::npos;
-      }
-      return out;
-    }
-    if (r->kind == GoKind::string && t->name == "string" &&
-        !(v.type && v.type->resolved()->kind == GoKind::string)) {
-      return to_string(v);
-    }
-    if (r->kind == GoKind::ptr || r->kind == GoKind::unsafe_pointer) {
-      std::uint64_t p = 0;
-      if (v.type && (v.type->resolved()->kind == GoKind::ptr ||
-                     v.type->resolved()->kind == GoKind::unsafe_pointer)) {
-        p = word(v.addr);
-      } else {
-        p = static_cast<std::uint64_t>(as_int(v));
-      }
-      return make(t, &p, 8);
-    }
-    if (is_int(r->kind) || is_uint(r->kind)) {
-      const std::int64_t x = as_int(v);
-      return make(t, &x, std::min<std::uint64_t>(r->size, 8));
-    }
-    if (r->kind == GoKind::float64) {
-      const double x = as_float(v);
-      return make(t, &x, 8);
-    }
-    if (r->kind == GoKind::float32) {
-      const float x = static_cast<float>(as_float(v));
-      return make(t, &x, 4);
-    }
-    if (v.type && v.type->resolved()->name == r->name) {
-      Val out = v;
-      out.type = t;
-      return out;
-    }
-    throw conversion_error(v, t->name);
-  }
-
-  Val primary() {
-    const Token t = peek();
-    if (accept("(")) {
-      // (*T)(x) / (*"T")(x) conversion, or a parenthesized expression
-      if (peek().kind == Token::op && peek().text == "*" &&
-          (toks_[pos_ + 1].kind == Token::string ||
-           (toks_[pos_ + 1].kind == Token::ident && looks_like_type(pos_ + 1)))) {
-        const std::size_t save = pos_;
-        try {
-          const auto* ty = parse_type_name();
-          expect(")");
-          expect("(");
-          Val x = binary(0);
-          expect(")");
-          return convert(ty, x);
-        } catch (const EvalError&) {
-          pos_ = save;
-        }
-      }
-      Val v = binary(0);
-      expect(")");
-      return v;
-    }
-    if (t.kind == Token::number) {
-      ++pos_;
-      Val v;
-      if (t.text.find_first_of(".eE") != std::string::npos && t.text.rfind("0x", 0) != 0) {
-        v.c = Val::Const::float_;
-        v.f = std::stod(t.text);
-      } else {
-        v.c = Val::Const::int_;
-        v.i = static_cast<std::int64_t>(std::stoull(t.text, nullptr, 0));
-      }
-      return v;
-    }
-    if (t.kind == Token::string) {
-      ++pos_;
-      Val v;
-      v.c = Val::Const::string_;
-      v.s = t.text;
-      return v;
-    }
-    if (t.kind == Token::end) {
-      // go/parser's wording; every expression is one line, the column is past its end
-      throw EvalError("1:" + std::to_string(src_len_ + 1) + ": expected operand, found 'EOF'");
-    }
-    if (t.kind == Token::op && t.text == "[" && toks_[pos_ + 1].kind == Token::op &&
-        toks_[pos_ + 1].text == "]" && toks_[pos_ + 2].kind == Token::ident &&
-        toks_[pos_ + 3].kind == Token::op && toks_[pos_ + 3].text == "(") {
-      // []T(x): Delve converts strings to []byte / []rune.
-      const std::string written = toks_[pos_ + 2].text;
-      std::string elem = written;
-      if (elem == "byte")
-        elem = "uint8";
-      if (elem == "rune")
-        elem = "int32";
-      pos_ += 4;
-      Val x = binary(0);
-      expect(")");
-      Val out = to_slice(elem, x);
-      if (out.synth && !x.src.empty())
-        out.src = "[]" + written + "(" + x.src + ")";
-      return out;
-    }
-    if (t.kind != Token::ident)
-      throw EvalError("unexpected token " + t.text);
-    ++pos_;
-    if (t.text == "true" || t.text == "false")
-      return constant_bool(t.text == "true");
-    if (t.text == "nil") {
-      Val v;
-      v.c = Val::Const::nil;
-      return v;
-    }
-    if ((t.text == "len" || t.text == "cap") && accept("(")) {
-      Val x = binary(0);
-      expect(")");
-      return builtin_len(t.text == "len", x);
-    }
-    if (auto v = lookup(t.text)) {
-      v->src = t.text;
-      return *v;
-    }
-    // pkg.Var
-    if (peek().kind == Token::op && peek().text == "." && toks_[pos_ + 1].kind == Token::ident) {
-      const std::string full = t.text + "." + toks_[pos_ + 1].text;
-      if (const auto* g = im_.bi.debug().find_global(full)) {
-        pos_ += 2;
-        return global(*g);
-      }
-      if (const auto* c = im_.bi.debug().find_constant(full)) {
-        pos_ += 2;
-        return named_constant(*c);
-      }
-      // conversion to a package type: pkg.T(x)
-      if (const auto* ty = im_.bi.debug().find_type(full);
-          ty && toks_[pos_ + 2].kind == Token::op && toks_[pos_ + 2].text == "(") {
-        pos_ += 3;
-        Val x = binary(0);
-        expect(")");
-        return convert(ty, x);
-      }
-    }
-    if (peek().kind == Token::op && peek().text == "(") {
-      if (const auto* ty = im_.bi.debug().find_type(t.text)) {
-        ++pos_;
-        Val x = binary(0);
-        expect(")");
-        return convert(ty, x);
-      }
-      throw EvalError("could not evaluate function or type " + t.text +
-                      ": could not find symbol value for " + t.text);
-    }
-    throw EvalError("could not find symbol value for " + t.text);
-  }
-
-  bool looks_like_type(std::size_t i) const {
-    std::string name = toks_[i].text;
-    while (toks_[i + 1].kind == Token::op && toks_[i + 1].text == "." &&
-           toks_[i + 2].kind == Token::ident) {
-      name += "." + toks_[i + 2].text;
-      i += 2;
-    }
-    return im_.bi.debug().find_type(name) != nullptr;
-  }
-
-  Val builtin_len(bool len, const Val& x) {
-    Val v;
-    v.c = Val::Const::int_;
-    if (x.synth) {
-      v.i = len ? x.synth->len : x.synth->cap;
-      return v;
-    }
-    if (x.c == Val::Const::string_) {
-      v.i = static_cast<std::int64_t>(x.s.size());
-      return v;
-    }
-    if (!x.type)
-      throw EvalError("invalid argument to len");
-    const auto* r = x.type->resolved();
-    switch (r->kind) {
-      case GoKind::string:
-        v.i = static_cast<std::int64_t>(word(x.addr + 8));
-        break;
-      case GoKind::slice:
-        v.i = static_cast<std::int64_t>(word(x.addr + (len ? 8 : 16)));
-        break;
-      case GoKind::array:
-        v.i = static_cast<std::int64_t>(r->count);
-        break;
-      case GoKind::map: {
-        const auto h = word(x.addr);
-        v.i = h ? static_cast<std::int64_t>(word(h)) : 0;
-        break;
-      }
-      case GoKind::chan: {
-        const auto c = word(x.addr);
-        v.i = c ? static_cast<std::int64_t>(word(c + (len ? 0 : 8))) : 0;
-        break;
-      }
-      case GoKind::ptr:
-        if (r->elem && r->elem->resolved()->kind == GoKind::array) {
-          v.i = static_cast<std::int64_t>(r->elem->resolved()->count);
-          break;
-        }
-        [[fallthrough]];
-      default:
-        if (!x.src.empty())
-          throw EvalError("invalid argument " + x.src + " (type " + x.type->name + ") for " +
-                          (len ? "len" : "cap"));
-        throw EvalError("invalid argument " + x.type->name + " to " + (len ? "len" : "cap"));
-    }
-    return v;
-  }
-
-  /// A named constant: its value as typed (fake) memory, flagged VariableConstant.
-  Val named_constant(const dwarf::Constant& c) {
-    if (!c.type) {
-      Val v;
-      v.c = Val::Const::int_;
-      v.i = c.value;
-      return v;
-    }
-    const auto size = std::min<std::uint64_t>(c.type->resolved()->size, 8);
-    Val v = make(c.type, &c.value, size ? size : 8);
-    v.named_constant = true;
-    return v;
-  }
-
-  Val global(const dwarf::Variable& g) {
-    RegisterFn none = [](unsigned) -> std::optional<std::uint64_t> { return std::nullopt; };
-    bool fake = false;
-    std::string err;
-    auto a = loader_.locate(g, 0, 0, none, &fake, &err);
-    if (!a)
-      throw EvalError(err);
-    Val v;
-    v.type = g.type;
-    v.addr = *a;
-    note_location(v, g, 0, false);
-    return v;
-  }
-
-  std::optional<Val> lookup(const std::string& name) {
-    const std::uint64_t pc = f_.last_pc ? f_.last_pc : f_.current.pc;
-    RegisterFn regs = [&](unsigned r) { return im_.read_register(f_, r); };
-    auto try_var = [&](const dwarf::Variable& dv) -> std::optional<Val> {
-      const bool escaped = !dv.name.empty() && dv.name[0] == '&';
-      if ((escaped ? dv.name.substr(1) : dv.name) != name)
-        return std::nullopt;
-      bool fake = false;
-      std::string err;
-      auto a = loader_.locate(dv, pc, f_.cfa, regs, &fake, &err);
-      if (!a)
-        throw EvalError("could not read " + name + ": " + err);
-      Val v;
-      v.type = dv.type;
-      v.addr = *a;
-      if (escaped)
-        v = deref(v);
-      ident_flags_ = static_cast<std::uint16_t>(
-          dv.is_result ? kFlagReturnArgument : (dv.is_parameter ? kFlagArgument : 0));
-      ident_decl_line_ = static_cast<std::int64_t>(dv.decl_line);
-      note_location(v, dv, pc, escaped);
-      return v;
-    };
-    if (f_.call.function && !f_.call.inlined) {
-      // The deepest visible declaration wins (shadowing).
-      const dwarf::Variable* best = nullptr;
-      const auto fpc = im_.bi.to_file(proc::VirtAddr(pc));
-      for (const auto& dv : im_.bi.debug().locals(*f_.call.function)) {
-        const bool escaped = !dv.name.empty() && dv.name[0] == '&';
-        if ((escaped ? dv.name.substr(1) : dv.name) != name || !dv.in_scope(fpc))
-          continue;
-        if (dv.decl_line != 0 && static_cast<int>(dv.decl_line) > f_.call.line)
-          continue;
-        if (!best || dv.depth >= best->depth)
-          best = &dv;
-      }
-      if (best)
-        return try_var(*best);
-    }
-    const std::vector<dwarf::Variable>* params =
-        f_.call.inlined ? &f_.call.inlined->params
-                        : (f_.call.function ? &f_.call.function->params : nullptr);
-    if (params) {
-      for (const auto& p : *params) {
-        if (auto v = try_var(p))
-          return v;
-      }
-    }
-    // A package variable of the frame's package.
-    if (f_.call.function) {
-      const auto& fn = f_.call.function->name;
-      const auto slash = fn.rfind('/');
-      const auto dot = fn.find('.', slash == std::string::npos ? 0 : slash);
-      if (dot != std::string::npos) {
-        if (const auto* g = im_.bi.debug().find_global(fn.substr(0, dot) + "." + name)) {
-          return global(*g);
-        }
-        if (const auto* c = im_.bi.debug().find_constant(fn.substr(0, dot) + "." + name)) {
-          return named_constant(*c);
-        }
-      }
-    }
-    if (const auto* g = im_.bi.debug().find_global(name))
-      return global(*g);
-    if (const auto* c = im_.bi.debug().find_constant(name))
-      return named_constant(*c);
-    return std::nullopt;
-  }
-
-  Val postfix(Val v) {
-    for (;;) {
-      if (accept(".")) {
-        if (accept("(")) {
-          const auto* ty = parse_type_name();
-          expect(")");
-          v = assert_type(v, ty);
-          continue;
-        }
-        if (peek().kind != Token::ident)
-          throw EvalError("expected field name");
-        const std::string field = peek().text;
-        ++pos_;
-        v = select(v, field);
-        continue;
-      }
-      if (accept("[")) {
-        std::optional<Val> lo, hi;
-        if (!(peek().kind == Token::op && peek().text == ":"))
-          lo = binary(0);
-        if (accept(":")) {
-          if (!(peek().kind == Token::op && peek().text == "]"))
-            hi = binary(0);
-          expect("]");
-          v = slice(v, lo, hi);
-          continue;
-        }
-        expect("]");
-        if (!lo)
-          throw EvalError("missing index");
-        v = index(v, *lo);
-        continue;
-      }
-      if (accept("("))
-        throw EvalError("function calls not allowed without using 'call'");
-      return v;
-    }
-  }
-
-  Val select(Val v, const std::string& name) {
-    if (!v.type)
-      throw EvalError(name + " (type constant) is not a struct");
-    while (v.type->resolved()->kind == GoKind::ptr) v = deref(v);
-    const auto* r = v.type->resolved();
-    const std::string who = v.src.empty() ? v.type->name : v.src;
-    if (r->kind != GoKind::struct_) {
-      if (!v.src.empty())
-        throw EvalError(v.src + " (type " + v.type->name + ") is not a struct");
-      throw EvalError(who + " has no member " + name);
-    }
-    if (const auto* f = r->field(name)) {
-      Val out;
-      out.type = f->type;
-      out.addr = v.addr + f->offset;
-      if (!v.name.empty())
-        out.name = v.name + "." + name;
-      if (!v.src.empty())
-        out.src = v.src + "." + name;
-      return out;
-    }
-    for (const auto& f : r->fields) {
-      if (!f.embedded)
-        continue;
-      Val inner;
-      inner.type = f.type;
-      inner.addr = v.addr + f.offset;
-      try {
-        return select(inner, name);
-      } catch (const EvalError&) {
-      }
-    }
-    throw EvalError(who + " has no member " + name);
-  }
-
-  Val index(Val v, const Val& idx) {
-    if (v.synth)
-      throw EvalError("can not index \"" + v.src + "\"");
-    if (!v.type)
-      throw EvalError("can not index constant");
-    if (v.type->resolved()->kind == GoKind::ptr && v.type->resolved()->elem &&
-        v.type->resolved()->elem->resolved()->kind == GoKind::array) {
-      v = deref(v);
-    }
-    const auto* r = v.type->resolved();
-    switch (r->kind) {
-      case GoKind::array:
-      case GoKind::slice:
-      case GoKind::string: {
-        const std::int64_t i = as_int(idx);
-        std::uint64_t base = v.addr, len = r->count;
-        const dwarf::Type* elem = r->elem;
-        if (r->kind != GoKind::array) {
-          base = word(v.addr);
-          len = word(v.addr + 8);
-        }
-        if (r->kind == GoKind::slice && !elem) {
-          if (const auto* f = r->field("array"); f && f->type)
-            elem = f->type->resolved()->elem;
-        }
-        if (r->kind == GoKind::string) {
-          elem = im_.bi.debug().find_type("uint8");
-        }
-        if (i < 0 || static_cast<std::uint64_t>(i) >= len) {
-          throw EvalError("index out of bounds");
-        }
-        Val out;
-        out.type = elem;
-        out.addr = base + static_cast<std::uint64_t>(i) * (elem ? elem->resolved()->size : 1);
-        return out;
-      }
-      case GoKind::map:
-        return map_index(v, idx);
-      default:
-        throw EvalError("expression \"" + v.type->name + "\" (" + v.type->name +
-                        ") does not support indexing");
-    }
-  }
-
-  Val map_index(const Val& m, const Val& key) {
-    // Walk the loaded entries: the loader knows hmap layout; compare keys by value.
-    LoadConfig cfg{true, 1, 1 << 20, 1 << 20, -1};
-    Variable mv = loader_.load("", m.type, m.addr, cfg);
-    const auto* r = m.type->resolved();
-    const auto* kt = r->key ? r->key->resolved() : nullptr;
-    if (!kt)
-      throw EvalError("unsupported map key type");
-    for (std::size_t i = 0; i + 1 < mv.children.size(); i += 2) {
-      const auto& k = mv.children[i];
-      bool eq = false;
-      if (kt->kind == GoKind::string) {
-        eq = k.value == as_string(key);
-      } else if (is_int(kt->kind) || is_uint(kt->kind)) {
-        eq =
-            k.value == (is_int(kt->kind) ? std::to_string(as_int(key))
-                                         : std::to_string(static_cast<std::uint64_t>(as_int(key))));
-      } else if (kt->kind == GoKind::bool_) {
-        eq = k.value == (as_bool(key) ? "true" : "false");
-      } else {
-        throw EvalError("unsupported map key type " + kt->name);
-      }
-      if (eq) {
-        Val out;
-        out.type = r->elem;
-        out.addr = mv.children[i + 1].addr;
-        return out;
-      }
-    }
-    throw EvalError("key not found");
-  }
-
-  Val slice(Val v, const std::optional<Val>& lo, const std::optional<Val>& hi) {
-    if (!v.type)
-      throw EvalError("can not slice constant");
-    const auto* r = v.type->resolved();
-    std::uint64_t base = 0, len = 0, cap = 0;
-    const dwarf::Type* elem = r->elem;
-    const dwarf::Type* result = nullptr;
-    if (r->kind == GoKind::slice) {
-      base = word(v.addr);
-      len = word(v.addr + 8);
-      cap = word(v.addr + 16);
-      result = v.type;
-      if (!elem) {
-        if (const auto* f = r->field("array"); f && f->type)
-          elem = f->type->resolved()->elem;
-      }
-    } else if (r->kind == GoKind::string) {
-      base = word(v.addr);
-      len = cap = word(v.addr + 8);
-      result = v.type;
-      elem = nullptr;
-    } else if (r->kind == GoKind::array) {
-      base = v.addr;
-      len = cap = r->count;
-      result = elem ? im_.bi.debug().find_type("[]" + elem->name) : nullptr;
-      if (!result)
-        throw EvalError("can not slice " + v.type->name);
-    } else {
-      throw EvalError("can not slice " + v.type->name);
-    }
-    const auto l = lo ? static_cast<std::uint64_t>(as_int(*lo)) : 0;
-    const auto h = hi ? static_cast<std::uint64_t>(as_int(*hi)) : len;
-    if (l > h || h > cap)
-      throw EvalError("index out of bounds");
-    const std::uint64_t esize = elem ? elem->resolved()->size : 1;
-    // Delve 1.20.2's reslice reports cap = len (strings included).
-    if (r->kind == GoKind::string) {
-      const std::uint64_t hdr[2] = {base + l, h - l};
-      Val out = make(result, hdr, sizeof hdr);
-      out.cap = static_cast<std::int64_t>(h - l);
-      return out;
-    }
-    const std::uint64_t hdr[3] = {base + l * esize, h - l, h - l};
-    Val out = make(result, hdr, sizeof hdr);
-    out.cap = static_cast<std::int64_t>(h - l);
-    return out;
-  }
-
-  Val assert_type(const Val& v, const dwarf::Type* ty) {
-    if (!v.type || v.type->resolved()->kind != GoKind::interface) {
-      if (!v.src.empty())
-        throw EvalError("expression \"" + v.src + "\" not an interface");
-      throw EvalError("expression is not an interface");
-    }
-    const auto* r = v.type->resolved();
-    const bool empty = r->field("_type") != nullptr;
-    const auto first = word(v.addr);
-    if (first == 0)
-      throw EvalError("interface conversion: interface is nil, not " + ty->name);
-    const auto rtype = empty ? first : word(first + 8);
-    const auto* dyn = im_.bi.debug().type_by_runtime_type(rtype - im_.bi.load_bias());
-    if (!dyn || dyn->name != ty->name) {
-      throw EvalError("interface conversion: " + v.type->name + " is " +
-                      (dyn ? dyn->name : std::string("?")) + ", not " + ty->name);
-    }
-    // Pointer-shaped dynamic values live in the data word; others behind it.
-    Val out;
-    out.type = dyn;
-    const auto dk = dyn->resolved()->kind;
-    const bool direct = dk == GoKind::ptr || dk == GoKind::map || dk == GoKind::chan ||
-                        dk == GoKind::func || dk == GoKind::unsafe_pointer;
-    out.addr = direct ? v.addr + 8 : word(v.addr + 8);
-    out.name = "data";  // Delve returns the interface's `data` child
-    return out;
-  }
-
-  Target& t_;
   Target::Impl& im_;
   const Frame& f_;
   ValueLoader& loader_;
-  std::vector<Token> toks_;
-  std::size_t pos_ = 0;
-  std::size_t src_len_ = 0;
-
- public:
-  // Of the last local or argument looked up: what Delve keeps when the whole expression is
-  // that variable's name.
-  std::uint16_t ident_flags_ = 0;
-  std::int64_t ident_decl_line_ = 0;
-  /// The LocationExpr of the last variable read from DWARF, reported when the whole
-  /// expression is that variable (same address and type).
-  struct DirectLocation {
-    std::uint64_t addr = 0;
-    const dwarf::Type* type = nullptr;
-    std::string text;
-  } direct_;
-
-  void note_location(const Val& v, const dwarf::Variable& dv, std::uint64_t pc, bool escaped) {
-    direct_.addr = v.addr;
-    direct_.type = v.type;
-    // Delve prints the frame's own pc (the return address in callers).
-    direct_.text = location_text(dv.location, pc - im_.bi.load_bias(), pc == 0 ? 0 : f_.current.pc);
-    if (escaped && !direct_.text.empty())
-      direct_.text += " (escaped)";
-  }
+  const LoadConfig* cfg_;
+  std::optional<std::uint64_t> dict_;
+  const dwarf::Type* byte_ = nullptr;
+  std::deque<dwarf::Type> fake_types_;
 };
 
-bool is_identifier(const std::string& s) {
-  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_'))
-    return false;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
-      return false;
-  }
-  return true;
-}
+// ------------------------------------------------------------------ api conversion
 
-Variable constant_variable(const Val& v, const std::string& name) {
+/// Delve's nilVariable, an untyped constant, or a computed typed value as api.Variable.
+Variable constant_variable(const V& v, const std::string& name, const BinaryInfo& bi) {
   Variable out;
   out.name = name;
-  out.flags = kFlagConstant;
-  switch (v.c) {
-    case Val::Const::int_:
-      out.kind = static_cast<int>(GoKind::int_);
-      out.value = std::to_string(v.i);
+  out.flags = v.flags;
+  if (v.nil) {
+    // A pointer of no type whose only child is an unloaded void.
+    out.kind = static_cast<int>(GoKind::ptr);
+    Variable child;
+    child.only_addr = true;
+    out.children.push_back(std::move(child));
+    return out;
+  }
+  const Const& c = *v.value;
+  GoKind k = v.kind();
+  if (v.type) {
+    out.type = v.type->name;
+    out.real_type = v.real->name;
+  }
+  out.kind = static_cast<int>(k);
+  switch (k) {
+    case GoKind::float32:
+      out.value = format_go_float(c.real(), 32);
       break;
-    case Val::Const::float_:
-      out.kind = static_cast<int>(GoKind::float64);
-      out.value = format_go_float(v.f, 64);
+    case GoKind::float64:
+      out.value = format_go_float(c.real(), 64);
       break;
-    case Val::Const::bool_:
-      out.kind = static_cast<int>(GoKind::bool_);
-      out.value = v.b ? "true" : "false";
-      if (v.typed) {
-        out.type = out.real_type = "bool";
-        out.flags = 0;
-      }
+    case GoKind::string:
+      out.value = c.k == Const::K::string_ ? c.s : std::string();
+      out.len = static_cast<std::int64_t>(out.value.size());
       break;
-    case Val::Const::string_:
-      out.kind = static_cast<int>(GoKind::string);
-      out.value = v.s;
-      out.len = static_cast<std::int64_t>(v.s.size());
-      if (v.typed) {
-        out.type = out.real_type = "string";
-        out.flags = 0;
-      }
-      break;
-    case Val::Const::nil: {
-      // Delve's nilVariable: a pointer of no type whose only child is an unloaded void.
-      out.kind = static_cast<int>(GoKind::ptr);
-      out.flags = 0;
-      Variable child;
-      child.only_addr = true;
-      out.children.push_back(std::move(child));
+    case GoKind::complex64:
+    case GoKind::complex128: {
+      const int bits = k == GoKind::complex64 ? 32 : 64;
+      out.len = 2;
+      Variable re, im;
+      re.name = "real";
+      im.name = "imaginary";
+      re.kind = im.kind = static_cast<int>(bits == 32 ? GoKind::float32 : GoKind::float64);
+      re.value = format_go_float(c.real(), bits);
+      im.value = format_go_float(c.imag(), bits);
+      out.children = {std::move(re), std::move(im)};
+      out.value = c.str();
       break;
     }
-    case Val::Const::none:
-      break;
+    default: {
+      out.value = c.str();
+      if (v.type && v.has_bi && (v.flags & kFlagConstant) == 0 && c.k == Const::K::int_ &&
+          v.type->name.find('.') != std::string::npos && !v.type->name.starts_with("C.")) {
+        const auto consts = bi.debug().constants_of_type(v.type);
+        if (!consts.empty()) {
+          if (auto d = const_descr(consts, v.type->name, c.int64()); !d.empty())
+            out.value = d + " (" + out.value + ")";
+        }
+      }
+    }
   }
   return out;
+}
+
+/// Delve's newVariable of a value that is never loaded (OnlyAddr children): its type and
+/// what newVariable reads eagerly (string and slice headers, array length).
+Variable unloaded(Evaluator& ev, const V& v) {
+  Variable out;
+  out.name = v.name;
+  out.addr = v.addr;
+  out.only_addr = true;
+  out.flags = v.flags;
+  out.decl_line = v.decl_line;
+  out.location_expr = v.location_expr;
+  if (!v.type)
+    return out;
+  out.type = v.type->name;
+  out.real_type = v.real->name;
+  out.kind = static_cast<int>(delve_kind(v.real));
+  try {
+    if (v.real->kind == GoKind::string && v.addr) {
+      const auto [base, len] = ev.string_info(v);
+      out.base = base;
+      out.len = len;
+    } else if (v.real->kind == GoKind::slice && v.addr) {
+      out.base = ev.word(v.addr);
+      out.len = static_cast<std::int64_t>(ev.word(v.addr + 8));
+      out.cap = static_cast<std::int64_t>(ev.word(v.addr + 16));
+    } else if (v.real->kind == GoKind::array) {
+      out.base = v.addr;
+      out.len = static_cast<std::int64_t>(v.real->count);
+      out.cap = -1;
+    }
+  } catch (const EvalError& e) {
+    out.unreadable = e.what();
+  }
+  return out;
+}
+
+Variable to_api(Evaluator& ev, ValueLoader& loader, const BinaryInfo& bi, const V& v,
+                const std::string& expr, const LoadConfig& cfg) {
+  const std::string name = v.name.empty() ? expr : v.name;
+  if (v.synth) {
+    Variable out = *v.synth;
+    out.name = name;
+    return out;
+  }
+  if (v.nil || (!v.type && v.value && v.addr == 0))
+    return constant_variable(v, name, bi);
+  if (!v.unreadable.empty() || !v.type) {
+    Variable out;
+    out.name = name;
+    out.addr = v.addr;
+    out.flags = v.flags;
+    out.decl_line = v.decl_line;
+    out.location_expr = v.location_expr;
+    if (v.type) {
+      out.type = v.type->name;
+      out.real_type = v.real->name;
+      out.kind = static_cast<int>(delve_kind(v.real));
+    }
+    out.unreadable = v.unreadable.empty() ? "unknown type" : v.unreadable;
+    return out;
+  }
+  if (v.pointee) {
+    // A loaded pointer that was never read: no value, one unloaded child.
+    Variable out;
+    out.name = name;
+    out.type = v.type->name;
+    out.real_type = v.real->name;
+    out.kind = static_cast<int>(GoKind::ptr);
+    out.flags = v.flags;
+    out.children.push_back(unloaded(ev, *v.pointee));
+    return out;
+  }
+  if (v.value && v.addr == 0)
+    return constant_variable(v, name, bi);
+  if (v.addr == 0 && !v.slice) {
+    // Delve's loadValue does nothing at address 0 (a conversion of 0 to a pointer, read).
+    Variable out = unloaded(ev, v);
+    out.name = name;
+    out.only_addr = false;
+    return out;
+  }
+  Variable out;
+  out.name = name;
+  out.flags = v.flags;
+  out.decl_line = v.decl_line;
+  out.location_expr = v.location_expr;
+  if (v.slice) {
+    // A reslice: its header made readable at a fake address, reported with no address.
+    const auto& s = *v.slice;
+    std::vector<std::byte> hdr(24);
+    std::memcpy(hdr.data(), s.data(), 24);
+    out.addr = loader.add_fake(std::move(hdr));
+    loader.load_into(out, v.type, cfg);
+    out.addr = 0;
+    out.cap = static_cast<std::int64_t>(s[2]);
+    out.location_expr.clear();
+    return out;
+  }
+  out.addr = v.addr;
+  if (!v.has_bi)
+    out.flags |= kFlagConstant;  // no ConstDescr for values made from constants
+  if (v.map_skip > 0 && v.real->kind == GoKind::map) {
+    // Delve's loadMap after mapSkip entries.
+    LoadConfig skip = cfg;
+    skip.max_array_values = static_cast<int>(
+        std::min<std::int64_t>(std::numeric_limits<int>::max(), cfg.max_array_values + v.map_skip));
+    loader.load_into(out, v.type, skip);
+    const auto drop =
+        std::min<std::size_t>(out.children.size(), static_cast<std::size_t>(2 * v.map_skip));
+    out.children.erase(out.children.begin(),
+                       out.children.begin() + static_cast<std::ptrdiff_t>(drop));
+  } else {
+    loader.load_into(out, v.type, cfg);
+  }
+  out.flags = v.flags;
+  if (v.kept_kind)
+    out.kind = static_cast<int>(*v.kept_kind);
+  return out;
+}
+
+/// The general-purpose register with DWARF number `regno` in `r` (nullptr for others).
+unsigned long long* gp_register(proc::Registers& r, unsigned regno) {
+  auto& g = r.gp;
+  switch (regno) {
+    case 0:
+      return &g.rax;
+    case 1:
+      return &g.rdx;
+    case 2:
+      return &g.rcx;
+    case 3:
+      return &g.rbx;
+    case 4:
+      return &g.rsi;
+    case 5:
+      return &g.rdi;
+    case 6:
+      return &g.rbp;
+    case 7:
+      return &g.rsp;
+    case 8:
+      return &g.r8;
+    case 9:
+      return &g.r9;
+    case 10:
+      return &g.r10;
+    case 11:
+      return &g.r11;
+    case 12:
+      return &g.r12;
+    case 13:
+      return &g.r13;
+    case 14:
+      return &g.r14;
+    case 15:
+      return &g.r15;
+    case 16:
+      return &g.rip;
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace
@@ -1352,101 +3465,123 @@ Variable constant_variable(const Val& v, const std::string& name) {
 Variable Target::eval(const std::string& expr, const Frame& f, const LoadConfig& cfg) {
   ValueLoader loader(
       *bi_, [this](std::uint64_t a, std::span<std::byte> out) { return impl_->read(a, out); });
-  Evaluator ev(*this, *impl_, f, loader);
-  Val v = ev.parse(expr);
-  if (v.synth) {
-    Variable out = *v.synth;
-    out.name = expr;
-    return out;
-  }
-  if (!v.type)
-    return constant_variable(v, expr);
-  Variable out;
-  out.name = expr;
-  out.addr = v.addr;
-  if (v.named_constant)
-    out.flags = kFlagConstant;
-  loader.load_into(out, v.type, cfg);
-  if (v.cap && out.unreadable.empty())
-    out.cap = *v.cap;
-  if (!v.name.empty())
-    out.name = v.name;
-  if (is_identifier(expr) || v.identity_of_ident) {
-    out.flags |= ev.ident_flags_;
-    out.decl_line = ev.ident_decl_line_;
-  }
-  // &x: Delve's pointerToVariable. The pointer is never loaded (len 0, no value) and its
-  // child is the variable x itself (named, with its flags and location), OnlyAddr, unloaded.
-  if (expr.size() > 1 && expr[0] == '&' && is_identifier(expr.substr(1)) && out.kind == 22 &&
-      out.children.size() == 1) {
-    out.len = 0;
-    out.value.clear();
-    Variable& c = out.children[0];
-    c.name = expr.substr(1);
-    c.only_addr = true;
-    c.flags = static_cast<std::uint16_t>(c.flags | ev.ident_flags_);
-    c.decl_line = ev.ident_decl_line_;
-    c.location_expr = ev.direct_.text;
-    c.children.clear();
-    c.len = 0;
-    c.cap = 0;
-    c.base = 0;
-    c.value.clear();
-  }
-  if (!v.computed && v.addr == ev.direct_.addr && v.type == ev.direct_.type)
-    out.location_expr = ev.direct_.text;
-  if (v.computed) {
-    out.addr = 0;
-  } else if (loader.is_fake(v.addr)) {
-    out.flags |= kFlagFakeAddress;
-  }
-  return out;
+  const NodePtr ast = Parser(expr).parse();
+  Evaluator ev(*impl_, f, loader, &cfg);
+  const V v = ev.eval(*ast);
+  return to_api(ev, loader, *bi_, v, expr, cfg);
 }
 
 void Target::set_variable(const std::string& lhs, const std::string& rhs, const Frame& f) {
   ValueLoader loader(
       *bi_, [this](std::uint64_t a, std::span<std::byte> out) { return impl_->read(a, out); });
-  Evaluator ev(*this, *impl_, f, loader);
-  Val dst = ev.parse(lhs);
-  if (!dst.type || dst.computed)
-    throw EvalError("can not assign to \"" + lhs + "\"");
-  if (loader.is_fake(dst.addr))
-    throw EvalError("can not assign to a register variable");
-  Val src = ev.parse(rhs);
-  const auto* r = dst.type->resolved();
-  std::vector<std::byte> bytes(std::min<std::uint64_t>(r->size, 8));
-  auto put = [&](const void* p) { std::memcpy(bytes.data(), p, bytes.size()); };
-  if (is_int(r->kind) || is_uint(r->kind)) {
-    const std::int64_t x = ev.as_int(src);
-    put(&x);
-  } else if (r->kind == GoKind::float64) {
-    const double x = ev.as_float(src);
-    put(&x);
-  } else if (r->kind == GoKind::float32) {
-    const float x = static_cast<float>(ev.as_float(src));
-    put(&x);
-  } else if (r->kind == GoKind::bool_) {
-    const std::uint8_t x = ev.as_bool(src) ? 1 : 0;
-    put(&x);
-  } else if (r->kind == GoKind::ptr || r->kind == GoKind::unsafe_pointer ||
-             r->kind == GoKind::map || r->kind == GoKind::chan || r->kind == GoKind::func) {
-    std::uint64_t x = 0;
-    if (src.c != Val::Const::nil) {
-      if (!src.type) {
-        x = static_cast<std::uint64_t>(ev.as_int(src));
-      } else {
-        if (src.type->resolved()->name != r->name) {
-          throw EvalError("can not assign " + src.type->name + " to " + dst.type->name);
-        }
-        x = ev.word(src.addr);
-      }
+  Evaluator ev(*impl_, f, loader, nullptr);
+  const NodePtr lnode = Parser(lhs).parse();
+  V dst = ev.eval(*lnode);
+  if (dst.addr == 0)
+    throw EvalError("Can not assign to \"" + lhs + "\"");
+  if (!dst.unreadable.empty())
+    throw EvalError("Expression \"" + lhs + "\" is unreadable: " + dst.unreadable);
+  const NodePtr rnode = Parser(rhs).parse();
+  V src = ev.eval(*rnode);
+  // Delve's setValue.
+  ev.load(src);
+  const dwarf::Type* dreal = dst.real;
+  ev.is_type(src, dreal, dst.kind(), true);
+  if (!src.unreadable.empty())
+    throw EvalError("Expression \"" + rhs + "\" is unreadable: " + src.unreadable);
+  const auto size = dreal->size;
+  std::vector<std::byte> bytes(size);
+  auto put = [&](const void* p, std::size_t n, std::size_t off = 0) {
+    std::memcpy(bytes.data() + off, p, std::min<std::size_t>(n, bytes.size() - off));
+  };
+  const GoKind dk = dreal->kind;
+  if (is_float(dk)) {
+    const double x = src.value->real();
+    if (size == 4) {
+      const float y = static_cast<float>(x);
+      put(&y, 4);
+    } else {
+      put(&x, 8);
     }
-    put(&x);
+  } else if (is_int(dk) || is_uint(dk)) {
+    const std::uint64_t x = src.value->uint64();
+    put(&x, 8);
+  } else if (dk == GoKind::bool_) {
+    const std::uint8_t x = src.value->b ? 1 : 0;
+    put(&x, 1);
+  } else if (is_complex(dk)) {
+    if (size == 8) {
+      const float x[2] = {static_cast<float>(src.value->real()),
+                          static_cast<float>(src.value->imag())};
+      put(x, 8);
+    } else {
+      const double x[2] = {src.value->real(), src.value->imag()};
+      put(x, 16);
+    }
+  } else if (dk == GoKind::func && size == 0) {
+    throw EvalError(dst.name.empty() ? "can not assign to function expression"
+                                     : "can not assign to " + dst.name);
+  } else if (src.nil) {
+    // writeZero
+  } else if (src.kind() == GoKind::string) {
+    const auto [base, len] = ev.string_info(src);
+    if (base == 0 && len != 0)
+      throw EvalError(
+          "literal string can not be allocated because function calls are not allowed without "
+          "using 'call'");
+    const std::uint64_t hdr[2] = {base, static_cast<std::uint64_t>(len)};
+    put(hdr, 16);
+  } else if (src.kind() == GoKind::slice && src.slice) {
+    put(src.slice->data(), 24);
+  } else if (dk == GoKind::ptr) {
+    const std::uint64_t p = ev.pointee_addr(src);
+    put(&p, 8);
+  } else if (src.addr != 0) {
+    if (!loader.read(src.addr, bytes))
+      throw EvalError("could not read " + hex(src.addr));
   } else {
-    throw EvalError("can not set variables of type " + dst.type->name);
+    throw EvalError("can not set variables of type " + kind_string(dst.kind()) +
+                    " (not implemented)");
   }
   try {
-    process_->write_memory(proc::VirtAddr(dst.addr), bytes);
+    if (loader.is_fake(dst.addr)) {
+      // A register-resident variable: the new bytes go back to its registers and memory
+      // pieces (Delve's compositeMemory.WriteMemory; registers only in a thread's frame 0).
+      const auto* home = ev.home_of(dst.addr);
+      if (!home || f.tid == 0 || !f.regs_complete)
+        throw EvalError("can not write registers");
+      std::vector<std::byte> all(home->size);
+      if (!loader.read(home->base, all))
+        throw EvalError("could not read " + hex(home->base));
+      const auto off = dst.addr - home->base;
+      if (off + bytes.size() > all.size())
+        throw EvalError("write out of bounds");
+      std::memcpy(all.data() + off, bytes.data(), bytes.size());
+      auto regs = process_->registers(f.tid);
+      bool regs_changed = false;
+      std::uint64_t cur = 0;
+      for (const auto& piece : home->pieces) {
+        const bool overlaps = cur < off + bytes.size() && off < cur + piece.size;
+        if (overlaps) {
+          const auto* data = all.data() + cur;
+          if (piece.kind == dwarf::Piece::Kind::reg) {
+            unsigned long long* slot = gp_register(regs, piece.regno);
+            if (!slot)
+              throw EvalError("can not write registers");
+            std::memcpy(slot, data, std::min<std::uint64_t>(piece.size, 8));
+            regs_changed = true;
+          } else if (piece.kind == dwarf::Piece::Kind::memory) {
+            process_->write_memory(proc::VirtAddr(piece.address),
+                                   std::span(data, static_cast<std::size_t>(piece.size)));
+          }
+        }
+        cur += piece.size;
+      }
+      if (regs_changed)
+        process_->set_registers(f.tid, regs);
+    } else {
+      process_->write_memory(proc::VirtAddr(dst.addr), bytes);
+    }
   } catch (const proc::Error& e) {
     throw EvalError(e.what());
   }

@@ -1,6 +1,8 @@
 // Goroutines from runtime.allgs, as Delve's GoroutinesInfo/GetG/parseG read them.
 #include <cstring>
 
+#include "proc/disassembler.hpp"
+
 #include "proc/error.hpp"
 #include "target_impl.hpp"
 
@@ -21,6 +23,12 @@ bool starts_with(const std::string& s, const char* p) {
 bool exported_runtime(const std::string& name) {
   constexpr std::size_t n = sizeof("runtime.") - 1;
   return name.size() > n && starts_with(name, "runtime.") && name[n] >= 'A' && name[n] <= 'Z';
+}
+
+// Delve's Function.privateRuntime: runtime.x with a lower-case x.
+bool private_runtime(const std::string& name) {
+  constexpr std::size_t n = sizeof("runtime.") - 1;
+  return name.size() > n && starts_with(name, "runtime.") && !(name[n] >= 'A' && name[n] <= 'Z');
 }
 
 bool is_user_function(const std::string& name) {
@@ -107,6 +115,35 @@ std::optional<Goroutine> Target::Impl::thread_goroutine(pid_t tid) {
   return result;
 }
 
+const dwarf::Function* Target::Impl::dwrap_unwrap(const dwarf::Function* fn) {
+  if (fn == nullptr)
+    return nullptr;
+  if (!fn->trampoline && fn->name.find("\xc2\xb7"
+                                       "dwrap\xc2\xb7") == std::string::npos) {
+    return fn;
+  }
+  if (auto it = unwrapped.find(fn); it != unwrapped.end())
+    return it->second;
+  // Delve's dwrapUnwrap: the destination of the first direct CALL to a function that is
+  // not private to the runtime (runtime.morestack_noctxt, runtime.deferreturn, ...).
+  const dwarf::Function* out = fn;
+  const auto size = fn->high_pc.value() - fn->low_pc.value();
+  if (auto code = bi.elf().code_at(fn->low_pc, size)) {
+    const auto base = bi.to_virt(fn->low_pc);
+    for (const auto& ins : proc::disassemble(*code, base)) {
+      if (!ins.is_call || ins.branch_target == 0)
+        continue;
+      const auto* callee = bi.function_at(proc::VirtAddr(ins.branch_target));
+      if (callee && !private_runtime(callee->name)) {
+        out = callee;
+        break;
+      }
+    }
+  }
+  unwrapped.emplace(fn, out);
+  return out;
+}
+
 void Target::Impl::finish(Goroutine& g) {
   // go statement: the CALL before gopc (runtime/traceback.go does the same).
   {
@@ -121,27 +158,7 @@ void Target::Impl::finish(Goroutine& g) {
       g.go_statement.function = nullptr;
   }
   {
-    const auto* fn = bi.function_at(proc::VirtAddr(g.start.pc));
-    if (fn && fn->name.find("\xc2\xb7"
-                            "dwrap\xc2\xb7") != std::string::npos) {
-      // A defer/go wrapper: show the function it calls (Delve's dwrapUnwrap), found from
-      // the first direct CALL to a non-runtime function in its code.
-      const auto size = fn->high_pc.value() - fn->low_pc.value();
-      if (auto code = bi.elf().code_at(fn->low_pc, size)) {
-        for (std::size_t i = 0; i + 5 <= code->size(); ++i) {
-          if (std::to_integer<std::uint8_t>((*code)[i]) != 0xe8)
-            continue;
-          std::int32_t rel = 0;
-          std::memcpy(&rel, code->data() + i + 1, 4);
-          const auto dest = fn->low_pc.value() + i + 5 + static_cast<std::uint64_t>(rel);
-          const auto* callee = bi.debug().function_at(dwarf::FileAddr(dest));
-          if (callee && callee->low_pc.value() == dest && !starts_with(callee->name, "runtime.")) {
-            fn = callee;
-            break;
-          }
-        }
-      }
-    }
+    const auto* fn = dwrap_unwrap(bi.function_at(proc::VirtAddr(g.start.pc)));
     if (fn) {
       g.start = target.location(bi.to_virt(fn->low_pc).value());
       g.start.function = fn;

@@ -235,13 +235,20 @@ std::vector<Defer> Target::Impl::defers_of(const Goroutine& g) {
   auto d = read_u64(g.g_addr + rt.defer_);
   for (int guard = 0; d && *d && guard < 1000; ++guard) {
     Defer def;
+    def.addr = *d;
     def.sp = read_u64(*d + rt.d_sp).value_or(0);
     const auto deferpc = read_u64(*d + rt.d_pc).value_or(0);
     def.defer = target.location(deferpc);
     const auto fv = read_u64(*d + rt.d_fn).value_or(0);
     const auto entry = fv ? read_u64(fv).value_or(0) : 0;
+    def.fn_pc = entry;
     if (entry) {
+      // Delve's DeferredFunc: a defer wrapper shows the function it calls, at its entry.
       def.deferred = target.location(entry);
+      if (const auto* fn = dwrap_unwrap(def.deferred.function); fn && fn != def.deferred.function) {
+        def.deferred = target.location(bi.to_virt(fn->low_pc).value());
+        def.deferred.function = fn;
+      }
     } else {
       def.unreadable = "unreadable deferred function";
     }
@@ -259,15 +266,26 @@ std::vector<Frame> Target::stacktrace(const Goroutine& g, int depth, bool read_d
     frames.resize(static_cast<std::size_t>(depth) + 1);
   }
   if (read_defers) {
-    // Each defer belongs to the first frame whose CFA is above the SP it was registered
-    // with (Delve's readDefers).
+    // Delve's readDefers: a defer belongs to the first frame whose CFA (the SP before its
+    // call) is above the SP the defer was registered with; an unreadable one goes to the
+    // frame reached and ends the scan, as does a frame that failed to unwind. Frames on the
+    // system stack cannot be compared with the goroutine's SPs.
     auto defers = impl_->defers_of(g);
     std::size_t i = 0;
-    for (auto& d : defers) {
-      while (i < frames.size() && !d.unreadable.empty() == false && frames[i].cfa < d.sp) ++i;
-      if (i >= frames.size())
+    for (auto it = defers.begin(); it != defers.end() && i < frames.size();) {
+      if (!it->unreadable.empty()) {
+        frames[i].defers.push_back(std::move(*it));
         break;
-      frames[i].defers.push_back(std::move(d));
+      }
+      if (!frames[i].err.empty())
+        break;
+      const bool system_stack = frames[i].cfa < g.stack_lo || frames[i].cfa > g.stack_hi;
+      if (system_stack || it->sp >= frames[i].cfa) {
+        ++i;
+      } else {
+        frames[i].defers.push_back(std::move(*it));
+        ++it;
+      }
     }
   }
   return frames;

@@ -1,6 +1,7 @@
 #include "target/target.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <regex>
 
@@ -11,6 +12,9 @@ namespace goscope::target {
 namespace {
 
 constexpr unsigned kDwarfXmm0 = 17;
+/// The dictionary argument of a generic function's shape instantiation (Delve's
+/// goDictionaryName): never listed, it resolves the type parameters.
+constexpr const char* kDictName = ".dict";
 
 std::uint64_t offset_of(const dwarf::Type* t, const char* name, bool& ok) {
   const auto* f = t ? t->resolved()->field(name) : nullptr;
@@ -60,6 +64,7 @@ RuntimeLayout read_layout(const dwarf::DebugInfo& d) {
     r.d_pc = offset_of(defer, "pc", dok);
     r.d_fn = offset_of(defer, "fn", dok);
     r.d_link = offset_of(defer, "link", dok);
+    r.d_size = defer->resolved()->size;
     if (!dok)
       r.defer_ = 0;
   }
@@ -115,6 +120,27 @@ std::optional<std::uint64_t> Target::Impl::read_register(const Frame& f, unsigne
   return f.regs.by_dwarf_number(regno);
 }
 
+std::uint64_t Target::Impl::dict_address(const Frame& f) {
+  if (!f.call.function || f.call.inlined)
+    return 0;
+  for (const auto& p : f.call.function->params) {
+    if (p.name != kDictName)
+      continue;
+    const RegisterFn regs = [&](unsigned r) { return read_register(f, r); };
+    ValueLoader l(bi, [this](std::uint64_t a, std::span<std::byte> out) { return read(a, out); });
+    bool fake = false;
+    std::string err;
+    const auto addr = l.locate(p, f.current.pc, f.cfa, regs, &fake, &err);
+    if (!addr)
+      return 0;
+    std::uint64_t dict = 0;
+    if (!l.read(*addr, std::as_writable_bytes(std::span(&dict, 1))))
+      return 0;
+    return dict;
+  }
+  return 0;
+}
+
 Target::Target(std::unique_ptr<proc::Process> process, std::unique_ptr<BinaryInfo> bi)
     : process_(std::move(process)),
       bi_(std::move(bi)),
@@ -151,35 +177,67 @@ Frame Target::frame_for(const Scope& scope) {
     auto g = goroutine(gid);
     if (!g)
       throw EvalError("unknown goroutine " + std::to_string(gid));
-    frames = stacktrace(*g, scope.frame);
+    frames = stacktrace(*g, scope.frame, scope.deferred_call > 0);
   }
-  if (scope.frame < 0 || static_cast<std::size_t>(scope.frame) >= frames.size() ||
-      !frames[static_cast<std::size_t>(scope.frame)].err.empty()) {
+  if (scope.frame >= 0 && static_cast<std::size_t>(scope.frame) >= frames.size()) {
+    throw EvalError("Frame " + std::to_string(scope.frame) + " does not exist in goroutine " +
+                    std::to_string(scope.goroutine));
+  }
+  if (scope.frame < 0 || !frames[static_cast<std::size_t>(scope.frame)].err.empty()) {
     throw EvalError("Invalid frame " + std::to_string(scope.frame));
   }
-  return frames[static_cast<std::size_t>(scope.frame)];
+  Frame& f = frames[static_cast<std::size_t>(scope.frame)];
+  if (scope.deferred_call <= 0)
+    return f;
+  // Delve's ConvertEvalScope with deferCall > 0, then Defer.EvalScope.
+  if (static_cast<std::size_t>(scope.deferred_call - 1) >= f.defers.size()) {
+    throw EvalError("Frame " + std::to_string(scope.frame) + " only has " +
+                    std::to_string(f.defers.size()) + " deferred calls");
+  }
+  const Defer& d = f.defers[static_cast<std::size_t>(scope.deferred_call - 1)];
+  if (!d.unreadable.empty())
+    throw EvalError(d.unreadable);
+  Frame out;
+  out.current = location(d.fn_pc);
+  if (!out.current.function) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "could not find function at %#llx",
+                  static_cast<unsigned long long>(d.fn_pc));
+    throw EvalError(buf);
+  }
+  out.call = out.current;
+  out.last_pc = d.fn_pc;
+  out.cfa = d.addr + impl_->rt.d_size;
+  out.sp = out.cfa - 8;
+  out.regs.gp.rip = d.fn_pc;
+  out.regs.gp.rsp = out.sp;
+  out.frame_offset = f.frame_offset;
+  return out;
 }
 
 namespace {
 
-/// The pc variables are looked up at: the return address minus one in callers (the CALL
-/// is what is executing there), as Delve's lexical-block and location-list lookups do.
+/// The pc lexical blocks are looked up at: the return address minus one in callers (the
+/// CALL is what is executing there), Delve's scope.PC (Stackframe.lastpc).
 std::uint64_t lookup_pc(const Frame& f) {
   return f.last_pc ? f.last_pc : f.current.pc;
 }
 
-/// Delve prints a location list's entry with the frame's own pc (the return address in
-/// callers), while the entry itself is looked up at lookup_pc.
+/// The pc location lists are looked up and printed at: the frame's own pc (the return
+/// address in callers), Delve's regs.PC() in extractVarInfoFromEntry.
 std::string shown_location(const BinaryInfo& bi, const dwarf::Variable& var, const Frame& f) {
-  const std::uint64_t pc = lookup_pc(f);
-  std::string text = location_text(var.location, pc - bi.load_bias(), f.current.pc);
-  return text;
+  return location_text(var.location, f.current.pc - bi.load_bias(), f.current.pc);
 }
 
 }  // namespace
 
-std::vector<Variable> Target::function_arguments(const Frame& f, const LoadConfig& cfg) {
-  std::vector<Variable> out;
+std::vector<ScopeVar> Target::Impl::visible_variables(const Frame& f) {
+  // Delve's EvalScope.Locals: the visible parameters and locals (reader.Variables), sorted
+  // stably by lexical depth (parameters 0, function-level locals 1, ...) then declaration
+  // line; the earlier of two same-named variables is Shadowed; an escaped variable (`&x`,
+  // a pointer to its heap copy) becomes that copy, named x, with only the Escaped flag, so
+  // that an escaped parameter is listed among the locals.
+  std::vector<ScopeVar> visible;
   const std::vector<dwarf::Variable>* params = nullptr;
   if (f.call.inlined) {
     params = &f.call.inlined->params;
@@ -187,86 +245,112 @@ std::vector<Variable> Target::function_arguments(const Frame& f, const LoadConfi
     params = &f.call.function->params;
   }
   if (!params)
-    return out;
-  RegisterFn regs = [&](unsigned r) { return impl_->read_register(f, r); };
+    return visible;
+  const auto fpc = bi.to_file(proc::VirtAddr(lookup_pc(f)));
+  auto add = [&](const dwarf::Variable& v, unsigned depth) {
+    const bool escaped = v.name.size() > 1 && v.name[0] == '&';
+    ScopeVar e{&v, depth, escaped ? v.name.substr(1) : v.name, escaped, 0};
+    if (escaped)
+      e.flags = kFlagEscaped;
+    else if (v.is_result)
+      e.flags = kFlagReturnArgument;
+    else if (v.is_parameter)
+      e.flags = kFlagArgument;
+    visible.push_back(std::move(e));
+  };
   for (const auto& p : *params) {
-    Variable v = impl_->loader.load_variable(p, lookup_pc(f), f.cfa, regs, cfg);
-    v.location_expr = shown_location(*bi_, p, f);
-    if (!p.name.empty() && p.name[0] == '&') {
-      // An escaped parameter: DWARF describes a pointer to its heap copy.
-      if (!v.children.empty()) {
-        Variable inner = v.children[0];
-        inner.name = p.name.substr(1);
-        inner.flags = static_cast<std::uint16_t>(v.flags | kFlagEscaped);
-        inner.decl_line = v.decl_line;
-        if (!v.location_expr.empty())
-          inner.location_expr = v.location_expr + " (escaped)";
-        v = std::move(inner);
+    // Parameters are visible from their declaration line on.
+    if (p.name == kDictName || (p.decl_line != 0 && static_cast<int>(p.decl_line) > f.call.line))
+      continue;
+    add(p, 0);
+  }
+  if (!f.call.inlined) {
+    for (const auto& v : bi.debug().locals(*f.call.function)) {
+      if (!v.in_scope(fpc))
+        continue;
+      // Go >= 1.15 (VariablesTrustDeclLine): a local is visible from the line after its
+      // declaration: on `b := a + 1`, b is not assigned yet.
+      if (v.decl_line != 0 && static_cast<int>(v.decl_line) >= f.call.line)
+        continue;
+      add(v, v.depth + 1);
+    }
+  }
+  std::stable_sort(visible.begin(), visible.end(), [](const ScopeVar& a, const ScopeVar& b) {
+    if (a.depth != b.depth)
+      return a.depth < b.depth;
+    return a.var->decl_line < b.var->decl_line;
+  });
+  for (std::size_t i = 0; i < visible.size(); ++i) {
+    for (std::size_t j = i + 1; j < visible.size(); ++j) {
+      if (visible[j].name == visible[i].name) {
+        visible[i].flags |= kFlagShadowed;
+        break;
       }
     }
+  }
+  return visible;
+}
+
+std::vector<Variable> Target::Impl::scope_variables(const Frame& f, const LoadConfig& cfg,
+                                                    bool arguments) {
+  // FunctionArguments keeps the variables flagged Argument/ReturnArgument, LocalVariables
+  // the others.
+  std::vector<Variable> out;
+  const auto visible = visible_variables(f);
+  const std::uint64_t pc = f.current.pc;  // location lists: Delve's regs.PC()
+  const RegisterFn regs = [&](unsigned r) { return read_register(f, r); };
+  std::uint64_t dict = 0;
+  bool dict_read = false;
+  for (const ScopeVar& e : visible) {
+    const bool argument = (e.flags & (kFlagArgument | kFlagReturnArgument)) != 0;
+    if (argument != arguments)
+      continue;
+    if (!dict_read) {
+      dict = dict_address(f);
+      dict_read = true;
+    }
+    const dwarf::Variable& dv = *e.var;
+    const std::string location = shown_location(bi, dv, f);
+    Variable v;
+    if (!e.escaped) {
+      v = loader.load_variable(dv, pc, f.cfa, regs, cfg, dict);
+      v.location_expr = location;
+    } else {
+      // Delve's maybeDereference, then loadValue with cfg from recursion level 0.
+      constexpr LoadConfig kWordOnly{false, 0, 0, 0, 0};
+      Variable ptr = loader.load_variable(dv, pc, f.cfa, regs, kWordOnly, dict);
+      const dwarf::Type* pt = dv.type ? dv.type->resolved() : nullptr;
+      if (!ptr.unreadable.empty() || !pt || pt->kind != dwarf::GoKind::ptr ||
+          ptr.children.empty()) {
+        v = std::move(ptr);
+      } else {
+        v.addr = ptr.children[0].addr;
+        if (v.addr == 0) {
+          v.type = pt->elem ? pt->elem->name : std::string();
+          v.real_type = pt->elem ? pt->elem->resolved()->name : std::string();
+          v.unreadable = "no address for escaped variable";
+        } else {
+          loader.load_into(v, pt->elem, cfg);
+        }
+      }
+      v.decl_line = dv.decl_line;
+      v.location_expr = location.empty() ? location : location + " (escaped)";
+    }
+    v.flags = static_cast<std::uint16_t>((v.flags & kFlagFakeAddress) | e.flags);
+    v.name = e.name;
     out.push_back(std::move(v));
   }
   return out;
 }
 
+std::vector<Variable> Target::function_arguments(const Frame& f, const LoadConfig& cfg) {
+  return impl_->scope_variables(f, cfg, true);
+}
+
 std::vector<Variable> Target::local_variables(const Frame& f, const LoadConfig& cfg) {
-  std::vector<Variable> out;
   if (!f.call.function || f.call.inlined)
-    return out;
-  const std::uint64_t pc = lookup_pc(f);
-  const auto fpc = bi_->to_file(proc::VirtAddr(pc));
-  struct Entry {
-    const dwarf::Variable* var;
-    std::size_t order;
-  };
-  std::vector<Entry> visible;
-  const auto& locals = bi_->debug().locals(*f.call.function);
-  for (std::size_t i = 0; i < locals.size(); ++i) {
-    const auto& v = locals[i];
-    if (!v.in_scope(fpc))
-      continue;
-    // Delve hides variables declared below the current line (not yet defined there).
-    if (v.decl_line != 0 && static_cast<int>(v.decl_line) > f.call.line)
-      continue;
-    visible.push_back({&v, i});
-  }
-  // Delve orders by lexical depth, then declaration line.
-  std::stable_sort(visible.begin(), visible.end(), [](const Entry& a, const Entry& b) {
-    if (a.var->depth != b.var->depth)
-      return a.var->depth < b.var->depth;
-    return a.var->decl_line < b.var->decl_line;
-  });
-  RegisterFn regs = [&](unsigned r) { return impl_->read_register(f, r); };
-  for (std::size_t i = 0; i < visible.size(); ++i) {
-    const auto& dv = *visible[i].var;
-    Variable v = impl_->loader.load_variable(dv, pc, f.cfa, regs, cfg);
-    v.location_expr = shown_location(*bi_, dv, f);
-    std::string name = dv.name;
-    if (!name.empty() && name[0] == '&') {
-      name = name.substr(1);
-      if (!v.children.empty()) {
-        Variable inner = v.children[0];
-        inner.flags = static_cast<std::uint16_t>(v.flags | kFlagEscaped);
-        inner.decl_line = v.decl_line;
-        if (!v.location_expr.empty())
-          inner.location_expr = v.location_expr + " (escaped)";
-        v = std::move(inner);
-      }
-      v.name = name;
-    }
-    // A variable is shadowed when a deeper one of the same name follows it.
-    for (std::size_t j = i + 1; j < visible.size(); ++j) {
-      std::string other = visible[j].var->name;
-      if (!other.empty() && other[0] == '&')
-        other = other.substr(1);
-      if (other == name && visible[j].var->depth > dv.depth) {
-        v.flags |= kFlagShadowed;
-        break;
-      }
-    }
-    out.push_back(std::move(v));
-  }
-  return out;
+    return {};
+  return impl_->scope_variables(f, cfg, false);
 }
 
 std::vector<Variable> Target::package_variables(const std::string& filter, const LoadConfig& cfg) {
@@ -279,8 +363,8 @@ std::vector<Variable> Target::package_variables(const std::string& filter, const
       throw EvalError("invalid filter: " + std::string(e.what()));
     }
   }
-  auto names = bi_->debug().global_names();
-  std::sort(names.begin(), names.end());
+  // Delve's PackageVariables: in DWARF order.
+  const auto names = bi_->debug().global_names();
   RegisterFn no_regs = [](unsigned) -> std::optional<std::uint64_t> { return std::nullopt; };
   for (const auto& n : names) {
     if (re && !std::regex_search(n, *re))

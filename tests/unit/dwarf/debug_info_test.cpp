@@ -427,3 +427,52 @@ TEST_CASE("DW_TAG_constant entries: by type, sorted by value, and by name", "[dw
   CHECK(blue->value == 2);
   CHECK(info->find_constant("main.Nope") == nullptr);
 }
+
+TEST_CASE("dwarf debug info: a generic shape's type parameters and dictionary", "[dwarf][info]") {
+  // main.genericFn[go.shape.int_0] (diffx): x is of type .param0, a typedef of the shape
+  // type with DW_AT_go_dict_index 0; b of .param1 (index 1); the dictionary is `.dict`.
+  const auto info = DebugInfo::load(*ElfFile::open(fixture("diffx")));
+  const Function* fn = info->find_function("main.genericFn[go.shape.int_0]");
+  REQUIRE(fn != nullptr);
+  const Variable& dict = param(*fn, ".dict");
+  CHECK(dict.type != nullptr);
+  const Variable& x = param(*fn, "x");
+  REQUIRE(x.type != nullptr);
+  CHECK(x.type->name == ".param0");
+  CHECK(x.type->dict_index == 0);
+  REQUIRE(x.type->elem != nullptr);
+  CHECK(x.type->elem->name == "go.shape.int_0");
+  CHECK(x.type->resolved()->kind == GoKind::int_);
+  const Variable& b = param(*fn, "b");
+  REQUIRE(b.type != nullptr);
+  CHECK(b.type->dict_index == 1);
+  CHECK(b.type->elem->name == "main.Box[go.shape.int_0]");
+  // Ordinary types are no type parameters.
+  CHECK(info->find_type("int")->dict_index == -1);
+  CHECK(dict.type->dict_index == -1);
+}
+
+TEST_CASE("dwarf debug info: DW_AT_trampoline marks go/defer wrappers", "[dwarf][info]") {
+  // values: `go parkedOnChannel(c, &wg)` inside a closure runs main.main.func1.1, a wrapper
+  // the compiler marks DW_AT_trampoline; Delve shows the function it calls.
+  const auto info = DebugInfo::load(*ElfFile::open(fixture("values")));
+  const Function* wrapper = info->find_function("main.main.func1.1");
+  REQUIRE(wrapper != nullptr);
+  CHECK(wrapper->trampoline);
+  const Function* closure = info->find_function("main.main.func1");
+  REQUIRE(closure != nullptr);
+  CHECK_FALSE(closure->trampoline);
+  CHECK_FALSE(info->find_function("main.parkedOnChannel")->trampoline);
+}
+
+TEST_CASE("dwarf debug info: package variables in DWARF order", "[dwarf][info]") {
+  // Delve's PackageVariables lists them by DIE offset: the order of the declarations.
+  const auto info = DebugInfo::load(*ElfFile::open(fixture("values")));
+  std::vector<std::string> mains;
+  for (const auto& n : info->global_names()) {
+    if (n.starts_with("main.Global"))
+      mains.push_back(n);
+  }
+  CHECK(mains == std::vector<std::string>{"main.GlobalInt", "main.GlobalStr", "main.GlobalMap",
+                                          "main.GlobalPoint"});
+}

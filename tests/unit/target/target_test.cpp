@@ -6,11 +6,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/target.hpp"
+#include "target/value_loader.hpp"
 
 using namespace goscope;
 
@@ -34,20 +41,20 @@ struct Stopped {
   pid_t tid = 0;
 };
 
-Stopped run_to_stop(const char* fixture) {
+/// `fixture` stopped at the first hit of the address `where` picks, every thread stopped.
+Stopped run_to(const char* fixture,
+               const std::function<proc::VirtAddr(const target::BinaryInfo&)>& where) {
   if (!ptrace_allowed())
     std::exit(77);
   const std::string path = std::string(GOSCOPE_FIXTURE_DIR "/") + fixture;
   auto bi = target::BinaryInfo::load(path);
-  const auto* fn = bi->debug().find_function("main.stop");
-  REQUIRE(fn);
+  const auto entry = where(*bi);
   proc::LaunchOptions opts;
   opts.path = path;
   opts.stdout_path = "/dev/null";
   opts.stderr_path = "/dev/null";
   auto p = proc::Process::launch(opts);
   p->set_signal_passthrough(SIGURG, true);
-  const auto entry = bi->to_virt(fn->low_pc);
   p->add_breakpoint(entry);
   p->resume_all();
   Stopped s;
@@ -64,6 +71,28 @@ Stopped run_to_stop(const char* fixture) {
   s.t = std::make_unique<target::Target>(std::move(p), std::move(bi));
   s.t->set_current_thread(s.tid);
   return s;
+}
+
+/// At the entry of function `fn`.
+Stopped run_to_function(const char* fixture, const char* fn) {
+  return run_to(fixture, [fn](const target::BinaryInfo& bi) {
+    const auto* f = bi.debug().find_function(fn);
+    REQUIRE(f);
+    return bi.to_virt(f->low_pc);
+  });
+}
+
+/// At the first statement of `file`:`line`.
+Stopped run_to_line(const char* fixture, const char* file, std::uint32_t line) {
+  return run_to(fixture, [file, line](const target::BinaryInfo& bi) {
+    const auto addrs = bi.debug().lines().addresses_for(file, line);
+    REQUIRE(!addrs.empty());
+    return bi.to_virt(addrs.front());
+  });
+}
+
+Stopped run_to_stop(const char* fixture) {
+  return run_to_function(fixture, "main.stop");
 }
 
 const target::LoadConfig kDefault{true, 1, 64, 64, -1};
@@ -358,4 +387,174 @@ TEST_CASE("an optimized caller's string argument with its data pointer optimized
   CHECK(str->value.empty());
   CHECK(str->len == 0);
   CHECK(str->base == 0);
+}
+
+TEST_CASE("a generic shape shows its type arguments, not its dictionary", "[target][variables]") {
+  // Delve's resolveParametricType: x of type .param0 (go.shape.int_0) is an int, b a
+  // main.Box[int], read from the runtime types in the `.dict` argument, which is not listed.
+  auto s = run_to_function("diffx", "main.genericFn[go.shape.int_0]");
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 0, 0});
+  const auto args = t.function_arguments(f, kDefault);
+  REQUIRE(args.size() == 3);
+  CHECK(args[0].name == "x");
+  CHECK(args[0].type == "int");
+  CHECK(args[0].real_type == "int");
+  CHECK(args[0].value == "3");
+  CHECK(args[1].name == "b");
+  CHECK(args[1].type == "main.Box[int]");
+  REQUIRE(args[1].children.size() == 2);
+  CHECK(args[1].children[0].type == "int");
+  CHECK(args[1].children[0].value == "4");
+  // The result has no value yet; without a dictionary Delve names the shape type.
+  CHECK(args[2].name == "~r0");
+  CHECK(args[2].type == "int");
+  CHECK(t.eval("b.V", f, kDefault).type == "int");
+  CHECK_THROWS_AS(t.eval(".dict", f, kDefault), target::EvalError);
+  // No dictionary: a loader without one falls back to the shape type.
+  const auto* fn = t.binary().debug().find_function("main.genericFn[go.shape.int_0]");
+  REQUIRE(fn);
+  const dwarf::Type* shape = fn->params[1].type;
+  target::ValueLoader loader(t.binary(), [](std::uint64_t, std::span<std::byte>) { return false; });
+  CHECK(loader.resolve_parametric(shape, 0)->name == "go.shape.int_0");
+}
+
+TEST_CASE("a local is visible from the line after its declaration", "[target][variables]") {
+  // diffx main.helper stopped on `b := a + 1` (line 67): dlv does not show b yet.
+  auto s = run_to_line("diffx", "diffx/main.go", 67);
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 0, 0});
+  REQUIRE(f.call.function_name() == "main.helper");
+  CHECK(t.local_variables(f, kDefault).empty());
+  CHECK(t.function_arguments(f, kDefault).size() == 2);
+  try {
+    t.eval("b", f, kDefault);
+    FAIL("b is visible");
+  } catch (const target::EvalError& e) {
+    CHECK(std::string(e.what()) == "could not find symbol value for b");
+  }
+}
+
+TEST_CASE("goroutines started by a go statement's wrapper start at the wrapped function",
+          "[target][goroutines]") {
+  // `go parkedOnChannel(c, &wg)` runs the wrapper main.main.func1.1 (DW_AT_trampoline);
+  // Delve's startLoc is the function it calls.
+  auto s = run_to_stop("values");
+  auto& t = *s.t;
+  std::vector<std::string> starts;
+  for (const auto& g : t.goroutines()) {
+    if (g.start.function_name().starts_with("main."))
+      starts.push_back(g.start.function_name() + ":" + std::to_string(g.start.line));
+  }
+  std::sort(starts.begin(), starts.end());
+  CHECK(starts == std::vector<std::string>{"main.parkedOnChannel:137", "main.parkedOnMutex:142"});
+}
+
+TEST_CASE("escaped parameters, deferred wrappers and zones as dlv shows them",
+          "[target][variables]") {
+  auto s = run_to_function("viewx", "main.viewStop");
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 1, 0});
+  REQUIRE(f.call.function_name() == "main.escapes");
+  // Go describes an escaped parameter twice: `p` (the value passed) and `&p` (its heap
+  // copy, a local). dlv 1.20.2 lists the copy among the locals (Escaped only, no Argument
+  // flag) and the parameter as shadowed by it.
+  const auto args = t.function_arguments(f, kDefault);
+  const auto* arg_p = find(args, "p");
+  REQUIRE(arg_p);
+  CHECK(arg_p->flags == (target::kFlagArgument | target::kFlagShadowed));
+  CHECK(find(args, "q") != nullptr);
+  const auto locals = t.local_variables(f, kDefault);
+  const auto* p = find(locals, "p");
+  REQUIRE(p);
+  CHECK(p->flags == target::kFlagEscaped);
+  CHECK(p->value == "7");
+  REQUIRE(!locals.empty());
+  CHECK(locals[0].name == "p");  // parameters sort before the locals (lexical depth 0)
+  // The zone of a time.Time is read from the host's tz database, as Go reads it.
+  if (std::FILE* tz = std::fopen("/usr/share/zoneinfo/America/New_York", "rb")) {
+    std::fclose(tz);
+    const auto* when = find(locals, "when");
+    REQUIRE(when);
+    CHECK(when->value == "2023-03-14T15:09:26-04:00");
+  }
+  // A map caught growing (53 entries: 8 old buckets being evacuated into 16): Delve's
+  // mapIterator visits an unevacuated old bucket once, from the first of its two new
+  // buckets, so every entry shows up exactly once.
+  {
+    const target::LoadConfig all{true, 1, 64, 200, -1};
+    const auto full = t.local_variables(f, all);
+    const auto* growing = find(full, "growing");
+    REQUIRE(growing);
+    CHECK(growing->len == 53);
+    REQUIRE(growing->children.size() == 106);
+    std::map<int, int> seen;
+    for (std::size_t i = 0; i < growing->children.size(); i += 2)
+      seen[std::stoi(growing->children[i].value)] = std::stoi(growing->children[i + 1].value);
+    CHECK(seen.size() == 53);
+    for (const auto& [k, v] : seen) CHECK(v == k * 10);
+  }
+  // `defer record(x)` runs a wrapper; Delve's DeferredFunc shows main.record. Innermost
+  // first.
+  auto g = t.goroutine_of_thread(s.tid);
+  REQUIRE(g);
+  const auto frames = t.stacktrace(*g, 2, true);
+  REQUIRE(frames.size() >= 2);
+  REQUIRE(frames[1].defers.size() == 2);
+  for (const auto& d : frames[1].defers) {
+    CHECK(d.deferred.function_name() == "main.record");
+    CHECK(d.deferred.line == 33);
+  }
+  CHECK(frames[1].defers[0].defer.line == 44);
+  CHECK(frames[1].defers[1].defer.line == 43);
+}
+
+TEST_CASE("Delve's constant arithmetic, conversions and error texts", "[target][eval]") {
+  auto s = run_to_stop("values");
+  auto& t = *s.t;
+  t.set_selected_goroutine(1);
+  auto f = t.frame_for({-1, 1, 0});
+  auto ev = [&](const std::string& e) { return t.eval(e, f, kDefault); };
+  auto error_of = [&](const std::string& e) {
+    try {
+      ev(e);
+    } catch (const target::EvalError& err) {
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  const auto sum = ev("c128 + c128");
+  CHECK(sum.type == "complex128");
+  CHECK(sum.value == "(-3 + 1i)");
+  REQUIRE(sum.children.size() == 2);
+  CHECK(sum.children[1].value == "1");
+  CHECK(ev("real(complex(1, 2))").kind == 2);  // an exact integer part stays an Int
+  CHECK(ev("7 / 2").value == "3.5");
+  CHECK(ev("n / 2").value == "2");
+  CHECK(ev("1 << 70").value == "1180591620717411303424");
+  CHECK(ev("uint8(300)").value == "44");
+  CHECK(ev("s[1:]").flags == target::kFlagArgument);  // a reslice keeps the operand's flags
+  CHECK(ev("s[0]").type == "byte");
+  const auto arr = ev("*(*[3]int)(" + std::to_string(ev("&arr").children.at(0).addr) + ")");
+  CHECK(arr.type == "[3]int");
+  CHECK(arr.children.at(2).value == "3");
+  CHECK(error_of("f64 % 2") == "invalid binary operation 2.25 % 2");
+  CHECK(error_of("nilSl[0]") == "can not index \"nilSl\"");
+  CHECK(error_of("mi[\"x\"]") == "can not convert \"x\" constant to int");
+  CHECK(error_of("[]main.Point{}") == "expression *ast.CompositeLit not implemented");
+  CHECK(error_of("n +") == "1:4: expected operand, found 'EOF'");
+  CHECK(error_of("(n") == "1:3: expected ')', found newline");
+  CHECK(error_of("main.Point(pp)") == "can not convert \"pp\" to struct main.Point");
+  CHECK(error_of("stop(1)") == "function calls not allowed without using 'call'");
+  t.set_variable("c128", "2", f);
+  CHECK(ev("c128").value == "(2 + 0i)");
+  try {
+    t.set_variable("b", "3", f);
+    FAIL("assigned 3 to a bool");
+  } catch (const target::EvalError& e) {
+    CHECK(std::string(e.what()) == "can not convert 3 constant to bool");
+  }
 }

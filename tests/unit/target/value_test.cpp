@@ -1,6 +1,8 @@
 // The value loader on a real fixture's DWARF types and synthetic memory.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 #include <cstring>
 #include <limits>
 #include <map>
@@ -176,6 +178,111 @@ TEST_CASE("format_go_time is Delve's formatTime", "[target][value]") {
   CHECK(format_go_time(wall, 42, "") == "2023-03-14T15:09:26Z, +42");
   CHECK(format_go_time(wall, -7, "UTC") == "2023-03-14T15:09:26Z, -7");
   CHECK(format_go_time(0, std::numeric_limits<std::int64_t>::max(), "").empty());
+}
+
+TEST_CASE("format_go_time in a named zone reads the host's tz database as Go does",
+          "[target][value]") {
+  // Expected strings printed by Go 1.19 (time.LoadLocation + Format(time.RFC3339)) on this
+  // host: transitions, the TZif footer's POSIX rule beyond them (2099), zones east and south,
+  // half-hour and 45-minute offsets, and a name LoadLocation cannot load (UTC).
+  if (std::FILE* f = std::fopen("/usr/share/zoneinfo/America/New_York", "rb")) {
+    std::fclose(f);
+  } else {
+    SUCCEED("no tz database on this host");
+    return;
+  }
+  struct Row {
+    const char* zone;
+    long long ext;
+    const char* want;
+  };
+  const Row rows[] = {
+      {"America/New_York", 63814403366LL, "2023-03-14T11:09:26-04:00"},
+      {"America/New_York", 62135596800LL, "1969-12-31T19:00:00-05:00"},
+      {"America/New_York", 59453308800LL, "1884-12-31T19:00:00-05:00"},
+      {"America/New_York", 66238041600LL, "2099-12-31T19:00:00-05:00"},
+      {"America/New_York", 63834757200LL, "2023-11-05T01:00:00-04:00"},
+      {"America/New_York", 63834760799LL, "2023-11-05T01:59:59-04:00"},
+      {"America/New_York", 63845650800LL, "2024-03-10T03:00:00-04:00"},
+      {"America/New_York", 63845650799LL, "2024-03-10T01:59:59-05:00"},
+      {"America/New_York", 315537897599LL, "9999-12-31T18:59:59-05:00"},
+      {"Europe/Berlin", 63814403366LL, "2023-03-14T16:09:26+01:00"},
+      {"Europe/Berlin", 62135596800LL, "1970-01-01T01:00:00+01:00"},
+      {"Europe/Berlin", 59453308800LL, "1885-01-01T00:53:28+00:53"},
+      {"Europe/Berlin", 66238041600LL, "2100-01-01T01:00:00+01:00"},
+      {"Europe/Berlin", 63834757200LL, "2023-11-05T06:00:00+01:00"},
+      {"Europe/Berlin", 63834760799LL, "2023-11-05T06:59:59+01:00"},
+      {"Europe/Berlin", 63845650800LL, "2024-03-10T08:00:00+01:00"},
+      {"Europe/Berlin", 63845650799LL, "2024-03-10T07:59:59+01:00"},
+      {"Europe/Berlin", 315537897599LL, "10000-01-01T00:59:59+01:00"},
+      {"Australia/Sydney", 63814403366LL, "2023-03-15T02:09:26+11:00"},
+      {"Australia/Sydney", 62135596800LL, "1970-01-01T10:00:00+10:00"},
+      {"Australia/Sydney", 59453308800LL, "1885-01-01T10:04:52+10:04"},
+      {"Australia/Sydney", 66238041600LL, "2100-01-01T11:00:00+11:00"},
+      {"Australia/Sydney", 63834757200LL, "2023-11-05T16:00:00+11:00"},
+      {"Australia/Sydney", 63834760799LL, "2023-11-05T16:59:59+11:00"},
+      {"Australia/Sydney", 63845650800LL, "2024-03-10T18:00:00+11:00"},
+      {"Australia/Sydney", 63845650799LL, "2024-03-10T17:59:59+11:00"},
+      {"Australia/Sydney", 315537897599LL, "10000-01-01T10:59:59+11:00"},
+      {"Asia/Kolkata", 63814403366LL, "2023-03-14T20:39:26+05:30"},
+      {"Asia/Kolkata", 62135596800LL, "1970-01-01T05:30:00+05:30"},
+      {"Asia/Kolkata", 59453308800LL, "1885-01-01T05:21:10+05:21"},
+      {"Asia/Kolkata", 66238041600LL, "2100-01-01T05:30:00+05:30"},
+      {"Asia/Kolkata", 63834757200LL, "2023-11-05T10:30:00+05:30"},
+      {"Asia/Kolkata", 63834760799LL, "2023-11-05T11:29:59+05:30"},
+      {"Asia/Kolkata", 63845650800LL, "2024-03-10T12:30:00+05:30"},
+      {"Asia/Kolkata", 63845650799LL, "2024-03-10T12:29:59+05:30"},
+      {"Asia/Kolkata", 315537897599LL, "10000-01-01T05:29:59+05:30"},
+      {"America/Sao_Paulo", 63814403366LL, "2023-03-14T12:09:26-03:00"},
+      {"America/Sao_Paulo", 62135596800LL, "1969-12-31T21:00:00-03:00"},
+      {"America/Sao_Paulo", 59453308800LL, "1884-12-31T20:53:32-03:06"},
+      {"America/Sao_Paulo", 66238041600LL, "2099-12-31T21:00:00-03:00"},
+      {"America/Sao_Paulo", 63834757200LL, "2023-11-05T02:00:00-03:00"},
+      {"America/Sao_Paulo", 63834760799LL, "2023-11-05T02:59:59-03:00"},
+      {"America/Sao_Paulo", 63845650800LL, "2024-03-10T04:00:00-03:00"},
+      {"America/Sao_Paulo", 63845650799LL, "2024-03-10T03:59:59-03:00"},
+      {"America/Sao_Paulo", 315537897599LL, "9999-12-31T20:59:59-03:00"},
+      {"Pacific/Chatham", 63814403366LL, "2023-03-15T04:54:26+13:45"},
+      {"Pacific/Chatham", 62135596800LL, "1970-01-01T12:45:00+12:45"},
+      {"Pacific/Chatham", 59453308800LL, "1885-01-01T12:15:00+12:15"},
+      {"Pacific/Chatham", 66238041600LL, "2100-01-01T13:45:00+13:45"},
+      {"Pacific/Chatham", 63834757200LL, "2023-11-05T18:45:00+13:45"},
+      {"Pacific/Chatham", 63834760799LL, "2023-11-05T19:44:59+13:45"},
+      {"Pacific/Chatham", 63845650800LL, "2024-03-10T20:45:00+13:45"},
+      {"Pacific/Chatham", 63845650799LL, "2024-03-10T20:44:59+13:45"},
+      {"Pacific/Chatham", 315537897599LL, "10000-01-01T13:44:59+13:45"},
+      {"Asia/Tokyo", 63814403366LL, "2023-03-15T00:09:26+09:00"},
+      {"Asia/Tokyo", 62135596800LL, "1970-01-01T09:00:00+09:00"},
+      {"Asia/Tokyo", 59453308800LL, "1885-01-01T09:18:59+09:18"},
+      {"Asia/Tokyo", 66238041600LL, "2100-01-01T09:00:00+09:00"},
+      {"Asia/Tokyo", 63834757200LL, "2023-11-05T14:00:00+09:00"},
+      {"Asia/Tokyo", 63834760799LL, "2023-11-05T14:59:59+09:00"},
+      {"Asia/Tokyo", 63845650800LL, "2024-03-10T16:00:00+09:00"},
+      {"Asia/Tokyo", 63845650799LL, "2024-03-10T15:59:59+09:00"},
+      {"Asia/Tokyo", 315537897599LL, "10000-01-01T08:59:59+09:00"},
+      {"Nope/Zone", 63814403366LL, "2023-03-14T15:09:26Z"},
+      {"Nope/Zone", 62135596800LL, "1970-01-01T00:00:00Z"},
+      {"Nope/Zone", 59453308800LL, "1885-01-01T00:00:00Z"},
+      {"Nope/Zone", 66238041600LL, "2100-01-01T00:00:00Z"},
+      {"Nope/Zone", 63834757200LL, "2023-11-05T05:00:00Z"},
+      {"Nope/Zone", 63834760799LL, "2023-11-05T05:59:59Z"},
+      {"Nope/Zone", 63845650800LL, "2024-03-10T07:00:00Z"},
+      {"Nope/Zone", 63845650799LL, "2024-03-10T06:59:59Z"},
+      {"Nope/Zone", 315537897599LL, "9999-12-31T23:59:59Z"},
+      {"Etc/GMT+5", 63814403366LL, "2023-03-14T10:09:26-05:00"},
+      {"Etc/GMT+5", 62135596800LL, "1969-12-31T19:00:00-05:00"},
+      {"Etc/GMT+5", 59453308800LL, "1884-12-31T19:00:00-05:00"},
+      {"Etc/GMT+5", 66238041600LL, "2099-12-31T19:00:00-05:00"},
+      {"Etc/GMT+5", 63834757200LL, "2023-11-05T00:00:00-05:00"},
+      {"Etc/GMT+5", 63834760799LL, "2023-11-05T00:59:59-05:00"},
+      {"Etc/GMT+5", 63845650800LL, "2024-03-10T02:00:00-05:00"},
+      {"Etc/GMT+5", 63845650799LL, "2024-03-10T01:59:59-05:00"},
+      {"Etc/GMT+5", 315537897599LL, "9999-12-31T18:59:59-05:00"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.zone << " " << r.ext);
+    CHECK(target::format_go_time(0, r.ext, r.zone) == r.want);
+  }
 }
 
 TEST_CASE("location_text is Delve's locationExpr.String", "[target][value]") {

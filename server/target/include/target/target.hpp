@@ -48,6 +48,9 @@ struct Defer {
   Location defer;     ///< the defer statement (DeferLoc)
   std::uint64_t sp = 0;
   std::string unreadable;
+  std::uint64_t fn_pc = 0;  ///< entry of the function the defer record calls (a wrapper
+                            ///< for `defer f(x)`: Delve's DwrapPC)
+  std::uint64_t addr = 0;   ///< address of the runtime._defer record
 };
 
 /// One frame of a stack, Delve's proc.Stackframe reduced to what clients see.
@@ -98,6 +101,8 @@ struct Goroutine {
 struct Scope {
   std::int64_t goroutine = -1;  ///< -1: the current goroutine
   int frame = 0;
+  /// n > 0: the n-th deferred call of that frame (Delve's Defer.EvalScope: the deferred
+  /// function at its entry, its argument frame just above the _defer record).
   int deferred_call = 0;
 };
 

@@ -37,8 +37,17 @@ class ValueLoader {
 
   /// A function parameter/result/local at `pc`, its location evaluated with `regs` and
   /// `cfa` (the canonical frame address, which is also Go's frame base).
+  /// `dict` is the frame's generic dictionary (the `.dict` argument of a shape
+  /// instantiation, 0 if none): a type parameter's type is resolved through it as
+  /// resolve_parametric does.
   Variable load_variable(const dwarf::Variable& var, std::uint64_t pc, std::uint64_t cfa,
-                         const RegisterFn& regs, const LoadConfig& cfg);
+                         const RegisterFn& regs, const LoadConfig& cfg, std::uint64_t dict = 0);
+
+  /// Delve's resolveParametricType: the real type of a generic function's type parameter
+  /// `t` (a ".paramN" typedef, dict_index >= 0), read from the runtime type at entry
+  /// dict_index of the dictionary at `dict`; the shape type (go.shape.int_0) when `dict` is
+  /// 0 or the entry names no known type. Any other type is returned as is.
+  const dwarf::Type* resolve_parametric(const dwarf::Type* t, std::uint64_t dict);
 
   /// Where Go's register ABI (ABIInternal, cmd/compile/abi-internal.md) puts result `result`
   /// of `fn` at a RET: integer words in RAX, RBX, RCX, RDI, RSI, R8-R11, floats in X0-X14,
@@ -72,6 +81,10 @@ class ValueLoader {
   /// Types the loader synthesizes (pointer to T, [n]T), owned by this loader.
   const dwarf::Type* pointer_to(const dwarf::Type* t);
   const dwarf::Type* array_of(const dwarf::Type* elem, std::uint64_t n);
+  /// []elem (Delve's fakeSliceType), named "[]" + elem's name.
+  const dwarf::Type* slice_of(const dwarf::Type* elem);
+  /// A copy of `t` under another name (Delve's fake "byte" element of strings).
+  const dwarf::Type* renamed(const dwarf::Type* t, std::string name);
 
  private:
   template <class T>
