@@ -29,6 +29,7 @@ constexpr std::int32_t kKindMask = 31, kKindPtr = 22, kKindString = 24, kKindUns
 // A symbolic rsp for evaluating location expressions: memory pieces come out as offsets
 // from it.
 constexpr std::uint64_t kRsp = 0x4000'0000'0000ULL;
+constexpr unsigned kDwarfXmm0 = 17;
 constexpr std::int64_t kStackReach = 1 << 20;
 
 struct Seg {
@@ -441,6 +442,15 @@ Plan make_plan(const BinaryInfo& bi, const SiteSpec& spec, const LoadConfig& cfg
       s.size = p.size ? p.size : type_size;
       s.kind = p.kind;
       s.regno = p.regno;
+      if (p.kind == dwarf::Piece::Kind::reg && spec.xmm_spilled && p.regno >= kDwarfXmm0 &&
+          p.regno < kDwarfXmm0 + kSpilledXmm) {
+        // Stored below rsp by the trampoline: read like a stack piece.
+        s.kind = dwarf::Piece::Kind::memory;
+        s.stack_off = -8 * static_cast<std::int64_t>(p.regno - kDwarfXmm0 + 1);
+        segs.push_back(s);
+        start += s.size;
+        continue;
+      }
       if (p.kind == dwarf::Piece::Kind::memory) {
         const auto off = static_cast<std::int64_t>(p.address - kRsp);
         if (off < -kStackReach || off > kStackReach) {

@@ -83,6 +83,9 @@ inline constexpr std::uint32_t kGOffset = sizeof(RecordHeader);
 /// The realtime signal a program sends to ask for a completion stop. Go ignores realtime
 /// signals it was not asked to notify, so a stray one (after a detach) is harmless.
 inline constexpr int kCompletionSignal = 63;
+/// How many xmm registers (from xmm0) an entry trampoline stores below rsp: Go passes
+/// floats in X0-X14.
+inline constexpr unsigned kSpilledXmm = 15;
 
 /// What to capture for the values `vars` of a site at file pc `pc`, where the CFA is
 /// rsp + cfa_offset (nullopt: not computable from rsp, e.g. rbp-based).
@@ -93,6 +96,8 @@ struct SiteSpec {
   /// Optimized RET: results may come from this function's ABI registers.
   const dwarf::Function* abi_function = nullptr;
   int stack_depth = 0;
+  /// xmm0-14's low halves were stored at rsp-8, rsp-16, ... (an entry trampoline does).
+  bool xmm_spilled = false;
 };
 Plan make_plan(const BinaryInfo& bi, const SiteSpec& spec, const LoadConfig& cfg);
 

@@ -27,6 +27,24 @@ constexpr std::array<std::byte, 5> kNop5{std::byte{0x0f}, std::byte{0x1f}, std::
                                          std::byte{0x00}, std::byte{0x00}};
 constexpr std::uint64_t k2M = 2u << 20;
 
+// movq [rsp - 8*(k+1)], xmmK for k = 0..14: 66 [44] 0f d6 /r with a disp8 SIB on rsp.
+constexpr std::size_t kSpillXmm = 15;
+std::vector<std::byte> xmm_spill_code() {
+  std::vector<std::byte> out;
+  for (unsigned k = 0; k < kSpillXmm; ++k) {
+    out.push_back(std::byte{0x66});
+    if (k >= 8)
+      out.push_back(std::byte{0x44});  // REX.R
+    out.push_back(std::byte{0x0f});
+    out.push_back(std::byte{0xd6});
+    out.push_back(static_cast<std::byte>(0x44 | ((k & 7) << 3)));  // mod 01, reg, rm=SIB
+    out.push_back(std::byte{0x24});                                 // base rsp, no index
+    out.push_back(static_cast<std::byte>(static_cast<std::uint8_t>(-8 * static_cast<int>(k + 1))));
+  }
+  return out;
+}
+const std::size_t kSpillBytes = xmm_spill_code().size() + 1;  // + the one-byte nop
+
 void put_jmp(std::vector<std::byte>& out, std::uint64_t from, std::uint64_t to) {
   // `from` is the address of the jmp itself.
   const auto rel = static_cast<std::int64_t>(to) - static_cast<std::int64_t>(from + kJmpLen);
@@ -71,7 +89,35 @@ bool movable(const dwarf::Function& fn) {
 
 }  // namespace
 
-std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn) {
+bool Trampolines::has_float_arguments(const dwarf::Function& fn) {
+  auto floaty = [](auto&& self, const dwarf::Type* t, int depth) -> bool {
+    if (!t || depth > 8)
+      return false;
+    const auto* r = t->resolved();
+    switch (r->kind) {
+      case dwarf::GoKind::float32:
+      case dwarf::GoKind::float64:
+      case dwarf::GoKind::complex64:
+      case dwarf::GoKind::complex128:
+        return true;
+      case dwarf::GoKind::array:
+        return self(self, r->elem, depth + 1);
+      case dwarf::GoKind::struct_:
+        for (const auto& f : r->fields)
+          if (self(self, f.type, depth + 1))
+            return true;
+        return false;
+      default:
+        return false;
+    }
+  };
+  for (const auto& p : fn.params)
+    if (!p.is_result && floaty(floaty, p.type, 0))
+      return true;
+  return false;
+}
+
+std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, bool spill_xmm) {
   if (!movable(fn))
     return std::nullopt;
   const auto size = fn.high_pc.value() - fn.low_pc.value();
@@ -99,6 +145,7 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn) {
       return std::nullopt;
   Tramp t;
   t.patch_at = entry;
+  t.spill_xmm = spill_xmm;
   t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(len));
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
@@ -172,9 +219,10 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
     if (t.dropped)
       continue;
     t.offset = size;
+    const std::uint64_t spill = t.spill_xmm ? kSpillBytes : 0;
     const std::uint64_t n = t.is_return ? t.moved.size() + 2
-                                        : kNop5.size() + t.moved.size() + kJmpLen;
-    t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset;
+                                        : spill + kNop5.size() + t.moved.size() + kJmpLen;
+    t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
     size += (n + 15) & ~15ULL;
   }
   const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -280,6 +328,11 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       // still holds the results.)
       code.push_back(std::byte{0x90});
       code.push_back(std::byte{0xc3});
+    } else if (t.spill_xmm) {
+      append(xmm_spill_code());
+      code.push_back(std::byte{0x90});
+      append(t.moved);
+      put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
     } else {
       append(kNop5);
       append(t.moved);

@@ -33,7 +33,13 @@ class Trampolines {
   explicit Trampolines(const BinaryInfo& bi) : bi_(bi) {}
 
   /// A trampoline for the entry of `fn`; nullopt when its first instructions cannot move.
-  std::optional<std::size_t> add_entry(const dwarf::Function& fn);
+  /// `spill_xmm`: store xmm0-14's low halves at rsp-8, rsp-16, ... before the probe (BPF
+  /// cannot read xmm registers; Go passes floats in them). The 120 bytes are within the
+  /// StackSmall bytes Go guarantees below rsp at any entry, and the probe is then a
+  /// one-byte nop (the kernel's call for a probed 5-byte nop would push over them).
+  std::optional<std::size_t> add_entry(const dwarf::Function& fn, bool spill_xmm = false);
+  /// Whether any argument of `fn` may be passed in an xmm register (floats, complex).
+  static bool has_float_arguments(const dwarf::Function& fn);
   /// A trampoline for the RET at `ret` of `fn`; nullopt when the code before it cannot move.
   std::optional<std::size_t> add_return(const dwarf::Function& fn, proc::VirtAddr ret);
   /// The trampoline whose moved range holds `addr`, if any: a probe on the original code
@@ -61,6 +67,7 @@ class Trampolines {
     proc::VirtAddr patch_at;         ///< first moved instruction
     std::vector<std::byte> moved;    ///< the moved instructions, as in the file
     bool is_return = false;          ///< ends with the RET (else jumps back after `moved`)
+    bool spill_xmm = false;          ///< entry: store xmm0-14 below rsp first
     std::uint64_t offset = 0;        ///< in the memfd
     std::uint64_t probe_offset = 0;  ///< of the nop, in the memfd
     bool dropped = false;

@@ -78,6 +78,7 @@ struct UprobeTracer::Impl {
     proc::VirtAddr addr;         ///< where the probe is
     proc::VirtAddr report_pc;    ///< the pc the event reports (an entry's first byte)
     std::optional<std::size_t> tramp;  ///< probed in this trampoline instead of at addr
+    bool spill_xmm = false;            ///< its trampoline stores xmm0-14 below rsp
     std::optional<std::int64_t> cfa_offset;  ///< CFA = rsp + this
     capture::Plan plan;
   };
@@ -151,26 +152,53 @@ struct UprobeTracer::Impl {
   }
 
   void add_site(Site s) {
-    if (!s.goexit) {
-      const auto& params = s.inlined ? s.inlined->params : s.function->params;
-      capture::SiteSpec spec;
-      for (const auto& p : params)
-        if (p.is_result == s.is_return)
-          spec.vars.push_back(&p);
-      spec.pc = bi.to_file(s.report_pc);
-      spec.cfa_offset = s.cfa_offset;
-      if (s.is_return && !s.deferreturn && s.function->optimized)
-        spec.abi_function = s.function;
-      spec.stack_depth = opts.stack_depth;
-      s.plan = capture::make_plan(bi, spec, opts.load);
-    }
     addrs.insert(s.addr);
     sites.push_back(std::move(s));
   }
 
+  void plan_site(Site& s) {
+    if (s.goexit)
+      return;
+    const auto& params = s.inlined ? s.inlined->params : s.function->params;
+    capture::SiteSpec spec;
+    for (const auto& p : params)
+      if (p.is_result == s.is_return)
+        spec.vars.push_back(&p);
+    spec.pc = bi.to_file(s.report_pc);
+    spec.cfa_offset = s.cfa_offset;
+    if (s.is_return && !s.deferreturn && s.function->optimized)
+      spec.abi_function = s.function;
+    spec.stack_depth = opts.stack_depth;
+    // An entry trampoline stores the xmm registers below rsp before its probe.
+    spec.xmm_spilled = s.tramp.has_value() && !s.is_return && s.spill_xmm;
+    s.plan = capture::make_plan(bi, spec, opts.load);
+  }
+
   void attach_all() {
+    // A probe left on the original code must not sit in code a trampoline moves.
+    for (const auto& s : sites) {
+      if (s.tramp)
+        continue;
+      if (auto t = tramps.covering(s.addr)) {
+        tramps.drop(*t);
+        for (auto& other : sites)
+          if (other.tramp == t)
+            other.tramp.reset();
+      }
+    }
+    if (!tramps.empty()) {
+      try {
+        tramps.install(process, process.pid());
+      } catch (const proc::Error& e) {
+        // Probe the original instructions instead (slower: single-stepped by the kernel).
+        if (std::getenv("GOSCOPE_DEBUG"))
+          std::fprintf(stderr, "goscope: no trampolines: %s\n", e.what());
+        for (auto& s : sites) s.tramp.reset();
+      }
+    }
     std::uint32_t value_size = 8;
     for (auto& s : sites) {
+      plan_site(s);
       capture::layout(s.plan, g.len);
       value_size = std::max(value_size, s.plan.size);
     }
@@ -202,27 +230,6 @@ struct UprobeTracer::Impl {
       const auto first = p * kPlansPerProgram;
       const auto n = std::min(kPlansPerProgram, distinct.size() - first);
       code[p] = capture::generate(std::span(distinct).subspan(first, n), maps, g);
-    }
-    // A probe left on the original code must not sit in code a trampoline moves.
-    for (const auto& s : sites) {
-      if (s.tramp)
-        continue;
-      if (auto t = tramps.covering(s.addr)) {
-        tramps.drop(*t);
-        for (auto& other : sites)
-          if (other.tramp == t)
-            other.tramp.reset();
-      }
-    }
-    if (!tramps.empty()) {
-      try {
-        tramps.install(process, process.pid());
-      } catch (const proc::Error& e) {
-        // Probe the original instructions instead (slower: single-stepped by the kernel).
-        if (std::getenv("GOSCOPE_DEBUG"))
-          std::fprintf(stderr, "goscope: no trampolines: %s\n", e.what());
-        for (auto& s : sites) s.tramp.reset();
-      }
     }
     // Per program: the executable's offsets ([0]) and the trampolines' ([1]).
     std::vector<std::array<std::vector<std::uint64_t>, 2>> offsets(nprog), cookies(nprog);
@@ -431,6 +438,17 @@ struct UprobeTracer::Impl {
     RegisterFn read_reg;
     if (live) {
       read_reg = thread_register_reader(process, tid, regs);
+    } else if (site.tramp && !site.is_return && site.spill_xmm) {
+      // The trampoline stored xmm0-14 below rsp, and the plan captured them.
+      read_reg = [regs, &mem](unsigned regno) -> std::optional<std::uint64_t> {
+        if (regno >= 17 && regno < 17 + capture::kSpilledXmm) {
+          std::uint64_t v = 0;
+          if (mem(regs.gp.rsp - 8 * (regno - 17 + 1), std::as_writable_bytes(std::span(&v, 1))))
+            return v;
+          return std::nullopt;
+        }
+        return regs.by_dwarf_number(regno);
+      };
     } else {
       read_reg = [regs](unsigned regno) { return regs.by_dwarf_number(regno); };
     }
@@ -497,8 +515,10 @@ bool UprobeTracer::trace_function(const dwarf::Function& fn) {
   s.addr = impl_->entry_probe_addr(fn);
   s.report_pc = entry;
   s.cfa_offset = 8;
-  if (s.addr == entry && impl_->process_not_started)
-    s.tramp = impl_->tramps.add_entry(fn);
+  if (s.addr == entry && impl_->process_not_started) {
+    s.spill_xmm = Trampolines::has_float_arguments(fn);
+    s.tramp = impl_->tramps.add_entry(fn, s.spill_xmm);
+  }
   impl_->add_site(std::move(s));
   for (const auto& rs : impl_->bi.return_sites(fn)) {
     if (impl_->addrs.contains(rs.addr))

@@ -121,6 +121,25 @@ TEST_CASE("slices with elements to load read them, bounded", "[target][capture]"
   CHECK(plan.blocks[0].max_count == 8);
 }
 
+TEST_CASE("float arguments come from the xmm registers an entry trampoline stored",
+          "[target][capture]") {
+  // mixed(b bool, u uint, f float64, f32 float32, ...): f and f32 arrive in X0 and X1.
+  const auto& mixed = fn(basic(), "main.mixed");
+  CHECK(target::Trampolines::has_float_arguments(mixed));
+  CHECK_FALSE(target::Trampolines::has_float_arguments(fn(basic(), "main.add")));
+  target::capture::SiteSpec spec;
+  for (const auto& p : mixed.params)
+    if (!p.is_result)
+      spec.vars.push_back(&p);
+  spec.pc = mixed.low_pc;
+  spec.cfa_offset = 8;
+  CHECK(target::capture::make_plan(basic(), spec, target::kShortLoadConfig).always_complete);
+  spec.xmm_spilled = true;
+  auto plan = target::capture::make_plan(basic(), spec, target::kShortLoadConfig);
+  CHECK_FALSE(plan.always_complete);
+  CHECK(plan.stack_lo <= -16);  // xmm1's slot is rsp-16
+}
+
 TEST_CASE("record layout keeps blocks after the stack window, 8-aligned", "[target][capture]") {
   auto plan = plan_for(basic(), fn(basic(), "main.inspect"), false);
   target::capture::layout(plan, 160);
