@@ -4,7 +4,7 @@
 (c) malformed input and a client dropping mid-continue.
 
 Usage: rpc_test.py MODE GOSCOPE FIXTURE_DIR SOURCE_DIR WORK_DIR
-MODE: go-client | dlv-connect | malformed | drop
+MODE: go-client | dlv-connect | malformed | drop | watch
 """
 import json
 import os
@@ -19,10 +19,10 @@ SOURCE = os.path.abspath(SOURCE)
 FIXTURE_SRC = os.path.join(SOURCE, "tests", "fixtures", "go", "basic")
 
 
-def start(*extra):
-    """Starts goscope exec basic --headless; returns (process, 'host:port')."""
+def start(*extra, fixture="basic"):
+    """Starts goscope exec FIXTURE --headless; returns (process, 'host:port')."""
     p = subprocess.Popen(
-        [GOSCOPE, "exec", os.path.join(FIXTURES, "basic"), "--headless",
+        [GOSCOPE, "exec", os.path.join(FIXTURES, fixture), "--headless",
          "--listen=127.0.0.1:0", "--api-version=2", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
@@ -48,19 +48,25 @@ def connect(addr):
     return s
 
 
-def go_client():
+def go_client(fixture="basic", *mode):
     os.makedirs(WORK, exist_ok=True)
     client = os.path.join(WORK, "rpcclient")
     subprocess.run(["go", "build", "-o", client, "."], check=True,
                    cwd=os.path.join(SOURCE, "integration", "rpc", "client"),
                    env={**os.environ, "GOFLAGS": "-buildvcs=false"})
-    p, addr = start("--accept-multiclient")
-    r = subprocess.run([client, addr, FIXTURE_SRC], capture_output=True, text=True, timeout=120)
+    p, addr = start("--accept-multiclient", fixture=fixture)
+    src = os.path.join(SOURCE, "tests", "fixtures", "go", fixture)
+    r = subprocess.run([client, addr, src, *mode], capture_output=True, text=True, timeout=120)
     print(r.stdout, r.stderr)
     if r.returncode != 0:
         p.kill()
         sys.exit("Go jsonrpc client failed")
     stop(p)
+
+
+def watch():
+    """CreateWatchpoint (package, stack and moved-stack variables) with the Go client."""
+    go_client("watchx", "watch")
 
 
 def dlv_connect():
@@ -173,4 +179,4 @@ def drop():
 
 
 {"go-client": go_client, "dlv-connect": dlv_connect, "malformed": malformed,
- "drop": drop}[MODE]()
+ "drop": drop, "watch": watch}[MODE]()

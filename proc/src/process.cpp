@@ -272,6 +272,7 @@ struct Process::Impl {
       auto it = p_.sites_.find(addr_);
       if (it != p_.sites_.end()) {
         p_.poke(addr_, it->second.orig);
+        p_.drop_read_cache();
         active_ = true;
       }
     }
@@ -280,6 +281,7 @@ struct Process::Impl {
         return;
       try {
         p_.poke(addr_, kInt3);
+        p_.drop_read_cache();
       } catch (const std::exception&) {
         // The process died under us; nothing left to restore.
       }
@@ -318,6 +320,20 @@ struct Process::Impl {
   std::array<CachedRead, kReadCacheSize> read_cache_{};
   std::size_t read_cache_size_ = 0;
   std::size_t read_cache_next_ = 0;
+  // Whole pages read while no thread can run (set_stopped_read_cache): kept until a thread
+  // may run again (resume_gen_ moves) or memory is written.
+  bool page_cache_enabled_ = false;
+  std::uint64_t resume_gen_ = 0;  // bumped whenever a thread is let run (cont, single-step)
+  std::uint64_t page_cache_gen_ = ~std::uint64_t{0};
+  bool page_cache_usable_ = false;  // every thread has been stopped in page_cache_gen_
+  std::uint64_t page_cache_clock_ = ~std::uint64_t{0};  // clock_ when last found not usable
+  std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> pages_;
+  std::vector<std::unique_ptr<std::byte[]>> free_pages_;
+  // The first pages fetched in this generation, and those of the previous one, which the
+  // first fetch of a generation takes along (the same g, m and stack pages are read at
+  // every stop): usually one system call per stop.
+  std::vector<std::uint64_t> gen_pages_;
+  std::vector<std::uint64_t> speculative_pages_;
   std::atomic<bool> interrupt_requested_{false};
   std::atomic<unsigned> interrupt_signals_sent_{0};
   unsigned interrupt_signals_seen_ = 0;
@@ -441,6 +457,176 @@ struct Process::Impl {
   void drop_read_cache() {
     read_cache_size_ = 0;
     read_cache_next_ = 0;
+    drop_pages();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Page cache (set_stopped_read_cache)
+
+  static constexpr std::uint64_t kPageSize = 4096;
+  static constexpr std::size_t kMaxCachedPages = 256;       // 1 MiB, then start over
+  static constexpr std::size_t kMaxPagesPerRead = 4;        // larger reads bypass the cache
+  static constexpr std::size_t kMaxPagesPerFill = 64;       // one process_vm_readv
+  static constexpr std::size_t kSpeculativePages = 16;
+
+  void drop_pages() {
+    for (auto& [addr, page] : pages_) free_pages_.push_back(std::move(page));
+    pages_.clear();
+  }
+
+  // Whether reads may be served from (and fill) the page cache now: enabled, and nothing
+  // has been let run since every thread was last seen stopped. A thread that is running,
+  // listening (group-stop) or exiting may change memory, so any of those disables it until
+  // the next generation.
+  bool pages_usable() {
+    if (!page_cache_enabled_ || life_ != Life::alive)
+      return false;
+    if (page_cache_gen_ != resume_gen_) {
+      drop_pages();
+      page_cache_gen_ = resume_gen_;
+      page_cache_usable_ = false;
+      if (!gen_pages_.empty())
+        speculative_pages_.swap(gen_pages_);
+      gen_pages_.clear();
+    }
+    // Not usable yet in this generation: maybe every thread has stopped since (threads
+    // only stop without a new generation; clock_ counts the stops).
+    if (!page_cache_usable_ && page_cache_clock_ != clock_) {
+      page_cache_clock_ = clock_;
+      page_cache_usable_ = !threads_.empty();
+      for (const auto& [tid, t] : threads_) {
+        if (t.state != ThreadState::stopped) {
+          page_cache_usable_ = false;
+          break;
+        }
+      }
+    }
+    return page_cache_usable_;
+  }
+
+  // Something may run (or has written memory): cached pages are stale.
+  void note_resume() { ++resume_gen_; }
+
+  // Fetches the pages in [first, last] that are not cached, with one system call; false if
+  // any of them cannot be read with process_vm_readv (the caller then reads directly).
+  bool fill_pages(std::span<const std::uint64_t> wanted) {
+    // Room first: pages of this request found cached below must still be there after.
+    if (pages_.size() + wanted.size() + speculative_pages_.size() > kMaxCachedPages)
+      drop_pages();
+    std::array<std::uint64_t, kMaxPagesPerFill> addrs;  // the first n are set below
+    std::size_t n = 0;
+    auto add = [&](std::uint64_t page) {
+      const auto end = addrs.begin() + static_cast<std::ptrdiff_t>(n);
+      if (pages_.contains(page) || std::find(addrs.begin(), end, page) != end)
+        return true;
+      if (n == kMaxPagesPerFill)
+        return false;
+      addrs[n++] = page;
+      return true;
+    };
+    for (std::uint64_t page : wanted) {
+      if (!add(page))
+        return false;
+    }
+    if (n == 0) {
+      ++stats_.page_cache_hits;
+      return true;
+    }
+    if (!speculative_pages_.empty()) {
+      // First fetch of this generation: the previous one's pages come along.
+      const std::size_t needed = n;
+      std::vector<std::uint64_t> spec;
+      spec.swap(speculative_pages_);
+      for (std::uint64_t page : spec) add(page);
+      if (n > needed && fetch_pages(std::span(addrs).first(n)))
+        return true;
+      n = needed;  // one of them is gone: fetch only what was asked for
+    }
+    return fetch_pages(std::span(addrs).first(n));
+  }
+
+  // Reads whole pages (none of them cached) with one process_vm_readv.
+  bool fetch_pages(std::span<const std::uint64_t> addrs) {
+    const std::size_t n = addrs.size();
+    std::array<iovec, kMaxPagesPerFill> local{}, remote{};
+    std::vector<std::unique_ptr<std::byte[]>> bufs;
+    bufs.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (free_pages_.empty()) {
+        bufs.push_back(std::make_unique_for_overwrite<std::byte[]>(kPageSize));
+      } else {
+        bufs.push_back(std::move(free_pages_.back()));
+        free_pages_.pop_back();
+      }
+      local[i] = {bufs[i].get(), kPageSize};
+      remote[i] = {reinterpret_cast<void*>(addrs[i]), kPageSize};
+    }
+    const ssize_t got = ::process_vm_readv(pid_, local.data(), n, remote.data(), n, 0);
+    if (got != static_cast<ssize_t>(n * kPageSize)) {
+      for (auto& b : bufs) free_pages_.push_back(std::move(b));
+      return false;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      pages_.emplace(addrs[i], std::move(bufs[i]));
+      if (gen_pages_.size() < kSpeculativePages)
+        gen_pages_.push_back(addrs[i]);
+    }
+    ++stats_.page_fills;
+    return true;
+  }
+
+  void prefetch(std::span<const VirtAddr> addrs) {
+    if (!pages_usable())
+      return;
+    std::vector<std::uint64_t> wanted;
+    wanted.reserve(addrs.size());
+    for (auto a : addrs) {
+      if (a.value() != 0)
+        wanted.push_back(a.value() & ~(kPageSize - 1));
+    }
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    if (wanted.size() > kMaxPagesPerFill)
+      wanted.resize(kMaxPagesPerFill);
+    if (fill_pages(wanted))
+      return;
+    // One of them is not readable: take the others one by one.
+    for (auto page : wanted) fill_pages(std::span(&page, 1));
+  }
+
+  // Serves [addr, addr + out.size()) from cached pages, fetching the missing ones; false
+  // when the cache cannot be used for it.
+  bool read_through_pages(std::uint64_t addr, std::span<std::byte> out) {
+    const std::uint64_t end = addr + out.size();
+    if (end < addr)
+      return false;
+    const std::uint64_t first = addr & ~(kPageSize - 1);
+    const std::uint64_t last = (end - 1) & ~(kPageSize - 1);
+    if ((last - first) / kPageSize + 1 > kMaxPagesPerRead)
+      return false;
+    std::array<std::uint64_t, kMaxPagesPerRead> wanted{};
+    std::size_t n = 0;
+    for (std::uint64_t page = first;; page += kPageSize) {
+      wanted[n++] = page;
+      if (page == last)
+        break;
+    }
+    if (!fill_pages(std::span(wanted).first(n)))
+      return false;
+    copy_from_pages(addr, out);
+    return true;
+  }
+
+  void copy_from_pages(std::uint64_t addr, std::span<std::byte> out) {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const std::uint64_t a = addr + done;
+      const std::uint64_t page = a & ~(kPageSize - 1);
+      const std::size_t off = a - page;
+      const std::size_t n = std::min<std::size_t>(kPageSize - off, out.size() - done);
+      std::memcpy(out.data() + done, pages_.at(page).get() + off, n);
+      done += n;
+    }
   }
 
   void remember_read(std::uint64_t addr, std::span<const std::byte> bytes) {
@@ -474,6 +660,11 @@ struct Process::Impl {
     ensure_alive();
     if (out.empty())
       return;
+    if (pages_usable() && read_through_pages(addr, out)) {
+      mask_traps(addr, out);
+      remember_read(addr, out);
+      return;
+    }
     iovec local{out.data(), out.size()};
     iovec remote{reinterpret_cast<void*>(addr), out.size()};
     ssize_t n = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
@@ -497,6 +688,8 @@ struct Process::Impl {
 
   void read_memory_batch(std::span<ReadRequest> requests) {
     ensure_alive();
+    if (pages_usable() && read_batch_through_pages(requests))
+      return;
     constexpr std::size_t kChunk = 1024;  // IOV_MAX
     for (std::size_t start = 0; start < requests.size(); start += kChunk) {
       std::size_t count = std::min(kChunk, requests.size() - start);
@@ -524,6 +717,37 @@ struct Process::Impl {
         read_memory(r.addr.value(), r.out);
       }
     }
+  }
+
+  // read_memory_batch() from cached pages: every missing page fetched with one system call.
+  bool read_batch_through_pages(std::span<ReadRequest> requests) {
+    std::vector<std::uint64_t> wanted;
+    for (const auto& r : requests) {
+      if (r.out.empty())
+        continue;
+      const std::uint64_t addr = r.addr.value();
+      const std::uint64_t end = addr + r.out.size();
+      if (end < addr)
+        return false;
+      const std::uint64_t last = (end - 1) & ~(kPageSize - 1);
+      for (std::uint64_t page = addr & ~(kPageSize - 1);; page += kPageSize) {
+        wanted.push_back(page);
+        if (wanted.size() > kMaxPagesPerFill)
+          return false;
+        if (page == last)
+          break;
+      }
+    }
+    if (!fill_pages(wanted))
+      return false;
+    for (auto& r : requests) {
+      if (r.out.empty())
+        continue;
+      copy_from_pages(r.addr.value(), r.out);
+      mask_traps(r.addr.value(), r.out);
+      remember_read(r.addr.value(), r.out);
+    }
+    return true;
   }
 
   void write_memory(std::uint64_t addr, std::span<const std::byte> data) {
@@ -615,6 +839,7 @@ struct Process::Impl {
       removed_sites_.insert(addr);
       poke(addr, orig);
     }
+    drop_read_cache();
   }
 
   // The displaced instruction at `addr`, decoded once per site.
@@ -768,6 +993,7 @@ struct Process::Impl {
       r = pt(t.stepping ? PTRACE_SINGLESTEP : PTRACE_CONT, tid, 0,
              static_cast<std::uintptr_t>(sig));
     }
+    note_resume();
     if (r < 0) {
       if (errno == ESRCH) {
         mark_gone(tid);
@@ -919,6 +1145,7 @@ struct Process::Impl {
       }
       case PTRACE_EVENT_EXIT:
         t.state = ThreadState::exiting;
+        note_resume();
         if (pt(PTRACE_CONT, tid) < 0 && errno != ESRCH) {
           Error::send_errno("continue exiting thread " + std::to_string(tid));
         }
@@ -1305,6 +1532,7 @@ struct Process::Impl {
       int resume_sig = 0;
       bool gone = !flush_regs(tid, t);
       while (!gone && life_ == Life::alive) {
+        note_resume();
         if (pt(PTRACE_SINGLESTEP, tid, 0, static_cast<std::uintptr_t>(resume_sig)) < 0) {
           if (errno != ESRCH)
             Error::send_errno("PTRACE_SINGLESTEP " + std::to_string(tid));
@@ -1937,6 +2165,15 @@ void Process::set_signal_passthrough(int signal, bool pass) {
 
 void Process::set_exclusive_children(bool exclusive) {
   impl_->exclusive_children_ = exclusive;
+}
+
+void Process::prefetch(std::span<const VirtAddr> addrs) {
+  impl_->prefetch(addrs);
+}
+
+void Process::set_stopped_read_cache(bool on) {
+  impl_->page_cache_enabled_ = on;
+  impl_->drop_pages();
 }
 
 Process::Stats Process::stats() const {

@@ -150,4 +150,15 @@ std::string encode_response(const json::value& id, const json::value& result,
   return out;
 }
 
+std::string encode_response_text(const json::value& id, std::string_view result_json) {
+  std::string out;
+  out.reserve(result_json.size() + 48);
+  out += "{\"id\":";
+  write_value(out, id);
+  out += ",\"result\":";
+  out += result_json;
+  out += ",\"error\":null}\n";
+  return out;
+}
+
 }  // namespace goscope::rpc

@@ -1,8 +1,11 @@
 #include "rpc/json_api.hpp"
 
 #include <cctype>
+#include <charconv>
+#include <type_traits>
 
 #include "rpc/codec.hpp"
+#include "session/json_string.hpp"
 
 namespace goscope::rpc {
 namespace json = boost::json;
@@ -21,224 +24,578 @@ bool iequal(std::string_view a, std::string_view b) {
   return true;
 }
 
-json::value u64(std::uint64_t v) {
-  return json::value(v);
-}
-
-json::array u64s(const std::vector<std::uint64_t>& vs) {
-  json::array a;
-  for (auto v : vs) a.push_back(u64(v));
-  return a;
-}
-
 [[noreturn]] void type_error(std::string_view key, const char* want) {
   throw CodecError("json: cannot unmarshal into field " + std::string(key) + " of type " + want);
 }
 
 }  // namespace
 
-json::value to_json(const api::LoadConfig& c) {
-  return json::object{{"FollowPointers", c.follow_pointers},
-                      {"MaxVariableRecurse", c.max_variable_recurse},
-                      {"MaxStringLen", c.max_string_len},
-                      {"MaxArrayValues", c.max_array_values},
-                      {"MaxStructFields", c.max_struct_fields}};
+namespace {
+
+// Every api type is written once, by an emitter template over two sinks: TextOut writes
+// Go's encoding/json text straight into a string (the hot path: a State per stop), ValueOut
+// builds the boost::json::value that to_json() returns. Both see the same calls in the same
+// order, so go_json(to_json(x)) == write_json(x) byte for byte.
+
+/// Go-JSON text. A separator is due unless the text ends where a value starts ('{', '[',
+/// ':' or ','): values end in '"', '}', ']', a digit or a letter.
+class TextOut {
+ public:
+  explicit TextOut(std::string& s) : s_(s) {}
+  void begin_object() {
+    sep();
+    s_ += '{';
+  }
+  void end_object() { s_ += '}'; }
+  void begin_array() {
+    sep();
+    s_ += '[';
+  }
+  void end_array() { s_ += ']'; }
+  void key(std::string_view k) {
+    sep();
+    session::append_json_string(s_, k);
+    s_ += ':';
+  }
+  /// A key spelled in this file: plain ASCII that needs no escape.
+  template <std::size_t N>
+  void key(const char (&k)[N]) {
+    sep();
+    s_ += '"';
+    s_.append(k, N - 1);
+    s_ += "\":";
+  }
+  /// JSON text written before (an identical value).
+  void raw(std::string_view text) {
+    sep();
+    s_ += text;
+  }
+  std::size_t size() const { return s_.size(); }
+  std::string_view text(std::size_t from, std::size_t to) const {
+    return std::string_view(s_).substr(from, to - from);
+  }
+  void str(std::string_view v) {
+    sep();
+    session::append_json_string(s_, v);
+  }
+  void i64(std::int64_t v) {
+    sep();
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    s_.append(buf, r.ptr);
+  }
+  void u64(std::uint64_t v) {
+    sep();
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    s_.append(buf, r.ptr);
+  }
+  void boolean(bool b) {
+    sep();
+    s_ += b ? "true" : "false";
+  }
+  void null() {
+    sep();
+    s_ += "null";
+  }
+
+ private:
+  void sep() {
+    if (s_.empty())
+      return;
+    const char c = s_.back();
+    if (c != '{' && c != '[' && c != ':' && c != ',')
+      s_ += ',';
+  }
+  std::string& s_;
+};
+
+/// A boost::json::value with the same shape.
+class ValueOut {
+ public:
+  void begin_object() { stack_.push_back(&put(json::object())); }
+  void end_object() { stack_.pop_back(); }
+  void begin_array() { stack_.push_back(&put(json::array())); }
+  void end_array() { stack_.pop_back(); }
+  void key(std::string_view k) { key_ = k; }
+  template <std::size_t N>
+  void key(const char (&k)[N]) {
+    key_.assign(k, N - 1);
+  }
+  void str(std::string_view v) { put(json::string(v)); }
+  void i64(std::int64_t v) { put(json::value(v)); }
+  void u64(std::uint64_t v) { put(json::value(v)); }
+  void boolean(bool b) { put(json::value(b)); }
+  void null() { put(json::value(nullptr)); }
+  json::value take() { return std::move(root_); }
+
+ private:
+  json::value& put(json::value v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return root_;
+    }
+    json::value& top = *stack_.back();
+    if (auto* o = top.if_object())
+      return o->insert_or_assign(key_, std::move(v)).first->value();
+    return top.as_array().emplace_back(std::move(v));
+  }
+  json::value root_;
+  std::vector<json::value*> stack_;  // open containers; a parent is not touched while a
+                                     // child is open, so the pointers stay valid
+  std::string key_;
+};
+
+template <class O>
+void emit(O& o, const api::LoadConfig& c) {
+  o.begin_object();
+  o.key("FollowPointers");
+  o.boolean(c.follow_pointers);
+  o.key("MaxVariableRecurse");
+  o.i64(c.max_variable_recurse);
+  o.key("MaxStringLen");
+  o.i64(c.max_string_len);
+  o.key("MaxArrayValues");
+  o.i64(c.max_array_values);
+  o.key("MaxStructFields");
+  o.i64(c.max_struct_fields);
+  o.end_object();
 }
 
-json::value to_json(const api::Variable& v) {
-  json::object o;
-  o["name"] = v.name;
-  o["addr"] = u64(v.addr);
-  o["onlyAddr"] = v.only_addr;
-  o["type"] = v.type;
-  o["realType"] = v.real_type;
-  o["flags"] = v.flags;
-  o["kind"] = v.kind;
-  o["value"] = v.value;
-  o["len"] = v.len;
-  o["cap"] = v.cap;
+// `null_children`: a part of a complex value, which Delve builds by hand without children.
+template <class O>
+void emit(O& o, const api::Variable& v, bool null_children = false) {
+  o.begin_object();
+  o.key("name");
+  o.str(v.name);
+  o.key("addr");
+  o.u64(v.addr);
+  o.key("onlyAddr");
+  o.boolean(v.only_addr);
+  o.key("type");
+  o.str(v.type);
+  o.key("realType");
+  o.str(v.real_type);
+  o.key("flags");
+  o.u64(v.flags);
+  o.key("kind");
+  o.i64(v.kind);
+  o.key("value");
+  o.str(v.value);
+  o.key("len");
+  o.i64(v.len);
+  o.key("cap");
+  o.i64(v.cap);
   // Delve builds the real/imaginary parts of a complex value by hand, without children
   // (null on the wire); every other Variable gets a (possibly empty) array.
-  const bool complex = v.kind == 15 || v.kind == 16;
-  json::array children;
-  for (const auto& c : v.children) {
-    json::value cj = to_json(c);
-    if (complex)
-      cj.as_object()["children"] = nullptr;
-    children.push_back(std::move(cj));
+  o.key("children");
+  if (null_children) {
+    o.null();
+  } else {
+    const bool complex = v.kind == 15 || v.kind == 16;
+    o.begin_array();
+    for (const auto& c : v.children) emit(o, c, complex);
+    o.end_array();
   }
-  o["children"] = std::move(children);
-  o["base"] = u64(v.base);
-  o["unreadable"] = v.unreadable;
-  o["LocationExpr"] = v.location_expr;
-  o["DeclLine"] = v.decl_line;
-  return o;
+  o.key("base");
+  o.u64(v.base);
+  o.key("unreadable");
+  o.str(v.unreadable);
+  o.key("LocationExpr");
+  o.str(v.location_expr);
+  o.key("DeclLine");
+  o.i64(v.decl_line);
+  o.end_object();
 }
 
-json::value to_json(const std::vector<api::Variable>& vs) {
-  json::array a;
-  for (const auto& v : vs) a.push_back(to_json(v));
-  return a;
+template <class O>
+void emit(O& o, const std::vector<api::Variable>& vs) {
+  o.begin_array();
+  for (const auto& v : vs) emit(o, v);
+  o.end_array();
 }
 
-json::value to_json(const api::Function& f) {
-  return json::object{{"name", f.name},
-                      {"value", u64(f.value)},
-                      {"type", 0},
-                      {"goType", 0},
-                      {"optimized", f.optimized}};
+template <class O>
+void emit(O& o, const api::Function& f) {
+  o.begin_object();
+  o.key("name");
+  o.str(f.name);
+  o.key("value");
+  o.u64(f.value);
+  o.key("type");
+  o.i64(0);
+  o.key("goType");
+  o.i64(0);
+  o.key("optimized");
+  o.boolean(f.optimized);
+  o.end_object();
 }
 
-namespace {
-void put_location(json::object& o, const api::Location& l) {
-  o["pc"] = u64(l.pc);
-  o["file"] = l.file;
-  o["line"] = l.line;
-  if (l.function)
-    o["function"] = to_json(*l.function);
-  if (!l.pcs.empty())
-    o["pcs"] = u64s(l.pcs);
+template <class O>
+void emit_u64s(O& o, const std::vector<std::uint64_t>& vs) {
+  o.begin_array();
+  for (auto v : vs) o.u64(v);
+  o.end_array();
 }
+
+// The members of a Location (flattened into a Stackframe).
+template <class O>
+void emit_location_members(O& o, const api::Location& l) {
+  o.key("pc");
+  o.u64(l.pc);
+  o.key("file");
+  o.str(l.file);
+  o.key("line");
+  o.i64(l.line);
+  if (l.function) {
+    o.key("function");
+    emit(o, *l.function);
+  }
+  if (!l.pcs.empty()) {
+    o.key("pcs");
+    emit_u64s(o, l.pcs);
+  }
+}
+
+template <class O>
+void emit(O& o, const api::Location& l) {
+  o.begin_object();
+  emit_location_members(o, l);
+  o.end_object();
+}
+
+template <class O>
+void emit(O& o, const api::Stackframe& f) {
+  o.begin_object();
+  emit_location_members(o, f.location);
+  // Locals/Arguments are nil in Delve unless they were loaded (Stacktrace with Full).
+  o.key("Locals");
+  if (f.vars_loaded)
+    emit(o, f.locals);
+  else
+    o.null();
+  o.key("Arguments");
+  if (f.vars_loaded)
+    emit(o, f.arguments);
+  else
+    o.null();
+  o.key("FrameOffset");
+  o.i64(f.frame_offset);
+  o.key("FramePointerOffset");
+  o.i64(f.frame_pointer_offset);
+  o.key("Defers");  // Delve always sends a (possibly empty) list
+  o.begin_array();
+  o.end_array();
+  if (f.bottom) {
+    o.key("Bottom");
+    o.boolean(true);
+  }
+  o.key("Err");
+  o.str(f.err);
+  o.end_object();
+}
+
+template <class O>
+void emit(O& o, const api::Goroutine& g) {
+  o.begin_object();
+  o.key("id");
+  o.i64(g.id);
+  o.key("currentLoc");
+  emit(o, g.current_loc);
+  o.key("userCurrentLoc");
+  emit(o, g.user_current_loc);
+  o.key("goStatementLoc");
+  emit(o, g.go_statement_loc);
+  o.key("startLoc");
+  emit(o, g.start_loc);
+  o.key("threadID");
+  o.i64(g.thread_id);
+  o.key("status");
+  o.u64(g.status);
+  o.key("waitSince");
+  o.i64(g.wait_since);
+  o.key("waitReason");
+  o.i64(g.wait_reason);
+  o.key("unreadable");
+  o.str(g.unreadable);
+  if (!g.labels.empty()) {
+    o.key("labels");
+    o.begin_object();
+    for (const auto& [k, v] : g.labels) {
+      o.key(k);
+      o.str(v);
+    }
+    o.end_object();
+  }
+  o.end_object();
+}
+
+template <class O>
+void emit(O& o, const api::Breakpoint& b) {
+  o.begin_object();
+  o.key("id");
+  o.i64(b.id);
+  o.key("name");
+  o.str(b.name);
+  o.key("addr");
+  o.u64(b.addr);
+  o.key("addrs");
+  emit_u64s(o, b.addrs);
+  o.key("addrpid");
+  o.begin_array();
+  for (auto p : b.addrpid) o.i64(p);
+  o.end_array();
+  o.key("file");
+  o.str(b.file);
+  o.key("line");
+  o.i64(b.line);
+  if (!b.function_name.empty()) {
+    o.key("functionName");
+    o.str(b.function_name);
+  }
+  o.key("Cond");
+  o.str(b.cond);
+  o.key("HitCond");
+  o.str(b.hit_cond);
+  o.key("HitCondPerG");
+  o.boolean(b.hit_cond_per_g);
+  o.key("continue");
+  o.boolean(b.tracepoint);
+  o.key("traceReturn");
+  o.boolean(b.trace_return);
+  o.key("goroutine");
+  o.boolean(b.goroutine);
+  o.key("stacktrace");
+  o.i64(b.stacktrace);
+  if (!b.variables.empty()) {
+    o.key("variables");
+    o.begin_array();
+    for (const auto& v : b.variables) o.str(v);
+    o.end_array();
+  }
+  o.key("LoadArgs");
+  if (b.load_args)
+    emit(o, *b.load_args);
+  else
+    o.null();
+  o.key("LoadLocals");
+  if (b.load_locals)
+    emit(o, *b.load_locals);
+  else
+    o.null();
+  o.key("WatchExpr");
+  o.str(b.watch_expr);
+  o.key("WatchType");
+  o.i64(b.watch_type);
+  if (!b.verbose_descr.empty()) {
+    o.key("VerboseDescr");
+    o.begin_array();
+    for (const auto& d : b.verbose_descr) o.str(d);
+    o.end_array();
+  }
+  o.key("hitCount");
+  if (b.no_logical) {
+    o.null();
+  } else {
+    o.begin_object();
+    for (const auto& [g, n] : b.hit_count) {
+      o.key(g);
+      o.u64(n);
+    }
+    o.end_object();
+  }
+  o.key("totalHitCount");
+  o.u64(b.total_hit_count);
+  o.key("disabled");
+  o.boolean(b.disabled);
+  o.end_object();
+}
+
+template <class O>
+void emit(O& o, const api::BreakpointInfo& i) {
+  o.begin_object();
+  if (!i.stacktrace.empty()) {
+    o.key("stacktrace");
+    o.begin_array();
+    for (const auto& f : i.stacktrace) emit(o, f);
+    o.end_array();
+  }
+  if (i.goroutine) {
+    o.key("goroutine");
+    emit(o, *i.goroutine);
+  }
+  if (!i.variables.empty()) {
+    o.key("variables");
+    emit(o, i.variables);
+  }
+  if (!i.arguments.empty()) {
+    o.key("arguments");
+    emit(o, i.arguments);
+  }
+  if (!i.locals.empty()) {
+    o.key("locals");
+    emit(o, i.locals);
+  }
+  o.end_object();
+}
+
+template <class O>
+void emit(O& o, const api::Thread& t) {
+  o.begin_object();
+  o.key("id");
+  o.i64(t.id);
+  o.key("pc");
+  o.u64(t.pc);
+  o.key("file");
+  o.str(t.file);
+  o.key("line");
+  o.i64(t.line);
+  if (t.function) {
+    o.key("function");
+    emit(o, *t.function);
+  }
+  o.key("goroutineID");
+  o.i64(t.goroutine_id);
+  if (t.breakpoint) {
+    o.key("breakPoint");
+    emit(o, *t.breakpoint);
+  }
+  if (t.breakpoint_info) {
+    o.key("breakPointInfo");
+    emit(o, *t.breakpoint_info);
+  }
+  o.key("ReturnValues");
+  if (t.return_values)
+    emit(o, *t.return_values);
+  else
+    o.null();
+  o.key("CallReturn");
+  o.boolean(t.call_return);
+  o.end_object();
+}
+
+template <class O>
+void emit(O& o, const api::DebuggerState& s) {
+  o.begin_object();
+  o.key("Pid");
+  o.i64(s.pid);
+  o.key("TargetCommandLine");
+  o.str(s.target_command_line);
+  o.key("Running");
+  o.boolean(s.running);
+  o.key("Recording");
+  o.boolean(false);
+  o.key("CoreDumping");
+  o.boolean(false);
+  // The current thread is also one of Threads: its text is written once and copied (the
+  // text sink only; a thread equal to it gives the same text).
+  std::size_t current_from = 0, current_to = 0;
+  if (s.current_thread) {
+    o.key("currentThread");
+    if constexpr (std::is_same_v<O, TextOut>)
+      current_from = o.size();
+    emit(o, *s.current_thread);
+    if constexpr (std::is_same_v<O, TextOut>)
+      current_to = o.size();
+  }
+  if (s.selected_goroutine) {
+    o.key("currentGoroutine");
+    emit(o, *s.selected_goroutine);
+  }
+  o.key("Threads");
+  if (s.threads) {
+    o.begin_array();
+    bool copied = false;
+    for (const auto& t : *s.threads) {
+      if constexpr (std::is_same_v<O, TextOut>) {
+        if (!copied && current_to > current_from && t.id == s.current_thread->id &&
+            t == *s.current_thread) {
+          // Not o.text(): raw() appends to the same string.
+          const std::string again(o.text(current_from, current_to));
+          o.raw(again);
+          copied = true;
+          continue;
+        }
+      }
+      emit(o, t);
+    }
+    o.end_array();
+  } else {
+    o.null();
+  }
+  o.key("NextInProgress");
+  o.boolean(s.next_in_progress);
+  o.key("WatchOutOfScope");
+  if (s.watch_out_of_scope.empty()) {
+    o.null();
+  } else {
+    o.begin_array();
+    for (const auto& b : s.watch_out_of_scope) emit(o, b);
+    o.end_array();
+  }
+  o.key("exited");
+  o.boolean(s.exited);
+  o.key("exitStatus");
+  o.i64(s.exit_status);
+  o.key("When");
+  o.str("");
+  o.end_object();
+}
+
+template <class T>
+json::value value_of(const T& x) {
+  ValueOut o;
+  emit(o, x);
+  return o.take();
+}
+
 }  // namespace
 
+json::value to_json(const api::LoadConfig& c) {
+  return value_of(c);
+}
+json::value to_json(const api::Variable& v) {
+  return value_of(v);
+}
+json::value to_json(const std::vector<api::Variable>& vs) {
+  return value_of(vs);
+}
+json::value to_json(const api::Function& f) {
+  return value_of(f);
+}
 json::value to_json(const api::Location& l) {
-  json::object o;
-  put_location(o, l);
-  return o;
+  return value_of(l);
 }
-
 json::value to_json(const api::Stackframe& f) {
-  json::object o;
-  put_location(o, f.location);
-  // Locals/Arguments are nil in Delve unless they were loaded (Stacktrace with Full).
-  o["Locals"] = f.vars_loaded ? to_json(f.locals) : json::value(nullptr);
-  o["Arguments"] = f.vars_loaded ? to_json(f.arguments) : json::value(nullptr);
-  o["FrameOffset"] = f.frame_offset;
-  o["FramePointerOffset"] = f.frame_pointer_offset;
-  o["Defers"] = json::array();  // Delve always sends a (possibly empty) list
-  if (f.bottom)
-    o["Bottom"] = true;
-  o["Err"] = f.err;
-  return o;
+  return value_of(f);
 }
-
 json::value to_json(const api::Goroutine& g) {
-  json::object o;
-  o["id"] = g.id;
-  o["currentLoc"] = to_json(g.current_loc);
-  o["userCurrentLoc"] = to_json(g.user_current_loc);
-  o["goStatementLoc"] = to_json(g.go_statement_loc);
-  o["startLoc"] = to_json(g.start_loc);
-  o["threadID"] = g.thread_id;
-  o["status"] = u64(g.status);
-  o["waitSince"] = g.wait_since;
-  o["waitReason"] = g.wait_reason;
-  o["unreadable"] = g.unreadable;
-  if (!g.labels.empty()) {
-    json::object labels;
-    for (const auto& [k, v] : g.labels) labels[k] = v;
-    o["labels"] = std::move(labels);
-  }
-  return o;
+  return value_of(g);
 }
-
 json::value to_json(const api::Breakpoint& b) {
-  json::object o;
-  o["id"] = b.id;
-  o["name"] = b.name;
-  o["addr"] = u64(b.addr);
-  o["addrs"] = u64s(b.addrs);
-  json::array pids;
-  for (auto p : b.addrpid) pids.push_back(p);
-  o["addrpid"] = std::move(pids);
-  o["file"] = b.file;
-  o["line"] = b.line;
-  if (!b.function_name.empty())
-    o["functionName"] = b.function_name;
-  o["Cond"] = b.cond;
-  o["HitCond"] = b.hit_cond;
-  o["HitCondPerG"] = b.hit_cond_per_g;
-  o["continue"] = b.tracepoint;
-  o["traceReturn"] = b.trace_return;
-  o["goroutine"] = b.goroutine;
-  o["stacktrace"] = b.stacktrace;
-  if (!b.variables.empty()) {
-    json::array vars;
-    for (const auto& v : b.variables) vars.push_back(json::value(v));
-    o["variables"] = std::move(vars);
-  }
-  o["LoadArgs"] = b.load_args ? to_json(*b.load_args) : json::value(nullptr);
-  o["LoadLocals"] = b.load_locals ? to_json(*b.load_locals) : json::value(nullptr);
-  o["WatchExpr"] = b.watch_expr;
-  o["WatchType"] = b.watch_type;
-  json::object hits;
-  for (const auto& [g, n] : b.hit_count) hits[g] = u64(n);
-  o["hitCount"] = std::move(hits);
-  o["totalHitCount"] = u64(b.total_hit_count);
-  o["disabled"] = b.disabled;
-  return o;
+  return value_of(b);
 }
-
 json::value to_json(const api::BreakpointInfo& i) {
-  json::object o;
-  if (!i.stacktrace.empty()) {
-    json::array st;
-    for (const auto& f : i.stacktrace) st.push_back(to_json(f));
-    o["stacktrace"] = std::move(st);
-  }
-  if (i.goroutine)
-    o["goroutine"] = to_json(*i.goroutine);
-  if (!i.variables.empty())
-    o["variables"] = to_json(i.variables);
-  if (!i.arguments.empty())
-    o["arguments"] = to_json(i.arguments);
-  if (!i.locals.empty())
-    o["locals"] = to_json(i.locals);
-  return o;
+  return value_of(i);
 }
-
 json::value to_json(const api::Thread& t) {
-  json::object o;
-  o["id"] = t.id;
-  o["pc"] = u64(t.pc);
-  o["file"] = t.file;
-  o["line"] = t.line;
-  if (t.function)
-    o["function"] = to_json(*t.function);
-  o["goroutineID"] = t.goroutine_id;
-  if (t.breakpoint)
-    o["breakPoint"] = to_json(*t.breakpoint);
-  if (t.breakpoint_info)
-    o["breakPointInfo"] = to_json(*t.breakpoint_info);
-  o["ReturnValues"] = t.return_values ? to_json(*t.return_values) : json::value(nullptr);
-  o["CallReturn"] = t.call_return;
-  return o;
+  return value_of(t);
+}
+json::value to_json(const api::DebuggerState& s) {
+  return value_of(s);
 }
 
-json::value to_json(const api::DebuggerState& s) {
-  json::object o;
-  o["Pid"] = s.pid;
-  o["TargetCommandLine"] = s.target_command_line;
-  o["Running"] = s.running;
-  o["Recording"] = false;
-  o["CoreDumping"] = false;
-  if (s.current_thread)
-    o["currentThread"] = to_json(*s.current_thread);
-  if (s.selected_goroutine)
-    o["currentGoroutine"] = to_json(*s.selected_goroutine);
-  if (s.threads) {
-    json::array ts;
-    for (const auto& t : *s.threads) ts.push_back(to_json(t));
-    o["Threads"] = std::move(ts);
-  } else {
-    o["Threads"] = nullptr;
-  }
-  o["NextInProgress"] = s.next_in_progress;
-  o["WatchOutOfScope"] = nullptr;
-  o["exited"] = s.exited;
-  o["exitStatus"] = s.exit_status;
-  o["When"] = "";
-  return o;
+void write_json(std::string& out, const api::Breakpoint& b) {
+  TextOut o(out);
+  emit(o, b);
+}
+void write_json(std::string& out, const api::Thread& t) {
+  TextOut o(out);
+  emit(o, t);
+}
+void write_json(std::string& out, const api::DebuggerState& s) {
+  TextOut o(out);
+  emit(o, s);
 }
 
 const json::value* member(const json::value& obj, std::string_view key) {

@@ -1,18 +1,21 @@
 #include "rpc/server.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <deque>
 #include <fstream>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -35,15 +38,50 @@ struct MethodContext {
   session::Debugger& dbg;
   const ServerConfig& cfg;
   std::function<void()> setup_done;
-  std::function<void()> request_shutdown;  ///< after the reply (Detach)
-  bool shutdown_after_reply = false;
+  bool shutdown_after_reply = false;  ///< set by Detach: the server stops after the reply
+  /// Deferred methods answer through this, later and from any thread: the JSON text of
+  /// `result`, or an error message.
+  std::function<void(std::string result_json, std::optional<std::string> error)> respond;
 };
 
 using Handler = std::function<json::value(MethodContext&, const json::value& args)>;
+using DeferredHandler = std::function<void(MethodContext&, const json::value& args)>;
 struct Method {
-  bool async = false;
+  enum class Kind {
+    sync,      ///< runs on the connection's reader; the next request waits for it
+    async,     ///< runs on a pool thread; the next request waits for its setup_done
+    deferred,  ///< started on the reader, answered by whoever finishes it (the Debugger's
+               ///< tracer thread) through respond(); the next request waits for setup_done
+  };
+  Kind kind = Kind::sync;
   Handler fn;
+  DeferredHandler deferred_fn;
 };
+
+/// The message of an exception a method ended with, as the response's error.
+std::string error_text(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "Internal debugger error: unknown exception";
+  }
+}
+
+/// A Debugger callback that answers with `{"State": ...}`.
+session::Debugger::StateCallback state_reply(MethodContext& c) {
+  return [respond = c.respond](const api::DebuggerState* st, std::exception_ptr err) {
+    if (st == nullptr) {
+      respond({}, error_text(err));
+      return;
+    }
+    std::string r = "{\"State\":";
+    write_json(r, *st);
+    r += '}';
+    respond(std::move(r), std::nullopt);
+  };
+}
 
 json::array strings(const std::vector<std::string>& v) {
   json::array a;
@@ -103,8 +141,16 @@ api::LoadConfig cfg_or_default(const json::value& args, std::string_view key) {
 const std::unordered_map<std::string, Method>& method_table() {
   static const std::unordered_map<std::string, Method> table = [] {
     std::unordered_map<std::string, Method> m;
-    auto sync = [&](const std::string& name, Handler h) { m["RPCServer." + name] = {false, h}; };
-    auto async = [&](const std::string& name, Handler h) { m["RPCServer." + name] = {true, h}; };
+    using K = Method::Kind;
+    auto sync = [&](const std::string& name, Handler h) {
+      m["RPCServer." + name] = {K::sync, std::move(h), {}};
+    };
+    auto async = [&](const std::string& name, Handler h) {
+      m["RPCServer." + name] = {K::async, std::move(h), {}};
+    };
+    auto deferred = [&](const std::string& name, DeferredHandler h) {
+      m["RPCServer." + name] = {K::deferred, {}, std::move(h)};
+    };
     auto unsupported = [&](const std::string& name, const std::string& why) {
       sync(name, [why](MethodContext&, const json::value&) -> json::value {
         throw session::DebuggerError(why);
@@ -116,7 +162,7 @@ const std::unordered_map<std::string, Method>& method_table() {
       return json::object{{"DelveVersion", "Version: 1.20.2\nBuild: goscope " + c.cfg.version},
                           {"APIVersion", 2},
                           {"Backend", "native"},
-                          {"TargetGoVersion", ""},
+                          {"TargetGoVersion", c.dbg.target_go_version()},
                           {"MinSupportedVersionOfGo", "1.18.0"},
                           {"MaxSupportedVersionOfGo", "1.20.0"}};
     });
@@ -150,14 +196,16 @@ const std::unordered_map<std::string, Method>& method_table() {
       c.shutdown_after_reply = true;
       return json::object{};
     });
-    async("State", [](MethodContext& c, const json::value& a) -> json::value {
+    // State and Command are answered by the Debugger's tracer thread itself when the
+    // target has stopped: no thread waits for them, no hand-off back.
+    deferred("State", [](MethodContext& c, const json::value& a) {
       const bool nb = get_bool(a, "NonBlocking");
       c.setup_done();
-      return json::object{{"State", to_json(c.dbg.state(nb))}};
+      c.dbg.state_async(nb, state_reply(c));
     });
-    async("Command", [](MethodContext& c, const json::value& a) -> json::value {
+    deferred("Command", [](MethodContext& c, const json::value& a) {
       const auto cmd = command_from_json(a);
-      return json::object{{"State", to_json(c.dbg.command(cmd, c.setup_done))}};
+      c.dbg.command_async(cmd, c.setup_done, state_reply(c));
     });
     async("Restart", [](MethodContext& c, const json::value& a) -> json::value {
       c.setup_done();
@@ -207,7 +255,12 @@ const std::unordered_map<std::string, Method>& method_table() {
       }
       return json::object{{"Addrs", std::move(out)}};
     });
-    unsupported("CreateWatchpoint", "watchpoints are not supported yet");
+    sync("CreateWatchpoint", [](MethodContext& c, const json::value& a) -> json::value {
+      // CreateWatchpointOut embeds *api.Breakpoint: its fields are the result itself.
+      return to_json(c.dbg.create_watchpoint(eval_scope_from_json(member(a, "Scope")),
+                                             get_string(a, "Expr"),
+                                             static_cast<int>(get_int(a, "Type"))));
+    });
     unsupported("CreateEBPFTracepoint", "could not create eBPF tracepoint: not supported");
     sync("GetBufferedTracepoints", [](MethodContext&, const json::value&) -> json::value {
       return json::object{{"TracepointResults", nullptr}};
@@ -340,42 +393,72 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   session::Debugger* dbg = nullptr;
   std::atomic<bool> stopping{false};
 
-  /// One client socket. The reader thread owns its lifetime; writers (the reader itself and
-  /// async method threads, which may outlive the reader) and close() take `mu`, so a reply
-  /// that arrives after the client left writes to a closed socket, never to a reused fd.
+  /// One client socket, a plain blocking fd taken out of Asio (its reactor would wake the
+  /// io thread at every request for nothing). The reader thread reads it; replies come
+  /// from the reader (synchronous methods), from pool threads (Restart) and from the
+  /// Debugger's tracer thread (State, Command). A reply is written without blocking its
+  /// writer: what the socket does not take at once is queued in `out` and written by a
+  /// pool thread (`draining`), so the tracer thread never waits for a slow client and
+  /// replies keep their order. `mu` is only held for non-blocking work. The fd is closed
+  /// by the destructor, when no thread can use it any more (no reuse of a closed fd).
   struct Connection {
-    tcp::socket socket;
+    int fd = -1;
     std::mutex mu;
     bool closed = false;
-    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
-    void write(const std::string& bytes) {
-      std::lock_guard lock(mu);
-      if (closed)
-        return;
-      boost::system::error_code ec;
-      asio::write(socket, asio::buffer(bytes), ec);
+    std::string out;
+    bool draining = false;
+
+    // Async methods whose setup is not done: the next request is dispatched after it, as
+    // Delve reads the next request once setupDone is closed.
+    std::mutex gate_mu;
+    std::condition_variable gate_cv;
+    int setups_pending = 0;
+
+    explicit Connection(int f) : fd(f) {}
+    ~Connection() {
+      if (fd >= 0)
+        ::close(fd);
     }
-    /// Wakes a reader blocked in read_some (and a writer blocked on a full socket buffer).
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    /// Wakes a reader blocked in recv and a drain blocked in send.
     void shutdown() {
       std::lock_guard lock(mu);
       if (!closed)
-        ::shutdown(socket.native_handle(), SHUT_RDWR);
+        ::shutdown(fd, SHUT_RDWR);
     }
     void close() {
       std::lock_guard lock(mu);
-      boost::system::error_code ec;
-      socket.shutdown(tcp::socket::shutdown_both, ec);
-      socket.close(ec);
+      if (!closed)
+        ::shutdown(fd, SHUT_RDWR);
       closed = true;
+      out.clear();
+    }
+
+    void begin_setup() {
+      std::lock_guard lock(gate_mu);
+      ++setups_pending;
+    }
+    void end_setup() {
+      {
+        std::lock_guard lock(gate_mu);
+        --setups_pending;
+      }
+      gate_cv.notify_all();
+    }
+    void wait_setups() {
+      std::unique_lock lock(gate_mu);
+      gate_cv.wait(lock, [&] { return setups_pending == 0; });
     }
   };
 
-  // Every thread the server starts (connection readers, async methods) comes from one pool
-  // and is joined at the end of run(), so that none of them is inside the Debugger when its
-  // owner destroys it. A finished job's thread waits for the next one instead of exiting:
-  // an async method (every Command) costs a wake-up, not a thread creation. A job never
-  // waits behind another: when no thread is idle, a new one is started (a connection's
-  // `halt` must run while its `continue` still blocks a thread).
+  // Every thread the server starts (connection readers, async methods, reply drains) comes
+  // from one pool and is joined at the end of run(), so that none of them is inside the
+  // Debugger when its owner destroys it. A finished job's thread waits for the next one
+  // instead of exiting: an async method costs a wake-up, not a thread creation. A job
+  // never waits behind another: when no thread is idle, a new one is started (a
+  // connection's `halt` must run while its `continue` still blocks a thread).
   std::mutex workers_mu;
   std::condition_variable workers_cv;
   std::deque<std::function<void()>> jobs;
@@ -416,6 +499,17 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     workers.emplace_back([this] { worker_loop(); });
   }
 
+  /// spawn(), unless shut_down() has joined the pool for the last time (callers that are
+  /// not joined themselves, the tracer thread, may come later).
+  bool try_spawn(std::function<void()> fn) {
+    std::unique_lock lock(workers_mu);
+    if (workers_quit)
+      return false;
+    lock.unlock();
+    spawn(std::move(fn));
+    return true;
+  }
+
   void stop() {
     if (stopping.exchange(true))
       return;
@@ -425,6 +519,69 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       self->signals.cancel(ec);
       self->io.stop();
     });
+  }
+
+  // Writes a reply without blocking the caller (see Connection).
+  void send(const std::shared_ptr<Connection>& c, std::string bytes) {
+    std::unique_lock lock(c->mu);
+    if (c->closed)
+      return;
+    if (!c->draining) {
+      std::size_t done = 0;
+      while (done < bytes.size()) {
+        const ssize_t n =
+            ::send(c->fd, bytes.data() + done, bytes.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+          done += static_cast<std::size_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+          break;
+        return;  // the peer is gone; its reader sees it
+      }
+      if (done == bytes.size())
+        return;
+      bytes.erase(0, done);
+    }
+    c->out += bytes;
+    if (c->draining)
+      return;
+    c->draining = true;
+    lock.unlock();
+    if (!try_spawn([self = shared_from_this(), c] { self->drain(c); })) {
+      std::lock_guard again(c->mu);
+      c->draining = false;
+      c->out.clear();  // the server has shut down: nobody will read it
+    }
+  }
+
+  // A pool thread writing what a connection's socket did not take at once.
+  void drain(const std::shared_ptr<Connection>& c) {
+    std::unique_lock lock(c->mu);
+    while (!c->out.empty() && !c->closed) {
+      std::string chunk = std::move(c->out);
+      c->out.clear();
+      lock.unlock();
+      std::size_t done = 0;
+      bool failed = false;
+      while (done < chunk.size()) {
+        const ssize_t n = ::send(c->fd, chunk.data() + done, chunk.size() - done, MSG_NOSIGNAL);
+        if (n > 0) {
+          done += static_cast<std::size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+          continue;
+        } else {
+          failed = true;
+          break;
+        }
+      }
+      lock.lock();
+      if (failed)
+        c->out.clear();
+    }
+    c->draining = false;
   }
 
   // After io.run(): Delve's ServerImpl.Stop (halt, detach, kill a launched target), then
@@ -462,12 +619,39 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     const auto& table = method_table();
     auto it = table.find(req.method);
     if (it == table.end()) {
-      conn->write(encode_response(req.id, nullptr, "unknown method: " + req.method));
+      send(conn, encode_response(req.id, nullptr, "unknown method: " + req.method));
       return;
     }
     const Method& m = it->second;
+    if (m.kind == Method::Kind::deferred) {
+      // The reader goes on reading at once; the next request waits for setup_done.
+      conn->begin_setup();
+      auto once = std::make_shared<std::atomic<bool>>(false);
+      auto done = [conn, once] {
+        if (!once->exchange(true))
+          conn->end_setup();
+      };
+      auto respond = [self = shared_from_this(), conn, id = req.id, done](
+                         std::string result, std::optional<std::string> error) {
+        done();
+        self->send(conn, error ? encode_response(id, nullptr, error)
+                               : encode_response_text(id, result));
+      };
+      MethodContext ctx{*dbg, cfg, done, false, respond};
+      try {
+        m.deferred_fn(ctx, req.params);
+      } catch (const CodecError&) {
+        done();
+        throw;
+      } catch (const std::exception& e) {
+        respond({}, std::string(e.what()));
+      } catch (...) {
+        respond({}, "Internal debugger error: unknown exception");
+      }
+      return;
+    }
     auto invoke = [self = shared_from_this(), conn, req, &m](std::function<void()> setup_done) {
-      MethodContext ctx{*self->dbg, self->cfg, std::move(setup_done), {}, false};
+      MethodContext ctx{*self->dbg, self->cfg, std::move(setup_done), false, {}};
       std::string reply;
       try {
         reply = encode_response(req.id, m.fn(ctx, req.params), std::nullopt);
@@ -480,19 +664,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         reply = encode_response(req.id, nullptr, "Internal debugger error: unknown exception");
       }
       ctx.setup_done();
-      conn->write(reply);
+      self->send(conn, std::move(reply));
       if (ctx.shutdown_after_reply)
         self->stop();
     };
-    if (!m.async) {
+    if (m.kind == Method::Kind::sync) {
       invoke([] {});
       return;
     }
-    // Async: run on its own thread; the reader continues once setup is done.
-    auto setup = std::make_shared<std::promise<void>>();
-    auto once = std::make_shared<std::once_flag>();
-    auto done = [setup, once] { std::call_once(*once, [&] { setup->set_value(); }); };
-    auto fut = setup->get_future();
+    // Async: runs on a pool thread; the next request waits for its setup.
+    conn->begin_setup();
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto done = [conn, once] {
+      if (!once->exchange(true))
+        conn->end_setup();
+    };
     spawn([invoke, done]() mutable {
       try {
         invoke(done);
@@ -500,7 +686,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         done();
       }
     });
-    fut.wait();
   }
 
   void serve(const std::shared_ptr<Connection>& conn) {
@@ -508,11 +693,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::array<char, 64 * 1024> buf{};
     try {
       for (;;) {
-        boost::system::error_code ec;
-        const auto n = conn->socket.read_some(asio::buffer(buf), ec);
-        if (ec || stopping)
+        const ssize_t n = ::recv(conn->fd, buf.data(), buf.size(), 0);
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n <= 0 || stopping)
           break;
-        for (auto& v : decoder.feed(std::string_view(buf.data(), n))) {
+        for (auto& v : decoder.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)))) {
+          // Delve reads a request once the previous async method's setup is done.
+          conn->wait_setups();
           const auto req = parse_request(v);
           dispatch(conn, req);
           if (stopping)
@@ -526,6 +714,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     } catch (const std::exception& e) {
       std::fprintf(stderr, "goscope rpc: %s\n", e.what());
     }
+    // What the client sent before it left has started (as Delve, which sees the end of the
+    // stream only after the last method's setup).
+    conn->wait_setups();
     conn->close();
     // Single client gone: the server stops (run() halts, detaches and kills a launched
     // target), as Delve does.
@@ -556,7 +747,19 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         self->accept_next();
         return;
       }
-      auto conn = std::make_shared<Connection>(std::move(s));
+      // Out of Asio's reactor, blocking, no Nagle delay on the replies.
+      boost::system::error_code rec;
+      const int fd = s.release(rec);
+      if (rec) {
+        self->accept_next();
+        return;
+      }
+      const int flags = ::fcntl(fd, F_GETFL);
+      if (flags >= 0 && (flags & O_NONBLOCK) != 0)
+        ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      auto conn = std::make_shared<Connection>(fd);
       {
         std::lock_guard lock(self->workers_mu);
         std::erase_if(self->conns, [](const auto& w) { return w.expired(); });

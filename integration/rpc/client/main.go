@@ -9,6 +9,7 @@ import (
 	"net/rpc"
 	"net/rpc/jsonrpc"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -59,8 +60,12 @@ type Breakpoint struct {
 	Tracepoint    bool              `json:"continue"`
 	TraceReturn   bool              `json:"traceReturn"`
 	LoadArgs      *LoadConfig       `json:"LoadArgs"`
+	WatchExpr     string            `json:"WatchExpr"`
+	WatchType     int               `json:"WatchType"`
+	VerboseDescr  []string          `json:"VerboseDescr,omitempty"`
 	HitCount      map[string]uint64 `json:"hitCount"`
 	TotalHitCount uint64            `json:"totalHitCount"`
+	Disabled      bool              `json:"disabled"`
 }
 
 type BreakpointInfo struct {
@@ -86,13 +91,14 @@ type Goroutine struct {
 }
 
 type DebuggerState struct {
-	Pid           int
-	Running       bool
-	CurrentThread *Thread    `json:"currentThread,omitempty"`
-	SelectedG     *Goroutine `json:"currentGoroutine,omitempty"`
-	Threads       []*Thread
-	Exited        bool `json:"exited"`
-	ExitStatus    int  `json:"exitStatus"`
+	Pid             int
+	Running         bool
+	CurrentThread   *Thread    `json:"currentThread,omitempty"`
+	SelectedG       *Goroutine `json:"currentGoroutine,omitempty"`
+	Threads         []*Thread
+	WatchOutOfScope []*Breakpoint
+	Exited          bool `json:"exited"`
+	ExitStatus      int  `json:"exitStatus"`
 }
 
 type EvalScope struct {
@@ -169,6 +175,13 @@ func main() {
 	}
 	must("GetVersion", struct{}{}, &ver)
 	check(ver.APIVersion == 2 && strings.HasPrefix(ver.DelveVersion, "Version: "), "GetVersion %+v", ver)
+	if len(os.Args) > 3 && os.Args[3] == "watch" {
+		watchTest(src)
+		finish()
+	}
+	var gv struct{ TargetGoVersion string }
+	must("GetVersion", struct{}{}, &gv)
+	check(gv.TargetGoVersion == "Go cmd/compile "+runtime.Version(), "GetVersion TargetGoVersion %q", gv.TargetGoVersion)
 	check(call("SetApiVersion", struct{ APIVersion int }{3}, &struct{}{}) != nil, "SetApiVersion 3 refused")
 	var mc struct{ IsMulticlient bool }
 	must("IsMulticlient", struct{}{}, &mc)
@@ -221,6 +234,24 @@ func main() {
 	var lb struct{ Breakpoints []*Breakpoint }
 	must("ListBreakpoints", struct{ All bool }{false}, &lb)
 	check(len(lb.Breakpoints) >= 3, "ListBreakpoints %d (internal + 3 user)", len(lb.Breakpoints))
+	// All: one entry per address (runtime-fatal-throw has two), each with Delve's
+	// VerboseDescr; the logical list has none.
+	var all struct{ Breakpoints []*Breakpoint }
+	must("ListBreakpoints", struct{ All bool }{true}, &all)
+	throws, described := 0, true
+	for _, b := range all.Breakpoints {
+		if b.ID == -2 {
+			throws++
+			check(len(b.Addrs) == 1 && b.Addr == b.Addrs[0], "All: one address per entry %+v", b)
+		}
+		described = described && len(b.VerboseDescr) == 2 && strings.HasPrefix(b.VerboseDescr[0], "OriginalData=0x") &&
+			b.VerboseDescr[1] == `User Cond="" HitCond=<nil>`
+	}
+	check(len(all.Breakpoints) == len(lb.Breakpoints)+1 && throws == 2 && described,
+		"ListBreakpoints All: %d entries, %d for runtime-fatal-throw, VerboseDescr %v", len(all.Breakpoints), throws, described)
+	for _, b := range lb.Breakpoints {
+		check(b.VerboseDescr == nil, "ListBreakpoints without All has no VerboseDescr (%d)", b.ID)
+	}
 
 	s := continueOnce()
 	check(s.CurrentThread != nil && s.CurrentThread.Breakpoint != nil && s.CurrentThread.Function != nil &&
@@ -342,4 +373,166 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+type watchIn struct {
+	Scope EvalScope
+	Expr  string
+	Type  int
+}
+
+// watchTest drives CreateWatchpoint on the watchx fixture as dlv 1.20.2 answers it.
+func watchTest(src string) {
+	const read, write = 1, 2
+	var bp struct{ Breakpoint Breakpoint }
+	must("CreateBreakpoint", struct{ Breakpoint Breakpoint }{Breakpoint{FunctionName: "main.main", Line: -1}}, &bp)
+	s := continueOnce()
+	check(s.CurrentThread != nil && s.CurrentThread.Function.Name == "main.main", "stopped in main.main")
+	var cl struct{ Breakpoint *Breakpoint }
+	must("ClearBreakpoint", struct{ Id int }{bp.Breakpoint.ID}, &cl)
+
+	// A package variable: the reply is the Breakpoint itself (CreateWatchpointOut embeds it).
+	var wp Breakpoint
+	must("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "main.Total", write}, &wp)
+	check(wp.ID == bp.Breakpoint.ID+1 && wp.Name == "main.Total" && wp.WatchExpr == "main.Total" &&
+		wp.WatchType == write|8<<4 && wp.File == "" && wp.Line == 0 && wp.FunctionName == "" &&
+		len(wp.Addrs) == 1 && wp.Addr == wp.Addrs[0] && wp.HitCount != nil,
+		"CreateWatchpoint main.Total %+v", wp)
+	var hits Breakpoint
+	must("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "main.Hits", read | write}, &hits)
+	check(hits.WatchType == read|write|4<<4, "main.Hits (int32) read|write: WatchType %d", hits.WatchType)
+	var bad Breakpoint
+	err := call("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "main.Name", write}, &bad)
+	check(err != nil && err.Error() == "can not watch variable of type string", "string refused: %v", err)
+	err = call("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "main.Total", 0}, &bad)
+	check(err != nil && err.Error() == "at least one of read and write must be set for watchpoint", "type 0 refused: %v", err)
+	err = call("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "nosuch", write}, &bad)
+	check(err != nil && strings.Contains(err.Error(), "nosuch"), "unknown symbol refused: %v", err)
+	err = call("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "main.Total", write}, &bad)
+	check(err != nil && strings.HasPrefix(err.Error(), "Breakpoint exists at :0 at "), "watching twice refused: %v", err)
+	// Every attempt past the scope took an id, as in Delve.
+	var c Breakpoint
+	must("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "main.C", write}, &c)
+	check(c.ID == hits.ID+5, "ids taken by failed attempts: main.C is %d", c.ID)
+	// Delve checks the name first: the expression it got is not a valid breakpoint name.
+	var tg struct{ Breakpoint Breakpoint }
+	err = call("ToggleBreakpoint", struct{ Id int }{wp.ID}, &tg)
+	check(err != nil && err.Error() == "invalid character in breakpoint name '.'", "toggle refused: %v", err)
+	must("AmendBreakpoint", struct{ Breakpoint Breakpoint }{Breakpoint{ID: wp.ID, Name: "total", WatchExpr: "main.Total"}}, &struct{}{})
+	err = call("ToggleBreakpoint", struct{ Id int }{wp.ID}, &tg)
+	check(err != nil && err.Error() == "can not disable watchpoints", "toggle refused: %v", err)
+	var all struct{ Breakpoints []*Breakpoint }
+	must("ListBreakpoints", struct{ All bool }{true}, &all)
+	slots := map[string]bool{}
+	for _, b := range all.Breakpoints {
+		if b.WatchExpr != "" && len(b.VerboseDescr) == 3 && b.VerboseDescr[0] == "OriginalData=" {
+			slots[b.VerboseDescr[1]] = true
+		}
+	}
+	check(slots["HWBreakIndex=0x0 watchStackOff=0x0"] && slots["HWBreakIndex=0x1 watchStackOff=0x0"] &&
+		slots["HWBreakIndex=0x2 watchStackOff=0x0"], "ListBreakpoints All: hardware slots %v", slots)
+	must("ClearBreakpoint", struct{ Id int }{c.ID}, &cl)
+
+	// bump(i) writes Total, then Hits. Delve resumes a thread stopped at a watchpoint with a
+	// single step, which swallows the Hits hit right after: only Total is reported in bump,
+	// and Hits at its read in main.
+	total := 0
+	for i := 1; i <= 5; i++ {
+		s = continueOnce()
+		th := s.CurrentThread
+		total += i
+		if th == nil || th.Breakpoint == nil {
+			fail("no watchpoint stop %d: %+v", i, th)
+			finish()
+		}
+		check(th.Breakpoint.ID == wp.ID && th.Function.Name == "main.bump" && th.Line == 20 &&
+			th.Breakpoint.TotalHitCount == uint64(i) && th.Breakpoint.HitCount["1"] == uint64(i),
+			"write %d of Total stops after the write (line %d, hits %d)", i, th.Line, th.Breakpoint.TotalHitCount)
+		var ev struct{ Variable Variable }
+		must("Eval", struct {
+			Scope EvalScope
+			Expr  string
+		}{EvalScope{-1, 0, 0}, "main.Total"}, &ev)
+		check(ev.Variable.Value == fmt.Sprint(total), "Total = %s", ev.Variable.Value)
+	}
+	s = continueOnce()
+	check(s.CurrentThread != nil && s.CurrentThread.Breakpoint != nil && s.CurrentThread.Breakpoint.ID == hits.ID &&
+		s.CurrentThread.Function.Name == "main.main" && s.CurrentThread.Line == 55,
+		"Hits read in main %+v", s.CurrentThread)
+	// The refused toggle left it flagged disabled (it kept stopping); enabling it again fails
+	// and deletes it.
+	var lst struct{ Breakpoints []*Breakpoint }
+	must("GetBreakpoint", struct{ Id int }{wp.ID}, &tg)
+	check(tg.Breakpoint.Disabled && tg.Breakpoint.Name == "total", "flagged disabled %+v", tg.Breakpoint)
+	err = call("ToggleBreakpoint", struct{ Id int }{wp.ID}, &tg)
+	check(err != nil && err.Error() == fmt.Sprintf("breakpoint %d can not be enabled", wp.ID), "enable refused: %v", err)
+	must("ListBreakpoints", struct{ All bool }{false}, &lst)
+	for _, b := range lst.Breakpoints {
+		check(b.ID != wp.ID, "watchpoint %d deleted (%d)", wp.ID, b.ID)
+	}
+	must("ClearBreakpoint", struct{ Id int }{hits.ID}, &cl)
+
+	// A local: writes only; it goes out of scope when its function returns.
+	var lb struct{ Breakpoint Breakpoint }
+	must("CreateBreakpoint", struct{ Breakpoint Breakpoint }{Breakpoint{File: src + "/main.go", Line: 28}}, &lb)
+	s = continueOnce()
+	check(s.CurrentThread != nil && s.CurrentThread.Function.Name == "main.local", "stopped in main.local")
+	must("ClearBreakpoint", struct{ Id int }{lb.Breakpoint.ID}, &cl)
+	err = call("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "x", read | write}, &bad)
+	check(err != nil && err.Error() == "can not watch stack allocated variable for reads", "stack read refused: %v", err)
+	var x Breakpoint
+	must("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "x", write}, &x)
+	must("ListBreakpoints", struct{ All bool }{true}, &all)
+	sentinel, stackOff := false, false
+	for _, b := range all.Breakpoints {
+		if b.ID == 0 && len(b.VerboseDescr) == 2 && b.HitCount == nil &&
+			strings.HasPrefix(b.VerboseDescr[1], `WatchOutOfScope Cond="runtime.curg.goid == 1 && runtime.frameoff == -`) {
+			sentinel = true
+		}
+		if b.ID == x.ID && len(b.VerboseDescr) == 3 && strings.HasPrefix(b.VerboseDescr[1], "HWBreakIndex=0x0 watchStackOff=-0x") {
+			stackOff = true
+		}
+	}
+	check(sentinel && stackOff, "ListBreakpoints All: out-of-scope sentinel %v, stack offset %v", sentinel, stackOff)
+	for i := 1; i <= 3; i++ {
+		s = continueOnce()
+		th := s.CurrentThread
+		check(th != nil && th.Breakpoint != nil && th.Breakpoint.ID == x.ID && th.Function.Name == "main.local" &&
+			th.Breakpoint.TotalHitCount == uint64(i) && s.WatchOutOfScope == nil, "write %d of x", i)
+	}
+	s = continueOnce()
+	check(s.CurrentThread != nil && s.CurrentThread.Breakpoint == nil && s.CurrentThread.Function.Name == "main.main" &&
+		len(s.WatchOutOfScope) == 1 && s.WatchOutOfScope[0].ID == x.ID && s.WatchOutOfScope[0].TotalHitCount == 3,
+		"x out of scope when local returns %+v", s.WatchOutOfScope)
+	must("ListBreakpoints", struct{ All bool }{false}, &lst)
+	for _, b := range lst.Breakpoints {
+		check(b.ID != x.ID, "x is gone from ListBreakpoints")
+	}
+
+	// A local whose goroutine's stack is copied meanwhile: the watchpoint follows it.
+	must("CreateBreakpoint", struct{ Breakpoint Breakpoint }{Breakpoint{File: src + "/main.go", Line: 46}}, &lb)
+	s = continueOnce()
+	check(s.CurrentThread != nil && s.CurrentThread.Function.Name == "main.grow", "stopped in main.grow")
+	must("ClearBreakpoint", struct{ Id int }{lb.Breakpoint.ID}, &cl)
+	var y Breakpoint
+	must("CreateWatchpoint", watchIn{EvalScope{-1, 0, 0}, "y", write}, &y)
+	s = continueOnce()
+	check(s.CurrentThread != nil && s.CurrentThread.Breakpoint != nil && s.CurrentThread.Breakpoint.ID == y.ID &&
+		s.CurrentThread.Line == 47 && s.CurrentThread.Breakpoint.Addr != y.Addr,
+		"y written after the stack moved (line %d, address %#x -> %#x)", s.CurrentThread.Line, y.Addr, s.CurrentThread.Breakpoint.Addr)
+	s = continueOnce()
+	check(s.CurrentThread != nil && s.CurrentThread.Breakpoint != nil && s.CurrentThread.Breakpoint.ID == y.ID &&
+		s.CurrentThread.Line == 48 && s.CurrentThread.Breakpoint.TotalHitCount == 2, "y += 2 (line %d)", s.CurrentThread.Line)
+	s = continueOnce()
+	check(len(s.WatchOutOfScope) == 1 && s.WatchOutOfScope[0].ID == y.ID, "y out of scope %+v", s.WatchOutOfScope)
+	s = continueOnce()
+	check(s.Exited && s.ExitStatus == 0, "runs to its end")
+	var rs struct {
+		DiscardedBreakpoints []struct {
+			Breakpoint *Breakpoint
+			Reason     string
+		}
+	}
+	must("Restart", struct{}{}, &rs)
+	must("Detach", struct{ Kill bool }{true}, &struct{}{})
 }

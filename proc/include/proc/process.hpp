@@ -201,6 +201,18 @@ class Process {
   /// which runs `go build` only before launching, can turn it on.
   void set_exclusive_children(bool exclusive);
 
+  /// When `on`, memory read while every thread is stopped is read and kept by whole pages
+  /// (4 KiB, up to 1 MiB) until any thread is let run again or memory is written through
+  /// this Process: an all-stop debugger reading g, m and stacks at a stop then makes one
+  /// process_vm_readv per page instead of one per read. Memory that something else changes
+  /// while every thread is stopped (a mapping shared with another process) reads stale
+  /// until the next resume. Default off (a non-stop tracer gains nothing from it).
+  void set_stopped_read_cache(bool on);
+  /// With that cache on and every thread stopped: fetches the pages holding `addrs` that
+  /// are not cached yet, together in one system call, so that the reads that follow need
+  /// none. Unreadable addresses are skipped. No-op otherwise.
+  void prefetch(std::span<const VirtAddr> addrs);
+
   /// Statistics for benchmarks and reports.
   struct Stats {
     std::uint64_t breakpoint_hits = 0;
@@ -210,6 +222,9 @@ class Process {
     /// Emulated instructions whose memory read was served from what the caller had just
     /// read while the thread was stopped at the trap (no system call).
     std::uint64_t cached_reads = 0;
+    /// set_stopped_read_cache(): system calls that fetched pages, and reads served without one.
+    std::uint64_t page_fills = 0;
+    std::uint64_t page_cache_hits = 0;
   };
   Stats stats() const;
 

@@ -48,5 +48,7 @@ std::string go_json(const boost::json::value& v);
 /// A response line (with the trailing newline Go's encoder writes).
 std::string encode_response(const boost::json::value& id, const boost::json::value& result,
                             const std::optional<std::string>& error);
+/// A successful response line whose result is already Go JSON text.
+std::string encode_response_text(const boost::json::value& id, std::string_view result_json);
 
 }  // namespace goscope::rpc

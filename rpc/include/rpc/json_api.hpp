@@ -26,6 +26,12 @@ boost::json::value to_json(const api::BreakpointInfo& i);
 boost::json::value to_json(const api::Thread& t);
 boost::json::value to_json(const api::DebuggerState& s);
 
+/// The same JSON text go_json(to_json(x)) gives, appended to `out` without building a
+/// boost::json::value (a State is written at every stop).
+void write_json(std::string& out, const api::Breakpoint& b);
+void write_json(std::string& out, const api::Thread& t);
+void write_json(std::string& out, const api::DebuggerState& s);
+
 /// Case-insensitive member lookup as Go does it (exact match preferred); nullptr if absent.
 const boost::json::value* member(const boost::json::value& obj, std::string_view key);
 

@@ -81,18 +81,21 @@ std::regex make_filter(const std::string& filter) {
   }
 }
 
+// Delve's api.ValidBreakpointName: not a number (strconv.Atoi), letters and digits only.
 bool valid_bp_name(const std::string& name, std::string& why) {
   if (name.empty())
     return true;
-  bool all_digits = true;
-  for (char c : name) all_digits &= (c >= '0' && c <= '9');
+  std::size_t digits_from = name[0] == '+' || name[0] == '-' ? 1 : 0;
+  bool all_digits = name.size() > digits_from && name.size() - digits_from <= 18;
+  for (std::size_t i = digits_from; i < name.size(); ++i) all_digits &= name[i] >= '0' && name[i] <= '9';
   if (all_digits) {
     why = "breakpoint name can not be a number";
     return false;
   }
   for (unsigned char c : name) {
-    if (!(std::isalnum(c) || c == '_' || c >= 0x80)) {
-      why = "invalid character in breakpoint name";
+    // Non-ASCII runes are taken as letters (unicode.IsLetter for the common cases).
+    if (!(std::isalnum(c) || c >= 0x80)) {
+      why = std::string("invalid character in breakpoint name '") + static_cast<char>(c) + "'";
       return false;
     }
   }
@@ -138,7 +141,110 @@ bool hit_cond_matches(const std::string& cond, std::uint64_t count) {
 struct LogicalBreakpoint {
   api::Breakpoint bp;
   std::string loc_expr;
+  // Watchpoints (bp.watch_type != 0): the hardware slot, and for a variable on a goroutine's
+  // stack its offset from stack.hi and the sentinel trap where its frame returns (Delve's
+  // WatchOutOfScope breakpoint: goroutine scope_goid back in the frame at scope_frameoff).
+  int watch_slot = -1;
+  std::int64_t watch_stack_off = 0;
+  std::uint64_t scope_trap = 0;
+  std::int64_t scope_goid = 0;
+  std::int64_t scope_frameoff = 0;
+  /// Stack watchpoint: the RET of runtime.copystack, where the goroutine's stack has moved
+  /// and the watched address follows it (Delve's StackResizeBreakpoint).
+  std::uint64_t resize_trap = 0;
+  bool is_watchpoint() const { return bp.watch_type != 0; }
 };
+
+// Go's %q for the strings Delve quotes in messages and VerboseDescr.
+std::string go_quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Go's %#x of a signed value: -0x178, 0x0.
+std::string go_hex_signed(std::int64_t v) {
+  char buf[32];
+  if (v < 0) {
+    std::snprintf(buf, sizeof buf, "-%#llx",
+                  0ULL - static_cast<unsigned long long>(v));
+  } else if (v == 0) {
+    return "0x0";
+  } else {
+    std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  }
+  return buf;
+}
+
+// The "OP N" of a hit condition as Delve's HitCond struct prints with %v ("&{== 5}"), or
+// "<nil>" when there is none.
+std::string hit_cond_verbose(const std::string& cond) {
+  const auto first = cond.find_first_not_of(' ');
+  if (first == std::string::npos)
+    return "<nil>";
+  std::string rest = cond.substr(first);
+  std::string op = "==";
+  for (const char* o : {"==", "!=", ">=", "<=", ">", "<", "%"}) {
+    if (rest.starts_with(o)) {
+      op = o;
+      rest = rest.substr(std::strlen(o));
+      break;
+    }
+  }
+  const auto digits = rest.find_first_not_of(' ');
+  return "&{" + op + " " + (digits == std::string::npos ? rest : rest.substr(digits)) + "}";
+}
+
+// Reads the Go version a binary was built with from its .go.buildinfo section (Go >= 1.18
+// writes it inline: magic, pointer size, flags & 2, then varint-prefixed strings).
+std::string buildinfo_version(const dwarf::ElfFile& elf) {
+  const auto data = elf.section_data(".go.buildinfo");
+  if (!data || data->size() < 33)
+    return {};
+  static constexpr char kMagic[] = "\xff Go buildinf:";
+  if (std::memcmp(data->data(), kMagic, sizeof kMagic - 1) != 0)
+    return {};
+  const auto flags = std::to_integer<unsigned>((*data)[15]);
+  if ((flags & 2) == 0)
+    return {};  // Go < 1.18: pointers into the data segment
+  std::size_t pos = 32;
+  std::uint64_t len = 0;
+  for (unsigned shift = 0; pos < data->size() && shift < 64; shift += 7) {
+    const auto b = std::to_integer<std::uint64_t>((*data)[pos++]);
+    len |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0)
+      break;
+  }
+  if (len == 0 || pos + len > data->size())
+    return {};
+  return std::string(reinterpret_cast<const char*>(data->data()) + pos, len);
+}
 
 /// Why the last stop happened on a thread (what State reports for it).
 struct ThreadStop {
@@ -194,6 +300,16 @@ struct Debugger::Impl {
   std::optional<api::LoadConfig> step_ret_cfg_storage;
   /// Results loaded at the RET of a step that went on past runtime.deferreturn/a wrapper.
   std::optional<std::vector<target::Variable>> step_ret_values;
+  /// Stack watchpoints that went out of scope in the last continue (State.WatchOutOfScope).
+  std::vector<api::Breakpoint> watch_out_of_scope;
+  /// Out-of-scope sentinel traps: address -> watchpoint id.
+  std::multimap<std::uint64_t, int> scope_traps;
+  /// Stack-resize sentinel traps: address -> watchpoint id.
+  std::multimap<std::uint64_t, int> resize_traps;
+
+  // ---- any thread (GetVersion answers while a command runs, as Delve) ----
+  mutable std::mutex version_mu;
+  std::string go_version;  ///< from .go.buildinfo, "go1.19.8"; "" when unknown
 
   void loop() {
     for (;;) {
@@ -208,6 +324,18 @@ struct Debugger::Impl {
       }
       job();
     }
+  }
+
+  /// Queues `job` for the tracer thread without waiting; false when shutting down.
+  bool post(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu);
+      if (quit)
+        return false;
+      jobs.push_back(std::move(job));
+    }
+    cv.notify_one();
+    return true;
   }
 
   template <class F>
@@ -263,6 +391,10 @@ struct Debugger::Impl {
     } catch (const target::BinaryError& e) {
       throw DebuggerError(std::string("could not launch process: ") + e.what());
     }
+    {
+      std::lock_guard lock(version_mu);
+      go_version = buildinfo_version(b->elf());
+    }
     tgt = std::make_unique<target::Target>(std::move(pr), std::move(b));
     p = &tgt->process();
     bi = &tgt->binary();
@@ -272,10 +404,15 @@ struct Debugger::Impl {
     // No other code of this program waits for children while the target lives (`go build`
     // runs before, dlv is exec'd by `connect` only): one waitpid per event, not two.
     p->set_exclusive_children(true);
+    // All-stop: a stop reads g, m and stack words of every thread, a few pages in all.
+    p->set_stopped_read_cache(true);
     pending.clear();
     stops.clear();
     goid_cache.clear();
     location_cache.clear();
+    watch_out_of_scope.clear();
+    scope_traps.clear();
+    resize_traps.clear();
     const auto threads = p->threads();
     current_tid = threads.empty() ? 0 : threads.front();
     selected_goid = 0;
@@ -341,6 +478,38 @@ struct Debugger::Impl {
     }
     goid_cache.emplace(tid, goid);
     return goid;
+  }
+
+  // Every thread is stopped: brings the words goid_of() and the selected goroutine read
+  // (each thread's TLS g slot, then g.goid/g.m of those g's) into the process' page cache
+  // with two system calls, instead of one or more per thread.
+  void prefetch_goroutines() {
+    std::vector<proc::VirtAddr> slots;
+    for (pid_t tid : p->threads()) {
+      if (goid_cache.contains(tid))
+        continue;
+      try {
+        const auto fs = p->registers(tid).gp.fs_base;
+        if (fs != 0)
+          slots.emplace_back(fs - 8);  // Go's TLS g slot on linux/amd64
+      } catch (const proc::Error&) {
+      }
+    }
+    if (slots.empty())
+      return;
+    p->prefetch(slots);
+    std::vector<proc::VirtAddr> gs;
+    for (auto slot : slots) {
+      try {
+        const auto g = p->read<std::uint64_t>(slot);
+        if (g != 0) {
+          gs.emplace_back(g + bi->goid_offset());
+          gs.emplace_back(g + bi->g_m_offset());
+        }
+      } catch (const proc::Error&) {
+      }
+    }
+    p->prefetch(gs);
   }
 
   api::Thread make_thread(pid_t tid) {
@@ -434,6 +603,7 @@ struct Debugger::Impl {
       st.exit_status = exit_status;
       return st;
     }
+    prefetch_goroutines();
     std::vector<api::Thread> threads;
     for (pid_t tid : p->threads()) {
       try {
@@ -459,6 +629,7 @@ struct Debugger::Impl {
     }
     st.threads = std::move(threads);
     st.next_in_progress = stepper && stepper->active();
+    st.watch_out_of_scope = watch_out_of_scope;
     return st;
   }
 
@@ -677,7 +848,9 @@ struct Debugger::Impl {
   api::Breakpoint clear_breakpoint(int id, const std::string& name) {
     auto& lb = find_bp(id, name);
     api::Breakpoint out = lb.bp;
-    if (!exited && p != nullptr && !lb.bp.disabled)
+    if (lb.is_watchpoint())
+      drop_watch(lb);
+    else if (!exited && p != nullptr && !lb.bp.disabled)
       set_enabled(lb, false);
     for (auto a : lb.bp.addrs) site_owner.erase(a);
     for (auto& [tid, s] : stops) {
@@ -775,6 +948,381 @@ struct Debugger::Impl {
     }
   }
 
+  // ---------------------------------------------------------------- watchpoints
+  std::int64_t value_size(const target::Variable& v) const {
+    // The DWARF type's size (Delve's kinds do not tell int32 from int).
+    for (const auto* name : {&v.real_type, &v.type}) {
+      if (name->empty())
+        continue;
+      if (const auto* t = bi->debug().find_type(*name))
+        return static_cast<std::int64_t>(t->resolved()->size);
+    }
+    switch (v.kind) {  // reflect.Kind
+      case 1:
+      case 3:
+      case 8:
+        return 1;
+      case 4:
+      case 9:
+        return 2;
+      case 5:
+      case 10:
+      case 13:
+        return 4;
+      case 2:
+      case 6:
+      case 7:
+      case 11:
+      case 12:
+      case 14:
+      case 15:
+      case 18:
+      case 19:
+      case 21:
+      case 22:
+      case 26:
+        return 8;
+      case 16:
+      case 20:
+      case 24:
+        return 16;
+      case 23:
+        return 24;
+      default:
+        break;
+    }
+    return 0;
+  }
+
+  // Delve's CreateWatchpoint/SetWatchpoint. `wtype`: read 1 | write 2.
+  api::Breakpoint create_watchpoint(const api::EvalScope& scope, const std::string& expr,
+                                    int wtype) {
+    require_live();
+    const auto sc = scope_of(scope);
+    const auto frame = tgt->frame_for(sc);
+    const int id = next_id++;  // taken even when the watchpoint cannot be set, as Delve
+    if ((wtype & 3) == 0)
+      throw DebuggerError("at least one of read and write must be set for watchpoint");
+    const auto v = tgt->eval(expr, frame, to_target(api::kDefaultLoadConfig));
+    if (v.addr == 0 || (v.flags & target::kFlagFakeAddress) != 0 || v.type.empty())
+      throw DebuggerError("can not watch " + go_quote(expr));
+    if (!v.unreadable.empty())
+      throw DebuggerError("expression " + go_quote(expr) + " is unreadable: " + v.unreadable);
+    if (v.kind == 26 || v.kind == 0) {
+      throw DebuggerError(std::string("can not watch variable of type ") +
+                          (v.kind == 26 ? "unsafe.Pointer" : "invalid"));
+    }
+    const auto size = value_size(v);
+    if (size <= 0 || size > 8)
+      throw DebuggerError("can not watch variable of type " + v.type);
+    std::optional<target::Goroutine> g;
+    if (sc.goroutine > 0)
+      g = tgt->goroutine(sc.goroutine);
+    const bool stack_watch =
+        g && !g->system_stack && v.addr >= g->stack_lo && v.addr < g->stack_hi;
+    if (stack_watch && (wtype & 1) != 0)
+      throw DebuggerError("can not watch stack allocated variable for reads");
+    for (const auto& [bid, lb] : bps) {
+      if (lb.is_watchpoint() && lb.bp.addr == v.addr)
+        throw DebuggerError("Breakpoint exists at :0 at " + hex(v.addr));
+    }
+    // The out-of-scope sentinel: where the goroutine's topmost frame returns to its caller.
+    std::uint64_t sentinel = 0;
+    std::int64_t sentinel_frameoff = 0;
+    std::uint64_t resize = 0;
+    if (stack_watch) {
+      const auto frames = tgt->stacktrace(*g, 1);
+      if (frames.size() < 2 || frames[1].current.pc == 0)
+        throw DebuggerError("can not watch " + go_quote(expr));
+      sentinel = frames[1].current.pc;
+      sentinel_frameoff = frames[1].frame_offset;
+      const auto* copystack = find_function("runtime.copystack");
+      if (copystack == nullptr)
+        throw DebuggerError("could not find function runtime.copystack");
+      std::vector<std::uint64_t> rets;
+      for (const auto& rs : bi->return_sites(*copystack)) {
+        if (!rs.deferreturn)
+          rets.push_back(rs.addr.value());
+      }
+      if (rets.size() != 1) {
+        throw DebuggerError(rets.empty() ? "could not find return instruction of runtime.copystack"
+                                         : "runtime.copystack has too many return instructions");
+      }
+      resize = rets.front();
+    }
+    int slot = -1;
+    try {
+      slot = p->set_watchpoint(proc::VirtAddr(v.addr), static_cast<std::size_t>(size),
+                               (wtype & 1) != 0 ? proc::WatchKind::read_write
+                                                : proc::WatchKind::write);
+    } catch (const proc::Error& e) {
+      const std::string what = e.what();
+      if (what.find("in use") != std::string::npos)
+        throw DebuggerError("hardware breakpoints exhausted");
+      throw DebuggerError(what);
+    }
+    LogicalBreakpoint lb;
+    auto& bp = lb.bp;
+    bp.id = id;
+    bool name_taken = false;
+    for (const auto& [bid, other] : bps) name_taken |= other.bp.name == expr;
+    if (!name_taken)
+      bp.name = expr;
+    bp.addr = v.addr;
+    bp.addrs = {v.addr};
+    bp.addrpid = {pid};
+    bp.watch_expr = expr;
+    bp.watch_type = (wtype & 0xf) | static_cast<int>(size << 4);
+    lb.watch_slot = slot;
+    if (stack_watch) {
+      lb.watch_stack_off = static_cast<std::int64_t>(v.addr - g->stack_hi);
+      lb.scope_trap = sentinel;
+      lb.scope_goid = g->id;
+      lb.scope_frameoff = sentinel_frameoff;
+      p->add_breakpoint(proc::VirtAddr(sentinel));
+      scope_traps.emplace(sentinel, id);
+      lb.resize_trap = resize;
+      p->add_breakpoint(proc::VirtAddr(resize));
+      resize_traps.emplace(resize, id);
+    }
+    bps[id] = lb;
+    return bp;
+  }
+
+  // Removes a watchpoint's hardware slot and sentinel (the logical breakpoint stays).
+  void drop_watch(LogicalBreakpoint& lb) {
+    if (lb.watch_slot >= 0 && p != nullptr && !exited) {
+      try {
+        p->clear_watchpoint(lb.watch_slot);
+      } catch (const proc::Error&) {
+      }
+    }
+    lb.watch_slot = -1;
+    if (lb.scope_trap != 0) {
+      for (auto it = scope_traps.lower_bound(lb.scope_trap);
+           it != scope_traps.end() && it->first == lb.scope_trap;) {
+        it = it->second == lb.bp.id ? scope_traps.erase(it) : std::next(it);
+      }
+      if (p != nullptr && !exited) {
+        try {
+          p->remove_breakpoint(proc::VirtAddr(lb.scope_trap));
+        } catch (const proc::Error&) {
+        }
+      }
+      lb.scope_trap = 0;
+    }
+    if (lb.resize_trap != 0) {
+      for (auto it = resize_traps.lower_bound(lb.resize_trap);
+           it != resize_traps.end() && it->first == lb.resize_trap;) {
+        it = it->second == lb.bp.id ? resize_traps.erase(it) : std::next(it);
+      }
+      if (p != nullptr && !exited) {
+        try {
+          p->remove_breakpoint(proc::VirtAddr(lb.resize_trap));
+        } catch (const proc::Error&) {
+        }
+      }
+      lb.resize_trap = 0;
+    }
+  }
+
+  // The RET of runtime.copystack hit by `tid`: the stack watchpoints of its goroutine move
+  // with the stack (Delve's adjustStackWatchpoint). Never a stop.
+  void follow_stack_resize(pid_t tid, std::uint64_t pc) {
+    const auto goid = goid_of(tid);
+    std::optional<target::Goroutine> g;
+    for (auto it = resize_traps.lower_bound(pc); it != resize_traps.end() && it->first == pc;
+         ++it) {
+      auto b = bps.find(it->second);
+      if (b == bps.end() || b->second.scope_goid != goid || b->second.watch_slot < 0)
+        continue;
+      auto& lb = b->second;
+      if (!g) {
+        try {
+          g = tgt->goroutine_of_thread(tid);
+        } catch (const std::exception&) {
+        }
+        if (!g || g->id != goid)
+          return;
+      }
+      const auto addr = static_cast<std::uint64_t>(static_cast<std::int64_t>(g->stack_hi) +
+                                                   lb.watch_stack_off);
+      if (addr == lb.bp.addr)
+        continue;
+      const auto size = static_cast<std::size_t>(lb.bp.watch_type >> 4);
+      try {
+        p->clear_watchpoint(lb.watch_slot);
+        lb.watch_slot = p->set_watchpoint(
+            proc::VirtAddr(addr), size,
+            (lb.bp.watch_type & 1) != 0 ? proc::WatchKind::read_write : proc::WatchKind::write);
+      } catch (const proc::Error&) {
+        lb.watch_slot = -1;
+      }
+      lb.bp.addr = addr;
+      lb.bp.addrs = {addr};
+    }
+  }
+
+  // A sentinel at `pc` hit by `tid`: every stack watchpoint whose frame `tid` has returned
+  // from (its goroutine, back in the caller's frame) is deleted and listed in
+  // watch_out_of_scope. True if there was one.
+  bool watches_out_of_scope(pid_t tid, std::uint64_t pc) {
+    std::vector<int> ids;
+    for (auto it = scope_traps.lower_bound(pc); it != scope_traps.end() && it->first == pc; ++it) {
+      ids.push_back(it->second);
+    }
+    std::optional<std::int64_t> frameoff;
+    bool any = false;
+    for (int id : ids) {
+      auto b = bps.find(id);
+      if (b == bps.end())
+        continue;
+      auto& lb = b->second;
+      if (goid_of(tid) != lb.scope_goid)
+        continue;
+      if (!frameoff) {
+        try {
+          const auto frames = tgt->thread_stacktrace(tid, 0);
+          frameoff = frames.empty() ? std::int64_t{1} : frames[0].frame_offset;
+        } catch (const std::exception&) {
+          frameoff = 1;  // never a frame offset (they are <= 0)
+        }
+      }
+      if (*frameoff != lb.scope_frameoff)
+        continue;
+      drop_watch(lb);
+      watch_out_of_scope.push_back(lb.bp);
+      bps.erase(b);
+      any = true;
+    }
+    return any;
+  }
+
+  // Delve resumes a thread that stopped at a watchpoint by single-stepping it first, and a
+  // watchpoint that the stepped instruction triggers is not reported. Same here, so that
+  // the hits a client sees are Delve's.
+  void step_over_watch_stops() {
+    using K = proc::StopEvent::Kind;
+    std::vector<pid_t> tids;
+    for (const auto& [tid, s] : stops) {
+      auto b = bps.find(s.breakpoint_id);
+      if (b != bps.end() && b->second.is_watchpoint())
+        tids.push_back(tid);
+    }
+    for (pid_t tid : tids) {
+      std::vector<proc::StopEvent> others;
+      try {
+        const auto ev = target::step_one_instruction(*p, tid, others);
+        if (ev.kind == K::exited || ev.kind == K::killed) {
+          mark_exit(ev.kind == K::exited ? ev.exit_status : -1);
+          return;
+        }
+        for (auto& o : others) {
+          if (o.tid != tid || o.kind == K::signal)
+            pending.push_back(o);
+        }
+      } catch (const proc::ProcessExited& e) {
+        mark_exit(e.status());
+        return;
+      } catch (const proc::Error&) {
+      }
+    }
+    if (!tids.empty())
+      invalidate();
+  }
+
+  // Delve's ListBreakpoints{All: true}: one entry per physical breakpoint (an address, or a
+  // watchpoint's hardware slot), described as Delve's VerboseDescr; the out-of-scope
+  // sentinels of stack watchpoints as entries of their own.
+  std::vector<api::Breakpoint> physical_breakpoints() {
+    std::vector<api::Breakpoint> out;
+    auto user_descr = [&](const api::Breakpoint& b) {
+      return "User Cond=" + go_quote(b.cond) + " HitCond=" + hit_cond_verbose(b.hit_cond);
+    };
+    std::vector<const LogicalBreakpoint*> order;
+    for (const auto& [id, lb] : bps) order.push_back(&lb);
+    std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+      const bool ai = a->bp.id < 0, bi2 = b->bp.id < 0;
+      if (ai != bi2)
+        return ai;
+      return ai ? a->bp.id > b->bp.id : a->bp.id < b->bp.id;
+    });
+    for (const auto* lbp : order) {
+      const auto& lb = *lbp;
+      if (lb.bp.disabled && !lb.is_watchpoint())
+        continue;  // no physical breakpoint
+      if (lb.is_watchpoint()) {
+        if (lb.watch_slot < 0)
+          continue;
+        api::Breakpoint e = lb.bp;
+        e.verbose_descr = {"OriginalData=",
+                           "HWBreakIndex=" + go_hex_signed(lb.watch_slot) +
+                               " watchStackOff=" + go_hex_signed(lb.watch_stack_off),
+                           user_descr(lb.bp)};
+        out.push_back(std::move(e));
+        continue;
+      }
+      // The logical breakpoint's function: that of its last address, without type
+      // parameters; an address in another function says "(multiple functions)".
+      std::string logical_fn;
+      if (!lb.bp.addrs.empty()) {
+        if (const auto* fn = bi->function_at(proc::VirtAddr(lb.bp.addrs.back())))
+          logical_fn = generic_base(fn->name);
+      }
+      for (auto a : lb.bp.addrs) {
+        api::Breakpoint e = lb.bp;
+        e.addr = a;
+        e.addrs = {a};
+        e.addrpid = {pid};
+        e.function_name = logical_fn;
+        const auto* fn = bi->function_at(proc::VirtAddr(a));
+        const std::string phys = fn ? fn->name : std::string();
+        if (!logical_fn.empty() && logical_fn != phys && logical_fn != generic_base(phys))
+          e.function_name = "(multiple functions)";
+        std::uint8_t orig = 0;
+        try {
+          orig = p->read<std::uint8_t>(proc::VirtAddr(a));  // under the trap: the original
+        } catch (const proc::Error&) {
+        }
+        e.verbose_descr = {"OriginalData=" + go_hex_signed(orig), user_descr(lb.bp)};
+        out.push_back(std::move(e));
+      }
+    }
+    // The sentinels: one entry per address, one description per watchpoint it serves.
+    std::map<std::uint64_t, std::vector<std::string>> sentinels;
+    for (const auto& [addr, id] : scope_traps) {
+      if (auto b = bps.find(id); b != bps.end()) {
+        const std::string cond = "runtime.curg.goid == " + std::to_string(b->second.scope_goid) +
+                                 " && runtime.frameoff == " +
+                                 std::to_string(b->second.scope_frameoff);
+        sentinels[addr].push_back("WatchOutOfScope Cond=" + go_quote(cond) +
+                                  " checkPanicCall=false");
+      }
+    }
+    for (const auto& [addr, id] : resize_traps) {
+      if (auto b = bps.find(id); b != bps.end()) {
+        const std::string cond = "runtime.curg.goid == " + std::to_string(b->second.scope_goid);
+        sentinels[addr].push_back("StackResizeBreakpoint Cond=" + go_quote(cond));
+      }
+    }
+    for (auto& [addr, descr] : sentinels) {
+      api::Breakpoint e;
+      e.addr = addr;
+      e.addrs = {addr};
+      e.addrpid = {pid};
+      e.no_logical = true;
+      std::uint8_t orig = 0;
+      try {
+        orig = p->read<std::uint8_t>(proc::VirtAddr(addr));
+      } catch (const proc::Error&) {
+      }
+      e.verbose_descr = {"OriginalData=" + go_hex_signed(orig)};
+      e.verbose_descr.insert(e.verbose_descr.end(), descr.begin(), descr.end());
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- running
   enum class Outcome { resume, stop };
 
@@ -801,8 +1349,31 @@ struct Debugger::Impl {
     auto owner = site_owner.find(pc);
     if (owner == site_owner.end())
       return std::nullopt;
-    auto& lb = bps.at(owner->second);
-    if (lb.bp.disabled || !condition_true(lb, tid))
+    return hit(bps.at(owner->second), tid, primary);
+  }
+
+  // The logical breakpoint of hardware slot `slot`, if a watchpoint uses it.
+  LogicalBreakpoint* watch_of_slot(int slot) {
+    for (auto& [id, lb] : bps) {
+      if (lb.is_watchpoint() && lb.watch_slot == slot)
+        return &lb;
+    }
+    return nullptr;
+  }
+
+  // A hit of `lb` (a breakpoint or a watchpoint) by `tid`, as user_hit().
+  std::optional<ThreadStop> hit(LogicalBreakpoint& lb, pid_t tid, bool primary) {
+    // (A watchpoint Delve refused to disable still stops: its slot is still set.)
+    if (lb.bp.disabled && !lb.is_watchpoint())
+      return std::nullopt;
+    // A hit with no condition stops the process whatever happens: stop the other threads
+    // first, so that what is read about every thread comes from the same few pages.
+    const bool stops_surely = lb.bp.cond.empty() && lb.bp.hit_cond.empty();
+    if (primary && stops_surely) {
+      stop_everything();
+      prefetch_goroutines();
+    }
+    if (!condition_true(lb, tid))
       return std::nullopt;
     const auto goid = goid_of(tid);
     lb.bp.total_hit_count++;
@@ -816,7 +1387,7 @@ struct Debugger::Impl {
     const auto args_cfg = lb.bp.load_args.value_or(api::kShortLoadConfig);
     if (lb.bp.load_args || lb.bp.trace_return)
       args = load_params(tid, to_target(args_cfg), false);
-    if (primary)
+    if (primary && !stops_surely)
       stop_everything();
     ts.info = collect_info(lb.bp, tid, goid, args ? &*args : nullptr);
     if (lb.bp.trace_return && args) {
@@ -838,6 +1409,13 @@ struct Debugger::Impl {
   void collect_other_hits() {
     using K = proc::StopEvent::Kind;
     while (auto ev = p->take_queued_event()) {
+      if (ev->kind == K::watchpoint && !stops.contains(ev->tid)) {
+        if (auto* lb = watch_of_slot(ev->watchpoint)) {
+          if (auto ts = hit(*lb, ev->tid, false))
+            stops[ev->tid] = std::move(*ts);
+        }
+        continue;  // the access has happened: the thread goes on when everything resumes
+      }
       if (ev->kind == K::breakpoint && !stops.contains(ev->tid) &&
           !(stepper && stepper->owns(ev->pc)) && site_owner.contains(ev->pc.value())) {
         if (auto ts = user_hit(ev->tid, ev->pc.value(), false)) {
@@ -914,6 +1492,30 @@ struct Debugger::Impl {
             }
           }
         }
+        if (resize_traps.contains(pc)) {
+          follow_stack_resize(ev.tid, pc);
+          if (!site_owner.contains(pc) && !scope_traps.contains(pc) &&
+              !(stepper && stepper->owns(ev.pc))) {
+            goid_cache.erase(ev.tid);
+            if (tgt)
+              tgt->invalidate();
+            p->resume_thread(ev.tid);
+            return Outcome::resume;
+          }
+        }
+        if (scope_traps.contains(pc) && watches_out_of_scope(ev.tid, pc)) {
+          // A stack watchpoint's frame returned: it is gone, and the process stops here
+          // (with this thread's breakpoint if one of the user's is here too), as Delve.
+          stop_everything();
+          ThreadStop ts;
+          if (auto uh = user_hit(ev.tid, pc, false))
+            ts = std::move(*uh);
+          stops[ev.tid] = std::move(ts);
+          current_tid = ev.tid;
+          selected_goid = goid_of(ev.tid);
+          collect_other_hits();
+          return Outcome::stop;
+        }
         if (auto ts = user_hit(ev.tid, pc, true)) {
           stops[ev.tid] = std::move(*ts);
           // As Delve: a user breakpoint hit by the stepped goroutine ends the step; one hit
@@ -978,8 +1580,23 @@ struct Debugger::Impl {
       case K::signal:
         p->resume_thread(ev.tid, ev.signal);
         return Outcome::resume;
+      case K::watchpoint: {
+        if (auto* lb = watch_of_slot(ev.watchpoint)) {
+          if (auto ts = hit(*lb, ev.tid, true)) {
+            stops[ev.tid] = std::move(*ts);
+            current_tid = ev.tid;
+            selected_goid = goid_of(ev.tid);
+            collect_other_hits();
+            return Outcome::stop;
+          }
+        }
+        goid_cache.erase(ev.tid);
+        if (tgt)
+          tgt->invalidate();
+        p->resume_thread(ev.tid);
+        return Outcome::resume;
+      }
       case K::single_step:
-      case K::watchpoint:
       case K::exec:
         p->resume_thread(ev.tid);
         return Outcome::resume;
@@ -999,6 +1616,8 @@ struct Debugger::Impl {
 
   // Resumes the process and runs the event loop until something stops it.
   void run_until_stop(const std::function<void()>& resumed) {
+    watch_out_of_scope.clear();
+    step_over_watch_stops();
     stops.clear();
     while (!pending.empty()) {
       const auto ev = pending.front();
@@ -1179,6 +1798,15 @@ struct Debugger::Impl {
     for (auto& [id, lb] : old) {
       if (id < 0)
         continue;
+      if (lb.is_watchpoint()) {
+        // Delve re-creates a breakpoint from where it was set: a watchpoint has no such
+        // place, and is discarded.
+        api::Breakpoint gone = lb.bp;
+        gone.hit_count.clear();
+        gone.total_hit_count = 0;
+        discarded.push_back({gone, "breakpoint " + std::to_string(id) + " can not be enabled"});
+        continue;
+      }
       api::Breakpoint req = lb.bp;
       req.id = id;
       req.hit_count.clear();
@@ -1428,6 +2056,66 @@ api::DebuggerState Debugger::command(const api::DebuggerCommand& cmd,
   return impl_->call([&] { return impl_->command(cmd, resumed); });
 }
 
+namespace {
+
+// Runs a tracer-thread job whose result goes to a StateCallback.
+template <class F>
+void report(const Debugger::StateCallback& done, F&& f) {
+  std::optional<api::DebuggerState> st;
+  std::exception_ptr err;
+  try {
+    st = f();
+  } catch (...) {
+    err = std::current_exception();
+  }
+  try {
+    done(st ? &*st : nullptr, err);
+  } catch (...) {
+    // A front end's answer failed (a closed connection): nothing left to tell anyone.
+  }
+}
+
+}  // namespace
+
+void Debugger::command_async(const api::DebuggerCommand& cmd, std::function<void()> resumed,
+                             StateCallback done) {
+  if (cmd.name == "halt")
+    request_halt();
+  auto job = [this, cmd, resumed = std::move(resumed), done]() {
+    report(done, [&] { return impl_->command(cmd, resumed); });
+  };
+  if (!impl_->post(std::move(job))) {
+    report(done, []() -> api::DebuggerState {
+      throw DebuggerError("debugger is shutting down");
+    });
+  }
+}
+
+void Debugger::state_async(bool non_blocking, StateCallback done) {
+  if (non_blocking && impl_->running) {
+    report(done, [] {
+      api::DebuggerState st;
+      st.running = true;
+      return st;
+    });
+    return;
+  }
+  auto job = [this, done]() {
+    report(done, [&] {
+      if (impl_->is_detached)
+        throw DebuggerError("detached from the process");
+      if (impl_->exited)
+        impl_->throw_exited();
+      return impl_->build_state();
+    });
+  };
+  if (!impl_->post(std::move(job))) {
+    report(done, []() -> api::DebuggerState {
+      throw DebuggerError("debugger is shutting down");
+    });
+  }
+}
+
 void Debugger::request_halt() {
   std::lock_guard lock(impl_->halt_mu);
   impl_->halt_requested = true;
@@ -1447,9 +2135,28 @@ api::Breakpoint Debugger::clear_breakpoint(int id, const std::string& name) {
   return impl_->call([&] { return impl_->clear_breakpoint(id, name); });
 }
 
+api::Breakpoint Debugger::create_watchpoint(const api::EvalScope& scope, const std::string& expr,
+                                            int type) {
+  return impl_->call([&] { return impl_->create_watchpoint(scope, expr, type); });
+}
+
 api::Breakpoint Debugger::toggle_breakpoint(int id, const std::string& name) {
   return impl_->call([&] {
     auto& lb = impl_->find_bp(id, name);
+    std::string why;
+    if (!valid_bp_name(lb.bp.name, why))  // Delve checks the name it is about to amend
+      throw DebuggerError(why);
+    if (lb.is_watchpoint()) {
+      // As amend_breakpoint: the flag flips and the watchpoint stays, but it is an error;
+      // enabling it again fails and deletes it (Delve cannot re-create a watchpoint).
+      lb.bp.disabled = !lb.bp.disabled;
+      if (lb.bp.disabled)
+        throw DebuggerError("can not disable watchpoints");
+      const int wid = lb.bp.id;
+      impl_->drop_watch(lb);
+      impl_->bps.erase(wid);
+      throw DebuggerError("breakpoint " + std::to_string(wid) + " can not be enabled");
+    }
     lb.bp.disabled = !lb.bp.disabled;
     if (!impl_->exited && impl_->p)
       impl_->set_enabled(lb, !lb.bp.disabled);
@@ -1463,7 +2170,11 @@ void Debugger::amend_breakpoint(const api::Breakpoint& bp) {
     std::string why;
     if (!valid_bp_name(bp.name, why))
       throw DebuggerError(why);
-    if (bp.disabled != lb.bp.disabled && !impl_->exited && impl_->p) {
+    // A watchpoint keeps its hardware slot: Delve refuses to disable it, after it has taken
+    // the new settings (and the flag, which then only shows in the listing).
+    const bool refuse = lb.is_watchpoint() && bp.disabled && !lb.bp.disabled;
+    const bool cannot_enable = lb.is_watchpoint() && !bp.disabled && lb.bp.disabled;
+    if (!lb.is_watchpoint() && bp.disabled != lb.bp.disabled && !impl_->exited && impl_->p) {
       impl_->set_enabled(lb, !bp.disabled);
     }
     auto& b = lb.bp;
@@ -1479,6 +2190,14 @@ void Debugger::amend_breakpoint(const api::Breakpoint& bp) {
     b.load_args = bp.load_args;
     b.load_locals = bp.load_locals;
     b.disabled = bp.disabled;
+    if (refuse)
+      throw DebuggerError("can not disable watchpoints");
+    if (cannot_enable) {
+      const int wid = b.id;
+      impl_->drop_watch(lb);
+      impl_->bps.erase(wid);
+      throw DebuggerError("breakpoint " + std::to_string(wid) + " can not be enabled");
+    }
   });
 }
 
@@ -1487,8 +2206,13 @@ api::Breakpoint Debugger::get_breakpoint(int id, const std::string& name) {
 }
 
 std::vector<api::Breakpoint> Debugger::breakpoints(bool all) {
-  (void)all;
   return impl_->call([&] {
+    if (all) {
+      // Delve lists the physical breakpoints of the live targets: none once it has exited.
+      if (impl_->p == nullptr || impl_->exited)
+        return std::vector<api::Breakpoint>{};
+      return impl_->physical_breakpoints();
+    }
     std::vector<api::Breakpoint> out;
     for (const auto& [id, lb] : impl_->bps) out.push_back(lb.bp);
     // Delve lists the internal ones (-1, -2) first, then user breakpoints by id.
@@ -1744,13 +2468,13 @@ void Debugger::detach(bool kill) {
 }
 
 std::string Debugger::target_go_version() {
-  return impl_->call([&]() -> std::string {
-    if (impl_->bi == nullptr)
-      return "";
-    const auto& elf = impl_->bi->elf();
-    (void)elf;
+  // Delve: the producer of the first Go compile unit without its flags, and "" while the
+  // target runs. Go's compiler writes "Go cmd/compile " + the toolchain version, which is
+  // also the version the linker records in .go.buildinfo.
+  if (impl_->running)
     return "";
-  });
+  std::lock_guard lock(impl_->version_mu);
+  return impl_->go_version.empty() ? "" : "Go cmd/compile " + impl_->go_version;
 }
 
 std::int64_t Debugger::last_modified_ns() const {

@@ -802,3 +802,102 @@ TEST_CASE("attach to a running Go program then trace and detach", "[proc][go]") 
   long long expect = 28000LL * calls + 4LL * calls * (calls - 1);
   CHECK(read_text(out) == "sum " + std::to_string(expect) + "\n");
 }
+
+TEST_CASE("stopped read cache: whole pages while everything is stopped, dropped on resume",
+          "[proc]") {
+  std::string out = temp_path("out");
+  auto p = launch("threads", {"2", "400", "100"}, out);
+  p->set_stopped_read_cache(true);
+  const VirtAddr work(sym("work", "threads"));
+  const VirtAddr iterations(sym("iterations", "threads"));
+  p->add_breakpoint(work);
+  p->resume_all();
+  int stops = 0;
+  for (;;) {
+    StopEvent ev = p->wait_event();
+    if (ev.kind == Kind::exited) {
+      CHECK(ev.exit_status == 0);
+      break;
+    }
+    if (ev.kind == Kind::signal) {
+      p->resume_thread(ev.tid, ev.signal);
+      continue;
+    }
+    REQUIRE(ev.kind == Kind::breakpoint);
+    if (stops == 3) {
+      // Non-stop: the other thread runs, nothing is cached.
+      const auto before = p->stats();
+      CHECK(p->read<std::int64_t>(iterations) == 400);
+      CHECK(p->read<std::int64_t>(iterations) == 400);
+      CHECK(p->stats().page_fills == before.page_fills);
+      CHECK(p->stats().page_cache_hits == before.page_cache_hits);
+      p->resume_thread(ev.tid);
+      ++stops;
+      continue;
+    }
+    if (stops++ > 6) {
+      p->resume_thread(ev.tid);
+      continue;
+    }
+    p->stop_all();
+    // Changed behind the Process' back at the previous stop: seen after the resume.
+    CHECK(p->read<std::int64_t>(iterations) == (stops == 2 ? 402 : 400));
+    if (stops == 2) {
+      const std::int64_t fix = 400;
+      p->write_memory(iterations, std::as_bytes(std::span(&fix, 1)));
+    }
+    const auto before = p->stats();
+    CHECK(p->read<std::int64_t>(iterations) == 400);
+    // The trap reads as the original code from the cache too.
+    CHECK(p->read<std::uint8_t>(work) != 0xcc);
+    std::int64_t again = 0;
+    Process::ReadRequest req[] = {
+        {iterations, std::as_writable_bytes(std::span(&again, 1))}};
+    p->read_memory_batch(req);
+    CHECK(again == 400);
+    const auto after = p->stats();
+    CHECK(after.page_fills - before.page_fills <= 2);  // the data page and the code page
+    CHECK(after.page_cache_hits > before.page_cache_hits);
+    // A write through the Process is seen at once.
+    const std::int64_t more = 401;
+    p->write_memory(iterations, std::as_bytes(std::span(&more, 1)));
+    CHECK(p->read<std::int64_t>(iterations) == 401);
+    const std::int64_t back = 400;
+    p->write_memory(iterations, std::as_bytes(std::span(&back, 1)));
+    CHECK(p->read<std::int64_t>(iterations) == 400);
+    if (stops == 5) {
+      // More pages than the cache keeps (256): it starts over, reads stay right.
+      pid_t worker = 0;
+      for (pid_t tid : p->threads()) {
+        if (tid != p->pid())
+          worker = tid;
+      }
+      REQUIRE(worker != 0);
+      const std::uint64_t sp = p->registers(worker).gp.rsp & ~std::uint64_t{7};
+      const auto top = p->read<std::uint64_t>(VirtAddr(sp));
+      for (std::uint64_t k = 1; k <= 300; ++k) {
+        std::uint64_t word = 0;
+        Process::ReadRequest two[] = {
+            {VirtAddr(sp), std::as_writable_bytes(std::span(&word, 1))},
+            {VirtAddr(sp - k * 4096), std::as_writable_bytes(std::span(&word, 1))}};
+        p->read_memory_batch(two);  // a cached page and a new one, in one batch
+        CHECK(p->read<std::uint64_t>(VirtAddr(sp)) == top);
+      }
+    }
+    if (stops == 1) {
+      // A change made behind the Process' back reads stale until the next resume
+      // (documented), then fresh.
+      const std::string mem = "/proc/" + std::to_string(p->pid()) + "/mem";
+      std::fstream f(mem, std::ios::in | std::ios::out | std::ios::binary);
+      REQUIRE(f);
+      const std::int64_t outside = 402;
+      f.seekp(static_cast<std::streamoff>(iterations.value()));
+      f.write(reinterpret_cast<const char*>(&outside), sizeof outside);
+      f.flush();
+      CHECK(p->read<std::int64_t>(iterations) == 400);
+    }
+    p->resume_all();
+  }
+  CHECK(stops > 6);
+  CHECK(read_text(out) == run_native(fixture("threads"), {"2", "400", "100"}).out);
+}

@@ -73,3 +73,77 @@ TEST_CASE("json: Stackframe flattens Location", "[rpc]") {
   CHECK(s.rfind("{\"pc\":1,\"file\":\"a.go\",\"line\":0,\"function\":{\"name\":\"main.f\"", 0) ==
         0);
 }
+
+TEST_CASE("json: write_json is go_json(to_json) byte for byte", "[rpc]") {
+  api::Breakpoint b;
+  b.id = 3;
+  b.name = "n<&>";
+  b.addr = 0xffffffffffffffffULL;
+  b.addrs = {1, 0xffffffffffffffffULL};
+  b.addrpid = {7, 7};
+  b.file = "/a \xff b.go";
+  b.line = -1;
+  b.function_name = "main.f";
+  b.variables = {"x", "y.z"};
+  b.load_args = api::kShortLoadConfig;
+  b.hit_count = {{"1", 2}, {"17", 1}};
+  b.total_hit_count = 3;
+  std::string s;
+  write_json(s, b);
+  CHECK(s == go_json(to_json(b)));
+
+  api::Variable c;  // complex128: its parts have null children
+  c.name = "c";
+  c.kind = 16;
+  c.children.resize(2);
+  c.children[0].name = "real";
+  c.children[0].kind = 14;
+  api::Variable st;
+  st.name = "s";
+  st.kind = 25;
+  st.flags = 0x84;
+  st.children = {c};
+  api::Thread t;
+  t.id = 12;
+  t.pc = 0x49dae0;
+  t.file = "f.go";
+  t.line = 19;
+  t.function = api::Function{"main.work", 0x49dae0, false};
+  t.goroutine_id = 1;
+  t.breakpoint = b;
+  api::BreakpointInfo info;
+  api::Stackframe fr;
+  fr.location.pc = 5;
+  fr.location.pcs = {5, 6};
+  fr.vars_loaded = true;
+  fr.locals = {st};
+  fr.bottom = true;
+  info.stacktrace = {fr};
+  api::Goroutine g;
+  g.id = 1;
+  g.current_loc.function = api::Function{"main.work", 1, true};
+  g.labels = {{"k", "v"}};
+  info.goroutine = g;
+  info.arguments = {c};
+  t.breakpoint_info = info;
+  t.return_values = std::vector<api::Variable>{st};
+  s.clear();
+  write_json(s, t);
+  CHECK(s == go_json(to_json(t)));
+
+  api::DebuggerState state;
+  state.pid = 9;
+  state.current_thread = t;
+  state.selected_goroutine = g;
+  state.threads = std::vector<api::Thread>{t, api::Thread{}};
+  state.next_in_progress = true;
+  s = "{\"id\":1,\"result\":";  // appended after a key: no separator
+  write_json(s, state);
+  CHECK(s == "{\"id\":1,\"result\":" + go_json(to_json(state)));
+  api::DebuggerState exited;
+  exited.exited = true;
+  exited.exit_status = 2;
+  s.clear();
+  write_json(s, exited);
+  CHECK(s == go_json(to_json(exited)));
+}

@@ -42,6 +42,7 @@ struct Variable {
   std::string unreadable;
   std::string location_expr;
   std::int64_t decl_line = 0;
+  bool operator==(const Variable&) const = default;
 };
 
 /// Delve api.Function.
@@ -49,6 +50,7 @@ struct Function {
   std::string name;
   std::uint64_t value = 0;  ///< entry pc
   bool optimized = false;
+  bool operator==(const Function&) const = default;
 };
 
 /// Delve api.Location.
@@ -58,6 +60,7 @@ struct Location {
   int line = 0;
   std::optional<Function> function;
   std::vector<std::uint64_t> pcs;  ///< FindLocation: every address of the location
+  bool operator==(const Location&) const = default;
 };
 
 /// Delve api.Stackframe (Location flattened into it on the wire).
@@ -70,6 +73,7 @@ struct Stackframe {
   std::int64_t frame_pointer_offset = 0;
   bool bottom = false;
   std::string err;
+  bool operator==(const Stackframe&) const = default;
 };
 
 /// Delve api.Goroutine.
@@ -85,6 +89,7 @@ struct Goroutine {
   std::int64_t wait_reason = 0;
   std::string unreadable;
   std::map<std::string, std::string> labels;
+  bool operator==(const Goroutine&) const = default;
 };
 
 /// Delve api.Breakpoint. `tracepoint` is `"continue"` on the wire.
@@ -108,10 +113,15 @@ struct Breakpoint {
   std::optional<LoadConfig> load_args;
   std::optional<LoadConfig> load_locals;
   std::string watch_expr;
-  int watch_type = 0;
+  int watch_type = 0;  ///< read 1 | write 2, and the watched size << 4
+  /// ListBreakpoints{All}: the physical breakpoint's description (Delve's VerboseDescr).
+  std::vector<std::string> verbose_descr;
   std::map<std::string, std::uint64_t> hit_count;  ///< goroutine id (decimal) -> hits
+  /// ListBreakpoints{All}: an internal breakpoint with no logical one (hitCount null).
+  bool no_logical = false;
   std::uint64_t total_hit_count = 0;
   bool disabled = false;
+  bool operator==(const Breakpoint&) const = default;
 };
 
 /// What was collected for a thread stopped at a breakpoint (Delve api.BreakpointInfo).
@@ -121,6 +131,7 @@ struct BreakpointInfo {
   std::vector<Variable> variables;
   std::vector<Variable> arguments;
   std::vector<Variable> locals;
+  bool operator==(const BreakpointInfo&) const = default;
 };
 
 /// Delve api.Thread.
@@ -135,6 +146,7 @@ struct Thread {
   std::optional<BreakpointInfo> breakpoint_info;
   std::optional<std::vector<Variable>> return_values;  ///< null unless loaded
   bool call_return = false;
+  bool operator==(const Thread&) const = default;
 };
 
 /// Delve api.DebuggerState.
@@ -146,6 +158,8 @@ struct DebuggerState {
   std::optional<Goroutine> selected_goroutine;
   std::optional<std::vector<Thread>> threads;  ///< null while running or after exit
   bool next_in_progress = false;
+  /// Stack watchpoints whose frame returned in the last continue (null on the wire if none).
+  std::vector<Breakpoint> watch_out_of_scope;
   bool exited = false;
   int exit_status = 0;
 };

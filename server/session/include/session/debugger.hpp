@@ -2,6 +2,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -64,8 +65,29 @@ class Debugger {
   /// Stops a running target soon; no ptrace, callable from any thread.
   void request_halt();
 
+  /// What command_async()/state_async() report: the state, or (state == nullptr) the
+  /// exception command()/state() would have thrown.
+  using StateCallback =
+      std::function<void(const api::DebuggerState* state, std::exception_ptr error)>;
+  /// command() without waiting: returns at once, and `done` runs on the tracer thread when
+  /// the command has finished, so that a front end can answer from the thread that owns
+  /// the process instead of waking a waiting one. `done` must not block for long (nothing
+  /// else runs on the tracer thread meanwhile) and must not call back into the Debugger;
+  /// it is called on the calling thread when the session is already shutting down.
+  void command_async(const api::DebuggerCommand& cmd, std::function<void()> resumed,
+                     StateCallback done);
+  /// state() without waiting, as command_async(). A non-blocking state of a running target
+  /// is reported at once, on the calling thread.
+  void state_async(bool non_blocking, StateCallback done);
+
   api::Breakpoint create_breakpoint(const api::Breakpoint& req, const std::string& loc_expr,
                                     bool suspended);
+  /// Delve's CreateWatchpoint: a hardware watchpoint on the variable `expr` evaluates to in
+  /// `scope`; `type` is read 1 | write 2 (reads are refused for stack variables). A stack
+  /// variable's watchpoint is deleted when its goroutine's topmost frame returns (reported
+  /// in DebuggerState::watch_out_of_scope).
+  api::Breakpoint create_watchpoint(const api::EvalScope& scope, const std::string& expr,
+                                    int type);
   api::Breakpoint clear_breakpoint(int id, const std::string& name);
   api::Breakpoint toggle_breakpoint(int id, const std::string& name);
   void amend_breakpoint(const api::Breakpoint& bp);
@@ -105,7 +127,8 @@ class Debugger {
   void detach(bool kill);
   bool detached() const;
 
-  /// "Go cmd/compile go1.19.8" from the binary's DWARF producer, or "".
+  /// Delve's TargetGoVersion, "Go cmd/compile go1.19.8"; "" while the target runs or when
+  /// the binary does not say. Does not wait for a running command.
   std::string target_go_version();
   /// Seconds since the epoch (with nanoseconds) of the executable's mtime.
   std::int64_t last_modified_ns() const;
