@@ -59,10 +59,6 @@ SHORT_CFG = {"FollowPointers": False, "MaxVariableRecurse": 0, "MaxStringLen": 6
 # Differences in files this test's owner may not edit (rpc/, session/, stepper): the lead's
 # to fix. Case name -> reason. Keep in sync with docs/status.md.
 EXPECTED_PATTERNS = [
-    (r"^Stacktrace with defers$", "rpc/session: Stacktrace's Opts (read defers) is not passed "
-     "to target::Target::stacktrace, Defers is always []"),
-    (r"^Eval in frame 50$", "session: scope_of resolves goroutine -1 before frame_for; "
-     "dlv's message names the goroutine as requested (-1)"),
 ]
 EXPECTED = {}  # filled by expected_reason()
 

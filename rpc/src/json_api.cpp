@@ -285,6 +285,18 @@ void emit(O& o, const api::Stackframe& f) {
   o.i64(f.frame_pointer_offset);
   o.key("Defers");  // Delve always sends a (possibly empty) list
   o.begin_array();
+  for (const auto& d : f.defers) {
+    o.begin_object();
+    o.key("DeferredLoc");
+    emit(o, d.deferred_loc);
+    o.key("DeferLoc");
+    emit(o, d.defer_loc);
+    o.key("SP");
+    o.u64(d.sp);
+    o.key("Unreadable");
+    o.str(d.unreadable);
+    o.end_object();
+  }
   o.end_array();
   if (f.bottom) {
     o.key("Bottom");

@@ -289,9 +289,11 @@ const std::unordered_map<std::string, Method>& method_table() {
     });
     sync("Stacktrace", [](MethodContext& c, const json::value& a) -> json::value {
       json::array out;
+      // Delve's StacktraceReadDefers is Opts bit 0; the older Defers bool means the same.
+      const bool defers = get_bool(a, "Defers") || (get_int(a, "Opts") & 1) != 0;
       const auto frames =
           c.dbg.stacktrace(get_int(a, "Id"), static_cast<int>(get_int(a, "Depth")),
-                           get_bool(a, "Full"), load_config_from_json(member(a, "Cfg")));
+                           get_bool(a, "Full"), load_config_from_json(member(a, "Cfg")), defers);
       for (const auto& f : frames) out.push_back(to_json(f));
       return json::object{{"Locations", std::move(out)}};
     });

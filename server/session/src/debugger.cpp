@@ -590,6 +590,7 @@ struct Debugger::Impl {
   target::Scope scope_of(const api::EvalScope& s) const {
     target::Scope out;
     out.goroutine = s.goroutine_id == -1 && selected_goid != 0 ? selected_goid : s.goroutine_id;
+    out.requested_goroutine = s.goroutine_id;
     out.frame = s.frame;
     out.deferred_call = s.deferred_call;
     return out;
@@ -2270,7 +2271,8 @@ std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next
 }
 
 std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int depth, bool full,
-                                                  const std::optional<api::LoadConfig>& cfg) {
+                                                  const std::optional<api::LoadConfig>& cfg,
+                                                  bool read_defers) {
   return impl_->call([&] {
     impl_->require_live();
     const auto goid = goroutine_id == -1 ? impl_->selected_goid : goroutine_id;
@@ -2281,12 +2283,20 @@ std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int
       auto g = impl_->tgt->goroutine(goid);
       if (!g)
         throw DebuggerError("unknown goroutine " + std::to_string(goid));
-      frames = impl_->tgt->stacktrace(*g, depth);
+      frames = impl_->tgt->stacktrace(*g, depth, read_defers);
     }
     std::vector<api::Stackframe> out;
     const auto c = to_target(cfg.value_or(api::kDefaultLoadConfig));
     for (const auto& f : frames) {
       auto sf = impl_->convert(f);
+      for (const auto& d : f.defers) {
+        api::Defer ad;
+        ad.deferred_loc = impl_->convert(d.deferred);
+        ad.defer_loc = impl_->convert(d.defer);
+        ad.sp = d.sp;
+        ad.unreadable = d.unreadable;
+        sf.defers.push_back(std::move(ad));
+      }
       if (full) {
         try {
           sf.arguments = to_api(impl_->tgt->function_arguments(f, c));

@@ -181,7 +181,7 @@ Frame Target::frame_for(const Scope& scope) {
   }
   if (scope.frame >= 0 && static_cast<std::size_t>(scope.frame) >= frames.size()) {
     throw EvalError("Frame " + std::to_string(scope.frame) + " does not exist in goroutine " +
-                    std::to_string(scope.goroutine));
+                    std::to_string(scope.requested_goroutine.value_or(scope.goroutine)));
   }
   if (scope.frame < 0 || !frames[static_cast<std::size_t>(scope.frame)].err.empty()) {
     throw EvalError("Invalid frame " + std::to_string(scope.frame));

@@ -175,7 +175,7 @@ TEST_CASE("arguments, locals and package variables match dlv's JSON", "[target][
   auto s = run_to_stop("values");
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 1, 0});
+  auto f = t.frame_for({-1, 1, 0, std::nullopt});
   CHECK(f.call.function_name() == "main.inspect");
   auto args = t.function_arguments(f, kDefault);
   REQUIRE(args.size() == 5);
@@ -253,7 +253,7 @@ TEST_CASE("expressions and assignment", "[target][eval]") {
   auto s = run_to_stop("values");
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 1, 0});
+  auto f = t.frame_for({-1, 1, 0, std::nullopt});
   auto ev = [&](const std::string& e) { return t.eval(e, f, kDefault); };
   CHECK(ev("n").value == "5");
   CHECK(ev("n + 2").value == "7");
@@ -300,7 +300,7 @@ TEST_CASE("conversions to and from strings match dlv", "[target][eval]") {
   auto s = run_to_stop("values");
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 1, 0});
+  auto f = t.frame_for({-1, 1, 0, std::nullopt});
   auto ev = [&](const std::string& e) { return t.eval(e, f, kDefault); };
   const auto str_of = [&](const std::string& e) {
     const auto v = ev(e);
@@ -377,7 +377,7 @@ TEST_CASE("an optimized caller's string argument with its data pointer optimized
   auto s = run_to_stop("values_opt");
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 1, 0});
+  auto f = t.frame_for({-1, 1, 0, std::nullopt});
   REQUIRE(f.call.function);
   CHECK(f.call.function->name == "main.inspect");
   const auto args = t.function_arguments(f, kDefault);
@@ -395,7 +395,7 @@ TEST_CASE("a generic shape shows its type arguments, not its dictionary", "[targ
   auto s = run_to_function("diffx", "main.genericFn[go.shape.int_0]");
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 0, 0});
+  auto f = t.frame_for({-1, 0, 0, std::nullopt});
   const auto args = t.function_arguments(f, kDefault);
   REQUIRE(args.size() == 3);
   CHECK(args[0].name == "x");
@@ -425,7 +425,7 @@ TEST_CASE("a local is visible from the line after its declaration", "[target][va
   auto s = run_to_line("diffx", "diffx/main.go", 67);
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 0, 0});
+  auto f = t.frame_for({-1, 0, 0, std::nullopt});
   REQUIRE(f.call.function_name() == "main.helper");
   CHECK(t.local_variables(f, kDefault).empty());
   CHECK(t.function_arguments(f, kDefault).size() == 2);
@@ -457,7 +457,7 @@ TEST_CASE("escaped parameters, deferred wrappers and zones as dlv shows them",
   auto s = run_to_function("viewx", "main.viewStop");
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 1, 0});
+  auto f = t.frame_for({-1, 1, 0, std::nullopt});
   REQUIRE(f.call.function_name() == "main.escapes");
   // Go describes an escaped parameter twice: `p` (the value passed) and `&p` (its heap
   // copy, a local). dlv 1.20.2 lists the copy among the locals (Escaped only, no Argument
@@ -516,7 +516,7 @@ TEST_CASE("Delve's constant arithmetic, conversions and error texts", "[target][
   auto s = run_to_stop("values");
   auto& t = *s.t;
   t.set_selected_goroutine(1);
-  auto f = t.frame_for({-1, 1, 0});
+  auto f = t.frame_for({-1, 1, 0, std::nullopt});
   auto ev = [&](const std::string& e) { return t.eval(e, f, kDefault); };
   auto error_of = [&](const std::string& e) {
     try {

@@ -64,8 +64,18 @@ struct Location {
 };
 
 /// Delve api.Stackframe (Location flattened into it on the wire).
+/// Delve api.Defer: a deferred call registered by a frame.
+struct Defer {
+  Location deferred_loc;  ///< the function that will run
+  Location defer_loc;     ///< the defer statement
+  std::uint64_t sp = 0;
+  std::string unreadable;
+  bool operator==(const Defer&) const = default;
+};
+
 struct Stackframe {
   Location location;
+  std::vector<Defer> defers;  ///< read when asked (Stacktrace Opts ReadDefers)
   std::vector<Variable> locals;
   std::vector<Variable> arguments;
   bool vars_loaded = false;  ///< locals/arguments were asked for (Stacktrace Full)

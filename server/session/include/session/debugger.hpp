@@ -99,7 +99,8 @@ class Debugger {
   api::Thread thread(int tid);
   std::vector<api::Goroutine> goroutines(int start, int count, int* next);
   std::vector<api::Stackframe> stacktrace(std::int64_t goroutine_id, int depth, bool full,
-                                          const std::optional<api::LoadConfig>& cfg);
+                                         const std::optional<api::LoadConfig>& cfg,
+                                         bool read_defers = false);
   std::vector<api::Variable> local_vars(const api::EvalScope& scope, const api::LoadConfig& cfg);
   std::vector<api::Variable> function_args(const api::EvalScope& scope, const api::LoadConfig& cfg);
   std::vector<api::Variable> package_vars(const std::string& filter, const api::LoadConfig& cfg);

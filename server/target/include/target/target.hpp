@@ -104,6 +104,8 @@ struct Scope {
   /// n > 0: the n-th deferred call of that frame (Delve's Defer.EvalScope: the deferred
   /// function at its entry, its argument frame just above the _defer record).
   int deferred_call = 0;
+  /// The goroutine as the client named it (-1 for the selected one), for error texts.
+  std::optional<std::int64_t> requested_goroutine;
 };
 
 /// A stopped Go program, seen as a Go programmer sees it: goroutines, stacks, variables,
