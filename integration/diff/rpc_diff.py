@@ -815,6 +815,34 @@ def mode_goroutines():
                     i, "goscope" if side == "g" else "dlv", got, first[side]))
                 log("DIFFERENT: next %d moved from goroutine %s to %s (%s)" % (
                     i, first[side], got, side))
+
+    # A worker that is not running on a thread (8 workers, 2 Ps): `next` on it waits for it
+    # to be scheduled and stops on it, in its function (Delve steps parked goroutines).
+    def parked_worker(r):
+        for g in r["result"]["Goroutines"]:
+            fn = ((g.get("userCurrentLoc") or {}).get("function") or {}).get("name")
+            if g.get("threadID", 0) == 0 and fn in ("main.compute", "main.main.func1"):
+                return g["id"]
+        return None
+
+    rg, rd = pr.raw("ListGoroutines", {"Start": 0, "Count": 0})
+    chosen = {"g": parked_worker(rg), "d": parked_worker(rd)}
+    if chosen["g"] is None or chosen["d"] is None:
+        pr.diff.failures.append("no parked worker to step: %s" % chosen)
+    else:
+        pr.raw("Command", lambda side: {"name": "switchGoroutine", "goroutineID": chosen[side]})
+        rg, rd = pr.raw("Command", {"name": "next"})
+        seen = {}
+        for side, r in (("g", rg), ("d", rd)):
+            if r["error"] is not None:
+                seen[side] = r["error"]
+                continue
+            st = r["result"]["State"]
+            seen[side] = {"on the selected goroutine":
+                          (st.get("currentGoroutine") or {}).get("id") == chosen[side],
+                          "function": stop_loc(r["result"])["function"]}
+        pr.diff.check("next on a parked goroutine", seen["g"], seen["d"])
+        log("next on parked goroutine: goscope %s, dlv %s" % (seen["g"], seen["d"]))
     pr.finish()
 
 

@@ -1724,6 +1724,19 @@ struct Debugger::Impl {
       step_ret_cfg = step_ret_cfg_storage ? &*step_ret_cfg_storage : nullptr;
       step_ret_values.reset();
       stepper = std::make_unique<target::Stepper>(*p, *bi);
+      if (auto parked = parked_selected()) {
+        // As Delve: the traps wait for the goroutine to be scheduled again.
+        if (!stepper->start_parked(kind, parked->g_addr, parked->sched_pc, parked->sched_sp,
+                                   parked->sched_bp)) {
+          stepper.reset();
+          if (resumed)
+            resumed();
+          throw DebuggerError("goroutine " + std::to_string(parked->id) +
+                              " is not in a function with line information");
+        }
+        run_until_stop(resumed);
+        return build_state();
+      }
       const pid_t tid = step_thread();
       if (!stepper->start(kind, tid)) {
         stepper.reset();
@@ -1738,6 +1751,20 @@ struct Debugger::Impl {
     if (resumed)
       resumed();
     throw DebuggerError("unknown command " + n);
+  }
+
+  // The selected goroutine when it is not running on any thread.
+  std::optional<target::Goroutine> parked_selected() {
+    if (selected_goid == 0)
+      return std::nullopt;
+    for (pid_t tid : p->threads()) {
+      if (goid_of(tid) == selected_goid)
+        return std::nullopt;
+    }
+    auto g = tgt->goroutine(selected_goid);
+    if (!g || g->sched_pc == 0)
+      return std::nullopt;
+    return g;
   }
 
   // The thread of the selected goroutine (Delve steps the selected goroutine).

@@ -173,8 +173,23 @@ bool Stepper::called_by_panic(const proc::Registers& regs, bool deferreturn) {
 }
 
 bool Stepper::start(Kind kind, pid_t tid) {
+  return start(kind, process_.registers(tid));
+}
+
+bool Stepper::start_parked(Kind kind, std::uint64_t g, std::uint64_t pc, std::uint64_t sp,
+                           std::uint64_t bp) {
+  // The registers a parked goroutine resumes with (g.sched), and its g where Go code keeps
+  // it: what the traps will see when the goroutine runs again.
+  proc::Registers regs;
+  regs.gp.rip = pc;
+  regs.gp.rsp = sp;
+  regs.gp.rbp = bp;
+  regs.gp.r14 = g;
+  return start(kind, regs);
+}
+
+bool Stepper::start(Kind kind, const proc::Registers& regs) {
   clear();
-  const auto regs = process_.registers(tid);
   const auto pc = regs.pc();
   const auto* fn = bi_.function_at(pc);
   const auto& lines = bi_.debug().lines();

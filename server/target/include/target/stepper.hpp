@@ -55,8 +55,8 @@ std::uint64_t frame_cfa(const BinaryInfo& bi, const proc::Registers& regs);
 ///   check() says enter_call, the caller executes the CALL with enter_call(), which puts a
 ///   trap after the prologue of the function reached (the same rules as a direct call).
 ///
-/// Limits: stepping a goroutine that is not running on a thread is not supported (the
-/// caller refuses it).
+/// A goroutine that is not running on a thread is stepped from the registers it will resume
+/// with (start_parked): the traps wait for it to run again, as Delve's do.
 ///
 /// Threading: tracer thread only, like proc::Process.
 class Stepper {
@@ -70,6 +70,9 @@ class Stepper {
   /// Installs the traps for `kind` from thread `tid`'s position. Returns false when the
   /// thread is in no function with line information (the caller steps an instruction).
   bool start(Kind kind, pid_t tid);
+  /// The same for a goroutine parked at g.sched (`pc`, `sp`, `bp`) whose g is at `g`.
+  bool start_parked(Kind kind, std::uint64_t g, std::uint64_t pc, std::uint64_t sp,
+                    std::uint64_t bp);
   bool active() const { return !sites_.empty(); }
   bool owns(proc::VirtAddr addr) const { return sites_.contains(addr); }
   /// The goroutine being stepped (0: none known).
@@ -105,6 +108,7 @@ class Stepper {
   };
   void add_site(proc::VirtAddr addr, SiteKind kind);
   GoroutineState goroutine_state(const proc::Registers& regs);
+  bool start(Kind kind, const proc::Registers& regs);
   /// The entry (after the prologue) of the goroutine's most recently deferred function.
   std::optional<proc::VirtAddr> topmost_deferred_entry(const GoroutineState& gs);
   /// Whether the function stopped at its first statement (`regs`) was called by
