@@ -816,12 +816,24 @@ def mode_goroutines():
                 log("DIFFERENT: next %d moved from goroutine %s to %s (%s)" % (
                     i, first[side], got, side))
 
-    # A worker that is not running on a thread (8 workers, 2 Ps): `next` on it waits for it
-    # to be scheduled and stops on it, in its function (Delve steps parked goroutines).
+    pr.finish()
+
+    # A worker that is not running on a thread (8 workers, 2 Ps; at the first hit most have
+    # not even started): `next` on it waits for it to be scheduled and stops on it, as
+    # Delve does. A session of its own, before the workers can finish.
+    pr = Pair(FIXTURES + "/goroutines")
+    pr.same("CreateBreakpoint main.compute (parked)", "CreateBreakpoint",
+            {"Breakpoint": {"functionName": "main.compute"}},
+            lambda r: {k: r["Breakpoint"][k] for k in ("file", "line", "functionName")})
+    pr.same("continue to main.compute (parked)", "Command", {"name": "continue"}, stop_loc)
+    pr.same("ClearBreakpoint 1 (parked)", "ClearBreakpoint", {"Id": 1},
+            lambda r: r["Breakpoint"]["id"])
+
     def parked_worker(r):
         for g in r["result"]["Goroutines"]:
-            fn = ((g.get("userCurrentLoc") or {}).get("function") or {}).get("name")
-            if g.get("threadID", 0) == 0 and fn in ("main.compute", "main.main.func1"):
+            fn = ((g.get("userCurrentLoc") or {}).get("function") or {}).get("name") or ""
+            if g.get("threadID", 0) == 0 and (fn == "main.compute" or
+                                               fn.startswith("main.main.func")):
                 return g["id"]
         return None
 
