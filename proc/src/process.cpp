@@ -1768,6 +1768,33 @@ struct Process::Impl {
     queue_.clear();
   }
 
+  // A trap raised just as the thread was being stopped (a watchpoint hit) may still be
+  // pending: taken after we are gone, it would kill the process with SIGTRAP. The thread
+  // takes it under ptrace first (its debug registers are already clear, so no new one
+  // comes); another signal met on the way is kept for the detach to deliver.
+  void take_pending_trap(pid_t tid, int& sig) {
+    auto pending = [&] {
+      std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(tid) +
+                       "/status");
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.rfind("SigPnd:", 0) == 0)
+          return ((std::stoull(line.substr(7), nullptr, 16) >> (SIGTRAP - 1)) & 1) != 0;
+      }
+      return false;
+    };
+    for (int i = 0; i < 4 && pending(); ++i) {
+      if (::ptrace(PTRACE_CONT, tid, 0, sig) != 0)
+        return;
+      sig = 0;
+      int status = 0;
+      if (::waitpid(tid, &status, __WALL) != tid || !WIFSTOPPED(status) || (status >> 16) != 0)
+        return;  // gone, or an event stop: nothing more to do safely here
+      if (WSTOPSIG(status) != SIGTRAP && WSTOPSIG(status) != SIGSTOP)
+        sig = WSTOPSIG(status);
+    }
+  }
+
   void detach() {
     if (life_ != Life::alive)
       return;
@@ -1792,6 +1819,7 @@ struct Process::Impl {
       int sig = t.reported_signal != 0 ? t.reported_signal : t.signal_to_deliver;
       if (sig == SIGTRAP)
         sig = 0;
+      take_pending_trap(tid, sig);
       pt(PTRACE_DETACH, tid, 0, static_cast<std::uintptr_t>(sig));
     }
     threads_.clear();
