@@ -15,16 +15,13 @@
 #include "target/value_loader.hpp"
 
 namespace goscope::target {
-namespace {
 
-std::uint64_t now_ns() {
+std::uint64_t trace_clock_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
-
-}  // namespace
 
 Tracer::Tracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
     : process_(process), bi_(bi), opts_(opts) {}
@@ -91,7 +88,7 @@ TraceExit Tracer::run(TraceObserver& observer) {
           // fired: stamping it after the resume keeps the tracer's own stop out of the
           // call's duration. (A return is stamped when its trap is reported.)
           if (hit->kind == TraceEvent::Kind::call)
-            hit->time_ns = now_ns();
+            hit->time_ns = trace_clock_ns();
           observer.on_event(std::move(*hit));
         }
         break;
@@ -118,7 +115,7 @@ TraceExit Tracer::run(TraceObserver& observer) {
 
 std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   TraceEvent ev;
-  ev.time_ns = now_ns();
+  ev.time_ns = trace_clock_ns();
   ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
   ev.tid = tid;
   ev.function = site.function;

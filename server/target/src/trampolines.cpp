@@ -139,10 +139,8 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
   for (auto t : fc.targets)
     if (t > entry.value() && t < entry.value() + len)
       return std::nullopt;
-  for (const auto& t : tramps_)
-    if (t.patch_at.value() < entry.value() + len &&
-        entry.value() < t.patch_at.value() + t.moved.size() + (t.is_return ? 1 : 0))
-      return std::nullopt;
+  if (overlaps(entry.value(), entry.value() + len))
+    return std::nullopt;
   Tramp t;
   t.patch_at = entry;
   t.spill_xmm = spill_xmm;
@@ -179,10 +177,8 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   for (auto t : fc.targets)
     if (t > start && t <= ret.value())
       return std::nullopt;
-  for (const auto& t : tramps_)
-    if (t.patch_at.value() < start + len &&
-        start < t.patch_at.value() + t.moved.size() + (t.is_return ? 1 : 0))
-      return std::nullopt;
+  if (overlaps(start, start + len))
+    return std::nullopt;
   Tramp t;
   t.patch_at = insns[first].address;
   t.is_return = true;
@@ -191,6 +187,12 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
                  code->begin() + static_cast<std::ptrdiff_t>(off + len - 1));
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
+}
+
+bool Trampolines::overlaps(std::uint64_t lo, std::uint64_t hi) const {
+  return std::any_of(tramps_.begin(), tramps_.end(), [&](const Tramp& t) {
+    return t.patch_at.value() < hi && lo < t.end();
+  });
 }
 
 std::optional<std::size_t> Trampolines::covering(proc::VirtAddr addr) const {

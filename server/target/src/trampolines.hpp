@@ -80,6 +80,9 @@ class Trampolines {
     bool indirect_jumps = false;
   };
   const FunctionCode& code_of(const dwarf::Function& fn);
+  /// Whether [lo, hi) meets a range some trampoline moves (dropped ones included: they are
+  /// only dropped after every range was chosen).
+  bool overlaps(std::uint64_t lo, std::uint64_t hi) const;
 
   const BinaryInfo& bi_;
   std::vector<Tramp> tramps_;

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -28,36 +27,6 @@ namespace goscope::target {
 namespace {
 
 namespace bpf = proc::bpf;
-
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-/// CPUs a per-CPU map has a slot for (/sys/devices/system/cpu/possible, "0-N" lists).
-std::size_t possible_cpus() {
-  std::ifstream in("/sys/devices/system/cpu/possible");
-  std::string s;
-  std::getline(in, s);
-  std::size_t n = 0;
-  std::size_t pos = 0;
-  while (pos < s.size()) {
-    auto comma = s.find(',', pos);
-    auto part = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    auto dash = part.find('-');
-    try {
-      const auto hi = std::stoul(dash == std::string::npos ? part : part.substr(dash + 1));
-      n = std::max<std::size_t>(n, hi + 1);
-    } catch (const std::exception&) {
-    }
-    if (comma == std::string::npos)
-      break;
-    pos = comma + 1;
-  }
-  return std::max<std::size_t>(n, 1);
-}
 
 /// The consumer drains on a timer or when an eighth of it fills; a thread that finds it
 /// three quarters full waits for it (kFlagThrottle): nothing is lost, so it can be small
@@ -202,11 +171,11 @@ struct UprobeTracer::Impl {
       capture::layout(s.plan, g.len);
       value_size = std::max(value_size, s.plan.size);
     }
-    const auto t0 = now_ns();
+    const auto t0 = trace_clock_ns();
     scratch = bpf::Map::create(bpf::Map::Type::percpu_array, 4, value_size, 1, "gs_scratch");
     stats_map = bpf::Map::create(bpf::Map::Type::percpu_array, 4, 8, 1, "gs_stats");
     ring = std::make_unique<bpf::RingBuffer>(kRingSize);
-    const auto t1 = now_ns();
+    const auto t1 = trace_clock_ns();
     const capture::ProgramMaps maps{scratch->fd(), ring->map().fd(), stats_map->fd(), kRingSize};
     // Sites with the same capture share its code; one program holds the code of up to
     // kPlansPerProgram captures, so that few links (each costs a grace period to remove)
@@ -280,7 +249,7 @@ struct UprobeTracer::Impl {
     }
     if (std::getenv("GOSCOPE_DEBUG"))
       std::fprintf(stderr, "goscope: maps %.1f ms, %zu programs and %zu probes %.1f ms%s\n",
-                   (t1 - t0) / 1e6, programs.size(), sites.size(), (now_ns() - t1) / 1e6,
+                   (t1 - t0) / 1e6, programs.size(), sites.size(), (trace_clock_ns() - t1) / 1e6,
                    multi ? " (uprobe_multi)" : "");
   }
 
@@ -296,8 +265,7 @@ struct UprobeTracer::Impl {
   std::uint64_t read_lost() const {
     if (!stats_map)
       return 0;
-    const auto n = possible_cpus();
-    std::vector<std::uint64_t> values(n);
+    std::vector<std::uint64_t> values(stats_map->value_bytes() / sizeof(std::uint64_t));
     std::uint32_t key = 0;
     if (!stats_map->lookup(std::as_bytes(std::span(&key, 1)), std::as_writable_bytes(std::span(values))))
       return 0;
@@ -481,7 +449,7 @@ struct UprobeTracer::Impl {
     if (auto ev = build_event(rec, true)) {
       // A call starts for the program when its thread runs again: the stop is not its time.
       if (ev->kind == TraceEvent::Kind::call)
-        ev->time_ns = now_ns();
+        ev->time_ns = trace_clock_ns();
       observer->on_event(std::move(*ev));
     }
   }
@@ -612,7 +580,7 @@ TraceExit UprobeTracer::run(TraceObserver& observer) {
     im.flush_pending();
     im.lost = im.read_lost();
     // The breakpoints leave the process before anything else happens to it (a detach).
-    const auto t0 = now_ns();
+    const auto t0 = trace_clock_ns();
     im.detach_all();
     if (result.kind == TraceExit::Kind::interrupted || result.kind == TraceExit::Kind::exec) {
       try {
@@ -622,7 +590,7 @@ TraceExit UprobeTracer::run(TraceObserver& observer) {
       }
     }
     if (std::getenv("GOSCOPE_DEBUG"))
-      std::fprintf(stderr, "goscope: detach %.1f ms\n", (now_ns() - t0) / 1e6);
+      std::fprintf(stderr, "goscope: detach %.1f ms\n", (trace_clock_ns() - t0) / 1e6);
   };
 
   try {

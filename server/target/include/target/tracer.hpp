@@ -24,6 +24,9 @@ namespace goscope::target {
 
 class BinaryInfo;
 
+/// The clock of TraceEvent::time_ns: CLOCK_MONOTONIC in ns (what bpf_ktime_get_ns reads).
+std::uint64_t trace_clock_ns();
+
 /// One frame of a trace event's stack.
 struct TraceFrame {
   std::uint64_t pc = 0;
