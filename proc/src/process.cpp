@@ -176,16 +176,28 @@ struct Process::Impl {
     running,    // resumed by us; will report a stop (or its exit)
     stopped,    // in a ptrace-stop we have consumed
     listening,  // in a group-stop, restarted with PTRACE_LISTEN (reports on SIGCONT)
-    exiting,    // gone or going (ESRCH, PTRACE_EVENT_EXIT); only its exit status remains
+    // Resumed with PTRACE_SYSCALL from inside a blocking system call (set_park_blocked):
+    // it reports a syscall-stop or a signal before it can execute any instruction of its
+    // own, so all-stop counts it as stopped without interrupting it. `regs` keep its
+    // registers as of its last stop.
+    parked,
+    exiting,  // gone or going (ESRCH, PTRACE_EVENT_EXIT); only its exit status remains
   };
+
+  // Where a parked thread is in its system call: the next syscall-stop is the restarted
+  // call's entry (entry_pending) or its exit (in_syscall). Only PTRACE_SYSCALL resumes
+  // produce syscall-stops, and each of them sets this.
+  enum class SyscallPhase { none, entry_pending, in_syscall };
 
   struct Thread {
     ThreadState state = ThreadState::running;
-    bool event_queued = false;     // its stop is in queue_, not yet returned by wait_event
-    bool held = false;             // stopped by us (stop_all, initial stop), nothing to report
-    bool group_stopped = false;    // the stop is a group-stop: resume with PTRACE_LISTEN
-    bool stepping = false;         // step_instruction() in flight
-    bool foreign_sigstop = false;  // a SIGSTOP we re-injected on behalf of someone else
+    SyscallPhase phase = SyscallPhase::none;
+    bool at_syscall_entry = false;  // stopped at the entry of a parked thread's system call
+    bool event_queued = false;      // its stop is in queue_, not yet returned by wait_event
+    bool held = false;              // stopped by us (stop_all, initial stop), nothing to report
+    bool group_stopped = false;     // the stop is a group-stop: resume with PTRACE_LISTEN
+    bool stepping = false;          // step_instruction() in flight
+    bool foreign_sigstop = false;   // a SIGSTOP we re-injected on behalf of someone else
     std::optional<std::uint64_t> bp_pc;  // reported a hit here: step over it on resume
     int reported_signal = 0;             // from a signal event; resume_all() delivers it
     int signal_to_deliver = 0;           // pass-through signal caught while stopping everyone
@@ -334,6 +346,7 @@ struct Process::Impl {
   // every stop): usually one system call per stop.
   std::vector<std::uint64_t> gen_pages_;
   std::vector<std::uint64_t> speculative_pages_;
+  bool park_blocked_ = false;  // set_park_blocked()
   std::atomic<bool> interrupt_requested_{false};
   std::atomic<unsigned> interrupt_signals_sent_{0};
   unsigned interrupt_signals_seen_ = 0;
@@ -373,9 +386,18 @@ struct Process::Impl {
     throw Error(what + ": " + errno_string(err));
   }
 
-  Thread& stopped_thread(pid_t tid, const char* op) {
+  // A thread the caller may work on: stopped, or parked when `view` is enough (its
+  // registers as of its last stop); any other parked thread is brought to a real stop.
+  Thread& stopped_thread(pid_t tid, const char* op, bool view = false) {
     ensure_alive();
     auto it = threads_.find(tid);
+    if (it != threads_.end() && it->second.state == ThreadState::parked) {
+      if (view && it->second.regs_valid)
+        return it->second;
+      unpark([tid](pid_t other) { return other == tid; });
+      ensure_alive();
+      it = threads_.find(tid);
+    }
     if (it == threads_.end() || it->second.state == ThreadState::exiting) {
       fail(std::string(op) + ": thread " + std::to_string(tid), ESRCH);
     }
@@ -464,9 +486,9 @@ struct Process::Impl {
   // Page cache (set_stopped_read_cache)
 
   static constexpr std::uint64_t kPageSize = 4096;
-  static constexpr std::size_t kMaxCachedPages = 256;       // 1 MiB, then start over
-  static constexpr std::size_t kMaxPagesPerRead = 4;        // larger reads bypass the cache
-  static constexpr std::size_t kMaxPagesPerFill = 64;       // one process_vm_readv
+  static constexpr std::size_t kMaxCachedPages = 256;  // 1 MiB, then start over
+  static constexpr std::size_t kMaxPagesPerRead = 4;   // larger reads bypass the cache
+  static constexpr std::size_t kMaxPagesPerFill = 64;  // one process_vm_readv
   static constexpr std::size_t kSpeculativePages = 16;
 
   void drop_pages() {
@@ -495,7 +517,7 @@ struct Process::Impl {
       page_cache_clock_ = clock_;
       page_cache_usable_ = !threads_.empty();
       for (const auto& [tid, t] : threads_) {
-        if (t.state != ThreadState::stopped) {
+        if (t.state != ThreadState::stopped && t.state != ThreadState::parked) {
           page_cache_usable_ = false;
           break;
         }
@@ -964,7 +986,7 @@ struct Process::Impl {
   bool all_reporters_listening() const {
     bool any = false;
     for (auto& [tid, t] : threads_) {
-      if (t.state == ThreadState::running)
+      if (t.state == ThreadState::running || t.state == ThreadState::parked)
         return false;
       if (t.state == ThreadState::listening)
         any = true;
@@ -975,12 +997,33 @@ struct Process::Impl {
   // ---------------------------------------------------------------------------------------
   // Resuming
 
+  // Whether resuming `t` without a signal makes it re-enter a blocking system call that a
+  // stop interrupted (the kernel restarts it: -ERESTART* in rax), or enter the one it is
+  // stopped at the entry of: then it can be parked there.
+  bool can_park(pid_t tid, Thread& t, int sig) {
+    if (!park_blocked_ || sig != 0 || t.stepping || t.group_stopped || t.regs_dirty)
+      return false;
+    if (t.at_syscall_entry)
+      return true;
+    if (!load_regs(tid, t))
+      return false;
+    constexpr long long kERestartSys = -512, kERestartNoIntr = -513, kERestartNoHand = -514,
+                        kERestartRestartBlock = -516;
+    const auto rax = static_cast<long long>(t.regs.rax);
+    return static_cast<long long>(t.regs.orig_rax) >= 0 &&
+           (rax == kERestartSys || rax == kERestartNoIntr || rax == kERestartNoHand ||
+            rax == kERestartRestartBlock);
+  }
+
   // Continues a stopped thread as it is (no step-over logic). Returns false if it is gone.
   bool cont(pid_t tid, Thread& t, int sig) {
+    const bool park = can_park(tid, t, sig);
     if (!flush_regs(tid, t))
       return false;
     long r;
-    if (t.group_stopped) {
+    if (park) {
+      r = pt(PTRACE_SYSCALL, tid, 0, 0);
+    } else if (t.group_stopped) {
       // Keeps the group-stop in force (the process was stopped by a signal) while letting
       // us hear about SIGCONT or further stops.
       r = pt(PTRACE_LISTEN, tid);
@@ -1001,11 +1044,20 @@ struct Process::Impl {
       }
       Error::send_errno("resume thread " + std::to_string(tid));
     }
-    t.state = t.group_stopped ? ThreadState::listening : ThreadState::running;
     t.held = false;
     t.exec_watch_pc.reset();
     t.stop_clock = kNotStopped;
-    t.regs_valid = false;
+    if (park) {
+      // Its registers stay readable: they cannot change before it reports again.
+      t.state = ThreadState::parked;
+      t.phase = t.at_syscall_entry ? SyscallPhase::in_syscall : SyscallPhase::entry_pending;
+      ++stats_.parked;
+    } else {
+      t.state = t.group_stopped ? ThreadState::listening : ThreadState::running;
+      t.phase = SyscallPhase::none;
+      t.regs_valid = false;
+    }
+    t.at_syscall_entry = false;
     t.regs_dirty = false;
     t.bp_pc.reset();
     t.reported_signal = 0;
@@ -1103,6 +1155,10 @@ struct Process::Impl {
     // unknown tid is simply a new thread.
     Thread& t = threads_.try_emplace(tid).first->second;
     const bool was_exiting = t.state == ThreadState::exiting;
+    const bool parked_view = t.state == ThreadState::parked && t.regs_valid;
+    const SyscallPhase phase = t.phase;
+    t.phase = SyscallPhase::none;
+    t.at_syscall_entry = false;
     t.state = ThreadState::stopped;
     t.regs_valid = false;
     t.regs_dirty = false;
@@ -1178,7 +1234,17 @@ struct Process::Impl {
     }
 
     // Signal-delivery-stop (or trap).
-    if (sig == (SIGTRAP | 0x80)) {  // syscall-stop; we never ask for them
+    if (sig == (SIGTRAP | 0x80)) {  // syscall-stop: only parked threads make them
+      ++stats_.syscall_stops;
+      if (phase == SyscallPhase::entry_pending) {
+        // The interrupted call is entering the kernel again: let it in, parked until it
+        // returns. Its registers are those of the stop before (only the kernel's restart
+        // bookkeeping in rax differs), so the earlier view stays.
+        t.at_syscall_entry = true;
+        t.regs_valid = parked_view;
+      }
+      // After the exit (or any other), it runs as any thread: cont() parks it again only
+      // if the call was interrupted rather than finished.
       hold_or_continue(tid, t);
       return std::nullopt;
     }
@@ -1310,6 +1376,44 @@ struct Process::Impl {
     return std::move(newly_held_);
   }
 
+  // Brings the parked threads that `which` selects to a real stop (the system call is
+  // interrupted and restarts on resume), held like hold_all()'s. Returns them.
+  template <class Pred>
+  std::vector<pid_t> unpark(Pred which) {
+    bool outer = stopping_all_;
+    stopping_all_ = true;
+    std::vector<pid_t> saved = std::move(newly_held_);
+    newly_held_.clear();
+    auto parked = [&] {
+      for (auto& [tid, t] : threads_) {
+        if (t.state == ThreadState::parked && which(tid))
+          return true;
+      }
+      return false;
+    };
+    for (auto& [tid, t] : threads_) {
+      if (t.state == ThreadState::parked && which(tid)) {
+        ++stats_.unparked;
+        interrupt_thread(tid, t);
+      }
+    }
+    while (life_ == Life::alive && parked()) {
+      auto w = wait_any(true);
+      if (!w)
+        continue;
+      if (auto ev = handle_status(w->first, w->second))
+        queue_event(*ev);
+    }
+    std::vector<pid_t> held = std::move(newly_held_);
+    newly_held_ = std::move(saved);
+    stopping_all_ = outer;
+    return held;
+  }
+
+  std::vector<pid_t> unpark_all() {
+    return unpark([](pid_t) { return true; });
+  }
+
   void release(const std::vector<pid_t>& held) {
     for (pid_t tid : held) {
       auto it = threads_.find(tid);
@@ -1415,6 +1519,9 @@ struct Process::Impl {
   void apply_watch_everywhere(const std::array<WatchSlot, kWatchSlots>& rollback) {
     ++watch_gen_;
     std::vector<pid_t> held = hold_all();
+    // Debug registers are written with the thread in a real stop.
+    const auto unparked = unpark_all();
+    held.insert(held.end(), unparked.begin(), unparked.end());
     if (life_ != Life::alive)
       throw_exited();
     int err = 0;
@@ -1799,6 +1906,7 @@ struct Process::Impl {
     if (life_ != Life::alive)
       return;
     stop_all();
+    unpark_all();  // PTRACE_DETACH needs a real stop (and drops PTRACE_SYSCALL with it)
     if (life_ != Life::alive)
       return;
     remove_all_breakpoints();
@@ -2138,7 +2246,7 @@ void Process::write_memory(VirtAddr addr, std::span<const std::byte> data) {
 }
 
 Registers Process::registers(pid_t tid) {
-  Impl::Thread& t = impl_->stopped_thread(tid, "registers");
+  Impl::Thread& t = impl_->stopped_thread(tid, "registers", /*view=*/true);
   if (!impl_->load_regs(tid, t))
     impl_->fail("registers: thread " + std::to_string(tid), ESRCH);
   Registers r;
@@ -2189,6 +2297,14 @@ void Process::set_signal_passthrough(int signal, bool pass) {
   if (signal > 0 && signal < static_cast<int>(impl_->passthrough_.size())) {
     impl_->passthrough_[signal] = pass;
   }
+}
+
+void Process::set_park_blocked(bool park) {
+  impl_->park_blocked_ = park;
+}
+
+void Process::make_stopped(pid_t tid) {
+  impl_->stopped_thread(tid, "make_stopped");
 }
 
 void Process::set_exclusive_children(bool exclusive) {

@@ -200,6 +200,19 @@ class Process {
   /// then consumed and lost. Default false (the safe behaviour); goscope's trace command,
   /// which runs `go build` only before launching, can turn it on.
   void set_exclusive_children(bool exclusive);
+  /// When `park` is true, a thread resumed from inside a blocking system call that a stop
+  /// interrupted (a futex wait, a sleep, a read: what idle Go threads sit in) is resumed with
+  /// PTRACE_SYSCALL. It then cannot execute an instruction of its own without first
+  /// reporting the call's exit, so stop_all() leaves it where it is instead of interrupting
+  /// and waiting for it, and the next resume has nothing to do for it: an all-stop round
+  /// trip costs the threads that ran, not every thread. Such a thread is "parked": listed
+  /// by threads(), registers() answers with its registers as of its last stop (rax as the
+  /// interrupted call left it), and whatever needs it truly stopped (set_registers,
+  /// fp_registers, step_instruction, watchpoints, detach) interrupts it first. Parking
+  /// costs one extra stop when a thread enters it and one when its call returns. Caveat:
+  /// the parked call itself still completes while the process is stopped (a read may fill
+  /// its buffer). Default off.
+  void set_park_blocked(bool park);
 
   /// When `on`, memory read while every thread is stopped is read and kept by whole pages
   /// (4 KiB, up to 1 MiB) until any thread is let run again or memory is written through
@@ -225,10 +238,17 @@ class Process {
     /// set_stopped_read_cache(): system calls that fetched pages, and reads served without one.
     std::uint64_t page_fills = 0;
     std::uint64_t page_cache_hits = 0;
+    /// set_park_blocked(): resumes that parked a thread, syscall-stops those threads
+    /// reported, and parked threads interrupted because a caller needed them stopped.
+    std::uint64_t parked = 0;
+    std::uint64_t syscall_stops = 0;
+    std::uint64_t unparked = 0;
   };
   Stats stats() const;
 
  private:
+  /// Brings a parked thread to a real stop (no-op for others).
+  void make_stopped(pid_t tid);
   struct Impl;
   explicit Process(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

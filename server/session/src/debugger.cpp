@@ -406,6 +406,8 @@ struct Debugger::Impl {
     p->set_exclusive_children(true);
     // All-stop: a stop reads g, m and stack words of every thread, a few pages in all.
     p->set_stopped_read_cache(true);
+    // Idle threads (futex, sleep, netpoll) stay in their system calls across stops.
+    p->set_park_blocked(true);
     pending.clear();
     stops.clear();
     goid_cache.clear();

@@ -1,0 +1,3 @@
+module goscope/bench/rpcclient
+
+go 1.19
