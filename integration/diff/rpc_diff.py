@@ -826,8 +826,6 @@ def mode_goroutines():
             {"Breakpoint": {"functionName": "main.compute"}},
             lambda r: {k: r["Breakpoint"][k] for k in ("file", "line", "functionName")})
     pr.same("continue to main.compute (parked)", "Command", {"name": "continue"}, stop_loc)
-    pr.same("ClearBreakpoint 1 (parked)", "ClearBreakpoint", {"Id": 1},
-            lambda r: r["Breakpoint"]["id"])
 
     def parked_worker(r):
         for g in r["result"]["Goroutines"]:
@@ -837,10 +835,26 @@ def mode_goroutines():
                 return g["id"]
         return None
 
-    rg, rd = pr.raw("ListGoroutines", {"Start": 0, "Count": 0})
-    chosen = {"g": parked_worker(rg), "d": parked_worker(rd)}
+    def summary(r):
+        return [(g["id"], g.get("threadID", 0),
+                 ((g.get("userCurrentLoc") or {}).get("function") or {}).get("name"))
+                for g in r["result"]["Goroutines"]]
+
+    # At the first hit the other workers may not exist yet (main still creating them while
+    # the first one runs on the other P): go on to later hits until each side has one.
+    for attempt in range(10):
+        rg, rd = pr.raw("ListGoroutines", {"Start": 0, "Count": 0})
+        chosen = {"g": parked_worker(rg), "d": parked_worker(rd)}
+        if chosen["g"] is not None and chosen["d"] is not None:
+            break
+        log("no worker off a thread yet (hit %d): goscope %s, dlv %s" % (
+            attempt + 1, summary(rg), summary(rd)))
+        pr.raw("Command", {"name": "continue"})
+    pr.same("ClearBreakpoint 1 (parked)", "ClearBreakpoint", {"Id": 1},
+            lambda r: r["Breakpoint"]["id"])
     if chosen["g"] is None or chosen["d"] is None:
-        pr.diff.failures.append("no parked worker to step: %s" % chosen)
+        pr.diff.failures.append("no parked worker to step: %s, goroutines: goscope %s, dlv %s"
+                                % (chosen, summary(rg), summary(rd)))
     else:
         pr.raw("Command", lambda side: {"name": "switchGoroutine", "goroutineID": chosen[side]})
         rg, rd = pr.raw("Command", {"name": "next"})

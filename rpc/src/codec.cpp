@@ -36,12 +36,18 @@ std::vector<json::value> StreamDecoder::feed(std::string_view bytes) {
 }
 
 Request parse_request(const json::value& v) {
-  const auto* obj = v.if_object();
+  return parse_request(json::value(v));
+}
+
+Request parse_request(json::value&& v) {
+  auto* obj = v.if_object();
   if (obj == nullptr)
     throw CodecError("request is not a JSON object");
   Request req;
   // Go decodes the envelope case-insensitively too.
-  for (const auto& kv : *obj) {
+  // The members are moved out (a key seen twice: Go keeps the last one, as here, and a
+  // moved-from value is never read again).
+  for (auto& kv : *obj) {
     std::string key(kv.key());
     for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (key == "method") {
@@ -49,12 +55,12 @@ Request parse_request(const json::value& v) {
         throw CodecError("method is not a string");
       req.method = std::string(kv.value().get_string());
     } else if (key == "id") {
-      req.id = kv.value();
+      req.id = std::move(kv.value());
     } else if (key == "params") {
-      const auto* arr = kv.value().if_array();
+      auto* arr = kv.value().if_array();
       if (arr == nullptr)
         throw CodecError("params is not an array");
-      req.params = arr->empty() ? json::value(json::object()) : (*arr)[0];
+      req.params = arr->empty() ? json::value(json::object()) : std::move((*arr)[0]);
       if (req.params.is_null())
         req.params = json::object();
     }

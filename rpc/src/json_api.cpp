@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <type_traits>
 
 #include "rpc/codec.hpp"
@@ -38,19 +39,14 @@ namespace {
 // order, so go_json(to_json(x)) == write_json(x) byte for byte.
 
 /// Go-JSON text. A separator is due unless the text ends where a value starts ('{', '[',
-/// ':' or ','): values end in '"', '}', ']', a digit or a letter.
+/// ':' or ','): values end in '"', '}', ']', a digit or a letter. Each token goes in with
+/// its separator in one append (a State is a few hundred tokens).
 class TextOut {
  public:
   explicit TextOut(std::string& s) : s_(s) {}
-  void begin_object() {
-    sep();
-    s_ += '{';
-  }
+  void begin_object() { put('{'); }
   void end_object() { s_ += '}'; }
-  void begin_array() {
-    sep();
-    s_ += '[';
-  }
+  void begin_array() { put('['); }
   void end_array() { s_ += ']'; }
   void key(std::string_view k) {
     sep();
@@ -60,52 +56,65 @@ class TextOut {
   /// A key spelled in this file: plain ASCII that needs no escape.
   template <std::size_t N>
   void key(const char (&k)[N]) {
-    sep();
-    s_ += '"';
-    s_.append(k, N - 1);
-    s_ += "\":";
+    char buf[N + 3];  // ,"k":
+    buf[0] = ',';
+    buf[1] = '"';
+    std::memcpy(buf + 2, k, N - 1);
+    buf[N + 1] = '"';
+    buf[N + 2] = ':';
+    const std::size_t skip = sep_due() ? 0 : 1;
+    s_.append(buf + skip, sizeof buf - skip);
   }
-  /// JSON text written before (an identical value).
-  void raw(std::string_view text) {
+  /// Appends again the text written at [from, to) (an identical value), without a copy.
+  void repeat(std::size_t from, std::size_t to) {
     sep();
-    s_ += text;
+    const std::size_t at = s_.size();
+    s_.resize(at + (to - from));  // no reallocation after this: the source stays put
+    std::memcpy(s_.data() + at, s_.data() + from, to - from);
   }
   std::size_t size() const { return s_.size(); }
-  std::string_view text(std::size_t from, std::size_t to) const {
-    return std::string_view(s_).substr(from, to - from);
-  }
   void str(std::string_view v) {
     sep();
     session::append_json_string(s_, v);
   }
-  void i64(std::int64_t v) {
-    sep();
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    s_.append(buf, r.ptr);
-  }
-  void u64(std::uint64_t v) {
-    sep();
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    s_.append(buf, r.ptr);
-  }
+  void i64(std::int64_t v) { number(v); }
+  void u64(std::uint64_t v) { number(v); }
   void boolean(bool b) {
-    sep();
-    s_ += b ? "true" : "false";
+    const bool comma = sep_due();
+    const std::string_view t = b ? ",true" : ",false";
+    s_.append(t.substr(comma ? 0 : 1));
   }
   void null() {
-    sep();
-    s_ += "null";
+    const bool comma = sep_due();
+    s_.append(std::string_view(",null").substr(comma ? 0 : 1));
   }
 
  private:
-  void sep() {
+  bool sep_due() const {
     if (s_.empty())
-      return;
+      return false;
     const char c = s_.back();
-    if (c != '{' && c != '[' && c != ':' && c != ',')
+    return c != '{' && c != '[' && c != ':' && c != ',';
+  }
+  void sep() {
+    if (sep_due())
       s_ += ',';
+  }
+  void put(char c) {
+    if (sep_due()) {
+      const char two[2] = {',', c};
+      s_.append(two, 2);
+    } else {
+      s_ += c;
+    }
+  }
+  template <class T>
+  void number(T v) {
+    char buf[24];
+    buf[0] = ',';
+    const auto r = std::to_chars(buf + 1, buf + sizeof buf, v);
+    const std::size_t skip = sep_due() ? 0 : 1;
+    s_.append(buf + skip, r.ptr);
   }
   std::string& s_;
 };
@@ -522,9 +531,7 @@ void emit(O& o, const api::DebuggerState& s) {
       if constexpr (std::is_same_v<O, TextOut>) {
         if (!copied && current_to > current_from && t.id == s.current_thread->id &&
             t == *s.current_thread) {
-          // Not o.text(): raw() appends to the same string.
-          const std::string again(o.text(current_from, current_to));
-          o.raw(again);
+          o.repeat(current_from, current_to);
           copied = true;
           continue;
         }

@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -32,6 +32,20 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+/// How a deferred method answers, later and from any thread (implemented by the server).
+class DeferredReply {
+ public:
+  virtual ~DeferredReply() = default;
+  /// The "setup done" signal (the connection may dispatch its next request); idempotent.
+  virtual void setup_done() = 0;
+  /// Answers with the JSON text of `result`, or an error message.
+  virtual void respond(std::string result_json, std::optional<std::string> error) = 0;
+  /// Answers with a whole response line, starting with `head`.
+  virtual void respond_line(std::string_view line) = 0;
+  /// `{"id":<the request's id>,"result":`, the start of a successful response line.
+  std::string head;
+};
+
 /// What a method sees: the debugger, the server's settings, and (async methods) the
 /// "setup done" signal that lets the connection read its next request.
 struct MethodContext {
@@ -39,9 +53,8 @@ struct MethodContext {
   const ServerConfig& cfg;
   std::function<void()> setup_done;
   bool shutdown_after_reply = false;  ///< set by Detach: the server stops after the reply
-  /// Deferred methods answer through this, later and from any thread: the JSON text of
-  /// `result`, or an error message.
-  std::function<void(std::string result_json, std::optional<std::string> error)> respond;
+  /// Deferred methods answer through this (setup_done() is reply->setup_done()).
+  std::shared_ptr<DeferredReply> reply;
 };
 
 using Handler = std::function<json::value(MethodContext&, const json::value& args)>;
@@ -69,17 +82,23 @@ std::string error_text(const std::exception_ptr& e) {
   }
 }
 
-/// A Debugger callback that answers with `{"State": ...}`.
+/// A Debugger callback that answers with `{"State": ...}`: the whole response line is
+/// written into one buffer of the answering thread (the tracer thread), kept between
+/// replies, and handed to the socket from there (no copy of the State text).
 session::Debugger::StateCallback state_reply(MethodContext& c) {
-  return [respond = c.respond](const api::DebuggerState* st, std::exception_ptr err) {
+  return [reply = c.reply](const api::DebuggerState* st, std::exception_ptr err) {
     if (st == nullptr) {
-      respond({}, error_text(err));
+      reply->respond({}, error_text(err));
       return;
     }
-    std::string r = "{\"State\":";
-    write_json(r, *st);
-    r += '}';
-    respond(std::move(r), std::nullopt);
+    thread_local std::string line;
+    line.clear();
+    line.reserve(8192);
+    line += reply->head;
+    line += "{\"State\":";
+    write_json(line, *st);
+    line += "},\"error\":null}\n";
+    reply->respond_line(line);
   };
 }
 
@@ -523,8 +542,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     });
   }
 
-  // Writes a reply without blocking the caller (see Connection).
-  void send(const std::shared_ptr<Connection>& c, std::string bytes) {
+  // Writes a reply without blocking the caller (see Connection). Only what the socket does
+  // not take at once is copied.
+  void send(const std::shared_ptr<Connection>& c, std::string_view bytes) {
     std::unique_lock lock(c->mu);
     if (c->closed)
       return;
@@ -545,7 +565,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       if (done == bytes.size())
         return;
-      bytes.erase(0, done);
+      bytes.remove_prefix(done);
     }
     c->out += bytes;
     if (c->draining)
@@ -616,6 +636,33 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
+  /// A deferred method's answer: its request id and connection.
+  struct Reply final : DeferredReply {
+    Reply(std::shared_ptr<Impl> s, std::shared_ptr<Connection> c, const json::value& request_id)
+        : self(std::move(s)), conn(std::move(c)), id(request_id) {
+      head = "{\"id\":";
+      head += go_json(id);
+      head += ",\"result\":";
+    }
+    void setup_done() override {
+      if (!once.exchange(true))
+        conn->end_setup();
+    }
+    void respond(std::string result, std::optional<std::string> error) override {
+      setup_done();
+      self->send(conn,
+                 error ? encode_response(id, nullptr, error) : encode_response_text(id, result));
+    }
+    void respond_line(std::string_view line) override {
+      setup_done();
+      self->send(conn, line);
+    }
+    std::shared_ptr<Impl> self;
+    std::shared_ptr<Connection> conn;
+    json::value id;
+    std::atomic<bool> once{false};
+  };
+
   // The one place where method errors become error strings.
   void dispatch(const std::shared_ptr<Connection>& conn, const Request& req) {
     const auto& table = method_table();
@@ -628,32 +675,24 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     if (m.kind == Method::Kind::deferred) {
       // The reader goes on reading at once; the next request waits for setup_done.
       conn->begin_setup();
-      auto once = std::make_shared<std::atomic<bool>>(false);
-      auto done = [conn, once] {
-        if (!once->exchange(true))
-          conn->end_setup();
-      };
-      auto respond = [self = shared_from_this(), conn, id = req.id, done](
-                         std::string result, std::optional<std::string> error) {
-        done();
-        self->send(conn, error ? encode_response(id, nullptr, error)
-                               : encode_response_text(id, result));
-      };
-      MethodContext ctx{*dbg, cfg, done, false, respond};
+      auto reply = std::make_shared<Reply>(shared_from_this(), conn, req.id);
+      // The lambda holds `reply` itself (it fits std::function's local buffer: no
+      // allocation), so setup_done stays valid whoever outlives whom.
+      MethodContext ctx{*dbg, cfg, [reply] { reply->setup_done(); }, false, reply};
       try {
         m.deferred_fn(ctx, req.params);
       } catch (const CodecError&) {
-        done();
+        reply->setup_done();
         throw;
       } catch (const std::exception& e) {
-        respond({}, std::string(e.what()));
+        reply->respond({}, std::string(e.what()));
       } catch (...) {
-        respond({}, "Internal debugger error: unknown exception");
+        reply->respond({}, "Internal debugger error: unknown exception");
       }
       return;
     }
     auto invoke = [self = shared_from_this(), conn, req, &m](std::function<void()> setup_done) {
-      MethodContext ctx{*self->dbg, self->cfg, std::move(setup_done), false, {}};
+      MethodContext ctx{*self->dbg, self->cfg, std::move(setup_done), false, nullptr};
       std::string reply;
       try {
         reply = encode_response(req.id, m.fn(ctx, req.params), std::nullopt);
@@ -703,7 +742,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         for (auto& v : decoder.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)))) {
           // Delve reads a request once the previous async method's setup is done.
           conn->wait_setups();
-          const auto req = parse_request(v);
+          const auto req = parse_request(std::move(v));
           dispatch(conn, req);
           if (stopping)
             break;

@@ -40,6 +40,8 @@ struct Request {
 
 /// Validates the request envelope as Go's jsonrpc server codec does. Throws CodecError.
 Request parse_request(const boost::json::value& v);
+/// The same, moving the members out of `v`.
+Request parse_request(boost::json::value&& v);
 
 /// Go's encoding/json output for `v` (HTML-safe escapes, invalid UTF-8 as U+FFFD, object
 /// members in insertion order, 64-bit integers exact).

@@ -87,7 +87,8 @@ bool valid_bp_name(const std::string& name, std::string& why) {
     return true;
   std::size_t digits_from = name[0] == '+' || name[0] == '-' ? 1 : 0;
   bool all_digits = name.size() > digits_from && name.size() - digits_from <= 18;
-  for (std::size_t i = digits_from; i < name.size(); ++i) all_digits &= name[i] >= '0' && name[i] <= '9';
+  for (std::size_t i = digits_from; i < name.size(); ++i)
+    all_digits &= name[i] >= '0' && name[i] <= '9';
   if (all_digits) {
     why = "breakpoint name can not be a number";
     return false;
@@ -192,8 +193,7 @@ std::string go_quote(const std::string& s) {
 std::string go_hex_signed(std::int64_t v) {
   char buf[32];
   if (v < 0) {
-    std::snprintf(buf, sizeof buf, "-%#llx",
-                  0ULL - static_cast<unsigned long long>(v));
+    std::snprintf(buf, sizeof buf, "-%#llx", 0ULL - static_cast<unsigned long long>(v));
   } else if (v == 0) {
     return "0x0";
   } else {
@@ -326,13 +326,15 @@ struct Debugger::Impl {
     }
   }
 
-  /// Queues `job` for the tracer thread without waiting; false when shutting down.
-  bool post(std::function<void()> job) {
+  /// Queues `job` for the tracer thread without waiting (moved from only when queued);
+  /// false when shutting down.
+  template <class F>
+  bool post(F& job) {
     {
       std::lock_guard lock(mu);
       if (quit)
         return false;
-      jobs.push_back(std::move(job));
+      jobs.emplace_back(std::move(job));
     }
     cv.notify_one();
     return true;
@@ -452,7 +454,8 @@ struct Debugger::Impl {
     return {fn.name, bi->to_virt(fn.low_pc).value(), fn.optimized};
   }
 
-  api::Location location(std::uint64_t pc) const {
+  /// The cached entry: valid until the next call (the cache may be emptied when it grows).
+  const api::Location& location(std::uint64_t pc) const {
     if (auto it = location_cache.find(pc); it != location_cache.end())
       return it->second;
     if (location_cache.size() > 65536)
@@ -465,8 +468,7 @@ struct Debugger::Impl {
     }
     if (const auto* fn = bi->function_at(proc::VirtAddr(pc)))
       loc.function = function_of(*fn);
-    location_cache.emplace(pc, loc);
-    return loc;
+    return location_cache.emplace(pc, std::move(loc)).first->second;
   }
 
   std::int64_t goid_of(pid_t tid) {
@@ -484,10 +486,12 @@ struct Debugger::Impl {
 
   // Every thread is stopped: brings the words goid_of() and the selected goroutine read
   // (each thread's TLS g slot, then g.goid/g.m of those g's) into the process' page cache
-  // with two system calls, instead of one or more per thread.
-  void prefetch_goroutines() {
+  // with two system calls, instead of one or more per thread, and reads every thread's
+  // goroutine id from there (goid_cache), so that a later call finds nothing to do.
+  void prefetch_goroutines() { prefetch_goroutines(p->threads()); }
+  void prefetch_goroutines(const std::vector<pid_t>& tids) {
     std::vector<proc::VirtAddr> slots;
-    for (pid_t tid : p->threads()) {
+    for (pid_t tid : tids) {
       if (goid_cache.contains(tid))
         continue;
       try {
@@ -501,6 +505,7 @@ struct Debugger::Impl {
       return;
     p->prefetch(slots);
     std::vector<proc::VirtAddr> gs;
+    gs.reserve(2 * slots.size());
     for (auto slot : slots) {
       try {
         const auto g = p->read<std::uint64_t>(slot);
@@ -512,13 +517,13 @@ struct Debugger::Impl {
       }
     }
     p->prefetch(gs);
+    for (pid_t tid : tids) goid_of(tid);
   }
 
   api::Thread make_thread(pid_t tid) {
     api::Thread t;
     t.id = tid;
-    const auto regs = p->registers(tid);
-    const auto loc = location(regs.gp.rip);
+    const auto& loc = location(p->registers(tid).gp.rip);
     t.pc = loc.pc;
     t.file = loc.file;
     t.line = loc.line;
@@ -606,9 +611,11 @@ struct Debugger::Impl {
       st.exit_status = exit_status;
       return st;
     }
-    prefetch_goroutines();
+    const auto tids = p->threads();
+    prefetch_goroutines(tids);
     std::vector<api::Thread> threads;
-    for (pid_t tid : p->threads()) {
+    threads.reserve(tids.size());
+    for (pid_t tid : tids) {
       try {
         threads.push_back(make_thread(tid));
       } catch (const proc::Error&) {
@@ -1021,8 +1028,7 @@ struct Debugger::Impl {
     std::optional<target::Goroutine> g;
     if (sc.goroutine > 0)
       g = tgt->goroutine(sc.goroutine);
-    const bool stack_watch =
-        g && !g->system_stack && v.addr >= g->stack_lo && v.addr < g->stack_hi;
+    const bool stack_watch = g && !g->system_stack && v.addr >= g->stack_lo && v.addr < g->stack_hi;
     if (stack_watch && (wtype & 1) != 0)
       throw DebuggerError("can not watch stack allocated variable for reads");
     for (const auto& [bid, lb] : bps) {
@@ -1055,9 +1061,9 @@ struct Debugger::Impl {
     }
     int slot = -1;
     try {
-      slot = p->set_watchpoint(proc::VirtAddr(v.addr), static_cast<std::size_t>(size),
-                               (wtype & 1) != 0 ? proc::WatchKind::read_write
-                                                : proc::WatchKind::write);
+      slot = p->set_watchpoint(
+          proc::VirtAddr(v.addr), static_cast<std::size_t>(size),
+          (wtype & 1) != 0 ? proc::WatchKind::read_write : proc::WatchKind::write);
     } catch (const proc::Error& e) {
       const std::string what = e.what();
       if (what.find("in use") != std::string::npos)
@@ -1148,8 +1154,8 @@ struct Debugger::Impl {
         if (!g || g->id != goid)
           return;
       }
-      const auto addr = static_cast<std::uint64_t>(static_cast<std::int64_t>(g->stack_hi) +
-                                                   lb.watch_stack_off);
+      const auto addr =
+          static_cast<std::uint64_t>(static_cast<std::int64_t>(g->stack_hi) + lb.watch_stack_off);
       if (addr == lb.bp.addr)
         continue;
       const auto size = static_cast<std::size_t>(lb.bp.watch_type >> 4);
@@ -1295,9 +1301,9 @@ struct Debugger::Impl {
     std::map<std::uint64_t, std::vector<std::string>> sentinels;
     for (const auto& [addr, id] : scope_traps) {
       if (auto b = bps.find(id); b != bps.end()) {
-        const std::string cond = "runtime.curg.goid == " + std::to_string(b->second.scope_goid) +
-                                 " && runtime.frameoff == " +
-                                 std::to_string(b->second.scope_frameoff);
+        const std::string cond =
+            "runtime.curg.goid == " + std::to_string(b->second.scope_goid) +
+            " && runtime.frameoff == " + std::to_string(b->second.scope_frameoff);
         sentinels[addr].push_back("WatchOutOfScope Cond=" + go_quote(cond) +
                                   " checkPanicCall=false");
       }
@@ -2111,13 +2117,20 @@ void Debugger::command_async(const api::DebuggerCommand& cmd, std::function<void
                              StateCallback done) {
   if (cmd.name == "halt")
     request_halt();
-  auto job = [this, cmd, resumed = std::move(resumed), done]() {
-    report(done, [&] { return impl_->command(cmd, resumed); });
+  // Moved into the queue only when it is accepted: `done` is still there otherwise.
+  struct Job {
+    Debugger* self;
+    api::DebuggerCommand cmd;
+    std::function<void()> resumed;
+    StateCallback done;
+    void operator()() {
+      report(done, [&] { return self->impl_->command(cmd, resumed); });
+    }
   };
-  if (!impl_->post(std::move(job))) {
-    report(done, []() -> api::DebuggerState {
-      throw DebuggerError("debugger is shutting down");
-    });
+  Job job{this, cmd, std::move(resumed), std::move(done)};
+  if (!impl_->post(job)) {
+    report(job.done,
+           []() -> api::DebuggerState { throw DebuggerError("debugger is shutting down"); });
   }
 }
 
@@ -2130,19 +2143,23 @@ void Debugger::state_async(bool non_blocking, StateCallback done) {
     });
     return;
   }
-  auto job = [this, done]() {
-    report(done, [&] {
-      if (impl_->is_detached)
-        throw DebuggerError("detached from the process");
-      if (impl_->exited)
-        impl_->throw_exited();
-      return impl_->build_state();
-    });
+  struct Job {
+    Debugger* self;
+    StateCallback done;
+    void operator()() {
+      report(done, [&] {
+        if (self->impl_->is_detached)
+          throw DebuggerError("detached from the process");
+        if (self->impl_->exited)
+          self->impl_->throw_exited();
+        return self->impl_->build_state();
+      });
+    }
   };
-  if (!impl_->post(std::move(job))) {
-    report(done, []() -> api::DebuggerState {
-      throw DebuggerError("debugger is shutting down");
-    });
+  Job job{this, std::move(done)};
+  if (!impl_->post(job)) {
+    report(job.done,
+           []() -> api::DebuggerState { throw DebuggerError("debugger is shutting down"); });
   }
 }
 
