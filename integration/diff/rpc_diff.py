@@ -31,6 +31,9 @@ MODE: values      breakpoint, stacks, locals/args/package vars, Eval of every ki
                   reads goscope must read identically (goscope may read more)
       entries     function-entry breakpoints (values, tricky): garbage results, register
                   arguments
+      breakpoints disabled, toggled and amended breakpoints (addresses gone while disabled),
+                  GetBreakpoint, ListBreakpoints{All}, a watchpoint discarded by Restart
+                  (watchx fixture)
       viewx       escaped parameters, deferred calls through wrappers (and their scopes),
                   time.Time in IANA zones, a map caught growing, struct keys and comparisons
                   (viewx fixture)
@@ -980,6 +983,41 @@ def scrub_garbage(obj):
     return {k: scrub_garbage(v) for k, v in obj.items()}
 
 
+def by_id(r):
+    """dlv lists breakpoints in Go map order (random): compare them sorted."""
+    return sorted(r["Breakpoints"], key=lambda b: (b["id"], b["addr"]))
+
+
+def mode_breakpoints():
+    pr = Pair(FIXTURES + "/watchx")
+    pr.same("CreateBreakpoint main.bump", "CreateBreakpoint",
+            {"Breakpoint": {"functionName": "main.bump", "line": -1}})
+    pr.same("CreateBreakpoint main.local disabled", "CreateBreakpoint",
+            {"Breakpoint": {"functionName": "main.local", "line": -1, "disabled": True}})
+    pr.same("ListBreakpoints with one created disabled", "ListBreakpoints", {}, by_id)
+    rg, _ = pr.same("GetBreakpoint 1", "GetBreakpoint", {"Id": 1})
+    bp = rg["result"]["Breakpoint"]
+    bp["disabled"] = True
+    pr.same("AmendBreakpoint 1 disabled", "AmendBreakpoint", {"Breakpoint": bp})
+    pr.same("ListBreakpoints after disabling 1", "ListBreakpoints", {}, by_id)
+    pr.same("GetBreakpoint 1 disabled", "GetBreakpoint", {"Id": 1})
+    pr.same("ToggleBreakpoint 1 (enables)", "ToggleBreakpoint", {"Id": 1})
+    pr.same("ToggleBreakpoint 2 (enables)", "ToggleBreakpoint", {"Id": 2})
+    pr.same("ToggleBreakpoint 2 (disables)", "ToggleBreakpoint", {"Id": 2})
+    pr.same("continue to main.bump", "Command", {"name": "continue"}, stop_loc)
+    pr.same("CreateWatchpoint Total", "CreateWatchpoint",
+            {"Scope": scope(0), "Expr": "Total", "Type": 2})
+    pr.same("ListBreakpoints with a watchpoint", "ListBreakpoints", {}, by_id)
+    pr.same("ListBreakpoints All", "ListBreakpoints", {"All": True}, by_id)
+    pr.same("ClearBreakpoint 2 (disabled)", "ClearBreakpoint", {"Id": 2})
+    pr.same("ToggleBreakpoint 1 (disables)", "ToggleBreakpoint", {"Id": 1})
+    pr.same("Restart (the watchpoint is discarded)", "Restart", {})
+    pr.same("ListBreakpoints after Restart (1 stays disabled)", "ListBreakpoints", {}, by_id)
+    pr.same("ToggleBreakpoint 1 after Restart (enables)", "ToggleBreakpoint", {"Id": 1})
+    pr.same("continue to main.bump after Restart", "Command", {"name": "continue"}, stop_loc)
+    pr.finish()
+
+
 def mode_entries():
     """Breakpoints at function entries, where results hold whatever the stack held (garbage
     strings, interfaces and pointers: Delve's read errors) and arguments live in registers
@@ -1012,4 +1050,5 @@ if __name__ == "__main__":
     FIXTURE_SRC = sys.argv[5] if len(sys.argv) > 5 else None
     {"values": mode_values, "diffx": mode_diffx, "values_opt": mode_values_opt,
      "goroutines": mode_goroutines, "stepx": mode_stepx,
-     "next_interrupted": mode_next_interrupted, "viewx": mode_viewx, "entries": mode_entries}[MODE]()
+     "next_interrupted": mode_next_interrupted, "viewx": mode_viewx, "entries": mode_entries,
+     "breakpoints": mode_breakpoints}[MODE]()

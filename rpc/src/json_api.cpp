@@ -360,12 +360,20 @@ void emit(O& o, const api::Breakpoint& b) {
   o.str(b.name);
   o.key("addr");
   o.u64(b.addr);
+  // Delve fills both from the physical breakpoints: nil (null) when there are none.
   o.key("addrs");
-  emit_u64s(o, b.addrs);
+  if (b.addrs.empty())
+    o.null();
+  else
+    emit_u64s(o, b.addrs);
   o.key("addrpid");
-  o.begin_array();
-  for (auto p : b.addrpid) o.i64(p);
-  o.end_array();
+  if (b.addrpid.empty()) {
+    o.null();
+  } else {
+    o.begin_array();
+    for (auto p : b.addrpid) o.i64(p);
+    o.end_array();
+  }
   o.key("file");
   o.str(b.file);
   o.key("line");

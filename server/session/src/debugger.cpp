@@ -255,6 +255,36 @@ struct ThreadStop {
 
 }  // namespace
 
+namespace {
+
+// A breakpoint as the API shows it. Delve takes a disabled breakpoint's traps out of the
+// process and with them its addresses: addr 0 and no addrs until it is enabled again (a
+// watchpoint keeps its slot: Delve refuses to disable one).
+api::Breakpoint shown(const api::Breakpoint& b) {
+  if (!b.disabled || b.watch_type != 0)
+    return b;
+  api::Breakpoint out = b;
+  out.addr = 0;
+  out.addrs.clear();
+  out.addrpid.clear();
+  return out;
+}
+
+// A logical breakpoint without its physical ones (Delve's ConvertLogicalBreakpoint, as
+// Restart reports a discarded one): no addresses and no watch expression.
+api::Breakpoint logical_only(const api::Breakpoint& b) {
+  api::Breakpoint out = b;
+  out.addr = 0;
+  out.addrs.clear();
+  out.addrpid.clear();
+  out.watch_expr.clear();
+  out.watch_type = 0;
+  out.verbose_descr.clear();
+  return out;
+}
+
+}  // namespace
+
 struct Debugger::Impl {
   explicit Impl(DebuggerConfig c) : cfg(std::move(c)) {}
 
@@ -1837,7 +1867,7 @@ struct Debugger::Impl {
       if (lb.is_watchpoint()) {
         // Delve re-creates a breakpoint from where it was set: a watchpoint has no such
         // place, and is discarded.
-        api::Breakpoint gone = lb.bp;
+        api::Breakpoint gone = logical_only(lb.bp);
         gone.hit_count.clear();
         gone.total_hit_count = 0;
         discarded.push_back({gone, "breakpoint " + std::to_string(id) + " can not be enabled"});
@@ -1855,7 +1885,7 @@ struct Debugger::Impl {
         create_breakpoint(req, lb.loc_expr);
         bps[id].bp.trace_return = lb.bp.trace_return;
       } catch (const std::exception& e) {
-        discarded.push_back({lb.bp, e.what()});
+        discarded.push_back({logical_only(lb.bp), e.what()});
       }
     }
     return discarded;
@@ -2175,11 +2205,15 @@ void Debugger::request_halt() {
 api::Breakpoint Debugger::create_breakpoint(const api::Breakpoint& req, const std::string& loc_expr,
                                             bool suspended) {
   (void)suspended;
-  return impl_->call([&] { return impl_->create_breakpoint(req, loc_expr); });
+  // Delve 1.20.2's CreateBreakpoint ignores Disabled: the breakpoint starts enabled (only
+  // Restart re-creates disabled ones, through the Impl).
+  api::Breakpoint enabled = req;
+  enabled.disabled = false;
+  return impl_->call([&] { return shown(impl_->create_breakpoint(enabled, loc_expr)); });
 }
 
 api::Breakpoint Debugger::clear_breakpoint(int id, const std::string& name) {
-  return impl_->call([&] { return impl_->clear_breakpoint(id, name); });
+  return impl_->call([&] { return shown(impl_->clear_breakpoint(id, name)); });
 }
 
 api::Breakpoint Debugger::create_watchpoint(const api::EvalScope& scope, const std::string& expr,
@@ -2204,10 +2238,14 @@ api::Breakpoint Debugger::toggle_breakpoint(int id, const std::string& name) {
       impl_->bps.erase(wid);
       throw DebuggerError("breakpoint " + std::to_string(wid) + " can not be enabled");
     }
+    // Delve answers with the breakpoint as it found it, the flag flipped: the addresses
+    // of before (none when it was disabled).
+    api::Breakpoint reply = shown(lb.bp);
+    reply.disabled = !reply.disabled;
     lb.bp.disabled = !lb.bp.disabled;
     if (!impl_->exited && impl_->p)
       impl_->set_enabled(lb, !lb.bp.disabled);
-    return lb.bp;
+    return reply;
   });
 }
 
@@ -2249,7 +2287,7 @@ void Debugger::amend_breakpoint(const api::Breakpoint& bp) {
 }
 
 api::Breakpoint Debugger::get_breakpoint(int id, const std::string& name) {
-  return impl_->call([&] { return impl_->find_bp(id, name).bp; });
+  return impl_->call([&] { return shown(impl_->find_bp(id, name).bp); });
 }
 
 std::vector<api::Breakpoint> Debugger::breakpoints(bool all) {
@@ -2261,7 +2299,7 @@ std::vector<api::Breakpoint> Debugger::breakpoints(bool all) {
       return impl_->physical_breakpoints();
     }
     std::vector<api::Breakpoint> out;
-    for (const auto& [id, lb] : impl_->bps) out.push_back(lb.bp);
+    for (const auto& [id, lb] : impl_->bps) out.push_back(shown(lb.bp));
     // Delve lists the internal ones (-1, -2) first, then user breakpoints by id.
     std::stable_sort(out.begin(), out.end(),
                      [](const api::Breakpoint& a, const api::Breakpoint& b) {
