@@ -34,6 +34,10 @@ MODE: values      breakpoint, stacks, locals/args/package vars, Eval of every ki
       breakpoints disabled, toggled and amended breakpoints (addresses gone while disabled),
                   GetBreakpoint, ListBreakpoints{All}, a watchpoint discarded by Restart
                   (watchx fixture)
+      methods     the rest of the API compared live: ListThreads, GetThread, ListRegisters,
+                  FindLocation specs, ListSources/Functions/Types filters, Disassemble (3
+                  flavours), ExamineMemory, FunctionReturnLocations, State, GetVersion and
+                  the session queries (basic fixture)
       viewx       escaped parameters, deferred calls through wrappers (and their scopes),
                   time.Time in IANA zones, a map caught growing, struct keys and comparisons
                   (viewx fixture)
@@ -130,7 +134,7 @@ class Bijection:
         return True
 
 
-DROP = {"Pid", "When", "waitSince", "addrpid", "threadID", "exitStatus"}
+DROP = {"Pid", "When", "waitSince", "addrpid", "pcpids", "threadID", "exitStatus"}
 GOID_KEYS = {"goroutineID", "GoroutineID"}
 ADDR_KEYS = {"addr", "base", "addrs", "SP", "pc"}
 
@@ -984,8 +988,16 @@ def scrub_garbage(obj):
 
 
 def by_id(r):
-    """dlv lists breakpoints in Go map order (random): compare them sorted."""
-    return sorted(r["Breakpoints"], key=lambda b: (b["id"], b["addr"]))
+    """dlv lists breakpoints, and the addresses of one, in Go map order (random): compare
+    them sorted (`addr` is the first of `addrs`)."""
+    out = []
+    for b in r["Breakpoints"]:
+        b = dict(b)
+        if b.get("addrs"):
+            b["addrs"] = sorted(b["addrs"])
+            b["addr"] = b["addrs"][0]
+        out.append(b)
+    return sorted(out, key=lambda b: (b["id"], b["addr"]))
 
 
 def mode_breakpoints():
@@ -1015,6 +1027,73 @@ def mode_breakpoints():
     pr.same("ListBreakpoints after Restart (1 stays disabled)", "ListBreakpoints", {}, by_id)
     pr.same("ToggleBreakpoint 1 after Restart (enables)", "ToggleBreakpoint", {"Id": 1})
     pr.same("continue to main.bump after Restart", "Command", {"name": "continue"}, stop_loc)
+    pr.finish()
+
+
+def mode_methods():
+    pr = Pair(FIXTURES + "/basic")
+    for q in ("IsMulticlient", "AttachedToExistingProcess", "Recorded"):
+        pr.same(q, q, {})
+    pr.same("GetVersion (without DelveVersion)", "GetVersion", {},
+            lambda r: {k: v for k, v in r.items() if k != "DelveVersion"})
+    def no_tids(r):
+        st = json.loads(json.dumps(r["State"]))
+        for t in (st.get("Threads") or []) + [st.get("currentThread") or {}]:
+            t.pop("id", None)
+        st["Threads"] = sorted(st.get("Threads") or [], key=lambda t: json.dumps(t, sort_keys=True))
+        return st
+
+    pr.same("State before running", "State", {"NonBlocking": True}, no_tids)
+    pr.same("CreateBreakpoint main.sum", "CreateBreakpoint",
+            {"Breakpoint": {"functionName": "main.sum"}})
+    pr.same("continue to main.sum", "Command", {"name": "continue"}, stop_loc)
+    pr.same("State at main.sum", "State", {"NonBlocking": False}, no_tids)
+    pr.same("ListThreads", "ListThreads", {},
+            lambda r: sorted((t.get("function") or {}).get("name") or "" for t in r["Threads"]))
+    rg, rd = pr.raw("State", {})
+    tid = {"g": rg["result"]["State"]["currentThread"]["id"],
+           "d": rd["result"]["State"]["currentThread"]["id"]}
+    pr.same("GetThread current", "GetThread", lambda side: {"Id": tid[side]},
+            lambda r: {k: v for k, v in r["Thread"].items() if k != "id"})
+    pr.same("GetThread missing", "GetThread", {"Id": 999999})
+    for fp in (False, True):
+        pr.same("ListRegisters fp=%s" % fp, "ListRegisters",
+                lambda side: {"ThreadID": tid[side], "IncludeFp": fp},
+                lambda r: [x["Name"] for x in r["Regs"]])
+    pr.same("ListRegisters scope frame 0", "ListRegisters",
+            {"Scope": scope(0), "IncludeFp": False},
+            lambda r: {x["Name"]: x["Value"] for x in r["Regs"]
+                       if x["Name"] in ("Rip", "Rsp", "Rbp", "Rip", "Rax")})
+    for loc in ("main.square", "basic/main.go:26", "main.go:26", "+1", "-1", "30",
+                "/^main\\.sq/", "*0x0", "main.(*Point).Move", "main.Rect.Area",
+                "nosuchfunc", "main.go:9999", "sum"):
+        pr.same("FindLocation %s" % loc, "FindLocation", {"Scope": scope(0), "Loc": loc})
+    pr.same("FindLocation non-executable line", "FindLocation",
+            {"Scope": scope(0), "Loc": "main.go:31", "IncludeNonExecutableLines": True})
+    for flt in ("basic", "^nomatch$"):
+        pr.same("ListSources %s" % flt, "ListSources", {"Filter": flt})
+    for flt in ("^main\\.", "Area$", "^strings\\.Repeat$", "("):
+        pr.same("ListFunctions %s" % flt, "ListFunctions", {"Filter": flt})
+    for flt in ("^main\\.", "^main\\.Point$", "^\\*main"):
+        pr.same("ListTypes %s" % flt, "ListTypes", {"Filter": flt})
+    rg, rd = pr.raw("FindLocation", {"Scope": scope(0), "Loc": "main.square"})
+    pc = {"g": rg["result"]["Locations"][0]["pc"], "d": rd["result"]["Locations"][0]["pc"]}
+    for flavour in (0, 1, 2):
+        pr.same("Disassemble main.square flavour %d" % flavour, "Disassemble",
+                lambda side: {"Scope": scope(0), "StartPC": pc[side], "EndPC": 0,
+                              "Flavour": flavour})
+    pr.same("Disassemble range", "Disassemble",
+            lambda side: {"Scope": scope(0), "StartPC": pc[side], "EndPC": pc[side] + 8,
+                          "Flavour": 0})
+    for length in (16, 1000, 1001):
+        pr.same("ExamineMemory main.square %d" % length, "ExamineMemory",
+                lambda side: {"Address": pc[side], "Length": length})
+    pr.same("ExamineMemory unmapped", "ExamineMemory", {"Address": 8, "Length": 8})
+    for fn in ("main.sqAndCube", "main.mayFail", "nosuch"):
+        pr.same("FunctionReturnLocations %s" % fn, "FunctionReturnLocations", {"FnName": fn})
+    pr.same("ListDynamicLibraries", "ListDynamicLibraries", {})
+    pr.same("ProcessPid positive", "ProcessPid", {}, lambda r: r["Pid"] > 0)
+    pr.same("LastModified is set", "LastModified", {}, lambda r: bool(r["Time"]))
     pr.finish()
 
 
@@ -1051,4 +1130,4 @@ if __name__ == "__main__":
     {"values": mode_values, "diffx": mode_diffx, "values_opt": mode_values_opt,
      "goroutines": mode_goroutines, "stepx": mode_stepx,
      "next_interrupted": mode_next_interrupted, "viewx": mode_viewx, "entries": mode_entries,
-     "breakpoints": mode_breakpoints}[MODE]()
+     "breakpoints": mode_breakpoints, "methods": mode_methods}[MODE]()

@@ -2241,6 +2241,13 @@ void Process::read_memory_batch(std::span<ReadRequest> requests) {
   impl_->read_memory_batch(requests);
 }
 
+void Process::read_memory_with_traps(VirtAddr addr, std::span<std::byte> out) {
+  impl_->read_memory(addr.value(), out);
+  const std::uint64_t lo = addr.value(), hi = lo + out.size();
+  for (auto it = impl_->sites_.lower_bound(lo); it != impl_->sites_.end() && it->first < hi; ++it)
+    out[it->first - lo] = kInt3;
+}
+
 void Process::write_memory(VirtAddr addr, std::span<const std::byte> data) {
   impl_->write_memory(addr.value(), data);
 }

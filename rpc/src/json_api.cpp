@@ -264,6 +264,12 @@ void emit_location_members(O& o, const api::Location& l) {
     o.key("pcs");
     emit_u64s(o, l.pcs);
   }
+  if (!l.pc_pids.empty()) {
+    o.key("pcpids");
+    o.begin_array();
+    for (auto pid : l.pc_pids) o.i64(pid);
+    o.end_array();
+  }
 }
 
 template <class O>
@@ -508,8 +514,6 @@ void emit(O& o, const api::DebuggerState& s) {
   o.begin_object();
   o.key("Pid");
   o.i64(s.pid);
-  o.key("TargetCommandLine");
-  o.str(s.target_command_line);
   o.key("Running");
   o.boolean(s.running);
   o.key("Recording");

@@ -355,6 +355,8 @@ const std::unordered_map<std::string, Method>& method_table() {
       return json::object{{"Registers", text}, {"Regs", std::move(out)}};
     });
     sync("ExamineMemory", [](MethodContext& c, const json::value& a) -> json::value {
+      if (get_int(a, "Length") > 1000)  // rpc2's limit in 1.20.2 (HEAD allows 65536)
+        throw std::runtime_error("len must be less than or equal to 1000");
       auto mem =
           c.dbg.examine_memory(get_uint(a, "Address"), static_cast<int>(get_int(a, "Length")));
       return json::object{{"Mem", base64(mem)}, {"IsLittleEndian", true}};
@@ -366,7 +368,7 @@ const std::unordered_map<std::string, Method>& method_table() {
                                get_bool(a, "IncludeNonExecutableLines"))) {
         out.push_back(to_json(l));
       }
-      return json::object{{"Locations", std::move(out)}, {"SubstituteLocExpr", ""}};
+      return json::object{{"Locations", std::move(out)}};  // 1.20.2: no SubstituteLocExpr
     });
     sync("ListSources", [](MethodContext& c, const json::value& a) -> json::value {
       return json::object{{"Sources", strings(c.dbg.sources(get_string(a, "Filter")))}};

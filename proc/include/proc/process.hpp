@@ -141,6 +141,8 @@ class Process {
     std::span<std::byte> out;
   };
   void read_memory_batch(std::span<ReadRequest> requests);
+  /// Memory as the process holds it, our int3s included (what Delve's ExamineMemory shows).
+  void read_memory_with_traps(VirtAddr addr, std::span<std::byte> out);
   template <class T>
   T read(VirtAddr addr) {
     T value{};

@@ -73,11 +73,47 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
+// Go's regexp/syntax message for the usual mistakes in `re` (std::regex's own texts say
+// the same things differently); empty when none of them applies.
+std::string go_regexp_error(const std::string& re) {
+  int depth = 0;
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '[') {
+      const std::size_t open = i;
+      std::size_t j = i + 1;
+      if (j < re.size() && re[j] == '^')
+        ++j;
+      if (j < re.size() && re[j] == ']')
+        ++j;  // a leading ']' is a literal
+      while (j < re.size() && re[j] != ']') j += re[j] == '\\' ? 2 : 1;
+      if (j >= re.size())
+        return "missing closing ]: `" + re.substr(open) + "`";
+      i = j;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (--depth < 0)
+        return "unexpected ): `" + re + "`";
+    } else if ((c == '*' || c == '+' || c == '?') &&
+               (i == 0 || re[i - 1] == '(' || re[i - 1] == '|')) {
+      return "missing argument to repetition operator: `" + std::string(1, c) + "`";
+    }
+  }
+  if (depth > 0)
+    return "missing closing ): `" + re + "`";
+  return {};
+}
+
 std::regex make_filter(const std::string& filter) {
   try {
     return std::regex(filter, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
-    throw DebuggerError("invalid filter argument: " + std::string(e.what()));
+    const auto go = go_regexp_error(filter);
+    throw DebuggerError("invalid filter argument: " +
+                        (go.empty() ? std::string(e.what()) : "error parsing regexp: " + go));
   }
 }
 
@@ -550,7 +586,10 @@ struct Debugger::Impl {
     for (pid_t tid : tids) goid_of(tid);
   }
 
-  api::Thread make_thread(pid_t tid) {
+  // `with_info`: the breakpoint information collected at the stop. Delve sends it only in
+  // the replies of Commands that ran the target (not State, ListThreads, GetThread, halt or
+  // switchThread/switchGoroutine).
+  api::Thread make_thread(pid_t tid, bool with_info = false) {
     api::Thread t;
     t.id = tid;
     const auto& loc = location(p->registers(tid).gp.rip);
@@ -562,7 +601,8 @@ struct Debugger::Impl {
     if (auto it = stops.find(tid); it != stops.end()) {
       if (auto b = bps.find(it->second.breakpoint_id); b != bps.end()) {
         t.breakpoint = b->second.bp;
-        t.breakpoint_info = it->second.info;
+        if (with_info)
+          t.breakpoint_info = it->second.info;
       }
       t.return_values = it->second.return_values;
     }
@@ -633,7 +673,7 @@ struct Debugger::Impl {
     return out;
   }
 
-  api::DebuggerState build_state() {
+  api::DebuggerState build_state(bool with_info = false) {
     api::DebuggerState st;
     st.pid = pid;
     if (exited) {
@@ -647,7 +687,7 @@ struct Debugger::Impl {
     threads.reserve(tids.size());
     for (pid_t tid : tids) {
       try {
-        threads.push_back(make_thread(tid));
+        threads.push_back(make_thread(tid, with_info));
       } catch (const proc::Error&) {
       }
     }
@@ -684,6 +724,18 @@ struct Debugger::Impl {
     return bi->to_virt(lines.prologue_end(fn.low_pc, fn.high_pc).value_or(fn.low_pc)).value();
   }
 
+  // Whether the line table names `file` (as addresses_for() matches it).
+  bool known_file(const std::string& file) const {
+    if (file.empty())
+      return false;
+    for (const auto& f : bi->debug().lines().files()) {
+      if (f == file || (f.size() > file.size() && f.ends_with(file) &&
+                        (file.front() == '/' || f[f.size() - file.size() - 1] == '/')))
+        return true;
+    }
+    return false;
+  }
+
   // One address per function for file:line, the lowest (Delve: the first statement PC).
   std::vector<std::uint64_t> line_pcs(const std::string& file, int line) const {
     std::map<const dwarf::Function*, std::uint64_t> per_fn;
@@ -695,7 +747,22 @@ struct Debugger::Impl {
         it->second = std::min(it->second, v);
     }
     std::vector<std::uint64_t> out;
-    for (const auto& [fn, a] : per_fn) out.push_back(a);
+    for (const auto& [fn, a] : per_fn) {
+      std::uint64_t pc = a;
+      // Delve skips a function's entry for the prologue's end when that is still on the
+      // same line (a one-line function): the stack check has run by then.
+      if (fn != nullptr && pc == bi->to_virt(fn->low_pc).value()) {
+        const auto& lines = bi->debug().lines();
+        const auto end = lines.prologue_end(fn->low_pc, fn->high_pc);
+        const auto at_entry = lines.find(fn->low_pc);
+        if (end && at_entry) {
+          const auto at_end = lines.find(*end);
+          if (at_end && at_end->line == at_entry->line && at_end->file == at_entry->file)
+            pc = bi->to_virt(*end).value();
+        }
+      }
+      out.push_back(pc);
+    }
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -756,14 +823,16 @@ struct Debugger::Impl {
       addrs = {req.addr};
     } else if (!req.file.empty()) {
       addrs = line_pcs(req.file, req.line);
+      if (addrs.empty() && !known_file(req.file))
+        throw DebuggerError("could not find file " + req.file);
       if (addrs.empty()) {
         throw DebuggerError("could not find statement at " + req.file + ":" +
                             std::to_string(req.line) + ", please use a line with a statement");
       }
     } else if (!req.function_name.empty()) {
       const auto fns = find_functions(req.function_name);
-      if (fns.empty())
-        throw DebuggerError("could not find function " + req.function_name);
+      if (fns.empty())  // Delve's ErrFunctionNotFound ends with a newline
+        throw DebuggerError("could not find function " + req.function_name + "\n");
       for (const auto* fn : fns) {
         if (req.line <= 0) {
           addrs.push_back(function_entry_pc(*fn));
@@ -1747,7 +1816,7 @@ struct Debugger::Impl {
     }
     if (n == "continue" || n == "directionCongruentContinue") {
       run_until_stop(resumed);
-      return build_state();
+      return build_state(true);
     }
     if (n == "next" || n == "step" || n == "stepOut") {
       if (stepper && stepper->active()) {
@@ -1773,7 +1842,7 @@ struct Debugger::Impl {
                               " is not in a function with line information");
         }
         run_until_stop(resumed);
-        return build_state();
+        return build_state(true);
       }
       const pid_t tid = step_thread();
       if (!stepper->start(kind, tid)) {
@@ -1781,7 +1850,7 @@ struct Debugger::Impl {
         return step_instruction(tid, resumed);
       }
       run_until_stop(resumed);
-      return build_state();
+      return build_state(true);
     }
     if (n == "stepInstruction" || n == "nextInstruction") {
       return step_instruction(step_thread(), resumed);
@@ -1836,7 +1905,7 @@ struct Debugger::Impl {
       }
       current_tid = tid;
     }
-    return build_state();
+    return build_state(true);
   }
 
   std::vector<api::DiscardedBreakpoint> restart(
@@ -1934,9 +2003,7 @@ struct Debugger::Impl {
         auto v = tgt->eval(s.substr(1), f, to_target(api::kDefaultLoadConfig));
         addr = v.kind == 22 && !v.children.empty() ? v.children[0].addr : std::stoull(v.value);
       }
-      api::Location loc = location(addr);
-      loc.pcs = {addr};
-      return {loc};
+      return {location(addr)};  // Delve: no pcs for an address
     }
     if (s.size() > 2 && s.front() == '/' && s.back() == '/') {
       const auto re = make_filter(s.substr(1, s.size() - 2));
@@ -2316,8 +2383,8 @@ std::vector<std::uint64_t> Debugger::function_return_locations(const std::string
   return impl_->call([&] {
     impl_->require_live();
     const auto* fn = impl_->find_function(fn_name);
-    if (fn == nullptr)
-      throw DebuggerError("could not find function " + fn_name);
+    if (fn == nullptr)  // Delve's ErrFunctionNotFound ends with a newline
+      throw DebuggerError("could not find function " + fn_name + "\n");
     std::vector<std::uint64_t> out;
     for (const auto& rs : impl_->bi->return_sites(*fn)) out.push_back(rs.addr.value());
     return out;
@@ -2487,10 +2554,17 @@ std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp) {
 std::vector<std::byte> Debugger::examine_memory(std::uint64_t addr, int length) {
   return impl_->call([&] {
     impl_->require_live();
-    if (length < 0 || length > 65536) {
-      throw DebuggerError("len must be less than or equal to 65536");
+    if (length < 0)
+      throw DebuggerError("len must be a positive number");
+    std::vector<std::byte> mem(static_cast<std::size_t>(length));
+    try {
+      impl_->p->read_memory_with_traps(proc::VirtAddr(addr), mem);
+    } catch (const proc::ProcessExited&) {
+      throw;
+    } catch (const proc::Error&) {
+      throw DebuggerError("input/output error");  // Delve passes PTRACE_PEEKDATA's EIO on
     }
-    return impl_->p->read_memory(proc::VirtAddr(addr), static_cast<std::size_t>(length));
+    return mem;
   });
 }
 
@@ -2541,8 +2615,11 @@ std::vector<std::string> Debugger::types(const std::string& filter) {
 std::vector<api::Location> Debugger::find_location(const api::EvalScope& scope,
                                                    const std::string& spec,
                                                    bool include_non_executable_lines) {
-  return impl_->call(
-      [&] { return impl_->find_location(scope, spec, include_non_executable_lines); });
+  return impl_->call([&] {
+    auto locs = impl_->find_location(scope, spec, include_non_executable_lines);
+    for (auto& l : locs) l.pc_pids.assign(l.pcs.size(), impl_->pid);  // Delve's PCPids
+    return locs;
+  });
 }
 
 std::vector<api::DiscardedBreakpoint> Debugger::restart(

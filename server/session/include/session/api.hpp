@@ -60,6 +60,7 @@ struct Location {
   int line = 0;
   std::optional<Function> function;
   std::vector<std::uint64_t> pcs;  ///< FindLocation: every address of the location
+  std::vector<int> pc_pids;        ///< FindLocation: the process of each of `pcs`
   bool operator==(const Location&) const = default;
 };
 
@@ -162,7 +163,6 @@ struct Thread {
 /// Delve api.DebuggerState.
 struct DebuggerState {
   int pid = 0;
-  std::string target_command_line;
   bool running = false;
   std::optional<Thread> current_thread;
   std::optional<Goroutine> selected_goroutine;
