@@ -341,14 +341,22 @@ const std::unordered_map<std::string, Method>& method_table() {
       return json::object{};
     });
     sync("ListRegisters", [](MethodContext& c, const json::value& a) -> json::value {
-      const auto regs =
-          c.dbg.registers(static_cast<int>(get_int(a, "ThreadID")), get_bool(a, "IncludeFp"));
+      std::optional<api::EvalScope> scope;
+      if (const auto* sc = member(a, "Scope"); sc != nullptr && !sc->is_null())
+        scope = eval_scope_from_json(sc);
+      const auto regs = c.dbg.registers(static_cast<int>(get_int(a, "ThreadID")),
+                                        get_bool(a, "IncludeFp"), scope);
+      // Delve's api.Registers.String(): names right-aligned to the longest one.
+      std::size_t width = 0;
+      for (const auto& r : regs) width = std::max(width, r.name.size());
       std::string text;
       json::array out;
       for (const auto& r : regs) {
-        char line[96];
-        std::snprintf(line, sizeof line, "%10s = %s\n", r.name.c_str(), r.value.c_str());
-        text += line;
+        text.append(width - r.name.size(), ' ');
+        text += r.name;
+        text += " = ";
+        text += r.value;
+        text += '\n';
         out.push_back(
             json::object{{"Name", r.name}, {"Value", r.value}, {"DwarfNumber", r.dwarf_number}});
       }

@@ -24,6 +24,7 @@
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
+#include "target/register_view.hpp"
 #include "target/stepper.hpp"
 #include "target/target.hpp"
 #include "target/value_loader.hpp"
@@ -2508,45 +2509,40 @@ void Debugger::set_variable(const api::EvalScope& scope, const std::string& symb
   });
 }
 
-std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp) {
+std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp,
+                                               const std::optional<api::EvalScope>& scope) {
   return impl_->call([&] {
     impl_->require_live();
-    const pid_t tid = thread_id != 0 ? thread_id : impl_->current_tid;
-    const auto r = impl_->p->registers(tid).gp;
-    auto h = [](std::uint64_t v) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%#018llx", static_cast<unsigned long long>(v));
-      return std::string(buf);
+    auto& p = *impl_->p;
+    auto fp_of = [&](pid_t tid) -> std::optional<user_fpregs_struct> {
+      if (!include_fp || tid == 0)
+        return std::nullopt;
+      return p.fp_registers(tid);
     };
-    std::vector<api::Register> out = {
-        {"Rip", h(r.rip), 16},
-        {"Rsp", h(r.rsp), 7},
-        {"Rax", h(r.rax), 0},
-        {"Rbx", h(r.rbx), 3},
-        {"Rcx", h(r.rcx), 2},
-        {"Rdx", h(r.rdx), 1},
-        {"Rdi", h(r.rdi), 5},
-        {"Rsi", h(r.rsi), 4},
-        {"Rbp", h(r.rbp), 6},
-        {"R8", h(r.r8), 8},
-        {"R9", h(r.r9), 9},
-        {"R10", h(r.r10), 10},
-        {"R11", h(r.r11), 11},
-        {"R12", h(r.r12), 12},
-        {"R13", h(r.r13), 13},
-        {"R14", h(r.r14), 14},
-        {"R15", h(r.r15), 15},
-        {"Rflags", h(r.eflags), 49},
-        {"Es", h(r.es), 50},
-        {"Cs", h(r.cs), 51},
-        {"Ss", h(r.ss), 52},
-        {"Ds", h(r.ds), 53},
-        {"Fs", h(r.fs), 54},
-        {"Gs", h(r.gs), 55},
-        {"Fs_base", h(r.fs_base), 58},
-        {"Gs_base", h(r.gs_base), 59},
-    };
-    (void)include_fp;
+    std::vector<target::RegisterView> views;
+    if (scope) {
+      const auto f = impl_->tgt->frame_for(impl_->scope_of(*scope));
+      if (scope->deferred_call > 0) {
+        // Delve: the current thread's registers with the deferred frame's sp.
+        auto gp = p.registers(impl_->current_tid).gp;
+        gp.rsp = f.sp;
+        const auto fp = fp_of(impl_->current_tid);
+        views = target::thread_registers(gp, fp ? &*fp : nullptr);
+      } else {
+        const auto fp = f.regs_complete ? fp_of(f.tid) : std::nullopt;
+        views = target::scope_registers(f, fp ? &*fp : nullptr);
+      }
+    } else {
+      const pid_t tid = thread_id != 0 ? thread_id : impl_->current_tid;
+      const auto ts = p.threads();
+      if (std::find(ts.begin(), ts.end(), tid) == ts.end())
+        throw DebuggerError("couldn't find thread " + std::to_string(thread_id));
+      const auto fp = fp_of(tid);
+      views = target::thread_registers(p.registers(tid).gp, fp ? &*fp : nullptr);
+    }
+    std::vector<api::Register> out;
+    out.reserve(views.size());
+    for (auto& v : views) out.push_back({std::move(v.name), std::move(v.value), v.dwarf});
     return out;
   });
 }

@@ -86,8 +86,7 @@ class Debugger {
   /// `scope`; `type` is read 1 | write 2 (reads are refused for stack variables). A stack
   /// variable's watchpoint is deleted when its goroutine's topmost frame returns (reported
   /// in DebuggerState::watch_out_of_scope).
-  api::Breakpoint create_watchpoint(const api::EvalScope& scope, const std::string& expr,
-                                    int type);
+  api::Breakpoint create_watchpoint(const api::EvalScope& scope, const std::string& expr, int type);
   api::Breakpoint clear_breakpoint(int id, const std::string& name);
   api::Breakpoint toggle_breakpoint(int id, const std::string& name);
   void amend_breakpoint(const api::Breakpoint& bp);
@@ -99,8 +98,8 @@ class Debugger {
   api::Thread thread(int tid);
   std::vector<api::Goroutine> goroutines(int start, int count, int* next);
   std::vector<api::Stackframe> stacktrace(std::int64_t goroutine_id, int depth, bool full,
-                                         const std::optional<api::LoadConfig>& cfg,
-                                         bool read_defers = false);
+                                          const std::optional<api::LoadConfig>& cfg,
+                                          bool read_defers = false);
   std::vector<api::Variable> local_vars(const api::EvalScope& scope, const api::LoadConfig& cfg);
   std::vector<api::Variable> function_args(const api::EvalScope& scope, const api::LoadConfig& cfg);
   std::vector<api::Variable> package_vars(const std::string& filter, const api::LoadConfig& cfg);
@@ -108,7 +107,10 @@ class Debugger {
                      const api::LoadConfig& cfg);
   void set_variable(const api::EvalScope& scope, const std::string& symbol,
                     const std::string& value);
-  std::vector<api::Register> registers(int thread_id, bool include_fp);
+  /// Delve's ListRegisters: a thread's registers (0: the current thread) or, with `scope`,
+  /// those of a frame (ScopeRegisters).
+  std::vector<api::Register> registers(int thread_id, bool include_fp,
+                                       const std::optional<api::EvalScope>& scope = {});
   std::vector<std::byte> examine_memory(std::uint64_t addr, int length);
 
   std::vector<std::string> functions(const std::string& filter);
