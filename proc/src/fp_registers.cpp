@@ -1,4 +1,6 @@
+#include <elf.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 
@@ -16,6 +18,17 @@ user_fpregs_struct Process::fp_registers(pid_t tid) {
     Error::send_errno("PTRACE_GETFPREGS " + std::to_string(tid));
   }
   return fp;
+}
+
+std::vector<std::byte> Process::xstate(pid_t tid) {
+  make_stopped(tid);
+  // Large enough for AVX-512 (2.7 KiB); the kernel says how much it filled.
+  std::vector<std::byte> area(4096);
+  iovec io{area.data(), area.size()};
+  if (ptrace(PTRACE_GETREGSET, tid, reinterpret_cast<void*>(NT_X86_XSTATE), &io) < 0)
+    return {};  // no XSAVE on this CPU/kernel: the FXSAVE part is all there is
+  area.resize(io.iov_len);
+  return area;
 }
 
 }  // namespace goscope::proc

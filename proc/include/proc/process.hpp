@@ -154,8 +154,11 @@ class Process {
   Registers registers(pid_t tid);
   void set_registers(pid_t tid, const Registers& regs);
   /// x87/SSE state (PTRACE_GETFPREGS): Go's register ABI passes floats in X0-X14.
-  /// (Added by the lead: implemented in proc/src/fp_registers.cpp.)
+  /// (Implemented in proc/src/fp_registers.cpp, with xstate().)
   user_fpregs_struct fp_registers(pid_t tid);
+  /// The thread's XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE: AVX and AVX-512 state beyond
+  /// fp_registers()); empty where the kernel has none.
+  std::vector<std::byte> xstate(pid_t tid);
 
   /// Resumes a stopped thread, stepping it over the trap it was reported at (if that trap
   /// is still there and its pc was not moved), and delivering `signal` (0 = none). No-op

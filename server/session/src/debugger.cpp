@@ -2519,6 +2519,10 @@ std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp,
         return std::nullopt;
       return p.fp_registers(tid);
     };
+    // The XSAVE area too: Delve shows the upper halves of live YMM/ZMM registers.
+    auto xs_of = [&](pid_t tid) -> std::vector<std::byte> {
+      return include_fp && tid != 0 ? p.xstate(tid) : std::vector<std::byte>{};
+    };
     std::vector<target::RegisterView> views;
     if (scope) {
       const auto f = impl_->tgt->frame_for(impl_->scope_of(*scope));
@@ -2527,10 +2531,11 @@ std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp,
         auto gp = p.registers(impl_->current_tid).gp;
         gp.rsp = f.sp;
         const auto fp = fp_of(impl_->current_tid);
-        views = target::thread_registers(gp, fp ? &*fp : nullptr);
+        views = target::thread_registers(gp, fp ? &*fp : nullptr, xs_of(impl_->current_tid));
       } else {
         const auto fp = f.regs_complete ? fp_of(f.tid) : std::nullopt;
-        views = target::scope_registers(f, fp ? &*fp : nullptr);
+        views = target::scope_registers(f, fp ? &*fp : nullptr,
+                                        f.regs_complete ? xs_of(f.tid) : std::vector<std::byte>{});
       }
     } else {
       const pid_t tid = thread_id != 0 ? thread_id : impl_->current_tid;
@@ -2538,7 +2543,7 @@ std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp,
       if (std::find(ts.begin(), ts.end(), tid) == ts.end())
         throw DebuggerError("couldn't find thread " + std::to_string(thread_id));
       const auto fp = fp_of(tid);
-      views = target::thread_registers(p.registers(tid).gp, fp ? &*fp : nullptr);
+      views = target::thread_registers(p.registers(tid).gp, fp ? &*fp : nullptr, xs_of(tid));
     }
     std::vector<api::Register> out;
     out.reserve(views.size());
