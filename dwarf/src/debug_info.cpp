@@ -40,7 +40,8 @@ constexpr Dwarf_Half kAtGoKey = 0x2901;
 constexpr Dwarf_Half kAtGoElem = 0x2902;
 constexpr Dwarf_Half kAtGoEmbeddedField = 0x2903;
 constexpr Dwarf_Half kAtGoRuntimeType = 0x2904;
-constexpr Dwarf_Half kAtGoDictIndex = 0x2906;  // a generic function's .paramN typedef
+constexpr Dwarf_Half kAtGoDictIndex = 0x2906;
+constexpr std::uint64_t kLangGo = 0x16;  // DW_LANG_Go  // a generic function's .paramN typedef
 
 bool is_type_tag(Dwarf_Half tag) {
   switch (tag) {
@@ -86,6 +87,8 @@ struct DieAttrs {
   bool trampoline = false;  ///< DW_AT_trampoline (Go: wrappers such as go/defer closures)
   std::optional<std::int64_t> const_value;  ///< DW_AT_const_value (integer forms)
   std::string_view producer;
+  std::string_view comp_dir;              ///< DW_AT_comp_dir (compile units)
+  std::optional<std::uint64_t> language;  ///< DW_AT_language (compile units)
   LocAttr location, frame_base;
 };
 
@@ -112,7 +115,8 @@ struct DebugInfo::Impl {
   Dwarf_Obj_Access_Interface access{};
   DebugPtr dbg;
 
-  std::vector<Function> functions;  // sorted by low_pc
+  std::vector<Function> functions;         // sorted by low_pc
+  std::vector<CompileUnit> compile_units;  // in .debug_info order
   std::unordered_map<std::string_view, std::size_t> function_by_name;
   LineTable lines;
   FrameTable frames;
@@ -444,6 +448,12 @@ struct DebugInfo::Impl {
           break;
         case DW_AT_producer:
           a.producer = string(attr);
+          break;
+        case DW_AT_comp_dir:
+          a.comp_dir = string(attr);
+          break;
+        case DW_AT_language:
+          a.language = udata(attr, form);
           break;
         case DW_AT_low_pc: {
           Dwarf_Addr v = 0;
@@ -1049,8 +1059,10 @@ struct DebugInfo::Impl {
     return it->second;
   }
 
+  /// Reads the line table of a CU into `rows` and records its file names and the file of
+  /// its first row in `unit`.
   void load_cu_lines(Dwarf_Die cu_die, Dwarf_Off cu_off, unsigned cu_version,
-                     std::vector<LineRow>& rows) {
+                     std::vector<LineRow>& rows, CompileUnit& unit) {
     Dwarf_Error err = nullptr;
     auto& map = cu_files[cu_off];
     if (cu_version < 5) {
@@ -1070,6 +1082,7 @@ struct DebugInfo::Impl {
         if (name.starts_with("./<"))
           name.remove_prefix(2);
         map.push_back(intern_file(std::string(name).c_str()));
+        unit.files.emplace_back(name);
         dwarf_dealloc(dbg.get(), names[i], DW_DLA_STRING);
       }
       dwarf_dealloc(dbg.get(), names, DW_DLA_LIST);
@@ -1092,6 +1105,7 @@ struct DebugInfo::Impl {
       fail(err, "dwarf_srclines_from_linecontext");
     }
     rows.reserve(rows.size() + static_cast<std::size_t>(count));
+    const std::size_t first_row = rows.size();
     for (Dwarf_Signed i = 0; i < count; ++i) {
       Dwarf_Line l = line_buf[i];
       Dwarf_Addr addr = 0;
@@ -1119,6 +1133,10 @@ struct DebugInfo::Impl {
       row.prologue_end = pe != 0;
       row.end_sequence = end != 0;
       rows.push_back(row);
+    }
+    // Delve's DebugLineInfo.FirstFile: the file register of the program's first row.
+    if (rows.size() > first_row && rows[first_row].file != kNoFile) {
+      unit.first_file = files[rows[first_row].file];
     }
   }
 
@@ -1304,8 +1322,14 @@ struct DebugInfo::Impl {
       cu.loclists_base = ca.loclists_base.value_or(0);
       cu.rnglists_base = ca.rnglists_base.value_or(0);
       cu.optimized = producer_optimized(ca.producer);
+      CompileUnit& unit = compile_units.emplace_back();
+      unit.offset = cu.offset;
+      unit.name = std::string(ca.name);
+      unit.comp_dir = std::string(ca.comp_dir);
+      unit.is_go = ca.language == kLangGo;
+      unit.has_lines = ca.stmt_list.has_value();
       if (ca.stmt_list) {
-        load_cu_lines(cu_die.get(), cu.offset, cu.version, rows);
+        load_cu_lines(cu_die.get(), cu.offset, cu.version, rows, unit);
       }
       cu.files = &cu_files[cu.offset];
 
@@ -1520,6 +1544,10 @@ const Function* DebugInfo::find_function(std::string_view name) const {
 
 const FrameTable& DebugInfo::frames() const {
   return impl_->frames;
+}
+
+const std::vector<CompileUnit>& DebugInfo::compile_units() const {
+  return impl_->compile_units;
 }
 
 const LineTable& DebugInfo::lines() const {

@@ -572,6 +572,27 @@ def mode_values():
 
     pr.same("ListGoroutines user goroutines", "ListGoroutines", {"Start": 0, "Count": 0},
             user_goroutines)
+    # Filters and groups (dlv connect's goroutines -with/-without/-group), on the user
+    # goroutines only: how many runtime ones exist differs from run to run.
+    user = {"Kind": 7, "Arg": "", "Negated": False}
+    for name, args in [
+            ("user", {"Filters": [user]}),
+            ("label worker=chan", {"Filters": [{"Kind": 5, "Arg": "worker=chan",
+                                                "Negated": False}]}),
+            ("user, not running", {"Filters": [user, {"Kind": 6, "Arg": "",
+                                                      "Negated": True}]}),
+            ("user, userloc has parked", {"Filters": [user, {"Kind": 2, "Arg": "parked",
+                                                             "Negated": False}]}),
+            ("user grouped by label worker", {"Filters": [user], "GroupBy": 5,
+                                              "GroupByKey": "worker", "MaxGroupMembers": 10}),
+            ("user grouped by userloc, 1 member, 2 groups",
+             {"Filters": [user], "GroupBy": 2, "MaxGroupMembers": 1, "MaxGroups": 2}),
+            ("user grouped by running", {"Filters": [user], "GroupBy": 6,
+                                         "MaxGroupMembers": 10})]:
+        args.update({"Start": 0, "Count": 0})
+        pr.same("ListGoroutines %s" % name, "ListGoroutines", args,
+                lambda r: {"goroutines": user_goroutines(r), "Groups": r["Groups"],
+                           "TooManyGroups": r["TooManyGroups"], "Nextg": r["Nextg"]})
     parked_goroutines(pr)
     pr.same("stepOut of main.stop", "Command",
             {"name": "stepOut", "ReturnInfoLoadConfig": DEFAULT_CFG}, stop_loc)
@@ -1037,10 +1058,13 @@ def mode_methods():
     pr.same("GetVersion (without DelveVersion)", "GetVersion", {},
             lambda r: {k: v for k, v in r.items() if k != "DelveVersion"})
     def no_tids(r):
+        # Idle runtime threads (how many, and whether sysmon sleeps in usleep or futex just
+        # then) differ from run to run: the threads at a breakpoint are compared.
         st = json.loads(json.dumps(r["State"]))
         for t in (st.get("Threads") or []) + [st.get("currentThread") or {}]:
             t.pop("id", None)
-        st["Threads"] = sorted(st.get("Threads") or [], key=lambda t: json.dumps(t, sort_keys=True))
+        st["Threads"] = sorted((t for t in st.get("Threads") or [] if t.get("breakPoint")),
+                               key=lambda t: json.dumps(t, sort_keys=True))
         return st
 
     pr.same("State before running", "State", {"NonBlocking": True}, no_tids)
@@ -1049,7 +1073,9 @@ def mode_methods():
     pr.same("continue to main.sum", "Command", {"name": "continue"}, stop_loc)
     pr.same("State at main.sum", "State", {"NonBlocking": False}, no_tids)
     pr.same("ListThreads", "ListThreads", {},
-            lambda r: sorted((t.get("function") or {}).get("name") or "" for t in r["Threads"]))
+            lambda r: sorted((t.get("function") or {}).get("name") or "" for t in r["Threads"]
+                             if not ((t.get("function") or {}).get("name") or "")
+                             .startswith("runtime.")))
     rg, rd = pr.raw("State", {})
     tid = {"g": rg["result"]["State"]["currentThread"]["id"],
            "d": rd["result"]["State"]["currentThread"]["id"]}
@@ -1082,9 +1108,27 @@ def mode_methods():
         pr.same("Disassemble main.square flavour %d" % flavour, "Disassemble",
                 lambda side: {"Scope": scope(0), "StartPC": pc[side], "EndPC": 0,
                               "Flavour": flavour})
+    for fn, flavour in (("main.sum", 0), ("main.describe", 2), ("runtime.mallocgc", 1),
+                        ("main.main", 0)):
+        rg, rd = pr.raw("FindLocation", {"Scope": scope(0), "Loc": fn})
+        at = {"g": rg["result"]["Locations"][0]["pc"], "d": rd["result"]["Locations"][0]["pc"]}
+        pr.same("Disassemble %s flavour %d" % (fn, flavour), "Disassemble",
+                lambda side: {"Scope": scope(0), "StartPC": at[side], "EndPC": 0,
+                              "Flavour": flavour})
+    pr.same("Disassemble outside any function", "Disassemble",
+            {"Scope": scope(0), "StartPC": 16, "EndPC": 0, "Flavour": 0})
+    # A range ending on an instruction boundary (one that cuts an instruction is decoded
+    # differently: dlv prints the cut bytes as prefixes, goscope as "?").
+    rg, rd = pr.raw("Disassemble", lambda side: {"Scope": scope(0), "StartPC": pc[side],
+                                                 "EndPC": 0, "Flavour": 0})
+    fourth = {"g": rg["result"]["Disassemble"][3]["Loc"]["pc"],
+              "d": rd["result"]["Disassemble"][3]["Loc"]["pc"]}
     pr.same("Disassemble range", "Disassemble",
-            lambda side: {"Scope": scope(0), "StartPC": pc[side], "EndPC": pc[side] + 8,
-                          "Flavour": 0})
+            lambda side: {"Scope": scope(0), "StartPC": pc[side], "EndPC": fourth[side],
+                          "Flavour": 1})
+    pr.same("Disassemble range reversed", "Disassemble",
+            lambda side: {"Scope": scope(0), "StartPC": fourth[side], "EndPC": pc[side],
+                          "Flavour": 1})
     for length in (16, 1000, 1001):
         pr.same("ExamineMemory main.square %d" % length, "ExamineMemory",
                 lambda side: {"Address": pc[side], "Length": length})
@@ -1092,6 +1136,19 @@ def mode_methods():
     for fn in ("main.sqAndCube", "main.mayFail", "nosuch"):
         pr.same("FunctionReturnLocations %s" % fn, "FunctionReturnLocations", {"FnName": fn})
     pr.same("ListDynamicLibraries", "ListDynamicLibraries", {})
+    for files in (False, True):
+        pr.same("ListPackagesBuildInfo files=%s" % files, "ListPackagesBuildInfo",
+                {"IncludeFiles": files})
+    # Opts 4 unwinds from g.sched, stale for a running goroutine (left by its last switch):
+    # the frames' offsets depend on each process' history, their functions do not.
+    for opts in (2, 4, 6):
+        pr.same("Stacktrace Opts %d" % opts, "Stacktrace", {"Id": -1, "Depth": 5, "Opts": opts},
+                lambda r: [{k: f.get(k) for k in ("function", "line", "file", "Bottom", "Err")}
+                           for f in r["Locations"]])
+    for e in ("RSP == RSP", "RIP", "uint8(RAX) < 0", "XMM0", "rsp"):
+        pr.same("Eval register %s" % e, "Eval", {"Scope": scope(0), "Expr": e,
+                                                  "Cfg": DEFAULT_CFG},
+                lambda r: {k: v for k, v in r["Variable"].items() if k not in ("value", "addr")})
     pr.same("ProcessPid positive", "ProcessPid", {}, lambda r: r["Pid"] > 0)
     pr.same("LastModified is set", "LastModified", {}, lambda r: bool(r["Time"]))
     pr.finish()

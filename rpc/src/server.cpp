@@ -295,24 +295,46 @@ const std::unordered_map<std::string, Method>& method_table() {
       return json::object{{"Thread", to_json(c.dbg.thread(static_cast<int>(get_int(a, "Id"))))}};
     });
     sync("ListGoroutines", [](MethodContext& c, const json::value& a) -> json::value {
-      int next = -1;
+      std::vector<api::GoroutineFilter> filters;
+      if (const auto* fs = member(a, "Filters"); fs != nullptr && !fs->is_null()) {
+        if (!fs->is_array())
+          throw CodecError("json: cannot unmarshal into field Filters");
+        for (const auto& f : fs->get_array()) {
+          filters.push_back(
+              {static_cast<int>(get_int(f, "Kind")), get_string(f, "Arg"), get_bool(f, "Negated")});
+        }
+      }
+      api::GoroutineGrouping grouping;
+      grouping.group_by = static_cast<int>(get_int(a, "GroupBy"));
+      grouping.group_by_key = get_string(a, "GroupByKey");
+      grouping.max_group_members = static_cast<int>(get_int(a, "MaxGroupMembers"));
+      grouping.max_groups = static_cast<int>(get_int(a, "MaxGroups"));
+      const auto list = c.dbg.goroutines(static_cast<int>(get_int(a, "Start")),
+                                         static_cast<int>(get_int(a, "Count")), filters, grouping);
       json::array out;
-      for (const auto& g : c.dbg.goroutines(static_cast<int>(get_int(a, "Start")),
-                                            static_cast<int>(get_int(a, "Count")), &next)) {
-        out.push_back(to_json(g));
+      for (const auto& g : list.goroutines) out.push_back(to_json(g));
+      json::value groups = nullptr;
+      if (list.groups) {
+        json::array gs;
+        for (const auto& g : *list.groups) {
+          gs.push_back(json::object{
+              {"Name", g.name}, {"Offset", g.offset}, {"Count", g.count}, {"Total", g.total}});
+        }
+        groups = std::move(gs);
       }
       return json::object{{"Goroutines", std::move(out)},
-                          {"Nextg", next},
-                          {"Groups", nullptr},
-                          {"TooManyGroups", false}};
+                          {"Nextg", list.nextg},
+                          {"Groups", std::move(groups)},
+                          {"TooManyGroups", list.too_many_groups}};
     });
     sync("Stacktrace", [](MethodContext& c, const json::value& a) -> json::value {
       json::array out;
       // Delve's StacktraceReadDefers is Opts bit 0; the older Defers bool means the same.
-      const bool defers = get_bool(a, "Defers") || (get_int(a, "Opts") & 1) != 0;
+      const unsigned opts =
+          static_cast<unsigned>(get_int(a, "Opts")) | (get_bool(a, "Defers") ? 1u : 0u);
       const auto frames =
           c.dbg.stacktrace(get_int(a, "Id"), static_cast<int>(get_int(a, "Depth")),
-                           get_bool(a, "Full"), load_config_from_json(member(a, "Cfg")), defers);
+                           get_bool(a, "Full"), load_config_from_json(member(a, "Cfg")), opts);
       for (const auto& f : frames) out.push_back(to_json(f));
       return json::object{{"Locations", std::move(out)}};
     });
@@ -390,10 +412,31 @@ const std::unordered_map<std::string, Method>& method_table() {
     sync("ListDynamicLibraries", [](MethodContext&, const json::value&) -> json::value {
       return json::object{{"List", json::array{}}};
     });
-    sync("ListPackagesBuildInfo", [](MethodContext&, const json::value&) -> json::value {
-      return json::object{{"List", json::array{}}};
+    sync("ListPackagesBuildInfo", [](MethodContext& c, const json::value& a) -> json::value {
+      json::array out;
+      for (const auto& p : c.dbg.packages_build_info(get_bool(a, "IncludeFiles"))) {
+        out.push_back(json::object{
+            {"ImportPath", p.import_path},
+            {"DirectoryPath", p.directory_path},
+            {"Files", p.files.empty() ? json::value(nullptr) : json::value(strings(p.files))}});
+      }
+      return json::object{{"List", std::move(out)}};
     });
-    unsupported("Disassemble", "Disassemble is not supported yet");
+    sync("Disassemble", [](MethodContext& c, const json::value& a) -> json::value {
+      json::array out;
+      for (const auto& in :
+           c.dbg.disassemble(eval_scope_from_json(member(a, "Scope")), get_uint(a, "StartPC"),
+                             get_uint(a, "EndPC"), static_cast<int>(get_int(a, "Flavour")))) {
+        out.push_back(
+            json::object{{"Loc", to_json(in.loc)},
+                         {"DestLoc", in.dest_loc ? to_json(*in.dest_loc) : json::value(nullptr)},
+                         {"Text", in.text},
+                         {"Bytes", base64(in.bytes)},
+                         {"Breakpoint", in.breakpoint},
+                         {"AtPC", in.at_pc}});
+      }
+      return json::object{{"Disassemble", std::move(out)}};
+    });
     unsupported("Ancestors", "Ancestors is not supported yet");
     unsupported("Checkpoint", "checkpoints are only supported on recordings");
     sync("ListCheckpoints", [](MethodContext&, const json::value&) -> json::value {

@@ -20,9 +20,12 @@
 
 #include "dwarf/debug_info.hpp"
 #include "dwarf/elf_file.hpp"
+#include "goroutine_query.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
+#include "target/build_info.hpp"
+#include "target/disassemble.hpp"
 #include "target/readers.hpp"
 #include "target/register_view.hpp"
 #include "target/stepper.hpp"
@@ -347,6 +350,8 @@ struct Debugger::Impl {
 
   // ---- tracer thread only ----
   std::unique_ptr<target::Target> tgt;
+  /// Symbol names for disassembly, indexed on first use (start() drops them).
+  std::optional<target::AsmSymbols> asm_symbols;
   proc::Process* p = nullptr;
   const target::BinaryInfo* bi = nullptr;
   bool exited = false;
@@ -481,6 +486,7 @@ struct Debugger::Impl {
     stops.clear();
     goid_cache.clear();
     location_cache.clear();
+    asm_symbols.reset();
     watch_out_of_scope.clear();
     scope_traps.clear();
     resize_traps.clear();
@@ -2424,7 +2430,7 @@ std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next
 
 std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int depth, bool full,
                                                   const std::optional<api::LoadConfig>& cfg,
-                                                  bool read_defers) {
+                                                  unsigned opts) {
   return impl_->call([&] {
     impl_->require_live();
     const auto goid = goroutine_id == -1 ? impl_->selected_goid : goroutine_id;
@@ -2435,7 +2441,7 @@ std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int
       auto g = impl_->tgt->goroutine(goid);
       if (!g)
         throw DebuggerError("unknown goroutine " + std::to_string(goid));
-      frames = impl_->tgt->stacktrace(*g, depth, read_defers);
+      frames = impl_->tgt->stacktrace(*g, depth, target::StackOptions::from_delve(opts));
     }
     std::vector<api::Stackframe> out;
     const auto c = to_target(cfg.value_or(api::kDefaultLoadConfig));
@@ -2548,6 +2554,115 @@ std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp,
     std::vector<api::Register> out;
     out.reserve(views.size());
     for (auto& v : views) out.push_back({std::move(v.name), std::move(v.value), v.dwarf});
+    return out;
+  });
+}
+
+namespace {
+
+// A general register by the name x86 Intel syntax gives it (Delve resolves an indirect
+// CALL/JMP at the current pc from the registers).
+std::optional<std::uint64_t> register_named(const user_regs_struct& r, const std::string& n) {
+  static const std::pair<const char*, unsigned long long user_regs_struct::*> regs[] = {
+      {"rax", &user_regs_struct::rax}, {"rbx", &user_regs_struct::rbx},
+      {"rcx", &user_regs_struct::rcx}, {"rdx", &user_regs_struct::rdx},
+      {"rsi", &user_regs_struct::rsi}, {"rdi", &user_regs_struct::rdi},
+      {"rbp", &user_regs_struct::rbp}, {"rsp", &user_regs_struct::rsp},
+      {"r8", &user_regs_struct::r8},   {"r9", &user_regs_struct::r9},
+      {"r10", &user_regs_struct::r10}, {"r11", &user_regs_struct::r11},
+      {"r12", &user_regs_struct::r12}, {"r13", &user_regs_struct::r13},
+      {"r14", &user_regs_struct::r14}, {"r15", &user_regs_struct::r15},
+      {"rip", &user_regs_struct::rip}};
+  if (n.empty())
+    return 0;  // an absent base or index adds nothing
+  for (const auto& [name, field] : regs) {
+    if (n == name)
+      return static_cast<std::uint64_t>(r.*field);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<api::AsmInstruction> Debugger::disassemble(const api::EvalScope& scope,
+                                                       std::uint64_t start, std::uint64_t end,
+                                                       int flavour) {
+  return impl_->call([&] {
+    auto& I = *impl_;
+    I.require_live();
+    if (end == 0 && I.bi->function_at(proc::VirtAddr(start)) == nullptr) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "address %#llx does not belong to any function",
+                    static_cast<unsigned long long>(start));
+      throw DebuggerError(buf);
+    }
+    // The registers of the scope's goroutine's thread, else of the current thread.
+    pid_t tid = I.current_tid;
+    const std::int64_t goid = scope.goroutine_id == -1 ? I.selected_goid : scope.goroutine_id;
+    if (goid > 0) {
+      pid_t on = 0;
+      for (pid_t t : I.p->threads()) {
+        if (I.goid_of(t) == goid)
+          on = t;
+      }
+      if (on != 0)
+        tid = on;
+      else if (!I.tgt->goroutine(goid))
+        throw DebuggerError("unknown goroutine " + std::to_string(goid));
+    }
+    const auto regs = I.p->registers(tid).gp;
+    if (!I.asm_symbols)
+      I.asm_symbols.emplace(*I.bi);
+    const auto f = flavour >= 0 && flavour <= 2 ? static_cast<target::AsmFlavour>(flavour)
+                                                : target::AsmFlavour::intel;  // Delve's default
+    std::vector<api::AsmInstruction> out;
+    for (auto& in : target::disassemble(*I.bi, *I.asm_symbols, *I.p, start, end, f)) {
+      api::AsmInstruction a;
+      a.loc = I.location(in.pc);
+      a.text = std::move(in.text);
+      a.bytes = std::move(in.bytes);
+      a.breakpoint = I.p->has_breakpoint(proc::VirtAddr(in.pc));
+      a.at_pc = regs.rip == in.pc;
+      std::optional<std::uint64_t> dest = in.dest;
+      if (!dest && a.at_pc && in.indirect && !in.indirect->has_segment) {
+        const auto& t = *in.indirect;
+        if (!t.is_memory) {
+          dest = register_named(regs, t.reg);
+        } else if (auto b = register_named(regs, t.base), x = register_named(regs, t.index);
+                   b && x && t.size > 0 && t.size <= 8) {
+          const std::uint64_t at = *b + *x * t.scale + static_cast<std::uint64_t>(t.disp);
+          std::uint64_t v = 0;
+          try {
+            I.p->read_memory(
+                proc::VirtAddr(at),
+                std::as_writable_bytes(std::span(&v, 1)).first(static_cast<std::size_t>(t.size)));
+            dest = v;
+          } catch (const proc::Error&) {
+          }
+        }
+      }
+      if (dest)
+        a.dest_loc = I.location(*dest);
+      out.push_back(std::move(a));
+    }
+    return out;
+  });
+}
+
+api::GoroutineList Debugger::goroutines(int start, int count,
+                                        const std::vector<api::GoroutineFilter>& filters,
+                                        const api::GoroutineGrouping& grouping) {
+  int next = -1;
+  auto page = goroutines(start, count, &next);
+  return list_goroutines(std::move(page), next, filters, grouping);
+}
+
+std::vector<api::PackageBuildInfo> Debugger::packages_build_info(bool include_files) {
+  return impl_->call([&] {
+    impl_->require_live();
+    std::vector<api::PackageBuildInfo> out;
+    for (auto& p : target::packages_build_info(*impl_->bi, include_files))
+      out.push_back({std::move(p.import_path), std::move(p.directory_path), std::move(p.files)});
     return out;
   });
 }

@@ -30,6 +30,9 @@
 namespace goscope::target {
 namespace {
 
+/// Delve's fakeAddressUnresolv: where a CPU register variable "lives".
+constexpr std::uint64_t kFakeAddressUnresolv = 0xbeed000000000000ULL;
+
 using dwarf::GoKind;
 
 // go/constant integers are unbounded; 128 bits cover what a debugger meets (GCC/Clang).
@@ -1478,6 +1481,9 @@ struct V {
   std::int64_t map_skip = 0;
   /// The kind newVariable gave the value, kept when a conversion only retypes it.
   std::optional<GoKind> kept_kind;
+  /// A CPU register named in the expression (Delve's VariableCPURegister with v.reg): its
+  /// bytes, little-endian as the thread holds them. Reported at Delve's fake address.
+  std::shared_ptr<const std::vector<std::byte>> cpu_reg;
 
   GoKind kind() const {
     if (kept_kind)
@@ -1750,6 +1756,8 @@ class Evaluator {
 
   /// Base and Len of a string value (Delve's readStringInfo at newVariable).
   std::pair<std::uint64_t, std::int64_t> string_info(const V& v) {
+    if (v.cpu_reg)  // Delve: Base fakeAddressUnresolv, Len two hex digits per byte
+      return {kFakeAddressUnresolv, static_cast<std::int64_t>(v.cpu_reg->size() * 2)};
     if (v.addr == 0) {
       if (v.value && v.value->k == Const::K::string_)
         return {0, static_cast<std::int64_t>(v.value->s.size())};
@@ -1920,7 +1928,217 @@ class Evaluator {
         }
       }
     }
+    if (auto v = cpu_register(name))
+      return *v;
     throw EvalError("could not find symbol value for " + name);
+  }
+
+  /// Delve's evalIdent fallback: an identifier that, once leading underscores are dropped,
+  /// is only capital letters and digits names a CPU register (looked up lowercased in
+  /// AMD64NameToDwarf) if the frame knows it: every register in a thread's frame 0, only
+  /// RIP, RSP and RBP elsewhere. Up to 8 bytes it is a uint64, wider ones (XMMn, STn) a
+  /// string of hex digits.
+  std::optional<V> cpu_register(const std::string& name) {
+    std::string s = name;
+    s.erase(0, std::min(s.size(), s.find_first_not_of('_')));
+    for (const char c : s) {
+      if ((c < '0' || c > '9') && (c < 'A' || c > 'Z'))
+        return std::nullopt;
+    }
+    auto bytes = register_bytes(s);
+    if (!bytes)
+      return std::nullopt;
+    V v;
+    v.name = name;
+    if (bytes->size() <= 8) {
+      v.type = v.real = im_.bi.debug().find_type("uint64");
+      std::uint64_t x = 0;
+      std::memcpy(&x, bytes->data(), bytes->size());
+      v.value = Const::of_int(x);
+    } else {
+      v.type = v.real = im_.bi.debug().find_type("string");
+      static const char* const kHex = "0123456789abcdef";
+      std::string hexs;
+      for (const std::byte b : *bytes) {
+        hexs += kHex[std::to_integer<unsigned>(b) >> 4];
+        hexs += kHex[std::to_integer<unsigned>(b) & 15];
+      }
+      v.value = Const::of_string(std::move(hexs));
+    }
+    if (!v.type)
+      return std::nullopt;
+    v.real = v.type->resolved();
+    v.addr = kFakeAddressUnresolv;
+    v.flags = kFlagCPURegister;
+    v.cpu_reg = std::make_shared<const std::vector<std::byte>>(std::move(*bytes));
+    return v;
+  }
+
+  /// The bytes of register `upper` (Delve's spelling, uppercase) in this frame, as
+  /// Delve's DwarfRegisters hold them; nullopt when the frame does not know it.
+  std::optional<std::vector<std::byte>> register_bytes(const std::string& upper) {
+    std::string n = upper;
+    for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto u64 = [](std::uint64_t x) {
+      std::vector<std::byte> b(8);
+      std::memcpy(b.data(), &x, 8);
+      return b;
+    };
+    const auto& gp = f_.regs.gp;
+    // A caller's frame (or a parked goroutine's) has only what unwinding computed.
+    if (n == "rip")
+      return u64(gp.rip);
+    if (n == "rsp")
+      return u64(gp.rsp);
+    if (n == "rbp")
+      return u64(gp.rbp);
+    if (!f_.regs_complete)
+      return std::nullopt;
+    static const std::map<std::string, unsigned long long user_regs_struct::*> kGp = {
+        {"rax", &user_regs_struct::rax},       {"rdx", &user_regs_struct::rdx},
+        {"rcx", &user_regs_struct::rcx},       {"rbx", &user_regs_struct::rbx},
+        {"rsi", &user_regs_struct::rsi},       {"rdi", &user_regs_struct::rdi},
+        {"r8", &user_regs_struct::r8},         {"r9", &user_regs_struct::r9},
+        {"r10", &user_regs_struct::r10},       {"r11", &user_regs_struct::r11},
+        {"r12", &user_regs_struct::r12},       {"r13", &user_regs_struct::r13},
+        {"r14", &user_regs_struct::r14},       {"r15", &user_regs_struct::r15},
+        {"rflags", &user_regs_struct::eflags}, {"eflags", &user_regs_struct::eflags},
+        {"es", &user_regs_struct::es},         {"cs", &user_regs_struct::cs},
+        {"ss", &user_regs_struct::ss},         {"ds", &user_regs_struct::ds},
+        {"fs", &user_regs_struct::fs},         {"gs", &user_regs_struct::gs},
+    };
+    if (auto it = kGp.find(n); it != kGp.end())
+      return u64(gp.*(it->second));
+    // The x87/SSE state (Delve's loadMoreCallback: AMD64Xstate.Decode). FS_BASE, GS_BASE
+    // and ST(n) cannot be spelled as identifiers; XMM16-31 and K0-7 are never decoded.
+    const bool st = n.size() == 3 && n[0] == 's' && n[1] == 't' && n[2] >= '0' && n[2] <= '7';
+    int xmm = -1;
+    if (n.size() >= 4 && n.size() <= 5 && n.starts_with("xmm") &&
+        std::all_of(n.begin() + 3, n.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+        !(n.size() == 5 && n[3] == '0')) {
+      xmm = std::stoi(n.substr(3));
+      if (xmm > 15)
+        return std::nullopt;
+    }
+    if (!st && xmm < 0 && n != "mxcsr" && n != "cw" && n != "sw")
+      return std::nullopt;
+    if (f_.tid == 0)
+      return std::nullopt;
+    user_fpregs_struct fp{};
+    try {
+      fp = im_.proc.fp_registers(f_.tid);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (n == "mxcsr")
+      return u64(fp.mxcsr);
+    if (n == "cw")
+      return u64(fp.cwd);
+    if (n == "sw")
+      return u64(fp.swd);
+    std::vector<std::byte> b;
+    if (st) {
+      // 8 bytes of mantissa and 2 of sign and exponent, from the 16-byte slot.
+      b.resize(10);
+      std::memcpy(b.data(), &fp.st_space[(n[2] - '0') * 4], 10);
+    } else {
+      b.resize(16);
+      std::memcpy(b.data(), &fp.xmm_space[xmm * 4], 16);
+    }
+    return b;
+  }
+
+  /// Delve's registerVariableTypeConv: `REG.int8` and friends split a register's bytes
+  /// into an array of constants of that type.
+  V register_conversion(const V& xv, const std::string& typ) {
+    const auto& bytes = *xv.cpu_reg;
+    auto out = std::make_shared<Variable>();
+    out->name = xv.name;
+    out->addr = kFakeAddressUnresolv;
+    out->base = kFakeAddressUnresolv;
+    out->flags = kFlagCPURegister;
+    out->kind = static_cast<int>(GoKind::array);
+    std::size_t n = 0;
+    auto le = [&](std::size_t i, std::size_t w) {
+      std::uint64_t x = 0;
+      std::memcpy(&x, bytes.data() + i, std::min(w, bytes.size() - i));
+      return x;
+    };
+    for (std::size_t i = 0; i < bytes.size(); i += n) {
+      Variable c;
+      c.flags = kFlagConstant;
+      if (typ == "int8" || typ == "uint8" || typ == "int16" || typ == "uint16" || typ == "int32" ||
+          typ == "uint32" || typ == "int64" || typ == "uint64") {
+        const bool sign = typ[0] == 'i';
+        n = static_cast<std::size_t>(std::stoi(typ.substr(sign ? 3 : 4))) / 8;
+        const std::uint64_t x = le(i, n);
+        if (sign) {
+          const unsigned bits = static_cast<unsigned>(n * 8);
+          std::int64_t sx = static_cast<std::int64_t>(x);
+          if (bits < 64 && ((x >> (bits - 1)) & 1))
+            sx = static_cast<std::int64_t>(x | (~std::uint64_t{0} << bits));
+          c.value = std::to_string(sx);
+          c.kind = static_cast<int>(n == 1   ? GoKind::int8
+                                    : n == 2 ? GoKind::int16
+                                    : n == 4 ? GoKind::int32
+                                             : GoKind::int64);
+        } else {
+          c.value = std::to_string(x);
+          c.kind = static_cast<int>(n == 1   ? GoKind::uint8
+                                    : n == 2 ? GoKind::uint16
+                                    : n == 4 ? GoKind::uint32
+                                             : GoKind::uint64);
+        }
+      } else if (typ == "float32") {
+        n = 4;
+        const auto a = static_cast<std::uint32_t>(le(i, 4));
+        float x = 0;
+        std::memcpy(&x, &a, 4);
+        c.value = format_go_float(x, 32);
+        c.kind = static_cast<int>(GoKind::float32);
+      } else if (typ == "float64") {
+        n = 8;
+        const std::uint64_t a = le(i, 8);
+        double x = 0;
+        std::memcpy(&x, &a, 8);
+        c.value = format_go_float(x, 64);
+        c.kind = static_cast<int>(GoKind::float64);
+      } else {
+        if (n == 0) {
+          int bits = 0;
+          for (const char* pfx : {"uint", "int"}) {
+            const std::string p = pfx;
+            if (typ.starts_with(p)) {
+              const std::string rest = typ.substr(p.size());
+              if (!rest.empty() && rest.size() < 10 &&
+                  std::all_of(rest.begin(), rest.end(),
+                              [](char d) { return d >= '0' && d <= '9'; }))
+                bits = std::stoi(rest);
+              break;
+            }
+          }
+          if (bits == 0 || (bits & (bits - 1)) != 0)
+            throw EvalError("unknown CPU register type conversion to \"" + typ + "\"");
+          n = static_cast<std::size_t>(bits / 8);
+          if (n == 0)
+            throw EvalError("unknown CPU register type conversion to \"" + typ + "\"");
+        }
+        static const char* const kHex = "0123456789abcdef";
+        for (std::size_t k = i; k < std::min(bytes.size(), i + n); ++k) {
+          c.value += kHex[std::to_integer<unsigned>(bytes[k]) >> 4];
+          c.value += kHex[std::to_integer<unsigned>(bytes[k]) & 15];
+        }
+        c.len = static_cast<std::int64_t>(c.value.size());
+        c.kind = static_cast<int>(GoKind::string);
+      }
+      out->children.push_back(std::move(c));
+    }
+    out->len = static_cast<std::int64_t>(out->children.size());
+    out->type = out->real_type = "[" + std::to_string(out->children.size()) + "]void";
+    V r;
+    r.name = xv.name;
+    r.synth = std::move(out);
+    return r;
   }
 
   V local(const ScopeVar& e) {
@@ -2121,6 +2339,8 @@ class Evaluator {
       throw EvalError("nil (type nil) is not a struct");
     if (xv.addr == 0 && xv.name.empty() && !xv.type && !xv.synth && xv.value)
       throw EvalError(xv.value->str() + " (type " + xv.type_string() + ") is not a struct");
+    if (xv.cpu_reg)  // REGNAME.int8 and friends
+      return register_conversion(xv, n.s);
     return struct_member(xv, n.s);
   }
 
@@ -3343,6 +3563,15 @@ Variable to_api(Evaluator& ev, ValueLoader& loader, const BinaryInfo& bi, const 
   }
   if (v.nil || (!v.type && v.value && v.addr == 0))
     return constant_variable(v, name, bi);
+  if (v.cpu_reg && v.type && v.value) {
+    // Delve's loadValue of a VariableCPURegister: the value from the register's bytes.
+    Variable out = constant_variable(v, name, bi);
+    out.addr = v.addr;
+    out.flags = v.flags;
+    if (out.kind == static_cast<int>(GoKind::string))
+      out.base = kFakeAddressUnresolv;
+    return out;
+  }
   if (!v.unreadable.empty() || !v.type) {
     Variable out;
     out.name = name;

@@ -25,7 +25,35 @@ struct Walker {
   bool systemstack = true;
   std::uint64_t stackhi = 0;
   pid_t tid = 0;
+  bool simple = false;  // Delve's StacktraceSimple: no stack switches
   std::string err;
+
+  /// The return address saved at `addr`. When it cannot be read Delve's advanceRegs keeps
+  /// the memory error (ptrace's EIO): the frame is still made, as the bottom one, and the
+  /// walk ends with an error frame.
+  std::uint64_t read_return_address(std::uint64_t addr) {
+    if (auto v = im.read_u64(addr))
+      return *v;
+    if (err.empty())
+      err = "input/output error";
+    return 0;
+  }
+
+  /// Delve's newStackframe without a return address (retaddr 0: the return address slot
+  /// would be at 0, or the CFA is undefined): an empty frame, then the walk stops with
+  /// "NULL address" (an error frame after it). The empty frame still goes through the
+  /// stack switch and bottom checks of stackIterator.Next.
+  std::optional<Frame> null_address_frame() {
+    err = "NULL address";
+    Frame f;
+    if (!simple && switch_stack(nullptr)) {
+      f.bottom = atend;
+      return f;
+    }
+    atend = true;  // Ret is 0
+    f.bottom = true;
+    return f;
+  }
 
   std::optional<std::uint64_t> reg(unsigned n) const {
     if (n == kRegRsp)
@@ -62,22 +90,20 @@ struct Walker {
       // No FDE (assembly without CFI): assume a standard frame-pointer frame.
       cfa = regs.gp.rbp + 16;
       retaddr = cfa - 8;
-      ret = im.read_u64(retaddr).value_or(0);
+      ret = read_return_address(retaddr);
       caller_rbp = im.read_u64(cfa - 16).value_or(0);
     } else {
       auto base = reg(row->cfa_register);
       if (!base) {
-        char buf[96];
-        std::snprintf(buf, sizeof buf, "CFA becomes undefined at PC %#llx",
-                      static_cast<unsigned long long>(pc));
-        err = buf;
-        return std::nullopt;
+        // Delve's advanceRegs fails with "CFA becomes undefined" and no return address,
+        // which newStackframe then reports as a NULL address.
+        return null_address_frame();
       }
       cfa = *base + static_cast<std::uint64_t>(row->cfa_offset);
       const auto ra = row->return_address();
       if (ra.kind == dwarf::RegisterRule::Kind::offset) {
         retaddr = cfa + static_cast<std::uint64_t>(ra.offset);
-        ret = im.read_u64(retaddr).value_or(0);
+        ret = read_return_address(retaddr);
       }
       const auto bp_rule = row->rule(kRegRbp);
       if (bp_rule.kind == dwarf::RegisterRule::Kind::offset) {
@@ -87,10 +113,8 @@ struct Walker {
         caller_rbp = im.read_u64(regs.gp.rbp).value_or(0);
       }
     }
-    if (retaddr == 0) {
-      err = "NULL address";
-      return std::nullopt;
-    }
+    if (retaddr == 0)
+      return null_address_frame();
     Frame f;
     f.current = im.target.location(pc);
     f.tid = top ? tid : 0;
@@ -118,7 +142,7 @@ struct Walker {
         f.call.line = static_cast<int>(l->line);
       }
     }
-    if (switch_stack(fn)) {
+    if (!simple && switch_stack(fn)) {
       f.bottom = atend;
       return f;
     }
@@ -173,8 +197,9 @@ struct Walker {
 }  // namespace
 
 std::vector<Frame> Target::Impl::walk(const Goroutine* g, pid_t tid, int max_frames,
-                                      bool physical_only) {
+                                      bool physical_only, const StackOptions& opts) {
   Walker w(*this, g);
+  w.simple = opts.simple;
   if (g) {
     w.systemstack = g->system_stack;
     w.stackhi = g->stack_hi;
@@ -189,6 +214,18 @@ std::vector<Frame> Target::Impl::walk(const Goroutine* g, pid_t tid, int max_fra
     w.regs.gp.rip = g->sched_pc;
   }
   w.pc = w.regs.gp.rip;
+  if (opts.from_g_sched && g) {
+    // Delve's StacktraceG: switchToGoroutineStack before the first frame, which replaces
+    // pc, sp and bp with g.sched's (the other registers stay the thread's, if running)
+    // and leaves the walk on the goroutine stack at its top. A running goroutine's g.sched
+    // is stale: gogo zeroed sp and bp.
+    w.systemstack = false;
+    w.pc = g->sched_pc;
+    w.regs.gp.rsp = g->sched_sp;
+    w.regs.gp.rbp = g->sched_bp;
+    w.regs.gp.rip = g->sched_pc;
+    w.top = true;
+  }
   std::vector<Frame> frames;
   while (static_cast<int>(frames.size()) < max_frames) {
     auto f = w.next();
@@ -258,10 +295,25 @@ std::vector<Defer> Target::Impl::defers_of(const Goroutine& g) {
   return out;
 }
 
+StackOptions StackOptions::from_delve(unsigned opts) {
+  StackOptions o;
+  o.read_defers = (opts & 1U) != 0;
+  o.simple = (opts & 2U) != 0;
+  o.from_g_sched = (opts & 4U) != 0;
+  return o;
+}
+
 std::vector<Frame> Target::stacktrace(const Goroutine& g, int depth, bool read_defers) {
+  StackOptions opts;
+  opts.read_defers = read_defers;
+  return stacktrace(g, depth, opts);
+}
+
+std::vector<Frame> Target::stacktrace(const Goroutine& g, int depth, const StackOptions& opts) {
+  const bool read_defers = opts.read_defers;
   if (depth < 0)
     throw EvalError("negative maximum stack depth");
-  auto frames = impl_->walk(&g, g.thread_id, depth + 1, false);
+  auto frames = impl_->walk(&g, g.thread_id, depth + 1, false, opts);
   if (frames.size() > static_cast<std::size_t>(depth) + 1 && frames.back().err.empty()) {
     frames.resize(static_cast<std::size_t>(depth) + 1);
   }

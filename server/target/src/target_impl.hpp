@@ -77,7 +77,8 @@ struct Target::Impl {
 
   // stack.cpp
   /// Physical frames (no inlined ones), Delve's stackIterator.
-  std::vector<Frame> walk(const Goroutine* g, pid_t tid, int max_frames, bool physical_only);
+  std::vector<Frame> walk(const Goroutine* g, pid_t tid, int max_frames, bool physical_only,
+                          const StackOptions& opts = {});
   std::vector<Defer> defers_of(const Goroutine& g);
 };
 

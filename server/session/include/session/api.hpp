@@ -2,6 +2,7 @@
 // Protocol-neutral value types of a debugging session, shaped like Delve's service/api
 // types so that the JSON-RPC front end is a field-by-field translation and the DAP front
 // end can use the same data. No proc/target types appear here.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -103,6 +104,55 @@ struct Goroutine {
   bool operator==(const Goroutine&) const = default;
 };
 
+/// Delve api.GoroutineField: what a ListGoroutines filter tests or its grouping keys on.
+/// On the wire a uint8 (Filters[].Kind, GroupBy); values above kGoroutineUser are accepted
+/// by dlv and behave as kGoroutineFieldNone (a filter always true, a group key of "").
+enum GoroutineField : int {
+  kGoroutineFieldNone = 0,
+  kGoroutineCurrentLoc = 1,  ///< "file:line in fn" of current_loc contains Arg
+  kGoroutineUserLoc = 2,     ///< ... of user_current_loc
+  kGoroutineGoLoc = 3,       ///< ... of go_statement_loc
+  kGoroutineStartLoc = 4,    ///< ... of start_loc
+  kGoroutineLabel = 5,       ///< Arg "key=value": labels[key] == value; Arg "key": key is set
+  kGoroutineRunning = 6,     ///< on a thread (thread_id != 0)
+  kGoroutineUser = 7,        ///< not a runtime goroutine (by start_loc's function)
+};
+
+/// Delve api.ListGoroutinesFilter (ListGoroutines `Filters[]`: Kind, Negated, Arg).
+struct GoroutineFilter {
+  int kind = kGoroutineFieldNone;
+  std::string arg;
+  bool negated = false;
+  bool operator==(const GoroutineFilter&) const = default;
+};
+
+/// Delve api.GoroutineGroupingOptions (embedded in ListGoroutinesIn: GroupBy, GroupByKey,
+/// MaxGroupMembers, MaxGroups at the top level of the params object).
+struct GoroutineGrouping {
+  int group_by = kGoroutineFieldNone;  ///< kGoroutineFieldNone: no grouping
+  std::string group_by_key;            ///< the label key for kGoroutineLabel
+  int max_group_members = 0;           ///< goroutines kept per group (dlv keeps none if <= 0)
+  int max_groups = 0;                  ///< <= 0: unlimited
+  bool operator==(const GoroutineGrouping&) const = default;
+};
+
+/// Delve api.GoroutineGroup: members are goroutines[offset, offset + count).
+struct GoroutineGroup {
+  std::string name;
+  int offset = 0;
+  int count = 0;
+  int total = 0;  ///< goroutines of the (filtered) page in the group, kept or not
+  bool operator==(const GoroutineGroup&) const = default;
+};
+
+/// Delve rpc2.ListGoroutinesOut.
+struct GoroutineList {
+  std::vector<Goroutine> goroutines;
+  int nextg = -1;
+  std::optional<std::vector<GoroutineGroup>> groups;  ///< null on the wire unless grouped
+  bool too_many_groups = false;
+};
+
 /// Delve api.Breakpoint. `tracepoint` is `"continue"` on the wire.
 struct Breakpoint {
   int id = 0;
@@ -202,6 +252,23 @@ struct Register {
   std::string name;
   std::string value;
   int dwarf_number = 0;
+};
+
+/// Delve api.PackageBuildInfo.
+struct PackageBuildInfo {
+  std::string import_path;
+  std::string directory_path;
+  std::vector<std::string> files;  ///< empty: null on the wire
+};
+
+/// Delve api.AsmInstruction (RPCServer.Disassemble).
+struct AsmInstruction {
+  Location loc;
+  std::optional<Location> dest_loc;  ///< a CALL/JMP's target (null otherwise)
+  std::string text;
+  std::vector<std::byte> bytes;
+  bool breakpoint = false;  ///< one of our traps is at loc.pc
+  bool at_pc = false;       ///< the goroutine's thread stands at loc.pc
 };
 
 }  // namespace goscope::session::api

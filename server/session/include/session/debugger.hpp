@@ -97,9 +97,15 @@ class Debugger {
   std::vector<api::Thread> threads();
   api::Thread thread(int tid);
   std::vector<api::Goroutine> goroutines(int start, int count, int* next);
+  /// Delve's ListGoroutines: the page [start, start+count) read first, then filtered and
+  /// grouped (Nextg comes from the unfiltered page, as in Delve).
+  api::GoroutineList goroutines(int start, int count,
+                                const std::vector<api::GoroutineFilter>& filters,
+                                const api::GoroutineGrouping& grouping);
+  /// `opts`: Delve's StacktraceOptions bits (1 ReadDefers, 2 Simple, 4 G: from g.sched).
   std::vector<api::Stackframe> stacktrace(std::int64_t goroutine_id, int depth, bool full,
                                           const std::optional<api::LoadConfig>& cfg,
-                                          bool read_defers = false);
+                                          unsigned opts = 0);
   std::vector<api::Variable> local_vars(const api::EvalScope& scope, const api::LoadConfig& cfg);
   std::vector<api::Variable> function_args(const api::EvalScope& scope, const api::LoadConfig& cfg);
   std::vector<api::Variable> package_vars(const std::string& filter, const api::LoadConfig& cfg);
@@ -112,6 +118,12 @@ class Debugger {
   std::vector<api::Register> registers(int thread_id, bool include_fp,
                                        const std::optional<api::EvalScope>& scope = {});
   std::vector<std::byte> examine_memory(std::uint64_t addr, int length);
+  /// Delve's ListPackagesBuildInfo: the packages of the binary from its compile units.
+  std::vector<api::PackageBuildInfo> packages_build_info(bool include_files);
+  /// Delve's Disassemble: [start, end), or the function containing `start` when `end` is 0;
+  /// `flavour` 0 GNU, 1 Intel, 2 Go. The scope's goroutine marks AtPC.
+  std::vector<api::AsmInstruction> disassemble(const api::EvalScope& scope, std::uint64_t start,
+                                               std::uint64_t end, int flavour);
 
   std::vector<std::string> functions(const std::string& filter);
   std::vector<std::string> sources(const std::string& filter);

@@ -97,6 +97,18 @@ struct Goroutine {
   std::string unreadable;  ///< set (alone) when the g could not be read
 };
 
+/// How a goroutine's stack is walked: Delve's proc.StacktraceOptions (the Opts bits of
+/// the Stacktrace request, api.StacktraceOptions).
+struct StackOptions {
+  bool read_defers = false;   ///< StacktraceReadDefers (1): fill Frame::defers
+  bool simple = false;        ///< StacktraceSimple (2): never switch stacks (system stack
+                              ///< to goroutine stack, top-of-stack functions)
+  bool from_g_sched = false;  ///< StacktraceG (4): start from the registers saved in
+                              ///< g.sched even when a thread runs the goroutine
+  /// From Delve's bit mask (the request's Opts).
+  static StackOptions from_delve(unsigned opts);
+};
+
 /// Where an expression is evaluated: a goroutine's frame (Delve's EvalScope).
 struct Scope {
   std::int64_t goroutine = -1;  ///< -1: the current goroutine
@@ -138,6 +150,10 @@ class Target {
 
   /// Up to depth+1 frames, innermost first (inlined calls as their own frames).
   std::vector<Frame> stacktrace(const Goroutine& g, int depth, bool read_defers = false);
+  /// The same with all of Delve's options (g.Stacktrace(depth, opts)). A running
+  /// goroutine walked from_g_sched starts at its stale g.sched (sp 0): Delve then answers
+  /// an empty bottom frame and a "NULL address" error frame.
+  std::vector<Frame> stacktrace(const Goroutine& g, int depth, const StackOptions& opts);
   std::vector<Frame> thread_stacktrace(pid_t tid, int depth);
 
   /// The frame a Scope names; throws EvalError if the goroutine or frame does not exist.
