@@ -73,6 +73,8 @@ def dlv_connect():
     p, addr = start()
     script = "\n".join([
         "break main.add", "continue", "print a", "args", "locals", "stack", "goroutines",
+        "disassemble", "disassemble -l main.square", "goroutines -group user",
+        "goroutines -with user", "regs", "toggle 1", "breakpoints",
         "trace main.fact", "continue", "exit", "y", ""])
     r = subprocess.run(["dlv", "connect", addr], input=script, capture_output=True, text=True,
                        timeout=120, env={**os.environ, "TERM": "dumb"})
@@ -86,6 +88,12 @@ def dlv_connect():
         "a = 2\nb = 3",
         "in main.add", "in main.main",
         "Goroutine 1 - User:",
+        "TEXT main.add(SB) ", "=>\tmain.go:24\t", "\tsub rsp, 0x10\n",
+        "\tadd rax, qword ptr [rsp+0x20]\n", "TEXT main.square(SB) ", "\timul rax, rcx\n",
+        "[1 goroutines]",
+        " Rflags = 0x", "Fs_base = 0x",
+        "Breakpoint 1 toggled at",
+        "Breakpoint 1 (disabled) at 0x0 for main.add()",
         "Tracepoint 2 set at",
         "> goroutine(1): main.fact(5)", "> goroutine(1): main.fact(1)",
         ">> goroutine(1): => (1)", ">> goroutine(1): => (120)",

@@ -2596,10 +2596,11 @@ std::vector<api::AsmInstruction> Debugger::disassemble(const api::EvalScope& sco
                     static_cast<unsigned long long>(start));
       throw DebuggerError(buf);
     }
-    // The registers of the scope's goroutine's thread, else of the current thread.
+    // The registers of the scope's goroutine's thread, else of the current thread (which
+    // is the selected goroutine's, as in Delve's FindGoroutine).
     pid_t tid = I.current_tid;
     const std::int64_t goid = scope.goroutine_id == -1 ? I.selected_goid : scope.goroutine_id;
-    if (goid > 0) {
+    if (goid > 0 && goid != I.selected_goid) {
       pid_t on = 0;
       for (pid_t t : I.p->threads()) {
         if (I.goid_of(t) == goid)

@@ -40,11 +40,12 @@ std::int64_t goroutine_id_of(proc::Process& process, const BinaryInfo& bi, pid_t
   };
   (void)tid;
   try {
-    // Go on linux/amd64 keeps g in the TLS slot just below the thread pointer.
+    // Go on linux/amd64 keeps g in the TLS slot just below the thread pointer. A slot still
+    // 0 is a thread the runtime has not set up yet (a new M right after runtime.clone): it
+    // runs no goroutine, whatever its R14 (the parent's g, copied by clone) says.
     if (regs.gp.fs_base != 0) {
       const auto g = process.read<std::uint64_t>(proc::VirtAddr(regs.gp.fs_base - 8));
-      if (g != 0)
-        return goid_of_g(g);
+      return goid_of_g(g);
     }
   } catch (const proc::Error&) {
   }
