@@ -38,6 +38,7 @@ MODE: values      breakpoint, stacks, locals/args/package vars, Eval of every ki
                   FindLocation specs, ListSources/Functions/Types filters, Disassemble (3
                   flavours), ExamineMemory, FunctionReturnLocations, State, GetVersion and
                   the session queries (basic fixture)
+      call        Command call: injected function calls (values fixture)
       viewx       escaped parameters, deferred calls through wrappers (and their scopes),
                   time.Time in IANA zones, a map caught growing, struct keys and comparisons
                   (viewx fixture)
@@ -1180,6 +1181,49 @@ def mode_entries():
         pr.finish()
 
 
+def mode_call():
+    """Delve's `call` command (function call injection, debugCallV2): results in the current
+    thread's ReturnValues, error texts, calls without injection, then next and continue
+    keep working (values fixture)."""
+    pr = Pair(FIXTURES + "/values")
+    pr.same("CreateBreakpoint main.stop", "CreateBreakpoint",
+            {"Breakpoint": {"functionName": "main.stop"}},
+            lambda r: {k: r["Breakpoint"][k] for k in ("file", "line", "functionName")})
+    pr.same("continue to main.stop", "Command", {"name": "continue"}, stop_loc)
+
+    def call_result(r):
+        # Results of an injected call live in the dead frame of a throwaway goroutine
+        # (FakeAddress): where that stack lies differs between two processes.
+        out = stop_loc(r)
+        for v in out["ReturnValues"] or []:
+            if v.get("flags", 0) & 32:
+                v["addr"] = "fake"
+        return out
+
+    def call(expr, cfg=DEFAULT_CFG):
+        args = {"name": "call", "expr": expr}
+        if cfg is not None:
+            args["ReturnInfoLoadConfig"] = cfg
+        pr.same("call %s%s" % (expr, "" if cfg is not None else " [nil cfg]"), "Command",
+                args, call_result)
+
+    for e in ['divide(7, 2)', 'divide(1, 0)', 'sum3(1, 2.5, "x")', 'sum3(2, -0.5, "")',
+              'divide(GlobalInt, 5)', 'main.divide(9, 3)', 'GlobalInt', 'GlobalPoint.X',
+              'divide(1, 2, 3)', 'divide(1)', 'divide("a", 1)', 'divide(1.5, 1)',
+              'nosuch(1)', 'inspect']:
+        call(e)
+    call('divide(1, 2)', None)
+    pr.same("Eval of a call without call", "Eval",
+            {"Scope": scope(0), "Expr": "divide(1, 2)", "Cfg": DEFAULT_CFG})
+    pr.same("State after calls", "State", {"NonBlocking": False}, stop_loc)
+    pr.same("next after calls", "Command", {"name": "next"}, stop_loc)
+    call('sum3(GlobalInt, 0.25, GlobalStr)')
+    call('divide(8, 2)')
+    pr.same("Stacktrace after calls", "Stacktrace", {"Id": -1, "Depth": 3}, user_frames)
+    pr.same("continue to exit", "Command", {"name": "continue"}, stop_loc)
+    pr.finish()
+
+
 FIXTURE_SRC = None
 
 if __name__ == "__main__":
@@ -1187,4 +1231,4 @@ if __name__ == "__main__":
     {"values": mode_values, "diffx": mode_diffx, "values_opt": mode_values_opt,
      "goroutines": mode_goroutines, "stepx": mode_stepx,
      "next_interrupted": mode_next_interrupted, "viewx": mode_viewx, "entries": mode_entries,
-     "breakpoints": mode_breakpoints, "methods": mode_methods}[MODE]()
+     "breakpoints": mode_breakpoints, "methods": mode_methods, "call": mode_call}[MODE]()

@@ -20,6 +20,13 @@ user_fpregs_struct Process::fp_registers(pid_t tid) {
   return fp;
 }
 
+void Process::set_fp_registers(pid_t tid, const user_fpregs_struct& fp) {
+  make_stopped(tid);
+  if (ptrace(PTRACE_SETFPREGS, tid, nullptr, &fp) < 0) {
+    Error::send_errno("PTRACE_SETFPREGS " + std::to_string(tid));
+  }
+}
+
 std::vector<std::byte> Process::xstate(pid_t tid) {
   make_stopped(tid);
   // Large enough for AVX-512 (2.7 KiB); the kernel says how much it filled.

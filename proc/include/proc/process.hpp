@@ -156,6 +156,8 @@ class Process {
   /// x87/SSE state (PTRACE_GETFPREGS): Go's register ABI passes floats in X0-X14.
   /// (Implemented in proc/src/fp_registers.cpp, with xstate().)
   user_fpregs_struct fp_registers(pid_t tid);
+  /// Writes the x87/SSE state back (PTRACE_SETFPREGS): float arguments of an injected call.
+  void set_fp_registers(pid_t tid, const user_fpregs_struct& fp);
   /// The thread's XSAVE area (PTRACE_GETREGSET NT_X86_XSTATE: AVX and AVX-512 state beyond
   /// fp_registers()); empty where the kernel has none.
   std::vector<std::byte> xstate(pid_t tid);

@@ -20,12 +20,14 @@
 
 #include "dwarf/debug_info.hpp"
 #include "dwarf/elf_file.hpp"
+#include "dwarf/expr.hpp"
 #include "goroutine_query.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/build_info.hpp"
 #include "target/disassemble.hpp"
+#include "target/fncall.hpp"
 #include "target/readers.hpp"
 #include "target/register_view.hpp"
 #include "target/stepper.hpp"
@@ -1550,6 +1552,14 @@ struct Debugger::Impl {
     switch (ev.kind) {
       case K::breakpoint: {
         const auto pc = ev.pc.value();
+        if (call_return_site && call_return_site->first == ev.tid &&
+            call_return_site->second == pc) {
+          // The thread an injected call ran on is back at its trap: stepped over, not
+          // reported again (Delve clears the thread's breakpoint when the call starts).
+          call_return_site.reset();
+          p->resume_thread(ev.tid);
+          return Outcome::resume;
+        }
         bool step_done = false;
         bool enter_call = false;
         std::optional<std::vector<api::Variable>> ret_values;
@@ -1731,6 +1741,10 @@ struct Debugger::Impl {
 
   // Resumes the process and runs the event loop until something stops it.
   void run_until_stop(const std::function<void()>& resumed) {
+    struct ForgetCallSite {
+      Impl& self;
+      ~ForgetCallSite() { self.call_return_site.reset(); }
+    } forget_call_site{*this};
     watch_out_of_scope.clear();
     step_over_watch_stops();
     stops.clear();
@@ -1772,6 +1786,529 @@ struct Debugger::Impl {
     } catch (const proc::ProcessExited& e) {
       mark_exit(e.status());
     }
+  }
+
+  // ---------------------------------------------------------------- call injection
+  // Delve's `call` command (proc.EvalExpressionWithCalls) for one top-level call of a Go
+  // function, through the runtime's debugCallV2 protocol (runtime/asm_amd64.s): the
+  // thread's registers are saved, the runtime opens a frame on a new goroutine of the same
+  // thread and traps with R12 = 0 (we write the arguments where the function's DWARF puts
+  // them at its entry and jump to it), 1 (results readable in the dead frame, as Delve reads
+  // them: the function's locations at its entry with CFA = SP), 2 (panic value at SP), 8
+  // (refused: reason at SP) and 16 (we restore every register but RIP/RSP and step out of
+  // debugCallV2, then restore RFLAGS).
+  struct CallArg {
+    const dwarf::Variable* formal = nullptr;
+    std::vector<std::byte> bytes;
+    bool needs_alloc = false;  ///< a literal string: copied into a runtime.mallocgc block
+    std::string literal;
+  };
+  struct InjectedCall {
+    const dwarf::Function* fn = nullptr;
+    std::uint64_t closure = 0;
+    std::vector<CallArg> args;
+    std::uint64_t frame_size = 0;
+    target::LoadConfig cfg;
+    bool mallocgc = false;  ///< runtime.mallocgc(size, nil, false): result in RAX
+    std::uint64_t malloc_size = 0;
+    std::uint64_t rax = 0;
+    std::vector<target::Variable> results;
+    std::optional<target::Variable> panic_value;
+    std::string error;
+  };
+  /// The thread of the last call and its pc (one of our traps' sites, maybe): the next run
+  /// steps over a trap there instead of reporting it again, as Delve.
+  std::optional<std::pair<pid_t, std::uint64_t>> call_return_site;
+
+  const dwarf::Function* function_named(std::string_view name) const {
+    for (const auto& f : bi->debug().functions()) {
+      if (f.name == name)
+        return &f;
+    }
+    return nullptr;
+  }
+
+  static std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t\n");
+    if (b == std::string::npos)
+      return {};
+    return s.substr(b, s.find_last_not_of(" \t\n") - b + 1);
+  }
+
+  // `f(a, b)` -> "f", {"a", "b"}; false when the expression is not one call at top level.
+  static bool split_call(const std::string& e0, std::string& fn, std::vector<std::string>& args) {
+    const std::string e = trim(e0);
+    if (e.empty() || e.back() != ')')
+      return false;
+    int depth = 0;
+    std::size_t open = std::string::npos;
+    std::vector<std::size_t> commas;
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      const char c = e[i];
+      if (c == '"' || c == '\'' || c == '`') {
+        for (++i; i < e.size() && e[i] != c; ++i) {
+          if (c != '`' && e[i] == '\\')
+            ++i;
+        }
+        continue;
+      }
+      if (c == '(' || c == '[' || c == '{') {
+        if (depth == 0) {
+          if (c != '(')
+            open = std::string::npos;
+          else
+            open = i;
+          commas.clear();
+        }
+        ++depth;
+      } else if (c == ')' || c == ']' || c == '}') {
+        if (--depth < 0)
+          return false;
+        if (depth == 0 && i != e.size() - 1)
+          open = std::string::npos;
+      } else if (c == ',' && depth == 1) {
+        commas.push_back(i);
+      }
+    }
+    if (depth != 0 || open == std::string::npos || open == 0)
+      return false;
+    fn = trim(e.substr(0, open));
+    if (fn.empty())
+      return false;
+    args.clear();
+    const std::string inner = e.substr(open + 1, e.size() - open - 2);
+    if (trim(inner).empty())
+      return true;
+    std::size_t from = open + 1;
+    for (auto c : commas) {
+      args.push_back(trim(e.substr(from, c - from)));
+      from = c + 1;
+    }
+    args.push_back(trim(e.substr(from, e.size() - 1 - from)));
+    return true;
+  }
+
+  void write_u64(std::uint64_t addr, std::uint64_t v) {
+    p->write_memory(proc::VirtAddr(addr), std::as_bytes(std::span(&v, 1)));
+  }
+
+  // An event of the running process that is not a step of the protocol on the call's thread:
+  // the process goes on (breakpoints hit meanwhile are not reported: a difference from Delve,
+  // which stops there with the call in progress).
+  void call_other_event(const proc::StopEvent& ev) {
+    using K = proc::StopEvent::Kind;
+    switch (ev.kind) {
+      case K::exited:
+      case K::killed:
+        mark_exit(ev.kind == K::exited ? ev.exit_status : -1);
+        throw_exited();
+      case K::interrupted:
+        halt_requested = false;
+        p->resume_all();
+        return;
+      case K::signal:
+        p->resume_thread(ev.tid, ev.signal == SIGTRAP ? 0 : ev.signal);
+        return;
+      default:
+        p->resume_thread(ev.tid);
+        return;
+    }
+  }
+
+  proc::StopEvent call_wait() {
+    try {
+      return p->wait_event();
+    } catch (const proc::ProcessExited& e) {
+      mark_exit(e.status());
+      throw_exited();
+    }
+  }
+
+  // Runs one injected call on `tid` (stopped) to the end of the protocol; the other threads
+  // run meanwhile (`others_stopped`: they are all stopped now and are resumed here).
+  void inject(pid_t tid, InjectedCall& c, const dwarf::Function& dbgcall, bool others_stopped) {
+    const auto saved = p->registers(tid);
+    const auto saved_fp = p->fp_registers(tid);
+    {
+      auto r = saved;
+      const std::uint64_t sp = r.gp.rsp - 8;
+      write_u64(sp, r.gp.rip);
+      write_u64(sp - 16, c.frame_size);
+      r.gp.rsp = sp;
+      r.gp.rip = bi->to_virt(dbgcall.low_pc).value();
+      p->set_registers(tid, r);
+    }
+    invalidate();
+    if (others_stopped)
+      p->resume_all();
+    else
+      p->resume_thread(tid);
+    const auto in_dbgcall = [&](std::uint64_t pc) {
+      return pc >= bi->to_virt(dbgcall.low_pc).value() && pc < bi->to_virt(dbgcall.high_pc).value();
+    };
+    for (;;) {
+      const auto ev = call_wait();
+      if (ev.tid != tid || ev.kind != proc::StopEvent::Kind::signal || ev.signal != SIGTRAP) {
+        call_other_event(ev);
+        continue;
+      }
+      auto regs = p->registers(tid);
+      std::uint8_t insn = 0;
+      try {
+        p->read_memory(proc::VirtAddr(regs.gp.rip - 1),
+                       std::as_writable_bytes(std::span(&insn, 1)));
+      } catch (const proc::Error&) {
+      }
+      const auto* at = bi->function_at(proc::VirtAddr(regs.gp.rip - 1));
+      if (insn != 0xcc || (at && at->name.find("debugCall") == std::string::npos)) {
+        call_other_event(ev);
+        continue;
+      }
+      invalidate();
+      switch (static_cast<target::DebugCallTrap>(regs.gp.r12)) {
+        case target::DebugCallTrap::failed: {
+          const auto ptr = p->read<std::uint64_t>(proc::VirtAddr(regs.gp.rsp));
+          const auto len = p->read<std::uint64_t>(proc::VirtAddr(regs.gp.rsp + 8));
+          std::string msg(std::min<std::uint64_t>(len, 4096), '\0');
+          try {
+            p->read_memory(proc::VirtAddr(ptr),
+                           std::as_writable_bytes(std::span(msg.data(), msg.size())));
+            c.error = msg;
+          } catch (const proc::Error& e) {
+            c.error = std::string("could not get precheck error reason: ") + e.what();
+          }
+          break;
+        }
+        case target::DebugCallTrap::call:
+          if (c.error.empty())
+            start_injected(tid, c, dbgcall);
+          break;
+        case target::DebugCallTrap::returned:
+          if (!c.error.empty() || c.panic_value)
+            break;
+          if (c.mallocgc) {
+            c.rax = regs.gp.rax;
+            break;
+          }
+          try {
+            // As Delve: pretend to be at the function's entry, CFA = SP.
+            auto fake = regs;
+            const std::uint64_t entry = bi->to_virt(c.fn->low_pc).value();
+            const std::uint64_t cfa = regs.gp.rsp;
+            fake.gp.rsp = cfa - 8;
+            fake.gp.rip = entry;
+            const auto rd = target::thread_register_reader(*p, tid, fake);
+            auto l = loader();
+            for (const auto& param : c.fn->params) {
+              if (!param.is_result)
+                continue;
+              auto v = l.load_variable(param, entry, cfa, rd, c.cfg);
+              v.flags |= target::kFlagFakeAddress;
+              c.results.push_back(std::move(v));
+            }
+          } catch (const std::exception& e) {
+            c.error = std::string("could not get return values: ") + e.what();
+          }
+          break;
+        case target::DebugCallTrap::panicked: {
+          const auto* t = bi->debug().find_type("interface {}");
+          if (!t) {
+            c.error = "could not get panic: no type interface {}";
+            break;
+          }
+          auto l = loader();
+          auto v = l.load("~panic", t, regs.gp.rsp, c.cfg);
+          v.flags |= target::kFlagFakeAddress;
+          c.panic_value = std::move(v);
+          break;
+        }
+        case target::DebugCallTrap::restore: {
+          auto r = saved;
+          r.gp.rip = regs.gp.rip;
+          r.gp.rsp = regs.gp.rsp;
+          p->set_registers(tid, r);
+          p->set_fp_registers(tid, saved_fp);
+          // Out of debugCallV2 (it reloads the registers the stack copier may have moved,
+          // then returns to the saved pc).
+          for (int i = 0; i < 256 && in_dbgcall(p->registers(tid).gp.rip); ++i) {
+            p->step_instruction(tid);
+            for (;;) {
+              const auto sev = call_wait();
+              if (sev.tid == tid && sev.kind == proc::StopEvent::Kind::single_step)
+                break;
+              call_other_event(sev);
+            }
+          }
+          auto last = p->registers(tid);
+          last.gp.eflags = saved.gp.eflags;  // the tail of debugCallV2 changes the flags
+          p->set_registers(tid, last);
+          invalidate();
+          return;
+        }
+      }
+      p->resume_thread(tid);
+    }
+  }
+
+  // Trap 0: the frame is open; writes the arguments and enters the function. A failure
+  // leaves the thread where it is (the protocol then goes on to trap 1 and 16).
+  void start_injected(pid_t tid, InjectedCall& c, const dwarf::Function& dbgcall) {
+    try {
+      for (auto& a : c.args) {
+        if (!a.needs_alloc)
+          continue;
+        std::uint64_t base = 0;
+        if (!a.literal.empty()) {
+          InjectedCall m;
+          m.fn = function_named("runtime.mallocgc");
+          if (!m.fn)
+            throw DebuggerError("could not find runtime.mallocgc");
+          m.mallocgc = true;
+          m.malloc_size = a.literal.size();
+          m.frame_size = 8 * 4 + (9 + 15) * 8;
+          inject(tid, m, dbgcall, false);
+          if (!m.error.empty())
+            throw DebuggerError(m.error);
+          if (m.rax == 0)
+            throw DebuggerError("could not allocate string");
+          base = m.rax;
+          p->write_memory(proc::VirtAddr(base),
+                          std::as_bytes(std::span(a.literal.data(), a.literal.size())));
+        }
+        const std::uint64_t hdr[2] = {base, a.literal.size()};
+        a.bytes.assign(reinterpret_cast<const std::byte*>(hdr),
+                       reinterpret_cast<const std::byte*>(hdr) + 16);
+        a.needs_alloc = false;
+      }
+      auto regs = p->registers(tid);
+      auto fp = p->fp_registers(tid);
+      const auto orig = regs;
+      const std::uint64_t cfa = regs.gp.rsp;
+      const std::uint64_t entry = bi->to_virt(c.fn->low_pc).value();
+      regs.gp.rsp = cfa - 8;
+      regs.gp.rip = entry;
+      std::vector<target::MemoryWrite> mem;
+      mem.push_back({cfa - 8, {}});
+      {
+        const std::uint64_t ret = orig.gp.rip;
+        mem.back().bytes.assign(reinterpret_cast<const std::byte*>(&ret),
+                                reinterpret_cast<const std::byte*>(&ret) + 8);
+      }
+      if (c.mallocgc) {
+        regs.gp.rax = c.malloc_size;
+        regs.gp.rbx = 0;
+        regs.gp.rcx = 0;
+      } else {
+        if (c.closure != 0)
+          regs.gp.rdx = c.closure;
+        dwarf::ExprContext ctx;
+        const proc::Registers at_entry = regs;
+        ctx.read_register = [at_entry](unsigned n) { return at_entry.by_dwarf_number(n); };
+        ctx.read_memory = target::process_memory_reader(*p);
+        ctx.frame_base = cfa;
+        ctx.cfa = cfa;
+        ctx.static_base = bi->to_virt(dwarf::FileAddr(0)).value();
+        for (const auto& a : c.args) {
+          const auto loc = a.formal->location.at(c.fn->low_pc);
+          if (!loc)
+            throw DebuggerError("could not find location of argument " + a.formal->name);
+          const auto pieces = dwarf::evaluate_location(*loc, ctx);
+          target::scatter_value(a.bytes, pieces, regs.gp, fp, mem);
+        }
+      }
+      for (const auto& w : mem) p->write_memory(proc::VirtAddr(w.addr), w.bytes);
+      p->set_registers(tid, regs);
+      p->set_fp_registers(tid, fp);
+    } catch (const std::exception& e) {
+      if (exited)
+        throw;
+      c.error = e.what();
+    }
+  }
+
+  api::DebuggerState call_command(const api::DebuggerCommand& cmd,
+                                  const std::function<void()>& resumed) {
+    bool told = false;
+    auto tell = [&] {
+      if (!told && resumed)
+        resumed();
+      told = true;
+    };
+    try {
+      return call_command_inner(cmd, tell);
+    } catch (...) {
+      tell();
+      throw;
+    }
+  }
+
+  api::DebuggerState call_command_inner(const api::DebuggerCommand& cmd,
+                                        const std::function<void()>& tell) {
+    if (!cmd.return_info_load_config)
+      throw DebuggerError("can not call function with nil ReturnInfoLoadConfig");
+    const auto rcfg = to_target(*cmd.return_info_load_config);
+    std::int64_t goid = selected_goid;
+    if (cmd.goroutine_id > 0) {
+      goid = cmd.goroutine_id;
+      if (!tgt->goroutine(goid))
+        throw DebuggerError("unknown goroutine " + std::to_string(goid));
+    }
+    if (goid == 0)
+      throw DebuggerError("no goroutine selected");
+    pid_t tid = 0;
+    for (pid_t t : p->threads()) {
+      if (goid_of(t) == goid)
+        tid = t;
+    }
+    if (tid == 0)
+      throw DebuggerError("selected goroutine not running");
+    target::Scope sc;
+    sc.goroutine = goid;
+    const auto frame = tgt->frame_for(sc);
+
+    // An expression without a call to inject is just evaluated (still a "continue" for the
+    // threads' stop information, as in Delve).
+    std::optional<target::Variable> plain;
+    try {
+      plain = tgt->eval(cmd.expr, frame, rcfg);
+    } catch (const target::EvalError& e) {
+      if (std::string(e.what()) != "function calls not allowed without using 'call'")
+        throw DebuggerError(e.what());
+    }
+    if (plain) {
+      finish_call(tid);
+      tell();
+      return call_state(tid, std::vector<api::Variable>{to_api(*plain)});
+    }
+    std::string fn_expr;
+    std::vector<std::string> arg_exprs;
+    if (!split_call(cmd.expr, fn_expr, arg_exprs))
+      throw DebuggerError("function calls not allowed without using 'call'");
+    const auto* dbgcall = function_named("runtime.debugCallV2");
+    if (!dbgcall)
+      throw DebuggerError("function calls not supported by this version of Go");
+
+    InjectedCall c;
+    c.cfg = rcfg;
+    target::Variable fv;
+    try {
+      fv = tgt->eval(fn_expr, frame, target::LoadConfig{false, 0, 0, 0, 0});
+    } catch (const target::EvalError& e) {
+      throw DebuggerError(e.what());
+    }
+    if (fv.kind != 19)  // reflect.Func
+      throw DebuggerError("expression \"" + fn_expr + "\" is not a function");
+    if (!fv.unreadable.empty())
+      throw DebuggerError(fv.unreadable);
+    if (fv.base == 0)
+      throw DebuggerError("nil pointer dereference");
+    if (!fv.children.empty())
+      throw DebuggerError("goscope: calling methods is not supported");
+    c.fn = bi->function_at(proc::VirtAddr(fv.base));
+    if (!c.fn)
+      throw DebuggerError("could not find DIE for function \"" + fn_expr + "\"");
+    if (c.fn->optimized && c.fn->name != "runtime.mallocgc")
+      throw DebuggerError("can not call optimized function " + c.fn->name +
+                          " when regabi is in use");
+    if (fv.addr != 0 && fv.addr != fv.base) {
+      // A func value: its closure pointer goes in RDX.
+      c.closure = p->read<std::uint64_t>(proc::VirtAddr(fv.addr));
+    }
+    std::vector<const dwarf::Variable*> formals;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> sizes;
+    for (const auto& param : c.fn->params) {
+      const std::uint64_t sz = param.type ? param.type->size : 0;
+      sizes.emplace_back(sz, sz >= 8 ? 8 : (sz == 0 ? 1 : sz));
+      if (!param.is_result)
+        formals.push_back(&param);
+    }
+    c.frame_size = target::debug_call_frame_size(sizes);
+    if (arg_exprs.size() > formals.size())
+      throw DebuggerError("too many arguments");
+    if (arg_exprs.size() < formals.size())
+      throw DebuggerError("not enough arguments");
+
+    // Each argument converted to its parameter's type (Delve's setValue) through a scratch
+    // slot below the goroutine's stack pointer, whose bytes are put back at once.
+    const std::uint64_t sp0 = p->registers(tid).gp.rsp;
+    const std::uint64_t scratch = (sp0 - 256) & ~std::uint64_t{15};
+    for (std::size_t i = 0; i < formals.size(); ++i) {
+      const auto& formal = *formals[i];
+      CallArg a;
+      a.formal = &formal;
+      if (!formal.type)
+        throw DebuggerError("no type for argument " + formal.name);
+      target::Variable av;
+      try {
+        av = tgt->eval(arg_exprs[i], frame, target::LoadConfig{false, 0, 1 << 20, 0, 0});
+      } catch (const std::exception& e) {
+        throw DebuggerError("error evaluating \"" + arg_exprs[i] + "\" as argument " + formal.name +
+                            " in function " + c.fn->name + ": " + e.what());
+      }
+      const std::uint64_t size = formal.type->size;
+      if (size > 240)
+        throw DebuggerError("goscope: argument " + formal.name + " is too large to pass");
+      std::vector<std::byte> orig(size);
+      p->read_memory(proc::VirtAddr(scratch), orig);
+      try {
+        tgt->set_variable("*(*\"" + formal.type->name + "\")(0x" + hex(scratch) + ")", arg_exprs[i],
+                          frame);
+        a.bytes.resize(size);
+        p->read_memory(proc::VirtAddr(scratch), a.bytes);
+      } catch (const std::exception& e) {
+        p->write_memory(proc::VirtAddr(scratch), orig);
+        const std::string msg = e.what();
+        const auto* real = formal.type->resolved();
+        if (msg.rfind("literal string can not be allocated", 0) == 0 && real &&
+            real->kind == dwarf::GoKind::string) {
+          a.needs_alloc = true;
+          a.literal = av.value;
+        } else {
+          invalidate();
+          throw DebuggerError(msg);
+        }
+      }
+      p->write_memory(proc::VirtAddr(scratch), orig);
+      invalidate();
+      c.args.push_back(std::move(a));
+    }
+
+    watch_out_of_scope.clear();
+    stops.clear();
+    tell();
+    inject(tid, c, *dbgcall, true);
+    stop_everything();
+    prefetch_goroutines();
+    call_return_site = std::make_pair(tid, p->registers(tid).gp.rip);
+    finish_call(tid);
+    if (!c.error.empty())
+      throw DebuggerError(c.error);
+    if (c.panic_value)
+      return call_state(tid, std::vector<api::Variable>{to_api(*c.panic_value)});
+    return call_state(tid, to_api(c.results));
+  }
+
+  // After a call every thread's stop information is gone, as after a continue.
+  void finish_call(pid_t tid) {
+    stops.clear();
+    stops[tid] = ThreadStop{};
+    current_tid = tid;
+    invalidate();
+  }
+
+  // The reply of a call: the results are the current thread's ReturnValues in this reply
+  // only (Delve sets them in the Command's reply; State does not show them).
+  api::DebuggerState call_state(pid_t tid, std::vector<api::Variable> values) {
+    auto st = build_state(true);
+    if (st.current_thread && st.current_thread->id == tid)
+      st.current_thread->return_values = values;
+    if (st.threads) {
+      for (auto& t : *st.threads) {
+        if (t.id == tid)
+          t.return_values = values;
+      }
+    }
+    return st;
   }
 
   api::DebuggerState command(const api::DebuggerCommand& cmd,
@@ -1862,6 +2399,8 @@ struct Debugger::Impl {
     if (n == "stepInstruction" || n == "nextInstruction") {
       return step_instruction(step_thread(), resumed);
     }
+    if (n == "call")
+      return call_command(cmd, resumed);
     if (resumed)
       resumed();
     throw DebuggerError("unknown command " + n);
