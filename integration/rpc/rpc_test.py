@@ -74,7 +74,7 @@ def dlv_connect():
     script = "\n".join([
         "break main.add", "continue", "print a", "args", "locals", "stack", "goroutines",
         "disassemble", "disassemble -l main.square", "goroutines -group user",
-        "goroutines -with user", "regs", "toggle 1", "breakpoints",
+        "goroutines -with user", "regs", "toggle 1", "breakpoints", "call square(4)",
         "trace main.fact", "continue", "exit", "y", ""])
     r = subprocess.run(["dlv", "connect", addr], input=script, capture_output=True, text=True,
                        timeout=120, env={**os.environ, "TERM": "dumb"})
@@ -94,6 +94,7 @@ def dlv_connect():
         " Rflags = 0x", "Fs_base = 0x",
         "Breakpoint 1 toggled at",
         "Breakpoint 1 (disabled) at 0x0 for main.add()",
+        "Values returned:\n\t~r0: 16\n",
         "Tracepoint 2 set at",
         "> goroutine(1): main.fact(5)", "> goroutine(1): main.fact(1)",
         ">> goroutine(1): => (1)", ">> goroutine(1): => (120)",
