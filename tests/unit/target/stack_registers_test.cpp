@@ -1,72 +1,22 @@
 // Stacktraces from g.sched (Delve's StacktraceG / StacktraceSimple) and CPU registers in
 // expressions, on live fixtures, checked against what dlv 1.20.2 answers in the same state.
-#include <sys/ptrace.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
-#include <csignal>
 #include <functional>
 #include <string>
 
+#include "live.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/target.hpp"
 
 using namespace goscope;
+using goscope::target::test::run_to;
+using goscope::target::test::run_to_function;
+using goscope::target::test::Stopped;
 
 namespace {
-
-bool ptrace_allowed() {
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::pause();
-    ::_exit(0);
-  }
-  const bool ok = ::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) == 0;
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  return ok;
-}
-
-struct Stopped {
-  std::unique_ptr<target::Target> t;
-  pid_t tid = 0;
-};
-
-/// `fixture` stopped at the first entry of function `fn`, every thread stopped.
-Stopped run_to_function(const char* fixture, const char* fn) {
-  if (!ptrace_allowed())
-    std::exit(77);
-  const std::string path = std::string(GOSCOPE_FIXTURE_DIR "/") + fixture;
-  auto bi = target::BinaryInfo::load(path);
-  const auto* f = bi->debug().find_function(fn);
-  REQUIRE(f);
-  const auto entry = bi->to_virt(f->low_pc);
-  proc::LaunchOptions opts;
-  opts.path = path;
-  opts.stdout_path = "/dev/null";
-  opts.stderr_path = "/dev/null";
-  auto p = proc::Process::launch(opts);
-  p->set_signal_passthrough(SIGURG, true);
-  p->add_breakpoint(entry);
-  p->resume_all();
-  Stopped s;
-  for (;;) {
-    auto ev = p->wait_event();
-    if (ev.kind == proc::StopEvent::Kind::breakpoint && ev.pc == entry) {
-      s.tid = ev.tid;
-      break;
-    }
-    REQUIRE(ev.kind == proc::StopEvent::Kind::signal);
-    p->resume_thread(ev.tid, ev.signal);
-  }
-  p->stop_all();
-  s.t = std::make_unique<target::Target>(std::move(p), std::move(bi));
-  s.t->set_current_thread(s.tid);
-  return s;
-}
 
 const target::LoadConfig kDefault{true, 1, 64, 64, -1};
 

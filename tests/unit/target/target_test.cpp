@@ -1,86 +1,27 @@
 // The Go view on a live fixture stopped at main.stop (called from main.inspect): goroutines,
 // stacks, variables and expressions, checked against what dlv 1.20.2 shows there.
-#include <sys/ptrace.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "live.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/target.hpp"
 #include "target/value_loader.hpp"
 
 using namespace goscope;
+using goscope::target::test::run_to;
+using goscope::target::test::run_to_function;
+using goscope::target::test::Stopped;
 
 namespace {
-
-bool ptrace_allowed() {
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::pause();
-    ::_exit(0);
-  }
-  const bool ok = ::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) == 0;
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  return ok;
-}
-
-/// The `values` fixture stopped at the entry of main.stop, every thread stopped.
-struct Stopped {
-  std::unique_ptr<target::Target> t;
-  pid_t tid = 0;
-};
-
-/// `fixture` stopped at the first hit of the address `where` picks, every thread stopped.
-Stopped run_to(const char* fixture,
-               const std::function<proc::VirtAddr(const target::BinaryInfo&)>& where) {
-  if (!ptrace_allowed())
-    std::exit(77);
-  const std::string path = std::string(GOSCOPE_FIXTURE_DIR "/") + fixture;
-  auto bi = target::BinaryInfo::load(path);
-  const auto entry = where(*bi);
-  proc::LaunchOptions opts;
-  opts.path = path;
-  opts.stdout_path = "/dev/null";
-  opts.stderr_path = "/dev/null";
-  auto p = proc::Process::launch(opts);
-  p->set_signal_passthrough(SIGURG, true);
-  p->add_breakpoint(entry);
-  p->resume_all();
-  Stopped s;
-  for (;;) {
-    auto ev = p->wait_event();
-    if (ev.kind == proc::StopEvent::Kind::breakpoint && ev.pc == entry) {
-      s.tid = ev.tid;
-      break;
-    }
-    REQUIRE(ev.kind == proc::StopEvent::Kind::signal);
-    p->resume_thread(ev.tid, ev.signal);
-  }
-  p->stop_all();
-  s.t = std::make_unique<target::Target>(std::move(p), std::move(bi));
-  s.t->set_current_thread(s.tid);
-  return s;
-}
-
-/// At the entry of function `fn`.
-Stopped run_to_function(const char* fixture, const char* fn) {
-  return run_to(fixture, [fn](const target::BinaryInfo& bi) {
-    const auto* f = bi.debug().find_function(fn);
-    REQUIRE(f);
-    return bi.to_virt(f->low_pc);
-  });
-}
 
 /// At the first statement of `file`:`line`.
 Stopped run_to_line(const char* fixture, const char* file, std::uint32_t line) {
