@@ -1,9 +1,11 @@
 #include "proc/process.hpp"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -1980,6 +1982,12 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
     Error::send_errno("pipe");
   UniqueFd go_read(go_pipe[0]), go_write(go_pipe[1]);
 
+  // The highest descriptor the child may have to mark close-on-exec without close_range.
+  rlimit nofile{};
+  const int max_fd = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536
+                         ? static_cast<int>(nofile.rlim_cur)
+                         : 65536;
+
   pid_t pid = ::fork();
   if (pid < 0)
     Error::send_errno("fork");
@@ -2008,6 +2016,13 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
       int fd = ::open(opts.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd < 0 || ::dup2(fd, STDERR_FILENO) < 0)
         child_fail(err_write.get(), 3);
+    }
+    // The program gets stdin, stdout and stderr only, as under dlv (Go's os/exec): none of
+    // the debugger's descriptors (its listening socket, its connections, files it opened)
+    // may outlive us in the debuggee. Marked close-on-exec, so the error pipe still reports
+    // a failed exec.
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     ::execve(opts.path.c_str(), argv.data(), environ);
     child_fail(err_write.get(), 0);

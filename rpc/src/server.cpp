@@ -826,7 +826,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (self->cfg.only_same_user) {
         boost::system::error_code pec;
         const auto peer = s.remote_endpoint(pec);
-        ok = !pec && peer_is_same_user(peer.address().to_string(), peer.port());
+        boost::system::error_code lec;
+        const auto local = s.local_endpoint(lec);
+        ok = !pec && !lec &&
+             peer_is_same_user(peer.address().to_string(), peer.port(), local.address().to_string(),
+                               local.port());
         if (!ok) {
           std::fprintf(stderr,
                        "closing connection from different user (%s:%u): connections to "
@@ -928,9 +932,13 @@ void Server::stop() {
   impl_->stop();
 }
 
-bool peer_is_same_user(const std::string& peer_addr, unsigned short peer_port) {
+bool peer_is_same_user(const std::string& peer_addr, unsigned short peer_port,
+                       const std::string& local_addr, unsigned short local_port) {
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(peer_addr, ec);
+  if (ec)
+    return false;
+  const auto ours = asio::ip::make_address(local_addr, ec);
   if (ec)
     return false;
   if (!addr.is_loopback() &&
@@ -950,27 +958,39 @@ bool peer_is_same_user(const std::string& peer_addr, unsigned short peer_port) {
     }
     return out;
   };
-  char port_hex[8];
-  std::snprintf(port_hex, sizeof port_hex, "%04X", peer_port);
-  std::vector<std::pair<std::string, std::string>> candidates;  // file, local_address
-  if (addr.is_v4()) {
-    const auto bytes = addr.to_v4().to_bytes();
-    candidates.emplace_back("/proc/net/tcp", hex_words(bytes.data(), 4) + ":" + port_hex);
-    const auto mapped = asio::ip::make_address_v6(asio::ip::v4_mapped, addr.to_v4()).to_bytes();
-    candidates.emplace_back("/proc/net/tcp6", hex_words(mapped.data(), 16) + ":" + port_hex);
-  } else {
-    const auto bytes = addr.to_v6().to_bytes();
-    candidates.emplace_back("/proc/net/tcp6", hex_words(bytes.data(), 16) + ":" + port_hex);
-  }
-  for (const auto& [file, local] : candidates) {
-    std::ifstream in(file);
+  auto port_hex = [](unsigned short port) {
+    char b[8];
+    std::snprintf(b, sizeof b, ":%04X", port);
+    return std::string(b);
+  };
+  // As /proc/net/tcp (v4) or /proc/net/tcp6 (v6, v4 addresses mapped) prints `a:port`.
+  auto v4 = [&](const asio::ip::address& a, unsigned short port) {
+    const auto bytes = a.to_v4().to_bytes();
+    return hex_words(bytes.data(), 4) + port_hex(port);
+  };
+  auto v6 = [&](const asio::ip::address& a, unsigned short port) {
+    const auto bytes = a.is_v4()
+                           ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes()
+                           : a.to_v6().to_bytes();
+    return hex_words(bytes.data(), 16) + port_hex(port);
+  };
+  struct Candidate {
+    const char* file;
+    std::string client_local, client_remote;  // the client socket's own view
+  };
+  std::vector<Candidate> candidates;
+  if (addr.is_v4() && ours.is_v4())
+    candidates.push_back({"/proc/net/tcp", v4(addr, peer_port), v4(ours, local_port)});
+  candidates.push_back({"/proc/net/tcp6", v6(addr, peer_port), v6(ours, local_port)});
+  for (const auto& c : candidates) {
+    std::ifstream in(c.file);
     std::string line;
     std::getline(in, line);  // header
     while (std::getline(in, line)) {
       std::istringstream fields(line);
-      std::string sl, local_addr, rem, st, queues, tr, retr, uid;
-      fields >> sl >> local_addr >> rem >> st >> queues >> tr >> retr >> uid;
-      if (local_addr == local)
+      std::string sl, local_field, remote_field, st, queues, tr, retr, uid;
+      fields >> sl >> local_field >> remote_field >> st >> queues >> tr >> retr >> uid;
+      if (local_field == c.client_local && remote_field == c.client_remote)
         return std::stoul(uid) == getuid();
     }
   }

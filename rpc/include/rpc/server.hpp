@@ -48,9 +48,13 @@ class Server {
   std::shared_ptr<Impl> impl_;
 };
 
-/// True if the loopback TCP peer at `peer_addr:peer_port` (as seen by the server) belongs to
-/// the current uid, from /proc/net/tcp and /proc/net/tcp6 (Delve's sameuser check).
-/// Non-loopback peers are not checked (true).
-bool peer_is_same_user(const std::string& peer_addr, unsigned short peer_port);
+/// True if the loopback TCP peer at `peer_addr:peer_port`, connected to this server's
+/// `local_addr:local_port`, belongs to the current uid, from /proc/net/tcp and
+/// /proc/net/tcp6 (Delve's sameuser check). The client's socket is the entry whose local
+/// address is the peer's and whose remote address is ours: matching the local one alone
+/// could pick another socket bound to the same port (a TIME_WAIT entry shows uid 0, another
+/// user's connection to elsewhere shows that user). Non-loopback peers are not checked (true).
+bool peer_is_same_user(const std::string& peer_addr, unsigned short peer_port,
+                       const std::string& local_addr, unsigned short local_port);
 
 }  // namespace goscope::rpc

@@ -7,9 +7,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -851,8 +853,7 @@ TEST_CASE("stopped read cache: whole pages while everything is stopped, dropped 
     // The trap reads as the original code from the cache too.
     CHECK(p->read<std::uint8_t>(work) != 0xcc);
     std::int64_t again = 0;
-    Process::ReadRequest req[] = {
-        {iterations, std::as_writable_bytes(std::span(&again, 1))}};
+    Process::ReadRequest req[] = {{iterations, std::as_writable_bytes(std::span(&again, 1))}};
     p->read_memory_batch(req);
     CHECK(again == 400);
     const auto after = p->stats();
@@ -900,4 +901,20 @@ TEST_CASE("stopped read cache: whole pages while everything is stopped, dropped 
   }
   CHECK(stops > 6);
   CHECK(read_text(out) == run_native(fixture("threads"), {"2", "400", "100"}).out);
+}
+
+TEST_CASE("a launched program gets stdin, stdout and stderr only, none of our descriptors",
+          "[proc]") {
+  // A descriptor of ours without close-on-exec (a server's listening socket, say).
+  int leaky[2];
+  REQUIRE(::pipe(leaky) == 0);
+  auto p = launch("threads", {"1", "1", "0"});
+  std::vector<std::string> fds;
+  const std::string dir = "/proc/" + std::to_string(p->pid()) + "/fd";
+  for (const auto& e : std::filesystem::directory_iterator(dir)) fds.push_back(e.path().filename());
+  std::sort(fds.begin(), fds.end());
+  CHECK(fds == std::vector<std::string>{"0", "1", "2"});
+  ::close(leaky[0]);
+  ::close(leaky[1]);
+  p->kill();
 }
