@@ -11,6 +11,7 @@ Usage: session_test.py MODE SERVER FIXTURE_DIR [--dlv]
 MODE: halt-exec | halt-attach | drop-exec | drop-attach | attach | signal-exec |
       signal-attach | methods | only-same-user
 """
+import atexit
 import base64
 import os
 import re
@@ -125,6 +126,26 @@ def check_ticker_finished(t, n):
     check("sum %d" % (n * (n - 1)) in out, "ticker prints sum %d: %r" % (n * (n - 1), out))
 
 
+# Servers this test started: whatever still runs when the test ends (a failed check exits
+# early) is killed, and its stderr shown, so that no server or debuggee outlives the test.
+STARTED = []
+
+
+def _reap_started():
+    for p in STARTED:
+        if p.poll() is None:
+            p.kill()
+            try:
+                _, err = p.communicate(timeout=10)
+                if err:
+                    sys.stderr.write("left-over server's stderr:\n%s\n" % err[-4000:])
+            except Exception:
+                pass
+
+
+atexit.register(_reap_started)
+
+
 def start_server(verb, target, *extra, args=()):
     """goscope (or dlv) VERB TARGET --headless on 127.0.0.1:0; returns (process, address)."""
     cmd = [SERVER, verb, target, "--headless", "--listen=127.0.0.1:0", "--api-version=2",
@@ -133,6 +154,7 @@ def start_server(verb, target, *extra, args=()):
         cmd += ["--", *args]
     log("$ " + " ".join(cmd))
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    STARTED.append(p)
     line = p.stdout.readline()
     if not line.startswith(PREFIX):
         p.kill()
