@@ -29,15 +29,27 @@ std::optional<LineTable::Location> LineTable::find(FileAddr pc) const {
   return Location{files_[row.file], row.line};
 }
 
+namespace {
+
+// `f` (a line-table file) is `file`, or ends with it at a path component.
+bool names_file(const std::string& f, const std::string& file) {
+  return f == file || (!file.empty() && f.size() > file.size() && f.ends_with(file) &&
+                       (file.front() == '/' || f[f.size() - file.size() - 1] == '/'));
+}
+
+}  // namespace
+
+bool LineTable::has_file(const std::string& file) const {
+  return !file.empty() && std::any_of(files_.begin(), files_.end(),
+                                      [&](const std::string& f) { return names_file(f, file); });
+}
+
 std::vector<FileAddr> LineTable::addresses_for(const std::string& file, std::uint32_t line) const {
   std::vector<bool> wanted(files_.size());
   bool any = false;
   for (std::size_t i = 0; i < files_.size(); ++i) {
-    const std::string& f = files_[i];
-    const bool match = f == file || (f.size() > file.size() && f.ends_with(file) &&
-                                     (file.front() == '/' || f[f.size() - file.size() - 1] == '/'));
-    wanted[i] = match;
-    any = any || match;
+    wanted[i] = names_file(files_[i], file);
+    any = any || wanted[i];
   }
   std::vector<FileAddr> out;
   if (!any || file.empty()) {

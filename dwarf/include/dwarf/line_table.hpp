@@ -36,6 +36,8 @@ class LineTable {
   /// Addresses that begin statements of `file`:`line` (is_stmt rows); `file` may be a
   /// path suffix.
   std::vector<FileAddr> addresses_for(const std::string& file, std::uint32_t line) const;
+  /// Whether some file of the table is `file`, matched as addresses_for() matches it.
+  bool has_file(const std::string& file) const;
   /// The first prologue_end row in [low, high) — where Go's stack-growth check ends and a
   /// function-entry breakpoint belongs; nullopt if the compiler marked none.
   std::optional<FileAddr> prologue_end(FileAddr low, FileAddr high) const;

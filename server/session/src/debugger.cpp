@@ -559,6 +559,19 @@ struct Debugger::Impl {
     return goid;
   }
 
+  /// The thread running goroutine `goid` (the current thread first), 0 when none does.
+  pid_t thread_of(std::int64_t goid) {
+    if (goid == 0)
+      return 0;
+    if (current_tid != 0 && goid_of(current_tid) == goid)
+      return current_tid;
+    for (pid_t tid : p->threads()) {
+      if (goid_of(tid) == goid)
+        return tid;
+    }
+    return 0;
+  }
+
   // Every thread is stopped: brings the words goid_of() and the selected goroutine read
   // (each thread's TLS g slot, then g.goid/g.m of those g's) into the process' page cache
   // with two system calls, instead of one or more per thread, and reads every thread's
@@ -733,18 +746,6 @@ struct Debugger::Impl {
     return bi->to_virt(lines.prologue_end(fn.low_pc, fn.high_pc).value_or(fn.low_pc)).value();
   }
 
-  // Whether the line table names `file` (as addresses_for() matches it).
-  bool known_file(const std::string& file) const {
-    if (file.empty())
-      return false;
-    for (const auto& f : bi->debug().lines().files()) {
-      if (f == file || (f.size() > file.size() && f.ends_with(file) &&
-                        (file.front() == '/' || f[f.size() - file.size() - 1] == '/')))
-        return true;
-    }
-    return false;
-  }
-
   // One address per function for file:line, the lowest (Delve: the first statement PC).
   std::vector<std::uint64_t> line_pcs(const std::string& file, int line) const {
     std::map<const dwarf::Function*, std::uint64_t> per_fn;
@@ -832,7 +833,7 @@ struct Debugger::Impl {
       addrs = {req.addr};
     } else if (!req.file.empty()) {
       addrs = line_pcs(req.file, req.line);
-      if (addrs.empty() && !known_file(req.file))
+      if (addrs.empty() && !bi->debug().lines().has_file(req.file))
         throw DebuggerError("could not find file " + req.file);
       if (addrs.empty()) {
         throw DebuggerError("could not find statement at " + req.file + ":" +
@@ -1820,14 +1821,6 @@ struct Debugger::Impl {
   /// steps over a trap there instead of reporting it again, as Delve.
   std::optional<std::pair<pid_t, std::uint64_t>> call_return_site;
 
-  const dwarf::Function* function_named(std::string_view name) const {
-    for (const auto& f : bi->debug().functions()) {
-      if (f.name == name)
-        return &f;
-    }
-    return nullptr;
-  }
-
   static std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(" \t\n");
     if (b == std::string::npos)
@@ -2060,7 +2053,7 @@ struct Debugger::Impl {
         std::uint64_t base = 0;
         if (!a.literal.empty()) {
           InjectedCall m;
-          m.fn = function_named("runtime.mallocgc");
+          m.fn = find_function("runtime.mallocgc");
           if (!m.fn)
             throw DebuggerError("could not find runtime.mallocgc");
           m.mallocgc = true;
@@ -2155,11 +2148,7 @@ struct Debugger::Impl {
     }
     if (goid == 0)
       throw DebuggerError("no goroutine selected");
-    pid_t tid = 0;
-    for (pid_t t : p->threads()) {
-      if (goid_of(t) == goid)
-        tid = t;
-    }
+    const pid_t tid = thread_of(goid);
     if (tid == 0)
       throw DebuggerError("selected goroutine not running");
     target::Scope sc;
@@ -2184,7 +2173,7 @@ struct Debugger::Impl {
     std::vector<std::string> arg_exprs;
     if (!split_call(cmd.expr, fn_expr, arg_exprs))
       throw DebuggerError("function calls not allowed without using 'call'");
-    const auto* dbgcall = function_named("runtime.debugCallV2");
+    const auto* dbgcall = find_function("runtime.debugCallV2");
     if (!dbgcall)
       throw DebuggerError("function calls not supported by this version of Go");
 
@@ -2345,11 +2334,7 @@ struct Debugger::Impl {
     if (n == "switchGoroutine") {
       if (resumed)
         resumed();
-      pid_t on = 0;
-      for (pid_t tid : p->threads()) {
-        if (goid_of(tid) == cmd.goroutine_id)
-          on = tid;
-      }
+      const pid_t on = thread_of(cmd.goroutine_id);
       if (on == 0 && !tgt->goroutine(cmd.goroutine_id)) {
         throw DebuggerError("unknown goroutine " + std::to_string(cmd.goroutine_id));
       }
@@ -2408,12 +2393,8 @@ struct Debugger::Impl {
 
   // The selected goroutine when it is not running on any thread.
   std::optional<target::Goroutine> parked_selected() {
-    if (selected_goid == 0)
+    if (selected_goid == 0 || thread_of(selected_goid) != 0)
       return std::nullopt;
-    for (pid_t tid : p->threads()) {
-      if (goid_of(tid) == selected_goid)
-        return std::nullopt;
-    }
     auto g = tgt->goroutine(selected_goid);
     if (!g || g->sched_pc == 0)
       return std::nullopt;
@@ -2423,10 +2404,8 @@ struct Debugger::Impl {
   // The thread of the selected goroutine (Delve steps the selected goroutine).
   pid_t step_thread() {
     if (selected_goid != 0) {
-      for (pid_t tid : p->threads()) {
-        if (goid_of(tid) == selected_goid)
-          return tid;
-      }
+      if (const pid_t tid = thread_of(selected_goid))
+        return tid;
       throw DebuggerError("goroutine " + std::to_string(selected_goid) +
                           " is not running on a thread (stepping parked goroutines is not "
                           "supported)");
@@ -3140,11 +3119,7 @@ std::vector<api::AsmInstruction> Debugger::disassemble(const api::EvalScope& sco
     pid_t tid = I.current_tid;
     const std::int64_t goid = scope.goroutine_id == -1 ? I.selected_goid : scope.goroutine_id;
     if (goid > 0 && goid != I.selected_goid) {
-      pid_t on = 0;
-      for (pid_t t : I.p->threads()) {
-        if (I.goid_of(t) == goid)
-          on = t;
-      }
+      const pid_t on = I.thread_of(goid);
       if (on != 0)
         tid = on;
       else if (!I.tgt->goroutine(goid))

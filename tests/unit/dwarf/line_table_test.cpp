@@ -62,6 +62,16 @@ TEST_CASE("dwarf line table: addresses_for", "[dwarf][lines]") {
   CHECK(t.addresses_for("nope.go", 12).empty());
 }
 
+TEST_CASE("dwarf line table: has_file matches as addresses_for does", "[dwarf][lines]") {
+  const auto t = sample();
+  CHECK(t.has_file("/src/pkg/a.go"));
+  CHECK(t.has_file("pkg/a.go"));
+  CHECK(t.has_file("main.go"));
+  CHECK_FALSE(t.has_file("g/a.go"));  // whole path elements only
+  CHECK_FALSE(t.has_file("nope.go"));
+  CHECK_FALSE(t.has_file(""));
+}
+
 TEST_CASE("dwarf line table: prologue_end and rows_in", "[dwarf][lines]") {
   const auto t = sample();
   CHECK(t.prologue_end(FileAddr(0x2000), FileAddr(0x2020)) == FileAddr(0x2004));
