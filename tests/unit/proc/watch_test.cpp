@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -285,6 +286,46 @@ TEST_CASE("the watchpoint probe agrees with a real watchpoint", "[proc][watch][p
     CHECK(t.watch_hits[w] == 200);
   else
     CHECK(t.watch_hits[w] < 200);
+  CHECK(read_text(out) == run_native(fixture("watch"), args).out);
+}
+
+TEST_CASE("the probe answers alike while another thread waits for a traced process",
+          "[proc][watch][probe]") {
+  // The probe's traced child is a grandchild: a debugger's waitpid(-1, __WALL) on another
+  // thread (exclusive children: one waitpid per event) can reap only the intermediate's
+  // exit, never take a stop the probe waits for, and never sees a foreign event.
+  require_ptrace();
+  // The reference answer, from a fresh process (this one has not probed yet: the answer is
+  // cached per process, and each test case runs in its own).
+  pid_t ref = ::fork();
+  if (ref == 0)
+    ::_exit(hardware_watchpoints_fire() ? 1 : 0);
+  int status = 0;
+  REQUIRE(::waitpid(ref, &status, 0) == ref);
+  REQUIRE(WIFEXITED(status));
+  const bool expected = WEXITSTATUS(status) == 1;
+
+  std::string out = temp_path("out");
+  const std::vector<std::string> args{"2", "50", "2000"};  // ~0.1 s of writes and sleeps
+  auto p = launch("watch", args, out);
+  p->set_exclusive_children(true);
+  p->add_breakpoint(VirtAddr(sym("exec_target")));
+  p->resume_all();
+  std::atomic<bool> started{false};
+  std::string why;
+  bool fire = !expected;
+  std::thread prober([&] {
+    started = true;
+    fire = hardware_watchpoints_fire(&why);
+  });
+  while (!started) std::this_thread::yield();
+  Tally t = run_to_exit(*p);
+  prober.join();
+  INFO("probe: " << why);
+  CHECK(fire == expected);
+  CHECK(t.end.kind == Kind::exited);
+  CHECK(t.end.exit_status == 0);
+  CHECK(t.breakpoint_hits[sym("exec_target")] == 100);
   CHECK(read_text(out) == run_native(fixture("watch"), args).out);
 }
 
