@@ -70,7 +70,9 @@ def connect(addr):
     return s
 
 
-def go_client(fixture="basic", *mode):
+def go_client(fixture="basic", *mode, skip_if=None):
+    """Runs the Go client against a fresh server. `skip_if`: a text whose appearance in the
+    client's output makes the test exit 77 (CTest: skipped), printing why."""
     os.makedirs(WORK, exist_ok=True)
     client = os.path.join(WORK, "rpcclient")
     subprocess.run(["go", "build", "-o", client, "."], check=True,
@@ -82,13 +84,23 @@ def go_client(fixture="basic", *mode):
     print(r.stdout, r.stderr)
     if r.returncode != 0:
         p.kill()
+        if skip_if is not None and skip_if in r.stdout:
+            print("skipped: goscope says: %s" % skip_if)
+            sys.exit(77)
         sys.exit("Go jsonrpc client failed")
     stop(p)
 
 
+# The product's answer where the debug registers do not trap (some hypervisors accept them
+# and never raise the exception): every CreateWatchpoint is refused with it.
+NO_HW_WATCHPOINTS = "FAIL: CreateWatchpoint: hardware watchpoints do not fire on this machine"
+
+
 def watch():
-    """CreateWatchpoint (package, stack and moved-stack variables) with the Go client."""
-    go_client("watchx", "watch")
+    """CreateWatchpoint (package, stack and moved-stack variables) with the Go client;
+    skipped where goscope reports that hardware watchpoints do not fire (tests/unit/session
+    checks that answer against the probe on every machine)."""
+    go_client("watchx", "watch", skip_if=NO_HW_WATCHPOINTS)
 
 
 def dlv_connect():

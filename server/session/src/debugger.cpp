@@ -24,6 +24,7 @@
 #include "goroutine_query.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
+#include "proc/watch_probe.hpp"
 #include "target/binary_info.hpp"
 #include "target/build_info.hpp"
 #include "target/disassemble.hpp"
@@ -1168,6 +1169,10 @@ struct Debugger::Impl {
       }
       resize = rets.front();
     }
+    // Some hypervisors take debug register values and never trap: refuse rather than set a
+    // watchpoint that would silently never fire (measured once, at the first watchpoint).
+    if (!proc::hardware_watchpoints_fire())
+      throw DebuggerError("hardware watchpoints do not fire on this machine");
     int slot = -1;
     try {
       slot = p->set_watchpoint(
@@ -2811,6 +2816,10 @@ api::Breakpoint Debugger::clear_breakpoint(int id, const std::string& name) {
 api::Breakpoint Debugger::create_watchpoint(const api::EvalScope& scope, const std::string& expr,
                                             int type) {
   return impl_->call([&] { return impl_->create_watchpoint(scope, expr, type); });
+}
+
+bool Debugger::hardware_watchpoints_available(std::string* why) {
+  return proc::hardware_watchpoints_fire(why);
 }
 
 api::Breakpoint Debugger::toggle_breakpoint(int id, const std::string& name) {

@@ -11,8 +11,11 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
+
+#include "proc/watch_probe.hpp"
 
 namespace goscope::proc::test {
 
@@ -70,8 +73,19 @@ void require_ptrace() {
     ::waitpid(child, &status, __WALL);
     return seized;
   }();
-  if (!ok)
+  if (!ok) {
+    std::cerr << "skipped: ptrace is not permitted here\n";
     std::exit(77);
+  }
+}
+
+void require_hardware_watchpoints() {
+  require_ptrace();
+  std::string why;
+  if (!hardware_watchpoints_fire(&why)) {
+    std::cerr << "skipped: hardware watchpoints do not fire on this machine: " << why << "\n";
+    std::exit(77);
+  }
 }
 
 std::optional<Symbol> find_symbol(const std::string& path, const std::string& name) {

@@ -14,6 +14,9 @@ std::string fixture(const std::string& name);
 
 /// Exits the test program with 77 (CTest: skipped) when this environment forbids ptrace.
 void require_ptrace();
+/// require_ptrace(), then exits with 77 (skipped), printing the reason, when hardware
+/// watchpoints do not trap on this machine (proc::hardware_watchpoints_fire()).
+void require_hardware_watchpoints();
 
 struct Symbol {
   std::uint64_t address = 0;

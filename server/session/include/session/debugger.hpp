@@ -87,6 +87,11 @@ class Debugger {
   /// variable's watchpoint is deleted when its goroutine's topmost frame returns (reported
   /// in DebuggerState::watch_out_of_scope).
   api::Breakpoint create_watchpoint(const api::EvalScope& scope, const std::string& expr, int type);
+  /// Whether hardware watchpoints trap on this machine (some hypervisors accept the debug
+  /// registers and never trap; create_watchpoint then fails with "hardware watchpoints do
+  /// not fire on this machine"). Needs no session: measured once per process by a traced
+  /// child; `why` gets the reason when not.
+  static bool hardware_watchpoints_available(std::string* why = nullptr);
   api::Breakpoint clear_breakpoint(int id, const std::string& name);
   api::Breakpoint toggle_breakpoint(int id, const std::string& name);
   void amend_breakpoint(const api::Breakpoint& bp);
