@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <string>
 
 #include "capture_plan.hpp"
 #include "proc/bpf.hpp"
 #include "target/binary_info.hpp"
+#include "target/tracer.hpp"
 #include "trampolines.hpp"
 
 using namespace goscope;
@@ -66,8 +68,7 @@ TEST_CASE("a string argument is one bounded read of its bytes", "[target][captur
   CHECK(b.max_count == 64);  // dlv trace's MaxStringLen
 }
 
-TEST_CASE("a -N -l result at a RET is read from the dead frame below rsp",
-          "[target][capture]") {
+TEST_CASE("a -N -l result at a RET is read from the dead frame below rsp", "[target][capture]") {
   auto plan = plan_for(basic(), fn(basic(), "main.add"), true);
   CHECK_FALSE(plan.always_complete);
   CHECK(plan.stack_lo < 0);
@@ -216,8 +217,50 @@ TEST_CASE("a -N -l leaf function's prologue and epilogue both move", "[target][t
   target::Trampolines t(basic());
   const auto& add = fn(basic(), "main.add");
   CHECK(t.add_entry(add).has_value());
-  for (const auto& r : basic().return_sites(add))
-    CHECK(t.add_return(add, r.addr).has_value());
+  for (const auto& r : basic().return_sites(add)) CHECK(t.add_return(add, r.addr).has_value());
   // The same range twice is refused.
   CHECK_FALSE(t.add_entry(add).has_value());
+}
+
+TEST_CASE("entry tracepoints follow the stack-split check, where Delve's prologue ends",
+          "[target][tracer]") {
+  for (const char* binary : {"/stress", "/stress_opt"}) {
+    auto bi = target::BinaryInfo::load(std::string(GOSCOPE_FIXTURE_DIR) + binary);
+    // cmp rsp, [r14+16]; jbe / lea r12, [rsp-N]; cmp r12, [r14+16]; jbe (1 KiB frame) /
+    // mov r12, rsp; sub r12, N; jb; cmp r12, [r14+16]; jbe (a frame over StackBig).
+    for (const char* name : {"main.hit", "main.grow", "main.huge", "main.boom", "main.main"}) {
+      const auto& f = fn(*bi, name);
+      INFO(binary << " " << name);
+      const auto at = target::entry_tracepoint(*bi, f);
+      CHECK(at != bi->to_virt(f.low_pc));
+      const auto end = bi->debug().lines().prologue_end(f.low_pc, f.high_pc);
+      REQUIRE(end.has_value());
+      CHECK(at == bi->to_virt(*end));
+      // The instruction there is the frame's allocation: `sub rsp, N` (48 83 ec / 48 81 ec).
+      auto code = bi->elf().code_at(bi->to_file(at), 3);
+      REQUIRE(code.has_value());
+      CHECK(std::to_integer<int>((*code)[0]) == 0x48);
+      CHECK(std::to_integer<int>((*code)[2]) == 0xec);
+    }
+    // A small leaf has no check: its entry is its first instruction.
+    const auto& noop = fn(*bi, "main.noop");
+    CHECK(target::entry_tracepoint(*bi, noop) == bi->to_virt(noop.low_pc));
+  }
+}
+
+TEST_CASE("an entry trampoline moves the frame setup after the stack check",
+          "[target][trampolines]") {
+  auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/stress");
+  target::Trampolines t(*bi);
+  for (const char* name : {"main.hit", "main.grow", "main.huge"}) {
+    INFO(name);
+    const auto& f = fn(*bi, name);
+    const auto at = target::entry_tracepoint(*bi, f);
+    auto id = t.add_entry(f, true, at);
+    REQUIRE(id.has_value());
+    // Its range starts at the tracepoint: the check itself (and its jbe) stay in place.
+    CHECK(t.covering(at) == id);
+    CHECK_FALSE(t.covering(bi->to_virt(f.low_pc)).has_value());
+    CHECK_FALSE(t.covering(proc::VirtAddr(at.value() - 1)).has_value());
+  }
 }
