@@ -229,14 +229,14 @@ std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Functi
   return values;
 }
 
-proc::VirtAddr entry_tracepoint(const BinaryInfo& bi, const dwarf::Function& fn) {
+std::optional<StackCheck> stack_check(const BinaryInfo& bi, const dwarf::Function& fn) {
   const auto entry = bi.to_virt(fn.low_pc);
   // The check is at most `mov r12, rsp; sub r12, imm32; jb; cmp r12, [r14+16]; jbe rel32`
   // (31 bytes).
   auto code = bi.elf().code_at(fn.low_pc,
                                std::min<std::uint64_t>(48, fn.high_pc.value() - fn.low_pc.value()));
   if (!code)
-    return entry;
+    return std::nullopt;
   const auto insns = proc::disassemble(*code, entry);
   auto bytes_at = [&](const proc::Instruction& insn, std::initializer_list<std::uint8_t> want) {
     const auto off = insn.address.value() - entry.value();
@@ -263,9 +263,15 @@ proc::VirtAddr entry_tracepoint(const BinaryInfo& bi, const dwarf::Function& fn)
     if (jbe.branch_target <= after || jbe.branch_target >= bi.to_virt(fn.high_pc).value() ||
         after >= bi.to_virt(fn.high_pc).value())
       break;
-    return proc::VirtAddr(after);
+    return StackCheck{jbe.address, proc::VirtAddr(after)};
   }
-  return entry;
+  return std::nullopt;
+}
+
+proc::VirtAddr entry_tracepoint(const BinaryInfo& bi, const dwarf::Function& fn) {
+  if (auto check = stack_check(bi, fn))
+    return check->fallthrough;
+  return bi.to_virt(fn.low_pc);
 }
 
 void Tracer::unwind(const Site& site, const proc::Registers& regs, TraceEvent& ev) {

@@ -50,6 +50,11 @@ struct UprobeTracer::Impl {
     std::optional<std::size_t> tramp;        ///< probed in this trampoline instead of at addr
     bool spill_xmm = false;                  ///< its trampoline stores xmm0-14 below rsp
     std::optional<std::int64_t> cfa_offset;  ///< CFA = rsp + this
+    /// An entry with a stack-split check: its jbe. Without a trampoline the probe goes
+    /// there (the kernel emulates a jbe, not the `sub rsp, N` after it), and the program
+    /// records nothing when the jbe branches (skip_if_jbe_taken).
+    std::optional<proc::VirtAddr> check_jbe;
+    bool skip_if_jbe_taken = false;
     capture::Plan plan;
   };
 
@@ -105,12 +110,16 @@ struct UprobeTracer::Impl {
 
   void add_site(Site s) {
     addrs.insert(s.addr);
+    if (s.check_jbe)
+      addrs.insert(*s.check_jbe);
     sites.push_back(std::move(s));
   }
 
   void plan_site(Site& s) {
-    if (s.goexit)
+    if (s.goexit) {
+      s.plan.skip_if_jbe_taken = s.skip_if_jbe_taken;
       return;
+    }
     const auto& params = s.inlined ? s.inlined->params : s.function->params;
     capture::SiteSpec spec;
     for (const auto& p : params)
@@ -123,6 +132,7 @@ struct UprobeTracer::Impl {
     spec.stack_depth = opts.stack_depth;
     // An entry trampoline stores the xmm registers below rsp before its probe.
     spec.xmm_spilled = s.tramp.has_value() && !s.is_return && s.spill_xmm;
+    spec.skip_if_jbe_taken = s.skip_if_jbe_taken;
     s.plan = capture::make_plan(bi, spec, opts.load);
   }
 
@@ -146,6 +156,15 @@ struct UprobeTracer::Impl {
         if (std::getenv("GOSCOPE_DEBUG"))
           std::fprintf(stderr, "goscope: no trampolines: %s\n", e.what());
         for (auto& s : sites) s.tramp.reset();
+      }
+    }
+    // Entries left on the original code probe their check's jbe (emulated) rather than the
+    // instruction after it (single-stepped), skipping the hits that branch to morestack:
+    // the flags are the ones the jbe tests, so each call is still recorded once.
+    for (auto& s : sites) {
+      if (!s.tramp && s.check_jbe) {
+        s.addr = *s.check_jbe;
+        s.skip_if_jbe_taken = true;
       }
     }
     std::uint32_t value_size = 8;
@@ -514,11 +533,14 @@ UprobeTracer::UprobeTracer(proc::Process& process, const BinaryInfo& bi, TraceOp
 UprobeTracer::~UprobeTracer() = default;
 
 bool UprobeTracer::trace_function(const dwarf::Function& fn) {
-  const auto entry = entry_tracepoint(impl_->bi, fn);
-  if (impl_->addrs.contains(entry))
+  const auto check = stack_check(impl_->bi, fn);
+  const auto entry = check ? check->fallthrough : impl_->bi.to_virt(fn.low_pc);
+  if (impl_->addrs.contains(entry) || (check && impl_->addrs.contains(check->jbe)))
     return false;
   Impl::Site s;
   s.function = &fn;
+  if (check)
+    s.check_jbe = check->jbe;
   // After the stack-split check (see entry_tracepoint): reached once per call. Nothing has
   // changed there since the entry (CFA = rsp + 8). The instruction there (`sub rsp, N`, or
   // the first of a function without a check) is one the kernel single-steps, so it moves
@@ -584,10 +606,13 @@ void UprobeTracer::prepare() {
     return;
   if (im.opts.goroutine_exits) {
     if (const auto* fn = im.bi.debug().find_function("runtime.goexit1")) {
-      const auto addr = entry_tracepoint(im.bi, *fn);
-      if (!im.addrs.contains(addr)) {
+      const auto check = stack_check(im.bi, *fn);
+      const auto addr = check ? check->fallthrough : im.bi.to_virt(fn->low_pc);
+      if (!im.addrs.contains(addr) && !(check && im.addrs.contains(check->jbe))) {
         Impl::Site s;
         s.function = fn;
+        if (check)
+          s.check_jbe = check->jbe;
         s.goexit = true;
         s.addr = addr;
         s.report_pc = addr;

@@ -233,6 +233,15 @@ TEST_CASE("entry tracepoints follow the stack-split check, where Delve's prologu
       INFO(binary << " " << name);
       const auto at = target::entry_tracepoint(*bi, f);
       CHECK(at != bi->to_virt(f.low_pc));
+      // The check's jbe ends right there (76 rel8 or 0f 86 rel32).
+      const auto check = target::stack_check(*bi, f);
+      REQUIRE(check.has_value());
+      CHECK(check->fallthrough == at);
+      auto jbe = bi->elf().code_at(bi->to_file(check->jbe), 1);
+      REQUIRE(jbe.has_value());
+      const auto op = std::to_integer<int>((*jbe)[0]);
+      CHECK(((op == 0x76 && at.value() - check->jbe.value() == 2) ||
+             (op == 0x0f && at.value() - check->jbe.value() == 6)));
       const auto end = bi->debug().lines().prologue_end(f.low_pc, f.high_pc);
       REQUIRE(end.has_value());
       CHECK(at == bi->to_virt(*end));
@@ -245,6 +254,7 @@ TEST_CASE("entry tracepoints follow the stack-split check, where Delve's prologu
     // A small leaf has no check: its entry is its first instruction.
     const auto& noop = fn(*bi, "main.noop");
     CHECK(target::entry_tracepoint(*bi, noop) == bi->to_virt(noop.low_pc));
+    CHECK_FALSE(target::stack_check(*bi, noop).has_value());
   }
 }
 

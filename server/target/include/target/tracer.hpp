@@ -101,6 +101,14 @@ struct TraceExit {
 /// Functions without a check (NOSPLIT, small leaves) are reported at low_pc.
 proc::VirtAddr entry_tracepoint(const BinaryInfo& bi, const dwarf::Function& fn);
 
+/// A function's stack-split check: its final `jbe` (to the morestack call) and the
+/// instruction after it (entry_tracepoint). nullopt for a function without one.
+struct StackCheck {
+  proc::VirtAddr jbe;
+  proc::VirtAddr fallthrough;
+};
+std::optional<StackCheck> stack_check(const BinaryInfo& bi, const dwarf::Function& fn);
+
 /// Walks Go's frame-pointer chain for a trace event at a trap site (`in_body`: the pc is
 /// inside the function, not at its entry or a RET), filling ev.stack.
 void unwind_frames(const BinaryInfo& bi,
