@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "capture_plan.hpp"
+#include "ordered_events.hpp"
 #include "proc/bpf.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
@@ -80,17 +81,8 @@ struct UprobeTracer::Impl {
   TraceObserver* observer = nullptr;
   /// Records waiting for their thread's completion stop, oldest first.
   std::unordered_map<pid_t, std::deque<std::vector<std::byte>>> pending;
-  /// One goroutine's events in the order of its records. The ring buffer is one for all
-  /// CPUs and a record is reserved while its probe runs, so one goroutine's records come in
-  /// the order it hit the probes; only an event that waits for a completion stop is built
-  /// later, and it holds back the goroutine's later events until it is done, so that
-  /// pairing never sees a return before its call. Only goroutines with such an event have a
-  /// queue.
-  struct Slot {
-    std::optional<TraceEvent> ev;
-    pid_t waiting_tid = 0;  ///< its completion has not been handled yet
-  };
-  std::unordered_map<std::int64_t, std::deque<Slot>> held;
+  /// Each goroutine's events in the order it hit the probes (see ordered_events.hpp).
+  OrderedEvents ordered{[this](TraceEvent&& ev) { observer->on_event(std::move(ev)); }};
   std::atomic<bool> stop{false};
   bool prepared = false;
   std::uint64_t events = 0, stops = 0, late_reads = 0, lost = 0;
@@ -292,34 +284,6 @@ struct UprobeTracer::Impl {
     return static_cast<std::int64_t>(v);
   }
 
-  /// Hands an event to the observer, or queues it behind an earlier event of its goroutine
-  /// that still waits for a completion. Caller holds mu.
-  void emit(std::int64_t goid, std::optional<TraceEvent> ev) {
-    if (goid != 0) {
-      if (auto it = held.find(goid); it != held.end()) {
-        it->second.push_back(Slot{std::move(ev), 0});
-        return;
-      }
-    }
-    if (ev)
-      observer->on_event(std::move(*ev));
-  }
-
-  /// Passes on a goroutine's queued events up to the first one still waiting. Caller holds mu.
-  void release(std::int64_t goid) {
-    auto it = held.find(goid);
-    if (it == held.end())
-      return;
-    auto& q = it->second;
-    while (!q.empty() && q.front().waiting_tid == 0) {
-      if (q.front().ev)
-        observer->on_event(std::move(*q.front().ev));
-      q.pop_front();
-    }
-    if (q.empty())
-      held.erase(it);
-  }
-
   // Caller holds mu.
   void handle_record(std::span<const std::byte> rec) {
     if (rec.size() < sizeof(capture::RecordHeader))
@@ -333,31 +297,10 @@ struct UprobeTracer::Impl {
     const auto goid = record_goid(rec);
     if (h.flags & capture::kFlagComplete) {
       pending[tid].emplace_back(rec.begin(), rec.end());
-      if (goid != 0)
-        held[goid].push_back(Slot{std::nullopt, tid});
+      ordered.expect(goid, tid);
       return;
     }
-    emit(goid, build_event(rec, false));
-  }
-
-  /// The completion of `rec` (taken from pending) is done: its event takes its place in its
-  /// goroutine's queue. Caller holds mu.
-  void completed(std::span<const std::byte> rec, pid_t tid, std::optional<TraceEvent> ev) {
-    const auto goid = record_goid(rec);
-    if (goid != 0) {
-      if (auto it = held.find(goid); it != held.end()) {
-        for (auto& slot : it->second) {
-          if (slot.waiting_tid == tid) {
-            slot.waiting_tid = 0;
-            slot.ev = std::move(ev);
-            release(goid);
-            return;
-          }
-        }
-      }
-    }
-    if (ev)
-      observer->on_event(std::move(*ev));
+    ordered.add(goid, build_event(rec, false));
   }
 
   /// The event of a record; `live`: the thread is stopped at a completion, so what the
@@ -504,22 +447,17 @@ struct UprobeTracer::Impl {
     // A call starts for the program when its thread runs again: the stop is not its time.
     if (ev && ev->kind == TraceEvent::Kind::call)
       ev->time_ns = trace_clock_ns();
-    completed(rec, tid, std::move(ev));
+    ordered.fulfil(record_goid(rec), tid, std::move(ev));
   }
 
   /// Records whose thread never stopped for its completion (the process ended first):
   /// reported with what was captured. Caller holds mu.
   void flush_pending() {
     for (auto& [tid, recs] : pending) {
-      for (auto& rec : recs) completed(rec, tid, build_event(rec, false));
+      for (auto& rec : recs) ordered.fulfil(record_goid(rec), tid, build_event(rec, false));
     }
     pending.clear();
-    while (!held.empty()) {
-      // Nothing waits any more: pass every queued event on, in order.
-      const auto goid = held.begin()->first;
-      for (auto& slot : held.begin()->second) slot.waiting_tid = 0;
-      release(goid);
-    }
+    ordered.flush();
   }
 };
 

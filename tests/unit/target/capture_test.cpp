@@ -6,6 +6,7 @@
 #include <string>
 
 #include "capture_plan.hpp"
+#include "ordered_events.hpp"
 #include "proc/bpf.hpp"
 #include "target/binary_info.hpp"
 #include "target/tracer.hpp"
@@ -273,4 +274,45 @@ TEST_CASE("an entry trampoline moves the frame setup after the stack check",
     CHECK_FALSE(t.covering(bi->to_virt(f.low_pc)).has_value());
     CHECK_FALSE(t.covering(proc::VirtAddr(at.value() - 1)).has_value());
   }
+}
+
+TEST_CASE("an event waiting for its completion holds back its goroutine's later events",
+          "[target][tracer]") {
+  std::vector<std::pair<std::int64_t, std::uint64_t>> out;  // goid, hit_ns
+  target::OrderedEvents ordered(
+      [&](target::TraceEvent&& ev) { out.emplace_back(ev.goid, ev.hit_ns); });
+  auto ev = [](std::int64_t goid, std::uint64_t hit) {
+    target::TraceEvent e;
+    e.goid = goid;
+    e.hit_ns = hit;
+    return e;
+  };
+  ordered.add(1, ev(1, 10));
+  ordered.expect(1, 100);  // goroutine 1's call at 11 needs thread 100 to stop
+  ordered.add(1, ev(1, 12));
+  ordered.add(2, ev(2, 13));     // other goroutines go on
+  ordered.add(0, ev(0, 14));     // no goroutine: never held
+  ordered.add(1, std::nullopt);  // a record that reports nothing keeps its place
+  ordered.expect(1, 101);
+  ordered.add(1, ev(1, 16));
+  CHECK(ordered.waiting() == 1);
+  CHECK(out == std::vector<std::pair<std::int64_t, std::uint64_t>>{{1, 10}, {2, 13}, {0, 14}});
+  out.clear();
+  // The second completion comes first: still nothing of goroutine 1 before 11.
+  ordered.fulfil(1, 101, ev(1, 15));
+  CHECK(out.empty());
+  ordered.fulfil(1, 100, ev(1, 11));
+  CHECK(out ==
+        std::vector<std::pair<std::int64_t, std::uint64_t>>{{1, 11}, {1, 12}, {1, 15}, {1, 16}});
+  CHECK(ordered.waiting() == 0);
+  out.clear();
+  // A completion that never comes (the process ended): flush passes the rest on in order.
+  ordered.expect(3, 200);
+  ordered.add(3, ev(3, 21));
+  ordered.flush();
+  CHECK(out == std::vector<std::pair<std::int64_t, std::uint64_t>>{{3, 21}});
+  // A fulfilment nobody expected (goroutine 0) goes straight out.
+  out.clear();
+  ordered.fulfil(0, 300, ev(0, 30));
+  CHECK(out == std::vector<std::pair<std::int64_t, std::uint64_t>>{{0, 30}});
 }
