@@ -187,6 +187,12 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     return;
   auto& g = goroutines_[ev.goid];
   const bool buffered_lines = opts_.min_duration_ns > 0;
+  if (const auto hit = ev.hit_ns ? ev.hit_ns : ev.time_ns; ev.goid != 0) {
+    if (hit < g.last_ns)
+      ++out_of_order_;
+    else
+      g.last_ns = hit;
+  }
 
   if (ev.kind == target::TraceEvent::Kind::call && ev.inlined) {
     // An inlined copy has no return to pair with: shown where it happens, never opened.
@@ -387,7 +393,8 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
   buf_ += "Unique functions: " + std::to_string(durations_.size()) + "\n";
   buf_ += "Total execution time: " + format_duration(wall_ns) + "\n";
   buf_ += "Events: " + std::to_string(events_) + " (" + std::to_string(engine_.lost) + " lost, " +
-          std::to_string(unmatched_returns_) + " unmatched returns)\n";
+          std::to_string(unmatched_returns_) + " unmatched returns" +
+          (out_of_order_ ? ", " + std::to_string(out_of_order_) + " out of order" : "") + ")\n";
   if (!engine_.engine.empty()) {
     buf_ += "Engine: " + engine_.engine + " (" + std::to_string(engine_.stops) + " of " +
             std::to_string(engine_.events) + " events stopped the thread)\n";

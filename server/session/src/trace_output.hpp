@@ -69,6 +69,9 @@ class TraceOutput {
 
   std::uint64_t events() const { return events_; }
   std::uint64_t unmatched_returns() const { return unmatched_returns_; }
+  /// Events older than an earlier event of their goroutine: an engine broke the order
+  /// pairing relies on (reported by --stats; 0 unless there is a bug).
+  std::uint64_t out_of_order() const { return out_of_order_; }
 
  private:
   struct Open {
@@ -80,6 +83,9 @@ class TraceOutput {
   };
   struct Goroutine {
     std::vector<Open> stack;
+    /// The hit time of its latest event: the engines hand over one goroutine's events in
+    /// the order it hit the tracepoints (pairing depends on it), and their times say so.
+    std::uint64_t last_ns = 0;
     std::vector<std::string> graph;  ///< lines of the current root's tree, printed when it ends
   };
 
@@ -107,6 +113,7 @@ class TraceOutput {
   std::int64_t last_graph_goid_ = -1;  ///< a tree header is printed when the goroutine changes
   std::uint64_t events_ = 0;
   std::uint64_t unmatched_returns_ = 0;
+  std::uint64_t out_of_order_ = 0;
   std::vector<Span> spans_;  ///< kept for --json/--folded/--stats
   std::map<std::string, std::vector<std::uint64_t>> durations_;
   target::TraceEngineStats engine_;

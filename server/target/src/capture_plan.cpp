@@ -358,6 +358,7 @@ std::optional<std::int16_t> pt_regs_offset(unsigned regno) {
 
 Plan make_plan(const BinaryInfo& bi, const SiteSpec& spec, const LoadConfig& cfg) {
   Plan plan;
+  plan.skip_if_jbe_taken = spec.skip_if_jbe_taken;
   Planner planner(bi, cfg, plan);
   if (spec.stack_depth > 0) {
     // --stack: Go's frame-pointer chain, {saved rbp, return address} per frame from rbp
@@ -485,7 +486,8 @@ void layout(Plan& plan, std::uint32_t g_len) {
     plan.ifaces.clear();
     plan.always_complete = true;
     plan.why_complete = "values too large to copy";
-    plan.size = plan.stack_offset + align8(static_cast<std::uint64_t>(plan.stack_hi - plan.stack_lo));
+    plan.size =
+        plan.stack_offset + align8(static_cast<std::uint64_t>(plan.stack_hi - plan.stack_lo));
   }
 }
 
@@ -554,6 +556,12 @@ std::vector<bpf::Insn> generate(std::span<const Plan* const> plans, const Progra
   for (std::size_t p = 0; p < plans.size(); ++p) {
     const Plan& plan = *plans[p];
     a.bind(bodies[p]);
+    if (plan.skip_if_jbe_taken) {
+      // The flags the jbe tests: CF (bit 0) or ZF (bit 6) set means it branches.
+      a.ldx(Size::b64, R1, R6, bpf::pt_regs::eflags);
+      a.band(R1, 0x41);
+      a.jcc(Cond::ne, R1, 0, out);
+    }
     if (plan.always_complete)
       flag();
     // The stack window.
@@ -576,7 +584,8 @@ std::vector<bpf::Insn> generate(std::span<const Plan* const> plans, const Progra
           break;
         case Word::Kind::block:
           a.ldx(Size::b64, dst, R7,
-                off16(plan.blocks[w.block].record_offset + 24 + static_cast<std::uint64_t>(w.offset)));
+                off16(plan.blocks[w.block].record_offset + 24 +
+                      static_cast<std::uint64_t>(w.offset)));
           break;
       }
     };

@@ -26,9 +26,9 @@ namespace goscope::target::capture {
 struct Word {
   enum class Kind { reg, stack, block };
   Kind kind = Kind::reg;
-  std::int16_t reg = 0;         ///< reg: byte offset in pt_regs
-  std::int64_t offset = 0;      ///< stack: from rsp; block: inside the block's data
-  std::size_t block = 0;        ///< block: its index
+  std::int16_t reg = 0;     ///< reg: byte offset in pt_regs
+  std::int64_t offset = 0;  ///< stack: from rsp; block: inside the block's data
+  std::size_t block = 0;    ///< block: its index
 };
 
 /// One bpf_probe_read_user: `len` (or clamp(count, 0, max_count) * elem_size) bytes at
@@ -49,8 +49,8 @@ struct Block {
 /// The run-time decision for an interface value: does the loader need more than the
 /// captured type header and 64 bytes of the pointed-to value?
 struct Iface {
-  std::size_t type_block;  ///< runtime._type header of the dynamic type
-  std::optional<std::size_t> data_block;  ///< 64 bytes at the data word (indirect values)
+  std::size_t type_block;                   ///< runtime._type header of the dynamic type
+  std::optional<std::size_t> data_block;    ///< 64 bytes at the data word (indirect values)
   std::optional<std::size_t> string_block;  ///< a boxed string's bytes
   bool follow_pointers = false;
 };
@@ -62,6 +62,11 @@ struct Plan {
   std::int64_t stack_lo = 0, stack_hi = 8;  ///< [lo, hi) from rsp
   bool always_complete = false;
   std::string why_complete;  ///< for --log
+  /// An entry probed on its stack check's `jbe` (where the kernel emulates the probed
+  /// instruction) instead of the instruction after it: no record when the jbe branches
+  /// (CF or ZF set, the flags it tests): the call goes to runtime.morestack and restarts,
+  /// and is recorded when it passes.
+  bool skip_if_jbe_taken = false;
   // Record layout (set by layout()).
   std::uint32_t stack_offset = 0;
   std::uint32_t size = 0;
@@ -98,6 +103,8 @@ struct SiteSpec {
   int stack_depth = 0;
   /// xmm0-14's low halves were stored at rsp-8, rsp-16, ... (an entry trampoline does).
   bool xmm_spilled = false;
+  /// See Plan::skip_if_jbe_taken.
+  bool skip_if_jbe_taken = false;
 };
 Plan make_plan(const BinaryInfo& bi, const SiteSpec& spec, const LoadConfig& cfg);
 
@@ -109,7 +116,7 @@ void layout(Plan& plan, std::uint32_t g_len);
 struct ProgramMaps {
   int scratch_fd;  ///< percpu array, key 0, value >= every record
   int ring_fd;
-  int stats_fd;    ///< percpu array of u64 counters, key 0: lost records
+  int stats_fd;  ///< percpu array of u64 counters, key 0: lost records
   std::uint64_t ring_size;
 };
 struct GOffsets {

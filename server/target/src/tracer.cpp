@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 
+#include "proc/disassembler.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
@@ -27,7 +28,8 @@ Tracer::Tracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
     : process_(process), bi_(bi), opts_(opts) {}
 
 bool Tracer::trace_function(const dwarf::Function& fn) {
-  const auto entry = bi_.to_virt(fn.low_pc);
+  // After the stack-split check: a call restarted by runtime.morestack passes it once.
+  const auto entry = entry_tracepoint(bi_, fn);
   if (sites_.contains(entry))
     return false;
   process_.add_breakpoint(entry);
@@ -58,7 +60,7 @@ bool Tracer::trace_inlined(const dwarf::InlinedCall& call) {
 TraceExit Tracer::run(TraceObserver& observer) {
   if (opts_.goroutine_exits) {
     if (const auto* fn = bi_.debug().find_function("runtime.goexit1")) {
-      const auto addr = bi_.to_virt(fn->low_pc);
+      const auto addr = entry_tracepoint(bi_, *fn);
       if (!sites_.contains(addr)) {
         process_.add_breakpoint(addr);
         Site s;
@@ -116,6 +118,7 @@ TraceExit Tracer::run(TraceObserver& observer) {
 std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   TraceEvent ev;
   ev.time_ns = trace_clock_ns();
+  ev.hit_ns = ev.time_ns;
   ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
   ev.tid = tid;
   ev.function = site.function;
@@ -129,30 +132,23 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
     } catch (const proc::Error&) {
       return std::nullopt;
     }
-    restarts_.forget(ev.goid);
     return ev;
   }
   ev.pc = regs.gp.rip;
   ev.sp = regs.gp.rsp;
   // Go >= 1.17 (register ABI) keeps the current g in R14 inside Go code.
   std::int64_t goid = 0;
-  std::uint64_t stackguard0 = 0;
   std::uint64_t top_of_stack = 0;
-  std::uint64_t stack_hi = 0;
-  // One process_vm_readv for the goroutine id, the stack bounds and the return address.
+  // One process_vm_readv for the goroutine id and the return address.
   // The stack around rsp comes along in the same system call: at a RET the results sit
   // just below it (in the returning frame), at an entry stack-passed arguments just above.
   constexpr std::uint64_t kBelow = 512, kAbove = 256;
   std::array<std::byte, kBelow + kAbove> window{};
   const std::uint64_t window_base = regs.gp.rsp - kBelow;
   bool window_ok = true;
-  std::array<proc::Process::ReadRequest, 5> g_reads{{
-      {proc::VirtAddr(regs.gp.r14 + bi_.stack_hi_offset()),
-       std::as_writable_bytes(std::span(&stack_hi, 1))},
+  std::array<proc::Process::ReadRequest, 3> g_reads{{
       {proc::VirtAddr(regs.gp.r14 + bi_.goid_offset()),
        std::as_writable_bytes(std::span(&goid, 1))},
-      {proc::VirtAddr(regs.gp.r14 + bi_.stackguard0_offset()),
-       std::as_writable_bytes(std::span(&stackguard0, 1))},
       {proc::VirtAddr(regs.gp.rsp), std::as_writable_bytes(std::span(&top_of_stack, 1))},
       {proc::VirtAddr(window_base), std::span(window)},
   }};
@@ -162,7 +158,7 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
     // Rare: the window crossed into unmapped memory. Read without it.
     window_ok = false;
     try {
-      process_.read_memory_batch(std::span(g_reads).first(4));
+      process_.read_memory_batch(std::span(g_reads).first(2));
     } catch (const proc::Error&) {
       goid = 0;  // not in Go code (no g in R14): reported as goroutine 0
     }
@@ -182,19 +178,9 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   if (!site.is_return)
     ev.caller_pc = top_of_stack;
   ev.inlined = site.inlined;
-  if (!site.is_return && goid != 0 && !site.inlined) {
-    if (will_call_morestack(*site.function, regs, stackguard0))
-      return std::nullopt;
-    // The guard can turn into a preemption request after it was read (sysmon sets it from
-    // another thread), so a restart can still follow: recognise it by its caller frame.
-    if (restarts_.is_restart(goid, site.function, stack_hi - regs.gp.rbp))
-      return std::nullopt;
-  } else {
-    restarts_.forget(goid);
-  }
-
-  // At an entry or a RET the return address is on top of the stack, so the CFA (Go's frame
-  // base) is rsp+8; inside the body (the deferreturn call) the frame pointer gives it.
+  // At an entry tracepoint (the stack check leaves rsp alone) or a RET the return address
+  // is on top of the stack, so the CFA (Go's frame base) is rsp+8; inside the body (the deferreturn
+  // call) the frame pointer gives it.
   std::uint64_t cfa = regs.gp.rsp + 8;
   if (site.deferreturn || site.inlined) {
     // Inside the body: the CFI row gives the frame size. (rbp is not trustworthy here: a
@@ -223,18 +209,6 @@ std::optional<TraceEvent> Tracer::handle_hit(pid_t tid, const Site& site) {
   return ev;
 }
 
-bool EntryRestarts::is_restart(std::int64_t goid, const dwarf::Function* fn,
-                               std::uint64_t caller_frame_from_top) {
-  const Entry entry{fn, caller_frame_from_top};
-  auto [it, fresh] = last_.try_emplace(goid, entry);
-  if (fresh)
-    return false;
-  if (it->second.function == fn && it->second.caller_frame_from_top == caller_frame_from_top)
-    return true;
-  it->second = entry;
-  return false;
-}
-
 std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Function& fn,
                                         const dwarf::InlinedCall* inlined, bool is_return,
                                         bool deferreturn, std::uint64_t pc, std::uint64_t cfa,
@@ -255,32 +229,49 @@ std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Functi
   return values;
 }
 
-bool will_call_morestack(const BinaryInfo& bi, const dwarf::Function& fn,
-                         const proc::Registers& regs, std::uint64_t stackguard0) {
-  auto code = bi.elf().code_at(
-      fn.low_pc, std::min<std::uint64_t>(16, fn.high_pc.value() - fn.low_pc.value()));
-  if (!code || code->size() < 4)
-    return false;
-  auto b = [&](std::size_t i) { return std::to_integer<std::uint8_t>((*code)[i]); };
-  // cmp rsp, [r14+0x10]; jbe morestack
-  if (b(0) == 0x49 && b(1) == 0x3b && b(2) == 0x66 && b(3) == 0x10) {
-    return regs.gp.rsp <= stackguard0;
-  }
-  // lea r12, [rsp+disp]; cmp r12, [r14+0x10]; jbe morestack (frames over 128 bytes)
-  if (code->size() >= 9 && b(0) == 0x4c && b(1) == 0x8d && b(3) == 0x24) {
-    std::int64_t disp = 0;
-    if (b(2) == 0x64) {
-      disp = static_cast<std::int8_t>(b(4));
-    } else if (b(2) == 0xa4 && code->size() >= 12) {
-      std::int32_t d32 = 0;
-      std::memcpy(&d32, code->data() + 4, 4);
-      disp = d32;
-    } else {
+std::optional<StackCheck> stack_check(const BinaryInfo& bi, const dwarf::Function& fn) {
+  const auto entry = bi.to_virt(fn.low_pc);
+  // The check is at most `mov r12, rsp; sub r12, imm32; jb; cmp r12, [r14+16]; jbe rel32`
+  // (31 bytes).
+  auto code = bi.elf().code_at(fn.low_pc,
+                               std::min<std::uint64_t>(48, fn.high_pc.value() - fn.low_pc.value()));
+  if (!code)
+    return std::nullopt;
+  const auto insns = proc::disassemble(*code, entry);
+  auto bytes_at = [&](const proc::Instruction& insn, std::initializer_list<std::uint8_t> want) {
+    const auto off = insn.address.value() - entry.value();
+    if (insn.length < want.size() || off + want.size() > code->size())
       return false;
-    }
-    return regs.gp.rsp + static_cast<std::uint64_t>(disp) <= stackguard0;
+    std::size_t i = 0;
+    for (auto w : want)
+      if (std::to_integer<std::uint8_t>((*code)[off + i++]) != w)
+        return false;
+    return true;
+  };
+  for (std::size_t i = 0; i + 1 < insns.size() && i < 4; ++i) {
+    const auto& insn = insns[i];
+    if (insn.is_call || insn.is_ret)
+      break;
+    // cmp rsp, [r14+0x10] or cmp r12, [r14+0x10] (g.stackguard0), then jbe to the
+    // morestack call at the end of the function.
+    if (!bytes_at(insn, {0x49, 0x3b, 0x66, 0x10}) && !bytes_at(insn, {0x4d, 0x3b, 0x66, 0x10}))
+      continue;
+    const auto& jbe = insns[i + 1];
+    if (!bytes_at(jbe, {0x76}) && !bytes_at(jbe, {0x0f, 0x86}))
+      break;
+    const auto after = jbe.address.value() + jbe.length;
+    if (jbe.branch_target <= after || jbe.branch_target >= bi.to_virt(fn.high_pc).value() ||
+        after >= bi.to_virt(fn.high_pc).value())
+      break;
+    return StackCheck{jbe.address, proc::VirtAddr(after)};
   }
-  return false;
+  return std::nullopt;
+}
+
+proc::VirtAddr entry_tracepoint(const BinaryInfo& bi, const dwarf::Function& fn) {
+  if (auto check = stack_check(bi, fn))
+    return check->fallthrough;
+  return bi.to_virt(fn.low_pc);
 }
 
 void Tracer::unwind(const Site& site, const proc::Registers& regs, TraceEvent& ev) {

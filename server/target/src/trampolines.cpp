@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -38,7 +38,7 @@ std::vector<std::byte> xmm_spill_code() {
     out.push_back(std::byte{0x0f});
     out.push_back(std::byte{0xd6});
     out.push_back(static_cast<std::byte>(0x44 | ((k & 7) << 3)));  // mod 01, reg, rm=SIB
-    out.push_back(std::byte{0x24});                                 // base rsp, no index
+    out.push_back(std::byte{0x24});                                // base rsp, no index
     out.push_back(static_cast<std::byte>(static_cast<std::uint8_t>(-8 * static_cast<int>(k + 1))));
   }
   return out;
@@ -118,15 +118,24 @@ bool Trampolines::has_float_arguments(const dwarf::Function& fn) {
 }
 
 std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, bool spill_xmm) {
+  return add_entry(fn, spill_xmm, bi_.to_virt(fn.low_pc));
+}
+
+std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, bool spill_xmm,
+                                                  proc::VirtAddr at) {
   if (!movable(fn))
     return std::nullopt;
-  const auto size = fn.high_pc.value() - fn.low_pc.value();
-  auto code = bi_.elf().code_at(fn.low_pc, std::min<std::uint64_t>(size, 32));
+  const auto low = bi_.to_virt(fn.low_pc).value();
+  const auto high = bi_.to_virt(fn.high_pc).value();
+  if (at.value() < low || at.value() >= high)
+    return std::nullopt;
+  const auto offset = at.value() - low;
+  auto code = bi_.elf().code_at(dwarf::FileAddr(fn.low_pc.value() + offset),
+                                std::min<std::uint64_t>(high - at.value(), 32));
   if (!code)
     return std::nullopt;
-  const auto entry = bi_.to_virt(fn.low_pc);
   std::size_t len = 0;
-  for (const auto& insn : proc::disassemble(*code, entry)) {
+  for (const auto& insn : proc::disassemble(*code, at)) {
     if (len >= kJmpLen)
       break;
     if (!insn.relocatable)
@@ -137,12 +146,12 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
     return std::nullopt;
   const auto& fc = code_of(fn);
   for (auto t : fc.targets)
-    if (t > entry.value() && t < entry.value() + len)
+    if (t > at.value() && t < at.value() + len)
       return std::nullopt;
-  if (overlaps(entry.value(), entry.value() + len))
+  if (overlaps(at.value(), at.value() + len))
     return std::nullopt;
   Tramp t;
-  t.patch_at = entry;
+  t.patch_at = at;
   t.spill_xmm = spill_xmm;
   t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(len));
   tramps_.push_back(std::move(t));
@@ -190,9 +199,8 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
 }
 
 bool Trampolines::overlaps(std::uint64_t lo, std::uint64_t hi) const {
-  return std::any_of(tramps_.begin(), tramps_.end(), [&](const Tramp& t) {
-    return t.patch_at.value() < hi && lo < t.end();
-  });
+  return std::any_of(tramps_.begin(), tramps_.end(),
+                     [&](const Tramp& t) { return t.patch_at.value() < hi && lo < t.end(); });
 }
 
 std::optional<std::size_t> Trampolines::covering(proc::VirtAddr addr) const {
@@ -222,8 +230,8 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       continue;
     t.offset = size;
     const std::uint64_t spill = t.spill_xmm ? kSpillBytes : 0;
-    const std::uint64_t n = t.is_return ? t.moved.size() + 2
-                                        : spill + kNop5.size() + t.moved.size() + kJmpLen;
+    const std::uint64_t n =
+        t.is_return ? t.moved.size() + 2 : spill + kNop5.size() + t.moved.size() + kJmpLen;
     t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
     size += (n + 15) & ~15ULL;
   }
@@ -248,7 +256,8 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
     std::ifstream maps(proc_dir + "/maps");
     std::string line;
     while (std::getline(maps, line)) {
-      if (line.size() < std::strlen(exe) || line.compare(line.size() - std::strlen(exe), std::string::npos, exe) != 0)
+      if (line.size() < std::strlen(exe) ||
+          line.compare(line.size() - std::strlen(exe), std::string::npos, exe) != 0)
         continue;
       std::uint64_t lo = 0, hi = 0;
       char dash = 0;
@@ -283,21 +292,25 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
   const auto fd = proc::inject_syscall(process, tid, *syscall_insn, SYS_open,
                                        {str_at, O_RDONLY | O_CLOEXEC, 0, 0, 0, 0});
   if (fd < 0)
-    proc::Error::send("trampolines: open " + fd_path + " in the process: " + std::strerror(static_cast<int>(-fd)));
+    proc::Error::send("trampolines: open " + fd_path +
+                      " in the process: " + std::strerror(static_cast<int>(-fd)));
   if (std::getenv("GOSCOPE_DEBUG")) {
     char buf[512] = {};
-    auto l = ::readlink(("/proc/" + std::to_string(process.pid()) + "/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf - 1);
-    std::fprintf(stderr, "goscope: trampolines fd %lld -> %s (%zd)\n", static_cast<long long>(fd), buf, l);
+    auto l =
+        ::readlink(("/proc/" + std::to_string(process.pid()) + "/fd/" + std::to_string(fd)).c_str(),
+                   buf, sizeof buf - 1);
+    std::fprintf(stderr, "goscope: trampolines fd %lld -> %s (%zd)\n", static_cast<long long>(fd),
+                 buf, l);
   }
   std::uint64_t base = 0;
   std::int64_t last_error = 0;
   std::uint64_t candidate = ((exe_end + k2M - 1) & ~(k2M - 1)) + k2M;
   constexpr std::uint64_t kMapFixedNoreplace = 0x100000;
   for (int attempt = 0; attempt < 32 && base == 0; ++attempt, candidate += k2M) {
-    const auto r = proc::inject_syscall(
-        process, tid, *syscall_insn, SYS_mmap,
-        {candidate, size, PROT_READ | PROT_EXEC, MAP_PRIVATE | kMapFixedNoreplace,
-         static_cast<std::uint64_t>(fd), 0});
+    const auto r =
+        proc::inject_syscall(process, tid, *syscall_insn, SYS_mmap,
+                             {candidate, size, PROT_READ | PROT_EXEC,
+                              MAP_PRIVATE | kMapFixedNoreplace, static_cast<std::uint64_t>(fd), 0});
     if (r == static_cast<std::int64_t>(candidate))
       base = candidate;
     else if (r < 0)

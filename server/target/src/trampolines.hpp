@@ -32,11 +32,16 @@ class Trampolines {
  public:
   explicit Trampolines(const BinaryInfo& bi) : bi_(bi) {}
 
-  /// A trampoline for the entry of `fn`; nullopt when its first instructions cannot move.
-  /// `spill_xmm`: store xmm0-14's low halves at rsp-8, rsp-16, ... before the probe (BPF
-  /// cannot read xmm registers; Go passes floats in them). The 120 bytes are within the
-  /// StackSmall bytes Go guarantees below rsp at any entry, and the probe is then a
+  /// A trampoline for the entry tracepoint of `fn` at `at` (its first instruction, or the
+  /// first after its stack-split check, see entry_tracepoint); nullopt when the
+  /// instructions there cannot move. `spill_xmm`: store xmm0-14's low halves at rsp-8,
+  /// rsp-16, ... before the probe (BPF cannot read xmm registers; Go passes floats in
+  /// them). The 120 bytes are within the StackSmall bytes Go guarantees below rsp at any
+  /// entry (after a passed stack check, StackGuard bytes), and the probe is then a
   /// one-byte nop (the kernel's call for a probed 5-byte nop would push over them).
+  std::optional<std::size_t> add_entry(const dwarf::Function& fn, bool spill_xmm,
+                                       proc::VirtAddr at);
+  /// The same at low_pc.
   std::optional<std::size_t> add_entry(const dwarf::Function& fn, bool spill_xmm = false);
   /// Whether any argument of `fn` may be passed in an xmm register (floats, complex).
   static bool has_float_arguments(const dwarf::Function& fn);

@@ -3,11 +3,12 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -15,13 +16,14 @@
 #include <unordered_set>
 
 #include "capture_plan.hpp"
-#include "trampolines.hpp"
+#include "ordered_events.hpp"
 #include "proc/bpf.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
+#include "trampolines.hpp"
 
 namespace goscope::target {
 namespace {
@@ -44,11 +46,16 @@ struct UprobeTracer::Impl {
     bool is_return = false;
     bool deferreturn = false;
     bool goexit = false;
-    proc::VirtAddr addr;         ///< where the probe is
-    proc::VirtAddr report_pc;    ///< the pc the event reports (an entry's first byte)
-    std::optional<std::size_t> tramp;  ///< probed in this trampoline instead of at addr
-    bool spill_xmm = false;            ///< its trampoline stores xmm0-14 below rsp
+    proc::VirtAddr addr;                     ///< where the probe is
+    proc::VirtAddr report_pc;                ///< the pc the event reports (an entry's first byte)
+    std::optional<std::size_t> tramp;        ///< probed in this trampoline instead of at addr
+    bool spill_xmm = false;                  ///< its trampoline stores xmm0-14 below rsp
     std::optional<std::int64_t> cfa_offset;  ///< CFA = rsp + this
+    /// An entry with a stack-split check: its jbe. Without a trampoline the probe goes
+    /// there (the kernel emulates a jbe, not the `sub rsp, N` after it), and the program
+    /// records nothing when the jbe branches (skip_if_jbe_taken).
+    std::optional<proc::VirtAddr> check_jbe;
+    bool skip_if_jbe_taken = false;
     capture::Plan plan;
   };
 
@@ -68,50 +75,23 @@ struct UprobeTracer::Impl {
   std::vector<bpf::Link> links;
   std::vector<bpf::MultiLink> multi_links;
 
-  /// Serializes draining the ring buffer, the observer and restarts (the consumer thread
-  /// and the ptrace thread, at completions, both drain).
+  /// Serializes draining the ring buffer, the observer and the queues below (the consumer
+  /// thread and the ptrace thread, at completions, both drain).
   std::mutex mu;
   TraceObserver* observer = nullptr;
-  std::unordered_map<pid_t, std::vector<std::byte>> pending;
-  EntryRestarts restarts;
+  /// Records waiting for their thread's completion stop, oldest first.
+  std::unordered_map<pid_t, std::deque<std::vector<std::byte>>> pending;
+  /// Each goroutine's events in the order it hit the probes (see ordered_events.hpp).
+  OrderedEvents ordered{[this](TraceEvent&& ev) { observer->on_event(std::move(ev)); }};
   std::atomic<bool> stop{false};
   bool prepared = false;
   std::uint64_t events = 0, stops = 0, late_reads = 0, lost = 0;
 
   Impl(proc::Process& p, const BinaryInfo& b, TraceOptions o) : process(p), bi(b), opts(o) {
-    const auto hi = std::max({bi.goid_offset(), bi.stack_hi_offset(), bi.stackguard0_offset(),
-                              bi.g_m_offset()});
+    const auto hi = std::max(
+        {bi.goid_offset(), bi.stack_hi_offset(), bi.stackguard0_offset(), bi.g_m_offset()});
     g.len = static_cast<std::uint32_t>(hi + 8);
     g.goid = static_cast<std::uint32_t>(bi.goid_offset());
-  }
-
-  /// Where an entry probe goes. The kernel emulates jumps at a uprobe but single-steps
-  /// most other instructions out of line, which costs a debug exception (the most
-  /// expensive part of a hit in a VM). Go's prologue starts with the stack-split check
-  /// `cmp rsp, [r14+16]` (or `lea r12, [rsp-N]; cmp r12, [r14+16]`) and then `jbe`: at
-  /// that jbe nothing the values need has changed, so the probe goes there.
-  proc::VirtAddr entry_probe_addr(const dwarf::Function& fn) const {
-    const auto entry = bi.to_virt(fn.low_pc);
-    auto code = bi.elf().code_at(
-        fn.low_pc, std::min<std::uint64_t>(16, fn.high_pc.value() - fn.low_pc.value()));
-    if (!code)
-      return entry;
-    auto b = [&](std::size_t i) {
-      return i < code->size() ? std::to_integer<std::uint8_t>((*code)[i]) : 0;
-    };
-    std::size_t at = 0;
-    if (b(0) == 0x49 && b(1) == 0x3b && b(2) == 0x66 && b(3) == 0x10) {
-      at = 4;  // cmp rsp, [r14+0x10]
-    } else if (b(0) == 0x4c && b(1) == 0x8d && b(3) == 0x24 && (b(2) == 0x64 || b(2) == 0xa4)) {
-      const std::size_t lea = b(2) == 0x64 ? 5 : 8;  // lea r12, [rsp+disp8/32]
-      if (b(lea) == 0x4d && b(lea + 1) == 0x3b && b(lea + 2) == 0x66 && b(lea + 3) == 0x10)
-        at = lea + 4;  // cmp r12, [r14+0x10]
-    }
-    if (at == 0)
-      return entry;
-    if (b(at) == 0x76 || (b(at) == 0x0f && b(at + 1) == 0x86))
-      return proc::VirtAddr(entry.value() + at);
-    return entry;
   }
 
   std::optional<std::int64_t> body_cfa_offset(proc::VirtAddr pc) const {
@@ -122,12 +102,16 @@ struct UprobeTracer::Impl {
 
   void add_site(Site s) {
     addrs.insert(s.addr);
+    if (s.check_jbe)
+      addrs.insert(*s.check_jbe);
     sites.push_back(std::move(s));
   }
 
   void plan_site(Site& s) {
-    if (s.goexit)
+    if (s.goexit) {
+      s.plan.skip_if_jbe_taken = s.skip_if_jbe_taken;
       return;
+    }
     const auto& params = s.inlined ? s.inlined->params : s.function->params;
     capture::SiteSpec spec;
     for (const auto& p : params)
@@ -140,6 +124,7 @@ struct UprobeTracer::Impl {
     spec.stack_depth = opts.stack_depth;
     // An entry trampoline stores the xmm registers below rsp before its probe.
     spec.xmm_spilled = s.tramp.has_value() && !s.is_return && s.spill_xmm;
+    spec.skip_if_jbe_taken = s.skip_if_jbe_taken;
     s.plan = capture::make_plan(bi, spec, opts.load);
   }
 
@@ -165,6 +150,15 @@ struct UprobeTracer::Impl {
         for (auto& s : sites) s.tramp.reset();
       }
     }
+    // Entries left on the original code probe their check's jbe (emulated) rather than the
+    // instruction after it (single-stepped), skipping the hits that branch to morestack:
+    // the flags are the ones the jbe tests, so each call is still recorded once.
+    for (auto& s : sites) {
+      if (!s.tramp && s.check_jbe) {
+        s.addr = *s.check_jbe;
+        s.skip_if_jbe_taken = true;
+      }
+    }
     std::uint32_t value_size = 8;
     for (auto& s : sites) {
       plan_site(s);
@@ -187,7 +181,8 @@ struct UprobeTracer::Impl {
     for (std::size_t i = 0; i < sites.size(); ++i) {
       const capture::Plan* one[] = {&sites[i].plan};
       auto insns = capture::generate(one, maps, g);
-      std::string key(reinterpret_cast<const char*>(insns.data()), insns.size() * sizeof(bpf::Insn));
+      std::string key(reinterpret_cast<const char*>(insns.data()),
+                      insns.size() * sizeof(bpf::Insn));
       auto [it, fresh] = by_code.try_emplace(std::move(key), distinct.size());
       if (fresh)
         distinct.push_back(&sites[i].plan);
@@ -267,7 +262,8 @@ struct UprobeTracer::Impl {
       return 0;
     std::vector<std::uint64_t> values(stats_map->value_bytes() / sizeof(std::uint64_t));
     std::uint32_t key = 0;
-    if (!stats_map->lookup(std::as_bytes(std::span(&key, 1)), std::as_writable_bytes(std::span(values))))
+    if (!stats_map->lookup(std::as_bytes(std::span(&key, 1)),
+                           std::as_writable_bytes(std::span(values))))
       return 0;
     std::uint64_t sum = 0;
     for (auto v : values) sum += v;
@@ -277,6 +273,15 @@ struct UprobeTracer::Impl {
   // Caller holds mu.
   void drain() {
     ring->consume([&](std::span<const std::byte> rec) { handle_record(rec); });
+  }
+
+  /// The goroutine a record was captured on (0: none in R14, or the system stack).
+  std::int64_t record_goid(std::span<const std::byte> rec) const {
+    std::uint64_t v = 0;
+    const auto off = capture::kGOffset + bi.goid_offset();
+    if (bi.goid_offset() + 8 <= g.len && off + 8 <= rec.size())
+      std::memcpy(&v, rec.data() + off, 8);
+    return static_cast<std::int64_t>(v);
   }
 
   // Caller holds mu.
@@ -289,12 +294,13 @@ struct UprobeTracer::Impl {
       return;
     ++events;
     const auto tid = static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
+    const auto goid = record_goid(rec);
     if (h.flags & capture::kFlagComplete) {
-      pending[tid].assign(rec.begin(), rec.end());
+      pending[tid].emplace_back(rec.begin(), rec.end());
+      ordered.expect(goid, tid);
       return;
     }
-    if (auto ev = build_event(rec, false))
-      observer->on_event(std::move(*ev));
+    ordered.add(goid, build_event(rec, false));
   }
 
   /// The event of a record; `live`: the thread is stopped at a completion, so what the
@@ -309,9 +315,7 @@ struct UprobeTracer::Impl {
     std::memcpy(&regs.gp, h.regs, sizeof h.regs);
     const auto tid = static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
 
-    auto in_record = [&](std::uint64_t off, std::uint64_t len) {
-      return off + len <= rec.size();
-    };
+    auto in_record = [&](std::uint64_t off, std::uint64_t len) { return off + len <= rec.size(); };
     auto g_word = [&](std::uint64_t field) -> std::uint64_t {
       std::uint64_t v = 0;
       if (field + 8 <= g.len && in_record(capture::kGOffset + field, 8))
@@ -357,6 +361,7 @@ struct UprobeTracer::Impl {
 
     TraceEvent ev;
     ev.time_ns = h.time_ns;
+    ev.hit_ns = h.time_ns;
     ev.tid = tid;
     ev.function = site.function;
     ev.deferreturn = site.deferreturn;
@@ -366,7 +371,8 @@ struct UprobeTracer::Impl {
       // On the system stack R14 holds g0; report the user goroutine it runs for.
       try {
         const auto m = process.read<std::uint64_t>(proc::VirtAddr(regs.gp.r14 + bi.g_m_offset()));
-        const auto curg = m ? process.read<std::uint64_t>(proc::VirtAddr(m + bi.m_curg_offset())) : 0;
+        const auto curg =
+            m ? process.read<std::uint64_t>(proc::VirtAddr(m + bi.m_curg_offset())) : 0;
         if (curg)
           goid = process.read<std::int64_t>(proc::VirtAddr(curg + bi.goid_offset()));
       } catch (const proc::Error&) {
@@ -375,7 +381,6 @@ struct UprobeTracer::Impl {
     ev.goid = goid;
     if (site.goexit) {
       ev.kind = TraceEvent::Kind::goroutine_exit;
-      restarts.forget(goid);
       return ev;
     }
     regs.gp.rip = site.report_pc.value();
@@ -387,17 +392,6 @@ struct UprobeTracer::Impl {
       if (mem(regs.gp.rsp, std::as_writable_bytes(std::span(&ret, 1))))
         ev.caller_pc = ret;
     }
-    if (!site.is_return && goid != 0 && !site.inlined) {
-      if (will_call_morestack(bi, *site.function, regs, g_word(bi.stackguard0_offset())))
-        return std::nullopt;
-      // The guard can turn into a preemption request after it was read (sysmon sets it
-      // from another thread), so a restart can still follow.
-      if (restarts.is_restart(goid, site.function, g_word(bi.stack_hi_offset()) - regs.gp.rbp))
-        return std::nullopt;
-    } else {
-      restarts.forget(goid);
-    }
-
     std::uint64_t cfa = regs.gp.rsp + 8;
     if (site.cfa_offset)
       cfa = regs.gp.rsp + static_cast<std::uint64_t>(*site.cfa_offset);
@@ -425,7 +419,8 @@ struct UprobeTracer::Impl {
     ev.values = load_trace_values(loader, *site.function, site.inlined, site.is_return,
                                   site.deferreturn, ev.pc, cfa, read_reg, opts.load);
     if (opts.stack_depth > 0)
-      unwind_frames(bi, mem, site.deferreturn || site.inlined != nullptr, regs, opts.stack_depth, ev);
+      unwind_frames(bi, mem, site.deferreturn || site.inlined != nullptr, regs, opts.stack_depth,
+                    ev);
     return ev;
   }
 
@@ -444,24 +439,25 @@ struct UprobeTracer::Impl {
       }
       return;
     }
-    auto rec = std::move(it->second);
-    pending.erase(it);
-    if (auto ev = build_event(rec, true)) {
-      // A call starts for the program when its thread runs again: the stop is not its time.
-      if (ev->kind == TraceEvent::Kind::call)
-        ev->time_ns = trace_clock_ns();
-      observer->on_event(std::move(*ev));
-    }
+    auto rec = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty())
+      pending.erase(it);
+    auto ev = build_event(rec, true);
+    // A call starts for the program when its thread runs again: the stop is not its time.
+    if (ev && ev->kind == TraceEvent::Kind::call)
+      ev->time_ns = trace_clock_ns();
+    ordered.fulfil(record_goid(rec), tid, std::move(ev));
   }
 
   /// Records whose thread never stopped for its completion (the process ended first):
   /// reported with what was captured. Caller holds mu.
   void flush_pending() {
-    for (auto& [tid, rec] : pending) {
-      if (auto ev = build_event(rec, false))
-        observer->on_event(std::move(*ev));
+    for (auto& [tid, recs] : pending) {
+      for (auto& rec : recs) ordered.fulfil(record_goid(rec), tid, build_event(rec, false));
     }
     pending.clear();
+    ordered.flush();
   }
 };
 
@@ -475,17 +471,24 @@ UprobeTracer::UprobeTracer(proc::Process& process, const BinaryInfo& bi, TraceOp
 UprobeTracer::~UprobeTracer() = default;
 
 bool UprobeTracer::trace_function(const dwarf::Function& fn) {
-  const auto entry = impl_->bi.to_virt(fn.low_pc);
-  if (impl_->addrs.contains(entry))
+  const auto check = stack_check(impl_->bi, fn);
+  const auto entry = check ? check->fallthrough : impl_->bi.to_virt(fn.low_pc);
+  if (impl_->addrs.contains(entry) || (check && impl_->addrs.contains(check->jbe)))
     return false;
   Impl::Site s;
   s.function = &fn;
-  s.addr = impl_->entry_probe_addr(fn);
+  if (check)
+    s.check_jbe = check->jbe;
+  // After the stack-split check (see entry_tracepoint): reached once per call. Nothing has
+  // changed there since the entry (CFA = rsp + 8). The instruction there (`sub rsp, N`, or
+  // the first of a function without a check) is one the kernel single-steps, so it moves
+  // into a trampoline where it can.
+  s.addr = entry;
   s.report_pc = entry;
   s.cfa_offset = 8;
-  if (s.addr == entry && impl_->process_not_started) {
+  if (impl_->process_not_started) {
     s.spill_xmm = Trampolines::has_float_arguments(fn);
-    s.tramp = impl_->tramps.add_entry(fn, s.spill_xmm);
+    s.tramp = impl_->tramps.add_entry(fn, s.spill_xmm, entry);
   }
   impl_->add_site(std::move(s));
   for (const auto& rs : impl_->bi.return_sites(fn)) {
@@ -497,7 +500,8 @@ bool UprobeTracer::trace_function(const dwarf::Function& fn) {
     r.report_pc = rs.addr;
     r.is_return = true;
     r.deferreturn = rs.deferreturn;
-    r.cfa_offset = rs.deferreturn ? impl_->body_cfa_offset(rs.addr) : std::optional<std::int64_t>(8);
+    r.cfa_offset =
+        rs.deferreturn ? impl_->body_cfa_offset(rs.addr) : std::optional<std::int64_t>(8);
     // A `call runtime.deferreturn` is emulated by the kernel; a RET is not.
     if (!rs.deferreturn && impl_->process_not_started)
       r.tramp = impl_->tramps.add_return(fn, rs.addr);
@@ -540,10 +544,13 @@ void UprobeTracer::prepare() {
     return;
   if (im.opts.goroutine_exits) {
     if (const auto* fn = im.bi.debug().find_function("runtime.goexit1")) {
-      const auto addr = im.bi.to_virt(fn->low_pc);
-      if (!im.addrs.contains(addr)) {
+      const auto check = stack_check(im.bi, *fn);
+      const auto addr = check ? check->fallthrough : im.bi.to_virt(fn->low_pc);
+      if (!im.addrs.contains(addr) && !(check && im.addrs.contains(check->jbe))) {
         Impl::Site s;
         s.function = fn;
+        if (check)
+          s.check_jbe = check->jbe;
         s.goexit = true;
         s.addr = addr;
         s.report_pc = addr;

@@ -158,6 +158,34 @@ TEST_CASE("returns close abandoned frames and stats count every call", "[session
   CHECK(text.find("(0 lost, 1 unmatched returns)") != std::string::npos);
 }
 
+TEST_CASE("an event older than its goroutine's previous one is counted out of order",
+          "[session][trace]") {
+  Capture cap;
+  Events e;
+  TraceOutputOptions opts;
+  opts.stats = true;
+  {
+    TraceOutput out(opts, basic(), cap.f);
+    // Goroutine 1 in order; goroutine 2's call hit after its return: an engine bug.
+    auto c1 = e.call(1, 2);
+    auto r2 = e.ret(2, 1);
+    auto c2 = e.call(2, 1);
+    c2.hit_ns = r2.time_ns - 500;
+    auto r1 = e.ret(1, 2);
+    out.on_event(c1);
+    out.on_event(r2);
+    out.on_event(c2);
+    out.on_event(r1);
+    // Times across goroutines do not matter: goroutine 3 hit before goroutine 1's last.
+    auto c3 = e.call(3, 5);
+    c3.hit_ns = c1.time_ns;
+    out.on_event(c3);
+    out.finish(e.t, 1'000'000);
+    CHECK(out.out_of_order() == 1);
+  }
+  CHECK(cap.text().find("(0 lost, 1 unmatched returns, 1 out of order)") != std::string::npos);
+}
+
 TEST_CASE("filters: depth, sample, goroutine, cond", "[session][trace]") {
   Events e;
   SECTION("depth 0 keeps roots") {

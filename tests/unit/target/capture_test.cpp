@@ -3,10 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <string>
 
 #include "capture_plan.hpp"
+#include "ordered_events.hpp"
 #include "proc/bpf.hpp"
 #include "target/binary_info.hpp"
+#include "target/tracer.hpp"
 #include "trampolines.hpp"
 
 using namespace goscope;
@@ -66,8 +69,7 @@ TEST_CASE("a string argument is one bounded read of its bytes", "[target][captur
   CHECK(b.max_count == 64);  // dlv trace's MaxStringLen
 }
 
-TEST_CASE("a -N -l result at a RET is read from the dead frame below rsp",
-          "[target][capture]") {
+TEST_CASE("a -N -l result at a RET is read from the dead frame below rsp", "[target][capture]") {
   auto plan = plan_for(basic(), fn(basic(), "main.add"), true);
   CHECK_FALSE(plan.always_complete);
   CHECK(plan.stack_lo < 0);
@@ -216,8 +218,101 @@ TEST_CASE("a -N -l leaf function's prologue and epilogue both move", "[target][t
   target::Trampolines t(basic());
   const auto& add = fn(basic(), "main.add");
   CHECK(t.add_entry(add).has_value());
-  for (const auto& r : basic().return_sites(add))
-    CHECK(t.add_return(add, r.addr).has_value());
+  for (const auto& r : basic().return_sites(add)) CHECK(t.add_return(add, r.addr).has_value());
   // The same range twice is refused.
   CHECK_FALSE(t.add_entry(add).has_value());
+}
+
+TEST_CASE("entry tracepoints follow the stack-split check, where Delve's prologue ends",
+          "[target][tracer]") {
+  for (const char* binary : {"/stress", "/stress_opt"}) {
+    auto bi = target::BinaryInfo::load(std::string(GOSCOPE_FIXTURE_DIR) + binary);
+    // cmp rsp, [r14+16]; jbe / lea r12, [rsp-N]; cmp r12, [r14+16]; jbe (1 KiB frame) /
+    // mov r12, rsp; sub r12, N; jb; cmp r12, [r14+16]; jbe (a frame over StackBig).
+    for (const char* name : {"main.hit", "main.grow", "main.huge", "main.boom", "main.main"}) {
+      const auto& f = fn(*bi, name);
+      INFO(binary << " " << name);
+      const auto at = target::entry_tracepoint(*bi, f);
+      CHECK(at != bi->to_virt(f.low_pc));
+      // The check's jbe ends right there (76 rel8 or 0f 86 rel32).
+      const auto check = target::stack_check(*bi, f);
+      REQUIRE(check.has_value());
+      CHECK(check->fallthrough == at);
+      auto jbe = bi->elf().code_at(bi->to_file(check->jbe), 1);
+      REQUIRE(jbe.has_value());
+      const auto op = std::to_integer<int>((*jbe)[0]);
+      CHECK(((op == 0x76 && at.value() - check->jbe.value() == 2) ||
+             (op == 0x0f && at.value() - check->jbe.value() == 6)));
+      const auto end = bi->debug().lines().prologue_end(f.low_pc, f.high_pc);
+      REQUIRE(end.has_value());
+      CHECK(at == bi->to_virt(*end));
+      // The instruction there is the frame's allocation: `sub rsp, N` (48 83 ec / 48 81 ec).
+      auto code = bi->elf().code_at(bi->to_file(at), 3);
+      REQUIRE(code.has_value());
+      CHECK(std::to_integer<int>((*code)[0]) == 0x48);
+      CHECK(std::to_integer<int>((*code)[2]) == 0xec);
+    }
+    // A small leaf has no check: its entry is its first instruction.
+    const auto& noop = fn(*bi, "main.noop");
+    CHECK(target::entry_tracepoint(*bi, noop) == bi->to_virt(noop.low_pc));
+    CHECK_FALSE(target::stack_check(*bi, noop).has_value());
+  }
+}
+
+TEST_CASE("an entry trampoline moves the frame setup after the stack check",
+          "[target][trampolines]") {
+  auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/stress");
+  target::Trampolines t(*bi);
+  for (const char* name : {"main.hit", "main.grow", "main.huge"}) {
+    INFO(name);
+    const auto& f = fn(*bi, name);
+    const auto at = target::entry_tracepoint(*bi, f);
+    auto id = t.add_entry(f, true, at);
+    REQUIRE(id.has_value());
+    // Its range starts at the tracepoint: the check itself (and its jbe) stay in place.
+    CHECK(t.covering(at) == id);
+    CHECK_FALSE(t.covering(bi->to_virt(f.low_pc)).has_value());
+    CHECK_FALSE(t.covering(proc::VirtAddr(at.value() - 1)).has_value());
+  }
+}
+
+TEST_CASE("an event waiting for its completion holds back its goroutine's later events",
+          "[target][tracer]") {
+  std::vector<std::pair<std::int64_t, std::uint64_t>> out;  // goid, hit_ns
+  target::OrderedEvents ordered(
+      [&](target::TraceEvent&& ev) { out.emplace_back(ev.goid, ev.hit_ns); });
+  auto ev = [](std::int64_t goid, std::uint64_t hit) {
+    target::TraceEvent e;
+    e.goid = goid;
+    e.hit_ns = hit;
+    return e;
+  };
+  ordered.add(1, ev(1, 10));
+  ordered.expect(1, 100);  // goroutine 1's call at 11 needs thread 100 to stop
+  ordered.add(1, ev(1, 12));
+  ordered.add(2, ev(2, 13));     // other goroutines go on
+  ordered.add(0, ev(0, 14));     // no goroutine: never held
+  ordered.add(1, std::nullopt);  // a record that reports nothing keeps its place
+  ordered.expect(1, 101);
+  ordered.add(1, ev(1, 16));
+  CHECK(ordered.waiting() == 1);
+  CHECK(out == std::vector<std::pair<std::int64_t, std::uint64_t>>{{1, 10}, {2, 13}, {0, 14}});
+  out.clear();
+  // The second completion comes first: still nothing of goroutine 1 before 11.
+  ordered.fulfil(1, 101, ev(1, 15));
+  CHECK(out.empty());
+  ordered.fulfil(1, 100, ev(1, 11));
+  CHECK(out ==
+        std::vector<std::pair<std::int64_t, std::uint64_t>>{{1, 11}, {1, 12}, {1, 15}, {1, 16}});
+  CHECK(ordered.waiting() == 0);
+  out.clear();
+  // A completion that never comes (the process ended): flush passes the rest on in order.
+  ordered.expect(3, 200);
+  ordered.add(3, ev(3, 21));
+  ordered.flush();
+  CHECK(out == std::vector<std::pair<std::int64_t, std::uint64_t>>{{3, 21}});
+  // A fulfilment nobody expected (goroutine 0) goes straight out.
+  out.clear();
+  ordered.fulfil(0, 300, ev(0, 30));
+  CHECK(out == std::vector<std::pair<std::int64_t, std::uint64_t>>{{0, 30}});
 }

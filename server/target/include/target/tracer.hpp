@@ -4,8 +4,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,8 +53,13 @@ struct TraceEvent {
   std::uint64_t caller_pc = 0;
   /// Arguments (call) or results (ret), with the Argument/ReturnArgument flags.
   std::vector<Variable> values;
-  bool deferreturn = false;   ///< a return event at `call runtime.deferreturn`
-  std::uint64_t time_ns = 0;  ///< CLOCK_MONOTONIC
+  bool deferreturn = false;  ///< a return event at `call runtime.deferreturn`
+  /// CLOCK_MONOTONIC: when the call started or returned, for durations (a call whose
+  /// thread stopped at its tracepoint starts when the thread runs again).
+  std::uint64_t time_ns = 0;
+  /// CLOCK_MONOTONIC when the tracepoint was hit. One goroutine's events are handed over
+  /// in this order (pairing depends on it).
+  std::uint64_t hit_ns = 0;
   /// Innermost first, up to TraceOptions::stack_depth + 1 frames (empty when 0).
   std::vector<TraceFrame> stack;
   bool stack_complete = false;  ///< the last frame is the goroutine's outermost
@@ -86,37 +91,29 @@ struct TraceExit {
   int status = 0;  ///< exit status, or the fatal signal
 };
 
-/// True when `fn`'s stack-split check, at its entry with `regs`, will branch to morestack:
-/// the function then restarts from its entry (after the stack grows or the goroutine is
-/// preempted), so that hit is not a call of its own.
-bool will_call_morestack(const BinaryInfo& bi, const dwarf::Function& fn,
-                         const proc::Registers& regs, std::uint64_t stackguard0);
+/// Where a call of `fn` is reported: the first instruction after its stack-split check
+/// (`cmp rsp|r12, [r14+16]; jbe morestack`, preceded by `lea r12, [rsp-N]` for frames over
+/// StackSmall, or by `mov r12, rsp; sub r12, N; jb morestack` over StackBig), which is
+/// where Delve puts its trace breakpoint (the line table's prologue_end). A call that goes
+/// through runtime.morestack (stack growth, a preemption request) restarts at the entry and
+/// passes the check again, but reaches this instruction once. Nothing a value needs has
+/// changed there: rsp, rbp and the argument registers are the entry's (CFA = rsp + 8).
+/// Functions without a check (NOSPLIT, small leaves) are reported at low_pc.
+proc::VirtAddr entry_tracepoint(const BinaryInfo& bi, const dwarf::Function& fn);
+
+/// A function's stack-split check: its final `jbe` (to the morestack call) and the
+/// instruction after it (entry_tracepoint). nullopt for a function without one.
+struct StackCheck {
+  proc::VirtAddr jbe;
+  proc::VirtAddr fallthrough;
+};
+std::optional<StackCheck> stack_check(const BinaryInfo& bi, const dwarf::Function& fn);
 
 /// Walks Go's frame-pointer chain for a trace event at a trap site (`in_body`: the pc is
 /// inside the function, not at its entry or a RET), filling ev.stack.
-void unwind_frames(const BinaryInfo& bi, const std::function<bool(std::uint64_t, std::span<std::byte>)>& mem,
+void unwind_frames(const BinaryInfo& bi,
+                   const std::function<bool(std::uint64_t, std::span<std::byte>)>& mem,
                    bool in_body, const proc::Registers& regs, int stack_depth, TraceEvent& ev);
-
-/// Recognises the second hit of one call's entry: a function whose stack-split check sends
-/// it to runtime.morestack restarts from its entry. Keyed by goroutine: the last entry
-/// reported while nothing else happened on it; a second entry of the same function with
-/// the same caller frame (measured from the top of the stack, which survives stack
-/// copying) is the restart.
-class EntryRestarts {
- public:
-  /// Records the entry and says whether it is a restart of the last one.
-  bool is_restart(std::int64_t goid, const dwarf::Function* fn,
-                  std::uint64_t caller_frame_from_top);
-  /// Anything else happened on the goroutine (a return, another kind of event).
-  void forget(std::int64_t goid) { last_.erase(goid); }
-
- private:
-  struct Entry {
-    const dwarf::Function* function = nullptr;
-    std::uint64_t caller_frame_from_top = 0;
-  };
-  std::unordered_map<std::int64_t, Entry> last_;
-};
 
 /// The values a trace event reports: `fn`'s (or the inlined copy's) arguments at an entry,
 /// its results at a return, where optimized code that does not describe a result at a RET
@@ -128,11 +125,11 @@ std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Functi
 
 /// What an engine counted during run(), for --stats and the logs.
 struct TraceEngineStats {
-  std::string engine;           ///< "uprobe" or "ptrace"
-  std::uint64_t events = 0;     ///< entries, returns and goroutine exits captured
-  std::uint64_t stops = 0;      ///< events that stopped the hitting thread (ptrace: all)
-  std::uint64_t lost = 0;       ///< events the kernel could not hand over (ring buffer full)
-  std::uint64_t late_reads = 0; ///< reads a capture plan missed (a bug if not 0)
+  std::string engine;            ///< "uprobe" or "ptrace"
+  std::uint64_t events = 0;      ///< entries, returns and goroutine exits captured
+  std::uint64_t stops = 0;       ///< events that stopped the hitting thread (ptrace: all)
+  std::uint64_t lost = 0;        ///< events the kernel could not hand over (ring buffer full)
+  std::uint64_t late_reads = 0;  ///< reads a capture plan missed (a bug if not 0)
 };
 
 /// Function tracing: entry and return tracepoints, reported as TraceEvents. Two engines
@@ -173,24 +170,15 @@ class Tracer : public TraceEngine {
     bool goexit = false;  ///< runtime.goexit1: a goroutine is ending
     const dwarf::InlinedCall* inlined = nullptr;
   };
-  /// Reads what a hit reports; nullopt when it reports nothing (a restart after morestack).
+  /// Reads what a hit reports; nullopt when it cannot (no goroutine at a goexit1 trap).
   std::optional<TraceEvent> handle_hit(pid_t tid, const Site& site);
   /// Walks Go's frame-pointer chain from a trap site.
   void unwind(const Site& site, const proc::Registers& regs, TraceEvent& ev);
-  /// True when the entry's stack-split check will branch to morestack: the function then
-  /// restarts from its entry (after the stack grows or the goroutine is preempted), so this
-  /// hit is not a call of its own.
-  bool will_call_morestack(const dwarf::Function& fn, const proc::Registers& regs,
-                           std::uint64_t stackguard0) const {
-    return target::will_call_morestack(bi_, fn, regs, stackguard0);
-  }
-
   proc::Process& process_;
   const BinaryInfo& bi_;
   TraceOptions opts_;
   std::uint64_t events_ = 0;
   std::unordered_map<proc::VirtAddr, Site> sites_;
-  EntryRestarts restarts_;
 };
 
 }  // namespace goscope::target
