@@ -131,7 +131,7 @@ class Proc:
             def pre():
                 os.dup2(w, 3)
             preexec = pre
-            pass_fds = (w,)
+            pass_fds = (w, 3)  # the child's fd 3 is the dup2 made before fds are closed
         else:
             preexec = None
         self.p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
@@ -139,12 +139,16 @@ class Proc:
                                   preexec_fn=preexec, pass_fds=pass_fds, env=env)
         if fd3:
             os.close(w)
+        self.closed = set()
         self.out = {self.p.stdout.fileno(): b"", self.p.stderr.fileno(): b""}
         if self.fd3_r is not None:
             self.out[self.fd3_r] = b""
 
     def _pump(self, timeout):
-        fds = [fd for fd in self.out if fd is not None]
+        fds = [fd for fd in self.out if fd not in self.closed]
+        if not fds:
+            time.sleep(timeout)
+            return False
         ready, _, _ = select.select(fds, [], [], timeout)
         for fd in ready:
             try:
@@ -154,19 +158,17 @@ class Proc:
             if chunk:
                 self.out[fd] += chunk
             else:
-                del self.out[fd]
+                self.closed.add(fd)
                 return True
         return bool(ready)
 
     def first_line(self, fd, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            data = self.out.get(fd)
-            if data is None:
-                break
+            data = self.out.get(fd, b"")
             if b"\n" in data:
                 return data.split(b"\n", 1)[0].decode(errors="replace")
-            if self.p.poll() is not None and not self._pump(0.2):
+            if fd in self.closed:
                 break
             self._pump(0.2)
         data = self.out.get(fd, b"")
@@ -183,7 +185,7 @@ class Proc:
             self.p.kill()
             self.p.wait()
             return False
-        while self.out and self._pump(0.1):
+        while len(self.closed) < len(self.out) and self._pump(0.1):
             pass
         return True
 
@@ -274,7 +276,9 @@ def rows():
         check="stdout_file")
     add("--redirect FILE (stdin)",
         "exec {BIN} --headless --listen=127.0.0.1:{P} --redirect {TMP}/in", check="stdin_file")
-    add("--tty", "exec {BIN} --headless --listen=127.0.0.1:{P} --tty {TTY}", check="tty")
+    add("--tty", "exec {TICKER} --headless --accept-multiclient --listen=127.0.0.1:{P} "
+        "--tty {TTY} -- 100000",
+        check="tty", first="none")
     add("--disable-aslr", "exec {BIN} --headless --listen=127.0.0.1:{P} --disable-aslr",
         check="aslr")
     add("--continue --accept-multiclient",
@@ -372,6 +376,16 @@ def run_server_row(tool, row, ctx):
                     pass
                 proc._pump(0.2)
             notes["stdout"] = proc.text(proc.stdout_fd())
+        elif row["first"] == "none":
+            # dlv prints no listening line with --tty (its Foreground is false): the port
+            # is given, wait until it accepts.
+            line = f"API server listening at: 127.0.0.1:{port}"
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.3)
         else:
             line = proc.first_line(proc.stdout_fd())
         if not line or "listening at:" not in line:
@@ -381,10 +395,10 @@ def run_server_row(tool, row, ctx):
         host, p = connect_addr(printed)
         notes["printed"] = printed
         if row["check"] == "every_interface":
+            # The (only) client connects through another interface than loopback.
             other = local_non_loopback_ipv4()
             if other:
-                s = socket.create_connection((other, p), timeout=10)
-                s.close()
+                host = other
                 notes["every_interface"] = f"connected via {other}"
         if row["kind"] == "dap":
             resp = dap_initialize(host, p)
@@ -418,6 +432,11 @@ def run_server_row(tool, row, ctx):
                 if notes["fd0"] != c["TTY"] or notes["fd1"] != c["TTY"]:
                     raise AssertionError(f"stdio {notes['fd0']} {notes['fd1']} not {c['TTY']}")
             elif chk == "running":
+                # dlv's own client sends the continue after the server started: poll.
+                deadline = time.time() + 20
+                while not st["result"]["State"].get("Running") and time.time() < deadline:
+                    time.sleep(0.2)
+                    st = cl.call("State", {"NonBlocking": True})
                 notes["running"] = st["result"]["State"].get("Running")
                 if not notes["running"]:
                     raise AssertionError(f"--continue: the target is not running: {st}")
@@ -540,7 +559,7 @@ def main():
         i = args.index("--only")
         only = re.compile(args[i + 1])
         del args[i:i + 2]
-    GOSCOPE, FX, SRC = args[0], args[1], args[2]
+    GOSCOPE, FX, SRC = (os.path.abspath(a) for a in args[:3])
     if not shutil.which(DLV):
         print("dlv is not installed: the replay needs it")
         return 77

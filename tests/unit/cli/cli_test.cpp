@@ -52,9 +52,12 @@ TEST_CASE("flags anywhere, every spelling") {
   CHECK_FALSE(P({"exec", "x", "--headless=false"}).server.headless);
   CHECK(P({"exec", "x", "--headless=T"}).server.headless);
   CHECK(P({"exec", "x", "--api-version", "0x2"}).server.api_version == 2);
-  // --continue is exec's own flag, accepted before the verb too (cobra parses the whole line
-  // with the verb's flag set).
-  CHECK(P({"--accept-multiclient", "--continue", "exec", "x"}).server.continue_after_start);
+  // --continue is exec's own flag, accepted before the verb in its `=` form (cobra parses
+  // the whole line with the verb's flag set; without `=`, the verb lookup takes the next
+  // word as the unknown flag's value, as dlv does).
+  CHECK(P({"--accept-multiclient", "--continue=true", "exec", "x"}).server.continue_after_start);
+  CHECK(usage_error({"--continue", "exec", "x"}) ==
+        "unknown: unknown command \"x\" for \"goscope\"");
 }
 
 TEST_CASE("the target's arguments: exec takes all words, debug/test split at --") {
@@ -106,7 +109,7 @@ TEST_CASE("dlv's error texts") {
         "unknown: unknown command \"exce\" for \"goscope\"\n\nDid you mean this?\n\texec\n");
   // cobra's stripFlags takes `exec` as --foo's value: the binary becomes the command.
   CHECK(usage_error({"--foo", "exec", "bin"}) ==
-        "unknown: unknown command \"bin\" for \"goscope\"");
+        "unknown: unknown command \"bin\" for \"goscope\"\n\nDid you mean this?\n\trun\n");
   CHECK(usage_error({"--bogus"}) == "unknown flag: --bogus");
   CHECK(usage_error({"exec", "x", "---a"}) == "bad flag syntax: ---a");
 }
