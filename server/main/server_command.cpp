@@ -96,12 +96,14 @@ constexpr const char* kNoDlv =
     "another client\n";
 
 /// `dlv connect ADDR [--init FILE]` on our terminal; returns its exit status.
-int run_dlv_client(const std::string& dlv, const std::string& addr, const std::string& init) {
+int run_dlv_client(const std::string& dlv, const std::string& addr, const std::string& init,
+                   const std::vector<std::string>& extra = {}) {
   std::vector<std::string> argv = {dlv, "connect", addr};
   if (!init.empty()) {
     argv.push_back("--init");
     argv.push_back(init);
   }
+  argv.insert(argv.end(), extra.begin(), extra.end());
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -154,15 +156,8 @@ std::string package_dir(const std::vector<std::string>& packages) {
 
 int run_server_command(const Command& cmd) {
   ServerOptions o = cmd.server;
-  if (const auto err = log::setup(o.log, o.log_output, o.log_dest); !err.empty()) {
-    std::fprintf(stderr, "%s\n", err.c_str());
-    return 1;
-  }
-  struct CloseLog {
-    ~CloseLog() { log::close(); }
-  } close_log;
-
   if (cmd.verb == Verb::connect) {
+    // The client is Delve's: its logging flags are its own.
     const std::string dlv = find_dlv();
     if (dlv.empty()) {
       std::fputs(kNoDlv, stderr);
@@ -174,8 +169,22 @@ int run_server_command(const Command& cmd) {
           stderr);
       return 1;
     }
-    return run_dlv_client(dlv, o.target, o.init);
+    std::vector<std::string> log_flags;
+    if (o.log)
+      log_flags.push_back("--log");
+    if (!o.log_output.empty())
+      log_flags.push_back("--log-output=" + o.log_output);
+    if (!o.log_dest.empty())
+      log_flags.push_back("--log-dest=" + o.log_dest);
+    return run_dlv_client(dlv, o.target, o.init, log_flags);
   }
+  if (const auto err = log::setup(o.log, o.log_output, o.log_dest); !err.empty()) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  struct CloseLog {
+    ~CloseLog() { log::close(); }
+  } close_log;
   if (cmd.verb == Verb::dap) {
     // The dap branch provides the server; until then the command line is parsed (every
     // flag dlv dap takes) and refused here.
