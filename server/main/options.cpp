@@ -92,19 +92,25 @@ std::variant<std::int64_t, std::string> go_parse_int(std::string_view s0) {
       prefixed = true;
     }
   }
+  // strconv.underscoreOK: '_' only between digits, or between a base prefix and a digit.
   std::string digits;
-  bool last_us = prefixed;  // '_' is allowed after a base prefix and between digits
+  bool after_digit = prefixed;  // a base prefix counts as a digit
+  bool after_us = false;
   for (char c : s) {
     if (c == '_') {
-      if (last_us && !prefixed)
+      if (!after_digit)
         return quoted + "invalid syntax";
-      last_us = true;
+      after_digit = false;
+      after_us = true;
       continue;
     }
     digits += c;
-    last_us = false;
+    after_digit = true;
+    after_us = false;
   }
-  if ((s.empty() && !(prefixed && base == 8)) || (!s.empty() && s.back() == '_'))
+  if (after_us)
+    return quoted + "invalid syntax";
+  if (s.empty() && !(prefixed && base == 8))
     return quoted + "invalid syntax";
   if (digits.empty())
     return std::int64_t{0};

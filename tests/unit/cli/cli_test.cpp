@@ -52,6 +52,13 @@ TEST_CASE("flags anywhere, every spelling") {
   CHECK_FALSE(P({"exec", "x", "--headless=false"}).server.headless);
   CHECK(P({"exec", "x", "--headless=T"}).server.headless);
   CHECK(P({"exec", "x", "--api-version", "0x2"}).server.api_version == 2);
+  CHECK(P({"exec", "x", "--api-version", "0_2"}).server.api_version == 2);
+  CHECK(usage_error({"exec", "x", "--api-version=_2"}) ==
+        "invalid argument \"_2\" for \"--api-version\" flag: strconv.ParseInt: parsing "
+        "\"_2\": invalid syntax");
+  CHECK(usage_error({"exec", "x", "--api-version=99999999999999999999"}) ==
+        "invalid argument \"99999999999999999999\" for \"--api-version\" flag: "
+        "strconv.ParseInt: parsing \"99999999999999999999\": value out of range");
   // --continue is exec's own flag, accepted before the verb in its `=` form (cobra parses
   // the whole line with the verb's flag set; without `=`, the verb lookup takes the next
   // word as the unknown flag's value, as dlv does).
