@@ -482,14 +482,13 @@ def run_server_row(tool, row, ctx):
             os.close(slave)
 
 
-def interactive(tool, env=None):
-    """`TOOL exec BIN` on a pseudo-terminal: dlv's terminal client, continue, exit."""
+def interactive(tool, verb_args, cwd=None):
+    """`TOOL VERB ...` on a pseudo-terminal: dlv's terminal client, break, continue, exit."""
     pid, fd = pty.fork()
     if pid == 0:
-        if env:
-            os.environ.clear()
-            os.environ.update(env)
-        os.execvp(tool, [tool, "exec", os.path.join(FX, "basic")])
+        if cwd:
+            os.chdir(cwd)
+        os.execvp(tool, [tool] + verb_args)
     out = b""
 
     def expect(pattern, timeout=60):
@@ -510,9 +509,9 @@ def interactive(tool, env=None):
         return bool(re.search(pattern, out))
 
     ok = expect(rb"\(dlv\) ")
-    if ok:
+    if ok and "--init" not in verb_args:
         os.write(fd, b"break main.add\n")
-        ok = expect(rb"Breakpoint 1 set at")
+    ok = ok and expect(rb"Breakpoint 1 set at")  # typed, or from the --init file
     if ok:
         os.write(fd, b"continue\n")
         ok = expect(rb"main\.add\(\)")
@@ -649,15 +648,23 @@ def main():
 
     if want("interactive"):
         # The terminal client on a pseudo-terminal, as a user runs `goscope exec BIN`.
-        okd, outd = interactive(DLV)
-        okg, outg = interactive(GOSCOPE)
-        if not okd:
-            failures.append(f"interactive: dlv itself did not get there: {outd[-500:]!r}")
-        elif not okg:
-            failures.append(f"interactive: goscope: {outg[-800:]!r}")
-        else:
-            passed += 1
-            print("ok   interactive exec: prompt, break, continue, exit")
+        init = os.path.join(TMP, "init")
+        with open(init, "w") as f:
+            f.write("break main.add\n")
+        for label, verb_args, cwd in (
+                ("exec", ["exec", ctx["BIN"]], None),
+                ("exec --init", ["exec", ctx["BIN"], "--init", init], None),
+                ("debug", ["debug", "--output", ctx["OUT"]], ctx["SRCBASIC"])):
+            okd, outd = interactive(DLV, verb_args, cwd)
+            okg, outg = interactive(GOSCOPE, verb_args, cwd)
+            if not okd:
+                failures.append(f"interactive {label}: dlv itself did not get there: "
+                                f"{outd[-500:]!r}")
+            elif not okg:
+                failures.append(f"interactive {label}: goscope: {outg[-800:]!r}")
+            else:
+                passed += 1
+                print(f"ok   interactive {label}: prompt, break, continue, exit")
         # No dlv on PATH: one line that says what to install.
         env = {"PATH": "/nonexistent", "HOME": os.environ.get("HOME", "/")}
         r = run_quick([GOSCOPE, "exec", ctx["BIN"], "--allow-non-terminal-interactive=true"],
