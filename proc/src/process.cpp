@@ -2082,7 +2082,8 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
   }
   if (n > 0) {
     reap();
-    static const char* const kStage[] = {"cannot execute ", "cannot change directory for ",
+    static const char* const kStage[] = {"cannot execute ",
+                                         "cannot change directory for ",
                                          "cannot open stdout file for ",
                                          "cannot open stderr file for ",
                                          "cannot open stdin file for ",
