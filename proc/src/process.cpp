@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -2002,8 +2003,26 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
-    if (opts.disable_aslr)
-      ::personality(ADDR_NO_RANDOMIZE);
+    if (opts.disable_aslr) {
+      // Keeps the other persona flags (0xffffffff only queries them).
+      const int persona = ::personality(0xffffffff);
+      ::personality(static_cast<unsigned long>(persona < 0 ? 0 : persona) | ADDR_NO_RANDOMIZE);
+    }
+    if (opts.new_process_group && opts.tty_path.empty())
+      ::setpgid(0, 0);  // (with a tty, setsid below gives it a group of its own)
+    if (!opts.tty_path.empty()) {
+      // As Go's SysProcAttr{Setsid, Setctty} with the terminal on 0, 1 and 2 (dlv --tty).
+      ::setsid();
+      int fd = ::open(opts.tty_path.c_str(), O_RDWR | O_NOCTTY);
+      if (fd < 0 || ::dup2(fd, STDIN_FILENO) < 0 || ::dup2(fd, STDOUT_FILENO) < 0 ||
+          ::dup2(fd, STDERR_FILENO) < 0 || ::ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        child_fail(err_write.get(), 5);
+    }
+    if (!opts.stdin_path.empty()) {
+      int fd = ::open(opts.stdin_path.c_str(), O_RDONLY);
+      if (fd < 0 || ::dup2(fd, STDIN_FILENO) < 0)
+        child_fail(err_write.get(), 4);
+    }
     if (!opts.working_dir.empty() && ::chdir(opts.working_dir.c_str()) < 0) {
       child_fail(err_write.get(), 1);
     }
@@ -2063,10 +2082,13 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
   }
   if (n > 0) {
     reap();
-    static const char* const kStage[] = {"cannot execute ", "cannot change directory for ",
+    static const char* const kStage[] = {"cannot execute ",
+                                         "cannot change directory for ",
                                          "cannot open stdout file for ",
-                                         "cannot open stderr file for "};
-    std::string what = kStage[failure.stage >= 0 && failure.stage < 4 ? failure.stage : 0];
+                                         "cannot open stderr file for ",
+                                         "cannot open stdin file for ",
+                                         "cannot open the terminal for "};
+    std::string what = kStage[failure.stage >= 0 && failure.stage < 6 ? failure.stage : 0];
     switch (failure.stage) {
       case 1:
         what += opts.path + " to " + opts.working_dir;
@@ -2076,6 +2098,12 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
         break;
       case 3:
         what += opts.path + " (" + opts.stderr_path + ")";
+        break;
+      case 4:
+        what += opts.path + " (" + opts.stdin_path + ")";
+        break;
+      case 5:
+        what += opts.path + " (" + opts.tty_path + ")";
         break;
       default:
         what += opts.path;

@@ -23,6 +23,7 @@
 
 #include "rpc/codec.hpp"
 #include "rpc/json_api.hpp"
+#include "rpc_log.hpp"
 #include "session/debugger.hpp"
 
 namespace goscope::rpc {
@@ -488,6 +489,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::condition_variable gate_cv;
     int setups_pending = 0;
 
+    RpcLog log;  ///< --log-output=rpc: this connection's requests and responses
+
     explicit Connection(int f) : fd(f) {}
     ~Connection() {
       if (fd >= 0)
@@ -598,6 +601,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // Writes a reply without blocking the caller (see Connection). Only what the socket does
   // not take at once is copied.
   void send(const std::shared_ptr<Connection>& c, std::string_view bytes) {
+    c->log.response(bytes);
     std::unique_lock lock(c->mu);
     if (c->closed)
       return;
@@ -720,6 +724,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void dispatch(const std::shared_ptr<Connection>& conn, const Request& req) {
     const auto& table = method_table();
     auto it = table.find(req.method);
+    conn->log.request(req, it != table.end());
     if (it == table.end()) {
       send(conn, encode_response(req.id, nullptr, "unknown method: " + req.method));
       return;

@@ -1,26 +1,34 @@
-// dlv exec/debug/test/attach --headless: print the listening line, start the target, serve
-// JSON-RPC API v2 until a client detaches (or the single client leaves, or a signal).
+// dlv exec/debug/test/attach/core: checks and warnings as cmd/dlv's execute() gives them,
+// then either a headless JSON-RPC server (print the listening line, start the target, serve
+// until a client detaches) or, without --headless, the same server on a private loopback
+// port driven by Delve's terminal client (`dlv connect`), as dlv's own terminal does.
 #include "server_command.hpp"
 
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <sstream>
 #include <thread>
 
+#include "log/log.hpp"
 #include "rpc/server.hpp"
 #include "session/debugger.hpp"
 #include "session/go_build.hpp"
 
+extern char** environ;
+
 namespace goscope::cli {
 namespace {
 
-// Splits --build-flags the way a shell would for simple cases (quotes group words).
+// Splits --build-flags as Delve does (config.SplitQuotedFields: quotes group words).
 std::vector<std::string> split_flags(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
@@ -50,103 +58,226 @@ std::vector<std::string> split_flags(const std::string& s) {
   return out;
 }
 
-bool is_loopback_listen(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+// The bound address (numeric, as the listener reports it) is a loopback one.
+bool is_loopback_addr(const std::string& addr) {
+  const auto colon = addr.rfind(':');
+  std::string host = colon == std::string::npos ? addr : addr.substr(0, colon);
   if (host.size() > 1 && host.front() == '[')
     host = host.substr(1, host.size() - 2);
-  return host.empty() ? false : host == "localhost" || host.starts_with("127.") || host == "::1";
+  return host == "localhost" || host.starts_with("127.") || host == "::1" ||
+         host.starts_with("::ffff:127.");
 }
 
-int connect_with_dlv(const ServerOptions& o) {
-  std::vector<std::string> argv = {"dlv", "connect"};
-  argv.insert(argv.end(), o.raw_args.begin(), o.raw_args.end());
+/// Where `dlv` is on PATH, or "" (execvp's search, done first so that a missing client is
+/// reported before anything starts).
+std::string find_dlv() {
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= p.size()) {
+    const auto end = p.find(':', start);
+    std::string dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (dir.empty())
+      dir = ".";
+    const std::string cand = dir + "/dlv";
+    if (::access(cand.c_str(), X_OK) == 0)
+      return cand;
+    if (end == std::string::npos)
+      break;
+    start = end + 1;
+  }
+  return {};
+}
+
+constexpr const char* kNoDlv =
+    "Error: goscope's terminal interface is Delve's terminal client, and dlv is not on PATH: "
+    "install Delve (the Debian package delve, or `go install "
+    "github.com/go-delve/delve/cmd/dlv@latest`), or run goscope with --headless and connect "
+    "another client\n";
+
+/// `dlv connect ADDR [--init FILE]` on our terminal; returns its exit status.
+int run_dlv_client(const std::string& dlv, const std::string& addr, const std::string& init,
+                   const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {dlv, "connect", addr};
+  if (!init.empty()) {
+    argv.push_back("--init");
+    argv.push_back(init);
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  execvp("dlv", cargv.data());
-  std::fprintf(stderr,
-               "Error: goscope has no terminal client of its own; `goscope connect` runs Delve's "
-               "(`dlv connect %s`), but dlv was not found on PATH (%s). Install Delve or use "
-               "another JSON-RPC API v2 client.\n",
-               o.target.c_str(), std::strerror(errno));
-  return 1;
+  // The client must get SIGINT (it halts the target on Ctrl-C) even though we ignore it.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t def;
+  sigemptyset(&def);
+  sigaddset(&def, SIGINT);
+  sigaddset(&def, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &def);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  const int err = posix_spawn(&pid, dlv.c_str(), nullptr, &attr, cargv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) {
+    std::fprintf(stderr, "could not start %s: %s\n", dlv.c_str(), std::strerror(err));
+    return 1;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+// The package directory of `goscope test` (dlv's getPackageDir: `go list` of the packages,
+// "." when that fails).
+std::string package_dir(const std::vector<std::string>& packages) {
+  if (packages.size() > 1)
+    return ".";  // dlv decodes one JSON object: several packages give "."
+  std::string cmd = "go list -f '{{.Dir}}'";
+  for (const auto& p : packages) {
+    std::string q = "'";
+    for (char c : p) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += " " + q + "'";
+  }
+  cmd += " 2>/dev/null";
+  std::FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f)
+    return ".";
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, f)) out += buf;
+  const int rc = ::pclose(f);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return rc == 0 && !out.empty() && out.find('\n') == std::string::npos ? out : ".";
 }
 
 }  // namespace
 
 int run_server_command(const Command& cmd) {
-  const auto& o = cmd.server;
+  ServerOptions o = cmd.server;
+  if (cmd.verb == Verb::connect) {
+    // The client is Delve's: its logging flags are its own.
+    const std::string dlv = find_dlv();
+    if (dlv.empty()) {
+      std::fputs(kNoDlv, stderr);
+      return 1;
+    }
+    if (o.target.empty()) {
+      std::fputs(
+          "An empty address was provided. You must provide an address as the first argument.\n",
+          stderr);
+      return 1;
+    }
+    std::vector<std::string> log_flags;
+    if (o.log)
+      log_flags.push_back("--log");
+    if (!o.log_output.empty())
+      log_flags.push_back("--log-output=" + o.log_output);
+    if (!o.log_dest.empty())
+      log_flags.push_back("--log-dest=" + o.log_dest);
+    return run_dlv_client(dlv, o.target, o.init, log_flags);
+  }
+  if (const auto err = log::setup(o.log, o.log_output, o.log_dest); !err.empty()) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  struct CloseLog {
+    ~CloseLog() { log::close(); }
+  } close_log;
   if (cmd.verb == Verb::dap) {
+    // The dap branch provides the server; until then the command line is parsed (every
+    // flag dlv dap takes) and refused here.
     std::fprintf(stderr,
                  "Error: goscope dap is not implemented yet (use --headless JSON-RPC "
                  "API v2: goscope exec BIN --headless)\n");
     return 1;
   }
-  if (cmd.verb == Verb::connect)
-    return connect_with_dlv(o);
-  if (!o.headless) {
-    std::fprintf(stderr,
-                 "Error: goscope has no terminal interface: run it with --headless and connect "
-                 "a client (e.g. `goscope connect ADDR`, which runs `dlv connect`)\n");
+
+  // cmd/dlv execute(): its checks, in its order, with its texts.
+  if (o.headless && !o.init.empty())
+    std::fputs("Warning: init file ignored with --headless\n", stderr);
+  if (o.continue_after_start) {
+    if (!o.headless) {
+      std::fputs("Error: --continue only works with --headless; use an init file\n", stderr);
+      return 1;
+    }
+    if (!o.accept_multiclient) {
+      std::fputs("Error: --continue requires --accept-multiclient\n", stderr);
+      return 1;
+    }
+  }
+  if (!o.headless && o.accept_multiclient) {
+    std::fputs("Warning accept-multi: ignored\n", stderr);
+    o.accept_multiclient = false;
+  }
+  if (!o.headless && !o.allow_non_terminal_interactive) {
+    const std::pair<const char*, int> stdio[] = {
+        {"Stdin", STDIN_FILENO}, {"Stdout", STDOUT_FILENO}, {"Stderr", STDERR_FILENO}};
+    for (const auto& [name, fd] : stdio) {
+      if (!::isatty(fd)) {
+        std::fprintf(stderr,
+                     "%s is not a terminal, use '-r' to specify redirects for the target "
+                     "process or --allow-non-terminal-interactive=true if you really want to "
+                     "specify a redirect for goscope\n",
+                     name);
+        return 1;
+      }
+    }
+  }
+  if (!o.redirects.empty() && !o.tty.empty()) {
+    std::fputs("Can not use -r and --tty together\n", stderr);
     return 1;
   }
-  if (o.api_version_given && o.api_version != 2) {
-    std::fprintf(stderr,
-                 "Error: API version %d is not supported: goscope serves API v2 only "
-                 "(--api-version=2)\n",
-                 o.api_version);
+  std::array<std::string, 3> redirects;
+  try {
+    redirects = parse_redirects(o.redirects);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
-  if (o.continue_after_start && !o.accept_multiclient) {
-    std::fprintf(stderr, "Error: --continue requires --accept-multiclient\n");
+  if (o.api_version != 1 && o.api_version != 2) {
+    std::printf("Unknown API version: %d\n", o.api_version);
+    return 1;
+  }
+  if (o.api_version_given && o.api_version == 1) {
+    std::fputs("Error: API version 1 is not supported: goscope serves API v2 (--api-version=2)\n",
+               stderr);
     return 1;
   }
   if (o.backend != "default" && o.backend != "native") {
     std::fprintf(stderr,
-                 "Error: backend %s is not supported: goscope has its own native "
-                 "backend only\n",
+                 "Error: backend %s is not supported: goscope has its own native backend "
+                 "only\n",
                  o.backend.c_str());
     return 1;
   }
-  std::vector<std::string> warnings = o.warnings;
-  if (!o.init.empty())
-    warnings.push_back("--init is ignored with --headless");
-  if (o.log || !o.log_output.empty() || !o.log_dest.empty()) {
-    warnings.push_back("--log, --log-output and --log-dest have no effect yet");
+  if (cmd.verb == Verb::core) {
+    std::fputs("Error: goscope cannot examine core dumps yet\n", stderr);
+    return 1;
   }
-  if (!o.check_go_version)
-    warnings.push_back("--check-go-version has no effect (never checked)");
-  if (o.allow_non_terminal_interactive) {
-    warnings.push_back("--allow-non-terminal-interactive has no effect with --headless");
-  }
-  if (!o.build_flags.empty() && cmd.verb != Verb::debug && cmd.verb != Verb::test) {
-    warnings.push_back("--build-flags only applies to debug and test");
-  }
-  if (cmd.verb == Verb::attach && !o.wd.empty())
-    warnings.push_back("--wd does not apply to attach");
-  if (cmd.verb == Verb::attach && o.disable_aslr) {
-    warnings.push_back("--disable-aslr does not apply to attach");
-  }
-  for (const auto& w : warnings) std::fprintf(stderr, "Warning: %s\n", w.c_str());
-  if (!is_loopback_listen(o.listen)) {
-    std::fprintf(stderr,
-                 "Warning: listening for remote connections (connections are not authenticated "
-                 "nor encrypted)\n"
-                 "WARNING: this allows anyone who can reach %s to run code as this user\n",
-                 o.listen.c_str());
+  std::string dlv;
+  if (!o.headless) {
+    dlv = find_dlv();
+    if (dlv.empty()) {
+      std::fputs(kNoDlv, stderr);
+      return 1;
+    }
   }
 
-  // debug/test: build first, as dlv does (before the server listens).
   session::DebuggerConfig dcfg;
   dcfg.args = o.args;
   dcfg.working_dir = o.wd;
   dcfg.disable_aslr = o.disable_aslr;
+  dcfg.stdin_path = redirects[0];
+  dcfg.stdout_path = redirects[1];
+  dcfg.stderr_path = redirects[2];
+  dcfg.tty = o.tty;
+  dcfg.new_process_group = !o.headless;
+  // debug/test: build first, as dlv does (before the server listens).
   std::string built;
   if (cmd.verb == Verb::debug || cmd.verb == Verb::test) {
-    std::string out =
-        o.output.empty() ? (cmd.verb == Verb::test ? "__debug_bin.test" : "__debug_bin") : o.output;
-    out = std::filesystem::absolute(out).string();
+    const std::string out = std::filesystem::absolute(o.output).string();
     if (!session::go_build(cmd.verb == Verb::test,
                            o.target.empty() ? std::nullopt : std::optional(o.target), out,
                            split_flags(o.build_flags))) {
@@ -155,21 +286,33 @@ int run_server_command(const Command& cmd) {
     }
     built = out;
     dcfg.executable = out;
+    if (cmd.verb == Verb::test && dcfg.working_dir.empty())
+      dcfg.working_dir = package_dir(o.packages);
   } else if (cmd.verb == Verb::exec) {
-    dcfg.executable = std::filesystem::absolute(o.target).string();
+    dcfg.executable = std::filesystem::absolute(o.target).lexically_normal().string();
   } else {
-    dcfg.attach_pid = std::stoi(o.target);
+    char* end = nullptr;
+    errno = 0;
+    const long pid = std::strtol(o.target.c_str(), &end, 10);
+    if (o.target.empty() || *end != '\0' || errno != 0 || pid <= 0 || pid > INT32_MAX) {
+      std::fprintf(stderr, "Invalid pid: %s\n", o.target.c_str());
+      return 1;
+    }
+    dcfg.attach_pid = static_cast<pid_t>(pid);
   }
   struct RemoveBuilt {
     std::string path;
     ~RemoveBuilt() {
-      if (!path.empty())
-        std::filesystem::remove(path);
+      if (!path.empty()) {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);
+      }
     }
   } remove_built{built};
 
   rpc::ServerConfig scfg;
-  scfg.listen = o.listen;
+  // Without --headless the server is private: the terminal client is its only client.
+  scfg.listen = o.headless ? o.listen : "127.0.0.1:0";
   scfg.accept_multiclient = o.accept_multiclient;
   scfg.only_same_user = o.only_same_user;
   scfg.version = GOSCOPE_VERSION;
@@ -178,14 +321,16 @@ int run_server_command(const Command& cmd) {
   try {
     addr = server.listen();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "Error: %s\n", e.what());
+    std::printf("couldn't start listener: %s\n", e.what());
     return 1;
   }
   // SIGINT/SIGTERM are handled by the server's io_context (asio::signal_set, installed when
   // the server was created): run() returns and shuts down as Delve does.
   signal(SIGPIPE, SIG_IGN);
-  std::printf("API server listening at: %s\n", addr.c_str());
-  std::fflush(stdout);
+  if (o.headless) {
+    log::write_listening_message("API", addr, is_loopback_addr(addr));
+    log::debug(log::Layer::rpc, "API server pid = " + std::to_string(::getpid()));
+  }
 
   std::unique_ptr<session::Debugger> dbg;
   try {
@@ -193,6 +338,17 @@ int run_server_command(const Command& cmd) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
+  }
+  if (!o.headless) {
+    // The terminal's Ctrl-C is the client's (it halts the target); the program has a
+    // process group of its own, and the server ignores it.
+    signal(SIGINT, SIG_IGN);
+    std::thread serving([&] { server.run(*dbg); });
+    const int status = run_dlv_client(dlv, addr, o.init);
+    server.stop();
+    serving.join();
+    dbg.reset();
+    return status;
   }
   // --continue: Delve connects to itself and sends an asynchronous continue; a thread does
   // the same here. run() detaches the debugger before it returns, which ends this continue.
@@ -206,6 +362,7 @@ int run_server_command(const Command& cmd) {
     });
   }
   server.run(*dbg);
+  log::debug(log::Layer::rpc, "stopping");
   if (continuer.joinable())
     continuer.join();
   // No thread uses the debugger any more; its destructor finds it already detached.

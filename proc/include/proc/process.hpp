@@ -22,6 +22,13 @@ struct LaunchOptions {
   bool disable_aslr = false;
   std::string stdout_path;  ///< Empty: inherit. Otherwise created/truncated.
   std::string stderr_path;  ///< Empty: inherit. Otherwise created/truncated.
+  std::string stdin_path;   ///< Empty: inherit. Otherwise opened read-only (dlv -r FILE).
+  /// dlv --tty: the program starts a new session with this terminal as its controlling
+  /// terminal and as stdin, stdout and stderr. Empty: none.
+  std::string tty_path;
+  /// The program gets a process group of its own (setpgid), so that the terminal's Ctrl-C
+  /// reaches the debugger's terminal client and not the program, as under dlv.
+  bool new_process_group = false;
 };
 
 /// What one call to Process::wait_event() reports. Exactly one thread is stopped per event

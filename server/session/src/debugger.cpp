@@ -22,6 +22,7 @@
 #include "dwarf/elf_file.hpp"
 #include "dwarf/expr.hpp"
 #include "goroutine_query.hpp"
+#include "log/log.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "proc/watch_probe.hpp"
@@ -446,6 +447,7 @@ struct Debugger::Impl {
     std::unique_ptr<proc::Process> pr;
     try {
       if (cfg.attach_pid) {
+        log::info(log::Layer::debugger, "attaching to pid " + std::to_string(*cfg.attach_pid));
         pr = proc::Process::attach(*cfg.attach_pid);
       } else {
         proc::LaunchOptions lo;
@@ -453,6 +455,16 @@ struct Debugger::Impl {
         lo.args = cfg.args;
         lo.working_dir = cfg.working_dir;
         lo.disable_aslr = cfg.disable_aslr;
+        lo.stdin_path = cfg.stdin_path;
+        lo.stdout_path = cfg.stdout_path;
+        lo.stderr_path = cfg.stderr_path;
+        lo.tty_path = cfg.tty;
+        lo.new_process_group = cfg.new_process_group;
+        if (log::enabled(log::Layer::debugger)) {
+          std::string argv = "[" + cfg.executable;
+          for (const auto& a : cfg.args) argv += " " + a;
+          log::info(log::Layer::debugger, "launching process with args: " + argv + "]");
+        }
         pr = proc::Process::launch(lo);
       }
     } catch (const proc::Error& e) {

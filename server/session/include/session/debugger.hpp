@@ -28,6 +28,13 @@ struct DebuggerConfig {
   std::string working_dir;        ///< --wd
   bool disable_aslr = false;
   std::optional<pid_t> attach_pid;  ///< attach instead of launching
+  /// -r/--redirect: the program's stdin, stdout and stderr from/to these files (empty:
+  /// inherited). Restart reuses them.
+  std::string stdin_path, stdout_path, stderr_path;
+  std::string tty;  ///< --tty: the program's terminal (a new session), instead of ours
+  /// The program in a process group of its own (the interactive terminal client's Ctrl-C
+  /// must halt, not reach the program).
+  bool new_process_group = false;
 };
 
 /// One debugging session over one Go process, protocol-neutral (Delve's
