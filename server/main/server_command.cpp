@@ -8,55 +8,17 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
-#include <sstream>
+#include <optional>
 #include <thread>
 
+#include "net/server.hpp"
 #include "rpc/server.hpp"
 #include "session/debugger.hpp"
-#include "session/go_build.hpp"
+#include "session/launch.hpp"
 
 namespace goscope::cli {
 namespace {
-
-// Splits --build-flags the way a shell would for simple cases (quotes group words).
-std::vector<std::string> split_flags(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  char quote = 0;
-  bool have = false;
-  for (char c : s) {
-    if (quote) {
-      if (c == quote) {
-        quote = 0;
-      } else {
-        cur += c;
-      }
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      have = true;
-    } else if (c == ' ' || c == '\t') {
-      if (have || !cur.empty())
-        out.push_back(cur);
-      cur.clear();
-      have = false;
-    } else {
-      cur += c;
-    }
-  }
-  if (have || !cur.empty())
-    out.push_back(cur);
-  return out;
-}
-
-bool is_loopback_listen(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[')
-    host = host.substr(1, host.size() - 2);
-  return host.empty() ? false : host == "localhost" || host.starts_with("127.") || host == "::1";
-}
 
 int connect_with_dlv(const ServerOptions& o) {
   std::vector<std::string> argv = {"dlv", "connect"};
@@ -129,56 +91,44 @@ int run_server_command(const Command& cmd) {
     warnings.push_back("--disable-aslr does not apply to attach");
   }
   for (const auto& w : warnings) std::fprintf(stderr, "Warning: %s\n", w.c_str());
-  if (!is_loopback_listen(o.listen)) {
-    std::fprintf(stderr,
-                 "Warning: listening for remote connections (connections are not authenticated "
-                 "nor encrypted)\n"
-                 "WARNING: this allows anyone who can reach %s to run code as this user\n",
-                 o.listen.c_str());
-  }
 
-  // debug/test: build first, as dlv does (before the server listens).
-  session::DebuggerConfig dcfg;
-  dcfg.args = o.args;
-  dcfg.working_dir = o.wd;
-  dcfg.disable_aslr = o.disable_aslr;
-  std::string built;
-  if (cmd.verb == Verb::debug || cmd.verb == Verb::test) {
-    std::string out =
-        o.output.empty() ? (cmd.verb == Verb::test ? "__debug_bin.test" : "__debug_bin") : o.output;
-    out = std::filesystem::absolute(out).string();
-    if (!session::go_build(cmd.verb == Verb::test,
-                           o.target.empty() ? std::nullopt : std::optional(o.target), out,
-                           split_flags(o.build_flags))) {
-      std::fprintf(stderr, "could not launch process: go build failed\n");
-      return 1;
-    }
-    built = out;
-    dcfg.executable = out;
-  } else if (cmd.verb == Verb::exec) {
-    dcfg.executable = std::filesystem::absolute(o.target).string();
+  // debug/test: build first, as dlv does (before the server listens); the built binary is
+  // removed when `launch` goes.
+  session::LaunchSpec spec;
+  spec.mode = cmd.verb == Verb::debug  ? session::LaunchMode::debug
+              : cmd.verb == Verb::test ? session::LaunchMode::test
+              : cmd.verb == Verb::exec ? session::LaunchMode::exec
+                                       : session::LaunchMode::attach;
+  if (spec.mode == session::LaunchMode::attach) {
+    spec.pid = std::stoi(o.target);
   } else {
-    dcfg.attach_pid = std::stoi(o.target);
+    spec.program = o.target;
   }
-  struct RemoveBuilt {
-    std::string path;
-    ~RemoveBuilt() {
-      if (!path.empty())
-        std::filesystem::remove(path);
-    }
-  } remove_built{built};
+  spec.args = o.args;
+  spec.working_dir = o.wd;
+  spec.disable_aslr = o.disable_aslr;
+  spec.build_flags = session::split_build_flags(o.build_flags);
+  spec.output = o.output;
+  std::optional<session::PreparedLaunch> launch;
+  try {
+    launch.emplace(spec);
+  } catch (const session::LaunchError& e) {
+    std::fprintf(stderr, "could not launch process: %s\n", e.what());
+    return 1;
+  }
+  const session::DebuggerConfig dcfg = launch->debugger_config();
 
-  rpc::ServerConfig scfg;
+  net::ServerConfig scfg;
   scfg.listen = o.listen;
   scfg.accept_multiclient = o.accept_multiclient;
   scfg.only_same_user = o.only_same_user;
-  scfg.version = GOSCOPE_VERSION;
-  rpc::Server server(scfg);
+  scfg.log_layer = "rpc";
+  net::Server server(scfg);
   std::string addr;
   try {
     addr = server.listen();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "Error: %s\n", e.what());
+    std::fprintf(stderr, "couldn't start listener: %s\n", e.what());
     return 1;
   }
   // SIGINT/SIGTERM are handled by the server's io_context (asio::signal_set, installed when
@@ -186,6 +136,7 @@ int run_server_command(const Command& cmd) {
   signal(SIGPIPE, SIG_IGN);
   std::printf("API server listening at: %s\n", addr.c_str());
   std::fflush(stdout);
+  server.warn_if_remote(stderr);
 
   std::unique_ptr<session::Debugger> dbg;
   try {
@@ -200,12 +151,17 @@ int run_server_command(const Command& cmd) {
   if (o.continue_after_start) {
     continuer = std::thread([d = dbg.get()] {
       try {
-        d->command(session::api::DebuggerCommand{"continue", 0, 0, std::nullopt, "", false});
+        d->command(session::Command{session::CommandKind::continue_});
       } catch (const std::exception&) {
       }
     });
   }
-  server.run(*dbg);
+  // One port, every protocol: the first bytes decide (Delve: 'C' is DAP). JSON-RPC
+  // matches anything, so it is registered last.
+  server.add_protocol(rpc::json_rpc_protocol(*dbg, {o.accept_multiclient, GOSCOPE_VERSION}));
+  // Delve's ServerImpl.Stop: a launched target is killed, an attached one left running
+  // without traps (halting a running command first).
+  server.run([d = dbg.get()] { d->detach(!d->attached_to_existing_process()); });
   if (continuer.joinable())
     continuer.join();
   // No thread uses the debugger any more; its destructor finds it already detached.

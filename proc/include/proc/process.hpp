@@ -22,6 +22,7 @@ struct LaunchOptions {
   bool disable_aslr = false;
   std::string stdout_path;  ///< Empty: inherit. Otherwise created/truncated.
   std::string stderr_path;  ///< Empty: inherit. Otherwise created/truncated.
+  std::optional<std::vector<std::string>> env;  ///< "KEY=VALUE" each; nullopt: inherit.
 };
 
 /// What one call to Process::wait_event() reports. Exactly one thread is stopped per event
