@@ -462,9 +462,18 @@ def run_server_row(tool, row, ctx):
         # Nothing is logged where dlv logs nothing: without --log both stay silent on stderr.
         if "--log" not in row["args"]:
             # (dlv's --continue client disconnects before its answer: dlv logs that error.)
-            notes["stderr"] = [l for l in proc.text(proc.stderr_fd()).splitlines()
+            lines = proc.text(proc.stderr_fd()).splitlines()
+            # goscope's one line beyond dlv's warning names the address actually bound: it
+            # must be the listening line's address, and it is the only extra line.
+            ours = [l for l in lines if l.startswith("WARNING: goscope is listening on ")]
+            for l in ours:
+                bound = l.split("listening on ", 1)[1].split(": anyone")[0]
+                if line is None or bound not in line:
+                    raise AssertionError(f"the warning names {l!r}, the server said {line!r}")
+            notes["stderr"] = [l for l in lines
                                if "warning layer=rpc Listening for remote" not in l
-                               and "error layer=rpc writing response:" not in l]
+                               and "error layer=rpc writing response:" not in l
+                               and l not in ours]
         if row["check"] == "rpclog":
             err = proc.text(proc.stderr_fd())
             shapes = []

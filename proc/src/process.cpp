@@ -1973,6 +1973,10 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env_storage = opts.env.value_or(std::vector<std::string>{});
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int err_pipe[2];
   int go_pipe[2];
@@ -2043,7 +2047,7 @@ std::unique_ptr<Process> Process::launch(const LaunchOptions& opts) {
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
       for (int fd = 3; fd < max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
-    ::execve(opts.path.c_str(), argv.data(), environ);
+    ::execve(opts.path.c_str(), argv.data(), opts.env ? envp.data() : environ);
     child_fail(err_write.get(), 0);
   }
 

@@ -1,26 +1,13 @@
 #include "rpc/server.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <boost/asio.hpp>
-#include <cerrno>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <deque>
-#include <fstream>
 #include <functional>
-#include <mutex>
-#include <sstream>
-#include <thread>
 #include <unordered_map>
 
+#include "log/log.hpp"
 #include "rpc/codec.hpp"
 #include "rpc/json_api.hpp"
 #include "rpc_log.hpp"
@@ -28,8 +15,6 @@
 
 namespace goscope::rpc {
 namespace json = boost::json;
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -51,7 +36,7 @@ class DeferredReply {
 /// "setup done" signal that lets the connection read its next request.
 struct MethodContext {
   session::Debugger& dbg;
-  const ServerConfig& cfg;
+  const ProtocolConfig& cfg;
   std::function<void()> setup_done;
   bool shutdown_after_reply = false;  ///< set by Detach: the server stops after the reply
   /// Deferred methods answer through this (setup_done() is reply->setup_done()).
@@ -62,14 +47,18 @@ using Handler = std::function<json::value(MethodContext&, const json::value& arg
 using DeferredHandler = std::function<void(MethodContext&, const json::value& args)>;
 struct Method {
   enum class Kind {
-    sync,      ///< runs on the connection's reader; the next request waits for it
+    sync,      ///< runs on a pool thread; the connection's next request waits for its reply
     async,     ///< runs on a pool thread; the next request waits for its setup_done
-    deferred,  ///< started on the reader, answered by whoever finishes it (the Debugger's
-               ///< tracer thread) through respond(); the next request waits for setup_done
+    deferred,  ///< started on the event loop, answered by whoever finishes it (the
+               ///< Debugger's tracer thread) through respond(); the next request waits for
+               ///< setup_done
   };
   Kind kind = Kind::sync;
   Handler fn;
   DeferredHandler deferred_fn;
+  /// Gets a pool thread even when every thread waits for the target (Detach, Restart: they
+  /// halt it first, which ends those waits).
+  bool overtake = false;
 };
 
 /// The message of an exception a method ended with, as the response's error.
@@ -216,6 +205,7 @@ const std::unordered_map<std::string, Method>& method_table() {
       c.shutdown_after_reply = true;
       return json::object{};
     });
+    m["RPCServer.Detach"].overtake = true;
     // State and Command are answered by the Debugger's tracer thread itself when the
     // target has stopped: no thread waits for them, no hand-off back.
     deferred("State", [](MethodContext& c, const json::value& a) {
@@ -238,6 +228,7 @@ const std::unordered_map<std::string, Method>& method_table() {
       }
       return json::object{{"DiscardedBreakpoints", std::move(out)}};
     });
+    m["RPCServer.Restart"].overtake = true;
 
     // ---- breakpoints
     sync("CreateBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
@@ -454,294 +445,132 @@ const std::unordered_map<std::string, Method>& method_table() {
   return table;
 }
 
-}  // namespace
-
 // ------------------------------------------------------------------------ connections
 
-struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  explicit Impl(ServerConfig c) : cfg(std::move(c)), acceptor(io), signals(io, SIGINT, SIGTERM) {}
+/// One JSON-RPC connection. Its state is touched on the event loop only (on_data, on_close
+/// and what is posted back through the connection); methods run elsewhere and come back by
+/// posting.
+class RpcConnection final : public net::ProtocolHandler,
+                            public std::enable_shared_from_this<RpcConnection> {
+ public:
+  RpcConnection(std::shared_ptr<net::Connection> c, session::Debugger& d,
+                std::shared_ptr<const ProtocolConfig> pc)
+      : conn_(std::move(c)), dbg_(d), cfgp_(std::move(pc)), cfg_(*cfgp_) {}
 
-  ServerConfig cfg;
-  asio::io_context io;
-  tcp::acceptor acceptor;
-  asio::signal_set signals;
-  session::Debugger* dbg = nullptr;
-  std::atomic<bool> stopping{false};
-
-  /// One client socket, a plain blocking fd taken out of Asio (its reactor would wake the
-  /// io thread at every request for nothing). The reader thread reads it; replies come
-  /// from the reader (synchronous methods), from pool threads (Restart) and from the
-  /// Debugger's tracer thread (State, Command). A reply is written without blocking its
-  /// writer: what the socket does not take at once is queued in `out` and written by a
-  /// pool thread (`draining`), so the tracer thread never waits for a slow client and
-  /// replies keep their order. `mu` is only held for non-blocking work. The fd is closed
-  /// by the destructor, when no thread can use it any more (no reuse of a closed fd).
-  struct Connection {
-    int fd = -1;
-    std::mutex mu;
-    bool closed = false;
-    std::string out;
-    bool draining = false;
-
-    // Async methods whose setup is not done: the next request is dispatched after it, as
-    // Delve reads the next request once setupDone is closed.
-    std::mutex gate_mu;
-    std::condition_variable gate_cv;
-    int setups_pending = 0;
-
-    RpcLog log;  ///< --log-output=rpc: this connection's requests and responses
-
-    explicit Connection(int f) : fd(f) {}
-    ~Connection() {
-      if (fd >= 0)
-        ::close(fd);
-    }
-    Connection(const Connection&) = delete;
-    Connection& operator=(const Connection&) = delete;
-
-    /// Wakes a reader blocked in recv and a drain blocked in send.
-    void shutdown() {
-      std::lock_guard lock(mu);
-      if (!closed)
-        ::shutdown(fd, SHUT_RDWR);
-    }
-    void close() {
-      std::lock_guard lock(mu);
-      if (!closed)
-        ::shutdown(fd, SHUT_RDWR);
-      closed = true;
-      out.clear();
-    }
-
-    void begin_setup() {
-      std::lock_guard lock(gate_mu);
-      ++setups_pending;
-    }
-    void end_setup() {
-      {
-        std::lock_guard lock(gate_mu);
-        --setups_pending;
-      }
-      gate_cv.notify_all();
-    }
-    void wait_setups() {
-      std::unique_lock lock(gate_mu);
-      gate_cv.wait(lock, [&] { return setups_pending == 0; });
-    }
-  };
-
-  // Every thread the server starts (connection readers, async methods, reply drains) comes
-  // from one pool and is joined at the end of run(), so that none of them is inside the
-  // Debugger when its owner destroys it. A finished job's thread waits for the next one
-  // instead of exiting: an async method costs a wake-up, not a thread creation. A job
-  // never waits behind another: when no thread is idle, a new one is started (a
-  // connection's `halt` must run while its `continue` still blocks a thread).
-  std::mutex workers_mu;
-  std::condition_variable workers_cv;
-  std::deque<std::function<void()>> jobs;
-  std::vector<std::thread> workers;
-  std::size_t idle_workers = 0;
-  bool workers_quit = false;
-  std::vector<std::weak_ptr<Connection>> conns;
-
-  void worker_loop() {
-    std::unique_lock lock(workers_mu);
-    for (;;) {
-      while (jobs.empty() && !workers_quit) {
-        ++idle_workers;
-        workers_cv.wait(lock);
-        --idle_workers;
-      }
-      if (jobs.empty())
-        return;
-      auto fn = std::move(jobs.front());
-      jobs.pop_front();
-      lock.unlock();
-      fn();
-      fn = nullptr;  // release captured connections before sleeping
-      lock.lock();
-    }
-  }
-
-  void spawn(std::function<void()> fn) {
-    std::unique_lock lock(workers_mu);
-    jobs.push_back(std::move(fn));
-    // Idle threads that were notified but have not woken yet are still counted as idle, so
-    // this never leaves a job without a thread.
-    if (idle_workers >= jobs.size() && !workers_quit) {
-      lock.unlock();
-      workers_cv.notify_one();
+  void on_data(std::string_view bytes) override {
+    if (closed_ || broken_)
       return;
-    }
-    workers.emplace_back([this] { worker_loop(); });
-  }
-
-  /// spawn(), unless shut_down() has joined the pool for the last time (callers that are
-  /// not joined themselves, the tracer thread, may come later).
-  bool try_spawn(std::function<void()> fn) {
-    std::unique_lock lock(workers_mu);
-    if (workers_quit)
-      return false;
-    lock.unlock();
-    spawn(std::move(fn));
-    return true;
-  }
-
-  void stop() {
-    if (stopping.exchange(true))
-      return;
-    asio::post(io, [self = shared_from_this()] {
-      boost::system::error_code ec;
-      self->acceptor.close(ec);
-      self->signals.cancel(ec);
-      self->io.stop();
-    });
-  }
-
-  // Writes a reply without blocking the caller (see Connection). Only what the socket does
-  // not take at once is copied.
-  void send(const std::shared_ptr<Connection>& c, std::string_view bytes) {
-    c->log.response(bytes);
-    std::unique_lock lock(c->mu);
-    if (c->closed)
-      return;
-    if (!c->draining) {
-      std::size_t done = 0;
-      while (done < bytes.size()) {
-        const ssize_t n =
-            ::send(c->fd, bytes.data() + done, bytes.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n > 0) {
-          done += static_cast<std::size_t>(n);
-          continue;
-        }
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-          break;
-        return;  // the peer is gone; its reader sees it
-      }
-      if (done == bytes.size())
-        return;
-      bytes.remove_prefix(done);
-    }
-    c->out += bytes;
-    if (c->draining)
-      return;
-    c->draining = true;
-    lock.unlock();
-    if (!try_spawn([self = shared_from_this(), c] { self->drain(c); })) {
-      std::lock_guard again(c->mu);
-      c->draining = false;
-      c->out.clear();  // the server has shut down: nobody will read it
-    }
-  }
-
-  // A pool thread writing what a connection's socket did not take at once.
-  void drain(const std::shared_ptr<Connection>& c) {
-    std::unique_lock lock(c->mu);
-    while (!c->out.empty() && !c->closed) {
-      std::string chunk = std::move(c->out);
-      c->out.clear();
-      lock.unlock();
-      std::size_t done = 0;
-      bool failed = false;
-      while (done < chunk.size()) {
-        const ssize_t n = ::send(c->fd, chunk.data() + done, chunk.size() - done, MSG_NOSIGNAL);
-        if (n > 0) {
-          done += static_cast<std::size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-          continue;
-        } else {
-          failed = true;
-          break;
-        }
-      }
-      lock.lock();
-      if (failed)
-        c->out.clear();
-    }
-    c->draining = false;
-  }
-
-  // After io.run(): Delve's ServerImpl.Stop (halt, detach, kill a launched target), then
-  // every connection is shut down and every thread joined.
-  void shut_down() {
-    boost::system::error_code ec;
-    acceptor.close(ec);
     try {
-      dbg->detach(!dbg->attached_to_existing_process());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "goscope: %s\n", e.what());
+      for (auto& v : decoder_.feed(bytes)) queue_.push_back(std::move(v));
+    } catch (const CodecError&) {
+      // Go's codec gives up on the connection after what it decoded before.
+      broken_ = true;
     }
-    for (;;) {
-      std::vector<std::thread> joining;
-      {
-        std::lock_guard lock(workers_mu);
-        for (auto& w : conns) {
-          if (auto c = w.lock())
-            c->shutdown();
-        }
-        workers_quit = true;
-        joining.swap(workers);
-      }
-      workers_cv.notify_all();
-      if (joining.empty())
-        break;
-      // A reader may still start an async method while we join: loop until none left
-      // (spawn() starts a thread for a job queued after the pool was told to quit).
-      for (auto& t : joining) t.join();
-    }
+    pump();
   }
 
+  void on_close() override {
+    closed_ = true;
+    queue_.clear();
+  }
+
+ private:
   /// A deferred method's answer: its request id and connection.
   struct Reply final : DeferredReply {
-    Reply(std::shared_ptr<Impl> s, std::shared_ptr<Connection> c, const json::value& request_id)
-        : self(std::move(s)), conn(std::move(c)), id(request_id) {
+    Reply(std::shared_ptr<RpcConnection> h, const json::value& request_id)
+        : self(std::move(h)), id(request_id) {
       head = "{\"id\":";
       head += go_json(id);
       head += ",\"result\":";
     }
     void setup_done() override {
       if (!once.exchange(true))
-        conn->end_setup();
+        self->conn_->post([s = self] { s->finished(); });
     }
     void respond(std::string result, std::optional<std::string> error) override {
       setup_done();
-      self->send(conn,
-                 error ? encode_response(id, nullptr, error) : encode_response_text(id, result));
+      self->send(error ? encode_response(id, nullptr, error) : encode_response_text(id, result));
     }
     void respond_line(std::string_view line) override {
       setup_done();
-      self->send(conn, line);
+      self->send(std::string(line));
     }
-    std::shared_ptr<Impl> self;
-    std::shared_ptr<Connection> conn;
+    std::shared_ptr<RpcConnection> self;
     json::value id;
     std::atomic<bool> once{false};
   };
 
+  // Dispatches queued requests while none is being set up and the client reads its
+  // replies; reading stays held while requests wait (back-pressure, see net::Connection).
+  void pump() {
+    while (!closed_ && !busy_ && !queue_.empty()) {
+      if (conn_->backlogged()) {
+        if (!waiting_writable_) {
+          waiting_writable_ = true;
+          conn_->when_writable([s = shared_from_this()] {
+            s->waiting_writable_ = false;
+            s->pump();
+          });
+        }
+        break;
+      }
+      auto v = std::move(queue_.front());
+      queue_.pop_front();
+      try {
+        dispatch(parse_request(std::move(v)));
+      } catch (const CodecError&) {
+        broken_ = true;
+        queue_.clear();
+      }
+    }
+    if (broken_ && !busy_ && queue_.empty() && !closed_) {
+      closed_ = true;
+      conn_->close();
+      return;
+    }
+    const bool want_hold = busy_ || !queue_.empty() || broken_;
+    if (want_hold && !held_) {
+      held_ = true;
+      conn_->hold();
+    } else if (!want_hold && held_) {
+      held_ = false;
+      conn_->resume();
+    }
+  }
+
+  // Every response goes out here, so that --log-output=rpc sees each one.
+  void send(std::string line) {
+    log_.response(line);
+    conn_->send(std::move(line));
+  }
+
+  // The request being set up is: the next may be dispatched.
+  void finished() {
+    busy_ = false;
+    pump();
+  }
+
   // The one place where method errors become error strings.
-  void dispatch(const std::shared_ptr<Connection>& conn, const Request& req) {
+  void dispatch(const Request& req) {
     const auto& table = method_table();
     auto it = table.find(req.method);
-    conn->log.request(req, it != table.end());
+    log_.request(req, it != table.end());
     if (it == table.end()) {
-      send(conn, encode_response(req.id, nullptr, "unknown method: " + req.method));
+      send(encode_response(req.id, nullptr, "unknown method: " + req.method));
       return;
     }
     const Method& m = it->second;
+    busy_ = true;
     if (m.kind == Method::Kind::deferred) {
-      // The reader goes on reading at once; the next request waits for setup_done.
-      conn->begin_setup();
-      auto reply = std::make_shared<Reply>(shared_from_this(), conn, req.id);
+      auto reply = std::make_shared<Reply>(shared_from_this(), req.id);
       // The lambda holds `reply` itself (it fits std::function's local buffer: no
       // allocation), so setup_done stays valid whoever outlives whom.
-      MethodContext ctx{*dbg, cfg, [reply] { reply->setup_done(); }, false, reply};
+      MethodContext ctx{dbg_, cfg_, [reply] { reply->setup_done(); }, false, reply};
       try {
         m.deferred_fn(ctx, req.params);
       } catch (const CodecError&) {
         reply->setup_done();
-        throw;
+        broken_ = true;
       } catch (const std::exception& e) {
         reply->respond({}, std::string(e.what()));
       } catch (...) {
@@ -749,257 +578,70 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       return;
     }
-    auto invoke = [self = shared_from_this(), conn, req, &m](std::function<void()> setup_done) {
-      MethodContext ctx{*self->dbg, self->cfg, std::move(setup_done), false, nullptr};
+    // sync and async: on a pool thread. The next request waits for the reply (sync) or for
+    // setup_done (async).
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto done = [self = shared_from_this(), once] {
+      if (!once->exchange(true))
+        self->conn_->post([self] { self->finished(); });
+    };
+    auto job = [self = shared_from_this(), req, &m, done]() {
+      const bool async = m.kind == Method::Kind::async;
+      MethodContext ctx{self->dbg_, self->cfg_, async ? std::function<void()>(done) : [] {}, false,
+                        nullptr};
       std::string reply;
+      bool codec_error = false;
       try {
         reply = encode_response(req.id, m.fn(ctx, req.params), std::nullopt);
       } catch (const CodecError&) {
-        ctx.setup_done();
-        throw;
+        codec_error = true;
       } catch (const std::exception& e) {
         reply = encode_response(req.id, nullptr, std::string(e.what()));
       } catch (...) {
         reply = encode_response(req.id, nullptr, "Internal debugger error: unknown exception");
       }
-      ctx.setup_done();
-      self->send(conn, std::move(reply));
+      if (codec_error) {
+        self->conn_->post([self] { self->broken_ = true; });
+      } else {
+        self->send(std::move(reply));
+      }
+      done();
       if (ctx.shutdown_after_reply)
-        self->stop();
+        self->conn_->server().stop();
     };
-    if (m.kind == Method::Kind::sync) {
-      invoke([] {});
-      return;
+    if (!conn_->server().pool().submit(std::move(job), m.overtake)) {
+      // Shutting down: nobody will serve it.
+      busy_ = false;
     }
-    // Async: runs on a pool thread; the next request waits for its setup.
-    conn->begin_setup();
-    auto once = std::make_shared<std::atomic<bool>>(false);
-    auto done = [conn, once] {
-      if (!once->exchange(true))
-        conn->end_setup();
-    };
-    spawn([invoke, done]() mutable {
-      try {
-        invoke(done);
-      } catch (...) {
-        done();
-      }
-    });
   }
 
-  void serve(const std::shared_ptr<Connection>& conn) {
-    StreamDecoder decoder;
-    std::array<char, 64 * 1024> buf{};
-    try {
-      for (;;) {
-        const ssize_t n = ::recv(conn->fd, buf.data(), buf.size(), 0);
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n <= 0 || stopping)
-          break;
-        for (auto& v : decoder.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)))) {
-          // Delve reads a request once the previous async method's setup is done.
-          conn->wait_setups();
-          const auto req = parse_request(std::move(v));
-          dispatch(conn, req);
-          if (stopping)
-            break;
-        }
-        if (stopping)
-          break;
-      }
-    } catch (const CodecError& e) {
-      // Go's codec gives up on the connection.
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "goscope rpc: %s\n", e.what());
-    }
-    // What the client sent before it left has started (as Delve, which sees the end of the
-    // stream only after the last method's setup).
-    conn->wait_setups();
-    conn->close();
-    // Single client gone: the server stops (run() halts, detaches and kills a launched
-    // target), as Delve does.
-    if (!cfg.accept_multiclient)
-      stop();
-  }
-
-  void accept_next() {
-    acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
-      if (ec || self->stopping)
-        return;
-      bool ok = true;
-      if (self->cfg.only_same_user) {
-        boost::system::error_code pec;
-        const auto peer = s.remote_endpoint(pec);
-        boost::system::error_code lec;
-        const auto local = s.local_endpoint(lec);
-        ok = !pec && !lec &&
-             peer_is_same_user(peer.address().to_string(), peer.port(), local.address().to_string(),
-                               local.port());
-        if (!ok) {
-          std::fprintf(stderr,
-                       "closing connection from different user (%s:%u): connections to "
-                       "localhost are only accepted from the same UNIX user for security "
-                       "reasons\n",
-                       peer.address().to_string().c_str(), static_cast<unsigned>(peer.port()));
-        }
-      }
-      if (!ok) {
-        boost::system::error_code cec;
-        s.close(cec);
-        self->accept_next();
-        return;
-      }
-      // Out of Asio's reactor, blocking, no Nagle delay on the replies.
-      boost::system::error_code rec;
-      const int fd = s.release(rec);
-      if (rec) {
-        self->accept_next();
-        return;
-      }
-      const int flags = ::fcntl(fd, F_GETFL);
-      if (flags >= 0 && (flags & O_NONBLOCK) != 0)
-        ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-      const int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      auto conn = std::make_shared<Connection>(fd);
-      {
-        std::lock_guard lock(self->workers_mu);
-        std::erase_if(self->conns, [](const auto& w) { return w.expired(); });
-        self->conns.push_back(conn);
-      }
-      self->spawn([self, conn] { self->serve(conn); });
-      // Without --accept-multiclient Delve serves exactly one connection.
-      if (self->cfg.accept_multiclient)
-        self->accept_next();
-    });
-  }
+  std::shared_ptr<net::Connection> conn_;
+  session::Debugger& dbg_;
+  std::shared_ptr<const ProtocolConfig> cfgp_;  // outlives the server (replies may come late)
+  const ProtocolConfig& cfg_;
+  StreamDecoder decoder_;
+  std::deque<json::value> queue_;
+  bool busy_ = false;  ///< a request is not set up yet
+  bool held_ = false;
+  bool broken_ = false;  ///< a codec error: close once what came before is served
+  bool closed_ = false;
+  bool waiting_writable_ = false;
+  RpcLog log_;  ///< --log-output=rpc: this connection's requests and responses
 };
 
-Server::Server(ServerConfig cfg) : impl_(std::make_shared<Impl>(std::move(cfg))) {}
-Server::~Server() {
-  stop();
-}
+}  // namespace
 
-std::string Server::listen() {
-  const auto& l = impl_->cfg.listen;
-  const auto colon = l.rfind(':');
-  if (colon == std::string::npos)
-    throw std::runtime_error("invalid listen address: " + l);
-  std::string host = l.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty() || host == "localhost")
-    host = "127.0.0.1";
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) {
-    tcp::resolver resolver(impl_->io);
-    auto results = resolver.resolve(host, "", ec);
-    if (ec || results.empty())
-      throw std::runtime_error("listen tcp " + l + ": " + ec.message());
-    addr = results.begin()->endpoint().address();
-  }
-  unsigned long port = 0;
-  try {
-    port = std::stoul(l.substr(colon + 1));
-  } catch (const std::exception&) {
-    throw std::runtime_error("listen tcp " + l + ": invalid port");
-  }
-  if (port > 65535)
-    throw std::runtime_error("listen tcp " + l + ": invalid port");
-  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(ep, ec);
-  if (ec)
-    throw std::runtime_error("listen tcp " + l + ": bind: " + ec.message());
-  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
-  const auto bound = impl_->acceptor.local_endpoint();
-  const auto a = bound.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
-         std::to_string(bound.port());
-}
-
-void Server::run(session::Debugger& dbg) {
-  impl_->dbg = &dbg;
-  impl_->signals.async_wait([impl = impl_](boost::system::error_code ec, int) {
-    if (!ec)
-      impl->stop();
-  });
-  impl_->accept_next();
-  impl_->io.run();
-  impl_->shut_down();
-}
-
-void Server::stop() {
-  impl_->stop();
-}
-
-bool peer_is_same_user(const std::string& peer_addr, unsigned short peer_port,
-                       const std::string& local_addr, unsigned short local_port) {
-  boost::system::error_code ec;
-  const auto addr = asio::ip::make_address(peer_addr, ec);
-  if (ec)
-    return false;
-  const auto ours = asio::ip::make_address(local_addr, ec);
-  if (ec)
-    return false;
-  if (!addr.is_loopback() &&
-      !(addr.is_v6() && addr.to_v6().is_v4_mapped() &&
-        asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).is_loopback())) {
-    return true;
-  }
-  // /proc/net/tcp prints addresses as the raw in-memory words in host byte order.
-  auto hex_words = [](const unsigned char* bytes, std::size_t n) {
-    std::string out;
-    char b[3];
-    for (std::size_t w = 0; w < n; w += 4) {
-      for (int k = 3; k >= 0; --k) {
-        std::snprintf(b, sizeof b, "%02X", bytes[w + static_cast<std::size_t>(k)]);
-        out += b;
-      }
-    }
-    return out;
+net::Protocol json_rpc_protocol(session::Debugger& dbg, ProtocolConfig cfg) {
+  auto shared = std::make_shared<const ProtocolConfig>(std::move(cfg));
+  net::Protocol p;
+  p.name = "json-rpc";
+  p.sniff = [](std::string_view) { return net::Sniff::match; };
+  p.open = [&dbg, shared](const std::shared_ptr<net::Connection>& c) {
+    log::debug(log::Layer::rpc, "serving JSON-RPC on new connection");
+    auto h = std::make_shared<RpcConnection>(c, dbg, shared);
+    return std::static_pointer_cast<net::ProtocolHandler>(h);
   };
-  auto port_hex = [](unsigned short port) {
-    char b[8];
-    std::snprintf(b, sizeof b, ":%04X", port);
-    return std::string(b);
-  };
-  // As /proc/net/tcp (v4) or /proc/net/tcp6 (v6, v4 addresses mapped) prints `a:port`.
-  auto v4 = [&](const asio::ip::address& a, unsigned short port) {
-    const auto bytes = a.to_v4().to_bytes();
-    return hex_words(bytes.data(), 4) + port_hex(port);
-  };
-  auto v6 = [&](const asio::ip::address& a, unsigned short port) {
-    const auto bytes = a.is_v4()
-                           ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes()
-                           : a.to_v6().to_bytes();
-    return hex_words(bytes.data(), 16) + port_hex(port);
-  };
-  struct Candidate {
-    const char* file;
-    std::string client_local, client_remote;  // the client socket's own view
-  };
-  std::vector<Candidate> candidates;
-  if (addr.is_v4() && ours.is_v4())
-    candidates.push_back({"/proc/net/tcp", v4(addr, peer_port), v4(ours, local_port)});
-  candidates.push_back({"/proc/net/tcp6", v6(addr, peer_port), v6(ours, local_port)});
-  for (const auto& c : candidates) {
-    std::ifstream in(c.file);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string sl, local_field, remote_field, st, queues, tr, retr, uid;
-      fields >> sl >> local_field >> remote_field >> st >> queues >> tr >> retr >> uid;
-      if (local_field == c.client_local && remote_field == c.client_remote)
-        return std::stoul(uid) == getuid();
-    }
-  }
-  return false;
+  return p;
 }
 
 }  // namespace goscope::rpc

@@ -16,47 +16,19 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "log/log.hpp"
+#include "net/server.hpp"
 #include "rpc/server.hpp"
 #include "session/debugger.hpp"
-#include "session/go_build.hpp"
+#include "session/launch.hpp"
 
 extern char** environ;
 
 namespace goscope::cli {
 namespace {
-
-// Splits --build-flags as Delve does (config.SplitQuotedFields: quotes group words).
-std::vector<std::string> split_flags(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  char quote = 0;
-  bool have = false;
-  for (char c : s) {
-    if (quote) {
-      if (c == quote) {
-        quote = 0;
-      } else {
-        cur += c;
-      }
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      have = true;
-    } else if (c == ' ' || c == '\t') {
-      if (have || !cur.empty())
-        out.push_back(cur);
-      cur.clear();
-      have = false;
-    } else {
-      cur += c;
-    }
-  }
-  if (have || !cur.empty())
-    out.push_back(cur);
-  return out;
-}
 
 // The bound address (numeric, as the listener reports it) is a loopback one.
 bool is_loopback_addr(const std::string& addr) {
@@ -265,32 +237,14 @@ int run_server_command(const Command& cmd) {
     }
   }
 
-  session::DebuggerConfig dcfg;
-  dcfg.args = o.args;
-  dcfg.working_dir = o.wd;
-  dcfg.disable_aslr = o.disable_aslr;
-  dcfg.stdin_path = redirects[0];
-  dcfg.stdout_path = redirects[1];
-  dcfg.stderr_path = redirects[2];
-  dcfg.tty = o.tty;
-  dcfg.new_process_group = !o.headless;
-  // debug/test: build first, as dlv does (before the server listens).
-  std::string built;
-  if (cmd.verb == Verb::debug || cmd.verb == Verb::test) {
-    const std::string out = std::filesystem::absolute(o.output).string();
-    if (!session::go_build(cmd.verb == Verb::test,
-                           o.target.empty() ? std::nullopt : std::optional(o.target), out,
-                           split_flags(o.build_flags))) {
-      std::fprintf(stderr, "could not launch process: go build failed\n");
-      return 1;
-    }
-    built = out;
-    dcfg.executable = out;
-    if (cmd.verb == Verb::test && dcfg.working_dir.empty())
-      dcfg.working_dir = package_dir(o.packages);
-  } else if (cmd.verb == Verb::exec) {
-    dcfg.executable = std::filesystem::absolute(o.target).lexically_normal().string();
-  } else {
+  // debug/test: build first, as dlv does (before the server listens); the built binary is
+  // removed when `launch` goes.
+  session::LaunchSpec spec;
+  spec.mode = cmd.verb == Verb::debug  ? session::LaunchMode::debug
+              : cmd.verb == Verb::test ? session::LaunchMode::test
+              : cmd.verb == Verb::exec ? session::LaunchMode::exec
+                                       : session::LaunchMode::attach;
+  if (spec.mode == session::LaunchMode::attach) {
     char* end = nullptr;
     errno = 0;
     const long pid = std::strtol(o.target.c_str(), &end, 10);
@@ -298,25 +252,38 @@ int run_server_command(const Command& cmd) {
       std::fprintf(stderr, "Invalid pid: %s\n", o.target.c_str());
       return 1;
     }
-    dcfg.attach_pid = static_cast<pid_t>(pid);
+    spec.pid = static_cast<pid_t>(pid);
+  } else {
+    spec.program = o.target;
   }
-  struct RemoveBuilt {
-    std::string path;
-    ~RemoveBuilt() {
-      if (!path.empty()) {
-        std::error_code ec;
-        std::filesystem::remove(path, ec);
-      }
-    }
-  } remove_built{built};
+  spec.args = o.args;
+  spec.working_dir = o.wd;
+  if (spec.mode == session::LaunchMode::test && spec.working_dir.empty())
+    spec.working_dir = package_dir(o.packages);
+  spec.disable_aslr = o.disable_aslr;
+  spec.build_flags = session::split_build_flags(o.build_flags);
+  spec.output = o.output;
+  std::optional<session::PreparedLaunch> launch;
+  try {
+    launch.emplace(spec);
+  } catch (const session::LaunchError& e) {
+    std::fprintf(stderr, "could not launch process: %s\n", e.what());
+    return 1;
+  }
+  session::DebuggerConfig dcfg = launch->debugger_config();
+  dcfg.stdin_path = redirects[0];
+  dcfg.stdout_path = redirects[1];
+  dcfg.stderr_path = redirects[2];
+  dcfg.tty = o.tty;
+  dcfg.new_process_group = !o.headless;
 
-  rpc::ServerConfig scfg;
+  net::ServerConfig scfg;
   // Without --headless the server is private: the terminal client is its only client.
   scfg.listen = o.headless ? o.listen : "127.0.0.1:0";
   scfg.accept_multiclient = o.accept_multiclient;
   scfg.only_same_user = o.only_same_user;
-  scfg.version = GOSCOPE_VERSION;
-  rpc::Server server(scfg);
+  scfg.log_layer = "rpc";
+  net::Server server(scfg);
   std::string addr;
   try {
     addr = server.listen();
@@ -328,7 +295,9 @@ int run_server_command(const Command& cmd) {
   // the server was created): run() returns and shuts down as Delve does.
   signal(SIGPIPE, SIG_IGN);
   if (o.headless) {
-    log::write_listening_message("API", addr, is_loopback_addr(addr));
+    const bool loopback = is_loopback_addr(addr);
+    log::write_listening_message("API", addr, loopback);
+    server.warn_if_remote(stderr);  // names the address actually bound
     log::debug(log::Layer::rpc, "API server pid = " + std::to_string(::getpid()));
   }
 
@@ -343,7 +312,9 @@ int run_server_command(const Command& cmd) {
     // The terminal's Ctrl-C is the client's (it halts the target); the program has a
     // process group of its own, and the server ignores it.
     signal(SIGINT, SIG_IGN);
-    std::thread serving([&] { server.run(*dbg); });
+    server.add_protocol(rpc::json_rpc_protocol(*dbg, {false, GOSCOPE_VERSION}));
+    std::thread serving(
+        [&] { server.run([d = dbg.get()] { d->detach(!d->attached_to_existing_process()); }); });
     const int status = run_dlv_client(dlv, addr, o.init);
     server.stop();
     serving.join();
@@ -356,12 +327,17 @@ int run_server_command(const Command& cmd) {
   if (o.continue_after_start) {
     continuer = std::thread([d = dbg.get()] {
       try {
-        d->command(session::api::DebuggerCommand{"continue", 0, 0, std::nullopt, "", false});
+        d->command(session::Command{session::CommandKind::continue_});
       } catch (const std::exception&) {
       }
     });
   }
-  server.run(*dbg);
+  // One port, every protocol: the first bytes decide (Delve: 'C' is DAP). JSON-RPC
+  // matches anything, so it is registered last.
+  server.add_protocol(rpc::json_rpc_protocol(*dbg, {o.accept_multiclient, GOSCOPE_VERSION}));
+  // Delve's ServerImpl.Stop: a launched target is killed, an attached one left running
+  // without traps (halting a running command first).
+  server.run([d = dbg.get()] { d->detach(!d->attached_to_existing_process()); });
   log::debug(log::Layer::rpc, "stopping");
   if (continuer.joinable())
     continuer.join();

@@ -29,6 +29,7 @@ struct LaunchOptions {
   /// The program gets a process group of its own (setpgid), so that the terminal's Ctrl-C
   /// reaches the debugger's terminal client and not the program, as under dlv.
   bool new_process_group = false;
+  std::optional<std::vector<std::string>> env;  ///< "KEY=VALUE" each; nullopt: inherit.
 };
 
 /// What one call to Process::wait_event() reports. Exactly one thread is stopped per event

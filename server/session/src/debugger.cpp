@@ -21,8 +21,10 @@
 #include "dwarf/debug_info.hpp"
 #include "dwarf/elf_file.hpp"
 #include "dwarf/expr.hpp"
+#include "event_hub.hpp"
 #include "goroutine_query.hpp"
 #include "log/log.hpp"
+#include "output_reader.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "proc/watch_probe.hpp"
@@ -383,6 +385,14 @@ struct Debugger::Impl {
   /// Stack-resize sentinel traps: address -> watchpoint id.
   std::multimap<std::uint64_t, int> resize_traps;
 
+  // ---- events (see the "events" section) ----
+  std::shared_ptr<EventHub> hub = std::make_shared<EventHub>();
+  /// The target's stdout/stderr pipes (cfg.capture_output).
+  std::unique_ptr<OutputReader> output;
+  CommandKind running_command = CommandKind::continue_;
+  bool ran = false;            ///< the command under way let the target run
+  bool exit_reported = false;  ///< ExitedEvent sent for this process
+
   // ---- any thread (GetVersion answers while a command runs, as Delve) ----
   mutable std::mutex version_mu;
   std::string go_version;  ///< from .go.buildinfo, "go1.19.8"; "" when unknown
@@ -399,6 +409,7 @@ struct Debugger::Impl {
         jobs.pop_front();
       }
       job();
+      diff_breakpoints();
     }
   }
 
@@ -465,7 +476,10 @@ struct Debugger::Impl {
           for (const auto& a : cfg.args) argv += " " + a;
           log::info(log::Layer::debugger, "launching process with args: " + argv + "]");
         }
+        lo.env = cfg.env;
+        prepare_output(lo);
         pr = proc::Process::launch(lo);
+        start_output();
       }
     } catch (const proc::Error& e) {
       throw DebuggerError(
@@ -490,6 +504,7 @@ struct Debugger::Impl {
     live = p;
     exited = false;
     exit_status = 0;
+    exit_reported = false;
     // No other code of this program waits for children while the target lives (`go build`
     // runs before, dlv is exec'd by `connect` only): one waitpid per event, not two.
     p->set_exclusive_children(true);
@@ -1785,6 +1800,7 @@ struct Debugger::Impl {
       std::lock_guard lock(halt_mu);
       running = true;
     }
+    note_resumed();
     if (resumed)
       resumed();
     struct NotRunning {
@@ -2436,6 +2452,7 @@ struct Debugger::Impl {
     stops.clear();
     std::vector<proc::StopEvent> others;
     invalidate();
+    note_resumed();
     const auto ev = target::step_one_instruction(*p, tid, others);
     using K = proc::StopEvent::Kind;
     if (ev.kind == K::exited || ev.kind == K::killed) {
@@ -2657,6 +2674,183 @@ struct Debugger::Impl {
     }
     throw not_found();
   }
+
+  // ---------------------------------------------------------------- events
+  // Emitted on the tracer thread around each command: RunningEvent once the target runs,
+  // then StoppedEvent (with a TraceEvent per thread at a tracepoint) or ExitedEvent.
+
+  void prepare_output(proc::LaunchOptions& lo) {
+    output.reset();
+    if (!cfg.capture_output)
+      return;
+    output = std::make_unique<OutputReader>();
+    lo.stdout_path = output->stdout_path();
+    lo.stderr_path = output->stderr_path();
+  }
+
+  void start_output() {
+    if (!output)
+      return;
+    output->start([h = hub](OutputEvent::Stream stream, std::string data) {
+      h->emit(OutputEvent{stream, std::move(data)});
+    });
+  }
+
+  void note_resumed() {
+    ran = true;
+    if (hub->wanted())
+      hub->emit(RunningEvent{running_command});
+  }
+
+  api::DebuggerState command_with_events(const api::DebuggerCommand& cmd,
+                                         const std::function<void()>& resumed) {
+    running_command = command_kind(cmd.name).value_or(CommandKind::continue_);
+    ran = false;
+    try {
+      auto st = command(cmd, resumed);
+      if (ran)
+        report_stop(st);
+      return st;
+    } catch (...) {
+      if (ran)
+        report_after_error();
+      throw;
+    }
+  }
+
+  void report_exit() {
+    if (exit_reported)
+      return;
+    exit_reported = true;
+    if (!hub->wanted())
+      return;
+    // What the target wrote before it exited comes first (a grandchild holding the pipe
+    // open must not hold the event back for long).
+    if (output)
+      output->wait_eof(std::chrono::milliseconds(500));
+    hub->emit(ExitedEvent{pid.load(), exit_status});
+  }
+
+  void report_after_error() {
+    if (exited) {
+      report_exit();
+      return;
+    }
+    if (!hub->wanted() || p == nullptr || is_detached)
+      return;
+    try {
+      report_stop(build_state());
+    } catch (...) {
+      // Nothing to tell: the next command reports the state.
+    }
+  }
+
+  StopReason reason_of(const api::Thread& t, bool current) const {
+    if (t.breakpoint) {
+      const auto& bp = *t.breakpoint;
+      if (bp.id == kUnrecoveredPanicId)
+        return StopReason::panic;
+      if (bp.id == kFatalThrowId)
+        return StopReason::fatal_error;
+      if (bp.watch_type != 0)
+        return StopReason::watchpoint;
+      return bp.tracepoint ? StopReason::tracepoint : StopReason::breakpoint;
+    }
+    if (!current)
+      return StopReason::none;
+    switch (running_command) {
+      case CommandKind::next:
+      case CommandKind::step:
+      case CommandKind::step_out:
+      case CommandKind::step_instruction:
+      case CommandKind::next_instruction:
+        return StopReason::step;
+      case CommandKind::call:
+        return StopReason::call_return;
+      default:
+        return watch_out_of_scope.empty() ? StopReason::pause : StopReason::watchpoint;
+    }
+  }
+
+  void report_stop(const api::DebuggerState& st) {
+    if (st.exited) {
+      report_exit();
+      return;
+    }
+    if (!hub->wanted())
+      return;
+    StoppedEvent ev;
+    ev.state = st;
+    ev.command = running_command;
+    const int cur = st.current_thread ? st.current_thread->id : 0;
+    std::vector<const api::Thread*> traced;
+    if (st.threads) {
+      for (const auto& t : *st.threads) {
+        StoppedThread ts{t.id, t.goroutine_id, reason_of(t, t.id == cur),
+                         t.breakpoint ? t.breakpoint->id : 0};
+        if (t.id == cur) {
+          ev.reason = ts.reason;
+          ev.threads.insert(ev.threads.begin(), ts);
+        } else {
+          ev.threads.push_back(ts);
+        }
+        if (ts.reason == StopReason::tracepoint)
+          traced.push_back(&t);
+      }
+    }
+    if (ev.threads.empty() && st.current_thread) {
+      ev.reason = reason_of(*st.current_thread, true);
+      ev.threads.push_back({cur, st.current_thread->goroutine_id, ev.reason,
+                            st.current_thread->breakpoint ? st.current_thread->breakpoint->id : 0});
+    }
+    for (const auto* t : traced) hub->emit(TraceEvent{*t});
+    hub->emit(ev);
+  }
+
+  // Breakpoint changes are found by comparing the user breakpoints after every job with
+  // those before (hit counts aside), while someone listens: whichever request (or restart)
+  // changed them, no code path has to remember to report it.
+  std::map<int, api::Breakpoint> bp_seen;
+  bool bp_seen_valid = false;
+
+  std::map<int, api::Breakpoint> user_breakpoints() const {
+    std::map<int, api::Breakpoint> out;
+    for (const auto& [id, lb] : bps) {
+      if (id > 0)
+        out.emplace(id, shown(lb.bp));
+    }
+    return out;
+  }
+
+  void diff_breakpoints() {
+    if (!hub->wanted()) {
+      bp_seen_valid = false;
+      return;
+    }
+    auto now = user_breakpoints();
+    if (bp_seen_valid) {
+      auto same = [](api::Breakpoint a, api::Breakpoint b) {
+        a.hit_count.clear();
+        b.hit_count.clear();
+        a.total_hit_count = b.total_hit_count = 0;
+        return a == b;
+      };
+      using C = BreakpointEvent::Change;
+      for (const auto& [id, bp] : bp_seen) {
+        if (!now.contains(id))
+          hub->emit(BreakpointEvent{C::removed, bp});
+      }
+      for (const auto& [id, bp] : now) {
+        auto it = bp_seen.find(id);
+        if (it == bp_seen.end())
+          hub->emit(BreakpointEvent{C::created, bp});
+        else if (!same(it->second, bp))
+          hub->emit(BreakpointEvent{C::changed, bp});
+      }
+    }
+    bp_seen = std::move(now);
+    bp_seen_valid = true;
+  }
 };
 
 // ------------------------------------------------------------------- public members
@@ -2728,7 +2922,7 @@ api::DebuggerState Debugger::command(const api::DebuggerCommand& cmd,
                                      const std::function<void()>& resumed) {
   if (cmd.name == "halt")
     request_halt();
-  return impl_->call([&] { return impl_->command(cmd, resumed); });
+  return impl_->call([&] { return impl_->command_with_events(cmd, resumed); });
 }
 
 namespace {
@@ -2763,7 +2957,7 @@ void Debugger::command_async(const api::DebuggerCommand& cmd, std::function<void
     std::function<void()> resumed;
     StateCallback done;
     void operator()() {
-      report(done, [&] { return self->impl_->command(cmd, resumed); });
+      report(done, [&] { return self->impl_->command_with_events(cmd, resumed); });
     }
   };
   Job job{this, cmd, std::move(resumed), std::move(done)};
@@ -2800,6 +2994,24 @@ void Debugger::state_async(bool non_blocking, StateCallback done) {
     report(job.done,
            []() -> api::DebuggerState { throw DebuggerError("debugger is shutting down"); });
   }
+}
+
+api::DebuggerState Debugger::command(const Command& cmd, const std::function<void()>& resumed) {
+  return command(to_api(cmd), resumed);
+}
+
+void Debugger::command_async(const Command& cmd, std::function<void()> resumed,
+                             StateCallback done) {
+  command_async(to_api(cmd), std::move(resumed), std::move(done));
+}
+
+Subscription Debugger::subscribe(EventHandler handler) {
+  auto sub = impl_->hub->subscribe(std::move(handler));
+  // The breakpoints as they are now are the baseline of BreakpointEvents (a job: ordered
+  // before every request that follows).
+  auto snapshot = [impl = impl_.get()] { impl->diff_breakpoints(); };
+  impl_->post(snapshot);
+  return sub;
 }
 
 void Debugger::request_halt() {

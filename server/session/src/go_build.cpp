@@ -8,7 +8,7 @@
 namespace goscope::session {
 
 bool go_build(bool test, const std::optional<std::string>& package, const std::string& output,
-              const std::vector<std::string>& extra_flags) {
+              const std::vector<std::string>& extra_flags, const std::string& dir) {
   std::vector<std::string> argv = {"go"};
   if (test) {
     argv.insert(argv.end(), {"test", "-c"});
@@ -27,6 +27,8 @@ bool go_build(bool test, const std::optional<std::string>& package, const std::s
   if (child < 0)
     return false;
   if (child == 0) {
+    if (!dir.empty() && chdir(dir.c_str()) != 0)
+      _exit(127);
     execvp(cargv[0], cargv.data());
     _exit(127);
   }

@@ -1,6 +1,6 @@
 #include "session/trace_command.hpp"
 
-#include "session/go_build.hpp"
+#include "session/launch.hpp"
 
 #include <signal.h>
 #include <time.h>
@@ -157,27 +157,34 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
                 req.regexp + "`");
   }
 
-  std::string path = req.exec_path;
-  bool built = false;
+  // The session's launch spec: builds the package when asked (removing the binary again at
+  // the end), or names the binary / the attached process' executable.
+  LaunchSpec spec;
   if (req.pid) {
     if (::kill(*req.pid, 0) < 0 && errno == ESRCH) {
       throw Error("could not attach to pid " + std::to_string(*req.pid) + ": no such process");
     }
-    path = "/proc/" + std::to_string(*req.pid) + "/exe";
-  } else if (path.empty()) {
-    if (!go_build(req.test, req.package, req.output))
-      throw Error("could not build package (go build failed)");
-    path = req.output;
-    built = true;
+    spec.mode = LaunchMode::attach;
+    spec.pid = req.pid;
+  } else if (req.exec_path.empty()) {
+    spec.mode = req.test ? LaunchMode::test : LaunchMode::debug;
+    spec.program = req.package.value_or("");
+    spec.output = req.output;
+  } else {
+    spec.mode = LaunchMode::exec;
+    spec.program = req.exec_path;
   }
-  struct RemoveBuilt {
-    bool on;
-    std::string p;
-    ~RemoveBuilt() {
-      if (on)
-        std::filesystem::remove(p);
-    }
-  } remove_built{built, path};
+  spec.args = req.args;
+  std::optional<PreparedLaunch> launch;
+  try {
+    launch.emplace(spec);
+  } catch (const LaunchError& e) {
+    throw Error(e.kind() == LaunchError::Kind::build_failed
+                    ? "could not build package (go build failed)"
+                    : std::string(e.what()));
+  }
+  // As before: the path as given (dlv trace prints and loads it so).
+  const std::string path = spec.mode == LaunchMode::exec ? req.exec_path : launch->executable();
 
   std::unique_ptr<target::BinaryInfo> bi;
   try {

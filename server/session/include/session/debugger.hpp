@@ -11,15 +11,40 @@
 #include <vector>
 
 #include "session/api.hpp"
+#include "session/events.hpp"
 
 namespace goscope::session {
 
+/// What kind of failure a DebuggerError is, so that each front end maps it to its own
+/// codes in one place (JSON-RPC sends the text only; DAP picks an error id and wording).
+enum class ErrorKind {
+  not_stopped,  ///< needs a stopped target, and it runs
+  exited,       ///< the target has exited, or the session detached or is shutting down
+  not_found,    ///< no such breakpoint, thread, goroutine, function, file, location
+  invalid,      ///< a request the debugger refuses as given (bad argument, bad state)
+  unsupported,  ///< a feature goscope (or this target) does not have
+  internal,     ///< something that should not happen (an unexpected exception)
+};
+std::string_view error_kind_name(ErrorKind k);
+
 /// A debugger failure whose message is what Delve would send (clients match on some of
-/// these texts, e.g. "Breakpoint exists", "has exited with status").
+/// these texts, e.g. "Breakpoint exists", "has exited with status"). Thrown without a kind,
+/// the kind is derived from the text (classify_error: the texts are Delve's and stable), so
+/// that existing throw sites need no change; new code passes the kind.
 class DebuggerError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit DebuggerError(const std::string& what);
+  DebuggerError(ErrorKind kind, const std::string& what);
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
 };
+/// The kind of a Delve error text ("could not find ..." is not_found, "Process N has
+/// exited with status S" exited, "... not supported ..." unsupported, else invalid).
+ErrorKind classify_error(std::string_view what);
+/// The kind of any exception a Debugger call ended with (internal unless DebuggerError).
+ErrorKind error_kind(const std::exception_ptr& e);
 
 /// How the session gets its process.
 struct DebuggerConfig {
@@ -35,7 +60,25 @@ struct DebuggerConfig {
   /// The program in a process group of its own (the interactive terminal client's Ctrl-C
   /// must halt, not reach the program).
   bool new_process_group = false;
+  /// The target's environment ("KEY=VALUE"); nullopt: ours.
+  std::optional<std::vector<std::string>> env;
+  /// Read the target's stdout and stderr through pipes and report them as OutputEvents
+  /// (dlv dap); otherwise the target writes to our own stdout and stderr (dlv --headless).
+  bool capture_output = false;
 };
+
+/// A run-control command, typed (api::DebuggerCommand carries Delve's name instead).
+struct Command {
+  Command() = default;
+  explicit Command(CommandKind k) : kind(k) {}
+  CommandKind kind = CommandKind::continue_;
+  int thread_id = 0;              ///< switchThread
+  std::int64_t goroutine_id = 0;  ///< switchGoroutine; call: the goroutine to call on
+  std::optional<api::LoadConfig> return_info_load_config;  ///< steps: load return values
+  std::string expr;                                        ///< call: the call expression
+  bool unsafe_call = false;
+};
+api::DebuggerCommand to_api(const Command& c);
 
 /// One debugging session over one Go process, protocol-neutral (Delve's
 /// service/debugger.Debugger).
@@ -86,6 +129,14 @@ class Debugger {
   /// state() without waiting, as command_async(). A non-blocking state of a running target
   /// is reported at once, on the calling thread.
   void state_async(bool non_blocking, StateCallback done);
+  /// The typed forms of command() and command_async().
+  api::DebuggerState command(const Command& cmd, const std::function<void()>& resumed = {});
+  void command_async(const Command& cmd, std::function<void()> resumed, StateCallback done);
+
+  /// Delivers every event from now on to `handler` (see EventHandler for the threads) until
+  /// the returned Subscription is dropped. Every front end gets every event, whichever
+  /// front end's request caused it.
+  [[nodiscard]] Subscription subscribe(EventHandler handler);
 
   api::Breakpoint create_breakpoint(const api::Breakpoint& req, const std::string& loc_expr,
                                     bool suspended);

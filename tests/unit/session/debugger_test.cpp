@@ -1,0 +1,221 @@
+// The Debugger without a protocol: a Go fixture driven through the session API and its
+// events (what both front ends stand on).
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "session/debugger.hpp"
+#include "session/launch.hpp"
+
+using namespace goscope::session;
+using namespace std::chrono_literals;
+
+namespace {
+
+void require_ptrace() {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const bool ok = ::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) == 0;
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  if (!ok) {
+    WARN("ptrace is not allowed here");
+    std::exit(77);
+  }
+}
+
+// Every event, in arrival order, for the test thread to wait on.
+struct Recorder {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Event> events;
+  std::string out, err;
+
+  void operator()(const Event& e) {
+    std::lock_guard lock(mu);
+    if (const auto* o = std::get_if<OutputEvent>(&e))
+      (o->stream == OutputEvent::Stream::out ? out : err) += o->data;
+    events.push_back(e);
+    cv.notify_all();
+  }
+
+  // Waits (at most 30 s) until an event `pred` accepts arrived after index `from`;
+  // returns its index.
+  std::size_t wait_for(std::size_t from, const std::function<bool(const Event&)>& pred) {
+    std::unique_lock lock(mu);
+    std::size_t found = SIZE_MAX;
+    cv.wait_for(lock, 30s, [&] {
+      for (std::size_t i = from; i < events.size(); ++i) {
+        if (pred(events[i])) {
+          found = i;
+          return true;
+        }
+      }
+      return false;
+    });
+    REQUIRE(found != SIZE_MAX);
+    return found;
+  }
+  Event at(std::size_t i) {
+    std::lock_guard lock(mu);
+    return events.at(i);
+  }
+  std::size_t size() {
+    std::lock_guard lock(mu);
+    return events.size();
+  }
+};
+
+template <class T>
+std::function<bool(const Event&)> is() {
+  return [](const Event& e) { return std::holds_alternative<T>(e); };
+}
+
+}  // namespace
+
+TEST_CASE("command names map to kinds and back", "[session]") {
+  for (const char* n : {"continue", "next", "step", "stepOut", "stepInstruction", "nextInstruction",
+                        "halt", "switchThread", "switchGoroutine", "call", "rewind"}) {
+    const auto k = command_kind(n);
+    REQUIRE(k);
+    CHECK(command_name(*k) == n);
+  }
+  CHECK_FALSE(command_kind("jump"));
+  CHECK(command_resumes(CommandKind::step_out));
+  CHECK_FALSE(command_resumes(CommandKind::halt));
+  CHECK(to_api(Command{CommandKind::step_out}).name == "stepOut");
+}
+
+TEST_CASE("errors carry a kind", "[session]") {
+  CHECK(DebuggerError("Process 12 has exited with status 0").kind() == ErrorKind::exited);
+  CHECK(DebuggerError("could not find function main.nope\n").kind() == ErrorKind::not_found);
+  CHECK(DebuggerError("no breakpoint with id 7").kind() == ErrorKind::not_found);
+  CHECK(DebuggerError("Ancestors is not supported yet").kind() == ErrorKind::unsupported);
+  CHECK(DebuggerError("next while nexting").kind() == ErrorKind::invalid);
+  CHECK(DebuggerError(ErrorKind::not_stopped, "x").kind() == ErrorKind::not_stopped);
+  CHECK(error_kind(std::make_exception_ptr(std::runtime_error("boom"))) == ErrorKind::internal);
+}
+
+TEST_CASE("a launched program is driven through the API and reports events", "[session]") {
+  require_ptrace();
+  LaunchSpec spec;
+  spec.mode = LaunchMode::exec;
+  spec.program = GOSCOPE_FIXTURE_DIR "/basic";
+  spec.capture_output = true;
+  PreparedLaunch launch(spec);
+  Debugger dbg(launch.debugger_config());
+  Recorder rec;
+  auto sub = dbg.subscribe([&rec](const Event& e) { rec(e); });
+
+  // Stopped at entry: nothing ran, nothing printed.
+  const auto entry = dbg.state(false);
+  CHECK_FALSE(entry.running);
+  CHECK_FALSE(entry.exited);
+
+  api::Breakpoint req;
+  req.function_name = "main.square";
+  const auto bp = dbg.create_breakpoint(req, "main.square", false);
+  CHECK(bp.id > 0);
+  auto i = rec.wait_for(0, [&](const Event& e) {
+    const auto* b = std::get_if<BreakpointEvent>(&e);
+    return b && b->change == BreakpointEvent::Change::created && b->breakpoint.id == bp.id;
+  });
+
+  // continue: running, then stopped at the breakpoint with its reason.
+  auto st = dbg.command(Command{CommandKind::continue_});
+  REQUIRE(st.current_thread);
+  REQUIRE(st.current_thread->breakpoint);
+  CHECK(st.current_thread->breakpoint->id == bp.id);
+  const auto running = rec.wait_for(i, is<RunningEvent>());
+  const auto stopped_at = rec.wait_for(running, is<StoppedEvent>());
+  {
+    const auto ev = std::get<StoppedEvent>(rec.at(stopped_at));
+    CHECK(ev.reason == StopReason::breakpoint);
+    CHECK(ev.command == CommandKind::continue_);
+    REQUIRE_FALSE(ev.threads.empty());
+    CHECK(ev.threads.front().thread_id == st.current_thread->id);
+    CHECK(ev.threads.front().breakpoint_id == bp.id);
+    CHECK(ev.threads.front().reason == StopReason::breakpoint);
+    REQUIRE(ev.state.current_thread);
+    CHECK(ev.state.current_thread->function->name == "main.square");
+  }
+  // What main printed before calling square came through the stdout pipe.
+  rec.wait_for(0, [&](const Event&) { return rec.out.find("5\n") != std::string::npos; });
+  CHECK(rec.out.rfind("5\n", 0) == 0);
+
+  // next: a step stop, one line on, same function.
+  const int line = st.current_thread->line;
+  const auto before_next = rec.size();
+  st = dbg.command(Command{CommandKind::next});
+  REQUIRE(st.current_thread);
+  CHECK(st.current_thread->line != line);
+  {
+    const auto k = rec.wait_for(before_next, is<StoppedEvent>());
+    const auto ev = std::get<StoppedEvent>(rec.at(k));
+    CHECK(ev.reason == StopReason::step);
+    CHECK(ev.command == CommandKind::next);
+  }
+
+  // Errors with kinds, no protocol involved.
+  try {
+    dbg.get_breakpoint(987654, "");
+    FAIL("no error");
+  } catch (const DebuggerError& e) {
+    CHECK(e.kind() == ErrorKind::not_found);
+  }
+
+  dbg.clear_breakpoint(bp.id, "");
+  i = rec.wait_for(0, [&](const Event& e) {
+    const auto* b = std::get_if<BreakpointEvent>(&e);
+    return b && b->change == BreakpointEvent::Change::removed && b->breakpoint.id == bp.id;
+  });
+
+  // To the end: an exited event with the status, after everything the program wrote.
+  st = dbg.command(Command{CommandKind::continue_});
+  CHECK(st.exited);
+  CHECK(st.exit_status == 0);
+  const auto exited_at = rec.wait_for(i, is<ExitedEvent>());
+  {
+    const auto ev = std::get<ExitedEvent>(rec.at(exited_at));
+    CHECK(ev.status == 0);
+    CHECK(ev.pid == dbg.pid());
+    std::lock_guard lock(rec.mu);
+    CHECK(rec.out.find("9801\n") != std::string::npos);  // square(99)
+    CHECK(rec.err == "done\n");
+  }
+  try {
+    dbg.state(false);
+    FAIL("no error");
+  } catch (const DebuggerError& e) {
+    CHECK(e.kind() == ErrorKind::exited);
+  }
+}
+
+TEST_CASE("without capture the target writes to our own streams", "[session]") {
+  require_ptrace();
+  LaunchSpec spec;
+  spec.mode = LaunchMode::exec;
+  spec.program = GOSCOPE_FIXTURE_DIR "/basic";
+  PreparedLaunch launch(spec);
+  Debugger dbg(launch.debugger_config());
+  Recorder rec;
+  auto sub = dbg.subscribe([&rec](const Event& e) { rec(e); });
+  const auto st = dbg.command(Command{CommandKind::continue_});
+  CHECK(st.exited);
+  rec.wait_for(0, is<ExitedEvent>());
+  std::lock_guard lock(rec.mu);
+  for (const auto& e : rec.events) CHECK_FALSE(std::holds_alternative<OutputEvent>(e));
+}
