@@ -6,7 +6,8 @@
 
 #include <cstdint>
 #include <exception>
-#include <new>
+#include <stdexcept>
+#include <string>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -25,8 +26,11 @@ struct Mapping {
   explicit Mapping(std::size_t n) : size(n) {
     base = ::mmap(nullptr, n, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (base == MAP_FAILED)
-      throw std::bad_alloc();
+    if (base == MAP_FAILED) {
+      // (Strict overcommit accounting refuses even an untouched reservation.)
+      throw std::runtime_error("cannot reserve " + std::to_string(n >> 20) +
+                               " MiB of stack for a deeply nested expression");
+    }
     // A guard page below the stack: an overflow faults instead of writing past it.
     ::mprotect(base, static_cast<std::size_t>(::getpagesize()), PROT_NONE);
   }
@@ -89,7 +93,7 @@ void run_on_large_stack(const std::function<void()>& fn) {
   run.fn = &fn;
   run.stack = &stack;
   if (::getcontext(&run.callee) != 0)
-    throw std::bad_alloc();
+    throw std::runtime_error("getcontext failed");
   run.callee.uc_stack.ss_sp = stack.base;
   run.callee.uc_stack.ss_size = stack.size;
   run.callee.uc_link = &run.caller;
