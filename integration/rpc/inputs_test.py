@@ -184,6 +184,11 @@ def expr_mode():
         check(r["error"] is not None, "%s... (%d chars) is an error: %s" %
               (expr[:10], len(expr), (r["error"] or "")[:80]))
         alive(c, p)
+    if not DLV:  # an array length past uint64 (std::stoull's text before)
+        for expr in ["*(*[99999999999999999999]int)(pp)", "[99999999999999999999]int(nil)"]:
+            r = ev(c, expr)
+            check(r["error"] == "array length 99999999999999999999 out of range",
+                  "%s: %s" % (expr, r["error"]))
     deep_one = "(" * 10000 + "7" + ")" * 10000
     c.call("Set", {"Scope": {"GoroutineID": -1}, "Symbol": "n", "Value": deep_one})
     r = ev(c, "n")

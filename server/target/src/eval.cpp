@@ -1929,6 +1929,8 @@ class Evaluator {
             const auto count = std::stoull(name.substr(1, close - 1));
             return array_type(count, name.substr(close + 1));
           } catch (const std::invalid_argument&) {
+          } catch (const std::out_of_range&) {  // a client's text: never std's message
+            throw EvalError("array length " + name.substr(1, close - 1) + " out of range");
           }
         }
       }
@@ -1942,7 +1944,13 @@ class Evaluator {
       return find_type_expr(*n.x);
     if (n.k == Node::K::array_type && n.y && n.y->k == Node::K::basic_lit &&
         n.y->lit == Tok::int_) {
-      return array_type(std::stoull(n.y->s), expr_string(*n.x));
+      std::uint64_t count = 0;
+      try {
+        count = std::stoull(n.y->s, nullptr, 0);
+      } catch (const std::exception&) {  // a client's text: never std's message
+        throw EvalError("array length " + n.y->s + " out of range");
+      }
+      return array_type(count, expr_string(*n.x));
     }
     if (const auto* t = find_type(expr_string(n)))
       return t;
