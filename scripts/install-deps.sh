@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential g++-12 cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev
-  libdwarf-dev libelf-dev zlib1g-dev libzydis-dev
+  libdwarf-dev libelf-dev zlib1g-dev libzydis-dev libre2-dev
   catch2 golang-go delve python3
 )
 

@@ -55,6 +55,13 @@ void init_libelf() {
 
 std::vector<std::byte> inflate_zlib(std::span<const std::byte> in, std::uint64_t out_size,
                                     const std::string& what) {
+  // The size comes from the file: bound it before allocating. zlib expands at most 1032:1,
+  // and one inflate call takes at most 4 GiB.
+  constexpr std::uint64_t kMaxRatio = 1032;
+  if (out_size > (in.size() + 64) * kMaxRatio || out_size > 0xffffffffu) {
+    Error::send(what + ": corrupt compressed section (claims " + std::to_string(out_size) +
+                " bytes from " + std::to_string(in.size()) + ")");
+  }
   std::vector<std::byte> out(out_size);
   z_stream zs{};
   if (inflateInit(&zs) != Z_OK) {
@@ -330,7 +337,7 @@ std::optional<std::span<const std::byte>> ElfFile::code_at(FileAddr addr,
 }
 
 std::optional<std::span<const std::byte>> ElfFile::read_only_at(FileAddr addr,
-                                                               std::uint64_t size) const {
+                                                                std::uint64_t size) const {
   for (const auto& s : impl_->sections) {
     const auto& sh = s.shdr;
     if ((sh.sh_flags & SHF_ALLOC) == 0 || (sh.sh_flags & SHF_WRITE) != 0 ||

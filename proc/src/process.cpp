@@ -108,6 +108,37 @@ char task_state(pid_t pid, pid_t tid) {
   return line[close + 2];
 }
 
+// Delve's exit status of a wait status: the exit code, or minus the signal that killed it.
+int delve_exit_status(int wait_status) {
+  if (WIFSIGNALED(wait_status))
+    return -WTERMSIG(wait_status);
+  return WEXITSTATUS(wait_status);
+}
+
+// The wait status of a dead, not yet reaped process (field 52 of /proc/PID/stat, the
+// exit_code, Linux 3.5+), as Delve reports it; -1 when it cannot be read.
+int zombie_exit_status(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line))
+    return -1;
+  auto close = line.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream fields(line.substr(close + 2));
+  std::string f;
+  // Field 3 (state) is the first after ')': exit_code is field 52.
+  for (int i = 3; i <= 52; ++i) {
+    if (!(fields >> f))
+      return -1;
+  }
+  try {
+    return delve_exit_status(std::stoi(f));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
 // Whether the task has started to exit (PF_EXITING in the flags of /proc/PID/task/TID/stat):
 // its memory may already be gone although it still shows as stopped.
 bool task_exiting(pid_t pid, pid_t tid) {
@@ -357,7 +388,9 @@ struct Process::Impl {
   // ---------------------------------------------------------------------------------------
   // Errors and liveness
 
-  [[noreturn]] void throw_exited() const { throw ProcessExited(pid_, exit_status_); }
+  [[noreturn]] void throw_exited() const {
+    throw ProcessExited(pid_, delve_exit_status(exit_status_));
+  }
 
   // Dead (or dying) but not reaped yet: no thread left that is not a zombie or exiting.
   // The leader alone being a zombie is not enough (it may have called pthread_exit).
@@ -382,7 +415,7 @@ struct Process::Impl {
   [[noreturn]] void fail(const std::string& what, int err) const {
     if (life_ == Life::alive) {
       if (process_dead())
-        throw ProcessExited(pid_, -1);
+        throw ProcessExited(pid_, zombie_exit_status(pid_));
     } else {
       throw_exited();
     }

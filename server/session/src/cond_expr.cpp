@@ -1,5 +1,6 @@
 #include "cond_expr.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <optional>
@@ -29,6 +30,7 @@ struct CondExpr::Node {
   std::int64_t i = 0;
   double f = 0;
   bool b = false;
+  int height = 1;  ///< of the subtree: evaluation recurses this deep
   std::shared_ptr<const Node> lhs, rhs;
 };
 
@@ -41,6 +43,11 @@ struct Nil {};
 // What a subexpression evaluates to; monostate means "cannot evaluate".
 using Val = std::variant<std::monostate, std::int64_t, double, std::string, bool, Nil,
                          const target::Variable*>;
+
+// Parsing and evaluating recurse once per nesting level (parentheses, unary operators, a
+// left-associative chain `n+n+...` builds a tree as deep as it is long): deeper input is
+// refused at parse time instead of overflowing the stack.
+constexpr int kMaxCondDepth = 1000;
 
 class Parser {
  public:
@@ -74,13 +81,21 @@ class Parser {
     }
     return false;
   }
-  static NodeP binary(std::string op, NodeP l, NodeP r) {
+  void too_deep() { fail("exceeded max nesting depth " + std::to_string(kMaxCondDepth)); }
+  // Sets n's height from its operands, refusing a tree deeper than kMaxCondDepth.
+  NodeP sized(std::shared_ptr<Node> n) {
+    n->height = 1 + std::max(n->lhs ? n->lhs->height : 0, n->rhs ? n->rhs->height : 0);
+    if (n->height > kMaxCondDepth)
+      too_deep();
+    return n;
+  }
+  NodeP binary(std::string op, NodeP l, NodeP r) {
     auto n = std::make_shared<Node>();
     n->op = Node::Op::binary;
     n->text = std::move(op);
     n->lhs = std::move(l);
     n->rhs = std::move(r);
-    return n;
+    return sized(std::move(n));
   }
   NodeP parse_or() {
     auto l = parse_and();
@@ -127,17 +142,24 @@ class Parser {
     }
   }
   NodeP parse_unary() {
+    // Every recursion (a unary operator, a parenthesis) passes here.
+    struct Level {
+      int& d;
+      ~Level() { --d; }
+    } level{++depth_};
+    if (depth_ > kMaxCondDepth)
+      too_deep();
     if (eat("!")) {
       auto n = std::make_shared<Node>();
       n->op = Node::Op::not_;
       n->lhs = parse_unary();
-      return n;
+      return sized(std::move(n));
     }
     if (eat("-")) {
       auto n = std::make_shared<Node>();
       n->op = Node::Op::neg;
       n->lhs = parse_unary();
-      return n;
+      return sized(std::move(n));
     }
     return parse_postfix();
   }
@@ -148,7 +170,7 @@ class Parser {
       f->op = Node::Op::field;
       f->text = ident();
       f->lhs = n;
-      n = f;
+      n = sized(std::move(f));
     }
     return n;
   }
@@ -231,6 +253,7 @@ class Parser {
       n->lhs = parse_or();
       if (!eat(")"))
         fail("missing )");
+      return sized(std::move(n));
     } else {
       n->op = Node::Op::ident;
       n->text = id;
@@ -240,6 +263,7 @@ class Parser {
 
   const std::string& s_;
   std::size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 using K = dwarf::GoKind;

@@ -7,14 +7,15 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <future>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -83,48 +84,52 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
-// Go's regexp/syntax message for the usual mistakes in `re` (std::regex's own texts say
-// the same things differently); empty when none of them applies.
-std::string go_regexp_error(const std::string& re) {
-  int depth = 0;
-  for (std::size_t i = 0; i < re.size(); ++i) {
-    const char c = re[i];
-    if (c == '\\') {
-      ++i;
-    } else if (c == '[') {
-      const std::size_t open = i;
-      std::size_t j = i + 1;
-      if (j < re.size() && re[j] == '^')
-        ++j;
-      if (j < re.size() && re[j] == ']')
-        ++j;  // a leading ']' is a literal
-      while (j < re.size() && re[j] != ']') j += re[j] == '\\' ? 2 : 1;
-      if (j >= re.size())
-        return "missing closing ]: `" + re.substr(open) + "`";
-      i = j;
-    } else if (c == '(') {
-      ++depth;
-    } else if (c == ')') {
-      if (--depth < 0)
-        return "unexpected ): `" + re + "`";
-    } else if ((c == '*' || c == '+' || c == '?') &&
-               (i == 0 || re[i - 1] == '(' || re[i - 1] == '|')) {
-      return "missing argument to repetition operator: `" + std::string(1, c) + "`";
-    }
+// A user's filter in Go's regexp syntax (RE2: no recursion, linear time), refused in
+// Delve's words.
+target::GoRegexp make_filter(const std::string& filter) {
+  try {
+    return target::GoRegexp(filter);
+  } catch (const target::RegexpError& e) {
+    throw DebuggerError("invalid filter argument: " + std::string(e.what()));
   }
-  if (depth > 0)
-    return "missing closing ): `" + re + "`";
-  return {};
 }
 
-std::regex make_filter(const std::string& filter) {
-  try {
-    return std::regex(filter, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    const auto go = go_regexp_error(filter);
-    throw DebuggerError("invalid filter argument: " +
-                        (go.empty() ? std::string(e.what()) : "error parsing regexp: " + go));
+// strconv.Atoi: an optional sign and decimal digits, in int64's range; nullopt otherwise.
+std::optional<std::int64_t> go_atoi(std::string_view t) {
+  const bool neg = !t.empty() && t[0] == '-';
+  if (!t.empty() && (t[0] == '+' || t[0] == '-'))
+    t.remove_prefix(1);
+  if (t.empty())
+    return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (std::uint64_t{1} << 63) / 10 || v * 10 > (std::uint64_t{1} << 63) - d)
+      return std::nullopt;
+    v = v * 10 + d;
   }
+  if (!neg && v > static_cast<std::uint64_t>(INT64_MAX))
+    return std::nullopt;
+  return neg ? static_cast<std::int64_t>(0 - v) : static_cast<std::int64_t>(v);
+}
+
+// An integer's text (decimal, optionally negative) as a uint64 the way Delve turns a
+// constant into an address: modulo 2^64. Nullopt when it is not an integer.
+std::optional<std::uint64_t> wrapped_u64(std::string_view t) {
+  const bool neg = !t.empty() && t[0] == '-';
+  if (neg)
+    t.remove_prefix(1);
+  if (t.empty())
+    return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');  // unsigned: wraps modulo 2^64
+  }
+  return neg ? 0 - v : v;
 }
 
 // Delve's api.ValidBreakpointName: not a number (strconv.Atoi), letters and digits only.
@@ -297,6 +302,9 @@ struct ThreadStop {
   int breakpoint_id = 0;  ///< 0: none
   std::optional<api::BreakpointInfo> info;
   std::optional<std::vector<api::Variable>> return_values;
+  /// The breakpoint's condition could not be evaluated (Delve's CondError): the thread
+  /// stops and the command that resumed reports the error.
+  std::optional<std::string> cond_error;
 };
 
 }  // namespace
@@ -715,6 +723,10 @@ struct Debugger::Impl {
     return out;
   }
   target::Scope scope_of(const api::EvalScope& s) const {
+    // A scope with no goroutine (the entry stop, a halt on a thread without one) is the
+    // current thread's, as in Delve: the target must know which thread that is.
+    if (tgt)
+      tgt->set_current_thread(current_tid);
     target::Scope out;
     out.goroutine = s.goroutine_id == -1 && selected_goid != 0 ? selected_goid : s.goroutine_id;
     out.requested_goroutine = s.goroutine_id;
@@ -845,6 +857,7 @@ struct Debugger::Impl {
     std::string why;
     if (!valid_bp_name(req.name, why))
       throw DebuggerError(why);
+    check_condition(req.cond);
     if (!req.name.empty()) {
       for (const auto& [id, lb] : bps) {
         if (lb.bp.name == req.name)
@@ -1081,18 +1094,57 @@ struct Debugger::Impl {
     return info;
   }
 
-  bool condition_true(LogicalBreakpoint& lb, pid_t tid) {
+  // Delve's evalBreakpointCondition: a condition that cannot be evaluated, or is not a
+  // boolean, stops the thread (true) with `error` set.
+  // Delve parses a condition when the breakpoint is created or amended: a syntax error (or
+  // nesting deeper than go/parser takes) is refused then, in go/parser's words, instead of
+  // at the first hit.
+  static void check_condition(const std::string& cond) {
+    if (cond.empty())
+      return;
+    try {
+      target::Target::check_syntax(cond);
+    } catch (const target::EvalError& e) {
+      throw DebuggerError(e.what());
+    }
+  }
+
+  bool condition_true(LogicalBreakpoint& lb, pid_t tid, std::optional<std::string>& error) {
     if (lb.bp.cond.empty())
       return true;
+    target::Variable v;
     try {
       const auto frames = tgt->thread_stacktrace(tid, 0);
       if (frames.empty())
         return true;
-      auto v = tgt->eval(lb.bp.cond, frames[0], to_target(api::kDefaultLoadConfig));
-      return v.value == "true";
-    } catch (const std::exception&) {
-      return true;  // Delve stops when the condition cannot be evaluated
+      v = tgt->eval(lb.bp.cond, frames[0], to_target(api::kDefaultLoadConfig));
+    } catch (const std::exception& e) {
+      error = std::string("error evaluating expression: ") + e.what();
+      return true;
     }
+    if (v.kind != 1) {  // reflect.Bool
+      error = "condition expression not boolean";
+      return true;
+    }
+    if (!v.unreadable.empty()) {
+      error = "condition expression unreadable: " + v.unreadable;
+      return true;
+    }
+    return v.value == "true";
+  }
+
+  // Delve's conditionErrors: after a stop, the condition error of the stopped threads.
+  void throw_condition_errors() const {
+    const std::string* first = nullptr;
+    for (const auto& [tid, ts] : stops) {
+      if (!ts.cond_error)
+        continue;
+      if (first)
+        throw DebuggerError("multiple errors evaluating conditions");
+      first = &*ts.cond_error;
+    }
+    if (first)
+      throw DebuggerError(*first);
   }
 
   // ---------------------------------------------------------------- watchpoints
@@ -1364,7 +1416,7 @@ struct Debugger::Impl {
       try {
         const auto ev = target::step_one_instruction(*p, tid, others);
         if (ev.kind == K::exited || ev.kind == K::killed) {
-          mark_exit(ev.kind == K::exited ? ev.exit_status : -1);
+          mark_exit(exit_status_of(ev));
           return;
         }
         for (auto& o : others) {
@@ -1484,6 +1536,12 @@ struct Debugger::Impl {
       tgt->invalidate();
   }
 
+  // Delve's exit status: the code of a normal exit, minus the signal that killed it
+  // ("Process N has exited with status -9" after a SIGKILL).
+  static int exit_status_of(const proc::StopEvent& ev) {
+    return ev.kind == proc::StopEvent::Kind::exited ? ev.exit_status : -ev.signal;
+  }
+
   void mark_exit(int status) {
     exited = true;
     exit_status = status;
@@ -1523,7 +1581,8 @@ struct Debugger::Impl {
       stop_everything();
       prefetch_goroutines();
     }
-    if (!condition_true(lb, tid))
+    std::optional<std::string> cond_error;
+    if (!condition_true(lb, tid, cond_error))
       return std::nullopt;
     const auto goid = goid_of(tid);
     lb.bp.total_hit_count++;
@@ -1533,6 +1592,7 @@ struct Debugger::Impl {
       return std::nullopt;
     ThreadStop ts;
     ts.breakpoint_id = lb.bp.id;
+    ts.cond_error = std::move(cond_error);
     std::optional<std::vector<target::Variable>> args;
     const auto args_cfg = lb.bp.load_args.value_or(api::kShortLoadConfig);
     if (lb.bp.load_args || lb.bp.trace_return)
@@ -1615,7 +1675,7 @@ struct Debugger::Impl {
               auto vals = stepper->finish_return(ev.tid, step_ret_cfg ? &tc : nullptr, others);
               for (auto& o : others) {
                 if (o.kind == K::exited || o.kind == K::killed) {
-                  mark_exit(o.kind == K::exited ? o.exit_status : -1);
+                  mark_exit(exit_status_of(o));
                   return Outcome::stop;
                 }
                 if (o.tid != ev.tid)
@@ -1695,7 +1755,7 @@ struct Debugger::Impl {
           const auto hit = stepper->enter_call(ev.tid, others);
           for (auto& o : others) {
             if (o.kind == K::exited || o.kind == K::killed) {
-              mark_exit(o.kind == K::exited ? o.exit_status : -1);
+              mark_exit(exit_status_of(o));
               return Outcome::stop;
             }
             if (o.tid != ev.tid)
@@ -1762,7 +1822,7 @@ struct Debugger::Impl {
         mark_exit(ev.exit_status);
         return Outcome::stop;
       case K::killed:
-        mark_exit(-1);
+        mark_exit(exit_status_of(ev));
         return Outcome::stop;
       case K::interrupted:
         halt_requested = false;
@@ -1926,7 +1986,7 @@ struct Debugger::Impl {
     switch (ev.kind) {
       case K::exited:
       case K::killed:
-        mark_exit(ev.kind == K::exited ? ev.exit_status : -1);
+        mark_exit(exit_status_of(ev));
         throw_exited();
       case K::interrupted:
         halt_requested = false;
@@ -2378,6 +2438,7 @@ struct Debugger::Impl {
     }
     if (n == "continue" || n == "directionCongruentContinue") {
       run_until_stop(resumed);
+      throw_condition_errors();
       return build_state(true);
     }
     if (n == "next" || n == "step" || n == "stepOut") {
@@ -2404,6 +2465,7 @@ struct Debugger::Impl {
                               " is not in a function with line information");
         }
         run_until_stop(resumed);
+        throw_condition_errors();
         return build_state(true);
       }
       const pid_t tid = step_thread();
@@ -2412,6 +2474,7 @@ struct Debugger::Impl {
         return step_instruction(tid, resumed);
       }
       run_until_stop(resumed);
+      throw_condition_errors();
       return build_state(true);
     }
     if (n == "stepInstruction" || n == "nextInstruction") {
@@ -2456,7 +2519,7 @@ struct Debugger::Impl {
     const auto ev = target::step_one_instruction(*p, tid, others);
     using K = proc::StopEvent::Kind;
     if (ev.kind == K::exited || ev.kind == K::killed) {
-      mark_exit(ev.kind == K::exited ? ev.exit_status : -1);
+      mark_exit(exit_status_of(ev));
     } else {
       for (auto& o : others) {
         if (o.tid != tid)
@@ -2557,10 +2620,16 @@ struct Debugger::Impl {
       std::uint64_t addr = 0;
       try {
         addr = std::stoull(s.substr(1), nullptr, 0);
-      } catch (const std::exception&) {
+      } catch (const std::exception&) {  // not a number in range: an expression
         auto f = tgt->frame_for(scope_of(scope));
         auto v = tgt->eval(s.substr(1), f, to_target(api::kDefaultLoadConfig));
-        addr = v.kind == 22 && !v.children.empty() ? v.children[0].addr : std::stoull(v.value);
+        if (v.kind == 22 && !v.children.empty()) {  // a pointer: where it points
+          addr = v.children[0].addr;
+        } else if (auto a = wrapped_u64(v.value)) {
+          addr = *a;  // an integer, modulo 2^64 as Delve converts it
+        } else {
+          throw DebuggerError("can not convert \"" + s.substr(1) + "\" to an address");
+        }
       }
       return {location(addr)};  // Delve: no pcs for an address
     }
@@ -2568,7 +2637,7 @@ struct Debugger::Impl {
       const auto re = make_filter(s.substr(1, s.size() - 2));
       std::vector<api::Location> out;
       for (const auto& fn : bi->debug().functions()) {
-        if (std::regex_search(fn.name, re))
+        if (re.match(fn.name))
           out.push_back(at_pcs({function_entry_pc(fn)}));
       }
       return out;
@@ -2587,13 +2656,16 @@ struct Debugger::Impl {
       const auto loc = location(p->registers(tid).gp.rip);
       return {loc.file, loc.line};
     };
-    auto file_line = [&](const std::string& file, int line) -> std::vector<api::Location> {
-      auto pcs = line_pcs(file, line);
+    // Lines are Go ints (64 bits): one past int's range has no statement.
+    auto file_line = [&](const std::string& file, std::int64_t line) -> std::vector<api::Location> {
+      std::vector<std::uint64_t> pcs;
+      if (line > 0 && line <= INT32_MAX)
+        pcs = line_pcs(file, static_cast<int>(line));
       if (pcs.empty()) {
         if (include_non_exec) {
           api::Location loc;
           loc.file = file;
-          loc.line = line;
+          loc.line = static_cast<int>(line);
           return {loc};
         }
         throw DebuggerError("could not find statement at " + file + ":" + std::to_string(line) +
@@ -2602,22 +2674,39 @@ struct Debugger::Impl {
       auto loc = at_pcs(pcs);
       return {loc};
     };
+    // Numbers are read as Delve reads them (strconv.Atoi, 64 bits), refused in its words.
+    auto malformed = [&](std::size_t at, const std::string& why) {
+      return DebuggerError("Malformed breakpoint location \"" + spec + "\" at " +
+                           std::to_string(at) + ": " + why);
+    };
     if ((s[0] == '+' || s[0] == '-') && all_digits(s.substr(1))) {
+      const auto off = go_atoi(s);
+      if (!off)
+        throw malformed(0, "strconv.Atoi: parsing \"" + s + "\": value out of range");
       auto [file, line] = current_file_line();
-      const int off = std::stoi(s.substr(1));
-      return file_line(file, s[0] == '+' ? line + off : line - off);
+      return file_line(file, static_cast<std::int64_t>(static_cast<std::uint64_t>(line) +
+                                                       static_cast<std::uint64_t>(*off)));
     }
     if (all_digits(s)) {
-      auto [file, line] = current_file_line();
-      (void)line;
-      return file_line(file, std::stoi(s));
+      if (const auto n = go_atoi(s)) {
+        auto [file, line] = current_file_line();
+        (void)line;
+        return file_line(file, *n);
+      }
+      return {location(*wrapped_u64(s))};  // Delve reads it as an address, modulo 2^64
     }
     // file:line or func:line
     std::string head = s;
-    std::optional<int> line;
-    if (auto colon = s.rfind(':'); colon != std::string::npos && all_digits(s.substr(colon + 1))) {
-      head = s.substr(0, colon);
-      line = std::stoi(s.substr(colon + 1));
+    std::optional<std::int64_t> line;
+    if (auto colon = s.rfind(':'); colon != std::string::npos) {
+      const std::string rest = s.substr(colon + 1);
+      if (all_digits(rest) || (rest.size() > 1 && rest[0] == '-' && all_digits(rest.substr(1)))) {
+        const auto n = go_atoi(rest);
+        if (!n || *n < 0)
+          throw malformed(colon + 1, "line offset negative or not a number");
+        head = s.substr(0, colon);
+        line = *n;
+      }
     }
     // A function: exact name, or a unique suffix after '.' or '/'.
     std::vector<const dwarf::Function*> fns;
@@ -2646,13 +2735,18 @@ struct Debugger::Impl {
       const int first = entry.line != 0 ? entry.line : static_cast<int>(fn->decl_line);
       const auto file = entry.file.empty() ? fn->decl_file : entry.file;
       std::vector<std::uint64_t> pcs;
-      for (auto a : line_pcs(file, first + *line)) {
-        if (bi->function_at(proc::VirtAddr(a)) == fn)
-          pcs.push_back(a);
+      // Go's int arithmetic: wraps instead of overflowing.
+      const auto target_line = static_cast<std::int64_t>(static_cast<std::uint64_t>(first) +
+                                                         static_cast<std::uint64_t>(*line));
+      if (target_line > 0 && target_line <= INT32_MAX) {
+        for (auto a : line_pcs(file, static_cast<int>(target_line))) {
+          if (bi->function_at(proc::VirtAddr(a)) == fn)
+            pcs.push_back(a);
+        }
       }
       if (pcs.empty()) {
         throw DebuggerError("could not find statement at " + file + ":" +
-                            std::to_string(first + *line) + ", please use a line with a statement");
+                            std::to_string(target_line) + ", please use a line with a statement");
       }
       return {at_pcs(std::move(pcs))};
     }
@@ -3080,6 +3174,7 @@ void Debugger::amend_breakpoint(const api::Breakpoint& bp) {
     std::string why;
     if (!valid_bp_name(bp.name, why))
       throw DebuggerError(why);
+    Impl::check_condition(bp.cond);
     // A watchpoint keeps its hardware slot: Delve refuses to disable it, after it has taken
     // the new settings (and the flag, which then only shows in the listing).
     const bool refuse = lb.is_watchpoint() && bp.disabled && !lb.bp.disabled;
@@ -3439,7 +3534,7 @@ std::vector<std::string> Debugger::functions(const std::string& filter) {
     const auto re = make_filter(filter);
     std::set<std::string> names;
     for (const auto& fn : impl_->bi->debug().functions()) {
-      if (filter.empty() || std::regex_search(fn.name, re))
+      if (filter.empty() || re.match(fn.name))
         names.insert(fn.name);
     }
     return std::vector<std::string>(names.begin(), names.end());
@@ -3455,7 +3550,7 @@ std::vector<std::string> Debugger::sources(const std::string& filter) {
     for (const auto& f : impl_->bi->debug().lines().files()) {
       if (f.empty() || f == "<autogenerated>")
         continue;
-      if (filter.empty() || std::regex_search(f, re))
+      if (filter.empty() || re.match(f))
         names.insert(f);
     }
     return std::vector<std::string>(names.begin(), names.end());
@@ -3469,7 +3564,7 @@ std::vector<std::string> Debugger::types(const std::string& filter) {
     const auto re = make_filter(filter);
     std::set<std::string> names;
     for (auto& t : impl_->bi->debug().type_names()) {
-      if (filter.empty() || std::regex_search(t, re))
+      if (filter.empty() || re.match(t))
         names.insert(std::move(t));
     }
     return std::vector<std::string>(names.begin(), names.end());

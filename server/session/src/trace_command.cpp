@@ -14,7 +14,6 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -149,12 +148,12 @@ void interrupt_trace() {
 }
 
 int run_trace(const TraceRequest& req, std::FILE* out) {
-  std::regex re;
+  // Go's regexp (RE2): a hostile pattern is an error, never a stack overflow.
+  std::optional<target::GoRegexp> re;
   try {
-    re = std::regex(req.regexp, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw Error("invalid filter argument: error parsing regexp: " + std::string(e.what()) + ": `" +
-                req.regexp + "`");
+    re.emplace(req.regexp);
+  } catch (const target::RegexpError& e) {
+    throw Error("invalid filter argument: " + std::string(e.what()));
   }
 
   // The session's launch spec: builds the package when asked (removing the binary again at
@@ -192,22 +191,22 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   } catch (const target::BinaryError& e) {
     throw Error(std::string("could not launch process: ") + e.what());
   }
-  std::optional<std::regex> exclude;
+  std::optional<target::GoRegexp> exclude;
   if (!req.exclude.empty()) {
     try {
-      exclude = std::regex(req.exclude, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      throw Error("invalid --exclude argument: error parsing regexp: " + std::string(e.what()));
+      exclude.emplace(req.exclude);
+    } catch (const target::RegexpError& e) {
+      throw Error("invalid --exclude argument: " + std::string(e.what()));
     }
   }
   std::vector<const dwarf::Function*> functions;
   for (const auto& fn : bi->debug().functions()) {
-    const bool by_regexp = !req.regexp.empty() && std::regex_search(fn.name, re);
+    const bool by_regexp = !req.regexp.empty() && re->match(fn.name);
     bool by_package = false;
     for (const auto& p : req.packages) by_package |= package_matches(package_of(fn.name), p);
     if (!by_regexp && !by_package)
       continue;
-    if (exclude && std::regex_search(fn.name, *exclude))
+    if (exclude && exclude->match(fn.name))
       continue;
     functions.push_back(&fn);
   }
@@ -215,12 +214,12 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   // inlined copies get entry tracepoints too.
   std::vector<const dwarf::InlinedCall*> inlined;
   for (const auto& name : bi->debug().inlined_function_names()) {
-    const bool by_regexp = !req.regexp.empty() && std::regex_search(name, re);
+    const bool by_regexp = !req.regexp.empty() && re->match(name);
     bool by_package = false;
     for (const auto& p : req.packages) by_package |= package_matches(package_of(name), p);
     if (!by_regexp && !by_package)
       continue;
-    if (exclude && std::regex_search(name, *exclude))
+    if (exclude && exclude->match(name))
       continue;
     for (const auto* call : bi->debug().inlined_calls(name)) inlined.push_back(call);
   }
@@ -345,7 +344,8 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     std::fprintf(stderr, "goscope: %llu trace events lost (ring buffer full)\n",
                  static_cast<unsigned long long>(engine_stats.lost));
   if (engine_stats.late_reads > 0)
-    std::fprintf(stderr, "goscope: %llu values were not captured at their tracepoint (shown unreadable)\n",
+    std::fprintf(stderr,
+                 "goscope: %llu values were not captured at their tracepoint (shown unreadable)\n",
                  static_cast<unsigned long long>(engine_stats.late_reads));
   const int pid = process->pid();
   switch (exit.kind) {

@@ -64,10 +64,10 @@ void BinaryInfo::relocate_for(pid_t pid) {
   throw BinaryError(path + ": no AT_ENTRY (cannot locate the position-independent executable)");
 }
 
-std::vector<const dwarf::Function*> BinaryInfo::functions_matching(const std::regex& re) const {
+std::vector<const dwarf::Function*> BinaryInfo::functions_matching(const GoRegexp& re) const {
   std::vector<const dwarf::Function*> out;
   for (const auto& fn : debug_->functions()) {
-    if (std::regex_search(fn.name, re))
+    if (re.match(fn.name))
       out.push_back(&fn);
   }
   return out;

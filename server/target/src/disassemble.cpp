@@ -116,6 +116,11 @@ std::vector<AsmInstruction> disassemble(const BinaryInfo& bi, const AsmSymbols& 
   if (start > end)
     throw std::runtime_error("start address(" + hex(start, false) +
                              ") should be less than end address(" + hex(end, false) + ")");
+  // A client names the range: bound it before allocating (a function's code is far
+  // smaller; the listing of this much is already tens of megabytes of JSON).
+  if (end - start > kMaxDisassembleBytes)
+    throw std::runtime_error("disassemble range too large: " + std::to_string(end - start) +
+                             " bytes (at most " + std::to_string(kMaxDisassembleBytes) + ")");
   std::vector<std::byte> code(end - start);
   if (!code.empty())
     process.read_memory(proc::VirtAddr(start), code);

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -25,6 +26,7 @@
 
 #include "dwarf/expr.hpp"
 #include "proc/error.hpp"
+#include "target/large_stack.hpp"
 #include "target_impl.hpp"
 
 namespace goscope::target {
@@ -711,6 +713,11 @@ class Parser {
  public:
   explicit Parser(const std::string& src) : toks_(scan(src)) {}
 
+  /// go/parser's maxNestLev: deeper input is "exceeded max nesting depth", counted where
+  /// go/parser counts (each unary expression, each operand of a binary chain, each suffix
+  /// of a primary expression, each type), so that the same input fails at the same column.
+  static constexpr int kMaxNestLev = 100000;
+
   NodePtr parse() {
     NodePtr e = binary(1);
     if (peek().kind == Tok::op && peek().text == "\n")
@@ -758,9 +765,29 @@ class Parser {
     ++pos_;
   }
 
+  // go/parser's incNestLev: held until the parsing function returns.
+  class Nest {
+   public:
+    explicit Nest(Parser& p) : p_(p) {}
+    ~Nest() { p_.nest_ -= n_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+    void inc() {
+      ++n_;
+      if (++p_.nest_ > kMaxNestLev)
+        throw EvalError("1:" + std::to_string(p_.peek().pos + 1) + ": exceeded max nesting depth");
+    }
+
+   private:
+    Parser& p_;
+    int n_ = 0;
+  };
+
   NodePtr binary(int prec1) {
     NodePtr x = unary();
+    Nest nest(*this);
     for (;;) {
+      nest.inc();
       if (peek().kind != Tok::op)
         return x;
       const std::string op = peek().text;
@@ -780,6 +807,8 @@ class Parser {
   }
 
   NodePtr unary() {
+    Nest nest(*this);
+    nest.inc();
     if (peek().kind == Tok::op) {
       const std::string op = peek().text;
       if (op == "+" || op == "-" || op == "!" || op == "^" || op == "&" || op == "~" ||
@@ -815,7 +844,9 @@ class Parser {
 
   NodePtr primary() {
     NodePtr x = operand();
+    Nest nest(*this);
     for (;;) {
+      nest.inc();
       if (is_op(".")) {
         ++pos_;
         if (peek().kind == Tok::ident) {
@@ -970,6 +1001,8 @@ class Parser {
 
   /// A type in operand or assertion position.
   NodePtr type() {
+    Nest nest(*this);
+    nest.inc();
     const Token& t = peek();
     if (t.kind == Tok::ident) {
       ++pos_;
@@ -1084,6 +1117,7 @@ class Parser {
 
   std::vector<Token> toks_;
   std::size_t pos_ = 0;
+  int nest_ = 0;
 };
 
 // go/printer's expression layout (exprToString).
@@ -1636,6 +1670,8 @@ class Evaluator {
         if (n.x->k == Node::K::ident) {
           if (n.x->s == "runtime" && n.s == "frameoff")
             return constant(Const::of_int(f_.frame_offset));
+          if (n.x->s == "runtime" && n.s == "curg")
+            return current_g();
           if (auto v = find_global(n.x->s, n.s))
             return *v;
         }
@@ -1834,6 +1870,21 @@ class Evaluator {
     v.has_bi = has_bi;
     return v;
   }
+  /// `runtime.curg`, which Delve resolves itself (IDEs read runtime.curg._panic.arg for the
+  /// panic value): the g of the scope's goroutine; without one (a thread on the system
+  /// stack, the entry stop), Delve's placeholder g at fakeAddressUnresolv.
+  V current_g() {
+    const auto* gt = im_.bi.debug().find_type("runtime.g");
+    if (!gt)
+      throw EvalError("could not find type runtime.g");
+    std::uint64_t g = f_.g_addr;
+    if (g == 0 && f_.tid != 0) {
+      if (auto tg = im_.thread_goroutine(f_.tid))
+        g = tg->g_addr;
+    }
+    return at(gt, g != 0 ? g : kFakeAddressUnresolv, "curg");
+  }
+
   V at(const dwarf::Type* t, std::uint64_t addr, std::string name = {}) {
     V v;
     v.type = t;
@@ -1878,6 +1929,8 @@ class Evaluator {
             const auto count = std::stoull(name.substr(1, close - 1));
             return array_type(count, name.substr(close + 1));
           } catch (const std::invalid_argument&) {
+          } catch (const std::out_of_range&) {  // a client's text: never std's message
+            throw EvalError("array length " + name.substr(1, close - 1) + " out of range");
           }
         }
       }
@@ -1891,7 +1944,13 @@ class Evaluator {
       return find_type_expr(*n.x);
     if (n.k == Node::K::array_type && n.y && n.y->k == Node::K::basic_lit &&
         n.y->lit == Tok::int_) {
-      return array_type(std::stoull(n.y->s), expr_string(*n.x));
+      std::uint64_t count = 0;
+      try {
+        count = std::stoull(n.y->s, nullptr, 0);
+      } catch (const std::exception&) {  // a client's text: never std's message
+        throw EvalError("array length " + n.y->s + " out of range");
+      }
+      return array_type(count, expr_string(*n.x));
     }
     if (const auto* t = find_type(expr_string(n)))
       return t;
@@ -3691,16 +3750,47 @@ unsigned long long* gp_register(proc::Registers& r, unsigned regno) {
 
 }  // namespace
 
+namespace {
+
+// The parser, the evaluator, the printer and the syntax tree's destructor all recurse once
+// or more per nesting level; the parser bounds the levels (kMaxNestLev) and an expression
+// long enough to nest deeply runs on a stack with room for all of them (large_stack.hpp).
+// A shorter one cannot nest deeper than its length and runs where it is.
+constexpr std::size_t kShallowExpr = 256;
+
+template <class F>
+void with_stack_for(std::size_t expr_size, F&& body) {
+  if (expr_size < kShallowExpr)
+    body();
+  else
+    run_on_large_stack(std::function<void()>(std::forward<F>(body)));
+}
+
+}  // namespace
+
 Variable Target::eval(const std::string& expr, const Frame& f, const LoadConfig& cfg) {
-  ValueLoader loader(
-      *bi_, [this](std::uint64_t a, std::span<std::byte> out) { return impl_->read(a, out); });
-  const NodePtr ast = Parser(expr).parse();
-  Evaluator ev(*impl_, f, loader, &cfg);
-  const V v = ev.eval(*ast);
-  return to_api(ev, loader, *bi_, v, expr, cfg);
+  Variable out;
+  with_stack_for(expr.size(), [&] {
+    ValueLoader loader(*bi_, [this](std::uint64_t a, std::span<std::byte> bytes) {
+      return impl_->read(a, bytes);
+    });
+    const NodePtr ast = Parser(expr).parse();
+    Evaluator ev(*impl_, f, loader, &cfg);
+    const V v = ev.eval(*ast);
+    out = to_api(ev, loader, *bi_, v, expr, cfg);
+  });
+  return out;
+}
+
+void Target::check_syntax(const std::string& expr) {
+  with_stack_for(expr.size(), [&] { (void)Parser(expr).parse(); });
 }
 
 void Target::set_variable(const std::string& lhs, const std::string& rhs, const Frame& f) {
+  with_stack_for(lhs.size() + rhs.size(), [&] { set_variable_here(lhs, rhs, f); });
+}
+
+void Target::set_variable_here(const std::string& lhs, const std::string& rhs, const Frame& f) {
   ValueLoader loader(
       *bi_, [this](std::uint64_t a, std::span<std::byte> out) { return impl_->read(a, out); });
   Evaluator ev(*impl_, f, loader, nullptr);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <regex>
 
 #include "proc/error.hpp"
 #include "target_impl.hpp"
@@ -178,6 +177,7 @@ Frame Target::frame_for(const Scope& scope) {
     if (!g)
       throw EvalError("unknown goroutine " + std::to_string(gid));
     frames = stacktrace(*g, scope.frame, scope.deferred_call > 0);
+    for (auto& fr : frames) fr.g_addr = g->g_addr;
   }
   if (scope.frame >= 0 && static_cast<std::size_t>(scope.frame) >= frames.size()) {
     throw EvalError("Frame " + std::to_string(scope.frame) + " does not exist in goroutine " +
@@ -355,19 +355,19 @@ std::vector<Variable> Target::local_variables(const Frame& f, const LoadConfig& 
 
 std::vector<Variable> Target::package_variables(const std::string& filter, const LoadConfig& cfg) {
   std::vector<Variable> out;
-  std::optional<std::regex> re;
+  std::optional<GoRegexp> re;
   if (!filter.empty()) {
     try {
       re.emplace(filter);
-    } catch (const std::regex_error& e) {
-      throw EvalError("invalid filter: " + std::string(e.what()));
+    } catch (const RegexpError& e) {
+      throw EvalError("invalid filter argument: " + std::string(e.what()));
     }
   }
   // Delve's PackageVariables: in DWARF order.
   const auto names = bi_->debug().global_names();
   RegisterFn no_regs = [](unsigned) -> std::optional<std::uint64_t> { return std::nullopt; };
   for (const auto& n : names) {
-    if (re && !std::regex_search(n, *re))
+    if (re && !re->match(n))
       continue;
     const auto* g = bi_->debug().find_global(n);
     if (!g || !g->type)

@@ -1,9 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <elf.h>
+
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "dwarf/debug_info.hpp"
 #include "dwarf/elf_file.hpp"
@@ -132,4 +138,47 @@ TEST_CASE("dwarf elf: legacy .zdebug and uncompressed sections read the same", "
   auto info = DebugInfo::load(*legacy);
   CHECK(info->find_function("main.add") != nullptr);
   CHECK(DebugInfo::load(*raw)->find_function("main.add") != nullptr);
+}
+
+// Issue 13: a compressed section's header claims the size to allocate; a corrupt (huge)
+// claim was a raw std::bad_alloc / std::length_error text. Now a one-line error.
+TEST_CASE("dwarf elf: a corrupt compressed-section size is a one-line error", "[dwarf][elf]") {
+  TempDir dir;
+  const auto path = dir.file("huge_chdr");
+  std::filesystem::copy_file(fixture("basic"), path);
+  // Find .debug_info's header in the copy (it is SHF_COMPRESSED in Go 1.19 binaries).
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  Elf64_Ehdr eh{};
+  f.read(reinterpret_cast<char*>(&eh), sizeof eh);
+  std::vector<Elf64_Shdr> sh(eh.e_shnum);
+  f.seekg(static_cast<std::streamoff>(eh.e_shoff));
+  f.read(reinterpret_cast<char*>(sh.data()),
+         static_cast<std::streamsize>(sh.size() * sizeof(Elf64_Shdr)));
+  std::string names(sh[eh.e_shstrndx].sh_size, '\0');
+  f.seekg(static_cast<std::streamoff>(sh[eh.e_shstrndx].sh_offset));
+  f.read(names.data(), static_cast<std::streamsize>(names.size()));
+  const Elf64_Shdr* info = nullptr;
+  for (const auto& s : sh) {
+    if (std::strcmp(names.c_str() + s.sh_name, ".debug_info") == 0)
+      info = &s;
+  }
+  REQUIRE(info != nullptr);
+  REQUIRE((info->sh_flags & SHF_COMPRESSED) != 0);
+  for (const std::uint64_t claim :
+       {std::uint64_t{1} << 40, std::uint64_t{1} << 62, ~std::uint64_t{0}}) {
+    INFO(claim);
+    f.seekp(static_cast<std::streamoff>(info->sh_offset + offsetof(Elf64_Chdr, ch_size)));
+    f.write(reinterpret_cast<const char*>(&claim), sizeof claim);
+    f.flush();
+    auto elf = ElfFile::open(path);
+    try {
+      (void)elf->section_data(".debug_info");
+      FAIL("a claim of " << claim << " bytes was accepted");
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      CHECK(what == path + ": section .debug_info: corrupt compressed section (claims " +
+                        std::to_string(claim) + " bytes from " +
+                        std::to_string(info->sh_size - sizeof(Elf64_Chdr)) + ")");
+    }
+  }
 }

@@ -276,3 +276,29 @@ TEST_CASE("durations", "[session][trace]") {
   CHECK_FALSE(session::parse_duration("fast"));
   CHECK_FALSE(session::parse_duration("-1ms"));
 }
+
+// Issue 13 item 2: a --cond nested or chained deeper than the parser and evaluator can
+// recurse is refused at parse time (it overflowed the stack before).
+TEST_CASE("cond expressions: nesting limit", "[session][cond]") {
+  using session::CondExpr;
+  const std::vector<target::Variable> args = {int_var("a", 5)};
+  auto rep = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  CHECK(CondExpr::parse(rep("(", 900) + "a == 5" + rep(")", 900)).matches(args));
+  CHECK(CondExpr::parse(rep("!", 900) + "true").matches(args));
+  CHECK(CondExpr::parse("a" + rep("+a", 900) + " > 0").matches(args));
+  for (const auto& deep : {rep("(", 10000) + "a == 5" + rep(")", 10000), rep("(", 100000) + "a",
+                           rep("!", 100000) + "true", rep("-", 100000) + "a > 0",
+                           "a" + rep("+a", 100000) + " > 0", "a" + rep(".f", 100000)}) {
+    try {
+      (void)CondExpr::parse(deep);
+      FAIL("accepted an expression of " << deep.size() << " characters");
+    } catch (const session::Error& e) {
+      CHECK(std::string(e.what()).rfind("invalid --cond expression: exceeded max nesting depth",
+                                        0) == 0);
+    }
+  }
+}

@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "dwarf/debug_info.hpp"
 #include "dwarf/elf_file.hpp"
 #include "proc/addr.hpp"
+#include "target/go_regexp.hpp"
 
 namespace goscope::target {
 
@@ -50,8 +50,8 @@ class BinaryInfo {
   const dwarf::Function* function_at(proc::VirtAddr pc) const {
     return debug_->function_at(to_file(pc));
   }
-  /// Functions whose name matches `re` (std::regex_search, as Go's regexp.MatchString).
-  std::vector<const dwarf::Function*> functions_matching(const std::regex& re) const;
+  /// Functions whose name matches `re` (Go's regexp.MatchString).
+  std::vector<const dwarf::Function*> functions_matching(const GoRegexp& re) const;
   /// Every RET of `fn` and every `call runtime.deferreturn`, from the file's code bytes.
   std::vector<ReturnSite> return_sites(const dwarf::Function& fn) const;
 

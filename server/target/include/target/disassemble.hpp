@@ -53,10 +53,15 @@ class AsmSymbols {
   std::vector<std::pair<std::uint64_t, std::string>> vars_;   ///< package variables, sorted
 };
 
+/// The largest range disassemble() reads (4 MiB of code; Go's largest functions are a few
+/// hundred KiB).
+inline constexpr std::uint64_t kMaxDisassembleBytes = std::uint64_t{4} << 20;
+
 /// Disassembles [start, end) of the process, or with end == 0 the whole function containing
 /// `start` (throws std::runtime_error "address 0x... does not belong to any function").
 /// Throws std::runtime_error "start address(s) should be less than end address(e)" (hex)
-/// when start > end, and what Process::read_memory throws for unreadable memory.
+/// when start > end, "disassemble range too large: N bytes (at most M)" beyond
+/// kMaxDisassembleBytes, and what Process::read_memory throws for unreadable memory.
 std::vector<AsmInstruction> disassemble(const BinaryInfo& bi, const AsmSymbols& symbols,
                                         proc::Process& process, std::uint64_t start,
                                         std::uint64_t end, AsmFlavour flavour);

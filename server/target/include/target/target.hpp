@@ -75,6 +75,9 @@ struct Frame {
   std::uint64_t last_pc = 0;
   std::vector<Defer> defers;  ///< deferred calls registered by this frame (stacktrace with
                               ///< read_defers), innermost first
+  /// The g of the goroutine whose stack this is (set by frame_for; 0: that of thread `tid`,
+  /// if any), for `runtime.curg`.
+  std::uint64_t g_addr = 0;
 };
 
 /// A goroutine, Delve's api.Goroutine.
@@ -168,6 +171,10 @@ class Target {
   Variable eval(const std::string& expr, const Frame& f, const LoadConfig& cfg);
   /// `lhs = rhs` (Delve's SetVariable). Throws EvalError.
   void set_variable(const std::string& lhs, const std::string& rhs, const Frame& f);
+  /// Parses `expr` as eval() would, without evaluating it (Delve parses a breakpoint's
+  /// condition when the breakpoint is created or amended). Throws EvalError with
+  /// go/parser's text ("1:5: expected operand, found 'EOF'").
+  static void check_syntax(const std::string& expr);
 
   /// The goroutine currently selected by default (the one of the thread that stopped last,
   /// as set by the caller); -1 scopes resolve to it.
@@ -181,6 +188,8 @@ class Target {
   struct Impl;
 
  private:
+  void set_variable_here(const std::string& lhs, const std::string& rhs, const Frame& f);
+
   std::unique_ptr<proc::Process> process_;
   std::unique_ptr<BinaryInfo> bi_;
   std::unique_ptr<Impl> impl_;
