@@ -1,4 +1,4 @@
-// DebugInfo, libdwarf access: our section copies served to libdwarf, DIE navigation and
+// DebugInfo: libdwarf access: our section copies served to libdwarf, DIE navigation and
 // the one-pass read of a DIE's attributes.
 #include "debug_info_impl.hpp"
 

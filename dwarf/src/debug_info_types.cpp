@@ -1,4 +1,4 @@
-// DebugInfo, Types: parsing type DIEs (Go's extensions included) on first use, constants
+// DebugInfo: types: parsing type DIEs (Go's extensions included) on first use, constants
 // and the runtime._type lookup.
 #include "debug_info_impl.hpp"
 

@@ -1,4 +1,4 @@
-// DebugInfo, Variables and where they live: location and range lists, parameters,
+// DebugInfo: variables and where they live: location and range lists, parameters,
 // locals by lexical block, globals and inlined calls.
 #include "debug_info_impl.hpp"
 
