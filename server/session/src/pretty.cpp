@@ -27,64 +27,6 @@ std::string maybe_quoted_type(const std::string& t) {
   return t.find('/') != std::string::npos ? go_quote(t) : t;
 }
 
-// Decodes one UTF-8 rune; returns its length, or 0 for an invalid encoding.
-int decode_rune(std::string_view s, std::size_t i, char32_t& r) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  auto cont = [&](std::size_t k) {
-    return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80;
-  };
-  if (c < 0x80) {
-    r = c;
-    return 1;
-  }
-  if (c >= 0xC2 && c <= 0xDF && cont(i + 1)) {
-    r = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
-    return 2;
-  }
-  if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2)) {
-    r = ((c & 0x0Fu) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6) |
-        (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
-    if (r < 0x800 || (r >= 0xD800 && r <= 0xDFFF))
-      return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
-    r = ((c & 0x07u) << 18) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 12) |
-        ((static_cast<unsigned char>(s[i + 2]) & 0x3Fu) << 6) |
-        (static_cast<unsigned char>(s[i + 3]) & 0x3Fu);
-    if (r < 0x10000 || r > 0x10FFFF)
-      return 0;
-    return 4;
-  }
-  return 0;
-}
-
-// unicode.IsPrint, approximated outside ASCII by excluding the control, format and
-// separator code points Go escapes in practice.
-bool is_print(char32_t r) {
-  if (r < 0x20 || r == 0x7F)
-    return false;
-  if (r < 0x7F)
-    return true;
-  if (r >= 0x80 && r < 0xA0)
-    return false;
-  if (r == 0xA0 || r == 0xAD)
-    return false;
-  if (r >= 0x2000 && r <= 0x200F)
-    return false;
-  if (r >= 0x2028 && r <= 0x202F)
-    return false;
-  if (r >= 0x205F && r <= 0x206F)
-    return false;
-  if (r == 0x3000 || r == 0xFEFF)
-    return false;
-  if (r >= 0xE000 && r <= 0xF8FF)
-    return false;
-  if (r >= 0xFFF0 && r <= 0xFFFF)
-    return false;
-  return true;
-}
-
 void write_to(std::string& out, const target::Variable& v, bool top, bool include_type);
 
 void write_basic(std::string& out, const target::Variable& v) {
@@ -290,71 +232,6 @@ void write_to(std::string& out, const target::Variable& v, bool top, bool includ
 std::string singleline_string(const target::Variable& v) {
   std::string out;
   write_to(out, v, true, true);
-  return out;
-}
-
-std::string go_quote(std::string_view s) {
-  static const char* const kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size();) {
-    char32_t r = 0;
-    const int n = decode_rune(s, i, r);
-    if (n == 0) {
-      const auto b = static_cast<unsigned char>(s[i]);
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-      ++i;
-      continue;
-    }
-    switch (r) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      default:
-        if (is_print(r)) {
-          out.append(s.substr(i, static_cast<std::size_t>(n)));
-        } else if (r < 0x80 || (r < 0x100 && n == 1)) {
-          out += "\\x";
-          out += kHex[(r >> 4) & 15];
-          out += kHex[r & 15];
-        } else {
-          char buf[16];
-          if (r < 0x10000) {
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(r));
-          } else {
-            std::snprintf(buf, sizeof buf, "\\U%08x", static_cast<unsigned>(r));
-          }
-          out += buf;
-        }
-    }
-    i += static_cast<std::size_t>(n);
-  }
-  out += "\"";
   return out;
 }
 

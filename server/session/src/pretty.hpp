@@ -2,6 +2,7 @@
 #include <string>
 #include <string_view>
 
+#include "target/go_quote.hpp"
 #include "target/variable.hpp"
 
 namespace goscope::session {
@@ -9,7 +10,8 @@ namespace goscope::session {
 /// Delve's api.Variable.SinglelineString(): how dlv's terminal prints a value on one line.
 std::string singleline_string(const target::Variable& v);
 
-/// Go's strconv.Quote (the %q verb) for a byte string.
-std::string go_quote(std::string_view s);
+/// Go's strconv.Quote (the %q verb) for a byte string: target/go_quote.hpp, whose default
+/// style is the one Delve's prettyprint uses.
+using target::go_quote;
 
 }  // namespace goscope::session

@@ -5,47 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "proc/registers.hpp"
+
 namespace goscope::target {
 
 unsigned long long* gp_register_slot(user_regs_struct& r, unsigned regno) {
-  switch (regno) {
-    case 0:
-      return &r.rax;
-    case 1:
-      return &r.rdx;
-    case 2:
-      return &r.rcx;
-    case 3:
-      return &r.rbx;
-    case 4:
-      return &r.rsi;
-    case 5:
-      return &r.rdi;
-    case 6:
-      return &r.rbp;
-    case 7:
-      return &r.rsp;
-    case 8:
-      return &r.r8;
-    case 9:
-      return &r.r9;
-    case 10:
-      return &r.r10;
-    case 11:
-      return &r.r11;
-    case 12:
-      return &r.r12;
-    case 13:
-      return &r.r13;
-    case 14:
-      return &r.r14;
-    case 15:
-      return &r.r15;
-    case 16:
-      return &r.rip;
-    default:
-      return nullptr;
-  }
+  const proc::GpRegister* reg = proc::gp_register_by_dwarf(regno);
+  return reg != nullptr ? &(r.*(reg->field)) : nullptr;
 }
 
 void scatter_value(std::span<const std::byte> value, const std::vector<dwarf::Piece>& pieces,

@@ -33,3 +33,25 @@ TEST_CASE("registers by DWARF number follow the x86-64 psABI order", "[proc]") {
   CHECK(r.pc().value() == 16);
   CHECK(r.sp().value() == 7);
 }
+
+TEST_CASE("the register table maps DWARF numbers, names and user_regs_struct fields", "[proc]") {
+  using goscope::proc::gp_register_by_dwarf;
+  using goscope::proc::gp_register_by_name;
+  using goscope::proc::kGpRegisters;
+  static_assert(gp_register_by_dwarf(7)->name == "rsp");
+  static_assert(gp_register_by_name("rbx")->dwarf == 3);
+  CHECK(gp_register_by_dwarf(17) == nullptr);
+  CHECK(gp_register_by_name("eflags") == nullptr);
+  CHECK(gp_register_by_name("") == nullptr);
+  Registers r;
+  for (const auto& reg : kGpRegisters) {
+    INFO(reg.name);
+    CHECK(gp_register_by_name(reg.name) == &reg);
+    CHECK(gp_register_by_dwarf(reg.dwarf) == &reg);
+    r.gp.*(reg.field) = 100 + reg.dwarf;
+  }
+  // Every field is distinct: each register kept the value written through its own row.
+  for (const auto& reg : kGpRegisters) CHECK(*r.by_dwarf_number(reg.dwarf) == 100 + reg.dwarf);
+  CHECK(r.gp.rbx == 103);
+  CHECK(r.gp.rip == 116);
+}
