@@ -468,7 +468,7 @@ std::vector<json::value> StreamDecoder::feed(std::string_view bytes) {
           throw CodecError("json: cannot unmarshal a non-object into the request");
         in_value_ = true;
       }
-      if (buf_.empty() && bytes[i] == 'n') {
+      if (buf_.empty() ? bytes[i] == 'n' : buf_[0] == 'n') {
         // A top-level null: complete once its four letters are in.
         while (i < bytes.size() && buf_.size() < 4) buf_ += bytes[i++];
         if (buf_.size() < 4)

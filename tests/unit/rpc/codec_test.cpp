@@ -168,6 +168,13 @@ TEST_CASE("codec: a bad value ends the stream after the good ones before it", "[
   const auto r = one("null ");
   CHECK(r.method.empty());
   CHECK(id_json(r.id) == "null");
+  // The same null cut into two reads.
+  StreamDecoder split;
+  CHECK(split.feed("nu").empty());
+  const auto vs2 = split.feed("ll {\"method\":\"RPCServer.X\",\"params\":[],\"id\":2}");
+  REQUIRE(vs2.size() == 2);
+  CHECK(vs2[0].is_null());
+  CHECK(id_json(parse_request(vs2[1]).id) == "2");
 }
 
 TEST_CASE("codec: duplicate keys, the last counts (Go's field assignment order)", "[rpc]") {
