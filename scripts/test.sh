@@ -16,14 +16,14 @@ if [ "${GOSCOPE_SKIP_SANITIZE:-}" = 1 ]; then
 fi
 echo "== sanitizer stage: ASan+UBSan unit tests and fuzz targets (build-sanitize/)"
 san="$root/build-sanitize"
-werror=OFF
-if [ "${CI:-}" = "true" ]; then werror=ON; fi
+# No -Werror here: the main build enforces warnings, and GCC 12 with -fsanitize at -O1
+# warns falsely inside libstdc++'s <regex> (-Wmaybe-uninitialized in _NFA).
 # -O1 -g1: a quicker compile (this tree starts with a cold ccache on a fresh machine) and
 # still ASan's recommended optimisation level.
 cmake -S "$root" -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DGOSCOPE_SANITIZE=ON \
-  -DGOSCOPE_WARNINGS_AS_ERRORS=$werror -DGOSCOPE_FUZZ_RUNS=5000 -DGOSCOPE_FUZZ_SECONDS=10 \
+  -DGOSCOPE_WARNINGS_AS_ERRORS=OFF -DGOSCOPE_FUZZ_RUNS=5000 -DGOSCOPE_FUZZ_SECONDS=10 \
   >/dev/null
 # Only what the unit label runs: the unit-test executables, the fuzz drivers, the fixtures.
 targets=(fixtures unit_proc unit_dwarf unit_target unit_session unit_rpc)
