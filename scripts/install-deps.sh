@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   libdwarf-dev libelf-dev zlib1g-dev libzydis-dev libre2-dev
   catch2 golang-go delve python3
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <limits>
+#include <stdexcept>
 #include <type_traits>
 
 #include "rpc/codec.hpp"
@@ -10,26 +12,6 @@
 
 namespace goscope::rpc {
 namespace json = boost::json;
-
-namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-[[noreturn]] void type_error(std::string_view key, const char* want) {
-  throw CodecError("json: cannot unmarshal into field " + std::string(key) + " of type " + want);
-}
-
-}  // namespace
 
 namespace {
 
@@ -633,70 +615,172 @@ const json::value* member(const json::value& obj, std::string_view key) {
   const auto* o = obj.if_object();
   if (o == nullptr)
     return nullptr;
-  if (auto it = o->find(key); it != o->end())
-    return &it->value();
+  // Go assigns each key to the field it names (exactly or case-insensitively) in document
+  // order, so of several keys naming one field the last counts.
+  const json::value* found = nullptr;
   for (const auto& kv : *o) {
-    if (iequal(kv.key(), key))
-      return &kv.value();
+    if (go_fold_equal(kv.key(), key))
+      found = &kv.value();
   }
-  return nullptr;
+  return found;
+}
+
+namespace {
+
+/// What Go's UnmarshalTypeError calls a JSON value: "number 1e400", "string", "array"...
+std::string json_kind(const json::value& v) {
+  if (const auto lit = number_literal(v))
+    return "number " + std::string(*lit);
+  switch (v.kind()) {
+    case json::kind::int64:
+      return "number " + std::to_string(v.get_int64());
+    case json::kind::uint64:
+      return "number " + std::to_string(v.get_uint64());
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::bool_:
+      return "bool";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
+    case json::kind::null:
+      break;
+  }
+  return "null";
+}
+
+[[noreturn]] void unmarshal_error(const json::value& v, std::string_view key,
+                                  std::string_view type) {
+  throw CodecError("json: cannot unmarshal " + json_kind(v) + " into Go struct field " +
+                   std::string(key) + " of type " + std::string(type));
+}
+
+/// The field's value, or nullptr when it is absent or null (Go leaves the field zero).
+const json::value* field(const json::value& obj, std::string_view key) {
+  const auto* v = member(obj, key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+bool is_go_string(const json::value& v) {
+  return v.is_string() && !number_literal(v);
+}
+
+std::int64_t as_int64(const json::value& v, std::string_view key, std::string_view type) {
+  if (v.is_int64())
+    return v.get_int64();
+  if (const auto lit = number_literal(v); lit && *lit == "-0")
+    return 0;  // strconv.ParseInt("-0") is 0
+  unmarshal_error(v, key, type);
+}
+
+std::uint64_t as_uint64(const json::value& v, std::string_view key, std::string_view type) {
+  if (v.is_uint64())
+    return v.get_uint64();
+  if (v.is_int64() && v.get_int64() >= 0)
+    return static_cast<std::uint64_t>(v.get_int64());
+  unmarshal_error(v, key, type);  // strconv.ParseUint refuses "-0" too
+}
+
+int saturate(std::int64_t v) {
+  if (v > std::numeric_limits<int>::max())
+    return std::numeric_limits<int>::max();
+  if (v < std::numeric_limits<int>::min())
+    return std::numeric_limits<int>::min();
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+bool go_fold_equal(std::string_view key, std::string_view name) {
+  // encoding/json's foldFunc: ASCII letters fold; 'k' also matches the Kelvin sign U+212A
+  // and 's' the long s U+017F. `name` is a plain ASCII field name.
+  std::size_t i = 0;
+  for (const char n : name) {
+    if (i >= key.size())
+      return false;
+    const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(n)));
+    if (lower == 'k' && key.substr(i, 3) == "\xe2\x84\xaa") {
+      i += 3;
+      continue;
+    }
+    if (lower == 's' && key.substr(i, 2) == "\xc5\xbf") {
+      i += 2;
+      continue;
+    }
+    if (std::tolower(static_cast<unsigned char>(key[i])) != lower)
+      return false;
+    ++i;
+  }
+  return i == key.size();
 }
 
 std::int64_t get_int(const json::value& obj, std::string_view key, std::int64_t def) {
-  const auto* v = member(obj, key);
-  if (v == nullptr || v->is_null())
-    return def;
-  if (v->is_int64())
-    return v->get_int64();
-  if (v->is_uint64())
-    return static_cast<std::int64_t>(v->get_uint64());
-  if (v->is_double())
-    return static_cast<std::int64_t>(v->get_double());
-  type_error(key, "int");
+  const auto* v = field(obj, key);
+  return v == nullptr ? def : as_int64(*v, key, "int");
+}
+
+int get_int_sat(const json::value& obj, std::string_view key) {
+  return saturate(get_int(obj, key));
+}
+
+int get_id(const json::value& obj, std::string_view key, std::string_view not_found) {
+  const auto id = get_int(obj, key);
+  if (id < std::numeric_limits<int>::min() || id > std::numeric_limits<int>::max())
+    throw std::runtime_error(std::string(not_found) + std::to_string(id));
+  return static_cast<int>(id);
 }
 
 std::uint64_t get_uint(const json::value& obj, std::string_view key) {
-  const auto* v = member(obj, key);
-  if (v == nullptr || v->is_null())
+  const auto* v = field(obj, key);
+  return v == nullptr ? 0 : as_uint64(*v, key, "uint64");
+}
+
+unsigned get_uint_bits(const json::value& obj, std::string_view key, unsigned bits,
+                       std::string_view type) {
+  const auto* v = field(obj, key);
+  if (v == nullptr)
     return 0;
-  if (v->is_uint64())
-    return v->get_uint64();
-  if (v->is_int64() && v->get_int64() >= 0)
-    return static_cast<std::uint64_t>(v->get_int64());
-  if (v->is_double() && v->get_double() >= 0)
-    return static_cast<std::uint64_t>(v->get_double());
-  type_error(key, "uint64");
+  const auto u = as_uint64(*v, key, type);
+  if (bits < 64 && u >> bits != 0)
+    unmarshal_error(*v, key, type);
+  return static_cast<unsigned>(u);
 }
 
 bool get_bool(const json::value& obj, std::string_view key) {
-  const auto* v = member(obj, key);
-  if (v == nullptr || v->is_null())
+  const auto* v = field(obj, key);
+  if (v == nullptr)
     return false;
   if (v->is_bool())
     return v->get_bool();
-  type_error(key, "bool");
+  unmarshal_error(*v, key, "bool");
 }
 
 std::string get_string(const json::value& obj, std::string_view key) {
-  const auto* v = member(obj, key);
-  if (v == nullptr || v->is_null())
+  const auto* v = field(obj, key);
+  if (v == nullptr)
     return {};
-  if (v->is_string())
+  if (is_go_string(*v))
     return std::string(v->get_string());
-  type_error(key, "string");
+  unmarshal_error(*v, key, "string");
 }
 
 std::vector<std::string> get_strings(const json::value& obj, std::string_view key) {
   std::vector<std::string> out;
-  const auto* v = member(obj, key);
-  if (v == nullptr || v->is_null())
+  const auto* v = field(obj, key);
+  if (v == nullptr)
     return out;
   if (!v->is_array())
-    type_error(key, "[]string");
+    unmarshal_error(*v, key, "[]string");
   for (const auto& e : v->get_array()) {
-    if (!e.is_string())
-      type_error(key, "[]string");
-    out.emplace_back(e.get_string());
+    if (e.is_null())
+      out.emplace_back();  // null leaves the element ""
+    else if (is_go_string(e))
+      out.emplace_back(e.get_string());
+    else
+      unmarshal_error(e, key, "string");
   }
   return out;
 }
@@ -705,13 +789,14 @@ std::optional<api::LoadConfig> load_config_from_json(const json::value* v) {
   if (v == nullptr || v->is_null())
     return std::nullopt;
   if (!v->is_object())
-    type_error("LoadConfig", "object");
+    unmarshal_error(*v, "LoadConfig", "api.LoadConfig");
   api::LoadConfig c;
   c.follow_pointers = get_bool(*v, "FollowPointers");
-  c.max_variable_recurse = static_cast<int>(get_int(*v, "MaxVariableRecurse"));
-  c.max_string_len = static_cast<int>(get_int(*v, "MaxStringLen"));
-  c.max_array_values = static_cast<int>(get_int(*v, "MaxArrayValues"));
-  c.max_struct_fields = static_cast<int>(get_int(*v, "MaxStructFields"));
+  // Limits: a value beyond int's range means the same as int's extreme.
+  c.max_variable_recurse = get_int_sat(*v, "MaxVariableRecurse");
+  c.max_string_len = get_int_sat(*v, "MaxStringLen");
+  c.max_array_values = get_int_sat(*v, "MaxArrayValues");
+  c.max_struct_fields = get_int_sat(*v, "MaxStructFields");
   return c;
 }
 
@@ -719,33 +804,39 @@ api::EvalScope eval_scope_from_json(const json::value* v) {
   api::EvalScope s;
   if (v == nullptr || v->is_null())
     return s;
+  if (!v->is_object())
+    unmarshal_error(*v, "Scope", "api.EvalScope");
   s.goroutine_id = get_int(*v, "GoroutineID");
-  s.frame = static_cast<int>(get_int(*v, "Frame"));
-  s.deferred_call = static_cast<int>(get_int(*v, "DeferredCall"));
+  s.frame = get_int_sat(*v, "Frame");
+  s.deferred_call = get_int_sat(*v, "DeferredCall");
   return s;
 }
 
-api::Breakpoint breakpoint_from_json(const json::value& v) {
+api::Breakpoint breakpoint_from_json(const json::value& v, BreakpointUse use) {
   api::Breakpoint b;
   if (v.is_null())
     return b;
   if (!v.is_object())
-    type_error("Breakpoint", "object");
-  b.id = static_cast<int>(get_int(v, "id"));
+    unmarshal_error(v, "Breakpoint", "api.Breakpoint");
+  const auto id = get_int(v, "id");
   b.name = get_string(v, "name");
   b.addr = get_uint(v, "addr");
-  if (const auto* a = member(v, "addrs"); a && a->is_array()) {
+  if (const auto* a = field(v, "addrs")) {
+    if (!a->is_array())
+      unmarshal_error(*a, "addrs", "[]uint64");
+    for (const auto& e : a->get_array())
+      b.addrs.push_back(e.is_null() ? 0 : as_uint64(e, "addrs", "uint64"));
+  }
+  if (const auto* a = field(v, "addrpid")) {
+    if (!a->is_array())
+      unmarshal_error(*a, "addrpid", "[]int");
     for (const auto& e : a->get_array()) {
-      if (e.is_uint64())
-        b.addrs.push_back(e.get_uint64());
-      else if (e.is_int64())
-        b.addrs.push_back(static_cast<std::uint64_t>(e.get_int64()));
-      else
-        type_error("addrs", "[]uint64");
+      if (!e.is_null())
+        b.addrpid.push_back(saturate(as_int64(e, "addrpid", "int")));
     }
   }
   b.file = get_string(v, "file");
-  b.line = static_cast<int>(get_int(v, "line"));
+  b.line = get_int_sat(v, "line");
   b.function_name = get_string(v, "functionName");
   b.cond = get_string(v, "Cond");
   b.hit_cond = get_string(v, "HitCond");
@@ -753,24 +844,38 @@ api::Breakpoint breakpoint_from_json(const json::value& v) {
   b.tracepoint = get_bool(v, "continue");
   b.trace_return = get_bool(v, "traceReturn");
   b.goroutine = get_bool(v, "goroutine");
-  b.stacktrace = static_cast<int>(get_int(v, "stacktrace"));
+  b.stacktrace = get_int_sat(v, "stacktrace");
   b.variables = get_strings(v, "variables");
   b.load_args = load_config_from_json(member(v, "LoadArgs"));
   b.load_locals = load_config_from_json(member(v, "LoadLocals"));
   b.watch_expr = get_string(v, "WatchExpr");
-  b.watch_type = static_cast<int>(get_int(v, "WatchType"));
+  b.watch_type = static_cast<int>(get_uint_bits(v, "WatchType", 8, "api.WatchType"));
   b.disabled = get_bool(v, "disabled");
+  // Breakpoint ids are ints in the session: an id beyond them names no breakpoint (Go's
+  // int is 64 bits; Delve looks it up and finds none).
+  if (id < std::numeric_limits<int>::min() || id > std::numeric_limits<int>::max()) {
+    if (use == BreakpointUse::amend)
+      throw std::runtime_error("no breakpoint with id " + std::to_string(id));
+    throw std::runtime_error("breakpoint id " + std::to_string(id) + " is out of range");
+  }
+  b.id = static_cast<int>(id);
   return b;
 }
 
 api::DebuggerCommand command_from_json(const json::value& v) {
   api::DebuggerCommand c;
   c.name = get_string(v, "name");
-  c.thread_id = static_cast<int>(get_int(v, "threadID"));
+  const auto tid = get_int(v, "threadID");
   c.goroutine_id = get_int(v, "goroutineID");
   c.return_info_load_config = load_config_from_json(member(v, "ReturnInfoLoadConfig"));
   c.expr = get_string(v, "expr");
   c.unsafe_call = get_bool(v, "unsafeCall");
+  // Thread ids are ints in the session; a larger one is no thread (switchThread's error;
+  // the other commands do not read it).
+  if (c.name == "switchThread" &&
+      (tid < std::numeric_limits<int>::min() || tid > std::numeric_limits<int>::max()))
+    throw std::runtime_error("invalid thread " + std::to_string(tid));
+  c.thread_id = saturate(tid);
   return c;
 }
 

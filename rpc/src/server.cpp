@@ -143,6 +143,8 @@ std::string rfc3339_nano(std::int64_t ns) {
   return out + "Z";
 }
 
+constexpr std::string_view kNoBreakpoint = "no breakpoint with id ";
+
 api::LoadConfig cfg_or_default(const json::value& args, std::string_view key) {
   return load_config_from_json(member(args, key)).value_or(api::kDefaultLoadConfig);
 }
@@ -238,20 +240,24 @@ const std::unordered_map<std::string, Method>& method_table() {
       return json::object{{"Breakpoint", to_json(out)}};
     });
     sync("ClearBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
-      auto bp = c.dbg.clear_breakpoint(static_cast<int>(get_int(a, "Id")), get_string(a, "Name"));
+      const auto name = get_string(a, "Name");  // a name wins over the id
+      auto bp = c.dbg.clear_breakpoint(name.empty() ? get_id(a, "Id", kNoBreakpoint) : 0, name);
       return json::object{{"Breakpoint", to_json(bp)}};
     });
     sync("ToggleBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
-      auto bp = c.dbg.toggle_breakpoint(static_cast<int>(get_int(a, "Id")), get_string(a, "Name"));
+      const auto name = get_string(a, "Name");
+      auto bp = c.dbg.toggle_breakpoint(name.empty() ? get_id(a, "Id", kNoBreakpoint) : 0, name);
       return json::object{{"Breakpoint", to_json(bp)}};
     });
     sync("GetBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
-      auto bp = c.dbg.get_breakpoint(static_cast<int>(get_int(a, "Id")), get_string(a, "Name"));
+      const auto name = get_string(a, "Name");
+      auto bp = c.dbg.get_breakpoint(name.empty() ? get_id(a, "Id", kNoBreakpoint) : 0, name);
       return json::object{{"Breakpoint", to_json(bp)}};
     });
     sync("AmendBreakpoint", [](MethodContext& c, const json::value& a) -> json::value {
       const auto* bp = member(a, "Breakpoint");
-      c.dbg.amend_breakpoint(breakpoint_from_json(bp ? *bp : json::value(json::object{})));
+      c.dbg.amend_breakpoint(
+          breakpoint_from_json(bp ? *bp : json::value(json::object{}), BreakpointUse::amend));
       return json::object{};
     });
     sync("ListBreakpoints", [](MethodContext& c, const json::value& a) -> json::value {
@@ -268,9 +274,9 @@ const std::unordered_map<std::string, Method>& method_table() {
     });
     sync("CreateWatchpoint", [](MethodContext& c, const json::value& a) -> json::value {
       // CreateWatchpointOut embeds *api.Breakpoint: its fields are the result itself.
-      return to_json(c.dbg.create_watchpoint(eval_scope_from_json(member(a, "Scope")),
-                                             get_string(a, "Expr"),
-                                             static_cast<int>(get_int(a, "Type"))));
+      return to_json(
+          c.dbg.create_watchpoint(eval_scope_from_json(member(a, "Scope")), get_string(a, "Expr"),
+                                  static_cast<int>(get_uint_bits(a, "Type", 8, "api.WatchType"))));
     });
     unsupported("CreateEBPFTracepoint", "could not create eBPF tracepoint: not supported");
     sync("GetBufferedTracepoints", [](MethodContext&, const json::value&) -> json::value {
@@ -284,7 +290,7 @@ const std::unordered_map<std::string, Method>& method_table() {
       return json::object{{"Threads", std::move(out)}};
     });
     sync("GetThread", [](MethodContext& c, const json::value& a) -> json::value {
-      return json::object{{"Thread", to_json(c.dbg.thread(static_cast<int>(get_int(a, "Id"))))}};
+      return json::object{{"Thread", to_json(c.dbg.thread(get_id(a, "Id", "no thread with id ")))}};
     });
     sync("ListGoroutines", [](MethodContext& c, const json::value& a) -> json::value {
       std::vector<api::GoroutineFilter> filters;
@@ -292,17 +298,17 @@ const std::unordered_map<std::string, Method>& method_table() {
         if (!fs->is_array())
           throw CodecError("json: cannot unmarshal into field Filters");
         for (const auto& f : fs->get_array()) {
-          filters.push_back(
-              {static_cast<int>(get_int(f, "Kind")), get_string(f, "Arg"), get_bool(f, "Negated")});
+          filters.push_back({static_cast<int>(get_uint_bits(f, "Kind", 8, "api.GoroutineField")),
+                             get_string(f, "Arg"), get_bool(f, "Negated")});
         }
       }
       api::GoroutineGrouping grouping;
-      grouping.group_by = static_cast<int>(get_int(a, "GroupBy"));
+      grouping.group_by = static_cast<int>(get_uint_bits(a, "GroupBy", 8, "api.GoroutineField"));
       grouping.group_by_key = get_string(a, "GroupByKey");
-      grouping.max_group_members = static_cast<int>(get_int(a, "MaxGroupMembers"));
-      grouping.max_groups = static_cast<int>(get_int(a, "MaxGroups"));
-      const auto list = c.dbg.goroutines(static_cast<int>(get_int(a, "Start")),
-                                         static_cast<int>(get_int(a, "Count")), filters, grouping);
+      grouping.max_group_members = get_int_sat(a, "MaxGroupMembers");
+      grouping.max_groups = get_int_sat(a, "MaxGroups");
+      const auto list =
+          c.dbg.goroutines(get_int_sat(a, "Start"), get_int_sat(a, "Count"), filters, grouping);
       json::array out;
       for (const auto& g : list.goroutines) out.push_back(to_json(g));
       json::value groups = nullptr;
@@ -323,10 +329,10 @@ const std::unordered_map<std::string, Method>& method_table() {
       json::array out;
       // Delve's StacktraceReadDefers is Opts bit 0; the older Defers bool means the same.
       const unsigned opts =
-          static_cast<unsigned>(get_int(a, "Opts")) | (get_bool(a, "Defers") ? 1u : 0u);
+          get_uint_bits(a, "Opts", 16, "api.StacktraceOptions") | (get_bool(a, "Defers") ? 1u : 0u);
       const auto frames =
-          c.dbg.stacktrace(get_int(a, "Id"), static_cast<int>(get_int(a, "Depth")),
-                           get_bool(a, "Full"), load_config_from_json(member(a, "Cfg")), opts);
+          c.dbg.stacktrace(get_int(a, "Id"), get_int_sat(a, "Depth"), get_bool(a, "Full"),
+                           load_config_from_json(member(a, "Cfg")), opts);
       for (const auto& f : frames) out.push_back(to_json(f));
       return json::object{{"Locations", std::move(out)}};
     });
@@ -358,7 +364,7 @@ const std::unordered_map<std::string, Method>& method_table() {
       std::optional<api::EvalScope> scope;
       if (const auto* sc = member(a, "Scope"); sc != nullptr && !sc->is_null())
         scope = eval_scope_from_json(sc);
-      const auto regs = c.dbg.registers(static_cast<int>(get_int(a, "ThreadID")),
+      const auto regs = c.dbg.registers(get_id(a, "ThreadID", "couldn't find thread "),
                                         get_bool(a, "IncludeFp"), scope);
       // Delve's api.Registers.String(): names right-aligned to the longest one.
       std::size_t width = 0;
@@ -377,10 +383,12 @@ const std::unordered_map<std::string, Method>& method_table() {
       return json::object{{"Registers", text}, {"Regs", std::move(out)}};
     });
     sync("ExamineMemory", [](MethodContext& c, const json::value& a) -> json::value {
-      if (get_int(a, "Length") > 1000)  // rpc2's limit in 1.20.2 (HEAD allows 65536)
+      const auto address = get_uint(a, "Address");
+      // Length is a Go int: all 64 bits count. rpc2's limit in 1.20.2 (HEAD allows 65536).
+      const auto length = get_int(a, "Length");
+      if (length > 1000)
         throw std::runtime_error("len must be less than or equal to 1000");
-      auto mem =
-          c.dbg.examine_memory(get_uint(a, "Address"), static_cast<int>(get_int(a, "Length")));
+      auto mem = c.dbg.examine_memory(address, length < 0 ? -1 : static_cast<int>(length));
       return json::object{{"Mem", base64(mem)}, {"IsLittleEndian", true}};
     });
     sync("FindLocation", [](MethodContext& c, const json::value& a) -> json::value {
@@ -418,7 +426,7 @@ const std::unordered_map<std::string, Method>& method_table() {
       json::array out;
       for (const auto& in :
            c.dbg.disassemble(eval_scope_from_json(member(a, "Scope")), get_uint(a, "StartPC"),
-                             get_uint(a, "EndPC"), static_cast<int>(get_int(a, "Flavour")))) {
+                             get_uint(a, "EndPC"), get_int_sat(a, "Flavour"))) {
         out.push_back(
             json::object{{"Loc", to_json(in.loc)},
                          {"DestLoc", in.dest_loc ? to_json(*in.dest_loc) : json::value(nullptr)},
@@ -480,7 +488,7 @@ class RpcConnection final : public net::ProtocolHandler,
     Reply(std::shared_ptr<RpcConnection> h, const json::value& request_id)
         : self(std::move(h)), id(request_id) {
       head = "{\"id\":";
-      head += go_json(id);
+      head += id_json(id);
       head += ",\"result\":";
     }
     void setup_done() override {
