@@ -1355,6 +1355,34 @@ const Node& remove_paren(const Node& n) {
   return *p;
 }
 
+/// The value of `n` digits of `base` at lit[pos...] (an escape's digits). The lexer does not
+/// check escapes, so a literal may end early or hold other characters: go/scanner refuses
+/// those with these texts (we say so instead of letting std::stoi's text reach a client).
+std::uint32_t escape_digits(const std::string& lit, std::size_t pos, int n, int base) {
+  std::uint32_t v = 0;
+  for (int k = 0; k < n; ++k) {
+    // The closing quote is not a digit of the escape.
+    if (pos + k + 1 >= lit.size())
+      throw EvalError("escape sequence not terminated");
+    const char c = lit[pos + k];
+    int d = -1;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    if (d < 0 || d >= base) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "illegal character U+%04X in escape sequence",
+                    static_cast<unsigned>(static_cast<unsigned char>(c)));
+      throw EvalError(buf);
+    }
+    v = v * static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(d);
+  }
+  return v;
+}
+
 /// Go's strconv.Unquote of a string or rune literal (as the scanner accepted it).
 std::string unquote(const std::string& lit) {
   if (lit.size() >= 2 && lit[0] == '`')
@@ -1389,20 +1417,25 @@ std::string unquote(const std::string& lit) {
         out += '\v';
         break;
       case 'x':
-        out += static_cast<char>(std::stoi(lit.substr(i + 1, 2), nullptr, 16));
+        out += static_cast<char>(escape_digits(lit, i + 1, 2, 16));
         i += 2;
         break;
       case 'u':
-        out += encode_rune(std::stol(lit.substr(i + 1, 4), nullptr, 16));
-        i += 4;
+      case 'U': {
+        const int n = c == 'u' ? 4 : 8;
+        const std::uint32_t r = escape_digits(lit, i + 1, n, 16);
+        if (r > 0x10FFFF || (r >= 0xD800 && r < 0xE000))
+          throw EvalError("escape sequence is invalid Unicode code point");
+        out += encode_rune(static_cast<std::int64_t>(r));
+        i += static_cast<std::size_t>(n);
         break;
-      case 'U':
-        out += encode_rune(std::stol(lit.substr(i + 1, 8), nullptr, 16));
-        i += 8;
-        break;
+      }
       default:
         if (c >= '0' && c <= '7') {
-          out += static_cast<char>(std::stoi(lit.substr(i, 3), nullptr, 8));
+          const std::uint32_t v = escape_digits(lit, i, 3, 8);
+          if (v > 255)
+            throw EvalError("escape sequence is invalid Unicode code point");
+          out += static_cast<char>(v);
           i += 2;
         } else {
           out += c;
