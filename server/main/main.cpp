@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dap_command.hpp"
 #include "options.hpp"
 #include "server_command.hpp"
 #include "session/trace_command.hpp"
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
+    if (!args.empty() && args[0] == "dap")  // dlv dap's flags: server/main/dap_command.cpp
+      return cli::run_dap_command(args);
     const auto cmd = cli::parse(args);
     switch (cmd.verb) {
       case cli::Verb::help:
