@@ -35,6 +35,20 @@ void FrameReader::compact() {
 
 FrameReader::Result FrameReader::next() {
   Result r;
+  static constexpr std::string_view kMarker = "Content-Length:";
+  if (resync_) {
+    const std::string_view rest(buf_.data() + pos_, buf_.size() - pos_);
+    const auto at = rest.find(kMarker);
+    if (at == std::string_view::npos) {
+      // Keep a tail that may be the start of a marker split across reads.
+      if (rest.size() > kMarker.size())
+        pos_ += rest.size() - kMarker.size();
+      compact();
+      return r;
+    }
+    pos_ += at;
+    resync_ = false;
+  }
   const std::string_view view(buf_.data() + pos_, buf_.size() - pos_);
   const auto end = view.find("\r\n\r\n");
   if (end == std::string_view::npos) {
@@ -74,7 +88,9 @@ FrameReader::Result FrameReader::next() {
     length = n;
   }
   if (!length) {
-    pos_ += end + 4;
+    // Garbage in front of (or instead of) a header: resynchronise on the next marker.
+    pos_ += 1;
+    resync_ = true;
     compact();
     r.status = Status::bad_header;
     r.error = malformed ? "malformed header" : "missing Content-Length header";

@@ -21,8 +21,8 @@ class FrameReader {
   enum class Status {
     need_more,   ///< no complete message buffered yet
     message,     ///< `body` holds one message body
-    bad_header,  ///< a complete header block without a usable Content-Length: skipped,
-                 ///< the stream is still in sync (the next header starts after it)
+    bad_header,  ///< a header block without a usable Content-Length: the reader skips to
+                 ///< the next "Content-Length:" and goes on from there
     fatal,       ///< the stream cannot be resynchronised (oversized body or header)
   };
   struct Result {
@@ -37,6 +37,7 @@ class FrameReader {
  private:
   std::string buf_;
   std::size_t pos_ = 0;  ///< consumed prefix of buf_
+  bool resync_ = false;  ///< after a bad header: looking for the next "Content-Length:"
   void compact();
 };
 
