@@ -90,13 +90,11 @@ void DapSession::run() {
 // ------------------------------------------------------------------ writing
 
 void DapSession::write(const json::object& msg) {
-  static std::atomic<std::int64_t> seq{0};
   json::object m = msg;
-  // dlv 1.20.2 sends seq 0 everywhere; newer Delve numbers its messages, as the spec asks.
-  m["seq"] = ++seq;
-  const auto framed = encode_frame(json::serialize(m));
   std::lock_guard lk(write_mu_);
-  out_.write_all(framed);
+  // dlv 1.20.2 sends seq 0 everywhere; newer Delve numbers its messages, as the spec asks.
+  m["seq"] = ++out_seq_;
+  out_.write_all(encode_frame(json::serialize(m)));
 }
 
 void DapSession::send_event(std::string_view event, std::optional<json::object> body) {

@@ -155,6 +155,7 @@ class DapSession {
 
   Transport& out_;
   std::mutex write_mu_;
+  std::int64_t out_seq_ = 0;  ///< guarded by write_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable space_cv_;

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import {
   haveClient, connect, initArgs, progDir, progFile, tmpdir, buildProg, nextStop, waitEvent,
   finish, server,
@@ -305,5 +306,58 @@ test('pause a running program, breakpoints while running, disconnect kills it', 
     assert.equal(console.at(-1).body.output, 'Detaching and terminating target process\n');
   } finally {
     ctx.srv.proc.kill('SIGKILL');
+  }
+});
+
+test('test mode: go test -c, a breakpoint in the test, exit status 0', { skip }, async () => {
+  const ctx = await connect();
+  const { dc } = ctx;
+  const seen = new Set();
+  const testFile = path.join(progDir, 'main_test.go');
+  const out = path.join(tmpdir(), 'test_bin');
+  try {
+    const bps = await launch(ctx, { mode: 'test', program: progDir, output: out, args: ['-test.run', '^TestAdd$'] },
+      { [testFile]: [{ line: 6 }] });
+    assert.equal(bps[testFile][0].verified, true);
+    await dc.configurationDoneRequest();
+    const stop = await nextStop(ctx, seen);
+    assert.equal(stop.body.reason, 'breakpoint');
+    const frames = await dc.stackTraceRequest({ threadId: stop.body.threadId, startFrame: 0, levels: 1 });
+    assert.match(frames.body.stackFrames[0].name, /\.TestAdd$/);
+    assert.equal(frames.body.stackFrames[0].line, 6);
+    await dc.continueRequest({ threadId: stop.body.threadId });
+    await waitExit(ctx, 0);
+    await finish(ctx, assert);
+    assert.equal(fs.existsSync(out), false);
+  } finally {
+    ctx.srv.proc.kill('SIGKILL');
+  }
+});
+
+test('attach local: capabilities event, pause, detach leaves the process running', { skip }, async () => {
+  const bin = buildProg(tmpdir());
+  const target = spawn(bin, ['spin'], { stdio: 'ignore' });
+  const ctx = await connect();
+  const { dc } = ctx;
+  const seen = new Set();
+  try {
+    await dc.initializeRequest(initArgs);
+    const attached = await dc.attachRequest({ mode: 'local', processId: target.pid });
+    assert.equal(attached.success, true);
+    const caps = await waitEvent(ctx, (e) => e.event === 'capabilities', 'capabilities');
+    assert.equal(caps.body.capabilities.supportTerminateDebuggee, true);
+    await waitEvent(ctx, (e) => e.event === 'initialized', 'initialized');
+    await dc.configurationDoneRequest();
+    await dc.pauseRequest({ threadId: 1 });
+    const stop = await nextStop(ctx, seen);
+    assert.equal(stop.body.reason, 'pause');
+    await finish(ctx, assert);
+    const console = ctx.events.filter((e) => e.event === 'output' && e.body.category === 'console');
+    assert.equal(console.at(-1).body.output, 'Detaching without terminating target process\n');
+    // Still alive and running: signal 0 succeeds.
+    assert.doesNotThrow(() => process.kill(target.pid, 0));
+  } finally {
+    ctx.srv.proc.kill('SIGKILL');
+    target.kill('SIGKILL');
   }
 });
