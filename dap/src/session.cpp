@@ -43,6 +43,9 @@ void DapSession::post_message(std::string body) {
 void DapSession::post_bad_header(std::string why) {
   push(BadHeader{std::move(why)}, true);
 }
+void DapSession::post_task(std::function<void()> fn) {
+  push(Task(std::move(fn)), false);
+}
 void DapSession::post_eof() {
   push(Eof{}, false);
 }
@@ -78,6 +81,8 @@ void DapSession::run() {
       write(msg);
     } else if (auto* stop = std::get_if<StopNote>(&item)) {
       handle_stop(std::move(*stop));
+    } else if (auto* task = std::get_if<Task>(&item)) {
+      (*task)();
     } else {
       break;  // EOF
     }
@@ -187,6 +192,14 @@ void DapSession::dispatch(const json::object& req) {
       return;
     }
     args = &a->as_object();
+  }
+  if (no_debug_ && command != "disconnect") {
+    send_response(
+        req, false, std::nullopt, "noDebug mode",
+        json::object{{"id", error_id::failed_to_launch},
+                     {"format", "noDebug mode: unable to process '" + command + "' request"},
+                     {"showUser", false}});
+    return;
   }
   after_.clear();
   // The one place where failures become DAP error responses.
@@ -386,6 +399,11 @@ bool DapSession::handle_logpoints(const api::DebuggerState& st) {
 }
 
 void DapSession::shutdown_debugger() {
+  no_debug_.reset();  // kills the program if it still runs
+  if (!settings.built_binary.empty() && !dbg_) {
+    ::unlink(settings.built_binary.c_str());
+    settings.built_binary.clear();
+  }
   if (!dbg_)
     return;
   try {

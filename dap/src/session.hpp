@@ -24,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include "no_debug.hpp"
 #include "session/api.hpp"
 #include "session/debugger.hpp"
 #include "transport.hpp"
@@ -104,6 +105,13 @@ class DapSession {
   void resume_after_halt();
   /// Marks a user pause so that the next stop reports reason "pause".
   void note_pause_requested() { pause_requested_ = true; }
+  /// Runs `fn` on the session thread, between requests (callable from any thread).
+  void post_task(std::function<void()> fn);
+  /// noDebug mode: the untraced program; every request but disconnect is refused.
+  void set_no_debug(std::unique_ptr<NoDebugProcess> p) { no_debug_ = std::move(p); }
+  NoDebugProcess* no_debug() { return no_debug_.get(); }
+  /// Sends `exited` and `terminated` once (the program ended).
+  void report_exit(int status);
   /// Ends the session after the current response.
   void end_session() { ending_ = true; }
 
@@ -139,7 +147,8 @@ class DapSession {
     std::string why;
   };
   struct Eof {};
-  using Item = std::variant<std::string, BadHeader, StopNote, Eof>;
+  using Task = std::function<void()>;
+  using Item = std::variant<std::string, BadHeader, StopNote, Task, Eof>;
 
   void push(Item item, bool bounded);
   void handle_message(const std::string& body);
@@ -148,7 +157,6 @@ class DapSession {
   void send_response(const json::object& req, bool success, std::optional<json::value> body,
                      const std::string& message = {}, std::optional<json::object> error = {});
   void handle_stop(StopNote note);
-  void report_exit(int status);
   bool handle_logpoints(const api::DebuggerState& st);
   void reset_handles();
   void shutdown_debugger();
@@ -163,6 +171,7 @@ class DapSession {
   std::size_t pending_messages_ = 0;
 
   std::unique_ptr<session::Debugger> dbg_;
+  std::unique_ptr<NoDebugProcess> no_debug_;
   std::atomic<bool> running_{false};
   bool exited_ = false;
   bool terminated_sent_ = false;

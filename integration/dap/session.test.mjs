@@ -361,3 +361,31 @@ test('attach local: capabilities event, pause, detach leaves the process running
     target.kill('SIGKILL');
   }
 });
+
+test('noDebug: no initialized, exit reported, other requests refused, disconnect kills', { skip }, async () => {
+  const bin = buildProg(tmpdir());
+  let ctx = await connect();
+  try {
+    await ctx.dc.initializeRequest(initArgs);
+    await ctx.dc.launchRequest({ mode: 'exec', program: bin, noDebug: true });
+    const line = await waitEvent(ctx, (e) => e.event === 'output' && e.body.category === 'console', 'console');
+    assert.match(line.body.output, /^Process \d+ has exited with status 3\n$/);
+    await waitExit(ctx, 3);
+    await assert.rejects(ctx.dc.threadsRequest(), /noDebug mode/);
+    assert.equal(ctx.events.filter((e) => e.event === 'initialized').length, 0);
+    await finish(ctx, assert);
+  } finally {
+    ctx.srv.proc.kill('SIGKILL');
+  }
+  ctx = await connect();
+  try {
+    await ctx.dc.initializeRequest(initArgs);
+    await ctx.dc.launchRequest({ mode: 'exec', program: bin, noDebug: true, args: ['spin'] });
+    await finish(ctx, assert);
+    const console = ctx.events.filter((e) => e.event === 'output' && e.body.category === 'console');
+    assert.ok(console.some((e) => /^Terminating process \d+\n$/.test(e.body.output)),
+      JSON.stringify(console));
+  } finally {
+    ctx.srv.proc.kill('SIGKILL');
+  }
+});

@@ -14,6 +14,13 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
   const bool terminate = args::get_bool(a, "terminateDebuggee");
   s.end_session();
   s.after_response([&s] { s.send_event("terminated", json::object{}); });
+  if (auto* p = s.no_debug()) {
+    if (!s.exited()) {
+      s.send_output("console", "Terminating process " + std::to_string(p->pid()) + "\n");
+      p->kill();
+    }
+    return std::nullopt;
+  }
   if (!s.has_debugger())
     return std::nullopt;
   auto& d = s.debugger();

@@ -65,6 +65,7 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
         "active debug session");
   std::string mode, program, cwd, output, build_flags;
   std::vector<std::string> argv;
+  bool no_debug = false;
   try {
     mode = args::get_string(a, "mode", "debug");
     program = args::get_string(a, "program");
@@ -86,8 +87,7 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
                               " into \"env\" of type string");
       }
     }
-    if (args::get_bool(a, "noDebug"))
-      fail_launch("noDebug mode is not supported yet");
+    no_debug = args::get_bool(a, "noDebug");
   } catch (const ArgumentError& e) {
     fail_launch(std::string("invalid debug configuration - ") + e.what());
   }
@@ -125,6 +125,24 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
       if (std::filesystem::is_directory(program, dec))
         cwd = std::filesystem::absolute(program, dec).string();
     }
+  }
+  if (no_debug) {
+    // Run Without Debugging: a plain child; its exit is reported from the session thread.
+    try {
+      s.set_no_debug(std::make_unique<NoDebugProcess>(binary, argv, cwd, [&s](int status) {
+        s.post_task([&s, status] {
+          if (auto* p = s.no_debug())
+            s.send_output("console", "Process " + std::to_string(p->pid()) +
+                                         " has exited with status " + std::to_string(status) +
+                                         "\n");
+          s.report_exit(status);
+        });
+      }));
+    } catch (const std::exception& e) {
+      fail_launch(e.what());
+    }
+    s.settings.launched = true;
+    return std::nullopt;  // no `initialized` in noDebug mode
   }
   session::DebuggerConfig cfg;
   cfg.executable = binary;
