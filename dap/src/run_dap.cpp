@@ -136,7 +136,10 @@ int run_dap(const DapOptions& opts) {
   TcpTransport transport(std::move(sock));
   g_conn_fd = transport.native_handle();
   {
-    DapSession session(transport);
+    // --log --log-output=dap traces every message (dlv's default output is "debugger").
+    const bool trace_dap =
+        opts.log && ("," + opts.log_output + ",").find(",dap,") != std::string::npos;
+    DapSession session(transport, trace_dap ? (log != stdout ? log : stderr) : nullptr);
     std::thread reader([&] { read_loop(transport, session); });
     session.run();
     transport.shutdown();

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "dap/codec.hpp"
 
@@ -19,7 +20,21 @@ constexpr int kFirstHandle = 1000;
 
 }  // namespace
 
-DapSession::DapSession(Transport& out) : out_(out) {}
+DapSession::DapSession(Transport& out, std::FILE* log) : out_(out), log_(log) {}
+
+void DapSession::trace(std::string_view dir, std::string_view msg) {
+  if (log_ == nullptr)
+    return;
+  // dlv's layout: "<time> debug layer=dap [<- from client]{...}".
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::fprintf(log_, "%s debug layer=dap [%.*s]%.*s\n", stamp, static_cast<int>(dir.size()),
+               dir.data(), static_cast<int>(msg.size()), msg.data());
+  std::fflush(log_);
+}
 
 DapSession::~DapSession() {
   shutdown_debugger();
@@ -99,7 +114,9 @@ void DapSession::write(const json::object& msg) {
   std::lock_guard lk(write_mu_);
   // dlv 1.20.2 sends seq 0 everywhere; newer Delve numbers its messages, as the spec asks.
   m["seq"] = ++out_seq_;
-  out_.write_all(encode_frame(json::serialize(m)));
+  const auto text = json::serialize(m);
+  trace("-> to client", text);
+  out_.write_all(encode_frame(text));
 }
 
 void DapSession::send_event(std::string_view event, std::optional<json::object> body) {
@@ -136,6 +153,7 @@ void DapSession::send_response(const json::object& req, bool success,
 // ------------------------------------------------------------------ dispatch
 
 void DapSession::handle_message(const std::string& body) {
+  trace("<- from client", body);
   json::error_code ec;
   auto v = json::parse(body, ec);
   if (ec || !v.is_object()) {

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -63,7 +64,8 @@ struct ClientCaps {
 
 class DapSession {
  public:
-  explicit DapSession(Transport& out);
+  /// `log`: with --log --log-output=dap, every message both ways is traced there.
+  explicit DapSession(Transport& out, std::FILE* log = nullptr);
   ~DapSession();
   DapSession(const DapSession&) = delete;
   DapSession& operator=(const DapSession&) = delete;
@@ -161,7 +163,10 @@ class DapSession {
   void reset_handles();
   void shutdown_debugger();
 
+  void trace(std::string_view dir, std::string_view msg);
+
   Transport& out_;
+  std::FILE* log_ = nullptr;
   std::mutex write_mu_;
   std::int64_t out_seq_ = 0;  ///< guarded by write_mu_
   std::mutex mu_;

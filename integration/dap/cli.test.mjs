@@ -98,3 +98,19 @@ test('SIGTERM while waiting for a client: a clean exit', async () => {
   proc.kill('SIGTERM');
   assert.equal(await exited, 0);
 });
+
+test('--log --log-output=dap traces every message on stderr', async () => {
+  const { proc, exited } = run(['--listen=127.0.0.1:0', '--log', '--log-output=dap']);
+  try {
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const line = await firstLine(proc.stdout);
+    const m = /(\d+)\n$/.exec(line);
+    await shortSession(net.createConnection(Number(m[1]), '127.0.0.1'));
+    assert.equal(await exited, 0);
+    assert.match(stderr, /debug layer=dap \[<- from client\]\{"seq":1,"type":"request","command":"initialize"/);
+    assert.match(stderr, /debug layer=dap \[-> to client\]\{.*"command":"initialize"/);
+  } finally {
+    proc.kill('SIGKILL');
+  }
+});
