@@ -10,6 +10,20 @@ packages=(
   catch2 golang-go delve python3
   clang libclang-rt-14-dev
 )
+# Node and npm drive the DAP tests through a real client (integration/dap). Debian 12 ships
+# both; a machine that already has them (nodesource's nodejs bundles npm) keeps its own.
+if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
+
+# The DAP test client (@vscode/debugadapter-testsupport), pinned by package-lock.json.
+install_dap_test_client() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/integration/dap"
+  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+    echo "install-deps: npm ci in integration/dap"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,6 +34,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all packages present"
+  install_dap_test_client
   exit 0
 fi
 
@@ -29,3 +44,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_dap_test_client

@@ -54,7 +54,7 @@ void RpcLog::request(const Request& req, bool known) {
   {
     std::lock_guard lock(mu_);
     seq = ++seq_;
-    pending_.push_back({"{\"id\":" + go_json(req.id) + ",\"result\":", seq, req.method});
+    pending_.push_back({"{\"id\":" + id_json(req.id) + ",\"result\":", seq, req.method});
   }
   std::string line;
   if (rpc_is_async(req.method))

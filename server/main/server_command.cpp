@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "dap/server.hpp"
 #include "log/log.hpp"
 #include "net/server.hpp"
 #include "rpc/server.hpp"
@@ -150,6 +151,23 @@ int run_server_command(const Command& cmd) {
       log_flags.push_back("--log-dest=" + o.log_dest);
     return run_dlv_client(dlv, o.target, o.init, log_flags);
   }
+  if (cmd.verb == Verb::dap) {
+    // dlv dap: one client, one session (dap/). Its readiness line and message log go to
+    // --log-dest itself (VS Code Go's fd 3).
+    dap::DapOptions d;
+    d.listen = o.listen;
+    d.client_addr = o.client_addr;
+    d.log = o.log;
+    d.log_output = o.log_output;
+    d.log_dest = o.log_dest;
+    d.only_same_user = o.only_same_user;
+    try {
+      return dap::run_dap(d);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "Error: %s\n", e.what());
+      return 1;
+    }
+  }
   if (const auto err = log::setup(o.log, o.log_output, o.log_dest); !err.empty()) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return 1;
@@ -157,14 +175,6 @@ int run_server_command(const Command& cmd) {
   struct CloseLog {
     ~CloseLog() { log::close(); }
   } close_log;
-  if (cmd.verb == Verb::dap) {
-    // The dap branch provides the server; until then the command line is parsed (every
-    // flag dlv dap takes) and refused here.
-    std::fprintf(stderr,
-                 "Error: goscope dap is not implemented yet (use --headless JSON-RPC "
-                 "API v2: goscope exec BIN --headless)\n");
-    return 1;
-  }
 
   // cmd/dlv execute(): its checks, in its order, with its texts.
   if (o.headless && !o.init.empty())

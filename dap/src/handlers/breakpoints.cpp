@@ -1,0 +1,205 @@
+// setBreakpoints, setFunctionBreakpoints, setExceptionBreakpoints (dap.md §10). Each
+// request replaces its whole set; a breakpoint that stays keeps its id and is amended.
+// Served while the target runs: halt, apply, resume (dlv's behaviour, no stopped event).
+#include <filesystem>
+
+#include "../args.hpp"
+#include "../errors.hpp"
+#include "../session.hpp"
+#include "../stop_reason.hpp"
+#include "handler.hpp"
+
+namespace goscope::dap {
+namespace {
+
+// Halts a running target for the duration of a breakpoint change.
+class QuietHalt {
+ public:
+  explicit QuietHalt(DapSession& s) : s_(s), resume_(s.halt_quietly()) {}
+  ~QuietHalt() {
+    if (resume_) {
+      try {
+        s_.resume_after_halt();
+      } catch (...) {
+        // The session reports the failure when the stop arrives.
+      }
+    }
+  }
+  QuietHalt(const QuietHalt&) = delete;
+  QuietHalt& operator=(const QuietHalt&) = delete;
+
+ private:
+  DapSession& s_;
+  bool resume_;
+};
+
+struct Wanted {
+  std::string cond, hit_cond, log_message;
+};
+
+json::object source_of(const std::string& path) {
+  return json::object{{"name", std::filesystem::path(path).filename().string()}, {"path", path}};
+}
+
+// Creates or amends one breakpoint; returns its DAP form.
+json::object apply_one(DapSession& s, api::Breakpoint req, const Wanted& w,
+                       std::map<std::string, int>& existing, const std::string& key,
+                       const std::string& loc_expr, std::map<std::string, int>& kept) {
+  auto& d = s.debugger();
+  json::object out;
+  try {
+    if (!w.log_message.empty())
+      (void)parse_log_message(w.log_message);  // refuse a bad format before creating
+    req.cond = w.cond;
+    req.hit_cond = w.hit_cond;
+    req.tracepoint = !w.log_message.empty();
+    api::Breakpoint got;
+    if (auto it = existing.find(key); it != existing.end()) {
+      got = d.get_breakpoint(it->second, "");
+      got.cond = w.cond;
+      got.hit_cond = w.hit_cond;
+      got.tracepoint = req.tracepoint;
+      d.amend_breakpoint(got);
+      existing.erase(it);
+    } else {
+      got = d.create_breakpoint(req, loc_expr, false);
+    }
+    kept[key] = got.id;
+    if (!w.log_message.empty())
+      s.log_messages[got.id] = w.log_message;
+    else
+      s.log_messages.erase(got.id);
+    out["id"] = got.id;
+    out["verified"] = true;
+    out["source"] = source_of(got.file);
+    out["line"] = got.line;
+  } catch (const std::exception& e) {
+    out["verified"] = false;
+    out["message"] = e.what();
+  }
+  return out;
+}
+
+Wanted wanted_of(const json::object& b) {
+  return {args::get_string(b, "condition"), args::get_string(b, "hitCondition"),
+          args::get_string(b, "logMessage")};
+}
+
+std::optional<json::value> set_breakpoints(DapSession& s, const json::object& a) {
+  const auto* src = args::opt_object(a, "source");
+  const std::string path = src != nullptr ? args::get_string(*src, "path") : "";
+  if (path.empty())
+    throw std::runtime_error("empty file path");
+  auto& d = s.debugger();
+  QuietHalt halt(s);
+  // Current breakpoints of this file, keyed by line.
+  std::map<std::string, int> existing = s.source_bps[path];
+  std::map<std::string, int> kept;
+  json::array out;
+  std::set<std::int64_t> seen;
+  if (const auto* list = args::opt_array(a, "breakpoints")) {
+    for (const auto& e : *list) {
+      if (!e.is_object())
+        throw ArgumentError("cannot unmarshal " + args::json_kind(e) +
+                            " into \"breakpoints\" of type dap.SourceBreakpoint");
+      const auto& b = e.as_object();
+      const auto line = args::get_int(b, "line");
+      if (!seen.insert(line).second) {
+        out.push_back(json::object{{"verified", false}, {"message", "breakpoint already exists"}});
+        continue;
+      }
+      api::Breakpoint req;
+      req.file = path;
+      req.line = static_cast<int>(line);
+      out.push_back(apply_one(s, req, wanted_of(b), existing, std::to_string(line), "", kept));
+    }
+  }
+  for (const auto& [key, id] : existing) {
+    try {
+      d.clear_breakpoint(id, "");
+    } catch (const std::exception&) {
+    }
+    s.log_messages.erase(id);
+  }
+  s.source_bps[path] = kept;
+  return json::object{{"breakpoints", std::move(out)}};
+}
+
+std::optional<json::value> set_function_breakpoints(DapSession& s, const json::object& a) {
+  auto& d = s.debugger();
+  QuietHalt halt(s);
+  std::map<std::string, int> existing = s.function_bps;
+  std::map<std::string, int> kept;
+  json::array out;
+  if (const auto* list = args::opt_array(a, "breakpoints")) {
+    for (const auto& e : *list) {
+      if (!e.is_object())
+        throw ArgumentError("cannot unmarshal " + args::json_kind(e) +
+                            " into \"breakpoints\" of type dap.FunctionBreakpoint");
+      const auto& b = e.as_object();
+      const auto name = args::get_string(b, "name");
+      if (name.empty() || name[0] == '.' || name[0] == '/' || name[0] == '+' || name[0] == '-' ||
+          name[0] == '*') {
+        out.push_back(json::object{{"verified", false},
+                                   {"message", "breakpoint name \"" + name +
+                                                   "\" could not be parsed as a function name"}});
+        continue;
+      }
+      // Resolve to the function's entry; the name tags the breakpoint so it can be amended.
+      api::Breakpoint req;
+      std::vector<api::Location> locs;
+      try {
+        locs = d.find_location({-1, 0, 0}, name, false);
+      } catch (const std::exception& ex) {
+        out.push_back(json::object{{"verified", false}, {"message", ex.what()}});
+        continue;
+      }
+      if (locs.empty() || (locs[0].pcs.empty() && locs[0].pc == 0)) {
+        out.push_back(
+            json::object{{"verified", false}, {"message", "location \"" + name + "\" not found"}});
+        continue;
+      }
+      req.addrs = locs[0].pcs.empty() ? std::vector<std::uint64_t>{locs[0].pc} : locs[0].pcs;
+      auto res = apply_one(s, req, wanted_of(b), existing, name, "", kept);
+      out.push_back(std::move(res));
+    }
+  }
+  for (const auto& [key, id] : existing) {
+    try {
+      d.clear_breakpoint(id, "");
+    } catch (const std::exception&) {
+    }
+    s.function_bp_ids.erase(id);
+  }
+  s.function_bps = kept;
+  for (const auto& [key, id] : kept) s.function_bp_ids.insert(id);
+  return json::object{{"breakpoints", std::move(out)}};
+}
+
+std::optional<json::value> set_exception_breakpoints(DapSession&, const json::object&) {
+  // dlv 1.20.2: panics and fatal throws always stop; the request is a no-op.
+  return json::object{};
+}
+
+}  // namespace
+
+extern const HandlerSpec kSetBreakpointsHandler{"setBreakpoints",
+                                                error_id::unable_to_set_breakpoints,
+                                                "Unable to set or clear breakpoints",
+                                                false,
+                                                false,
+                                                &set_breakpoints};
+extern const HandlerSpec kSetFunctionBreakpointsHandler{"setFunctionBreakpoints",
+                                                        error_id::unable_to_set_breakpoints,
+                                                        "Unable to set or clear breakpoints",
+                                                        false,
+                                                        false,
+                                                        &set_function_breakpoints};
+extern const HandlerSpec kSetExceptionBreakpointsHandler{"setExceptionBreakpoints",
+                                                         error_id::unable_to_set_breakpoints,
+                                                         "Unable to set or clear breakpoints",
+                                                         false,
+                                                         false,
+                                                         &set_exception_breakpoints};
+
+}  // namespace goscope::dap

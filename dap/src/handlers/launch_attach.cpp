@@ -1,0 +1,213 @@
+// launch (modes debug, test, exec) and attach (mode local): build if asked, start the
+// Debugger, send `initialized` before the response (dap.md §4, §5.1).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "../args.hpp"
+#include "../errors.hpp"
+#include "../session.hpp"
+#include "handler.hpp"
+#include "session/go_build.hpp"
+
+namespace goscope::dap {
+namespace {
+
+[[noreturn]] void fail_launch(const std::string& detail) {
+  throw DapError(error_id::failed_to_launch, "Failed to launch", detail, true);
+}
+
+// Settings both requests share (Delve's launchAttachArgs).
+void read_common(DapSession& s, const json::object& a) {
+  s.settings.stop_on_entry = args::get_bool(a, "stopOnEntry");
+  s.settings.show_global_variables = args::get_bool(a, "showGlobalVariables");
+  s.settings.hide_system_goroutines = args::get_bool(a, "hideSystemGoroutines");
+  const auto depth = args::get_int(a, "stackTraceDepth", 50);
+  s.settings.stack_trace_depth = depth > 0 ? static_cast<int>(depth) : 50;
+}
+
+// --build-flags as a string, split on spaces honouring double and single quotes (Delve's
+// config.SplitQuotedFields).
+std::vector<std::string> split_flags(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  char quote = 0;
+  bool in_field = false;
+  for (char c : s) {
+    if (quote != 0) {
+      if (c == quote)
+        quote = 0;
+      else
+        cur += c;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      in_field = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_field)
+        out.push_back(std::move(cur));
+      cur.clear();
+      in_field = false;
+    } else {
+      cur += c;
+      in_field = true;
+    }
+  }
+  if (in_field)
+    out.push_back(std::move(cur));
+  return out;
+}
+
+std::optional<json::value> launch(DapSession& s, const json::object& a) {
+  if (s.has_debugger())
+    fail_launch(
+        "debug session already in progress - use remote attach mode to connect to a server with an "
+        "active debug session");
+  std::string mode, program, cwd, output, build_flags;
+  std::vector<std::string> argv;
+  bool no_debug = false;
+  try {
+    mode = args::get_string(a, "mode", "debug");
+    program = args::get_string(a, "program");
+    cwd = args::get_string(a, "cwd");
+    output = args::get_string(a, "output");
+    build_flags = args::get_string(a, "buildFlags");
+    argv = args::get_strings(a, "args");
+    read_common(s, a);
+    if (const auto* env = args::opt_object(a, "env")) {
+      // Set in the server's own environment before building or launching, as dlv does.
+      for (const auto& [k, v] : *env) {
+        const std::string key(k);
+        if (v.is_null())
+          ::unsetenv(key.c_str());
+        else if (v.is_string())
+          ::setenv(key.c_str(), std::string(v.as_string()).c_str(), 1);
+        else
+          throw ArgumentError("cannot unmarshal " + args::json_kind(v) +
+                              " into \"env\" of type string");
+      }
+    }
+    no_debug = args::get_bool(a, "noDebug");
+  } catch (const ArgumentError& e) {
+    fail_launch(std::string("invalid debug configuration - ") + e.what());
+  }
+  if (mode.empty())
+    mode = "debug";
+  if (mode == "replay" || mode == "core")
+    fail_launch("unsupported 'mode' attribute \"" + mode + "\"");
+  if (mode != "debug" && mode != "test" && mode != "exec")
+    fail_launch("invalid debug configuration - unsupported 'mode' attribute \"" + mode + "\"");
+  if (program.empty())
+    fail_launch("The program attribute is missing in debug configuration.");
+  std::string binary = program;
+  if (mode == "debug" || mode == "test") {
+    if (output.empty())
+      output = "__debug_bin";
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(output, ec);
+    binary = ec ? output : abs.string();
+    if (!session::go_build(mode == "test", program, binary, split_flags(build_flags))) {
+      std::string cmd = "go " + std::string(mode == "test" ? "test -c" : "build") + " -o " +
+                        binary + " -gcflags all=-N -l";
+      if (!build_flags.empty())
+        cmd += " " + build_flags;
+      cmd += " " + program;
+      // go's own messages went to the server's stderr (session::go_build does not capture).
+      s.send_output("stderr", "Build Error: " + cmd +
+                                  "\n(the compiler's messages are on the server's stderr)\n");
+      throw DapError(error_id::failed_to_launch, "Failed to launch",
+                     "Build error: Check the debug console for details.", false);
+    }
+    s.settings.built_binary = binary;
+    if (mode == "test" && cwd.empty()) {
+      // go test runs a test binary in its package directory.
+      std::error_code dec;
+      if (std::filesystem::is_directory(program, dec))
+        cwd = std::filesystem::absolute(program, dec).string();
+    }
+  }
+  if (no_debug) {
+    // Run Without Debugging: a plain child; its exit is reported from the session thread.
+    try {
+      s.set_no_debug(std::make_unique<NoDebugProcess>(binary, argv, cwd, [&s](int status) {
+        s.post_task([&s, status] {
+          if (auto* p = s.no_debug())
+            s.send_output("console", "Process " + std::to_string(p->pid()) +
+                                         " has exited with status " + std::to_string(status) +
+                                         "\n");
+          s.report_exit(status);
+        });
+      }));
+    } catch (const std::exception& e) {
+      fail_launch(e.what());
+    }
+    s.settings.launched = true;
+    return std::nullopt;  // no `initialized` in noDebug mode
+  }
+  session::DebuggerConfig cfg;
+  cfg.executable = binary;
+  cfg.args = argv;
+  cfg.working_dir = cwd;
+  try {
+    s.set_debugger(std::make_unique<session::Debugger>(cfg));
+  } catch (const std::exception& e) {
+    if (!s.settings.built_binary.empty()) {
+      ::unlink(s.settings.built_binary.c_str());
+      s.settings.built_binary.clear();
+    }
+    fail_launch(e.what());
+  }
+  s.settings.launched = true;
+  s.send_event("initialized");
+  return std::nullopt;
+}
+
+std::optional<json::value> attach(DapSession& s, const json::object& a) {
+  auto fail = [](const std::string& d) {
+    throw DapError(error_id::failed_to_attach, "Failed to attach", d, true);
+  };
+  std::string mode;
+  std::int64_t pid = 0;
+  try {
+    mode = args::get_string(a, "mode", "local");
+    pid = args::get_int(a, "processId");
+    read_common(s, a);
+  } catch (const ArgumentError& e) {
+    fail(std::string("invalid debug configuration - ") + e.what());
+  }
+  if (mode.empty())
+    mode = "local";
+  if (mode == "remote")
+    fail(
+        "invalid debug configuration - remote attach is served by a headless server (goscope "
+        "exec|debug|attach --headless)");
+  if (mode != "local")
+    fail("invalid debug configuration - unsupported 'mode' attribute \"" + mode + "\"");
+  if (pid == 0)
+    fail("The 'processId' attribute is missing in debug configuration");
+  if (s.has_debugger())
+    fail(
+        "debug session already in progress - use remote attach mode to connect to a server with an "
+        "active debug session");
+  session::DebuggerConfig cfg;
+  cfg.attach_pid = static_cast<pid_t>(pid);
+  try {
+    s.set_debugger(std::make_unique<session::Debugger>(cfg));
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  s.settings.launched = false;
+  s.send_event("capabilities",
+               json::object{{"capabilities", json::object{{"supportTerminateDebuggee", true}}}});
+  s.send_event("initialized");
+  return std::nullopt;
+}
+
+}  // namespace
+
+extern const HandlerSpec kLaunchHandler{
+    "launch", error_id::failed_to_launch, "Failed to launch", true, false, &launch};
+extern const HandlerSpec kAttachHandler{
+    "attach", error_id::failed_to_attach, "Failed to attach", true, false, &attach};
+
+}  // namespace goscope::dap

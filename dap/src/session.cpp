@@ -1,0 +1,444 @@
+#include "session.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "dap/codec.hpp"
+
+#include "errors.hpp"
+#include "handlers/handler.hpp"
+#include "stop_reason.hpp"
+
+namespace goscope::dap {
+namespace {
+
+// Requests queued ahead of the session thread before the reader stops reading.
+constexpr std::size_t kMaxQueuedMessages = 64;
+constexpr int kFirstHandle = 1000;
+
+}  // namespace
+
+DapSession::DapSession(Transport& out, std::FILE* log) : out_(out), log_(log) {}
+
+void DapSession::trace(std::string_view dir, std::string_view msg) {
+  if (log_ == nullptr)
+    return;
+  // dlv's layout: "<time> debug layer=dap [<- from client]{...}".
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::fprintf(log_, "%s debug layer=dap [%.*s]%.*s\n", stamp, static_cast<int>(dir.size()),
+               dir.data(), static_cast<int>(msg.size()), msg.data());
+  std::fflush(log_);
+}
+
+DapSession::~DapSession() {
+  shutdown_debugger();
+}
+
+// ------------------------------------------------------------------ queue
+
+void DapSession::push(Item item, bool bounded) {
+  std::unique_lock lk(mu_);
+  if (bounded) {
+    space_cv_.wait(lk, [&] { return pending_messages_ < kMaxQueuedMessages; });
+    ++pending_messages_;
+  }
+  queue_.push_back(std::move(item));
+  cv_.notify_one();
+}
+
+void DapSession::post_message(std::string body) {
+  push(std::move(body), true);
+}
+void DapSession::post_bad_header(std::string why) {
+  push(BadHeader{std::move(why)}, true);
+}
+void DapSession::post_task(std::function<void()> fn) {
+  push(Task(std::move(fn)), false);
+}
+void DapSession::post_eof() {
+  push(Eof{}, false);
+}
+
+void DapSession::run() {
+  for (;;) {
+    Item item;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return !queue_.empty(); });
+      item = std::move(queue_.front());
+      queue_.pop_front();
+      if (std::holds_alternative<std::string>(item) || std::holds_alternative<BadHeader>(item)) {
+        --pending_messages_;
+        space_cv_.notify_one();
+      }
+    }
+    if (auto* body = std::get_if<std::string>(&item)) {
+      handle_message(*body);
+    } else if (auto* bad = std::get_if<BadHeader>(&item)) {
+      // dlv drops the connection; the framing is intact here, so we answer and go on.
+      json::object msg{{"seq", 0},
+                       {"type", "response"},
+                       {"request_seq", 0},
+                       {"success", false},
+                       {"command", ""},
+                       {"message", "Internal Error"},
+                       {"body",
+                        {{"error",
+                          {{"id", error_id::internal_error},
+                           {"format", "Internal Error: " + bad->why},
+                           {"showUser", false}}}}}};
+      write(msg);
+    } else if (auto* stop = std::get_if<StopNote>(&item)) {
+      handle_stop(std::move(*stop));
+    } else if (auto* task = std::get_if<Task>(&item)) {
+      (*task)();
+    } else {
+      break;  // EOF
+    }
+    if (ending_)
+      break;
+  }
+  shutdown_debugger();
+}
+
+// ------------------------------------------------------------------ writing
+
+void DapSession::write(const json::object& msg) {
+  json::object m = msg;
+  std::lock_guard lk(write_mu_);
+  // dlv 1.20.2 sends seq 0 everywhere; newer Delve numbers its messages, as the spec asks.
+  m["seq"] = ++out_seq_;
+  const auto text = json::serialize(m);
+  trace("-> to client", text);
+  out_.write_all(encode_frame(text));
+}
+
+void DapSession::send_event(std::string_view event, std::optional<json::object> body) {
+  json::object m{{"seq", 0}, {"type", "event"}, {"event", event}};
+  if (body)
+    m["body"] = std::move(*body);
+  write(m);
+}
+
+void DapSession::send_output(std::string_view category, std::string text) {
+  send_event("output",
+             json::object{
+                 {"category", category}, {"output", std::move(text)}, {"source", json::object{}}});
+}
+
+void DapSession::send_response(const json::object& req, bool success,
+                               std::optional<json::value> body, const std::string& message,
+                               std::optional<json::object> error) {
+  json::object m{{"seq", 0}, {"type", "response"}};
+  const auto* seq = req.if_contains("seq");
+  m["request_seq"] = seq != nullptr && seq->is_number() ? *seq : json::value(0);
+  m["success"] = success;
+  const auto* cmd = req.if_contains("command");
+  m["command"] = cmd != nullptr && cmd->is_string() ? *cmd : json::value("");
+  if (!success)
+    m["message"] = message;
+  if (error)
+    m["body"] = json::object{{"error", std::move(*error)}};
+  else if (body)
+    m["body"] = std::move(*body);
+  write(m);
+}
+
+// ------------------------------------------------------------------ dispatch
+
+void DapSession::handle_message(const std::string& body) {
+  trace("<- from client", body);
+  json::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    json::object none;
+    send_response(none, false, std::nullopt, "Internal Error",
+                  json::object{{"id", error_id::internal_error},
+                               {"format", "Internal Error: message is not a JSON object" +
+                                              (ec ? ": " + ec.message() : std::string())},
+                               {"showUser", false}});
+    return;
+  }
+  dispatch(v.as_object());
+}
+
+void DapSession::dispatch(const json::object& req) {
+  const auto* type = req.if_contains("type");
+  const auto* cmd = req.if_contains("command");
+  const std::int64_t seq =
+      req.contains("seq") && req.at("seq").is_int64() ? req.at("seq").as_int64() : 0;
+  auto internal = [&](const std::string& detail) {
+    // dlv answers what go-dap cannot decode with an empty command.
+    json::object stripped{{"seq", seq}};
+    send_response(stripped, false, std::nullopt, "Internal Error",
+                  json::object{{"id", error_id::internal_error},
+                               {"format", "Internal Error: " + detail},
+                               {"showUser", false}});
+  };
+  if (type == nullptr || !type->is_string() || type->as_string() != "request") {
+    std::string kind = type != nullptr && type->is_string() ? std::string(type->as_string()) : "";
+    internal("Message type '" + kind + "' is not supported (seq: " + std::to_string(seq) + ")");
+    return;
+  }
+  if (cmd == nullptr || !cmd->is_string()) {
+    internal("Request command '' is not supported (seq: " + std::to_string(seq) + ")");
+    return;
+  }
+  const std::string command(cmd->as_string());
+  const HandlerSpec* h = find_handler(command);
+  if (h == nullptr) {
+    internal("Request command '" + command + "' is not supported (seq: " + std::to_string(seq) +
+             ")");
+    return;
+  }
+  static const json::object kNoArgs;
+  const json::object* args = &kNoArgs;
+  if (const auto* a = req.if_contains("arguments"); a != nullptr && !a->is_null()) {
+    if (!a->is_object()) {
+      send_response(
+          req, false, std::nullopt, std::string(h->error_summary),
+          json::object{{"id", h->error_id},
+                       {"format", std::string(h->error_summary) + ": cannot unmarshal " +
+                                      (a->is_array() ? "array" : "value") + " into \"arguments\""},
+                       {"showUser", h->show_user}});
+      return;
+    }
+    args = &a->as_object();
+  }
+  if (no_debug_ && command != "disconnect") {
+    send_response(
+        req, false, std::nullopt, "noDebug mode",
+        json::object{{"id", error_id::failed_to_launch},
+                     {"format", "noDebug mode: unable to process '" + command + "' request"},
+                     {"showUser", false}});
+    return;
+  }
+  after_.clear();
+  // The one place where failures become DAP error responses.
+  int id = h->error_id;
+  std::string summary(h->error_summary);
+  std::string detail;
+  bool show_user = h->show_user;
+  try {
+    if (h->needs_stopped)
+      require_stopped(command);
+    auto body = h->run(*this, *args);
+    send_response(req, true, std::move(body));
+    auto after = std::move(after_);
+    after_.clear();
+    for (auto& fn : after) fn();
+    return;
+  } catch (const DapError& e) {
+    id = e.id();
+    if (!e.summary().empty())
+      summary = e.summary();
+    detail = e.what();
+    if (detail.empty())
+      detail = "cannot process \"" + command + "\" request";
+    show_user = e.show_user() || show_user;
+  } catch (const std::exception& e) {
+    detail = e.what();
+  } catch (...) {
+    detail = "unknown error";
+  }
+  after_.clear();
+  send_response(
+      req, false, std::nullopt, summary,
+      json::object{{"id", id}, {"format", summary + ": " + detail}, {"showUser", show_user}});
+}
+
+// ------------------------------------------------------------------ run control
+
+session::Debugger& DapSession::debugger() {
+  if (!dbg_)
+    throw std::runtime_error("debugger is nil");
+  return *dbg_;
+}
+
+void DapSession::require_stopped(std::string_view command) const {
+  if (running_) {
+    throw DapError(error_id::debuggee_is_running,
+                   "Unable to process `" + std::string(command) + "`", "debuggee is running");
+  }
+}
+
+void DapSession::resume(const api::DebuggerCommand& cmd) {
+  auto& d = debugger();
+  running_ = true;
+  last_command_ = cmd.name;
+  reset_handles();
+  d.command_async(cmd, {},
+                  [this, name = cmd.name](const api::DebuggerState* st, std::exception_ptr err) {
+                    // The tracer thread: only hand the result over.
+                    StopNote note;
+                    note.command = name;
+                    if (st != nullptr) {
+                      note.state = *st;
+                    } else {
+                      try {
+                        if (err)
+                          std::rethrow_exception(err);
+                      } catch (const std::exception& e) {
+                        note.error = e.what();
+                      } catch (...) {
+                        note.error = "unknown error";
+                      }
+                    }
+                    if (quiet_halt_.load()) {
+                      std::lock_guard lk(mu_);
+                      quiet_stop_ = std::move(note);
+                      quiet_cv_.notify_all();
+                      return;
+                    }
+                    push(std::move(note), false);
+                  });
+}
+
+bool DapSession::halt_quietly() {
+  if (!running_ || !dbg_)
+    return false;
+  {
+    std::lock_guard lk(mu_);
+    quiet_stop_.reset();
+  }
+  quiet_halt_ = true;
+  dbg_->request_halt();
+  std::unique_lock lk(mu_);
+  quiet_cv_.wait(lk, [&] { return quiet_stop_.has_value(); });
+  quiet_halt_ = false;
+  running_ = false;
+  return true;
+}
+
+void DapSession::resume_after_halt() {
+  std::optional<StopNote> note;
+  {
+    std::lock_guard lk(mu_);
+    note = std::move(quiet_stop_);
+    quiet_stop_.reset();
+  }
+  if (!note)
+    return;
+  // A real stop (a breakpoint, a panic, an exit) that raced the halt is reported as such;
+  // only our own halt is undone.
+  const bool ours = note->state && !note->state->exited &&
+                    (!note->state->current_thread || !note->state->current_thread->breakpoint);
+  if (!ours) {
+    handle_stop(std::move(*note));
+    return;
+  }
+  api::DebuggerCommand cmd;
+  cmd.name = "continue";
+  resume(cmd);
+}
+
+// ------------------------------------------------------------------ stops
+
+void DapSession::reset_handles() {
+  frames_.clear();
+  vars_.clear();
+}
+
+int DapSession::new_frame_id(std::int64_t goid, int frame) {
+  frames_.emplace_back(goid, frame);
+  return kFirstHandle + static_cast<int>(frames_.size()) - 1;
+}
+
+std::optional<std::pair<std::int64_t, int>> DapSession::frame_of(std::int64_t id) const {
+  if (id < kFirstHandle || id - kFirstHandle >= static_cast<std::int64_t>(frames_.size()))
+    return std::nullopt;
+  return frames_[static_cast<std::size_t>(id - kFirstHandle)];
+}
+
+int DapSession::new_var_ref(VarRef ref) {
+  vars_.push_back(std::move(ref));
+  return kFirstHandle + static_cast<int>(vars_.size()) - 1;
+}
+
+VarRef* DapSession::var_ref(std::int64_t id) {
+  if (id < kFirstHandle || id - kFirstHandle >= static_cast<std::int64_t>(vars_.size()))
+    return nullptr;
+  return &vars_[static_cast<std::size_t>(id - kFirstHandle)];
+}
+
+void DapSession::report_exit(int status) {
+  exited_ = true;
+  if (terminated_sent_)
+    return;
+  terminated_sent_ = true;
+  // dlv 1.20.2 sends only `terminated`; newer Delve sends `exited` first, so that the
+  // client can show the exit code.
+  send_event("exited", json::object{{"exitCode", status}});
+  send_event("terminated", json::object{});
+}
+
+void DapSession::handle_stop(StopNote note) {
+  running_ = false;
+  reset_handles();
+  const bool paused = pause_requested_;
+  pause_requested_ = false;
+  if (!note.state) {
+    int status = 0;
+    if (parse_exit_status(note.error, status)) {
+      report_exit(status);
+      return;
+    }
+    // A failed command: dlv reports it as a stop with reason "exception".
+    last_stop_.reset();
+    send_event("stopped", json::object{{"reason", "exception"},
+                                       {"description", "runtime error"},
+                                       {"text", note.error},
+                                       {"allThreadsStopped", true}});
+    return;
+  }
+  const auto& st = *note.state;
+  if (st.exited) {
+    report_exit(st.exit_status);
+    return;
+  }
+  if (!paused && handle_logpoints(st)) {
+    api::DebuggerCommand cmd;
+    cmd.name = note.command == "continue" ? "continue" : note.command;
+    resume(cmd);
+    return;
+  }
+  last_stop_ = st;
+  send_event("stopped", stopped_event_body(*this, st, note.command, paused));
+}
+
+bool DapSession::handle_logpoints(const api::DebuggerState& st) {
+  return emit_logpoints(*this, st);
+}
+
+void DapSession::shutdown_debugger() {
+  no_debug_.reset();  // kills the program if it still runs
+  if (!settings.built_binary.empty() && !dbg_) {
+    ::unlink(settings.built_binary.c_str());
+    settings.built_binary.clear();
+  }
+  if (!dbg_)
+    return;
+  try {
+    if (running_) {
+      dbg_->request_halt();
+      // The stop note may still arrive; the Debugger's destructor waits for its thread.
+    }
+    dbg_->detach(settings.launched);
+  } catch (const std::exception&) {
+    // Already gone: nothing to undo.
+  }
+  dbg_.reset();
+  running_ = false;
+  if (!settings.built_binary.empty()) {
+    ::unlink(settings.built_binary.c_str());
+    settings.built_binary.clear();
+  }
+}
+
+}  // namespace goscope::dap

@@ -1,0 +1,3 @@
+module example.com/dapprog
+
+go 1.19
