@@ -22,8 +22,12 @@ namespace asio = boost::asio;
 // session through the normal path (debuggee killed or detached, binary deleted).
 std::atomic<int> g_conn_fd{-1};
 std::atomic<int> g_listen_fd{-1};
+// Set by the handler: a signal that came before a descriptor was published still ends the
+// session (the code checks it after publishing each one).
+std::atomic<bool> g_terminated{false};
 
 void on_terminate(int) {
+  g_terminated = true;
   if (const int fd = g_conn_fd.load(); fd >= 0)
     ::shutdown(fd, SHUT_RDWR);
   if (const int fd = g_listen_fd.load(); fd >= 0)
@@ -123,9 +127,13 @@ int run_dap(const DapOptions& opts) {
                    "can debug as this user (no authentication)\n",
                    endpoint_text(local).c_str());
     }
+    // Published before the readiness line: a client (or an editor's SIGTERM) may act on
+    // that line at once.
+    g_listen_fd = acceptor.native_handle();
     std::fprintf(log, "DAP server listening at: %s\n", endpoint_text(local).c_str());
     std::fflush(log);
-    g_listen_fd = acceptor.native_handle();
+    if (g_terminated)
+      return 0;
     acceptor.accept(sock, ec);
     g_listen_fd = -1;
     if (ec)
@@ -135,6 +143,8 @@ int run_dap(const DapOptions& opts) {
   }
   TcpTransport transport(std::move(sock));
   g_conn_fd = transport.native_handle();
+  if (g_terminated)
+    ::shutdown(transport.native_handle(), SHUT_RDWR);
   {
     // --log --log-output=dap traces every message (dlv's default output is "debugger").
     const bool trace_dap =
