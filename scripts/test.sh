@@ -26,7 +26,8 @@ cmake -S "$root" -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DGOSCOPE_WARNINGS_AS_ERRORS=OFF -DGOSCOPE_FUZZ_RUNS=5000 -DGOSCOPE_FUZZ_SECONDS=10 \
   >/dev/null
 # Only what the unit label runs: the unit-test executables, the fuzz drivers, the fixtures.
-targets=(fixtures unit_proc unit_dwarf unit_target unit_session unit_rpc)
+targets=(fixtures unit_proc unit_dwarf unit_target unit_session unit_session_debugger unit_rpc
+  unit_cli unit_net unit_dap)
 for t in rpc eval regexp dwarf; do targets+=("fuzzrun_$t"); done
 san_status=0
 ninja -C "$san" -j"$(nproc)" "${targets[@]}" || san_status=$?

@@ -276,7 +276,9 @@ TEST_CASE("dwarf debug info: binary without DWARF", "[dwarf][info]") {
   CHECK_THROWS_WITH(DebugInfo::load(*elf), stripped + ": no DWARF debug info (stripped binary?)");
 }
 
-TEST_CASE("dwarf debug info: load time", "[dwarf][info][perf]") {
+// The time is reported, not asserted: speed is measured by the benchmarks (a loaded or
+// sanitizer machine is slower by any factor).
+TEST_CASE("dwarf debug info: a whole load of a fixture", "[dwarf][info][perf]") {
   const auto start = std::chrono::steady_clock::now();
   auto elf = ElfFile::open(fixture("basic"));
   auto info = DebugInfo::load(*elf);
@@ -285,7 +287,9 @@ TEST_CASE("dwarf debug info: load time", "[dwarf][info][perf]") {
   WARN("ElfFile::open + DebugInfo::load of basic: " << ms << " ms, " << info->functions().size()
                                                     << " functions, " << info->lines().rows().size()
                                                     << " rows");
-  CHECK(ms < 2000);  // generous: sanitizer and debug builds are slower
+  CHECK(info->functions().size() > 100);
+  CHECK(info->find_function("main.main") != nullptr);
+  CHECK_FALSE(info->lines().rows().empty());
 }
 
 TEST_CASE("dwarf debug info: locals and lexical scopes", "[dwarf][info]") {
