@@ -677,4 +677,28 @@ std::string encode_response_text(const json::value& id, std::string_view result_
   return out;
 }
 
+std::string json_value_kind(const json::value& v, bool with_number) {
+  if (const auto lit = number_literal(v))
+    return with_number ? "number " + std::string(*lit) : "number";
+  switch (v.kind()) {
+    case json::kind::int64:
+      return with_number ? "number " + std::to_string(v.get_int64()) : "number";
+    case json::kind::uint64:
+      return with_number ? "number " + std::to_string(v.get_uint64()) : "number";
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::bool_:
+      return "bool";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
+    case json::kind::null:
+      break;
+  }
+  return "null";
+}
+
 }  // namespace goscope::rpc

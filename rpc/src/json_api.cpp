@@ -627,34 +627,9 @@ const json::value* member(const json::value& obj, std::string_view key) {
 
 namespace {
 
-/// What Go's UnmarshalTypeError calls a JSON value: "number 1e400", "string", "array"...
-std::string json_kind(const json::value& v) {
-  if (const auto lit = number_literal(v))
-    return "number " + std::string(*lit);
-  switch (v.kind()) {
-    case json::kind::int64:
-      return "number " + std::to_string(v.get_int64());
-    case json::kind::uint64:
-      return "number " + std::to_string(v.get_uint64());
-    case json::kind::double_:
-      return "number";
-    case json::kind::string:
-      return "string";
-    case json::kind::bool_:
-      return "bool";
-    case json::kind::array:
-      return "array";
-    case json::kind::object:
-      return "object";
-    case json::kind::null:
-      break;
-  }
-  return "null";
-}
-
 [[noreturn]] void unmarshal_error(const json::value& v, std::string_view key,
                                   std::string_view type) {
-  throw CodecError("json: cannot unmarshal " + json_kind(v) + " into Go struct field " +
+  throw CodecError("json: cannot unmarshal " + json_value_kind(v, true) + " into Go struct field " +
                    std::string(key) + " of type " + std::string(type));
 }
 

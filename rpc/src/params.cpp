@@ -221,28 +221,7 @@ struct Context {
 /// What Go's UnmarshalTypeError calls the JSON value. Numbers carry their text only when
 /// the target is a number type.
 std::string describe(const json::value& v, const GoType& t) {
-  const bool numeric = t.kind == K::signed_int || t.kind == K::unsigned_int;
-  if (const auto lit = number_literal(v))
-    return numeric ? "number " + std::string(*lit) : "number";
-  switch (v.kind()) {
-    case json::kind::int64:
-      return numeric ? "number " + std::to_string(v.get_int64()) : "number";
-    case json::kind::uint64:
-      return numeric ? "number " + std::to_string(v.get_uint64()) : "number";
-    case json::kind::double_:
-      return "number";
-    case json::kind::string:
-      return "string";
-    case json::kind::bool_:
-      return "bool";
-    case json::kind::array:
-      return "array";
-    case json::kind::object:
-      return "object";
-    case json::kind::null:
-      break;
-  }
-  return "null";
+  return json_value_kind(v, t.kind == K::signed_int || t.kind == K::unsigned_int);
 }
 
 [[noreturn]] void mismatch(const json::value& v, const GoType& t, const Context& cx) {

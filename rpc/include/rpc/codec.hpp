@@ -37,6 +37,10 @@ inline constexpr char kNumberMark = '\xff';
 /// The literal of such a number, or nullopt if `v` is not one.
 std::optional<std::string_view> number_literal(const boost::json::value& v);
 
+/// What Go's UnmarshalTypeError calls a JSON value: "number 1e400" (the literal only when
+/// `with_number`, Go's rule for number-typed targets), "number", "string", "array"...
+std::string json_value_kind(const boost::json::value& v, bool with_number);
+
 /// A request id kept as its raw JSON text: a string holding kRawJsonMark and then the text
 /// (another byte that never occurs in a decoded string). Only the id's writers (id_json,
 /// encode_response*) write it as raw text; go_json writes it as the string it is, so no
