@@ -5,7 +5,9 @@
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "log/log.hpp"
 #include "rpc/codec.hpp"
@@ -455,9 +457,15 @@ const std::unordered_map<std::string, Method>& method_table() {
 
 // ------------------------------------------------------------------------ connections
 
-/// One JSON-RPC connection. Its state is touched on the event loop only (on_data, on_close
-/// and what is posted back through the connection); methods run elsewhere and come back by
-/// posting.
+/// One JSON-RPC connection. Requests are decoded on the event loop (on_data); the one
+/// being set up runs elsewhere (a pool thread, the tracer thread) and says so through
+/// finished(), from whatever thread it is on.
+///
+/// Delve reads a request once the previous one is set up, but its reader goes on reading
+/// the socket meanwhile; so does this one: reading is held only while a decoded request
+/// waits (back-pressure: one read chunk of requests at most), never while one is being set
+/// up. That keeps the event loop out of the round trip: a Continue's setup ends on the
+/// tracer thread without waking the loop unless a request is already waiting for it.
 class RpcConnection final : public net::ProtocolHandler,
                             public std::enable_shared_from_this<RpcConnection> {
  public:
@@ -466,19 +474,37 @@ class RpcConnection final : public net::ProtocolHandler,
       : conn_(std::move(c)), dbg_(d), cfgp_(std::move(pc)), cfg_(*cfgp_) {}
 
   void on_data(std::string_view bytes) override {
-    if (closed_ || broken_)
+    if (closed_)
       return;
+    std::vector<json::value> got;
+    bool broke = false;
     try {
-      for (auto& v : decoder_.feed(bytes)) queue_.push_back(std::move(v));
+      got = decoder_.feed(bytes);
     } catch (const CodecError&) {
       // Go's codec gives up on the connection after what it decoded before.
-      broken_ = true;
+      broke = true;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (broken_)
+        return;
+      for (auto& v : got) queue_.push_back(std::move(v));
+      broken_ = broke;
+    }
+    pump();
+  }
+
+  void on_end_of_input(net::Connection&) override {
+    {
+      std::lock_guard lock(mu_);
+      input_ended_ = true;
     }
     pump();
   }
 
   void on_close() override {
     closed_ = true;
+    std::lock_guard lock(mu_);
     queue_.clear();
   }
 
@@ -493,50 +519,75 @@ class RpcConnection final : public net::ProtocolHandler,
     }
     void setup_done() override {
       if (!once.exchange(true))
-        self->conn_->post([s = self] { s->finished(); });
+        self->finished();
     }
+    // The reply goes out before the setup ends: a request that waited for this one is
+    // answered after it.
     void respond(std::string result, std::optional<std::string> error) override {
-      setup_done();
       self->send(error ? encode_response(id, nullptr, error) : encode_response_text(id, result));
+      setup_done();
     }
     void respond_line(std::string_view line) override {
-      setup_done();
       self->send(std::string(line));
+      setup_done();
     }
     std::shared_ptr<RpcConnection> self;
     json::value id;
     std::atomic<bool> once{false};
   };
 
-  // Dispatches queued requests while none is being set up and the client reads its
-  // replies; reading stays held while requests wait (back-pressure, see net::Connection).
+  // Event loop only. Dispatches queued requests while none is being set up and the client
+  // reads its replies; reading is held while a decoded request waits.
   void pump() {
-    while (!closed_ && !busy_ && !queue_.empty()) {
-      if (conn_->backlogged()) {
-        if (!waiting_writable_) {
-          waiting_writable_ = true;
-          conn_->when_writable([s = shared_from_this()] {
-            s->waiting_writable_ = false;
-            s->pump();
-          });
+    if (closed_)
+      return;
+    for (;;) {
+      json::value v;
+      {
+        std::lock_guard lock(mu_);
+        if (busy_ || queue_.empty())
+          break;
+        if (conn_->backlogged()) {
+          if (!waiting_writable_) {
+            waiting_writable_ = true;
+            conn_->when_writable([s = shared_from_this()] {
+              s->waiting_writable_ = false;
+              s->pump();
+            });
+          }
+          break;
         }
-        break;
+        v = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
       }
-      auto v = std::move(queue_.front());
-      queue_.pop_front();
+      bool ok = true;
       try {
         dispatch(parse_request(std::move(v)));
       } catch (const CodecError&) {
+        ok = false;
+      }
+      if (!ok) {
+        std::lock_guard lock(mu_);
         broken_ = true;
+        busy_ = false;
         queue_.clear();
       }
     }
-    if (broken_ && !busy_ && queue_.empty() && !closed_) {
+    bool want_hold = false;
+    bool done = false;
+    {
+      std::lock_guard lock(mu_);
+      // What the client sent before its end of stream (or before a codec error) has been
+      // set up, as Delve sees the end of the stream only after the last method's setup.
+      done = (broken_ || input_ended_) && !busy_ && queue_.empty();
+      want_hold = !queue_.empty() || broken_;
+    }
+    if (done) {
       closed_ = true;
       conn_->close();
       return;
     }
-    const bool want_hold = busy_ || !queue_.empty() || broken_;
     if (want_hold && !held_) {
       held_ = true;
       conn_->hold();
@@ -552,23 +603,32 @@ class RpcConnection final : public net::ProtocolHandler,
     conn_->send(std::move(line));
   }
 
-  // The request being set up is: the next may be dispatched.
+  // Any thread: the request being set up is; the next may be dispatched. The event loop is
+  // woken only when something waits for this (a queued request, the end of input, a codec
+  // error).
   void finished() {
-    busy_ = false;
-    pump();
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      busy_ = false;
+      wake = !queue_.empty() || input_ended_ || broken_;
+    }
+    if (wake)
+      conn_->post([self = shared_from_this()] { self->pump(); });
   }
 
-  // The one place where method errors become error strings.
+  // The one place where method errors become error strings. Event loop; busy_ is set.
   void dispatch(const Request& req) {
     const auto& table = method_table();
     auto it = table.find(req.method);
     log_.request(req, it != table.end());
     if (it == table.end()) {
       send(encode_response(req.id, nullptr, "unknown method: " + req.method));
+      std::lock_guard lock(mu_);
+      busy_ = false;
       return;
     }
     const Method& m = it->second;
-    busy_ = true;
     if (m.kind == Method::Kind::deferred) {
       auto reply = std::make_shared<Reply>(shared_from_this(), req.id);
       // The lambda holds `reply` itself (it fits std::function's local buffer: no
@@ -578,6 +638,7 @@ class RpcConnection final : public net::ProtocolHandler,
         m.deferred_fn(ctx, req.params);
       } catch (const CodecError&) {
         reply->setup_done();
+        std::lock_guard lock(mu_);
         broken_ = true;
       } catch (const std::exception& e) {
         reply->respond({}, std::string(e.what()));
@@ -591,7 +652,7 @@ class RpcConnection final : public net::ProtocolHandler,
     auto once = std::make_shared<std::atomic<bool>>(false);
     auto done = [self = shared_from_this(), once] {
       if (!once->exchange(true))
-        self->conn_->post([self] { self->finished(); });
+        self->finished();
     };
     auto job = [self = shared_from_this(), req, &m, done]() {
       const bool async = m.kind == Method::Kind::async;
@@ -609,7 +670,8 @@ class RpcConnection final : public net::ProtocolHandler,
         reply = encode_response(req.id, nullptr, "Internal debugger error: unknown exception");
       }
       if (codec_error) {
-        self->conn_->post([self] { self->broken_ = true; });
+        std::lock_guard lock(self->mu_);
+        self->broken_ = true;
       } else {
         self->send(std::move(reply));
       }
@@ -619,6 +681,7 @@ class RpcConnection final : public net::ProtocolHandler,
     };
     if (!conn_->server().pool().submit(std::move(job), m.overtake)) {
       // Shutting down: nobody will serve it.
+      std::lock_guard lock(mu_);
       busy_ = false;
     }
   }
@@ -627,14 +690,20 @@ class RpcConnection final : public net::ProtocolHandler,
   session::Debugger& dbg_;
   std::shared_ptr<const ProtocolConfig> cfgp_;  // outlives the server (replies may come late)
   const ProtocolConfig& cfg_;
+  RpcLog log_;  ///< --log-output=rpc: this connection's requests and responses
+
+  // Event loop only.
   StreamDecoder decoder_;
-  std::deque<json::value> queue_;
-  bool busy_ = false;  ///< a request is not set up yet
   bool held_ = false;
-  bool broken_ = false;  ///< a codec error: close once what came before is served
   bool closed_ = false;
   bool waiting_writable_ = false;
-  RpcLog log_;  ///< --log-output=rpc: this connection's requests and responses
+
+  // Shared with the thread that sets a request up (finished()).
+  std::mutex mu_;
+  std::deque<json::value> queue_;
+  bool busy_ = false;         ///< a request is not set up yet
+  bool broken_ = false;       ///< a codec error: close once what came before is served
+  bool input_ended_ = false;  ///< the client sends no more: close once what it sent is served
 };
 
 }  // namespace

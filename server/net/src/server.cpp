@@ -159,12 +159,20 @@ class ConnImpl final : public Connection, public std::enable_shared_from_this<Co
   void start() { maybe_read(); }
 
   void maybe_read() {
-    if (reading_ || holds_.load() > 0 || backlogged() || closed())
+    if (reading_ || input_ended_ || holds_.load() > 0 || backlogged() || closed())
       return;
     reading_ = true;
     sock_.async_read_some(asio::buffer(buf_),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->reading_ = false;
+                            if (ec == asio::error::eof && self->handler_ && !self->closed()) {
+                              // The peer's writing side is closed: the handler says when
+                              // the connection is done (it may still owe replies).
+                              self->input_ended_ = true;
+                              auto h = self->handler_;
+                              h->on_end_of_input(*self);
+                              return;
+                            }
                             if (ec) {
                               self->do_close();
                               return;
@@ -282,6 +290,7 @@ class ConnImpl final : public Connection, public std::enable_shared_from_this<Co
   // event-loop thread only
   std::string inflight_;
   bool reading_ = false;
+  bool input_ended_ = false;  ///< the peer sent its end of stream: read no more
   std::array<char, 64 * 1024> buf_{};
   std::string first_;
   std::shared_ptr<ProtocolHandler> handler_;

@@ -56,6 +56,11 @@ class ProtocolHandler {
   virtual ~ProtocolHandler() = default;
   /// Bytes from the client (the sniffed first bytes included).
   virtual void on_data(std::string_view bytes) = 0;
+  /// The peer will send nothing more (it closed or shut down its writing side); the
+  /// connection reads no more. The handler closes it (Connection::close) once what the peer
+  /// sent before is dealt with: a client that half-closes after its last request still gets
+  /// the replies the protocol owes it. The default closes once the queued output is written.
+  virtual void on_end_of_input(Connection& c) { c.close(); }
   /// The connection is closed (the peer left, or the server shuts down). No on_data after.
   virtual void on_close() {}
 };
