@@ -19,75 +19,25 @@ import subprocess
 import sys
 import time
 
+import rpctest
+from rpctest import Client, check, track
+
 MODE, SERVER, FIXTURES = sys.argv[1:4]
 DLV = "--dlv" in sys.argv[4:]
 VALUES = os.path.join(FIXTURES, "values")
 TICKER = os.path.join(FIXTURES, "ticker")
 TIMEOUT = 120  # seconds, for any single reply (deep inputs take a while under a load)
-PREFIX = "API server listening at: "
 LOAD = {"FollowPointers": True, "MaxVariableRecurse": 1, "MaxStringLen": 64,
         "MaxArrayValues": 64, "MaxStructFields": -1}
 
 
 def log(msg):
-    print(msg if len(msg) < 400 else msg[:400] + "...", flush=True)
-
-
-class Client:
-    def __init__(self, addr):
-        host, port = addr.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=TIMEOUT)
-        self.file = self.sock.makefile("rwb")
-        self.next_id = 0
-
-    def reply(self, method, args=None):
-        self.next_id += 1
-        req = {"method": "RPCServer." + method, "params": [args or {}], "id": self.next_id}
-        self.file.write(json.dumps(req).encode())
-        self.file.flush()
-        log(">> %s %s" % (method, json.dumps(args or {})))
-        line = self.file.readline()
-        if not line:
-            raise AssertionError("connection closed (server died?) answering %s" % method)
-        r = json.loads(line)
-        log("<< %s" % json.dumps(r))
-        return r
-
-    def call(self, method, args=None):
-        r = self.reply(method, args)
-        if r["error"] is not None:
-            raise AssertionError("%s failed: %s" % (method, r["error"]))
-        return r["result"]
-
-    def error(self, method, args=None):
-        r = self.reply(method, args)
-        if r["error"] is None:
-            raise AssertionError("%s should fail: %s" % (method, json.dumps(r)[:300]))
-        return r["error"]
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    log("ok: " + what)
-
-
-STARTED = []
+    rpctest.log(msg, 400)
 
 
 def start_server(target, *args):
-    cmd = [SERVER, "exec", target, "--headless", "--listen=127.0.0.1:0", "--api-version=2",
-           "--accept-multiclient"]
-    if args:
-        cmd += ["--", *args]
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    STARTED.append(p)
-    line = p.stdout.readline()
-    if not line.startswith(PREFIX):
-        p.kill()
-        sys.exit("no listening line: %r %s" % (line, p.stderr.read()))
-    return p, Client(line[len(PREFIX):].strip())
+    p, addr = rpctest.start_server(SERVER, "exec", target, "--accept-multiclient", args=args)
+    return p, Client(addr, TIMEOUT)
 
 
 def alive(c, p):
@@ -98,7 +48,7 @@ def alive(c, p):
 
 def finish(c, p):
     try:
-        c.reply("Detach", {"Kill": True})
+        c.raw("Detach", {"Kill": True})
     except Exception:
         pass
     try:
@@ -109,7 +59,7 @@ def finish(c, p):
 
 
 def ev(c, expr):
-    return c.reply("Eval", {"Scope": {"GoroutineID": -1, "Frame": 0}, "Expr": expr, "Cfg": LOAD})
+    return c.raw("Eval", {"Scope": {"GoroutineID": -1, "Frame": 0}, "Expr": expr, "Cfg": LOAD})
 
 
 def at_inspect(c):
@@ -193,7 +143,7 @@ def expr_mode():
     c.call("Set", {"Scope": {"GoroutineID": -1}, "Symbol": "n", "Value": deep_one})
     r = ev(c, "n")
     check(r["result"]["Variable"]["value"] == "7", "Set n = 10,000-deep 7")
-    r = c.reply("Set", {"Scope": {"GoroutineID": -1}, "Symbol": "n",
+    r = c.raw("Set", {"Scope": {"GoroutineID": -1}, "Symbol": "n",
                         "Value": "(" * 100000 + "7" + ")" * 100000})
     check(r["error"] == "1:100001: exceeded max nesting depth", "Set with 100,000 refused")
     finish(c, p)
@@ -244,7 +194,7 @@ def numbers_mode():
     at_inspect(c)
 
     def loc(spec):
-        return c.reply("FindLocation", {"Scope": {"GoroutineID": -1}, "Loc": spec})
+        return c.raw("FindLocation", {"Scope": {"GoroutineID": -1}, "Loc": spec})
 
     r = loc("main.go:99999999999999999999")
     check(r["error"] == 'Malformed breakpoint location "main.go:99999999999999999999" at 8: '
@@ -282,22 +232,14 @@ def numbers_mode():
 
 
 def start_attached(pid):
-    cmd = [SERVER, "attach", str(pid), "--headless", "--listen=127.0.0.1:0", "--api-version=2",
-           "--accept-multiclient"]
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    STARTED.append(p)
-    line = p.stdout.readline()
-    if not line.startswith(PREFIX):
-        p.kill()
-        sys.exit("no listening line: %r %s" % (line, p.stderr.read()))
-    return p, Client(line[len(PREFIX):].strip())
+    p, addr = rpctest.start_server(SERVER, "attach", str(pid), "--accept-multiclient")
+    return p, Client(addr, TIMEOUT)
 
 
 def state_mode():
     # After attach: a current thread, package variables readable.
     t = subprocess.Popen([TICKER, "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    STARTED.append(t)
+    track(t)
     time.sleep(0.5)
     p, c = start_attached(t.pid)
     st = c.call("State", {"NonBlocking": True})["State"]
@@ -345,7 +287,7 @@ def state_mode():
     # SIGKILL: Delve reports the exit status as minus the signal.
     pid = int(subprocess.check_output(["pgrep", "-P", str(p.pid), "-f", TICKER]).split()[0])
     os.kill(pid, signal.SIGKILL)
-    r = c2.reply("Command", {"name": "continue"})
+    r = c2.raw("Command", {"name": "continue"})
     st = r["result"]["State"] if r["result"] else None
     check(st is not None and st["exited"] and st["exitStatus"] == -9,
           "SIGKILLed: exited with status -9 (%s)" % json.dumps(r)[:300])
@@ -375,15 +317,9 @@ def trace_mode():
 
 
 def main():
-    try:
-        {"trace": trace_mode, "regexp": regexp_mode, "expr": expr_mode, "cond": cond_mode,
-         "numbers": numbers_mode, "state": state_mode}[MODE]()
-    finally:
-        for s in STARTED:
-            if s.poll() is None:
-                s.kill()
-                _, err = s.communicate(timeout=10)
-                log("server stderr: %r" % err[-2000:])
+    # Whatever still runs at the end is killed, its stderr shown (rpctest's reaper).
+    {"trace": trace_mode, "regexp": regexp_mode, "expr": expr_mode, "cond": cond_mode,
+     "numbers": numbers_mode, "state": state_mode}[MODE]()
     log("PASS")
 
 

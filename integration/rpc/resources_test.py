@@ -27,38 +27,20 @@ import subprocess
 import sys
 import time
 
+import rpctest
+from rpctest import log, status_field
+from rpctest import request_bytes as request
+
 MODE, SERVER, FIXTURES = sys.argv[1:4]
-PREFIX = "API server listening at: "
 TIMEOUT = 30
 
 
-def log(msg):
-    print(msg, flush=True)
-
-
-def status_field(pid, name):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    raise RuntimeError("no %s in /proc/%d/status" % (name, pid))
-
-
 def start_server():
-    cmd = [SERVER, "exec", os.path.join(FIXTURES, "basic"), "--headless",
-           "--listen=127.0.0.1:0", "--api-version=2", "--accept-multiclient"]
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    if not line.startswith(PREFIX):
-        p.kill()
-        sys.exit("no listening line: %r %s" % (line, p.stderr.read()))
-    host, port = line[len(PREFIX):].strip().rsplit(":", 1)
+    """A multiclient server on the basic fixture; returns (process, (host, port))."""
+    p, addr = rpctest.start_server(SERVER, "exec", os.path.join(FIXTURES, "basic"),
+                                   "--accept-multiclient")
+    host, port = addr.rsplit(":", 1)
     return p, (host, int(port))
-
-
-def request(method, params, id_):
-    return json.dumps({"method": "RPCServer." + method, "params": [params], "id": id_}).encode()
 
 
 def call(sock, method, params, id_=1):

@@ -6,7 +6,6 @@
 Usage: rpc_test.py MODE GOSCOPE FIXTURE_DIR SOURCE_DIR WORK_DIR
 MODE: go-client | dlv-connect | malformed | drop | watch
 """
-import atexit
 import json
 import os
 import shutil
@@ -15,44 +14,16 @@ import subprocess
 import sys
 import time
 
+import rpctest
+
 MODE, GOSCOPE, FIXTURES, SOURCE, WORK = sys.argv[1:6]
 SOURCE = os.path.abspath(SOURCE)
 FIXTURE_SRC = os.path.join(SOURCE, "tests", "fixtures", "go", "basic")
 
 
-# Servers this test started: whatever still runs when the test ends (a failed check exits
-# early) is killed, and its stderr shown, so that no server or debuggee outlives the test.
-STARTED = []
-
-
-def _reap_started():
-    for p in STARTED:
-        if p.poll() is None:
-            p.kill()
-            try:
-                _, err = p.communicate(timeout=10)
-                if err:
-                    sys.stderr.write("left-over server's stderr:\n%s\n" % err[-4000:])
-            except Exception:
-                pass
-
-
-atexit.register(_reap_started)
-
-
 def start(*extra, fixture="basic"):
     """Starts goscope exec FIXTURE --headless; returns (process, 'host:port')."""
-    p = subprocess.Popen(
-        [GOSCOPE, "exec", os.path.join(FIXTURES, fixture), "--headless",
-         "--listen=127.0.0.1:0", "--api-version=2", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    STARTED.append(p)
-    line = p.stdout.readline()
-    prefix = "API server listening at: "
-    if not line.startswith(prefix):
-        p.kill()
-        sys.exit("no listening line: %r %s" % (line, p.stderr.read()))
-    return p, line[len(prefix):].strip()
+    return rpctest.start_server(GOSCOPE, "exec", os.path.join(FIXTURES, fixture), *extra)
 
 
 def stop(p):

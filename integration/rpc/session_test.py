@@ -11,7 +11,6 @@ Usage: session_test.py MODE SERVER FIXTURE_DIR [--dlv]
 MODE: halt-exec | halt-attach | drop-exec | drop-attach | attach | signal-exec |
       signal-attach | methods | only-same-user
 """
-import atexit
 import base64
 import os
 import re
@@ -23,90 +22,13 @@ import subprocess
 import sys
 import time
 
+import rpctest
+from rpctest import Client, RPCError, check, log, short
+
 MODE, SERVER, FIXTURES = sys.argv[1:4]
 DLV = "--dlv" in sys.argv[4:]
 TICKER = os.path.join(FIXTURES, "ticker")
 TIMEOUT = 30  # seconds, for any single reply
-PREFIX = "API server listening at: "
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-class RPCError(Exception):
-    pass
-
-
-class Client:
-    """Go's net/rpc jsonrpc framing: one JSON object per request, replies matched by id."""
-
-    def __init__(self, addr, timeout=TIMEOUT):
-        host, port = addr.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
-        self.file = self.sock.makefile("rwb")
-        self.next_id = 0
-        self.replies = {}
-
-    def send(self, method, args=None):
-        self.next_id += 1
-        req = {"method": "RPCServer." + method, "params": [args or {}], "id": self.next_id}
-        self.file.write(json_bytes(req))
-        self.file.flush()
-        log(">> %s %s" % (method, args or {}))
-        return self.next_id
-
-    def reply(self, rid):
-        while rid not in self.replies:
-            line = self.file.readline()
-            if not line:
-                raise RPCError("connection closed while waiting for reply %d" % rid)
-            r = json_loads(line)
-            self.replies[r["id"]] = r
-        r = self.replies.pop(rid)
-        log("<< %s" % short(r))
-        return r
-
-    def result(self, rid):
-        r = self.reply(rid)
-        if r["error"] is not None:
-            raise RPCError(r["error"])
-        return r["result"]
-
-    def call(self, method, args=None):
-        return self.result(self.send(method, args))
-
-    def error(self, method, args=None):
-        r = self.reply(self.send(method, args))
-        assert r["error"] is not None, "%s should fail: %r" % (method, r)
-        return r["error"]
-
-    def close(self):
-        try:
-            self.file.close()
-        finally:
-            self.sock.close()
-
-
-def json_bytes(v):
-    import json
-    return json.dumps(v).encode()
-
-
-def json_loads(b):
-    import json
-    return json.loads(b)
-
-
-def short(r):
-    s = repr(r)
-    return s if len(s) < 300 else s[:300] + "..."
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-    log("ok: " + what)
 
 
 # ------------------------------------------------------------------------- processes
@@ -126,40 +48,9 @@ def check_ticker_finished(t, n):
     check("sum %d" % (n * (n - 1)) in out, "ticker prints sum %d: %r" % (n * (n - 1), out))
 
 
-# Servers this test started: whatever still runs when the test ends (a failed check exits
-# early) is killed, and its stderr shown, so that no server or debuggee outlives the test.
-STARTED = []
-
-
-def _reap_started():
-    for p in STARTED:
-        if p.poll() is None:
-            p.kill()
-            try:
-                _, err = p.communicate(timeout=10)
-                if err:
-                    sys.stderr.write("left-over server's stderr:\n%s\n" % err[-4000:])
-            except Exception:
-                pass
-
-
-atexit.register(_reap_started)
-
-
 def start_server(verb, target, *extra, args=()):
     """goscope (or dlv) VERB TARGET --headless on 127.0.0.1:0; returns (process, address)."""
-    cmd = [SERVER, verb, target, "--headless", "--listen=127.0.0.1:0", "--api-version=2",
-           *extra]
-    if args:
-        cmd += ["--", *args]
-    log("$ " + " ".join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    STARTED.append(p)
-    line = p.stdout.readline()
-    if not line.startswith(PREFIX):
-        p.kill()
-        sys.exit("no listening line: %r %s" % (line, p.stderr.read()))
-    return p, line[len(PREFIX):].strip()
+    return rpctest.start_server(SERVER, verb, target, *extra, args=args)
 
 
 def wait_server(p, timeout=TIMEOUT):
