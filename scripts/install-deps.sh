@@ -9,6 +9,7 @@ packages=(
   libdwarf-dev libelf-dev zlib1g-dev libzydis-dev libre2-dev
   catch2 golang-go delve python3
   clang libclang-rt-14-dev
+  gdb
 )
 # Node and npm drive the DAP tests through a real client (integration/dap). Debian 12 ships
 # both; a machine that already has them (nodesource's nodejs bundles npm) keeps its own.
