@@ -26,6 +26,8 @@
 
 #include "dwarf/expr.hpp"
 #include "proc/error.hpp"
+#include "proc/registers.hpp"
+#include "target/go_quote.hpp"
 #include "target/large_stack.hpp"
 #include "target_impl.hpp"
 
@@ -108,57 +110,6 @@ std::pair<std::int32_t, std::size_t> decode_rune(const std::string& s, std::size
       return {r, 4};
   }
   return {0xFFFD, 1};
-}
-
-/// Go's strconv.Quote (printable ASCII as is, other bytes of valid UTF-8 as is, control
-/// characters escaped).
-std::string go_quote(const std::string& s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size();) {
-    const auto [r, w] = decode_rune(s, i);
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (r == 0xFFFD && w == 1 && c >= 0x80) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else if (r == '"' || r == '\\') {
-      out += '\\';
-      out += static_cast<char>(r);
-    } else if (r >= 0x20 && r != 0x7f) {
-      out.append(s, i, w);
-    } else {
-      switch (r) {
-        case '\a':
-          out += "\\a";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\v':
-          out += "\\v";
-          break;
-        default: {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(r));
-          out += buf;
-        }
-      }
-    }
-    i += w;
-  }
-  return out + "\"";
 }
 
 std::string int128_string(i128 v) {
@@ -273,7 +224,7 @@ struct Const {
         return b ? "true" : "false";
       case K::string_: {
         constexpr std::size_t kMaxLen = 72;
-        std::string q = go_quote(s);
+        std::string q = go_quote(s, QuoteStyle::keep_unicode());
         std::size_t runes = 0;
         for (std::size_t j = 0; j < q.size(); j += decode_rune(q, j).second) ++runes;
         if (runes > kMaxLen) {
@@ -2086,20 +2037,17 @@ class Evaluator {
       return u64(gp.rbp);
     if (!f_.regs_complete)
       return std::nullopt;
-    static const std::map<std::string, unsigned long long user_regs_struct::*> kGp = {
-        {"rax", &user_regs_struct::rax},       {"rdx", &user_regs_struct::rdx},
-        {"rcx", &user_regs_struct::rcx},       {"rbx", &user_regs_struct::rbx},
-        {"rsi", &user_regs_struct::rsi},       {"rdi", &user_regs_struct::rdi},
-        {"r8", &user_regs_struct::r8},         {"r9", &user_regs_struct::r9},
-        {"r10", &user_regs_struct::r10},       {"r11", &user_regs_struct::r11},
-        {"r12", &user_regs_struct::r12},       {"r13", &user_regs_struct::r13},
-        {"r14", &user_regs_struct::r14},       {"r15", &user_regs_struct::r15},
+    // rax ... r15 from proc's register table; the flags and segment registers have no
+    // DWARF number there.
+    if (const proc::GpRegister* r = proc::gp_register_by_name(n))
+      return u64(gp.*(r->field));
+    static const std::map<std::string, unsigned long long user_regs_struct::*> kOther = {
         {"rflags", &user_regs_struct::eflags}, {"eflags", &user_regs_struct::eflags},
         {"es", &user_regs_struct::es},         {"cs", &user_regs_struct::cs},
         {"ss", &user_regs_struct::ss},         {"ds", &user_regs_struct::ds},
         {"fs", &user_regs_struct::fs},         {"gs", &user_regs_struct::gs},
     };
-    if (auto it = kGp.find(n); it != kGp.end())
+    if (auto it = kOther.find(n); it != kOther.end())
       return u64(gp.*(it->second));
     // The x87/SSE state (Delve's loadMoreCallback: AMD64Xstate.Decode). FS_BASE, GS_BASE
     // and ST(n) cannot be spelled as identifiers; XMM16-31 and K0-7 are never decoded.
@@ -3363,7 +3311,8 @@ class Evaluator {
     const dwarf::Type* typ = styp->resolved();
     const std::string typ_string = real_string(typ);
     const auto converr = [&] {
-      return EvalError("can not convert " + go_quote(argstr) + " to " + typ_string);
+      return EvalError("can not convert " + go_quote(argstr, QuoteStyle::keep_unicode()) + " to " +
+                       typ_string);
     };
     if (!argv.nil && cast_compatible(argv.real, typ)) {
       argv.kept_kind = argv.kind();
@@ -3508,7 +3457,8 @@ class Evaluator {
     if (argv.kind() != GoKind::string) {
       if (argv.synth && argv.synth->type == tname)
         return argv;
-      throw EvalError("can not convert " + go_quote(argstr) + " to " + tname);
+      throw EvalError("can not convert " + go_quote(argstr, QuoteStyle::keep_unicode()) + " to " +
+                      tname);
     }
     const auto c = load(argv, static_cast<std::uint64_t>(cfg_ ? cfg_->max_string_len : 64));
     const std::string& s = c->s;
@@ -3740,45 +3690,8 @@ Variable to_api(Evaluator& ev, ValueLoader& loader, const BinaryInfo& bi, const 
 
 /// The general-purpose register with DWARF number `regno` in `r` (nullptr for others).
 unsigned long long* gp_register(proc::Registers& r, unsigned regno) {
-  auto& g = r.gp;
-  switch (regno) {
-    case 0:
-      return &g.rax;
-    case 1:
-      return &g.rdx;
-    case 2:
-      return &g.rcx;
-    case 3:
-      return &g.rbx;
-    case 4:
-      return &g.rsi;
-    case 5:
-      return &g.rdi;
-    case 6:
-      return &g.rbp;
-    case 7:
-      return &g.rsp;
-    case 8:
-      return &g.r8;
-    case 9:
-      return &g.r9;
-    case 10:
-      return &g.r10;
-    case 11:
-      return &g.r11;
-    case 12:
-      return &g.r12;
-    case 13:
-      return &g.r13;
-    case 14:
-      return &g.r14;
-    case 15:
-      return &g.r15;
-    case 16:
-      return &g.rip;
-    default:
-      return nullptr;
-  }
+  const proc::GpRegister* reg = proc::gp_register_by_dwarf(regno);
+  return reg ? &(r.gp.*(reg->field)) : nullptr;
 }
 
 }  // namespace
