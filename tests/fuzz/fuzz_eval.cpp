@@ -1,8 +1,8 @@
-// The Go expression parser and evaluator (server/target/src/eval.cpp), driven through the
-// session's public Eval on a real stopped process (tests/fuzz/live.hpp): main.inspect's
-// frame has ints, floats, strings, slices, maps, pointers, interfaces, channels and funcs.
-// The input is the expression text. Eval errors are answers; a crash or any other
-// exception escaping is a finding.
+// The Go expression parser and evaluator (server/target/src/go_expr_*.cpp, eval*.cpp),
+// driven through the session's public Eval on a real stopped process (tests/fuzz/live.hpp):
+// main.inspect's frame has ints, floats, strings, slices, maps, pointers, interfaces,
+// channels and funcs. The input is the expression text. Eval errors are answers; a crash or
+// any other exception escaping is a finding.
 #include <exception>
 #include <string>
 
