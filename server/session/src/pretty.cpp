@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "dwarf/types.hpp"
+#include "target/reflect_kind.hpp"
 
 namespace goscope::session {
 namespace {
 
-using K = dwarf::GoKind;
+using K = target::ReflectKind;
 
 K kind_of(const target::Variable& v) {
   return static_cast<K>(v.kind);

@@ -1,0 +1,160 @@
+// The target's types as the session API shows them.
+#include "api_convert.hpp"
+
+namespace goscope::session {
+
+api::Variable to_api(const target::Variable& v) {
+  api::Variable out;
+  out.name = v.name;
+  out.addr = v.addr;
+  out.only_addr = v.only_addr;
+  out.type = v.type;
+  out.real_type = v.real_type;
+  out.flags = v.flags;
+  out.kind = v.kind;
+  out.value = v.value;
+  out.len = v.len;
+  out.cap = v.cap;
+  out.base = v.base;
+  out.unreadable = v.unreadable;
+  out.location_expr = v.location_expr;
+  out.decl_line = v.decl_line;
+  out.children.reserve(v.children.size());
+  for (const auto& c : v.children) out.children.push_back(to_api(c));
+  return out;
+}
+
+std::vector<api::Variable> to_api(const std::vector<target::Variable>& vs) {
+  std::vector<api::Variable> out;
+  out.reserve(vs.size());
+  for (const auto& v : vs) out.push_back(to_api(v));
+  return out;
+}
+
+target::LoadConfig to_target(const api::LoadConfig& c) {
+  return {c.follow_pointers, c.max_variable_recurse, c.max_string_len, c.max_array_values,
+          c.max_struct_fields};
+}
+
+api::LoadConfig to_api(const target::LoadConfig& c) {
+  return {c.follow_pointers, c.max_variable_recurse, c.max_string_len, c.max_array_values,
+          c.max_struct_fields};
+}
+
+namespace {
+
+// The fields both shapes share, copied one way or the other.
+template <class To, class From, class Conv>
+void copy_breakpoint(To& out, const From& b, Conv conv) {
+  out.id = b.id;
+  out.name = b.name;
+  out.addr = b.addr;
+  out.addrs = b.addrs;
+  out.addrpid = b.addrpid;
+  out.file = b.file;
+  out.line = b.line;
+  out.function_name = b.function_name;
+  out.cond = b.cond;
+  out.hit_cond = b.hit_cond;
+  out.hit_cond_per_g = b.hit_cond_per_g;
+  out.tracepoint = b.tracepoint;
+  out.trace_return = b.trace_return;
+  out.goroutine = b.goroutine;
+  out.stacktrace = b.stacktrace;
+  out.variables = b.variables;
+  if (b.load_args)
+    out.load_args = conv(*b.load_args);
+  if (b.load_locals)
+    out.load_locals = conv(*b.load_locals);
+  out.watch_expr = b.watch_expr;
+  out.watch_type = b.watch_type;
+  out.verbose_descr = b.verbose_descr;
+  out.hit_count = b.hit_count;
+  out.no_logical = b.no_logical;
+  out.total_hit_count = b.total_hit_count;
+  out.disabled = b.disabled;
+}
+
+}  // namespace
+
+api::Breakpoint to_api(const target::Breakpoint& b) {
+  api::Breakpoint out;
+  copy_breakpoint(out, b, [](const target::LoadConfig& c) { return to_api(c); });
+  return out;
+}
+
+std::vector<api::Breakpoint> to_api(const std::vector<target::Breakpoint>& bs) {
+  std::vector<api::Breakpoint> out;
+  out.reserve(bs.size());
+  for (const auto& b : bs) out.push_back(to_api(b));
+  return out;
+}
+
+target::Breakpoint to_target(const api::Breakpoint& b) {
+  target::Breakpoint out;
+  copy_breakpoint(out, b, [](const api::LoadConfig& c) { return to_target(c); });
+  return out;
+}
+
+api::Function to_api(const target::FunctionSummary& f) {
+  return {f.name, f.entry, f.optimized};
+}
+
+api::Location to_api(const target::PcLocation& l) {
+  api::Location out;
+  out.pc = l.pc;
+  out.file = l.file;
+  out.line = l.line;
+  if (l.function)
+    out.function = to_api(*l.function);
+  return out;
+}
+
+api::Location to_api(const target::Location& l, const target::Debuggee& dbg) {
+  api::Location out;
+  out.pc = l.pc;
+  out.file = l.file;
+  out.line = l.line;
+  if (auto f = dbg.function_of(l))
+    out.function = to_api(*f);
+  return out;
+}
+
+api::Goroutine to_api(const target::Goroutine& g, const target::Debuggee& dbg) {
+  api::Goroutine out;
+  out.id = g.id;
+  out.current_loc = to_api(g.current, dbg);
+  out.user_current_loc = to_api(g.user_current, dbg);
+  out.go_statement_loc = to_api(g.go_statement, dbg);
+  out.start_loc = to_api(g.start, dbg);
+  out.thread_id = g.thread_id;
+  out.status = g.status;
+  out.wait_reason = g.wait_reason;
+  out.labels = g.labels;
+  return out;
+}
+
+api::Stackframe to_api(const target::Frame& f, const target::Debuggee& dbg) {
+  api::Stackframe out;
+  // Delve reports a caller's CALL line (frame.Call) with the return address as its pc.
+  out.location = to_api(f.call, dbg);
+  out.location.pc = f.current.pc;
+  out.frame_offset = f.frame_offset;
+  out.frame_pointer_offset = f.frame_pointer_offset;
+  out.bottom = f.bottom;
+  out.err = f.err;
+  return out;
+}
+
+api::BreakpointInfo to_api(const target::BreakpointInfo& info, const target::Debuggee& dbg) {
+  api::BreakpointInfo out;
+  for (const auto& f : info.stacktrace) out.stacktrace.push_back(to_api(f, dbg));
+  if (info.goroutine)
+    out.goroutine = to_api(*info.goroutine, dbg);
+  out.variables = to_api(info.variables);
+  out.arguments = to_api(info.arguments);
+  out.locals = to_api(info.locals);
+  return out;
+}
+
+}  // namespace goscope::session

@@ -1,0 +1,83 @@
+#pragma once
+// The run-control vocabulary the session shares with the target: logical breakpoints as
+// Delve describes them, what a thread stopped for, and the error a refused request raises.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "target/target.hpp"
+#include "target/variable.hpp"
+
+namespace goscope::target {
+
+/// A request refused or failed in Delve's words ("Breakpoint exists at ...", "Process N
+/// has exited with status S"); the session passes the text on unchanged.
+class CommandError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Ids of the internal breakpoints Delve sets at a launch or attach.
+inline constexpr int kUnrecoveredPanicId = -1;
+inline constexpr int kFatalThrowId = -2;
+
+/// A logical breakpoint or watchpoint, Delve's api.Breakpoint (same fields and meanings).
+struct Breakpoint {
+  int id = 0;
+  std::string name;
+  std::uint64_t addr = 0;
+  std::vector<std::uint64_t> addrs;
+  std::vector<int> addrpid;
+  std::string file;
+  int line = 0;
+  std::string function_name;
+  std::string cond;
+  std::string hit_cond;
+  bool hit_cond_per_g = false;
+  bool tracepoint = false;
+  bool trace_return = false;
+  bool goroutine = false;
+  int stacktrace = 0;
+  std::vector<std::string> variables;
+  std::optional<LoadConfig> load_args;
+  std::optional<LoadConfig> load_locals;
+  std::string watch_expr;
+  int watch_type = 0;  ///< read 1 | write 2, and the watched size << 4
+  /// The physical breakpoint's description (Delve's VerboseDescr), in physical listings.
+  std::vector<std::string> verbose_descr;
+  std::map<std::string, std::uint64_t> hit_count;  ///< goroutine id (decimal) -> hits
+  bool no_logical = false;  ///< a physical listing's internal trap with no logical one
+  std::uint64_t total_hit_count = 0;
+  bool disabled = false;
+  bool is_watchpoint() const { return watch_type != 0; }
+};
+
+/// What a breakpoint asked to be collected at a hit (Delve's api.BreakpointInfo).
+struct BreakpointInfo {
+  std::vector<Frame> stacktrace;
+  std::optional<Goroutine> goroutine;
+  std::vector<Variable> variables;
+  std::vector<Variable> arguments;
+  std::vector<Variable> locals;
+};
+
+/// Why the last stop happened on a thread (what State reports for it).
+struct ThreadStop {
+  int breakpoint_id = 0;  ///< 0: none
+  std::optional<BreakpointInfo> info;
+  std::optional<std::vector<Variable>> return_values;
+  /// The breakpoint's condition could not be evaluated (Delve's CondError): the thread
+  /// stops and the command that resumed reports the error.
+  std::optional<std::string> cond_error;
+};
+
+/// A breakpoint Restart could not set again, and why.
+struct DiscardedBreakpoint {
+  Breakpoint breakpoint;
+  std::string reason;
+};
+
+}  // namespace goscope::target

@@ -1,0 +1,113 @@
+#pragma once
+// Running the target until something stops it: the stop-event loop (breakpoints,
+// watchpoints, sentinels, signals, exits, a halt), stepping by line and by instruction, and
+// what each thread stopped for.
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "target/breakpoint_table.hpp"
+#include "target/debuggee.hpp"
+#include "target/watchpoints.hpp"
+
+namespace goscope::target {
+
+class Stepper;
+
+/// What the session is told while a command runs (on the tracer thread).
+struct RunObserver {
+  /// The target is about to run: the "running" flag a halt looks at, set and cleared
+  /// under the lock the halt takes.
+  std::function<void(bool)> set_running;
+  /// The target runs (RunningEvent).
+  std::function<void()> running_event;
+};
+
+/// Threading: tracer thread only, but for the halt flag (any thread).
+class RunControl {
+ public:
+  enum class StepKind { next, step, step_out };
+
+  RunControl(Debuggee& dbg, BreakpointTable& bps, Watchpoints& watches,
+             std::atomic<bool>& halt_requested, RunObserver observer);
+  ~RunControl();
+  RunControl(const RunControl&) = delete;
+  RunControl& operator=(const RunControl&) = delete;
+
+  /// Delve's continue: runs every thread until a stop (a breakpoint whose condition holds,
+  /// a watchpoint, a stack watchpoint's frame returning, the end of a step, a halt, the
+  /// exit). `resumed` is called once the target runs (or at once when it will not). Throws
+  /// CommandError for breakpoint conditions that could not be evaluated.
+  void resume(const std::function<void()>& resumed);
+  /// next / step / stepOut of the selected goroutine; `ret_cfg`: load the return values.
+  /// Throws CommandError ("next while nexting", a goroutine without line information).
+  void step(StepKind kind, const std::optional<LoadConfig>& ret_cfg,
+            const std::function<void()>& resumed);
+  /// One instruction of the selected goroutine's thread.
+  void step_instruction(const std::function<void()>& resumed);
+  /// switchThread / switchGoroutine. Throw CommandError.
+  void switch_thread(pid_t tid);
+  void switch_goroutine(std::int64_t goid);
+  /// Delve's CancelNext: drops an interrupted step's traps.
+  void cancel_next();
+  bool next_in_progress() const;
+
+  /// Why each thread stopped in the last stop.
+  const std::map<pid_t, ThreadStop>& stops() const { return stops_; }
+  /// Stack watchpoints that went out of scope in the last continue.
+  const std::vector<Breakpoint>& watch_out_of_scope() const { return watches_.out_of_scope(); }
+  /// Deletes a breakpoint (the stops that name it no longer do).
+  Breakpoint clear_breakpoint(int id, const std::string& name);
+  /// Delve's ListBreakpoints{All}.
+  std::vector<Breakpoint> physical_breakpoints() const;
+
+  // ---- for CallInjector ----
+  /// Before a command that resumes: the previous stop's information is gone.
+  void forget_stops();
+  /// After an injected call: `tid` is current, with no stop information, and the next run
+  /// steps over a trap at its pc instead of reporting it again (as Delve).
+  void finish_call(pid_t tid, bool returned_here);
+  /// Records the exit (every run-control object sees it).
+  void mark_exit(int status);
+  std::atomic<bool>& halt_flag() { return halt_requested_; }
+
+ private:
+  enum class Outcome { resume, stop };
+  Outcome handle_event(const proc::StopEvent& ev);
+  Outcome handle_breakpoint(const proc::StopEvent& ev);
+  /// Events of threads stopped meanwhile, in order, until one stops the process.
+  bool drain_pending();
+  void collect_other_hits();
+  void step_over_watch_stops();
+  void run_until_stop(const std::function<void()>& resumed);
+  void throw_condition_errors() const;
+  /// A stop of `tid` for `ts`: it becomes current, its goroutine selected.
+  void stop_at(pid_t tid, ThreadStop ts);
+  pid_t step_thread();
+  void step_instruction_on(pid_t tid, const std::function<void()>& resumed);
+  std::optional<Goroutine> parked_selected();
+
+  Debuggee& dbg_;
+  BreakpointTable& bps_;
+  Watchpoints& watches_;
+  std::atomic<bool>& halt_requested_;
+  RunObserver observer_;
+  std::deque<proc::StopEvent> pending_;
+  std::map<pid_t, ThreadStop> stops_;
+  std::unique_ptr<Stepper> stepper_;
+  std::optional<LoadConfig> step_ret_cfg_;
+  /// Results loaded at the RET of a step that went on past runtime.deferreturn/a wrapper.
+  std::optional<std::vector<Variable>> step_ret_values_;
+  /// The thread of the last call and its pc (one of our traps' sites, maybe).
+  std::optional<std::pair<pid_t, std::uint64_t>> call_return_site_;
+};
+
+}  // namespace goscope::target
