@@ -80,6 +80,25 @@ Converted convert_variable(DapSession& s, api::Variable& v, const std::string& e
     return c;
   bool can_have_ref = false;
   switch (v.kind) {
+    case kind::Uint:
+    case kind::Uint + 1:
+    case kind::Uint + 2:
+    case kind::Uint + 3:
+    case kind::Uint + 4:
+    case kind::Uintptr: {
+      // Delve shows unsigned values in decimal and hex ("4837184 = 0x49cf40"); the value
+      // it parses is the decimal text (0 when it is not one).
+      std::uint64_t n = 0;
+      for (char ch : v.value) {
+        if (ch < '0' || ch > '9') {
+          n = 0;
+          break;
+        }
+        n = n * 10 + static_cast<std::uint64_t>(ch - '0');
+      }
+      c.value += " = " + hex(n);
+      break;
+    }
     case kind::UnsafePointer:
       break;
     case kind::Ptr:

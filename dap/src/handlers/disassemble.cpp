@@ -26,8 +26,10 @@ std::string hex(std::uint64_t x) {
   return buf;
 }
 
+// go-dap's DisassembledInstruction has a Source by value: every slot carries a location,
+// empty unless the slot starts a line.
 json::object invalid(const std::string& address) {
-  return json::object{{"address", address}, {"instruction", kInvalid}};
+  return json::object{{"address", address}, {"instruction", kInvalid}, {"location", json::object{}}};
 }
 
 // The function around `pc` as [entry, end), or nullopt outside every function.
@@ -120,7 +122,8 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
       std::snprintf(buf, sizeof buf, "%02x", static_cast<unsigned>(b));
       bytes += buf;
     }
-    json::object o{{"address", hex(in.loc.pc)}, {"instruction", in.text}};
+    json::object o{
+        {"address", hex(in.loc.pc)}, {"instruction", in.text}, {"location", json::object{}}};
     if (!bytes.empty())
       o["instructionBytes"] = bytes;
     if (in.loc.file != last_file || in.loc.line != last_line) {
