@@ -36,3 +36,13 @@ std::vector<std::string> get_strings(const json::object& a, std::string_view key
 std::string json_kind(const json::value& v);
 
 }  // namespace goscope::dap::args
+
+namespace goscope::dap {
+/// Go's strconv.ParseInt(s, 0, 64) (`is_signed`) or ParseUint(s, 0, 64): base from the
+/// prefix (0x, 0o, 0b, 0), underscores only after a prefix. Throws std::runtime_error with
+/// Go's text ("strconv.ParseInt: parsing \"x\": invalid syntax", "... value out of range").
+std::uint64_t parse_go_integer(const std::string& s, bool is_signed);
+inline std::uint64_t parse_go_int(const std::string& s) {
+  return parse_go_integer(s, true);
+}
+}  // namespace goscope::dap

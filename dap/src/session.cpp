@@ -2,10 +2,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
-#include <ctime>
 
 #include "dap/codec.hpp"
+#include "log/log.hpp"
 
 #include "errors.hpp"
 #include "handlers/handler.hpp"
@@ -20,21 +21,8 @@ constexpr int kFirstHandle = 1000;
 
 }  // namespace
 
-DapSession::DapSession(Transport& out, std::FILE* log) : out_(out), log_(log) {}
-
-void DapSession::trace(std::string_view dir, std::string_view msg) {
-  if (log_ == nullptr)
-    return;
-  // dlv's layout: "<time> debug layer=dap [<- from client]{...}".
-  char stamp[32];
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::fprintf(log_, "%s debug layer=dap [%.*s]%.*s\n", stamp, static_cast<int>(dir.size()),
-               dir.data(), static_cast<int>(msg.size()), msg.data());
-  std::fflush(log_);
-}
+DapSession::DapSession(std::shared_ptr<Transport> out, ProtocolConfig cfg)
+    : out_(std::move(out)), cfg_(std::move(cfg)) {}
 
 DapSession::~DapSession() {
   shutdown_debugger();
@@ -43,13 +31,18 @@ DapSession::~DapSession() {
 // ------------------------------------------------------------------ queue
 
 void DapSession::push(Item item, bool bounded) {
-  std::unique_lock lk(mu_);
-  if (bounded) {
-    space_cv_.wait(lk, [&] { return pending_messages_ < kMaxQueuedMessages; });
-    ++pending_messages_;
+  bool full = false;
+  {
+    std::lock_guard lk(mu_);
+    if (bounded)
+      full = ++pending_messages_ == kMaxQueuedMessages;
+    queue_.push_back(std::move(item));
+    cv_.notify_one();
   }
-  queue_.push_back(std::move(item));
-  cv_.notify_one();
+  // The queue is full: the client's next requests wait in the kernel's buffers (and then
+  // in the client) until the session has caught up; run() resumes reading.
+  if (full)
+    out_->hold_reading();
 }
 
 void DapSession::post_message(std::string body) {
@@ -74,8 +67,8 @@ void DapSession::run() {
       item = std::move(queue_.front());
       queue_.pop_front();
       if (std::holds_alternative<std::string>(item) || std::holds_alternative<BadHeader>(item)) {
-        --pending_messages_;
-        space_cv_.notify_one();
+        if (pending_messages_-- == kMaxQueuedMessages)
+          out_->resume_reading();
       }
     }
     if (auto* body = std::get_if<std::string>(&item)) {
@@ -105,6 +98,7 @@ void DapSession::run() {
       break;
   }
   shutdown_debugger();
+  out_->close();
 }
 
 // ------------------------------------------------------------------ writing
@@ -115,8 +109,8 @@ void DapSession::write(const json::object& msg) {
   // dlv 1.20.2 sends seq 0 everywhere; newer Delve numbers its messages, as the spec asks.
   m["seq"] = ++out_seq_;
   const auto text = json::serialize(m);
-  trace("-> to client", text);
-  out_.write_all(encode_frame(text));
+  log::dap_to_client(text);
+  out_->send(encode_frame(text));
 }
 
 void DapSession::send_event(std::string_view event, std::optional<json::object> body) {
@@ -153,7 +147,7 @@ void DapSession::send_response(const json::object& req, bool success,
 // ------------------------------------------------------------------ dispatch
 
 void DapSession::handle_message(const std::string& body) {
-  trace("<- from client", body);
+  log::dap_from_client(body);
   json::error_code ec;
   auto v = json::parse(body, ec);
   if (ec || !v.is_object()) {
@@ -274,8 +268,13 @@ void DapSession::resume(const api::DebuggerCommand& cmd) {
   last_command_ = cmd.name;
   reset_handles();
   d.command_async(cmd, {},
-                  [this, name = cmd.name](const api::DebuggerState* st, std::exception_ptr err) {
-                    // The tracer thread: only hand the result over.
+                  [w = weak_from_this(), name = cmd.name](const api::DebuggerState* st,
+                                                          std::exception_ptr err) {
+                    // The tracer thread: only hand the result over. The session may be gone
+                    // (a multi-client DAP session that disconnected while the target ran).
+                    const auto self = w.lock();
+                    if (!self)
+                      return;
                     StopNote note;
                     note.command = name;
                     if (st != nullptr) {
@@ -290,13 +289,13 @@ void DapSession::resume(const api::DebuggerCommand& cmd) {
                         note.error = "unknown error";
                       }
                     }
-                    if (quiet_halt_.load()) {
-                      std::lock_guard lk(mu_);
-                      quiet_stop_ = std::move(note);
-                      quiet_cv_.notify_all();
+                    if (self->quiet_halt_.load()) {
+                      std::lock_guard lk(self->mu_);
+                      self->quiet_stop_ = std::move(note);
+                      self->quiet_cv_.notify_all();
                       return;
                     }
-                    push(std::move(note), false);
+                    self->push(std::move(note), false);
                   });
 }
 
@@ -416,24 +415,63 @@ bool DapSession::handle_logpoints(const api::DebuggerState& st) {
   return emit_logpoints(*this, st);
 }
 
-void DapSession::shutdown_debugger() {
-  no_debug_.reset();  // kills the program if it still runs
-  if (!settings.built_binary.empty() && !dbg_) {
-    ::unlink(settings.built_binary.c_str());
-    settings.built_binary.clear();
+void DapSession::forward_output() {
+  output_sub_ = debugger().subscribe([w = weak_from_this()](const session::Event& ev) {
+    // The Debugger's output reader thread.
+    const auto* o = std::get_if<session::OutputEvent>(&ev);
+    if (o == nullptr)
+      return;
+    if (const auto self = w.lock())
+      self->send_program_output(*o);
+  });
+}
+
+void DapSession::send_program_output(const session::OutputEvent& o) {
+  // Back-pressure: while the client has not read what it was sent, the reader waits, the
+  // pipe fills and the program blocks in write(2). A closed connection is never backlogged.
+  if (out_->backlogged()) {
+    auto ready = std::make_shared<std::pair<std::mutex, std::condition_variable>>();
+    auto flag = std::make_shared<bool>(false);
+    out_->when_writable([ready, flag] {
+      std::lock_guard lk(ready->first);
+      *flag = true;
+      ready->second.notify_all();
+    });
+    std::unique_lock lk(ready->first);
+    while (!*flag && out_->backlogged()) ready->second.wait_for(lk, std::chrono::milliseconds(100));
   }
-  if (!dbg_)
+  // Newer Delve's outputMode "remote": the bytes as read, category stdout or stderr.
+  send_event("output",
+             json::object{
+                 {"category", o.stream == session::OutputEvent::Stream::out ? "stdout" : "stderr"},
+                 {"output", o.data}});
+}
+
+void DapSession::shutdown_debugger() {
+  output_sub_.reset();
+  no_debug_.reset();  // kills the program if it still runs
+  if (!owned_) {
+    // No debugger, or the headless server's: that one outlives this client (the server
+    // releases it; a disconnect that ends the server has detached it already).
+    dbg_ = nullptr;
+    running_ = false;
+    if (!settings.built_binary.empty()) {
+      ::unlink(settings.built_binary.c_str());
+      settings.built_binary.clear();
+    }
     return;
+  }
   try {
     if (running_) {
-      dbg_->request_halt();
+      owned_->request_halt();
       // The stop note may still arrive; the Debugger's destructor waits for its thread.
     }
-    dbg_->detach(settings.launched);
+    owned_->detach(settings.launched);
   } catch (const std::exception&) {
     // Already gone: nothing to undo.
   }
-  dbg_.reset();
+  dbg_ = nullptr;
+  owned_.reset();
   running_ = false;
   if (!settings.built_binary.empty()) {
     ::unlink(settings.built_binary.c_str());

@@ -1,14 +1,21 @@
 #pragma once
 // One DAP client session over one session::Debugger (Delve's service/dap Session).
 //
-// Threading: the connection's reader thread only frames bytes and queues message bodies
-// (post_*; the queue is bounded: the reader waits, which back-pressures the client). One
-// session thread, run(), takes queue items in order and runs each request's handler to
-// completion, so requests are processed one at a time as dlv does. Resuming requests call
+// Threading: the server's event loop only frames bytes and queues message bodies (post_*;
+// the queue is bounded: when it is full the connection stops reading, which back-pressures
+// the client). One session thread (a worker-pool thread in the server), run(), takes queue
+// items in order and runs each request's handler to completion, so requests are processed
+// one at a time as dlv does. Resuming requests call
 // Debugger::command_async and return; when the target stops, the Debugger's tracer thread
 // queues a stop note (it must not call back into the Debugger), and the session thread turns
 // it into events. So `pause`, `threads` and `setBreakpoints` are served while the target runs.
-// Writes to the transport are serialised by a mutex.
+// Writes to the transport are serialised by a mutex. The debuggee's output (outputMode
+// remote) is written from the Debugger's output reader, which waits while the client is
+// backlogged (the program then blocks in write(2), memory stays bounded).
+//
+// Lifetime: the session is owned by shared_ptr (its connection's handler and its run());
+// callbacks from the Debugger's threads hold a weak_ptr. run() releases the debugger before
+// it returns, so the session is never destroyed on a thread of the Debugger's own.
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <cstdint>
@@ -25,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "dap/server.hpp"
 #include "no_debug.hpp"
 #include "session/api.hpp"
 #include "session/debugger.hpp"
@@ -41,6 +49,7 @@ struct VarRef {
   api::Variable var;
   std::string expr;  ///< evaluateName prefix of its children ("" when they have none)
   bool is_scope = false;
+  bool registers = false;  ///< the Registers scope: children are registers (name, value)
   std::int64_t goid = -1;
   int frame = 0;
   int start_index = 0;  ///< index of var.children[0] after a paged reload
@@ -50,6 +59,7 @@ struct VarRef {
 struct SessionSettings {
   bool stop_on_entry = false;
   bool show_global_variables = false;
+  bool show_registers = false;
   bool hide_system_goroutines = false;
   int stack_trace_depth = 50;
   std::string built_binary;  ///< deleted when the session ends
@@ -62,15 +72,16 @@ struct ClientCaps {
   bool supports_variable_paging = false;
 };
 
-class DapSession {
+class DapSession : public std::enable_shared_from_this<DapSession> {
  public:
-  /// `log`: with --log --log-output=dap, every message both ways is traced there.
-  explicit DapSession(Transport& out, std::FILE* log = nullptr);
+  /// With --log --log-output=dap every message both ways is logged (layer=dap).
+  explicit DapSession(std::shared_ptr<Transport> out, ProtocolConfig cfg = {});
   ~DapSession();
   DapSession(const DapSession&) = delete;
   DapSession& operator=(const DapSession&) = delete;
 
-  // --- the reader thread ---
+  // --- the event loop (any thread) ---
+  /// Queues a request; when the queue is full the transport is told to stop reading.
   void post_message(std::string body);
   void post_bad_header(std::string why);
   /// End of the client's stream (or an unrecoverable framing error).
@@ -91,7 +102,21 @@ class DapSession {
   bool has_debugger() const { return dbg_ != nullptr; }
   /// The debugger; throws "debugger is nil" (dlv's text) before launch/attach.
   session::Debugger& debugger();
-  void set_debugger(std::unique_ptr<session::Debugger> d) { dbg_ = std::move(d); }
+  /// launch / attach local: the session's own debugger, released when the session ends.
+  void set_debugger(std::unique_ptr<session::Debugger> d) {
+    owned_ = std::move(d);
+    dbg_ = owned_.get();
+  }
+  /// Headless: the server's debugger (nullptr for `goscope dap`); attach remote binds it.
+  session::Debugger* server_debugger() const { return cfg_.debugger; }
+  void bind_server_debugger() { dbg_ = cfg_.debugger; }
+  const ProtocolConfig& config() const { return cfg_; }
+  /// The transport, for the headless disconnect (close only this client, or stop all).
+  Transport& transport() { return *out_; }
+  /// Sends the debuggee's stdout and stderr as `output` events (outputMode remote).
+  void forward_output();
+  /// Marks the target as running (attach remote finds it so, or stopped).
+  void set_running(bool r) { running_ = r; }
 
   /// Resumes with `cmd` (continue, next, step, stepOut, stepInstruction); the stop arrives
   /// later as events.
@@ -138,6 +163,10 @@ class DapSession {
   /// (key: the requested line, or the function name) -> breakpoint id.
   std::map<std::string, std::map<std::string, int>> source_bps;
   std::map<std::string, int> function_bps;
+  /// setInstructionBreakpoints' ids (instructionReference -> id); their stops say
+  /// "instruction breakpoint".
+  std::map<std::string, int> instruction_bps;
+  std::set<int> instruction_bp_ids;
 
  private:
   struct StopNote {
@@ -162,20 +191,20 @@ class DapSession {
   bool handle_logpoints(const api::DebuggerState& st);
   void reset_handles();
   void shutdown_debugger();
+  void send_program_output(const session::OutputEvent& o);
 
-  void trace(std::string_view dir, std::string_view msg);
-
-  Transport& out_;
-  std::FILE* log_ = nullptr;
+  std::shared_ptr<Transport> out_;
+  ProtocolConfig cfg_;
   std::mutex write_mu_;
   std::int64_t out_seq_ = 0;  ///< guarded by write_mu_
   std::mutex mu_;
   std::condition_variable cv_;
-  std::condition_variable space_cv_;
   std::deque<Item> queue_;
   std::size_t pending_messages_ = 0;
 
-  std::unique_ptr<session::Debugger> dbg_;
+  std::unique_ptr<session::Debugger> owned_;
+  session::Debugger* dbg_ = nullptr;
+  session::Subscription output_sub_;
   std::unique_ptr<NoDebugProcess> no_debug_;
   std::atomic<bool> running_{false};
   bool exited_ = false;

@@ -1,19 +1,30 @@
 #pragma once
-// The byte stream one DAP client talks over. The session writes framed messages through it
-// from two threads (the request loop and stop notifications), so write() is serialised.
-#include <string_view>
+// Where one DAP session's messages go: the client's connection (a net::Connection in the
+// server, protocol.cpp) or a fake in the unit tests. Every member may be called from any
+// thread and never blocks.
+#include <functional>
+#include <string>
 
 namespace goscope::dap {
 
 class Transport {
  public:
   virtual ~Transport() = default;
-  /// Reads some bytes into buf; returns 0 at end of stream or on error.
-  virtual std::size_t read_some(char* buf, std::size_t len) = 0;
-  /// Writes all of `bytes` (one framed message); false once the peer is gone.
-  virtual bool write_all(std::string_view bytes) = 0;
-  /// Shuts the stream down both ways: a blocked read_some returns 0.
-  virtual void shutdown() = 0;
+  /// Queues one framed message; dropped once the connection is closed.
+  virtual void send(std::string framed) = 0;
+  /// True while the client has more unsent output than the connection's bound: producers
+  /// that may wait (the debuggee's output) wait for when_writable().
+  virtual bool backlogged() const { return false; }
+  /// Runs `fn` (on some other thread) once the output is under the bound again.
+  virtual void when_writable(std::function<void()> fn) { fn(); }
+  /// Stops reading the client's requests / reads again (counted): the session's queue of
+  /// requests is full / has room.
+  virtual void hold_reading() {}
+  virtual void resume_reading() {}
+  /// Closes the connection once what was sent is written.
+  virtual void close() {}
+  /// Closes at once and stops the whole server (headless disconnect with terminateDebuggee).
+  virtual void stop_server() { close(); }
 };
 
 }  // namespace goscope::dap

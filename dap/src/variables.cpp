@@ -1,5 +1,6 @@
 #include "variables.hpp"
 
+#include <cctype>
 #include <cstdio>
 
 #include "session/value_text.hpp"
@@ -79,6 +80,25 @@ Converted convert_variable(DapSession& s, api::Variable& v, const std::string& e
     return c;
   bool can_have_ref = false;
   switch (v.kind) {
+    case kind::Uint:
+    case kind::Uint + 1:
+    case kind::Uint + 2:
+    case kind::Uint + 3:
+    case kind::Uint + 4:
+    case kind::Uintptr: {
+      // Delve shows unsigned values in decimal and hex ("4837184 = 0x49cf40"); the value
+      // it parses is the decimal text (0 when it is not one).
+      std::uint64_t n = 0;
+      for (char ch : v.value) {
+        if (ch < '0' || ch > '9') {
+          n = 0;
+          break;
+        }
+        n = n * 10 + static_cast<std::uint64_t>(ch - '0');
+      }
+      c.value += " = " + hex(n);
+      break;
+    }
     case kind::UnsafePointer:
       break;
     case kind::Ptr:
@@ -217,6 +237,29 @@ json::array children_of(DapSession& s, VarRef& ref, const std::string& filter, i
   json::array out;
   auto& v = ref.var;
   const auto& expr = ref.expr;
+  if (ref.registers) {
+    // Delve: names lower case, right-aligned to 6; evaluateName the register's
+    // pseudo-variable (_RAX); the value unquoted; a constant's type (reflect.Kind of
+    // proc.VariableConstant, which Go prints as "int16").
+    for (const auto& c : v.children) {
+      std::string name;
+      std::string upper;
+      for (char ch : c.name) {
+        name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        upper += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      }
+      if (name.size() < 6)
+        name.insert(0, 6 - name.size(), ' ');
+      json::object o{{"name", name}, {"value", c.value}};
+      if (s.client.supports_variable_type)
+        o["type"] = "int16";
+      o["presentationHint"] = json::object{};
+      o["evaluateName"] = "_" + upper;
+      o["variablesReference"] = 0;
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
   const auto type_of = [](const api::Variable& c) { return c.type; };
   const bool indexed_kind = v.kind == kind::Slice || v.kind == kind::Array || v.kind == kind::Map;
   if (filter == "indexed" && indexed_kind && !ref.is_scope)

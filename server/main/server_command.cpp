@@ -125,6 +125,81 @@ std::string package_dir(const std::vector<std::string>& packages) {
   return rc == 0 && !out.empty() && out.find('\n') == std::string::npos ? out : ".";
 }
 
+// dlv dap (cmd/dlv dapCmd): one client, which launches or attaches; the server exits when
+// its session ends. Listener, connection and shutdown are server/net's, the readiness line
+// and the message log server/log's (--log-dest: VS Code Go's fd 3).
+int run_dap_command(const ServerOptions& o) {
+  if (const auto err = log::setup(o.log, o.log_output, o.log_dest); !err.empty()) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  struct CloseLog {
+    ~CloseLog() { log::close(); }
+  } close_log;
+  // dlv's warnings for the flags that belong to the launch request.
+  if (o.headless_given)
+    std::fputs("Warning: dap mode is always headless\n", stderr);
+  if (o.accept_multiclient)
+    std::fputs("Warning: accept-multiclient mode not supported with dap\n", stderr);
+  if (!o.init.empty())
+    std::fputs("Warning: init file ignored with dap\n", stderr);
+  if (o.continue_after_start)
+    std::fputs("Warning: continue ignored with dap; specify via launch/attach request instead\n",
+               stderr);
+  if (o.backend != "default")
+    std::fputs("Warning: backend ignored with dap; specify via launch/attach request instead\n",
+               stderr);
+  if (!o.build_flags.empty())
+    std::fputs("Warning: build flags ignored with dap; specify via launch/attach request instead\n",
+               stderr);
+  if (!o.wd.empty())
+    std::fputs("Warning: working directory ignored with dap: specify via launch request instead\n",
+               stderr);
+  if (!o.args.empty())
+    std::fputs(
+        "Warning: program flags ignored with dap; specify via launch/attach request instead\n",
+        stderr);
+
+  net::ServerConfig scfg;
+  scfg.listen = o.listen;
+  scfg.accept_multiclient = false;  // one connection, one session
+  scfg.only_same_user = o.only_same_user;
+  scfg.log_layer = "dap";
+  net::Server server(scfg);
+  std::string addr;
+  if (!o.client_addr.empty()) {
+    try {
+      server.dial(o.client_addr);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "Failed to connect to the DAP client: %s\n", e.what());
+      return 1;
+    }
+    log::debug(log::Layer::dap, "DAP server for a predetermined client");
+  } else {
+    try {
+      addr = server.listen();
+    } catch (const std::exception& e) {
+      std::printf("couldn't start listener: %s\n", e.what());
+      return 1;
+    }
+    log::write_listening_message("DAP", addr, is_loopback_addr(addr));
+    server.warn_if_remote(stderr);
+  }
+  log::debug(log::Layer::dap, "DAP server pid = " + std::to_string(::getpid()));
+  signal(SIGPIPE, SIG_IGN);
+  dap::ProtocolConfig dcfg;
+  dcfg.address = addr;
+  net::Protocol p = dap::dap_protocol(dcfg);
+  // dlv dap does not sniff: whatever the client sends is DAP (and an error if it is not).
+  p.sniff = [](std::string_view) { return net::Sniff::match; };
+  server.add_protocol(std::move(p));
+  // The session releases its own target (kills what it launched, detaches from what it
+  // attached to, deletes a built binary) when it ends, which the server's shutdown causes
+  // by closing its connection.
+  server.run({});
+  return 0;
+}
+
 }  // namespace
 
 int run_server_command(const Command& cmd) {
@@ -151,23 +226,8 @@ int run_server_command(const Command& cmd) {
       log_flags.push_back("--log-dest=" + o.log_dest);
     return run_dlv_client(dlv, o.target, o.init, log_flags);
   }
-  if (cmd.verb == Verb::dap) {
-    // dlv dap: one client, one session (dap/). Its readiness line and message log go to
-    // --log-dest itself (VS Code Go's fd 3).
-    dap::DapOptions d;
-    d.listen = o.listen;
-    d.client_addr = o.client_addr;
-    d.log = o.log;
-    d.log_output = o.log_output;
-    d.log_dest = o.log_dest;
-    d.only_same_user = o.only_same_user;
-    try {
-      return dap::run_dap(d);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "Error: %s\n", e.what());
-      return 1;
-    }
-  }
+  if (cmd.verb == Verb::dap)
+    return run_dap_command(o);
   if (const auto err = log::setup(o.log, o.log_output, o.log_dest); !err.empty()) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return 1;
@@ -342,8 +402,14 @@ int run_server_command(const Command& cmd) {
       }
     });
   }
-  // One port, every protocol: the first bytes decide (Delve: 'C' is DAP). JSON-RPC
-  // matches anything, so it is registered last.
+  // One port, every protocol: the first bytes decide (Delve: 'C' is DAP, whose clients
+  // attach to this debugger in mode `remote`). JSON-RPC matches anything, so it is
+  // registered last.
+  dap::ProtocolConfig dap_cfg;
+  dap_cfg.address = addr;
+  dap_cfg.debugger = dbg.get();
+  dap_cfg.accept_multiclient = o.accept_multiclient;
+  server.add_protocol(dap::dap_protocol(dap_cfg));
   server.add_protocol(rpc::json_rpc_protocol(*dbg, {o.accept_multiclient, GOSCOPE_VERSION}));
   // Delve's ServerImpl.Stop: a launched target is killed, an attached one left running
   // without traps (halting a running command first).

@@ -1,6 +1,9 @@
-// setBreakpoints, setFunctionBreakpoints, setExceptionBreakpoints (dap.md §10). Each
-// request replaces its whole set; a breakpoint that stays keeps its id and is amended.
+// setBreakpoints, setFunctionBreakpoints, setInstructionBreakpoints, setExceptionBreakpoints
+// (dap.md §10). Each request replaces its whole set; a breakpoint that stays keeps its id and
+// is amended. On a multi-client headless server a breakpoint another client left at the same
+// place is taken over (amended) rather than refused.
 // Served while the target runs: halt, apply, resume (dlv's behaviour, no stopped event).
+#include <algorithm>
 #include <filesystem>
 
 #include "../args.hpp"
@@ -41,6 +44,20 @@ json::object source_of(const std::string& path) {
   return json::object{{"name", std::filesystem::path(path).filename().string()}, {"path", path}};
 }
 
+// The user breakpoint already at `req`'s place (its file and line, or its address), or 0.
+int same_place(session::Debugger& d, const api::Breakpoint& req) {
+  for (const auto& bp : d.breakpoints(false)) {
+    if (bp.id <= 0)
+      continue;
+    if (!req.file.empty() && bp.file == req.file && bp.line == req.line)
+      return bp.id;
+    if (req.addr != 0 && (bp.addr == req.addr ||
+                          std::find(bp.addrs.begin(), bp.addrs.end(), req.addr) != bp.addrs.end()))
+      return bp.id;
+  }
+  return 0;
+}
+
 // Creates or amends one breakpoint; returns its DAP form.
 json::object apply_one(DapSession& s, api::Breakpoint req, const Wanted& w,
                        std::map<std::string, int>& existing, const std::string& key,
@@ -54,15 +71,25 @@ json::object apply_one(DapSession& s, api::Breakpoint req, const Wanted& w,
     req.hit_cond = w.hit_cond;
     req.tracepoint = !w.log_message.empty();
     api::Breakpoint got;
-    if (auto it = existing.find(key); it != existing.end()) {
-      got = d.get_breakpoint(it->second, "");
+    const auto amend = [&](int id) {
+      got = d.get_breakpoint(id, "");
       got.cond = w.cond;
       got.hit_cond = w.hit_cond;
       got.tracepoint = req.tracepoint;
       d.amend_breakpoint(got);
+    };
+    if (auto it = existing.find(key); it != existing.end()) {
+      amend(it->second);
       existing.erase(it);
     } else {
-      got = d.create_breakpoint(req, loc_expr, false);
+      try {
+        got = d.create_breakpoint(req, loc_expr, false);
+      } catch (const std::exception& e) {
+        const auto other = s.server_debugger() != nullptr ? same_place(d, req) : 0;
+        if (other == 0)
+          throw;
+        amend(other);
+      }
     }
     kept[key] = got.id;
     if (!w.log_message.empty())
@@ -176,6 +203,52 @@ std::optional<json::value> set_function_breakpoints(DapSession& s, const json::o
   return json::object{{"breakpoints", std::move(out)}};
 }
 
+// Instruction breakpoints (the Disassembly view): `instructionReference` is a PC, hex or
+// decimal as Go's strconv.ParseInt(s, 0, 64) reads it; offsets are ignored, as by dlv.
+std::optional<json::value> set_instruction_breakpoints(DapSession& s, const json::object& a) {
+  auto& d = s.debugger();
+  QuietHalt halt(s);
+  std::map<std::string, int> existing = s.instruction_bps;
+  std::map<std::string, int> kept;
+  json::array out;
+  std::set<std::string> seen;
+  if (const auto* list = args::opt_array(a, "breakpoints")) {
+    for (const auto& e : *list) {
+      if (!e.is_object())
+        throw ArgumentError("cannot unmarshal " + args::json_kind(e) +
+                            " into \"breakpoints\" of type dap.InstructionBreakpoint");
+      const auto& b = e.as_object();
+      const auto ref = args::get_string(b, "instructionReference");
+      if (!seen.insert(ref).second) {
+        out.push_back(json::object{{"verified", false}, {"message", "breakpoint already exists"}});
+        continue;
+      }
+      std::uint64_t addr = 0;
+      try {
+        addr = parse_go_int(ref);
+      } catch (const std::exception& ex) {
+        out.push_back(json::object{{"verified", false}, {"message", ex.what()}});
+        continue;
+      }
+      api::Breakpoint req;
+      req.addr = addr;
+      Wanted w = wanted_of(b);
+      w.log_message.clear();  // instruction breakpoints do not log
+      out.push_back(apply_one(s, req, w, existing, ref, "", kept));
+    }
+  }
+  for (const auto& [key, id] : existing) {
+    try {
+      d.clear_breakpoint(id, "");
+    } catch (const std::exception&) {
+    }
+    s.instruction_bp_ids.erase(id);
+  }
+  s.instruction_bps = kept;
+  for (const auto& [key, id] : kept) s.instruction_bp_ids.insert(id);
+  return json::object{{"breakpoints", std::move(out)}};
+}
+
 std::optional<json::value> set_exception_breakpoints(DapSession&, const json::object&) {
   // dlv 1.20.2: panics and fatal throws always stop; the request is a no-op.
   return json::object{};
@@ -195,6 +268,12 @@ extern const HandlerSpec kSetFunctionBreakpointsHandler{"setFunctionBreakpoints"
                                                         false,
                                                         false,
                                                         &set_function_breakpoints};
+extern const HandlerSpec kSetInstructionBreakpointsHandler{"setInstructionBreakpoints",
+                                                           error_id::unable_to_set_breakpoints,
+                                                           "Unable to set or clear breakpoints",
+                                                           false,
+                                                           false,
+                                                           &set_instruction_breakpoints};
 extern const HandlerSpec kSetExceptionBreakpointsHandler{"setExceptionBreakpoints",
                                                          error_id::unable_to_set_breakpoints,
                                                          "Unable to set or clear breakpoints",

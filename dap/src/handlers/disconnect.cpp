@@ -14,6 +14,25 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
   const bool terminate = args::get_bool(a, "terminateDebuggee");
   s.end_session();
   s.after_response([&s] { s.send_event("terminated", json::object{}); });
+  const bool headless = s.server_debugger() != nullptr;
+  if (headless && s.config().accept_multiclient && !terminate && s.has_debugger()) {
+    // A multi-client server: only this client goes; the target stays exactly as it is,
+    // halted or running (Delve's onDisconnectRequest). The next client, DAP or JSON-RPC,
+    // finds it so.
+    std::string status = "halted";
+    try {
+      const auto st = s.debugger().state(true);
+      if (s.running() || st.running)
+        status = "running";
+      else if (st.exited)
+        status = "exited";
+    } catch (const std::exception&) {
+      status = "exited";
+    }
+    s.send_output("console", "Closing client session, but leaving multi-client DAP server at " +
+                                 s.config().address + " with debuggee " + status + "\n");
+    return std::nullopt;
+  }
   if (auto* p = s.no_debug()) {
     if (!s.exited()) {
       s.send_output("console", "Terminating process " + std::to_string(p->pid()) + "\n");
@@ -45,6 +64,10 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
   } catch (const std::exception& e) {
     throw DapError(error_id::disconnect_error, "Error while disconnecting", e.what());
   }
+  // A headless server ends with this session (Delve's triggerServerStop): without
+  // --accept-multiclient the single client's leaving stops it; with it, stop it here.
+  if (headless && s.config().accept_multiclient)
+    s.after_response([&s] { s.transport().stop_server(); });
   return std::nullopt;
 }
 

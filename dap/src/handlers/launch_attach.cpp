@@ -22,6 +22,7 @@ namespace {
 void read_common(DapSession& s, const json::object& a) {
   s.settings.stop_on_entry = args::get_bool(a, "stopOnEntry");
   s.settings.show_global_variables = args::get_bool(a, "showGlobalVariables");
+  s.settings.show_registers = args::get_bool(a, "showRegisters");
   s.settings.hide_system_goroutines = args::get_bool(a, "hideSystemGoroutines");
   const auto depth = args::get_int(a, "stackTraceDepth", 50);
   s.settings.stack_trace_depth = depth > 0 ? static_cast<int>(depth) : 50;
@@ -58,12 +59,17 @@ std::vector<std::string> split_flags(const std::string& s) {
   return out;
 }
 
+// A session that has a debugger, or any session of a headless server (whose debugger exists
+// before any client connects).
+bool session_in_progress(const DapSession& s) {
+  return s.has_debugger() || s.server_debugger() != nullptr;
+}
+
 std::optional<json::value> launch(DapSession& s, const json::object& a) {
-  if (s.has_debugger())
-    fail_launch(
-        "debug session already in progress - use remote attach mode to connect to a server with an "
-        "active debug session");
-  std::string mode, program, cwd, output, build_flags;
+  if (session_in_progress(s))
+    fail_launch("debug session already in progress at " + s.config().address +
+                " - use remote attach mode to connect to a server with an active debug session");
+  std::string mode, program, cwd, output, build_flags, output_mode;
   std::vector<std::string> argv;
   bool no_debug = false;
   try {
@@ -88,6 +94,7 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
       }
     }
     no_debug = args::get_bool(a, "noDebug");
+    output_mode = args::get_string(a, "outputMode");
   } catch (const ArgumentError& e) {
     fail_launch(std::string("invalid debug configuration - ") + e.what());
   }
@@ -99,6 +106,13 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
     fail_launch("invalid debug configuration - unsupported 'mode' attribute \"" + mode + "\"");
   if (program.empty())
     fail_launch("The program attribute is missing in debug configuration.");
+  // Newer Delve's outputMode (1.21.1): "remote" sends the program's stdout and stderr as
+  // `output` events; "local" (the default, and 1.20.2's only behaviour) lets it write to
+  // the server's own.
+  if (output_mode != "" && output_mode != "local" && output_mode != "remote")
+    fail_launch("invalid debug configuration - unsupported 'outputMode' attribute \"" +
+                output_mode + "\"");
+  const bool remote_output = output_mode == "remote";
   std::string binary = program;
   if (mode == "debug" || mode == "test") {
     if (output.empty())
@@ -148,6 +162,7 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
   cfg.executable = binary;
   cfg.args = argv;
   cfg.working_dir = cwd;
+  cfg.capture_output = remote_output;
   try {
     s.set_debugger(std::make_unique<session::Debugger>(cfg));
   } catch (const std::exception& e) {
@@ -158,6 +173,39 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
     fail_launch(e.what());
   }
   s.settings.launched = true;
+  if (remote_output)
+    s.forward_output();
+  s.send_event("initialized");
+  return std::nullopt;
+}
+
+// attach mode remote, on a headless server (dap.md §1.2): halt the server's target for the
+// configuration sequence (configurationDone resumes it unless stopOnEntry).
+std::optional<json::value> attach_remote(DapSession& s) {
+  auto* d = s.server_debugger();
+  if (d == nullptr)
+    throw DapError(error_id::failed_to_attach, "Failed to attach", "no debugger found", true);
+  try {
+    const auto st = d->state(true);
+    if (st.running) {
+      // Whoever runs it (a JSON-RPC client, a previous DAP client that left it running)
+      // gets its stop; state() waits for it.
+      d->request_halt();
+    }
+    d->state(false);
+  } catch (const std::exception& e) {
+    // An exited target can still be inspected as dlv allows (its state says so).
+    if (std::string(e.what()).find("has exited with status") == std::string::npos)
+      throw DapError(error_id::failed_to_attach, "Failed to attach", e.what(), true);
+  }
+  s.bind_server_debugger();
+  s.set_running(false);
+  s.settings.launched = !d->attached_to_existing_process();
+  // The user may stop the debugger with the target or leave it running: with
+  // --accept-multiclient, or when the server attached to a process.
+  if (s.config().accept_multiclient || d->attached_to_existing_process())
+    s.send_event("capabilities",
+                 json::object{{"capabilities", json::object{{"supportTerminateDebuggee", true}}}});
   s.send_event("initialized");
   return std::nullopt;
 }
@@ -178,17 +226,14 @@ std::optional<json::value> attach(DapSession& s, const json::object& a) {
   if (mode.empty())
     mode = "local";
   if (mode == "remote")
-    fail(
-        "invalid debug configuration - remote attach is served by a headless server (goscope "
-        "exec|debug|attach --headless)");
+    return attach_remote(s);
   if (mode != "local")
     fail("invalid debug configuration - unsupported 'mode' attribute \"" + mode + "\"");
+  if (session_in_progress(s))
+    fail("debug session already in progress at " + s.config().address +
+         " - use remote mode to connect to a server with an active debug session");
   if (pid == 0)
     fail("The 'processId' attribute is missing in debug configuration");
-  if (s.has_debugger())
-    fail(
-        "debug session already in progress - use remote attach mode to connect to a server with an "
-        "active debug session");
   session::DebuggerConfig cfg;
   cfg.attach_pid = static_cast<pid_t>(pid);
   try {

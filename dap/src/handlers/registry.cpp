@@ -9,10 +9,11 @@
 namespace goscope::dap {
 
 extern const HandlerSpec kInitializeHandler, kLaunchHandler, kAttachHandler, kSetBreakpointsHandler,
-    kSetFunctionBreakpointsHandler, kSetExceptionBreakpointsHandler, kConfigurationDoneHandler,
-    kContinueHandler, kNextHandler, kStepInHandler, kStepOutHandler, kPauseHandler, kThreadsHandler,
-    kStackTraceHandler, kScopesHandler, kVariablesHandler, kEvaluateHandler, kSetVariableHandler,
-    kExceptionInfoHandler, kDisconnectHandler;
+    kSetFunctionBreakpointsHandler, kSetInstructionBreakpointsHandler,
+    kSetExceptionBreakpointsHandler, kConfigurationDoneHandler, kContinueHandler, kNextHandler,
+    kStepInHandler, kStepOutHandler, kPauseHandler, kThreadsHandler, kStackTraceHandler,
+    kScopesHandler, kVariablesHandler, kEvaluateHandler, kSetVariableHandler, kExceptionInfoHandler,
+    kDisconnectHandler, kDisassembleHandler;
 
 namespace {
 
@@ -36,9 +37,6 @@ const HandlerSpec kRefused[] = {
     GOSCOPE_DAP_REFUSED("cancel", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("stepBack", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("reverseContinue", error_id::not_yet_implemented, "Not yet implemented"),
-    GOSCOPE_DAP_REFUSED("setInstructionBreakpoints", error_id::not_yet_implemented,
-                        "Not yet implemented"),
-    GOSCOPE_DAP_REFUSED("disassemble", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("source", error_id::unsupported_command, "Unsupported command"),
     GOSCOPE_DAP_REFUSED("modules", error_id::unsupported_command, "Unsupported command"),
     GOSCOPE_DAP_REFUSED("completions", error_id::unsupported_command, "Unsupported command"),
@@ -59,12 +57,13 @@ const HandlerSpec kRefused[] = {
 }  // namespace
 
 const HandlerSpec* find_handler(std::string_view command) {
-  static const std::array<const HandlerSpec*, 20> handlers = {
+  static const std::array<const HandlerSpec*, 22> handlers = {
       &kInitializeHandler,
       &kLaunchHandler,
       &kAttachHandler,
       &kSetBreakpointsHandler,
       &kSetFunctionBreakpointsHandler,
+      &kSetInstructionBreakpointsHandler,
       &kSetExceptionBreakpointsHandler,
       &kConfigurationDoneHandler,
       &kContinueHandler,
@@ -80,6 +79,7 @@ const HandlerSpec* find_handler(std::string_view command) {
       &kSetVariableHandler,
       &kExceptionInfoHandler,
       &kDisconnectHandler,
+      &kDisassembleHandler,
   };
   for (const auto* h : handlers) {
     if (h->command == command)

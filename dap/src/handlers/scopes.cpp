@@ -1,5 +1,5 @@
-// scopes: Locals (arguments then locals), and Globals of the frame's package with
-// showGlobalVariables (dap.md §8.1).
+// scopes: Locals (arguments then locals), Globals of the frame's package with
+// showGlobalVariables, the frame's Registers with showRegisters (dap.md §8.1).
 #include "../args.hpp"
 #include "../errors.hpp"
 #include "../session.hpp"
@@ -85,6 +85,31 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
     // Globals are named by their qualified name in expressions.
     ref.expr = pkg;
     scopes.push_back(json::object{{"name", "Globals (package " + pkg + ")"},
+                                  {"variablesReference", s.new_var_ref(std::move(ref))},
+                                  {"expensive", false},
+                                  {"source", json::object{}}});
+  }
+  if (s.settings.show_registers) {
+    // The frame's registers (Delve's ScopeRegisters), general purpose only.
+    std::vector<api::Register> regs;
+    try {
+      regs = d.registers(0, false, scope);
+    } catch (const std::exception& e) {
+      throw DapError(error_id::unable_to_list_registers, "Unable to list registers", e.what());
+    }
+    VarRef ref;
+    ref.is_scope = true;
+    ref.registers = true;
+    ref.goid = frame->first;
+    ref.frame = frame->second;
+    ref.var.name = "Registers";
+    for (auto& r : regs) {
+      api::Variable v;
+      v.name = std::move(r.name);
+      v.value = std::move(r.value);
+      ref.var.children.push_back(std::move(v));
+    }
+    scopes.push_back(json::object{{"name", "Registers"},
                                   {"variablesReference", s.new_var_ref(std::move(ref))},
                                   {"expensive", false},
                                   {"source", json::object{}}});

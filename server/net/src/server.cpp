@@ -10,9 +10,11 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <unordered_set>
 
 #include "net/listen.hpp"
@@ -52,6 +54,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   bool finished = false;
   /// Event-loop thread only.
   std::unordered_set<std::shared_ptr<ConnImpl>> conns;
+  /// dial(): the one connection run() serves instead of accepting.
+  std::optional<tcp::socket> dialed;
 
   bool post(std::function<void()> fn) {
     std::lock_guard lock(post_mu);
@@ -73,6 +77,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   void accept_next();
+  void serve(tcp::socket s, const std::string& peer_text);
   void closed(const std::shared_ptr<ConnImpl>& c);
 };
 
@@ -317,16 +322,20 @@ void Server::Impl::accept_next() {
         return;
       }
     }
-    boost::system::error_code oec;
-    s.set_option(tcp::no_delay(true), oec);  // replies are small and awaited
-    auto conn = std::make_shared<ConnImpl>(self, std::move(s), peer_text);
-    self->conns.insert(conn);
-    self->open_conns = self->conns.size();
-    conn->start();
+    self->serve(std::move(s), peer_text);
     // Without --accept-multiclient Delve serves exactly one connection.
     if (self->cfg.accept_multiclient)
       self->accept_next();
   });
+}
+
+void Server::Impl::serve(tcp::socket s, const std::string& peer_text) {
+  boost::system::error_code oec;
+  s.set_option(tcp::no_delay(true), oec);  // replies are small and awaited
+  auto conn = std::make_shared<ConnImpl>(shared_from_this(), std::move(s), peer_text);
+  conns.insert(conn);
+  open_conns = conns.size();
+  conn->start();
 }
 
 void Server::Impl::closed(const std::shared_ptr<ConnImpl>& c) {
@@ -414,6 +423,25 @@ std::string Server::listen() {
   return impl_->bound;
 }
 
+void Server::dial(const std::string& addr) {
+  const ListenSpec spec = parse_listen(addr);
+  const std::string host = spec.host.empty() ? "127.0.0.1" : spec.host;
+  boost::system::error_code ec;
+  tcp::resolver resolver(impl_->io);
+  const auto results = resolver.resolve(host, std::to_string(spec.port), ec);
+  if (ec || results.empty())
+    throw ListenError("dial tcp: lookup " + host + ": no such host");
+  tcp::socket sock(impl_->io);
+  asio::connect(sock, results, ec);
+  if (ec) {
+    std::string why = ec.message();  // Go's words are lower case ("connection refused")
+    if (!why.empty())
+      why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+    throw ListenError("dial tcp " + format_address(host, spec.port) + ": connect: " + why);
+  }
+  impl_->dialed.emplace(std::move(sock));
+}
+
 void Server::warn_if_remote(std::FILE* to) const {
   if (!impl_->bound.empty() && !is_loopback_ip(impl_->bound_ip))
     warn_remote_listener(to, impl_->cfg.log_layer, impl_->bound);
@@ -425,8 +453,16 @@ void Server::run(const std::function<void()>& release_target) {
     if (!ec)
       impl->stop();
   });
-  if (!im.stopping)
+  if (im.dialed) {
+    // dial(): that connection is the only one; nothing is accepted.
+    boost::system::error_code pec;
+    const auto peer = im.dialed->remote_endpoint(pec);
+    im.serve(std::move(*im.dialed),
+             pec ? std::string("?") : format_address(peer.address().to_string(), peer.port()));
+    im.dialed.reset();
+  } else if (!im.stopping) {
     im.accept_next();
+  }
   im.io.run();
 
   // Delve's ServerImpl.Stop: stop accepting, release the target (requests waiting for it

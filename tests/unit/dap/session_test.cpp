@@ -17,8 +17,7 @@ namespace {
 
 class FakeTransport : public Transport {
  public:
-  std::size_t read_some(char*, std::size_t) override { return 0; }
-  bool write_all(std::string_view bytes) override {
+  void send(std::string bytes) override {
     reader.feed(bytes);
     for (;;) {
       auto r = reader.next();
@@ -26,22 +25,20 @@ class FakeTransport : public Transport {
         break;
       out.push_back(json::parse(r.body).as_object());
     }
-    return true;
   }
-  void shutdown() override {}
   FrameReader reader;
   std::vector<json::object> out;
 };
 
 std::vector<json::object> serve(const std::vector<std::string>& bodies) {
-  FakeTransport t;
+  auto t = std::make_shared<FakeTransport>();
   {
-    DapSession s(t);
-    for (const auto& b : bodies) s.post_message(b);
-    s.post_eof();
-    s.run();
+    auto s = std::make_shared<DapSession>(t);
+    for (const auto& b : bodies) s->post_message(b);
+    s->post_eof();
+    s->run();
   }
-  return t.out;
+  return t->out;
 }
 
 std::string format_of(const json::object& r) {

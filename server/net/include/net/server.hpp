@@ -112,6 +112,10 @@ class Server {
   /// Binds as dlv does and listens; returns the bound address as dlv prints it
   /// ("127.0.0.1:41227", "[::]:2345"). Throws ListenError.
   std::string listen();
+  /// Instead of listen(): connects to a client that is already listening at `addr`
+  /// ("host:port"), which run() serves as the server's single connection (dlv dap
+  /// --client-addr). Throws ListenError with Go's dial error text.
+  void dial(const std::string& addr);
   /// dlv's warning (and a line naming the address) when the bound address is not loopback;
   /// dlv prints it after its "listening at" line.
   void warn_if_remote(std::FILE* to) const;
