@@ -107,7 +107,6 @@ void DebugInfo::Impl::load_cu_lines(Dwarf_Die cu_die, Dwarf_Off cu_off, unsigned
   if (dwarf_srclines_from_linecontext(ctx.get(), &line_buf, &count, &err) != DW_DLV_OK) {
     fail(err, "dwarf_srclines_from_linecontext");
   }
-  rows.reserve(rows.size() + static_cast<std::size_t>(count));
   const std::size_t first_row = rows.size();
   for (Dwarf_Signed i = 0; i < count; ++i) {
     Dwarf_Line l = line_buf[i];
