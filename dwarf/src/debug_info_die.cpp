@@ -3,7 +3,12 @@
 #include "debug_info_impl.hpp"
 
 #include <elf.h>
+
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "dwarf/elf_file.hpp"
 #include "dwarf/error.hpp"
@@ -49,6 +54,7 @@ int DebugInfo::Impl::load_section(void* obj, Dwarf_Half index, Dwarf_Small** dat
 }
 
 void DebugInfo::Impl::open(const ElfFile& elf) {
+  std::vector<std::string> names;
   for (const std::string& name : elf.section_names()) {
     std::string canonical;
     if (name.starts_with(".debug_")) {
@@ -58,15 +64,36 @@ void DebugInfo::Impl::open(const ElfFile& elf) {
     } else {
       continue;
     }
-    auto data = elf.section_data(canonical);
-    if (!data || data->empty()) {
-      continue;
+    if (std::find(names.begin(), names.end(), canonical) == names.end()) {
+      names.push_back(canonical);
     }
-    if (std::any_of(sections.begin(), sections.end(),
-                    [&](const Section& s) { return s.name == canonical; })) {
-      continue;
+  }
+  // Decompress on every core: zlib is a good part of a big binary's load.
+  std::vector<std::optional<std::vector<std::byte>>> data(names.size());
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mu;
+  auto work = [&] {
+    try {
+      for (std::size_t i; (i = next++) < names.size();) data[i] = elf.section_copy(names[i]);
+    } catch (...) {
+      std::lock_guard lock(failure_mu);
+      if (!failure)
+        failure = std::current_exception();
     }
-    sections.push_back(Section{canonical, {data->begin(), data->end()}});
+  };
+  const unsigned workers = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 4));
+  std::vector<std::thread> pool;
+  for (unsigned w = 1; w < workers && w < names.size(); ++w) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (data[i] && !data[i]->empty()) {
+      sections.push_back(Section{names[i], std::move(*data[i])});
+    }
   }
   const bool has_info = std::any_of(sections.begin(), sections.end(),
                                     [](const Section& s) { return s.name == ".debug_info"; });

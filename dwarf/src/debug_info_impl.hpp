@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,9 @@
 namespace goscope::dwarf {
 
 class ElfFile;
+class DieReader;
+struct RawUnit;
+struct LineProgramHeader;
 
 // Go's DWARF extensions (cmd/internal/dwarf).
 inline constexpr Dwarf_Half kAtGoKind = 0x2900;
@@ -105,7 +110,13 @@ struct DebugInfo::Impl {
   std::span<const std::byte> debug_ranges;
   std::span<const std::byte> debug_loclists, debug_rnglists, debug_addr;  // DWARF 5 (C code)
   // The compile unit of each function, by DIE offset, for what is read after load.
-  std::unordered_map<std::uint64_t, CuInfo> function_cu;
+  std::vector<CuInfo> cu_infos;                                  // in .debug_info order
+  std::unordered_map<std::uint64_t, std::uint32_t> function_cu;  // -> index into cu_infos
+  /// The compile unit of the function whose DIE is at `die_offset`; nullptr if unknown.
+  const CuInfo* cu_of_function(std::uint64_t die_offset) const {
+    auto it = function_cu.find(die_offset);
+    return it == function_cu.end() ? nullptr : &cu_infos[it->second];
+  }
 
   // Lazily built state, guarded by mu (libdwarf itself is not thread-safe either).
   mutable std::mutex mu;
@@ -138,7 +149,12 @@ struct DebugInfo::Impl {
   std::vector<std::pair<Type*, const Type*>> pending_copies;
   int type_depth = 0;
 
-  explicit Impl(std::string p) : path(std::move(p)) {}
+  // The load-time reader of .debug_info (DWARF 2-4 units; libdwarf reads the rest).
+  std::unique_ptr<DieReader> reader;
+  std::span<const std::byte> debug_line;
+
+  explicit Impl(std::string p);
+  ~Impl();
 
   [[noreturn]] void fail(Dwarf_Error err, const std::string& what) const;
 
@@ -196,10 +212,39 @@ struct DebugInfo::Impl {
   std::string decl_file_name(const CuInfo& cu, std::optional<std::uint64_t> index) const;
   std::uint32_t intern_file(const char* name);
 
-  /// Reads the line table of a CU into `rows` and records its file names and the file of
-  /// its first row in `unit`.
-  void load_cu_lines(Dwarf_Die cu_die, Dwarf_Off cu_off, unsigned cu_version,
-                     std::vector<LineRow>& rows, CompileUnit& unit);
+  /// Registers the line program of a compile unit: its file names now (into `unit` and
+  /// cu_files), its rows as a part of the lazy line table, decoded on first need.
+  LineTable::Part line_part(const CuInfo& cu, std::uint64_t stmt_list, std::string_view comp_dir,
+                            CompileUnit& unit);
+  /// A compile unit's rows through libdwarf (DWARF 5 line programs).
+  std::vector<LineRow> libdwarf_rows(Dwarf_Off cu_off);
+  std::span<const std::byte> section(std::string_view name) const;
+  /// The attributes of the DIE at `off`, by the fast reader where it can.
+  DieAttrs attrs_at(Dwarf_Off off) const;
+  /// Calls `f(offset, tag)` for each child of the DIE at `off`, in order, until it returns
+  /// false.
+  void for_each_child(Dwarf_Off off, const std::function<bool(Dwarf_Off, Dwarf_Half)>& f) const;
+  /// The children of a compile unit, by the fast reader (`pos`: the first child).
+  void walk_unit(const RawUnit& u, std::uint64_t pos, const CuInfo& cu, const DieAttrs& ca,
+                 std::unordered_set<Dwarf_Off>& bare_typedefs);
+  /// The same through libdwarf (DWARF 5 units).
+  void walk_unit_libdwarf(Dwarf_Die cu_die, const CuInfo& cu, const DieAttrs& ca,
+                          std::unordered_set<Dwarf_Off>& bare_typedefs);
+  void add_type_name(std::string_view name, Dwarf_Off off, Dwarf_Half tag, bool go_kind,
+                     std::unordered_set<Dwarf_Off>& bare_typedefs);
+  /// load_function for the fast reader; `pos` is past the DIE's attributes and is moved past
+  /// its children.
+  void load_function_at(const RawUnit& u, Dwarf_Off off, std::uint64_t& pos, bool children,
+                        const DieAttrs& a, const CuInfo& cu);
+  /// The formal parameters of the DIE whose children start at `pos` (moved past them).
+  std::vector<Variable> params_at(const RawUnit& u, std::uint64_t& pos, bool children,
+                                  std::optional<Dwarf_Off> origin_off, const CuInfo& cu);
+  /// Reads every line program once, on every core, for what the index needs from rows:
+  /// each unit's first file and the line of each function's entry (Go 1.19 writes no
+  /// DW_AT_decl_line on subprograms).
+  /// Returns each part's first file (an index into `files`, kNoFile when none).
+  std::vector<std::uint32_t> scan_lines(std::vector<LineTable::Part>& parts,
+                                        const std::vector<std::uint32_t>& function_part);
   Variable make_variable(const DieAttrs& a, const CuInfo& cu);
 
   /// The formal parameters of a concrete subprogram or inlined call. With an abstract

@@ -89,8 +89,7 @@ void DebugInfo::Impl::run_pending_copies() {
 }
 
 const Type* DebugInfo::Impl::parse_type(Dwarf_Off off) {
-  DiePtr die = offdie(off);
-  const DieAttrs a = attrs(die.get());
+  const DieAttrs a = attrs_at(off);
   switch (a.tag) {
     case DW_TAG_typedef: {
       if (!a.go_kind || *a.go_kind == 0) {
@@ -187,17 +186,17 @@ const Type* DebugInfo::Impl::parse_type(Dwarf_Off off) {
     case DW_TAG_array_type: {
       Type* t = new_type(off, a);
       t->kind = GoKind::array;
-      for (DiePtr c = child(die.get()); c; c = sibling(c.get())) {
-        if (tag_of(c.get()) == DW_TAG_subrange_type) {
-          const DieAttrs sub = attrs(c.get());
-          if (sub.count) {
-            t->count = *sub.count;
-          } else if (sub.upper_bound) {
-            t->count = *sub.upper_bound + 1;
-          }
-          break;
+      for_each_child(off, [&](Dwarf_Off c, Dwarf_Half tag) {
+        if (tag != DW_TAG_subrange_type)
+          return true;
+        const DieAttrs sub = attrs_at(c);
+        if (sub.count) {
+          t->count = *sub.count;
+        } else if (sub.upper_bound) {
+          t->count = *sub.upper_bound + 1;
         }
-      }
+        return false;
+      });
       if (a.type) {
         t->elem = type_at(*a.type);
         if (t->name.empty()) {
@@ -216,11 +215,14 @@ const Type* DebugInfo::Impl::parse_type(Dwarf_Off off) {
       if (t->kind == GoKind::invalid) {
         t->kind = a.tag == DW_TAG_interface_type ? GoKind::interface : GoKind::struct_;
       }
-      for (DiePtr c = child(die.get()); c; c = sibling(c.get())) {
-        if (tag_of(c.get()) != DW_TAG_member) {
-          continue;
-        }
-        const DieAttrs m = attrs(c.get());
+      std::vector<Dwarf_Off> members;
+      for_each_child(off, [&](Dwarf_Off c, Dwarf_Half tag) {
+        if (tag == DW_TAG_member)
+          members.push_back(c);
+        return true;
+      });
+      for (Dwarf_Off c : members) {
+        const DieAttrs m = attrs_at(c);
         Field f;
         f.name = std::string(m.name);
         f.offset = m.member_offset.value_or(0);
@@ -273,8 +275,7 @@ const Type* DebugInfo::Impl::type_by_runtime_type(std::uint64_t addr) {
   if (!type_by_runtime) {
     type_by_runtime.emplace();
     for (const auto& [name, off] : type_by_name) {
-      DiePtr die = offdie(off);
-      const DieAttrs a = attrs(die.get());
+      const DieAttrs a = attrs_at(off);
       if (!a.go_runtime_type || *a.go_runtime_type == 0) {
         continue;
       }

@@ -128,8 +128,8 @@ const std::vector<Variable>& DebugInfo::Impl::locals(const Function& fn) {
     return it->second;
   }
   CuInfo cu;
-  if (auto it = function_cu.find(fn.die_offset); it != function_cu.end()) {
-    cu = it->second;
+  if (const CuInfo* known = cu_of_function(fn.die_offset)) {
+    cu = *known;
   }
   std::vector<Variable> out;
   DiePtr die = offdie(fn.die_offset);
@@ -145,8 +145,7 @@ const Variable* DebugInfo::Impl::global(std::string_view name) {
   if (auto g = globals.find(it->second); g != globals.end()) {
     return g->second.get();
   }
-  DiePtr die = offdie(it->second);
-  const DieAttrs a = attrs(die.get());
+  const DieAttrs a = attrs_at(it->second);
   if (!a.location.present) {
     return nullptr;
   }
@@ -200,12 +199,12 @@ void DebugInfo::Impl::index_inlined() {
   }
   std::vector<InlinedCall> calls;
   for (const Function& fn : functions) {
-    const auto it = function_cu.find(fn.die_offset);
-    if (it == function_cu.end() || !it->second.optimized) {
+    const CuInfo* cu = cu_of_function(fn.die_offset);
+    if (cu == nullptr || !cu->optimized) {
       continue;  // -N -l code inlines nothing
     }
     DiePtr die = offdie(fn.die_offset);
-    collect_inlined(die.get(), fn, 0, it->second, calls);
+    collect_inlined(die.get(), fn, 0, *cu, calls);
   }
   inlined = std::move(calls);
   for (const InlinedCall& call : inlined) {

@@ -124,6 +124,8 @@ struct ElfFile::Impl {
     return {image + sh.sh_offset, sh.sh_size};
   }
 
+  /// A .debug_* section by name, or its legacy .zdebug_* form (legacy_z set).
+  const Section* debug_section(std::string_view name, bool& legacy_z) const;
   const Section* find_section(std::string_view name) const {
     auto it = section_by_name.find(std::string(name));
     return it == section_by_name.end() ? nullptr : &sections[it->second];
@@ -232,13 +234,46 @@ bool ElfFile::is_pie() const {
   return impl_->ehdr.e_type == ET_DYN;
 }
 
-std::optional<std::span<const std::byte>> ElfFile::section_data(std::string_view name) const {
-  const Impl::Section* sec = impl_->find_section(name);
-  bool legacy_z = false;
+namespace {
+
+// Decompresses a SHF_COMPRESSED (zlib) or legacy .zdebug_* section; nullopt when the bytes
+// are stored as they are.
+std::optional<std::vector<std::byte>> inflate_section(std::span<const std::byte> raw,
+                                                      bool compressed, const std::string& what) {
+  if (compressed) {
+    Elf64_Chdr chdr;
+    if (raw.size() < sizeof chdr) {
+      Error::send(what + ": truncated compression header");
+    }
+    std::memcpy(&chdr, raw.data(), sizeof chdr);
+    if (chdr.ch_type != ELFCOMPRESS_ZLIB) {
+      Error::send(what + ": unsupported compression type " + std::to_string(chdr.ch_type));
+    }
+    return inflate_zlib(raw.subspan(sizeof chdr), chdr.ch_size, what);
+  }
+  // Legacy GNU .zdebug_*: "ZLIB", 8-byte big-endian size, then the zlib stream.
+  if (raw.size() < 12 || std::memcmp(raw.data(), "ZLIB", 4) != 0) {
+    return std::nullopt;  // too small to be worth compressing: stored as is
+  }
+  return inflate_zlib(raw.subspan(12), read_be64(raw.data() + 4), what);
+}
+
+}  // namespace
+
+const ElfFile::Impl::Section* ElfFile::Impl::debug_section(std::string_view name,
+                                                           bool& legacy_z) const {
+  const Section* sec = find_section(name);
+  legacy_z = false;
   if (sec == nullptr && name.starts_with(".debug_")) {
-    sec = impl_->find_section(".z" + std::string(name.substr(1)));
+    sec = find_section(".z" + std::string(name.substr(1)));
     legacy_z = sec != nullptr;
   }
+  return sec;
+}
+
+std::optional<std::span<const std::byte>> ElfFile::section_data(std::string_view name) const {
+  bool legacy_z = false;
+  const Impl::Section* sec = impl_->debug_section(name, legacy_z);
   if (sec == nullptr) {
     return std::nullopt;
   }
@@ -252,27 +287,27 @@ std::optional<std::span<const std::byte>> ElfFile::section_data(std::string_view
   if (auto it = impl_->inflated.find(sec->name); it != impl_->inflated.end()) {
     return std::span<const std::byte>(it->second);
   }
-  const std::string what = impl_->path + ": section " + sec->name;
-  std::vector<std::byte> out;
-  if (compressed) {
-    Elf64_Chdr chdr;
-    if (raw.size() < sizeof chdr) {
-      Error::send(what + ": truncated compression header");
-    }
-    std::memcpy(&chdr, raw.data(), sizeof chdr);
-    if (chdr.ch_type != ELFCOMPRESS_ZLIB) {
-      Error::send(what + ": unsupported compression type " + std::to_string(chdr.ch_type));
-    }
-    out = inflate_zlib(raw.subspan(sizeof chdr), chdr.ch_size, what);
-  } else {
-    // Legacy GNU .zdebug_*: "ZLIB", 8-byte big-endian size, then the zlib stream.
-    if (raw.size() < 12 || std::memcmp(raw.data(), "ZLIB", 4) != 0) {
-      return raw;  // too small to be worth compressing: stored as is
-    }
-    out = inflate_zlib(raw.subspan(12), read_be64(raw.data() + 4), what);
+  auto out = inflate_section(raw, compressed, impl_->path + ": section " + sec->name);
+  if (!out) {
+    return raw;
   }
-  auto [it, inserted] = impl_->inflated.emplace(sec->name, std::move(out));
+  auto [it, inserted] = impl_->inflated.emplace(sec->name, std::move(*out));
   return std::span<const std::byte>(it->second);
+}
+
+std::optional<std::vector<std::byte>> ElfFile::section_copy(std::string_view name) const {
+  bool legacy_z = false;
+  const Impl::Section* sec = impl_->debug_section(name, legacy_z);
+  if (sec == nullptr) {
+    return std::nullopt;
+  }
+  const auto raw = impl_->file_bytes(sec->shdr);
+  const bool compressed = (sec->shdr.sh_flags & SHF_COMPRESSED) != 0;
+  if (compressed || legacy_z) {
+    if (auto out = inflate_section(raw, compressed, impl_->path + ": section " + sec->name))
+      return out;
+  }
+  return std::vector<std::byte>(raw.begin(), raw.end());
 }
 
 std::optional<FileAddr> ElfFile::section_addr(std::string_view name) const {

@@ -36,6 +36,9 @@ class ElfFile {
   /// section; looking up ".debug_info" also finds ".zdebug_info". Cached; the span stays
   /// valid for the lifetime of the ElfFile.
   std::optional<std::span<const std::byte>> section_data(std::string_view name) const;
+  /// The same bytes, copied (decompressed) for the caller and not cached: what a reader
+  /// that keeps the section for itself wants. Safe to call from several threads at once.
+  std::optional<std::vector<std::byte>> section_copy(std::string_view name) const;
   /// Load address of a section (sh_addr), nullopt if absent.
   std::optional<FileAddr> section_addr(std::string_view name) const;
   /// Names of every section, in section-header order (".text", ".debug_info", ...).

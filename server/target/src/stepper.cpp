@@ -205,9 +205,7 @@ bool Stepper::start(Kind kind, const proc::Registers& regs) {
 
   if (kind != Kind::step_out) {
     const auto body = lines.prologue_end(fn->low_pc, fn->high_pc).value_or(fn->low_pc);
-    auto [first, last] = lines.rows_in(fn->low_pc, fn->high_pc);
-    for (auto i = first; i < last; ++i) {
-      const auto& row = lines.rows()[i];
+    for (const auto& row : lines.rows_in(fn->low_pc, fn->high_pc)) {
       if (!row.is_stmt || row.end_sequence || row.addr < body)
         continue;
       if (row.line == here->line && lines.files()[row.file] == here->file)

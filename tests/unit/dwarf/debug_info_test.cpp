@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -479,4 +480,40 @@ TEST_CASE("dwarf debug info: package variables in DWARF order", "[dwarf][info]")
   }
   CHECK(mains == std::vector<std::string>{"main.GlobalInt", "main.GlobalStr", "main.GlobalMap",
                                           "main.GlobalPoint"});
+}
+
+TEST_CASE("dwarf debug info: line tables are read per compile unit when first needed",
+          "[dwarf][info][lines]") {
+  // A fresh load: the shared fixture may have been asked already.
+  auto elf = ElfFile::open(fixture("basic"));
+  auto info = DebugInfo::load(*elf);
+  const LineTable& lines = info->lines();
+  // The load read every program once for the functions' lines but kept no rows.
+  CHECK(lines.parts_decoded() == 0);
+  const Function* main_fn = info->find_function("main.main");
+  REQUIRE(main_fn != nullptr);
+  CHECK(main_fn->decl_line == source_line("func main()"));
+  // A function-entry breakpoint reads the one unit that holds main.main.
+  const auto entry = lines.prologue_end(main_fn->low_pc, main_fn->high_pc);
+  REQUIRE(entry.has_value());
+  CHECK(lines.parts_decoded() == 1);
+  CHECK(lines.find(*entry)->file == kMainGo);
+  // file:line reads the units whose file table names the file (main, and none of the
+  // runtime's), and answers as the whole table does.
+  const auto line = source_line("func main()");
+  const auto addrs = lines.addresses_for("basic/main.go", line);
+  CHECK_FALSE(addrs.empty());
+  const std::size_t after_lookup = lines.parts_decoded();
+  CHECK(after_lookup < info->compile_units().size() / 2);
+  std::vector<FileAddr> merged;
+  const auto& files = lines.files();
+  for (const LineRow& r : lines.rows()) {  // every unit, merged
+    if (r.line == line && r.is_stmt && !r.end_sequence && files[r.file] == kMainGo &&
+        (merged.empty() || merged.back() != r.addr))
+      merged.push_back(r.addr);
+  }
+  CHECK(addrs == merged);
+  const auto with_lines = std::count_if(info->compile_units().begin(), info->compile_units().end(),
+                                        [](const CompileUnit& cu) { return cu.has_lines; });
+  CHECK(lines.parts_decoded() == static_cast<std::size_t>(with_lines));
 }

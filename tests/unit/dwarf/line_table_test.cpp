@@ -76,6 +76,5 @@ TEST_CASE("dwarf line table: prologue_end and rows_in", "[dwarf][lines]") {
   const auto t = sample();
   CHECK(t.prologue_end(FileAddr(0x2000), FileAddr(0x2020)) == FileAddr(0x2004));
   CHECK_FALSE(t.prologue_end(FileAddr(0x1000), FileAddr(0x2000)));
-  auto [first, last] = t.rows_in(FileAddr(0x1000), FileAddr(0x1010));
-  CHECK(last - first == 3);
+  CHECK(t.rows_in(FileAddr(0x1000), FileAddr(0x1010)).size() == 3);
 }
