@@ -6,6 +6,7 @@
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "proc/watch_probe.hpp"
+#include "target/target.hpp"
 
 namespace goscope::target {
 namespace {
