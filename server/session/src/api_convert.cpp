@@ -110,23 +110,13 @@ api::Location to_api(const target::PcLocation& l) {
   return out;
 }
 
-api::Location to_api(const target::Location& l, const target::Debuggee& dbg) {
-  api::Location out;
-  out.pc = l.pc;
-  out.file = l.file;
-  out.line = l.line;
-  if (auto f = dbg.function_of(l))
-    out.function = to_api(*f);
-  return out;
-}
-
-api::Goroutine to_api(const target::Goroutine& g, const target::Debuggee& dbg) {
+api::Goroutine to_api(const target::GoroutineView& g) {
   api::Goroutine out;
   out.id = g.id;
-  out.current_loc = to_api(g.current, dbg);
-  out.user_current_loc = to_api(g.user_current, dbg);
-  out.go_statement_loc = to_api(g.go_statement, dbg);
-  out.start_loc = to_api(g.start, dbg);
+  out.current_loc = to_api(g.current);
+  out.user_current_loc = to_api(g.user_current);
+  out.go_statement_loc = to_api(g.go_statement);
+  out.start_loc = to_api(g.start);
   out.thread_id = g.thread_id;
   out.status = g.status;
   out.wait_reason = g.wait_reason;
@@ -134,11 +124,14 @@ api::Goroutine to_api(const target::Goroutine& g, const target::Debuggee& dbg) {
   return out;
 }
 
-api::Stackframe to_api(const target::Frame& f, const target::Debuggee& dbg) {
+api::Stackframe to_api(const target::FrameView& f) {
   api::Stackframe out;
-  // Delve reports a caller's CALL line (frame.Call) with the return address as its pc.
-  out.location = to_api(f.call, dbg);
-  out.location.pc = f.current.pc;
+  out.location = to_api(f.location);
+  for (const auto& d : f.defers)
+    out.defers.push_back({to_api(d.deferred), to_api(d.defer), d.sp, d.unreadable});
+  out.arguments = to_api(f.arguments);
+  out.locals = to_api(f.locals);
+  out.vars_loaded = f.vars_loaded;
   out.frame_offset = f.frame_offset;
   out.frame_pointer_offset = f.frame_pointer_offset;
   out.bottom = f.bottom;
@@ -146,11 +139,11 @@ api::Stackframe to_api(const target::Frame& f, const target::Debuggee& dbg) {
   return out;
 }
 
-api::BreakpointInfo to_api(const target::BreakpointInfo& info, const target::Debuggee& dbg) {
+api::BreakpointInfo to_api(const target::BreakpointInfo& info) {
   api::BreakpointInfo out;
-  for (const auto& f : info.stacktrace) out.stacktrace.push_back(to_api(f, dbg));
+  for (const auto& f : info.stacktrace) out.stacktrace.push_back(to_api(f));
   if (info.goroutine)
-    out.goroutine = to_api(*info.goroutine, dbg);
+    out.goroutine = to_api(*info.goroutine);
   out.variables = to_api(info.variables);
   out.arguments = to_api(info.arguments);
   out.locals = to_api(info.locals);

@@ -5,7 +5,7 @@
 
 #include "session/api.hpp"
 #include "target/breakpoint.hpp"
-#include "target/debuggee.hpp"
+#include "target/views.hpp"
 
 namespace goscope::session {
 
@@ -21,10 +21,8 @@ target::Breakpoint to_target(const api::Breakpoint& b);
 api::Function to_api(const target::FunctionSummary& f);
 api::Location to_api(const target::PcLocation& l);
 
-/// The conversions that name functions: their entry pc comes from the target.
-api::Location to_api(const target::Location& l, const target::Debuggee& dbg);
-api::Goroutine to_api(const target::Goroutine& g, const target::Debuggee& dbg);
-api::Stackframe to_api(const target::Frame& f, const target::Debuggee& dbg);
-api::BreakpointInfo to_api(const target::BreakpointInfo& info, const target::Debuggee& dbg);
+api::Goroutine to_api(const target::GoroutineView& g);
+api::Stackframe to_api(const target::FrameView& f);
+api::BreakpointInfo to_api(const target::BreakpointInfo& info);
 
 }  // namespace goscope::session

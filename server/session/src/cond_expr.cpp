@@ -6,7 +6,7 @@
 #include <optional>
 #include <variant>
 
-#include "dwarf/types.hpp"
+#include "target/reflect_kind.hpp"
 #include "session/trace_command.hpp"
 
 namespace goscope::session {
@@ -266,7 +266,7 @@ class Parser {
   int depth_ = 0;
 };
 
-using K = dwarf::GoKind;
+using K = target::ReflectKind;
 
 // A loaded variable as a comparable scalar.
 Val scalar(const target::Variable* v) {

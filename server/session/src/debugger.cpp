@@ -48,18 +48,20 @@ void Debugger::Impl::start() {
   spec.new_process_group = cfg.new_process_group;
   spec.env = cfg.env;
   spec.attach_pid = cfg.attach_pid;
-  auto binary = target::Debuggee::load_binary(spec);
-  if (cfg.attach_pid) {
-    log::info(log::Layer::debugger, "attaching to pid " + std::to_string(*cfg.attach_pid));
-  } else {
+  // Logged once the binary has been read, before the process starts, as dlv does.
+  auto before_start = [this](target::LaunchSpec& s) {
+    if (cfg.attach_pid) {
+      log::info(log::Layer::debugger, "attaching to pid " + std::to_string(*cfg.attach_pid));
+      return;
+    }
     if (log::enabled(log::Layer::debugger)) {
       std::string argv = "[" + cfg.executable;
       for (const auto& a : cfg.args) argv += " " + a;
       log::info(log::Layer::debugger, "launching process with args: " + argv + "]");
     }
-    prepare_output(spec);
-  }
-  dbg = std::make_unique<target::Debuggee>(spec, std::move(binary));
+    prepare_output(s);
+  };
+  dbg = std::make_unique<target::Debuggee>(spec, before_start);
   if (!cfg.attach_pid)
     start_output();
   pid = dbg->pid();
@@ -185,7 +187,7 @@ api::Thread Debugger::Impl::make_thread(pid_t tid, bool with_info) {
     if (const auto* lb = bps->find(it->second.breakpoint_id)) {
       t.breakpoint = to_api(lb->bp);
       if (with_info && it->second.info)
-        t.breakpoint_info = to_api(*it->second.info, *dbg);
+        t.breakpoint_info = to_api(*it->second.info);
     }
     if (it->second.return_values)
       t.return_values = to_api(*it->second.return_values);
@@ -227,7 +229,7 @@ api::DebuggerState Debugger::Impl::build_state(bool with_info) {
       if (t.goroutine_id == selected)
         on = t.id;
     }
-    st.selected_goroutine = to_api(dbg->goroutine_on(selected, on), *dbg);
+    st.selected_goroutine = to_api(dbg->goroutine_view(selected, on));
   }
   st.threads = std::move(threads);
   st.next_in_progress = run->next_in_progress();

@@ -130,8 +130,7 @@ std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next
   return impl_->call([&] {
     impl_->require_live();
     std::vector<api::Goroutine> out;
-    for (const auto& g : impl_->dbg->target().goroutines(start, count, next))
-      out.push_back(to_api(g, *impl_->dbg));
+    for (const auto& g : impl_->inspector->goroutines(start, count, next)) out.push_back(to_api(g));
     return out;
   });
 }
@@ -149,41 +148,11 @@ std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int
                                                   unsigned opts) {
   return impl_->call([&] {
     impl_->require_live();
-    auto& dbg = *impl_->dbg;
-    auto& tgt = dbg.target();
-    const auto goid = goroutine_id == -1 ? dbg.selected_goroutine() : goroutine_id;
-    std::vector<target::Frame> frames;
-    if (goid == 0) {
-      frames = tgt.thread_stacktrace(dbg.current_thread(), depth);
-    } else {
-      auto g = tgt.goroutine(goid);
-      if (!g)
-        throw DebuggerError("unknown goroutine " + std::to_string(goid));
-      frames = tgt.stacktrace(*g, depth, target::StackOptions::from_delve(opts));
-    }
-    std::vector<api::Stackframe> out;
+    const auto goid = goroutine_id == -1 ? impl_->dbg->selected_goroutine() : goroutine_id;
     const auto c = to_target(cfg.value_or(api::kDefaultLoadConfig));
-    for (const auto& f : frames) {
-      auto sf = to_api(f, dbg);
-      for (const auto& d : f.defers) {
-        api::Defer ad;
-        ad.deferred_loc = to_api(d.deferred, dbg);
-        ad.defer_loc = to_api(d.defer, dbg);
-        ad.sp = d.sp;
-        ad.unreadable = d.unreadable;
-        sf.defers.push_back(std::move(ad));
-      }
-      if (full) {
-        try {
-          sf.arguments = to_api(tgt.function_arguments(f, c));
-          sf.locals = to_api(tgt.local_variables(f, c));
-          sf.vars_loaded = true;
-        } catch (const std::exception& e) {
-          sf.err = e.what();
-        }
-      }
-      out.push_back(std::move(sf));
-    }
+    std::vector<api::Stackframe> out;
+    for (const auto& f : impl_->inspector->stack(goid, depth, opts, full, c))
+      out.push_back(to_api(f));
     return out;
   });
 }
@@ -194,9 +163,7 @@ std::vector<api::Variable> Debugger::local_vars(const api::EvalScope& scope,
                                                 const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-    auto& tgt = impl_->dbg->target();
-    auto f = tgt.frame_for(impl_->scope_of(scope));
-    return to_api(tgt.local_variables(f, to_target(cfg)));
+    return to_api(impl_->inspector->local_variables(impl_->scope_of(scope), to_target(cfg)));
   });
 }
 
@@ -204,9 +171,7 @@ std::vector<api::Variable> Debugger::function_args(const api::EvalScope& scope,
                                                    const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-    auto& tgt = impl_->dbg->target();
-    auto f = tgt.frame_for(impl_->scope_of(scope));
-    return to_api(tgt.function_arguments(f, to_target(cfg)));
+    return to_api(impl_->inspector->function_arguments(impl_->scope_of(scope), to_target(cfg)));
   });
 }
 
@@ -214,7 +179,7 @@ std::vector<api::Variable> Debugger::package_vars(const std::string& filter,
                                                   const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-    return to_api(impl_->dbg->target().package_variables(filter, to_target(cfg)));
+    return to_api(impl_->inspector->package_variables(filter, to_target(cfg)));
   });
 }
 
@@ -222,9 +187,7 @@ api::Variable Debugger::eval(const api::EvalScope& scope, const std::string& exp
                              const api::LoadConfig& cfg) {
   return impl_->call([&]() -> api::Variable {
     impl_->require_live();
-    auto& tgt = impl_->dbg->target();
-    auto f = tgt.frame_for(impl_->scope_of(scope));
-    return to_api(tgt.eval(expr, f, to_target(cfg)));
+    return to_api(impl_->inspector->eval(impl_->scope_of(scope), expr, to_target(cfg)));
   });
 }
 
@@ -232,10 +195,7 @@ void Debugger::set_variable(const api::EvalScope& scope, const std::string& symb
                             const std::string& value) {
   impl_->call([&] {
     impl_->require_live();
-    auto& tgt = impl_->dbg->target();
-    auto f = tgt.frame_for(impl_->scope_of(scope));
-    tgt.set_variable(symbol, value, f);
-    impl_->dbg->invalidate();
+    impl_->inspector->set_variable(impl_->scope_of(scope), symbol, value);
   });
 }
 
@@ -248,8 +208,7 @@ std::vector<api::Register> Debugger::registers(int thread_id, bool include_fp,
     auto& dbg = *impl_->dbg;
     std::vector<target::RegisterView> views;
     if (scope) {
-      const auto f = dbg.target().frame_for(impl_->scope_of(*scope));
-      views = impl_->inspector->scope_registers(f, scope->deferred_call > 0, include_fp);
+      views = impl_->inspector->scope_registers(impl_->scope_of(*scope), include_fp);
     } else {
       const pid_t tid = thread_id != 0 ? thread_id : dbg.current_thread();
       if (!dbg.has_thread(tid))
@@ -281,7 +240,7 @@ std::vector<api::AsmInstruction> Debugger::disassemble(const api::EvalScope& sco
         const pid_t on = dbg.thread_of(goid);
         if (on != 0)
           tid = on;
-        else if (!dbg.target().goroutine(goid))
+        else if (!I.inspector->goroutine_exists(goid))
           throw DebuggerError("unknown goroutine " + std::to_string(goid));
       }
     };

@@ -188,7 +188,8 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     throw Error(e.what());
   }
 
-  TraceOutput output(out_opts, trace->binary(), out);
+  TraceOutput output(
+      out_opts, [&](std::uint64_t pc) { return trace->source_line(pc); }, out);
   EventQueue queue;
   std::thread writer([&] {
     std::deque<target::TraceEvent> batch;

@@ -7,7 +7,6 @@
 
 #include "pretty.hpp"
 #include "session/json_string.hpp"
-#include "target/binary_info.hpp"
 
 namespace goscope::session {
 namespace {
@@ -90,9 +89,8 @@ std::optional<std::uint64_t> parse_duration(const std::string& s) {
   return static_cast<std::uint64_t>(v * mult);
 }
 
-TraceOutput::TraceOutput(const TraceOutputOptions& opts, const target::BinaryInfo& bi,
-                         std::FILE* out)
-    : opts_(opts), bi_(bi), out_(out) {}
+TraceOutput::TraceOutput(const TraceOutputOptions& opts, LineLookup lines, std::FILE* out)
+    : opts_(opts), lines_(std::move(lines)), out_(out) {}
 
 TraceOutput::~TraceOutput() {
   flush();
@@ -101,7 +99,7 @@ TraceOutput::~TraceOutput() {
 std::string TraceOutput::location(std::uint64_t pc, bool caller) const {
   if (pc == 0)
     return "";
-  auto loc = bi_.debug().lines().find(bi_.to_file(proc::VirtAddr(caller ? pc - 1 : pc)));
+  auto loc = lines_(caller ? pc - 1 : pc);
   if (!loc)
     return "";
   // The last two path components identify a Go file well enough (package dir + file).
@@ -146,10 +144,7 @@ void TraceOutput::dlv_line(const target::TraceEvent& ev, int follow_depth) {
     return;
   }
   if (ev.kind == target::TraceEvent::Kind::call) {
-    bool has_results = false;
-    if (!ev.inlined) {
-      for (const auto& p : ev.function->params) has_results |= p.is_result;
-    }
+    const bool has_results = ev.function_has_results();
     buf_ += "> goroutine(" + gid + "): " + ev.name() + "(" + join(ev.values, ", ") + ")\n";
     // dlv prints the stack once after a blank line for functions with results, and twice
     // (breakpoint info, then tracepoint) for those without; kept for compatibility.

@@ -12,11 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "target/tracer.hpp"
-
-namespace goscope::target {
-class BinaryInfo;
-}
+#include "target/trace_event.hpp"
 
 namespace goscope::session {
 
@@ -57,7 +53,9 @@ struct TraceOutputOptions {
 /// Consumes events in order, on one thread.
 class TraceOutput {
  public:
-  TraceOutput(const TraceOutputOptions& opts, const target::BinaryInfo& bi, std::FILE* out);
+  /// Where a pc is in the source (the target's line table).
+  using LineLookup = std::function<std::optional<target::SourceLine>(std::uint64_t pc)>;
+  TraceOutput(const TraceOutputOptions& opts, LineLookup lines, std::FILE* out);
   ~TraceOutput();
 
   void on_event(const target::TraceEvent& ev);
@@ -103,7 +101,7 @@ class TraceOutput {
   void write_folded() const;
 
   TraceOutputOptions opts_;
-  const target::BinaryInfo& bi_;
+  LineLookup lines_;
   std::FILE* out_;
   std::string buf_;
   std::uint64_t last_flush_ns_ = 0;

@@ -9,6 +9,7 @@
 
 #include "proc/error.hpp"
 #include "proc/process.hpp"
+#include "target/target.hpp"
 
 namespace goscope::target {
 namespace {
@@ -583,9 +584,11 @@ BreakpointInfo BreakpointTable::collect_info(const Breakpoint& bp, pid_t tid, st
   auto& tgt = dbg_.target();
   BreakpointInfo info;
   if (bp.goroutine && goid != 0)
-    info.goroutine = dbg_.goroutine_on(goid, tid);
-  if (bp.stacktrace > 0)
-    info.stacktrace = dbg_.thread_frames(tid, bp.stacktrace);
+    info.goroutine = dbg_.goroutine_view(goid, tid);
+  if (bp.stacktrace > 0) {
+    for (const auto& f : dbg_.thread_frames(tid, bp.stacktrace))
+      info.stacktrace.push_back(dbg_.view(f));
+  }
   if (bp.load_args)
     info.arguments = args_loaded ? *args_loaded : dbg_.load_params(tid, *bp.load_args, false);
   if (bp.load_locals || !bp.variables.empty()) {

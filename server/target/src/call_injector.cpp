@@ -18,6 +18,7 @@
 #include "target/breakpoint.hpp"
 #include "target/fncall.hpp"
 #include "target/readers.hpp"
+#include "target/target.hpp"
 #include "target/value_loader.hpp"
 
 namespace goscope::target {
@@ -111,10 +112,6 @@ bool split_call(const std::string& e0, std::string& fn, std::vector<std::string>
 }
 
 }  // namespace
-
-ValueLoader CallInjector::loader() {
-  return ValueLoader(bi_, process_memory_reader(p_));
-}
 
 CallResult CallInjector::call(const std::string& expr, std::int64_t goroutine_id,
                               const LoadConfig& rcfg, const std::function<void()>& tell) {
@@ -362,7 +359,7 @@ void CallInjector::inject(pid_t tid, InjectedCall& c, const dwarf::Function& dbg
           fake.gp.rsp = cfa - 8;
           fake.gp.rip = entry;
           const auto rd = thread_register_reader(p_, tid, fake);
-          auto l = loader();
+          ValueLoader l(bi_, process_memory_reader(p_));
           for (const auto& param : c.fn->params) {
             if (!param.is_result)
               continue;
@@ -380,7 +377,7 @@ void CallInjector::inject(pid_t tid, InjectedCall& c, const dwarf::Function& dbg
           c.error = "could not get panic: no type interface {}";
           break;
         }
-        auto l = loader();
+        ValueLoader l(bi_, process_memory_reader(p_));
         auto v = l.load("~panic", t, regs.gp.rsp, c.cfg);
         v.flags |= kFlagFakeAddress;
         c.panic_value = std::move(v);

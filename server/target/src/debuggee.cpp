@@ -11,6 +11,7 @@
 #include "target/breakpoint.hpp"
 #include "target/readers.hpp"
 #include "target/stepper.hpp"
+#include "target/target.hpp"
 #include "target/value_loader.hpp"
 
 namespace goscope::target {
@@ -48,17 +49,17 @@ std::string failure_prefix(const LaunchSpec& spec) {
 
 }  // namespace
 
-std::unique_ptr<BinaryInfo> Debuggee::load_binary(const LaunchSpec& spec) {
+Debuggee::Debuggee(LaunchSpec spec, const std::function<void(LaunchSpec&)>& before_start) {
+  std::unique_ptr<BinaryInfo> b;
   const std::string path =
       spec.attach_pid ? "/proc/" + std::to_string(*spec.attach_pid) + "/exe" : spec.path;
   try {
-    return BinaryInfo::load(path);
+    b = BinaryInfo::load(path);
   } catch (const BinaryError& e) {
     throw CommandError(failure_prefix(spec) + ": " + e.what());
   }
-}
-
-Debuggee::Debuggee(const LaunchSpec& spec, std::unique_ptr<BinaryInfo> b) {
+  if (before_start)
+    before_start(spec);
   std::unique_ptr<proc::Process> pr;
   try {
     if (spec.attach_pid) {
@@ -319,6 +320,45 @@ std::optional<FunctionSummary> Debuggee::function_of(const Location& l) const {
     return std::nullopt;
   return FunctionSummary{l.function->name, bi_->to_virt(l.function->low_pc).value(),
                          l.function->optimized};
+}
+
+PcLocation Debuggee::view(const Location& l) const {
+  PcLocation out;
+  out.pc = l.pc;
+  out.file = l.file;
+  out.line = l.line;
+  out.function = function_of(l);
+  return out;
+}
+
+FrameView Debuggee::view(const Frame& f) const {
+  FrameView out;
+  // Delve reports a caller's CALL line (frame.Call) with the return address as its pc.
+  out.location = view(f.call);
+  out.location.pc = f.current.pc;
+  out.frame_offset = f.frame_offset;
+  out.frame_pointer_offset = f.frame_pointer_offset;
+  out.bottom = f.bottom;
+  out.err = f.err;
+  return out;
+}
+
+GoroutineView Debuggee::view(const Goroutine& g) const {
+  GoroutineView out;
+  out.id = g.id;
+  out.current = view(g.current);
+  out.user_current = view(g.user_current);
+  out.go_statement = view(g.go_statement);
+  out.start = view(g.start);
+  out.thread_id = g.thread_id;
+  out.status = g.status;
+  out.wait_reason = g.wait_reason;
+  out.labels = g.labels;
+  return out;
+}
+
+GoroutineView Debuggee::goroutine_view(std::int64_t goid, pid_t tid) {
+  return view(goroutine_on(goid, tid));
 }
 
 const dwarf::Function* Debuggee::find_function(const std::string& name) const {

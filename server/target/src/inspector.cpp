@@ -10,6 +10,7 @@
 #include "target/breakpoint.hpp"
 #include "target/build_info.hpp"
 #include "target/disassemble.hpp"
+#include "target/target.hpp"
 
 namespace goscope::target {
 namespace {
@@ -53,10 +54,81 @@ std::vector<RegisterView> Inspector::thread_registers(pid_t tid, bool include_fp
   return target::thread_registers(p.registers(tid).gp, fp ? &*fp : nullptr, xs);
 }
 
-std::vector<RegisterView> Inspector::scope_registers(const Frame& f, bool deferred_call,
-                                                     bool include_fp) {
+std::vector<GoroutineView> Inspector::goroutines(int start, int count, int* next) {
+  std::vector<GoroutineView> out;
+  for (const auto& g : dbg_.target().goroutines(start, count, next)) out.push_back(dbg_.view(g));
+  return out;
+}
+
+bool Inspector::goroutine_exists(std::int64_t goid) {
+  return dbg_.target().goroutine(goid).has_value();
+}
+
+std::vector<FrameView> Inspector::stack(std::int64_t goid, int depth, unsigned opts, bool full,
+                                        const LoadConfig& cfg) {
+  auto& tgt = dbg_.target();
+  std::vector<Frame> frames;
+  if (goid == 0) {
+    frames = tgt.thread_stacktrace(dbg_.current_thread(), depth);
+  } else {
+    auto g = tgt.goroutine(goid);
+    if (!g)
+      throw CommandError("unknown goroutine " + std::to_string(goid));
+    frames = tgt.stacktrace(*g, depth, StackOptions::from_delve(opts));
+  }
+  std::vector<FrameView> out;
+  for (const auto& f : frames) {
+    auto sf = dbg_.view(f);
+    for (const auto& d : f.defers)
+      sf.defers.push_back({dbg_.view(d.deferred), dbg_.view(d.defer), d.sp, d.unreadable});
+    if (full) {
+      try {
+        sf.arguments = tgt.function_arguments(f, cfg);
+        sf.locals = tgt.local_variables(f, cfg);
+        sf.vars_loaded = true;
+      } catch (const std::exception& e) {
+        sf.err = e.what();
+      }
+    }
+    out.push_back(std::move(sf));
+  }
+  return out;
+}
+
+std::vector<Variable> Inspector::local_variables(const Scope& scope, const LoadConfig& cfg) {
+  auto& tgt = dbg_.target();
+  auto f = tgt.frame_for(scope);
+  return tgt.local_variables(f, cfg);
+}
+
+std::vector<Variable> Inspector::function_arguments(const Scope& scope, const LoadConfig& cfg) {
+  auto& tgt = dbg_.target();
+  auto f = tgt.frame_for(scope);
+  return tgt.function_arguments(f, cfg);
+}
+
+std::vector<Variable> Inspector::package_variables(const std::string& filter,
+                                                   const LoadConfig& cfg) {
+  return dbg_.target().package_variables(filter, cfg);
+}
+
+Variable Inspector::eval(const Scope& scope, const std::string& expr, const LoadConfig& cfg) {
+  auto& tgt = dbg_.target();
+  auto f = tgt.frame_for(scope);
+  return tgt.eval(expr, f, cfg);
+}
+
+void Inspector::set_variable(const Scope& scope, const std::string& lhs, const std::string& rhs) {
+  auto& tgt = dbg_.target();
+  auto f = tgt.frame_for(scope);
+  tgt.set_variable(lhs, rhs, f);
+  dbg_.invalidate();
+}
+
+std::vector<RegisterView> Inspector::scope_registers(const Scope& scope, bool include_fp) {
   auto& p = dbg_.process();
-  if (deferred_call) {
+  const auto f = dbg_.target().frame_for(scope);
+  if (scope.deferred_call > 0) {
     // Delve: the current thread's registers with the deferred frame's sp.
     const pid_t tid = dbg_.current_thread();
     auto gp = p.registers(tid).gp;

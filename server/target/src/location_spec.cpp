@@ -11,6 +11,7 @@
 
 #include "proc/process.hpp"
 #include "target/go_regexp.hpp"
+#include "target/target.hpp"
 
 namespace goscope::target {
 namespace {

@@ -6,6 +6,7 @@
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/stepper.hpp"
+#include "target/target.hpp"
 
 namespace goscope::target {
 
@@ -17,7 +18,8 @@ RunControl::RunControl(Debuggee& dbg, BreakpointTable& bps, Watchpoints& watches
       bps_(bps),
       watches_(watches),
       halt_requested_(halt_requested),
-      observer_(std::move(observer)) {}
+      observer_(std::move(observer)),
+      pending_(std::make_unique<std::deque<proc::StopEvent>>()) {}
 
 RunControl::~RunControl() = default;
 
@@ -181,7 +183,7 @@ void RunControl::step_instruction_on(pid_t tid, const std::function<void()>& res
   } else {
     for (auto& o : others) {
       if (o.tid != tid)
-        pending_.push_back(o);
+        pending_->push_back(o);
     }
     dbg_.set_current_thread(tid);
   }
@@ -190,9 +192,9 @@ void RunControl::step_instruction_on(pid_t tid, const std::function<void()>& res
 // ---------------------------------------------------------------- the event loop
 
 bool RunControl::drain_pending() {
-  while (!pending_.empty()) {
-    const auto e = pending_.front();
-    pending_.pop_front();
+  while (!pending_->empty()) {
+    const auto e = pending_->front();
+    pending_->pop_front();
     if (handle_event(e) == Outcome::stop)
       return true;
   }
@@ -222,7 +224,7 @@ void RunControl::collect_other_hits() {
       // when everything resumes.
       continue;
     }
-    pending_.push_back(*ev);
+    pending_->push_back(*ev);
   }
 }
 
@@ -246,7 +248,7 @@ void RunControl::step_over_watch_stops() {
       }
       for (auto& o : others) {
         if (o.tid != tid || o.kind == K::signal)
-          pending_.push_back(o);
+          pending_->push_back(o);
       }
     } catch (const proc::ProcessExited& e) {
       mark_exit(e.status());
@@ -291,7 +293,7 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
             return Outcome::stop;
           }
           if (o.tid != ev.tid)
-            pending_.push_back(o);
+            pending_->push_back(o);
         }
         if (stepper_->active()) {
           // Returned into runtime.deferreturn or a wrapper: the step goes on to the real
@@ -360,7 +362,7 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
         return Outcome::stop;
       }
       if (o.tid != ev.tid)
-        pending_.push_back(o);
+        pending_->push_back(o);
     }
     if (hit == Stepper::Hit::done) {
       step_done = true;

@@ -10,7 +10,9 @@
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
+#include "target/binary_info.hpp"
 #include "target/breakpoint.hpp"
+#include "target/tracer.hpp"
 #include "target/uprobe_tracer.hpp"
 
 namespace goscope::target {
@@ -78,6 +80,20 @@ std::vector<const dwarf::Function*> follow_calls(const BinaryInfo& bi,
 }
 
 }  // namespace
+
+const std::string& TraceEvent::name() const {
+  return inlined ? inlined->name : function->name;
+}
+
+bool TraceEvent::function_has_results() const {
+  if (inlined || function == nullptr)
+    return false;
+  for (const auto& p : function->params) {
+    if (p.is_result)
+      return true;
+  }
+  return false;
+}
 
 TraceSession::TraceSession(const std::string& path) {
   try {
@@ -174,6 +190,17 @@ TraceExit TraceSession::run(TraceObserver& observer) {
   } catch (const proc::ProcessExited& e) {
     return {TraceExit::Kind::exited, e.status()};
   }
+}
+
+TraceEngineStats TraceSession::stats() const {
+  return engine_->stats();
+}
+
+std::optional<SourceLine> TraceSession::source_line(std::uint64_t pc) const {
+  auto loc = bi_->debug().lines().find(bi_->to_file(proc::VirtAddr(pc)));
+  if (!loc)
+    return std::nullopt;
+  return SourceLine{loc->file, loc->line};
 }
 
 void TraceSession::detach() {

@@ -6,6 +6,7 @@
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "proc/watch_probe.hpp"
+#include "target/target.hpp"
 
 namespace goscope::target {
 namespace {
@@ -173,10 +174,10 @@ Breakpoint Watchpoints::create(const Scope& sc, const std::string& expr, int wty
 }
 
 void Watchpoints::drop(LogicalBreakpoint& lb) {
-  auto& p = dbg_.process();
+  // After a detach or an exit there is no process to take the slot and traps out of.
   if (lb.watch_slot >= 0 && dbg_.live()) {
     try {
-      p.clear_watchpoint(lb.watch_slot);
+      dbg_.process().clear_watchpoint(lb.watch_slot);
     } catch (const proc::Error&) {
     }
   }
@@ -188,7 +189,7 @@ void Watchpoints::drop(LogicalBreakpoint& lb) {
       it = it->second == lb.bp.id ? traps.erase(it) : std::next(it);
     if (dbg_.live()) {
       try {
-        p.remove_breakpoint(proc::VirtAddr(trap));
+        dbg_.process().remove_breakpoint(proc::VirtAddr(trap));
       } catch (const proc::Error&) {
       }
     }

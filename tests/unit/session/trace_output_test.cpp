@@ -85,9 +85,15 @@ struct Events {
   }
 };
 
-const target::BinaryInfo& basic() {
+// The fixture's line table, as TraceSession::source_line reads it.
+TraceOutput::LineLookup basic() {
   static auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/basic");
-  return *bi;
+  return [b = bi.get()](std::uint64_t pc) -> std::optional<target::SourceLine> {
+    auto l = b->debug().lines().find(b->to_file(proc::VirtAddr(pc)));
+    if (!l)
+      return std::nullopt;
+    return target::SourceLine{l->file, l->line};
+  };
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "target/target.hpp"
 #include "target/variable.hpp"
+#include "target/views.hpp"
 
 namespace goscope::target {
 
@@ -57,8 +57,8 @@ struct Breakpoint {
 
 /// What a breakpoint asked to be collected at a hit (Delve's api.BreakpointInfo).
 struct BreakpointInfo {
-  std::vector<Frame> stacktrace;
-  std::optional<Goroutine> goroutine;
+  std::vector<FrameView> stacktrace;
+  std::optional<GoroutineView> goroutine;
   std::vector<Variable> variables;
   std::vector<Variable> arguments;
   std::vector<Variable> locals;

@@ -11,7 +11,6 @@
 
 #include "target/debuggee.hpp"
 #include "target/run_control.hpp"
-#include "target/value_loader.hpp"
 #include "target/variable.hpp"
 
 namespace goscope::target {
@@ -43,7 +42,6 @@ class CallInjector {
   proc::StopEvent call_wait();
   void inject(pid_t tid, InjectedCall& c, const dwarf::Function& dbgcall, bool others_stopped);
   void start_injected(pid_t tid, InjectedCall& c, const dwarf::Function& dbgcall);
-  ValueLoader loader();
 
   Debuggee& dbg_;
   RunControl& run_;

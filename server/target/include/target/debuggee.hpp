@@ -11,10 +11,25 @@
 #include <unordered_map>
 #include <vector>
 
-#include "target/target.hpp"
+#include "target/scope.hpp"
 #include "target/variable.hpp"
+#include "target/views.hpp"
+
+namespace goscope::proc {
+class Process;
+struct StopEvent;
+}  // namespace goscope::proc
+namespace goscope::dwarf {
+struct Function;
+}  // namespace goscope::dwarf
 
 namespace goscope::target {
+
+class BinaryInfo;
+class Target;
+struct Frame;
+struct Goroutine;
+struct Location;
 
 /// How to start the program (a launch) or which process to attach to.
 struct LaunchSpec {
@@ -29,29 +44,13 @@ struct LaunchSpec {
   std::optional<pid_t> attach_pid;  ///< attach instead of launching
 };
 
-/// A function as a client sees it (Delve's api.Function).
-struct FunctionSummary {
-  std::string name;
-  std::uint64_t entry = 0;
-  bool optimized = false;
-};
-
-/// file:line and function of a pc (Delve's api.Location without pcs).
-struct PcLocation {
-  std::uint64_t pc = 0;
-  std::string file;
-  int line = 0;
-  std::optional<FunctionSummary> function;
-};
-
 /// Threading: tracer thread only, as Target.
 class Debuggee {
  public:
-  /// The executable of `spec` (or /proc/PID/exe when attaching), read before the process
-  /// exists. Throws CommandError in Delve's words.
-  static std::unique_ptr<BinaryInfo> load_binary(const LaunchSpec& spec);
-  /// Launches (stopped at its entry) or attaches. Throws CommandError.
-  Debuggee(const LaunchSpec& spec, std::unique_ptr<BinaryInfo> binary);
+  /// Reads the executable of `spec` (or /proc/PID/exe when attaching), calls
+  /// `before_start` (which may still change the spec: the output pipes), then launches
+  /// (stopped at its entry) or attaches. Throws CommandError in Delve's words.
+  Debuggee(LaunchSpec spec, const std::function<void(LaunchSpec&)>& before_start);
   ~Debuggee();
   Debuggee(const Debuggee&) = delete;
   Debuggee& operator=(const Debuggee&) = delete;
@@ -103,9 +102,10 @@ class Debuggee {
   /// Reads every thread's goroutine id with two system calls (all threads are stopped).
   void prefetch_goroutines();
   void prefetch_goroutines(const std::vector<pid_t>& tids);
-  /// Goroutine `goid` as Delve's api.Goroutine shows it, read from thread `tid` when it
-  /// runs there; a goroutine that cannot be read is shown with its thread's position.
+  /// Goroutine `goid`, read from thread `tid` when it runs there; a goroutine that cannot
+  /// be read is shown with its thread's position.
   Goroutine goroutine_on(std::int64_t goid, pid_t tid);
+  GoroutineView goroutine_view(std::int64_t goid, pid_t tid);
   /// The parameters of the function at the thread's pc (entry, body or RET), as Delve's
   /// breakpoint LoadArgs: arguments and results, with their flags.
   std::vector<Variable> load_params(pid_t tid, const LoadConfig& cfg, bool results_only);
@@ -124,6 +124,9 @@ class Debuggee {
   // ---- static knowledge ----
   PcLocation location(std::uint64_t pc) const;
   std::optional<FunctionSummary> function_of(const Location& l) const;
+  PcLocation view(const Location& l) const;
+  FrameView view(const Frame& f) const;
+  GoroutineView view(const Goroutine& g) const;
   const dwarf::Function* find_function(const std::string& name) const;
 
  private:

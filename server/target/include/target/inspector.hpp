@@ -1,6 +1,7 @@
 #pragma once
-// What a stopped debuggee shows besides values: registers, disassembly around a thread's
-// pc, raw memory, and the binary's names (functions, files, types, packages).
+// What a stopped debuggee shows: goroutines, stacks and values of a scope (as plain data,
+// see views.hpp), registers, disassembly around a thread's pc, raw memory, and the
+// binary's names (functions, files, types, packages).
 #include <sys/types.h>
 
 #include <cstddef>
@@ -12,6 +13,9 @@
 
 #include "target/debuggee.hpp"
 #include "target/register_view.hpp"
+#include "target/scope.hpp"
+#include "target/variable.hpp"
+#include "target/views.hpp"
 
 namespace goscope::target {
 
@@ -42,11 +46,27 @@ class Inspector {
   Inspector(const Inspector&) = delete;
   Inspector& operator=(const Inspector&) = delete;
 
+  // ---- goroutines, stacks, values (EvalError, CommandError) ----
+  /// runtime.allgs paged as ListGoroutines does (count <= 0: all); `next`: the next start
+  /// or -1.
+  std::vector<GoroutineView> goroutines(int start, int count, int* next);
+  bool goroutine_exists(std::int64_t goid);
+  /// Up to depth+1 frames of goroutine `goid` (0: the current thread's stack); `opts`:
+  /// Delve's StacktraceOptions bits; `full`: with each frame's arguments and locals.
+  std::vector<FrameView> stack(std::int64_t goid, int depth, unsigned opts, bool full,
+                               const LoadConfig& cfg);
+  std::vector<Variable> local_variables(const Scope& scope, const LoadConfig& cfg);
+  std::vector<Variable> function_arguments(const Scope& scope, const LoadConfig& cfg);
+  std::vector<Variable> package_variables(const std::string& filter, const LoadConfig& cfg);
+  Variable eval(const Scope& scope, const std::string& expr, const LoadConfig& cfg);
+  void set_variable(const Scope& scope, const std::string& lhs, const std::string& rhs);
+
+  // ---- machine level ----
   /// Delve's ListRegisters of a thread (with the FP/vector registers when `include_fp`).
   std::vector<RegisterView> thread_registers(pid_t tid, bool include_fp);
-  /// Delve's ScopeRegisters of a frame; `deferred_call`: the current thread's registers
-  /// with the deferred frame's sp.
-  std::vector<RegisterView> scope_registers(const Frame& f, bool deferred_call, bool include_fp);
+  /// Delve's ScopeRegisters of a scope's frame (a deferred call's: the current thread's
+  /// registers with the deferred frame's sp).
+  std::vector<RegisterView> scope_registers(const Scope& scope, bool include_fp);
   /// [start, end), or the function containing `start` when `end` is 0 (CommandError when
   /// there is none); `flavour` 0 GNU, 1 Intel, 2 Go; AtPC and indirect targets from the
   /// registers of thread `tid`.

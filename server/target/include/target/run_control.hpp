@@ -100,7 +100,8 @@ class RunControl {
   Watchpoints& watches_;
   std::atomic<bool>& halt_requested_;
   RunObserver observer_;
-  std::deque<proc::StopEvent> pending_;
+  /// Events of threads stopped meanwhile, handled before the process runs again.
+  std::unique_ptr<std::deque<proc::StopEvent>> pending_;
   std::map<pid_t, ThreadStop> stops_;
   std::unique_ptr<Stepper> stepper_;
   std::optional<LoadConfig> step_ret_cfg_;

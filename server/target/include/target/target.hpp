@@ -12,6 +12,7 @@
 #include "dwarf/debug_info.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
+#include "target/scope.hpp"
 #include "target/variable.hpp"
 
 namespace goscope::target {
@@ -112,16 +113,6 @@ struct StackOptions {
   static StackOptions from_delve(unsigned opts);
 };
 
-/// Where an expression is evaluated: a goroutine's frame (Delve's EvalScope).
-struct Scope {
-  std::int64_t goroutine = -1;  ///< -1: the current goroutine
-  int frame = 0;
-  /// n > 0: the n-th deferred call of that frame (Delve's Defer.EvalScope: the deferred
-  /// function at its entry, its argument frame just above the _defer record).
-  int deferred_call = 0;
-  /// The goroutine as the client named it (-1 for the selected one), for error texts.
-  std::optional<std::int64_t> requested_goroutine;
-};
 
 /// A stopped Go program, seen as a Go programmer sees it: goroutines, stacks, variables,
 /// expressions. Joins proc (memory, registers) and dwarf (types, locations, CFI).

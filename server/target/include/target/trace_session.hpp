@@ -10,9 +10,16 @@
 #include <vector>
 
 #include "target/go_regexp.hpp"
-#include "target/tracer.hpp"
+#include "target/trace_event.hpp"
+
+namespace goscope::proc {
+class Process;
+}
 
 namespace goscope::target {
+
+class BinaryInfo;
+class TraceEngine;
 
 /// Which functions to trace: those `regexp` matches, or in one of `packages` (Go package
 /// patterns, "a/b/..."), but not those `exclude` matches; with `follow_calls` > 0 also
@@ -39,7 +46,8 @@ class TraceSession {
   void select(const TraceSelection& sel);
   /// The functions --follow-calls started from (empty without it).
   const std::vector<std::string>& follow_roots() const { return roots_; }
-  const BinaryInfo& binary() const { return *bi_; }
+  /// The line table's file and line of `pc`.
+  std::optional<SourceLine> source_line(std::uint64_t pc) const;
 
   /// Launches `path` with `args` (stopped at its entry), or attaches to `attach_pid`.
   /// Throws CommandError in dlv's words.
@@ -50,7 +58,7 @@ class TraceSession {
   void prepare_engine(const std::string& engine, const TraceOptions& opts);
   /// Traces until the process exits, calls exec, or is interrupted.
   TraceExit run(TraceObserver& observer);
-  TraceEngineStats stats() const { return engine_->stats(); }
+  TraceEngineStats stats() const;
 
   pid_t pid() const { return pid_; }
   void detach();
