@@ -23,6 +23,7 @@
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/tracer.hpp"
+#include "target/inproc_tracer.hpp"
 #include "target/uprobe_tracer.hpp"
 #include "trace_output.hpp"
 
@@ -282,7 +283,14 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   topts.goroutine_exits =
       req.graph || req.stats || !req.json_path.empty() || !req.folded_path.empty();
   std::unique_ptr<target::TraceEngine> engine;
-  if (req.engine != "ptrace") {
+  if (req.engine == "inproc") {
+    auto ip = std::make_unique<target::InprocTracer>(*process, *bi, topts);
+    ip->set_process_not_started(!req.pid);
+    for (const auto* fn : functions) ip->trace_function(*fn);
+    for (const auto* call : inlined) ip->trace_inlined(*call);
+    ip->prepare();
+    engine = std::move(ip);
+  } else if (req.engine != "ptrace") {
     std::string why;
     if (target::UprobeTracer::available(&why)) {
       auto up = std::make_unique<target::UprobeTracer>(*process, *bi, topts);

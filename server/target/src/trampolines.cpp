@@ -216,6 +216,18 @@ bool Trampolines::empty() const {
   return std::all_of(tramps_.begin(), tramps_.end(), [](const Tramp& t) { return t.dropped; });
 }
 
+std::optional<proc::VirtAddr> find_syscall_instruction(const BinaryInfo& bi) {
+  // Any 0f 05 in the text decodes as one when jumped to.
+  if (auto text = bi.elf().section_data(".text"); text) {
+    const auto addr = bi.elf().section_addr(".text");
+    for (std::size_t i = 0; addr && i + 1 < text->size(); ++i) {
+      if (text->data()[i] == std::byte{0x0f} && text->data()[i + 1] == std::byte{0x05})
+        return bi.to_virt(dwarf::FileAddr(addr->value() + i));
+    }
+  }
+  return std::nullopt;
+}
+
 std::string Trampolines::path() const {
   return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(memfd_.get());
 }
@@ -230,8 +242,13 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       continue;
     t.offset = size;
     const std::uint64_t spill = t.spill_xmm ? kSpillBytes : 0;
+    // The probe: a nop (5 bytes at entries, 1 at RETs, 1 after an xmm spill), or the in-process
+    // engine's code.
+    const std::uint64_t probe = !t.probe_code.empty() ? t.probe_code.size()
+                                : t.is_return         ? 1
+                                                      : kNop5.size();
     const std::uint64_t n =
-        t.is_return ? t.moved.size() + 2 : spill + kNop5.size() + t.moved.size() + kJmpLen;
+        t.is_return ? t.moved.size() + probe + 1 : spill + probe + t.moved.size() + kJmpLen;
     t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
     size += (n + 15) & ~15ULL;
   }
@@ -269,17 +286,7 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
   if (exe_end == 0)
     proc::Error::send("trampolines: the executable's mappings were not found");
 
-  // A `syscall` instruction to borrow: any 0f 05 in the text decodes as one.
-  std::optional<proc::VirtAddr> syscall_insn;
-  if (auto text = bi_.elf().section_data(".text"); text) {
-    const auto addr = bi_.elf().section_addr(".text");
-    for (std::size_t i = 0; addr && i + 1 < text->size(); ++i) {
-      if (text->data()[i] == std::byte{0x0f} && text->data()[i + 1] == std::byte{0x05}) {
-        syscall_insn = bi_.to_virt(dwarf::FileAddr(addr->value() + i));
-        break;
-      }
-    }
-  }
+  const auto syscall_insn = find_syscall_instruction(bi_);
   if (!syscall_insn)
     proc::Error::send("trampolines: no syscall instruction in .text");
 
@@ -341,8 +348,19 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       // A one-byte nop: the kernel emulates it at the breakpoint. (It turns a probed 5-byte
       // nop into a call to its own trampoline, which pushes below rsp, where the dead frame
       // still holds the results.)
-      code.push_back(std::byte{0x90});
+      if (!t.probe_code.empty())
+        append(t.probe_code);
+      else
+        code.push_back(std::byte{0x90});
       code.push_back(std::byte{0xc3});
+    } else if (!t.probe_code.empty()) {
+      if (t.spill_xmm) {
+        append(xmm_spill_code());
+        code.push_back(std::byte{0x90});
+      }
+      append(t.probe_code);
+      append(t.moved);
+      put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
     } else if (t.spill_xmm) {
       append(xmm_spill_code());
       code.push_back(std::byte{0x90});

@@ -28,6 +28,10 @@ namespace goscope::target {
 
 class BinaryInfo;
 
+/// A `syscall` instruction in the executable's code, for making a stopped thread run system
+/// calls (proc/inject.hpp); nullopt if there is none.
+std::optional<proc::VirtAddr> find_syscall_instruction(const BinaryInfo& bi);
+
 class Trampolines {
  public:
   explicit Trampolines(const BinaryInfo& bi) : bi_(bi) {}
@@ -67,6 +71,22 @@ class Trampolines {
   /// Offset in that file of trampoline `id`'s probe (its 5-byte nop).
   std::uint64_t probe_offset(std::size_t id) const { return tramps_[id].probe_offset; }
 
+  /// The in-process engine: code that runs in trampoline `id` in place of its probe (the nop).
+  /// It must be position-independent and fall through at its end, with the thread's state
+  /// (bar what the code documents it clobbers) as it found it. Before install().
+  void set_probe_code(std::size_t id, std::vector<std::byte> code) {
+    tramps_[id].probe_code = std::move(code);
+  }
+  /// Where trampoline `id`'s probe (or probe code) is in the process, after install().
+  proc::VirtAddr probe_address(std::size_t id) const {
+    return proc::VirtAddr(base_ + tramps_[id].probe_offset);
+  }
+  /// The instructions trampoline `id` moves (as in the file) and where they were.
+  const std::vector<std::byte>& moved(std::size_t id) const { return tramps_[id].moved; }
+  proc::VirtAddr patch_address(std::size_t id) const { return tramps_[id].patch_at; }
+  bool dropped(std::size_t id) const { return tramps_[id].dropped; }
+  bool is_return(std::size_t id) const { return tramps_[id].is_return; }
+
  private:
   struct Tramp {
     proc::VirtAddr patch_at;         ///< first moved instruction
@@ -76,6 +96,7 @@ class Trampolines {
     std::uint64_t offset = 0;        ///< in the memfd
     std::uint64_t probe_offset = 0;  ///< of the nop, in the memfd
     bool dropped = false;
+    std::vector<std::byte> probe_code;  ///< in place of the nop (the in-process engine)
     std::uint64_t end() const { return patch_at.value() + moved.size() + (is_return ? 1 : 0); }
   };
   /// Branch targets inside `fn` (any jump into a moved range forbids the move), and

@@ -125,11 +125,13 @@ std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Functi
 
 /// What an engine counted during run(), for --stats and the logs.
 struct TraceEngineStats {
-  std::string engine;            ///< "uprobe" or "ptrace"
+  std::string engine;            ///< "inproc", "uprobe" or "ptrace"
   std::uint64_t events = 0;      ///< entries, returns and goroutine exits captured
   std::uint64_t stops = 0;       ///< events that stopped the hitting thread (ptrace: all)
   std::uint64_t lost = 0;        ///< events the kernel could not hand over (ring buffer full)
   std::uint64_t late_reads = 0;  ///< reads a capture plan missed (a bug if not 0)
+  std::uint64_t waits = 0;       ///< inproc: writers that waited for room in the ring
+  std::uint64_t faults = 0;      ///< inproc: reads of bad pointers caught (failed reads)
 };
 
 /// Function tracing: entry and return tracepoints, reported as TraceEvents. Two engines
@@ -162,7 +164,6 @@ class Tracer : public TraceEngine {
   TraceExit run(TraceObserver& observer) override;
   TraceEngineStats stats() const override { return {"ptrace", events_, events_, 0, 0}; }
 
- private:
   struct Site {
     const dwarf::Function* function = nullptr;
     bool is_return = false;
@@ -170,6 +171,15 @@ class Tracer : public TraceEngine {
     bool goexit = false;  ///< runtime.goexit1: a goroutine is ending
     const dwarf::InlinedCall* inlined = nullptr;
   };
+  /// For an engine that traps only some of its sites (the in-process engine, where no
+  /// trampoline could be made): a trap at `addr` reporting `site`; false if there is one.
+  bool add_trap(proc::VirtAddr addr, const Site& site);
+  bool has_trap(proc::VirtAddr addr) const { return sites_.contains(addr); }
+  /// The event of this tracer's trap at `pc`, which thread `tid` hit and is stopped at;
+  /// nullopt when the trap reports nothing. The caller resumes the thread.
+  std::optional<TraceEvent> trap_event(pid_t tid, proc::VirtAddr pc);
+
+ private:
   /// Reads what a hit reports; nullopt when it cannot (no goroutine at a goexit1 trap).
   std::optional<TraceEvent> handle_hit(pid_t tid, const Site& site);
   /// Walks Go's frame-pointer chain from a trap site.
