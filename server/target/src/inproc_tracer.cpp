@@ -428,21 +428,26 @@ struct InprocTracer::Impl {
 
   /// A thread at a trapped site (no trampoline there).
   void trapped(pid_t tid, proc::VirtAddr pc) {
+    // Stamped on this engine's clock (see tsc_ref), before the thread runs on: its next
+    // record is later.
+    const auto hit = now_ns();
     auto ev = traps.trap_event(tid, pc);
-    process.resume_thread(tid);
-    if (!ev)
-      return;
-    // Stamped on this engine's clock (see tsc_ref), after the resume: a call starts for the
-    // program when its thread runs again.
-    ev->hit_ns = ev->time_ns = now_ns();
-    std::lock_guard lk(mu);
-    ++events;
-    ++stops;
-    if (!ring) {
-      observer->on_event(std::move(*ev));
-      return;
+    if (ev) {
+      ev->hit_ns = ev->time_ns = hit;
+      std::lock_guard lk(mu);
+      ++events;
+      ++stops;
+      // Queued before the thread runs on: its next record must not overtake this event.
+      if (!ring) {
+        observer->on_event(std::move(*ev));
+      } else {
+        // A call starts for the program when its thread runs again (about now).
+        if (ev->kind == TraceEvent::Kind::call)
+          ev->time_ns = now_ns();
+        deferred.emplace_back(ring->head(), std::move(*ev));
+      }
     }
-    deferred.emplace_back(ring->head(), std::move(*ev));
+    process.resume_thread(tid);
   }
 
   /// A writer stopped before committing a record that asks for a completion: its slot is in
