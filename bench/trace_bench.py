@@ -7,8 +7,9 @@ Trace output goes to a file, so formatting and writing are part of the cost.
 
     bench/trace_bench.py [--build build] [--runs 5] [--calls 20000] [--dlv-calls 1000]
 
-goscope runs with each engine: uprobe (the default where the kernel allows it: no stop per
-event) and ptrace (a trap per event, emulated step).
+goscope runs with each engine: inproc (capture code in the program, a shared ring: no
+kernel entry per event), uprobe (the default where the kernel allows it: no stop per event)
+and ptrace (a trap per event, emulated step).
 """
 import argparse
 import os
@@ -57,35 +58,42 @@ def main():
     pin = ["taskset", "-c", args.cpu] if shutil.which("taskset") else []
     tmp = tempfile.mkdtemp()
     err = os.path.join(tmp, "stderr")
+    tools = (("inproc", args.calls), ("uprobe", args.calls), ("ptrace", args.calls),
+             ("dlv", args.dlv_calls))
     rows, mem_rows = [], []
     for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
         results, peak = {}, {}
-        for tool, calls in (("goscope", args.calls), ("ptrace", args.calls), ("dlv", args.dlv_calls)):
+        for tool, calls in tools:
             native, _ = median_wall(pin + [bench, mode, str(calls)], args.runs, err)
-            if tool in ("goscope", "ptrace"):
-                engine = "uprobe" if tool == "goscope" else "ptrace"
-                cmd = pin + [goscope, "trace", "--engine", engine, "--exec", bench, fn, "--", mode,
-                             str(calls)]
+            if tool != "dlv":
+                cmd = pin + [goscope, "trace", "--engine", tool, "--stats", "--exec", bench, fn,
+                             "--", mode, str(calls)]
             else:
                 cmd = pin + ["dlv", "trace", "--exec", bench, fn, "--", mode, str(calls)]
             traced, rss = median_wall(cmd, args.runs, err)
-            lines = sum(1 for l in open(err) if l.startswith(">"))
+            text = open(err).read()
+            lines = sum(1 for l in text.splitlines() if l.startswith(">"))
             if lines != 2 * calls:
                 raise SystemExit(f"{tool} {mode}: expected {2 * calls} trace lines, got {lines}")
+            if tool != "dlv" and " (0 lost," not in text:
+                raise SystemExit(f"{tool} {mode}: events lost:\n{text[-600:]}")
             results[tool] = (traced - native) / calls * 1e6
             peak[tool] = rss
-        rows.append((mode, results["goscope"], results["ptrace"], results["dlv"]))
-        mem_rows.append((mode, peak["goscope"], peak["ptrace"], peak["dlv"]))
+        rows.append((mode, results))
+        mem_rows.append((mode, peak))
+    names = [t for t, _ in tools]
     print(f"median of {args.runs} runs, pinned to CPU {args.cpu}; "
-          f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run")
-    print(f"{'arguments':<10} {'uprobe us/call':>15} {'ptrace us/call':>15} {'dlv us/call':>12}"
-          f" {'dlv/uprobe':>11} {'dlv/ptrace':>11}")
-    for mode, g, p, d in rows:
-        print(f"{mode:<10} {g:>15.1f} {p:>15.1f} {d:>12.1f} {d / g:>10.1f}x {d / p:>10.1f}x")
+          f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run; us per traced call "
+          f"(0 lost in every goscope run)")
+    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names) +
+          f" {'uprobe/inproc':>14} {'dlv/inproc':>11}")
+    for mode, r in rows:
+        print(f"{mode:<10}" + "".join(f" {r[n]:>10.2f}" for n in names) +
+              f" {r['uprobe'] / r['inproc']:>13.1f}x {r['dlv'] / r['inproc']:>10.1f}x")
     print(f"\npeak RSS, MiB (the tracer or its traced program, whichever is larger)")
-    print(f"{'arguments':<10} {'uprobe':>15} {'ptrace':>15} {'dlv':>12} {'dlv/uprobe':>11}")
-    for mode, g, p, d in mem_rows:
-        print(f"{mode:<10} {g / 1024:>15.1f} {p / 1024:>15.1f} {d / 1024:>12.1f} {d / g:>10.1f}x")
+    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names))
+    for mode, p in mem_rows:
+        print(f"{mode:<10}" + "".join(f" {p[n] / 1024:>10.1f}" for n in names))
     shutil.rmtree(tmp)
 
 
