@@ -44,6 +44,75 @@ def median_wall(cmd, runs, stderr_path):
     return statistics.median(times), statistics.median(rss)
 
 
+# The program's own view: how long its calls take while traced (time.Now around the loop),
+# with few enough calls that the ring never fills: the cost of the probe itself, without
+# goscope's work on the events (which the whole-run figures above include).
+PROBE_PROGRAM = r'''
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+type Point struct{ X, Y int }
+
+//go:noinline
+func work(i int) int { return i*2 + 1 }
+
+//go:noinline
+func rich(s string, xs []int, p Point, m map[string]int, e error) int {
+	return len(s) + len(xs) + p.X + len(m)
+}
+
+func main() {
+	n, _ := strconv.Atoi(os.Args[2])
+	xs := []int{1, 2, 3}
+	m := map[string]int{"a": 1}
+	err := errors.New("boom")
+	sum := 0
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if os.Args[1] == "int" {
+			sum += work(i)
+		} else {
+			sum += rich("hello", xs, Point{i, 2}, m, err)
+		}
+	}
+	fmt.Fprintln(os.Stdout, time.Since(start).Nanoseconds(), sum)
+}
+'''
+
+
+def probe_costs(goscope, pin, runs, calls, engines):
+    """ns per call inside the program, traced minus untraced, median of runs."""
+    tmp = tempfile.mkdtemp()
+    with open(os.path.join(tmp, "main.go"), "w") as f:
+        f.write(PROBE_PROGRAM)
+    with open(os.path.join(tmp, "go.mod"), "w") as f:
+        f.write("module probecost\n\ngo 1.19\n")
+    binary = os.path.join(tmp, "probecost")
+    subprocess.run(["go", "build", "-o", binary, "."], cwd=tmp, check=True)
+
+    def inner(cmd):
+        vals = []
+        for _ in range(runs):
+            r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            vals.append(int(r.stdout.split()[0]) / calls)
+        return statistics.median(vals)
+
+    out = {}
+    for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
+        native = inner(pin + [binary, mode, str(calls)])
+        out[mode] = {e: inner(pin + [goscope, "trace", "--engine", e, "--exec", binary, fn, "--",
+                                     mode, str(calls)]) - native for e in engines}
+    shutil.rmtree(tmp)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,6 +121,7 @@ def main():
     ap.add_argument("--calls", type=int, default=20000)
     ap.add_argument("--dlv-calls", type=int, default=1000)
     ap.add_argument("--cpu", default="0")
+    ap.add_argument("--probe-calls", type=int, default=5000)
     args = ap.parse_args()
     goscope = os.path.join(args.build, "bin", "goscope")
     bench = os.path.join(args.build, "fixtures", "bench")
@@ -90,6 +160,12 @@ def main():
     for mode, r in rows:
         print(f"{mode:<10}" + "".join(f" {r[n]:>10.2f}" for n in names) +
               f" {r['uprobe'] / r['inproc']:>13.1f}x {r['dlv'] / r['inproc']:>10.1f}x")
+    probe = probe_costs(goscope, pin, args.runs, args.probe_calls, names[:-1])
+    print(f"\nin the program: ns per traced call (time.Now around {args.probe_calls} calls, "
+          f"traced minus untraced; the ring never fills)")
+    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names[:-1]))
+    for mode, r in probe.items():
+        print(f"{mode:<10}" + "".join(f" {r[n]:>10.0f}" for n in names[:-1]))
     print(f"\npeak RSS, MiB (the tracer or its traced program, whichever is larger)")
     print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names))
     for mode, p in mem_rows:
