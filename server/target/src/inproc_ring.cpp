@@ -30,10 +30,10 @@ SharedRing::SharedRing(std::uint64_t capacity) : capacity_(capacity) {
   if (base == MAP_FAILED)
     proc::Error::send_errno("mmap(ring)");
   local_ = static_cast<std::byte*>(base);
-  if (::mmap(local_, kHeaderBytes + capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-             memfd_.get(), 0) == MAP_FAILED ||
+  if (::mmap(local_, kHeaderBytes + capacity, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_FIXED | MAP_POPULATE, memfd_.get(), 0) == MAP_FAILED ||
       ::mmap(local_ + kHeaderBytes + capacity, capacity, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_FIXED, memfd_.get(),
+             MAP_SHARED | MAP_FIXED | MAP_POPULATE, memfd_.get(),
              static_cast<off_t>(kHeaderBytes)) == MAP_FAILED) {
     const int e = errno;
     ::munmap(local_, total);
@@ -79,10 +79,11 @@ void SharedRing::map_into(proc::Process& process, pid_t tid, proc::VirtAddr sysc
     failure = std::string("mmap: ") + std::strerror(static_cast<int>(-base));
   } else {
     const auto b = static_cast<std::uint64_t>(base);
+    // Populated: a writer's first touch of a page would otherwise cost it a page fault.
     const auto r1 = sys(SYS_mmap, {b, kHeaderBytes + capacity_, PROT_READ | PROT_WRITE,
-                                   MAP_SHARED | MAP_FIXED, ufd, 0});
+                                   MAP_SHARED | MAP_FIXED | MAP_POPULATE, ufd, 0});
     const auto r2 = sys(SYS_mmap, {b + kHeaderBytes + capacity_, capacity_, PROT_READ | PROT_WRITE,
-                                   MAP_SHARED | MAP_FIXED, ufd, kHeaderBytes});
+                                   MAP_SHARED | MAP_FIXED | MAP_POPULATE, ufd, kHeaderBytes});
     if (r1 != base || r2 != static_cast<std::int64_t>(b + kHeaderBytes + capacity_)) {
       failure = "mmap of the ring failed";
       sys(SYS_munmap, {b, total, 0, 0, 0, 0});

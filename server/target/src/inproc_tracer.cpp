@@ -60,6 +60,7 @@ struct InprocTracer::Impl {
     proc::VirtAddr addr;       ///< where a trap goes (no trampoline)
     proc::VirtAddr report_pc;  ///< the pc the event reports
     std::optional<std::size_t> tramp;
+    bool ret_part = false;  ///< the return probe of a combined (leaf) trampoline
     bool spill_xmm = false;
     std::optional<std::int64_t> cfa_offset;
     capture::Plan plan;
@@ -165,10 +166,8 @@ struct InprocTracer::Impl {
   void install() {
     // Trampolines whose moved code needs what the capture code clobbers are given up.
     for (auto& s : sites) {
-      if (s.tramp && moved_code_conflicts(tramps.moved(*s.tramp), tramps.patch_address(*s.tramp))) {
-        tramps.drop(*s.tramp);
-        s.tramp.reset();
-      }
+      if (s.tramp && moved_code_conflicts(tramps.moved(*s.tramp), tramps.patch_address(*s.tramp)))
+        drop_tramp(*s.tramp);
     }
     // A trap left on the original code must not sit in code a trampoline moves.
     for (bool changed = true; changed;) {
@@ -177,10 +176,7 @@ struct InprocTracer::Impl {
         if (s.tramp)
           continue;
         if (auto t = tramps.covering(s.addr)) {
-          tramps.drop(*t);
-          for (auto& other : sites)
-            if (other.tramp == t)
-              other.tramp.reset();
+          drop_tramp(*t);
           changed = true;
         }
       }
@@ -197,7 +193,10 @@ struct InprocTracer::Impl {
         throttle_traps.clear();
         complete_traps.clear();
         code_ranges.clear();
-        for (auto& s : sites) s.tramp.reset();
+        for (auto& s : sites) {
+          s.tramp.reset();
+          s.ret_part = false;
+        }
       }
     }
     for (const auto& s : sites) {
@@ -210,6 +209,17 @@ struct InprocTracer::Impl {
       t.goexit = s.goexit;
       t.inlined = s.inlined;
       traps.add_trap(s.addr, t);
+    }
+  }
+
+  /// Gives trampoline `t` up: its sites (two for a combined one) trap instead.
+  void drop_tramp(std::size_t t) {
+    tramps.drop(t);
+    for (auto& s : sites) {
+      if (s.tramp == t) {
+        s.tramp.reset();
+        s.ret_part = false;
+      }
     }
   }
 
@@ -227,25 +237,31 @@ struct InprocTracer::Impl {
     if (const auto* m = bi.debug().find_type("runtime.m"))
       if (const auto* f = m->resolved()->field("procid"))
         params.m_procid = static_cast<std::uint32_t>(f->offset);
+    for (auto& s : sites) {
+      if (s.tramp) {
+        plan_site(s);
+        if (s.slot_size > kRingCapacity / 4)
+          drop_tramp(*s.tramp);
+      }
+    }
     std::vector<std::optional<inproc::SiteCode>> code(sites.size());
     for (std::size_t i = 0; i < sites.size(); ++i) {
       auto& s = sites[i];
       if (!s.tramp)
         continue;
-      plan_site(s);
-      if (s.slot_size > kRingCapacity / 4) {
-        tramps.drop(*s.tramp);
-        s.tramp.reset();
-        continue;
-      }
       code[i] = inproc::compile(s.plan, static_cast<std::uint32_t>(i), params);
-      tramps.set_probe_code(*s.tramp, code[i]->bytes);
+      if (s.ret_part)
+        tramps.set_return_probe_code(*s.tramp, code[i]->bytes);
+      else
+        tramps.set_probe_code(*s.tramp, code[i]->bytes);
     }
     tramps.install(process, process.pid());
     for (std::size_t i = 0; i < sites.size(); ++i) {
       if (!code[i] || !sites[i].tramp)
         continue;
-      const auto base = tramps.probe_address(*sites[i].tramp).value();
+      const auto base = (sites[i].ret_part ? tramps.return_probe_address(*sites[i].tramp)
+                                           : tramps.probe_address(*sites[i].tramp))
+                            .value();
       for (const auto& [at, rec] : code[i]->fixups) fixups[base + at] = base + rec;
       throttle_traps[base + code[i]->throttle_trap + 1] = i;
       complete_traps[base + code[i]->complete_trap + 1] = i;
@@ -552,7 +568,9 @@ struct InprocTracer::Impl {
 };
 
 InprocTracer::InprocTracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
-    : impl_(std::make_unique<Impl>(process, bi, opts)) {}
+    : impl_(std::make_unique<Impl>(process, bi, opts)) {
+  impl_->tramps.set_combine_leaf_returns(true);
+}
 
 InprocTracer::~InprocTracer() = default;
 
@@ -585,8 +603,10 @@ bool InprocTracer::trace_function(const dwarf::Function& fn) {
     r.is_return = true;
     r.deferreturn = rs.deferreturn;
     r.cfa_offset = rs.deferreturn ? im.body_cfa_offset(rs.addr) : std::optional<std::int64_t>(8);
-    if (!rs.deferreturn && im.process_not_started)
+    if (!rs.deferreturn && im.process_not_started) {
       r.tramp = im.tramps.add_return(fn, rs.addr);
+      r.ret_part = r.tramp && im.tramps.combined(*r.tramp);
+    }
     im.add_site(std::move(r));
   }
   return true;

@@ -135,30 +135,59 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
   if (!code)
     return std::nullopt;
   std::size_t len = 0;
-  for (const auto& insn : proc::disassemble(*code, at)) {
-    if (len >= kJmpLen)
+  std::optional<proc::VirtAddr> ret;  // a leaf's RET inside the range (combined trampoline)
+  const auto insns = proc::disassemble(*code, at);
+  std::size_t i = 0;
+  for (; i < insns.size() && len < kJmpLen; ++i) {
+    const auto& insn = insns[i];
+    if (!insn.relocatable) {
+      if (!combine_leaf_returns_ || !insn.is_ret || insn.length != 1 || len + 1 < kJmpLen)
+        return std::nullopt;
+      ret = insn.address;
       break;
-    if (!insn.relocatable)
-      return std::nullopt;
+    }
     len += insn.length;
   }
-  if (len < kJmpLen)
+  if (combine_leaf_returns_ && !ret) {
+    // A RET a few straight-line instructions further on could get no trampoline of its own
+    // (its range would meet this one): take it in.
+    std::size_t more = len;
+    for (; i < insns.size(); ++i) {
+      if (insns[i].is_ret && insns[i].length == 1) {
+        ret = insns[i].address;
+        len = more;
+        break;
+      }
+      if (!insns[i].relocatable)
+        break;
+      more += insns[i].length;
+    }
+  }
+  const std::size_t range = len + (ret ? 1 : 0);
+  if (range < kJmpLen)
     return std::nullopt;
   const auto& fc = code_of(fn);
   for (auto t : fc.targets)
-    if (t > at.value() && t < at.value() + len)
+    if (t > at.value() && t < at.value() + range)
       return std::nullopt;
-  if (overlaps(at.value(), at.value() + len))
+  if (overlaps(at.value(), at.value() + range))
     return std::nullopt;
   Tramp t;
   t.patch_at = at;
   t.spill_xmm = spill_xmm;
+  if (ret) {
+    t.has_return = true;
+    t.ret_addr = *ret;
+  }
   t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(len));
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
 }
 
 std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, proc::VirtAddr ret) {
+  for (std::size_t i = 0; i < tramps_.size(); ++i)
+    if (tramps_[i].has_return && !tramps_[i].dropped && tramps_[i].ret_addr == ret)
+      return i;
   if (!movable(fn))
     return std::nullopt;
   const auto& fc = code_of(fn);
@@ -247,9 +276,12 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
     const std::uint64_t probe = !t.probe_code.empty() ? t.probe_code.size()
                                 : t.is_return         ? 1
                                                       : kNop5.size();
-    const std::uint64_t n =
-        t.is_return ? t.moved.size() + probe + 1 : spill + probe + t.moved.size() + kJmpLen;
+    const std::uint64_t ret_probe = t.ret_probe_code.size();
+    const std::uint64_t n = t.is_return    ? t.moved.size() + probe + 1
+                            : t.has_return ? spill + probe + t.moved.size() + ret_probe + 1
+                                           : spill + probe + t.moved.size() + kJmpLen;
     t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
+    t.ret_probe_offset = t.offset + spill + probe + t.moved.size();
     size += (n + 15) & ~15ULL;
   }
   const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -360,7 +392,12 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       }
       append(t.probe_code);
       append(t.moved);
-      put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
+      if (t.has_return) {
+        append(t.ret_probe_code);
+        code.push_back(std::byte{0xc3});
+      } else {
+        put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
+      }
     } else if (t.spill_xmm) {
       append(xmm_spill_code());
       code.push_back(std::byte{0x90});
@@ -382,7 +419,7 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       continue;
     std::vector<std::byte> patch;
     put_jmp(patch, t.patch_at.value(), base + t.offset);
-    const auto len = t.moved.size() + (t.is_return ? 1 : 0);
+    const auto len = t.moved.size() + (t.ends_with_ret() ? 1 : 0);
     patch.resize(len, std::byte{0xcc});
     process.write_memory(t.patch_at, patch);
   }
@@ -397,7 +434,7 @@ void Trampolines::uninstall(proc::Process& process) {
     if (t.dropped)
       continue;
     std::vector<std::byte> original = t.moved;
-    if (t.is_return)
+    if (t.ends_with_ret())
       original.push_back(std::byte{0xc3});
     process.write_memory(t.patch_at, original);
   }

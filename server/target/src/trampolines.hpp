@@ -87,6 +87,20 @@ class Trampolines {
   bool dropped(std::size_t id) const { return tramps_[id].dropped; }
   bool is_return(std::size_t id) const { return tramps_[id].is_return; }
 
+  /// The in-process engine: an entry whose moved range reaches the function's RET (a leaf of
+  /// a few bytes, which leaves no room for a separate return trampoline) gets one trampoline
+  /// with both probes: entry probe, the moved instructions, return probe, RET. add_return()
+  /// then answers that trampoline (combined() says so). Off by default: the uprobe engine
+  /// probes one nop per trampoline.
+  void set_combine_leaf_returns(bool on) { combine_leaf_returns_ = on; }
+  bool combined(std::size_t id) const { return tramps_[id].has_return; }
+  void set_return_probe_code(std::size_t id, std::vector<std::byte> code) {
+    tramps_[id].ret_probe_code = std::move(code);
+  }
+  proc::VirtAddr return_probe_address(std::size_t id) const {
+    return proc::VirtAddr(base_ + tramps_[id].ret_probe_offset);
+  }
+
  private:
   struct Tramp {
     proc::VirtAddr patch_at;         ///< first moved instruction
@@ -97,7 +111,16 @@ class Trampolines {
     std::uint64_t probe_offset = 0;  ///< of the nop, in the memfd
     bool dropped = false;
     std::vector<std::byte> probe_code;  ///< in place of the nop (the in-process engine)
-    std::uint64_t end() const { return patch_at.value() + moved.size() + (is_return ? 1 : 0); }
+    /// An entry trampoline whose moved range ends with the function's RET (see
+    /// set_combine_leaf_returns): ret_probe_code runs before it.
+    bool has_return = false;
+    proc::VirtAddr ret_addr;
+    std::vector<std::byte> ret_probe_code;
+    std::uint64_t ret_probe_offset = 0;
+    bool ends_with_ret() const { return is_return || has_return; }
+    std::uint64_t end() const {
+      return patch_at.value() + moved.size() + (ends_with_ret() ? 1 : 0);
+    }
   };
   /// Branch targets inside `fn` (any jump into a moved range forbids the move), and
   /// whether it has indirect jumps (jump tables, whose targets are unknown).
@@ -116,6 +139,7 @@ class Trampolines {
   proc::UniqueFd memfd_;
   std::uint64_t base_ = 0;
   bool installed_ = false;
+  bool combine_leaf_returns_ = false;
 };
 
 }  // namespace goscope::target
