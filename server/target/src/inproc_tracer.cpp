@@ -603,7 +603,9 @@ bool InprocTracer::trace_function(const dwarf::Function& fn) {
     r.is_return = true;
     r.deferreturn = rs.deferreturn;
     r.cfa_offset = rs.deferreturn ? im.body_cfa_offset(rs.addr) : std::optional<std::int64_t>(8);
-    if (!rs.deferreturn && im.process_not_started) {
+    if (rs.deferreturn && im.process_not_started && r.cfa_offset) {
+      r.tramp = im.tramps.add_call(fn, rs.addr);
+    } else if (!rs.deferreturn && im.process_not_started) {
       r.tramp = im.tramps.add_return(fn, rs.addr);
       r.ret_part = r.tramp && im.tramps.combined(*r.tramp);
     }

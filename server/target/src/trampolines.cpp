@@ -44,6 +44,8 @@ std::vector<std::byte> xmm_spill_code() {
   return out;
 }
 const std::size_t kSpillBytes = xmm_spill_code().size() + 1;  // + the one-byte nop
+// lea rsp, [rsp-8]; mov dword [rsp], imm32; mov dword [rsp+4], imm32; jmp rel32
+constexpr std::size_t kCallEmulationLen = 5 + 7 + 8 + kJmpLen;
 
 void put_jmp(std::vector<std::byte>& out, std::uint64_t from, std::uint64_t to) {
   // `from` is the address of the jmp itself.
@@ -227,6 +229,27 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   return tramps_.size() - 1;
 }
 
+std::optional<std::size_t> Trampolines::add_call(const dwarf::Function& fn, proc::VirtAddr at) {
+  if (!movable(fn))
+    return std::nullopt;
+  const auto low = bi_.to_virt(fn.low_pc).value();
+  auto code = bi_.elf().code_at(dwarf::FileAddr(fn.low_pc.value() + (at.value() - low)), kJmpLen);
+  if (!code || code->size() < kJmpLen)
+    return std::nullopt;
+  const auto insns = proc::disassemble(*code, at);
+  if (insns.empty() || !insns[0].is_call || insns[0].length != kJmpLen ||
+      insns[0].branch_target == 0)
+    return std::nullopt;
+  if (overlaps(at.value(), at.value() + kJmpLen))
+    return std::nullopt;
+  Tramp t;
+  t.patch_at = at;
+  t.call_target = insns[0].branch_target;
+  t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(kJmpLen));
+  tramps_.push_back(std::move(t));
+  return tramps_.size() - 1;
+}
+
 bool Trampolines::overlaps(std::uint64_t lo, std::uint64_t hi) const {
   return std::any_of(tramps_.begin(), tramps_.end(),
                      [&](const Tramp& t) { return t.patch_at.value() < hi && lo < t.end(); });
@@ -277,9 +300,10 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
                                 : t.is_return         ? 1
                                                       : kNop5.size();
     const std::uint64_t ret_probe = t.ret_probe_code.size();
-    const std::uint64_t n = t.is_return    ? t.moved.size() + probe + 1
-                            : t.has_return ? spill + probe + t.moved.size() + ret_probe + 1
-                                           : spill + probe + t.moved.size() + kJmpLen;
+    const std::uint64_t n = t.is_return     ? t.moved.size() + probe + 1
+                            : t.has_return  ? spill + probe + t.moved.size() + ret_probe + 1
+                            : t.call_target ? probe + kCallEmulationLen
+                                            : spill + probe + t.moved.size() + kJmpLen;
     t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
     t.ret_probe_offset = t.offset + spill + probe + t.moved.size();
     size += (n + 15) & ~15ULL;
@@ -385,6 +409,22 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       else
         code.push_back(std::byte{0x90});
       code.push_back(std::byte{0xc3});
+    } else if (t.call_target) {
+      // The call, as the original makes it: push the original return address, jump.
+      append(t.probe_code);
+      const std::uint64_t ret = t.patch_at.value() + kJmpLen;
+      append(std::array<std::byte, 5>{std::byte{0x48}, std::byte{0x8d}, std::byte{0x64},
+                                      std::byte{0x24}, std::byte{0xf8}});  // lea rsp, [rsp-8]
+      code.push_back(std::byte{0xc7});                                     // mov dword [rsp], lo32
+      code.push_back(std::byte{0x04});
+      code.push_back(std::byte{0x24});
+      for (int i = 0; i < 4; ++i) code.push_back(static_cast<std::byte>((ret >> (8 * i)) & 0xff));
+      code.push_back(std::byte{0xc7});  // mov dword [rsp+4], hi32
+      code.push_back(std::byte{0x44});
+      code.push_back(std::byte{0x24});
+      code.push_back(std::byte{0x04});
+      for (int i = 4; i < 8; ++i) code.push_back(static_cast<std::byte>((ret >> (8 * i)) & 0xff));
+      put_jmp(code, at + code.size(), t.call_target);
     } else if (!t.probe_code.empty()) {
       if (t.spill_xmm) {
         append(xmm_spill_code());

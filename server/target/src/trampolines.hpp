@@ -51,6 +51,11 @@ class Trampolines {
   static bool has_float_arguments(const dwarf::Function& fn);
   /// A trampoline for the RET at `ret` of `fn`; nullopt when the code before it cannot move.
   std::optional<std::size_t> add_return(const dwarf::Function& fn, proc::VirtAddr ret);
+  /// The in-process engine: a trampoline for the direct `call` at `at` (a `call
+  /// runtime.deferreturn`), which runs the probe code and then makes the call as the original
+  /// does (pushing the original return address, so that unwinding sees the caller's pc).
+  /// Only with probe code; nullopt when the instruction is not a 5-byte direct call.
+  std::optional<std::size_t> add_call(const dwarf::Function& fn, proc::VirtAddr at);
   /// The trampoline whose moved range holds `addr`, if any: a probe on the original code
   /// there would read our jmp, so one of the two must go.
   std::optional<std::size_t> covering(proc::VirtAddr addr) const;
@@ -117,6 +122,8 @@ class Trampolines {
     proc::VirtAddr ret_addr;
     std::vector<std::byte> ret_probe_code;
     std::uint64_t ret_probe_offset = 0;
+    /// A moved direct call (add_call): its target; the return address is the original's.
+    std::uint64_t call_target = 0;
     bool ends_with_ret() const { return is_return || has_return; }
     std::uint64_t end() const {
       return patch_at.value() + moved.size() + (ends_with_ret() ? 1 : 0);
