@@ -52,6 +52,8 @@ class SharedRing {
   void map_into(proc::Process& process, pid_t tid, proc::VirtAddr syscall_insn);
   /// The header's address in the traced process.
   std::uint64_t remote_base() const { return remote_base_; }
+  /// For capture code that runs in this process (the unit tests): the ring's address here.
+  void use_local_address() { remote_base_ = reinterpret_cast<std::uint64_t>(local_); }
   std::uint64_t capacity() const { return capacity_; }
 
   /// Consumes every committed slot in order; `f(position, record)` for each. Stops at a

@@ -698,6 +698,13 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
     im.emit_deferred(~0ULL);
     for (auto& [pos, ev] : im.prebuilt) im.emit(std::move(ev));
     im.prebuilt.clear();
+    if (im.ring && im.ring->corrupt()) {
+      // The program wrote over the ring: what was left in it is lost, and said so.
+      ++im.lost;
+      std::fprintf(stderr,
+                   "goscope: the traced program overwrote the trace ring; events after "
+                   "that point were lost\n");
+    }
     if (std::getenv("GOSCOPE_DEBUG"))
       std::fprintf(stderr, "goscope: inproc: %llu ring waits, %llu faults recovered\n",
                    static_cast<unsigned long long>(im.waits),
