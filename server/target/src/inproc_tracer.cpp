@@ -199,6 +199,27 @@ struct InprocTracer::Impl {
         }
       }
     }
+    if (std::getenv("GOSCOPE_DEBUG")) {
+      std::size_t moved = 0, entry = 0, ret = 0, defer = 0, inl = 0, other = 0;
+      for (const auto& s : sites) {
+        if (s.tramp)
+          ++moved;
+        else if (s.inlined)
+          ++inl;
+        else if (s.deferreturn)
+          ++defer;
+        else if (s.goexit)
+          ++other;
+        else if (s.is_return)
+          ++ret;
+        else
+          ++entry;
+      }
+      std::fprintf(stderr,
+                   "goscope: inproc: %zu sites in trampolines; traps: %zu entries, %zu RETs, "
+                   "%zu deferreturn calls, %zu inlined copies, %zu other\n",
+                   moved, entry, ret, defer, inl, other);
+    }
     for (const auto& s : sites) {
       if (s.tramp)
         continue;
