@@ -326,8 +326,7 @@ void fill_trace(Command& cmd, const Parsed& p) {
     t.goroutine = get_int(p, "goroutine", 0);
   if (p.has("engine")) {
     t.engine = get_string(p, "engine");
-    if (t.engine != "auto" && t.engine != "uprobe" && t.engine != "ptrace" &&
-        t.engine != "inproc")
+    if (t.engine != "auto" && t.engine != "uprobe" && t.engine != "ptrace" && t.engine != "inproc")
       throw UsageError("--engine must be auto, inproc, uprobe or ptrace", name);
   }
   if (p.has("sample")) {

@@ -22,8 +22,8 @@
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
-#include "target/tracer.hpp"
 #include "target/inproc_tracer.hpp"
+#include "target/tracer.hpp"
 #include "target/uprobe_tracer.hpp"
 #include "trace_output.hpp"
 
