@@ -42,7 +42,8 @@ bool moved_code_conflicts(std::span<const std::byte> code, proc::VirtAddr at) {
     const auto& t = insn.text;
     if (t.find("r12") != std::string::npos || t.find("r13") != std::string::npos ||
         t.starts_with("cmov") || t.starts_with("set") || t.starts_with("adc") ||
-        t.starts_with("sbb") || t.starts_with("pushf") || t.starts_with("lahf"))
+        t.starts_with("sbb") || t.starts_with("pushf") || t.starts_with("lahf") ||
+        t.starts_with("rcl") || t.starts_with("rcr") || t.starts_with("cmc"))
       return true;
   }
   return false;
