@@ -7,8 +7,9 @@ Trace output goes to a file, so formatting and writing are part of the cost.
 
     bench/trace_bench.py [--build build] [--runs 5] [--calls 20000] [--dlv-calls 1000]
 
-goscope runs with each engine: uprobe (the default where the kernel allows it: no stop per
-event) and ptrace (a trap per event, emulated step).
+goscope runs with each engine: inproc (capture code in the program, a shared ring: no
+kernel entry per event), uprobe (the default where the kernel allows it: no stop per event)
+and ptrace (a trap per event, emulated step).
 """
 import argparse
 import os
@@ -43,6 +44,87 @@ def median_wall(cmd, runs, stderr_path):
     return statistics.median(times), statistics.median(rss)
 
 
+# The program's own view: the CPU time its calling thread spends in the calls while traced,
+# with few enough calls that the ring never fills: the cost of the probe itself, without
+# goscope's work on the events (which the whole-run figures above include) and whatever else
+# runs on the machine.
+PROBE_PROGRAM = r'''
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"unsafe"
+)
+
+type Point struct{ X, Y int }
+
+//go:noinline
+func work(i int) int { return i*2 + 1 }
+
+//go:noinline
+func rich(s string, xs []int, p Point, m map[string]int, e error) int {
+	return len(s) + len(xs) + p.X + len(m)
+}
+
+// The CPU time of this thread (CLOCK_THREAD_CPUTIME_ID): what the calls cost it, whatever
+// else runs on the machine.
+func threadCPU() int64 {
+	var ts syscall.Timespec
+	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+func main() {
+	runtime.LockOSThread()
+	n, _ := strconv.Atoi(os.Args[2])
+	xs := []int{1, 2, 3}
+	m := map[string]int{"a": 1}
+	err := errors.New("boom")
+	sum := 0
+	start := threadCPU()
+	for i := 0; i < n; i++ {
+		if os.Args[1] == "int" {
+			sum += work(i)
+		} else {
+			sum += rich("hello", xs, Point{i, 2}, m, err)
+		}
+	}
+	fmt.Fprintln(os.Stdout, threadCPU()-start, sum)
+}
+'''
+
+
+def probe_costs(goscope, pin, runs, calls, engines):
+    """ns per call inside the program, traced minus untraced, median of runs."""
+    tmp = tempfile.mkdtemp()
+    with open(os.path.join(tmp, "main.go"), "w") as f:
+        f.write(PROBE_PROGRAM)
+    with open(os.path.join(tmp, "go.mod"), "w") as f:
+        f.write("module probecost\n\ngo 1.19\n")
+    binary = os.path.join(tmp, "probecost")
+    subprocess.run(["go", "build", "-o", binary, "."], cwd=tmp, check=True)
+
+    def inner(cmd):
+        vals = []
+        for _ in range(runs):
+            r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            vals.append(int(r.stdout.split()[0]) / calls)
+        return statistics.median(vals)
+
+    out = {}
+    for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
+        native = inner(pin + [binary, mode, str(calls)])
+        out[mode] = {e: inner(pin + [goscope, "trace", "--engine", e, "--exec", binary, fn, "--",
+                                     mode, str(calls)]) - native for e in engines}
+    shutil.rmtree(tmp)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,41 +133,55 @@ def main():
     ap.add_argument("--calls", type=int, default=20000)
     ap.add_argument("--dlv-calls", type=int, default=1000)
     ap.add_argument("--cpu", default="0")
+    ap.add_argument("--probe-calls", type=int, default=5000)
     args = ap.parse_args()
     goscope = os.path.join(args.build, "bin", "goscope")
     bench = os.path.join(args.build, "fixtures", "bench")
     pin = ["taskset", "-c", args.cpu] if shutil.which("taskset") else []
     tmp = tempfile.mkdtemp()
     err = os.path.join(tmp, "stderr")
+    tools = (("inproc", args.calls), ("uprobe", args.calls), ("ptrace", args.calls),
+             ("dlv", args.dlv_calls))
     rows, mem_rows = [], []
     for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
         results, peak = {}, {}
-        for tool, calls in (("goscope", args.calls), ("ptrace", args.calls), ("dlv", args.dlv_calls)):
+        for tool, calls in tools:
             native, _ = median_wall(pin + [bench, mode, str(calls)], args.runs, err)
-            if tool in ("goscope", "ptrace"):
-                engine = "uprobe" if tool == "goscope" else "ptrace"
-                cmd = pin + [goscope, "trace", "--engine", engine, "--exec", bench, fn, "--", mode,
-                             str(calls)]
+            if tool != "dlv":
+                cmd = pin + [goscope, "trace", "--engine", tool, "--stats", "--exec", bench, fn,
+                             "--", mode, str(calls)]
             else:
                 cmd = pin + ["dlv", "trace", "--exec", bench, fn, "--", mode, str(calls)]
             traced, rss = median_wall(cmd, args.runs, err)
-            lines = sum(1 for l in open(err) if l.startswith(">"))
+            text = open(err).read()
+            lines = sum(1 for l in text.splitlines() if l.startswith(">"))
             if lines != 2 * calls:
                 raise SystemExit(f"{tool} {mode}: expected {2 * calls} trace lines, got {lines}")
+            if tool != "dlv" and " (0 lost," not in text:
+                raise SystemExit(f"{tool} {mode}: events lost:\n{text[-600:]}")
             results[tool] = (traced - native) / calls * 1e6
             peak[tool] = rss
-        rows.append((mode, results["goscope"], results["ptrace"], results["dlv"]))
-        mem_rows.append((mode, peak["goscope"], peak["ptrace"], peak["dlv"]))
+        rows.append((mode, results))
+        mem_rows.append((mode, peak))
+    names = [t for t, _ in tools]
     print(f"median of {args.runs} runs, pinned to CPU {args.cpu}; "
-          f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run")
-    print(f"{'arguments':<10} {'uprobe us/call':>15} {'ptrace us/call':>15} {'dlv us/call':>12}"
-          f" {'dlv/uprobe':>11} {'dlv/ptrace':>11}")
-    for mode, g, p, d in rows:
-        print(f"{mode:<10} {g:>15.1f} {p:>15.1f} {d:>12.1f} {d / g:>10.1f}x {d / p:>10.1f}x")
+          f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run; us per traced call "
+          f"(0 lost in every goscope run)")
+    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names) +
+          f" {'uprobe/inproc':>14} {'dlv/inproc':>11}")
+    for mode, r in rows:
+        print(f"{mode:<10}" + "".join(f" {r[n]:>10.2f}" for n in names) +
+              f" {r['uprobe'] / r['inproc']:>13.1f}x {r['dlv'] / r['inproc']:>10.1f}x")
+    probe = probe_costs(goscope, pin, args.runs, args.probe_calls, names[:-1])
+    print(f"\nin the program: ns per traced call (the calling thread's CPU time over "
+          f"{args.probe_calls} calls, traced minus untraced; the ring never fills)")
+    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names[:-1]))
+    for mode, r in probe.items():
+        print(f"{mode:<10}" + "".join(f" {r[n]:>10.0f}" for n in names[:-1]))
     print(f"\npeak RSS, MiB (the tracer or its traced program, whichever is larger)")
-    print(f"{'arguments':<10} {'uprobe':>15} {'ptrace':>15} {'dlv':>12} {'dlv/uprobe':>11}")
-    for mode, g, p, d in mem_rows:
-        print(f"{mode:<10} {g / 1024:>15.1f} {p / 1024:>15.1f} {d / 1024:>12.1f} {d / g:>10.1f}x")
+    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names))
+    for mode, p in mem_rows:
+        print(f"{mode:<10}" + "".join(f" {p[n] / 1024:>10.1f}" for n in names))
     shutil.rmtree(tmp)
 
 

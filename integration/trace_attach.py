@@ -21,12 +21,13 @@ def tracer_of(pid: int) -> tuple[str, int]:
     return state, tracer
 
 
-def run_once(goscope: str, ticker: str, sig: int) -> list[str]:
+def run_once(goscope: str, ticker: str, sig: int, engine: str = "auto") -> list[str]:
     failures = []
     ticks = 300
     prog = subprocess.Popen([ticker, str(ticks)], stdout=subprocess.PIPE, text=True)
     time.sleep(0.3)
-    tr = subprocess.Popen([goscope, "trace", "-p", str(prog.pid), "^main\\.tick$"],
+    tr = subprocess.Popen([goscope, "trace", "--engine", engine, "-p", str(prog.pid),
+                           "^main\\.tick$"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     deadline = time.time() + 20
@@ -74,6 +75,8 @@ def run_once(goscope: str, ticker: str, sig: int) -> list[str]:
 def main() -> int:
     goscope, ticker = sys.argv[1], sys.argv[2]
     failures = run_once(goscope, ticker, signal.SIGINT) + run_once(goscope, ticker, signal.SIGTERM)
+    # The in-process engine attached (no trampolines: every site traps), detached the same way.
+    failures += [f"[--engine inproc] {f}" for f in run_once(goscope, ticker, signal.SIGINT, "inproc")]
     if failures:
         print("\n".join(failures))
         return 1

@@ -12,8 +12,22 @@ def main() -> int:
     workers, calls = int(sys.argv[3]), int(sys.argv[4])
     native = subprocess.run([binary, str(workers), str(calls)], capture_output=True, text=True,
                             timeout=60)
-    r = subprocess.run([goscope, "trace", "--exec", binary, "^main\\.compute$", "--stats",
-                        "--", str(workers), str(calls)],
+    failures = []
+    # auto (uprobe where eBPF is allowed, else ptrace) and the in-process engine.
+    for engine in ("auto", "inproc"):
+        failures += [f"[--engine {engine}] {f}" for f in
+                     check(goscope, binary, engine, workers, calls, native)]
+    if failures:
+        print("\n".join(failures))
+        return 1
+    print(f"{workers} goroutines x {calls} calls: all {2 * workers * calls} events paired "
+          f"(auto, inproc)")
+    return 0
+
+
+def check(goscope, binary, engine, workers, calls, native):
+    r = subprocess.run([goscope, "trace", "--engine", engine, "--exec", binary,
+                        "^main\\.compute$", "--stats", "--", str(workers), str(calls)],
                        capture_output=True, text=True, timeout=600)
     failures = []
     if r.returncode != 0:
@@ -43,11 +57,7 @@ def main() -> int:
         failures.append("stats count wrong: " + r.stderr[-800:])
     if "0 lost, 0 unmatched" not in r.stderr:
         failures.append("lost or unmatched events: " + r.stderr[-800:])
-    if failures:
-        print("\n".join(failures))
-        return 1
-    print(f"{workers} goroutines x {calls} calls: all {2 * workers * calls} events paired")
-    return 0
+    return failures
 
 
 if __name__ == "__main__":

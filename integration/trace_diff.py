@@ -53,31 +53,41 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+# Every engine goscope has is compared with dlv: auto (uprobe where eBPF is allowed, else
+# ptrace) and the in-process engine.
+ENGINES = ["auto", "inproc"]
+
+
 def main() -> int:
     goscope, binary, regexp = sys.argv[1], sys.argv[2], sys.argv[3]
     extra = sys.argv[4:]
-    ours = run([goscope, "trace", "--exec", binary, regexp, *extra])
     theirs = run(["dlv", "trace", "--exec", binary, regexp, *extra])
-    failures = []
-    if ours.returncode != theirs.returncode:
-        failures.append(f"exit code: goscope {ours.returncode}, dlv {theirs.returncode}")
-    if ours.stdout != theirs.stdout:
-        failures.append(f"program stdout differs:\n--- goscope\n{ours.stdout}\n--- dlv\n{theirs.stdout}")
     pie = is_pie(binary)
-    a, b = trace_lines(ours.stderr, pie), trace_lines(theirs.stderr, pie)
-    if not b:
-        failures.append("dlv printed no trace lines (oracle broken?):\n" + theirs.stderr)
-    for i in range(max(len(a), len(b))):
-        la = a[i] if i < len(a) else "<missing>"
-        lb = b[i] if i < len(b) else "<missing>"
-        if la != lb:
-            failures.append(f"line {i + 1}:\n  goscope: {la}\n  dlv:     {lb}")
-    if failures:
-        print("\n".join(failures))
-        print("--- goscope stderr\n" + ours.stderr)
-        return 1
-    print(f"{len(a)} trace lines identical to dlv")
-    return 0
+    b = trace_lines(theirs.stderr, pie)
+    status = 0
+    for engine in ENGINES:
+        ours = run([goscope, "trace", "--engine", engine, "--exec", binary, regexp, *extra])
+        failures = []
+        if ours.returncode != theirs.returncode:
+            failures.append(f"exit code: goscope {ours.returncode}, dlv {theirs.returncode}")
+        if ours.stdout != theirs.stdout:
+            failures.append(f"program stdout differs:\n--- goscope\n{ours.stdout}\n--- dlv\n{theirs.stdout}")
+        a = trace_lines(ours.stderr, pie)
+        if not b:
+            failures.append("dlv printed no trace lines (oracle broken?):\n" + theirs.stderr)
+        for i in range(max(len(a), len(b))):
+            la = a[i] if i < len(a) else "<missing>"
+            lb = b[i] if i < len(b) else "<missing>"
+            if la != lb:
+                failures.append(f"line {i + 1}:\n  goscope: {la}\n  dlv:     {lb}")
+        if failures:
+            print(f"--engine {engine}:")
+            print("\n".join(failures[:40]))
+            print("--- goscope stderr\n" + ours.stderr[-4000:])
+            status = 1
+        else:
+            print(f"--engine {engine}: {len(a)} trace lines identical to dlv")
+    return status
 
 
 if __name__ == "__main__":

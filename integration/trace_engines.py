@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The two tracing engines must print the same trace: `--engine uprobe` (eBPF captures,
-trampolines, completions) against `--engine ptrace` (a trap per event, values read while
+"""The tracing engines must print the same trace: `--engine uprobe` (eBPF captures,
+trampolines, completions) and `--engine inproc` (the same captures compiled into the
+trampolines, a shared ring) against `--engine ptrace` (a trap per event, values read while
 the thread is stopped), on debug, optimized and PIE builds, with and without --stack.
 
-Also checks what the uprobe engine says of itself (--stats): every event captured, none
+Also checks what the uprobe and inproc engines say of themselves (--stats): every event captured, none
 lost, no value missed by a capture plan, and no thread stopped where the plan needs none.
 
     trace_engines.py GOSCOPE FIXTURE_DIR
@@ -56,38 +57,50 @@ def stat(stderr, pattern):
 def main() -> int:
     goscope, fx = sys.argv[1], sys.argv[2]
     failures = []
+    uprobe_ok = True
     for fixture, regexp, flags, args, max_stops in CASES:
         binary = f"{fx}/{fixture}"
         name = f"{fixture} {regexp} {' '.join(flags + args)}"
-        up, cmd = trace(goscope, "uprobe", binary, regexp, flags, args)
-        if "uprobe engine is not available" in up.stderr:
-            print("skipped: " + up.stderr.strip())
-            return 77
         pt, _ = trace(goscope, "ptrace", binary, regexp, flags, args)
-        if up.returncode != 0 or pt.returncode != 0:
-            failures.append(f"{name}: exit uprobe {up.returncode}, ptrace {pt.returncode}\n"
-                            f"{up.stderr[-1500:]}")
-            continue
-        if up.stdout != pt.stdout:
-            failures.append(f"{name}: the program's output differs:\n{up.stdout}\n---\n{pt.stdout}")
         ordered = fixture not in ("goroutines_opt", "tricky", "tricky_opt")
-        a, b = trace_lines(up.stderr, ordered), trace_lines(pt.stderr, ordered)
-        if a != b:
-            diff = [f"  uprobe: {x}\n  ptrace: {y}" for x, y in zip(a, b) if x != y][:5]
-            failures.append(f"{name}: {len(a)} vs {len(b)} trace lines differ:\n" + "\n".join(diff))
-        engine = stat(up.stderr, r"Engine: uprobe \((\d+) of (\d+) events stopped")
-        events = stat(up.stderr, r"Events: \d+ \((\d+) lost, (\d+) unmatched")
-        if engine is None:
-            failures.append(f"{name}: the uprobe engine did not run:\n{up.stderr[-800:]}")
-            continue
-        if events is None or events[0] != 0:
-            failures.append(f"{name}: events lost: {events}")
-        if "not captured" in up.stderr:
-            failures.append(f"{name}: a capture plan missed values:\n{up.stderr[-800:]}")
-        if max_stops is not None and engine[0] > max_stops:
-            failures.append(f"{name}: {engine[0]} of {engine[1]} events stopped the thread "
-                            f"(at most {max_stops} expected)")
-        print(f"{name}: {len(a)} lines identical; {engine[0]} of {engine[1]} events stopped")
+        b = trace_lines(pt.stderr, ordered)
+        # The in-process engine traps where it has no trampoline (deferreturn calls, inlined
+        # copies): its stops are printed, not limited.
+        for engine, limit in (("uprobe", max_stops), ("inproc", None)):
+            if engine == "uprobe" and not uprobe_ok:
+                continue
+            up, cmd = trace(goscope, engine, binary, regexp, flags, args)
+            if "uprobe engine is not available" in up.stderr:
+                print("uprobe skipped: " + up.stderr.strip())
+                uprobe_ok = False
+                continue
+            if up.returncode != 0 or pt.returncode != 0:
+                failures.append(f"{name}: exit {engine} {up.returncode}, ptrace {pt.returncode}\n"
+                                f"{up.stderr[-1500:]}")
+                continue
+            if up.stdout != pt.stdout:
+                failures.append(f"{name}: the program's output differs ({engine}):\n"
+                                f"{up.stdout}\n---\n{pt.stdout}")
+            a = trace_lines(up.stderr, ordered)
+            if a != b:
+                diff = [f"  {engine}: {x}\n  ptrace: {y}" for x, y in zip(a, b) if x != y][:5]
+                failures.append(f"{name}: {len(a)} vs {len(b)} trace lines differ:\n" +
+                                "\n".join(diff))
+            stats = stat(up.stderr, engine + r" \((\d+) of (\d+) events stopped")
+            events = stat(up.stderr, r"Events: \d+ \((\d+) lost, (\d+) unmatched")
+            if stats is None:
+                failures.append(f"{name}: the {engine} engine did not run:\n{up.stderr[-800:]}")
+                continue
+            if events is None or events[0] != 0:
+                failures.append(f"{name}: events lost ({engine}): {events}")
+            if "not captured" in up.stderr:
+                failures.append(f"{name}: a capture plan missed values ({engine}):\n"
+                                f"{up.stderr[-800:]}")
+            if limit is not None and stats[0] > limit:
+                failures.append(f"{name}: {stats[0]} of {stats[1]} events stopped the thread "
+                                f"(at most {limit} expected)")
+            print(f"{name} [{engine}]: {len(a)} lines identical; {stats[0]} of {stats[1]} "
+                  f"events stopped")
     if failures:
         print("\n\n".join(failures))
         return 1

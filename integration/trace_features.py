@@ -10,6 +10,9 @@ import sys
 import tempfile
 
 failures = []
+# Every feature on each engine: auto (uprobe where eBPF is allowed, else ptrace) and inproc.
+ENGINES = ["auto", "inproc"]
+engine = ENGINES[0]
 
 
 def check(cond, what, detail=""):
@@ -18,7 +21,7 @@ def check(cond, what, detail=""):
 
 
 def trace(goscope, binary, *args, program_args=()):
-    cmd = [goscope, "trace", "--exec", binary, *args]
+    cmd = [goscope, "trace", "--engine", engine, "--exec", binary, *args]
     if program_args:
         cmd += ["--", *program_args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
@@ -31,7 +34,21 @@ DUR = r"(\d+(\.\d+)?(ns|µs|ms|s))"
 
 
 def main() -> int:
+    global engine
     goscope, fx = sys.argv[1], sys.argv[2]
+    for engine in ENGINES:
+        before = len(failures)
+        features(goscope, fx)
+        for i in range(before, len(failures)):
+            failures[i] = f"[--engine {engine}] " + failures[i]
+    if failures:
+        print("\n\n".join(failures))
+        return 1
+    print("all trace features behave on " + ", ".join(ENGINES))
+    return 0
+
+
+def features(goscope, fx):
     basic = os.path.join(fx, "basic")
     tmp = tempfile.mkdtemp()
 
@@ -158,12 +175,6 @@ def main() -> int:
     check(lines[-1:] == ['>> goroutine(1):frame(1) main.describe => ("area=10")'],
           "follow-calls root return", r.stderr)
     check(not any("frame(3)" in l for l in lines), "follow-calls depth bound", r.stderr)
-
-    if failures:
-        print("\n\n".join(failures))
-        return 1
-    print("all trace features behave")
-    return 0
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ unmatched returns and 0 events out of order.
 
 Each engine also traces one run it attaches to (`--pid`): the uprobe engine then moves no
 code into trampolines and probes the stack check's jbe instead, recording only the hits
-where it does not branch. The uprobe engine's runs are skipped (with the reason) where eBPF
-is not allowed; the test then checks the ptrace engine alone.
+where it does not branch; the in-process engine has no trampolines there and traps. The
+uprobe engine's runs are skipped (with the reason) where eBPF is not allowed; the test then
+checks the ptrace and in-process engines.
 """
 import collections
 import re
@@ -135,7 +136,7 @@ def main() -> int:
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     scale = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     failures = []
-    for engine in ("ptrace", "uprobe"):
+    for engine in ("ptrace", "uprobe", "inproc"):
         for i in range(runs):
             problems, summary = check_run(goscope, binary, engine, scale)
             if problems is None:

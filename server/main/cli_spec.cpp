@@ -243,8 +243,9 @@ std::vector<CommandSpec> make_commands() {
         {"goroutine", 0, F::integer, "", "Show only this goroutine."},
         {"sample", 0, F::integer, "", "Show 1 in N root calls."},
         {"engine", 0, F::string, "",
-         "uprobe (no stop: eBPF), ptrace, or auto (default: uprobe where the kernel and "
-         "privileges allow it)."}}},
+         "uprobe (no stop: eBPF), inproc (no stop, no kernel entry: capture code in the "
+         "program), ptrace, or auto (default: uprobe where the kernel and privileges allow "
+         "it)."}}},
       {"version",
        "version",
        "Prints version.",

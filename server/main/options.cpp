@@ -326,8 +326,8 @@ void fill_trace(Command& cmd, const Parsed& p) {
     t.goroutine = get_int(p, "goroutine", 0);
   if (p.has("engine")) {
     t.engine = get_string(p, "engine");
-    if (t.engine != "auto" && t.engine != "uprobe" && t.engine != "ptrace")
-      throw UsageError("--engine must be auto, uprobe or ptrace", name);
+    if (t.engine != "auto" && t.engine != "uprobe" && t.engine != "ptrace" && t.engine != "inproc")
+      throw UsageError("--engine must be auto, inproc, uprobe or ptrace", name);
   }
   if (p.has("sample")) {
     const int n = get_int(p, "sample", 1);

@@ -394,6 +394,9 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
   if (!engine_.engine.empty()) {
     buf_ += "Engine: " + engine_.engine + " (" + std::to_string(engine_.stops) + " of " +
             std::to_string(engine_.events) + " events stopped the thread)\n";
+    if (engine_.engine == "inproc")
+      buf_ += "Ring: " + std::to_string(engine_.waits) + " waits for room, " +
+              std::to_string(engine_.faults) + " faulted reads recovered\n";
   }
   buf_ += "\n";
   std::size_t width = 8;

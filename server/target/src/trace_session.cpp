@@ -12,6 +12,7 @@
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
 #include "target/breakpoint.hpp"
+#include "target/inproc_tracer.hpp"
 #include "target/tracer.hpp"
 #include "target/uprobe_tracer.hpp"
 
@@ -156,7 +157,15 @@ void TraceSession::start(std::optional<pid_t> attach_pid, const std::string& pat
 }
 
 void TraceSession::prepare_engine(const std::string& engine, const TraceOptions& opts) {
-  if (engine != "ptrace") {
+  if (engine == "inproc") {
+    // Opt-in: capture code in the program's trampolines, records in a shared ring.
+    auto ip = std::make_unique<InprocTracer>(*process_, *bi_, opts);
+    ip->set_process_not_started(!attached_);
+    for (const auto* fn : functions_) ip->trace_function(*fn);
+    for (const auto* call : inlined_) ip->trace_inlined(*call);
+    ip->prepare();
+    engine_ = std::move(ip);
+  } else if (engine != "ptrace") {
     std::string why;
     if (UprobeTracer::available(&why)) {
       auto up = std::make_unique<UprobeTracer>(*process_, *bi_, opts);

@@ -57,6 +57,24 @@ bool Tracer::trace_inlined(const dwarf::InlinedCall& call) {
   return true;
 }
 
+bool Tracer::add_trap(proc::VirtAddr addr, const Site& site) {
+  if (sites_.contains(addr))
+    return false;
+  process_.add_breakpoint(addr);
+  sites_[addr] = site;
+  return true;
+}
+
+std::optional<TraceEvent> Tracer::trap_event(pid_t tid, proc::VirtAddr pc) {
+  auto it = sites_.find(pc);
+  if (it == sites_.end())
+    return std::nullopt;
+  auto ev = handle_hit(tid, it->second);
+  if (ev)
+    ++events_;
+  return ev;
+}
+
 TraceExit Tracer::run(TraceObserver& observer) {
   if (opts_.goroutine_exits) {
     if (const auto* fn = bi_.debug().find_function("runtime.goexit1")) {

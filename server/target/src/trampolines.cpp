@@ -44,6 +44,8 @@ std::vector<std::byte> xmm_spill_code() {
   return out;
 }
 const std::size_t kSpillBytes = xmm_spill_code().size() + 1;  // + the one-byte nop
+// lea rsp, [rsp-8]; mov dword [rsp], imm32; mov dword [rsp+4], imm32; jmp rel32
+constexpr std::size_t kCallEmulationLen = 5 + 7 + 8 + kJmpLen;
 
 void put_jmp(std::vector<std::byte>& out, std::uint64_t from, std::uint64_t to) {
   // `from` is the address of the jmp itself.
@@ -135,30 +137,59 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
   if (!code)
     return std::nullopt;
   std::size_t len = 0;
-  for (const auto& insn : proc::disassemble(*code, at)) {
-    if (len >= kJmpLen)
+  std::optional<proc::VirtAddr> ret;  // a leaf's RET inside the range (combined trampoline)
+  const auto insns = proc::disassemble(*code, at);
+  std::size_t i = 0;
+  for (; i < insns.size() && len < kJmpLen; ++i) {
+    const auto& insn = insns[i];
+    if (!insn.relocatable) {
+      if (!combine_leaf_returns_ || !insn.is_ret || insn.length != 1 || len + 1 < kJmpLen)
+        return std::nullopt;
+      ret = insn.address;
       break;
-    if (!insn.relocatable)
-      return std::nullopt;
+    }
     len += insn.length;
   }
-  if (len < kJmpLen)
+  if (combine_leaf_returns_ && !ret) {
+    // A RET a few straight-line instructions further on could get no trampoline of its own
+    // (its range would meet this one): take it in.
+    std::size_t more = len;
+    for (; i < insns.size(); ++i) {
+      if (insns[i].is_ret && insns[i].length == 1) {
+        ret = insns[i].address;
+        len = more;
+        break;
+      }
+      if (!insns[i].relocatable)
+        break;
+      more += insns[i].length;
+    }
+  }
+  const std::size_t range = len + (ret ? 1 : 0);
+  if (range < kJmpLen)
     return std::nullopt;
   const auto& fc = code_of(fn);
   for (auto t : fc.targets)
-    if (t > at.value() && t < at.value() + len)
+    if (t > at.value() && t < at.value() + range)
       return std::nullopt;
-  if (overlaps(at.value(), at.value() + len))
+  if (overlaps(at.value(), at.value() + range))
     return std::nullopt;
   Tramp t;
   t.patch_at = at;
   t.spill_xmm = spill_xmm;
+  if (ret) {
+    t.has_return = true;
+    t.ret_addr = *ret;
+  }
   t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(len));
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
 }
 
 std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, proc::VirtAddr ret) {
+  for (std::size_t i = 0; i < tramps_.size(); ++i)
+    if (tramps_[i].has_return && !tramps_[i].dropped && tramps_[i].ret_addr == ret)
+      return i;
   if (!movable(fn))
     return std::nullopt;
   const auto& fc = code_of(fn);
@@ -198,6 +229,27 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   return tramps_.size() - 1;
 }
 
+std::optional<std::size_t> Trampolines::add_call(const dwarf::Function& fn, proc::VirtAddr at) {
+  if (!movable(fn))
+    return std::nullopt;
+  const auto low = bi_.to_virt(fn.low_pc).value();
+  auto code = bi_.elf().code_at(dwarf::FileAddr(fn.low_pc.value() + (at.value() - low)), kJmpLen);
+  if (!code || code->size() < kJmpLen)
+    return std::nullopt;
+  const auto insns = proc::disassemble(*code, at);
+  if (insns.empty() || !insns[0].is_call || insns[0].length != kJmpLen ||
+      insns[0].branch_target == 0)
+    return std::nullopt;
+  if (overlaps(at.value(), at.value() + kJmpLen))
+    return std::nullopt;
+  Tramp t;
+  t.patch_at = at;
+  t.call_target = insns[0].branch_target;
+  t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(kJmpLen));
+  tramps_.push_back(std::move(t));
+  return tramps_.size() - 1;
+}
+
 bool Trampolines::overlaps(std::uint64_t lo, std::uint64_t hi) const {
   return std::any_of(tramps_.begin(), tramps_.end(),
                      [&](const Tramp& t) { return t.patch_at.value() < hi && lo < t.end(); });
@@ -216,6 +268,18 @@ bool Trampolines::empty() const {
   return std::all_of(tramps_.begin(), tramps_.end(), [](const Tramp& t) { return t.dropped; });
 }
 
+std::optional<proc::VirtAddr> find_syscall_instruction(const BinaryInfo& bi) {
+  // Any 0f 05 in the text decodes as one when jumped to.
+  if (auto text = bi.elf().section_data(".text"); text) {
+    const auto addr = bi.elf().section_addr(".text");
+    for (std::size_t i = 0; addr && i + 1 < text->size(); ++i) {
+      if (text->data()[i] == std::byte{0x0f} && text->data()[i + 1] == std::byte{0x05})
+        return bi.to_virt(dwarf::FileAddr(addr->value() + i));
+    }
+  }
+  return std::nullopt;
+}
+
 std::string Trampolines::path() const {
   return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(memfd_.get());
 }
@@ -230,9 +294,18 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       continue;
     t.offset = size;
     const std::uint64_t spill = t.spill_xmm ? kSpillBytes : 0;
-    const std::uint64_t n =
-        t.is_return ? t.moved.size() + 2 : spill + kNop5.size() + t.moved.size() + kJmpLen;
+    // The probe: a nop (5 bytes at entries, 1 at RETs, 1 after an xmm spill), or the in-process
+    // engine's code.
+    const std::uint64_t probe = !t.probe_code.empty() ? t.probe_code.size()
+                                : t.is_return         ? 1
+                                                      : kNop5.size();
+    const std::uint64_t ret_probe = t.ret_probe_code.size();
+    const std::uint64_t n = t.is_return     ? t.moved.size() + probe + 1
+                            : t.has_return  ? spill + probe + t.moved.size() + ret_probe + 1
+                            : t.call_target ? probe + kCallEmulationLen
+                                            : spill + probe + t.moved.size() + kJmpLen;
     t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
+    t.ret_probe_offset = t.offset + spill + probe + t.moved.size();
     size += (n + 15) & ~15ULL;
   }
   const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -269,17 +342,7 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
   if (exe_end == 0)
     proc::Error::send("trampolines: the executable's mappings were not found");
 
-  // A `syscall` instruction to borrow: any 0f 05 in the text decodes as one.
-  std::optional<proc::VirtAddr> syscall_insn;
-  if (auto text = bi_.elf().section_data(".text"); text) {
-    const auto addr = bi_.elf().section_addr(".text");
-    for (std::size_t i = 0; addr && i + 1 < text->size(); ++i) {
-      if (text->data()[i] == std::byte{0x0f} && text->data()[i + 1] == std::byte{0x05}) {
-        syscall_insn = bi_.to_virt(dwarf::FileAddr(addr->value() + i));
-        break;
-      }
-    }
-  }
+  const auto syscall_insn = find_syscall_instruction(bi_);
   if (!syscall_insn)
     proc::Error::send("trampolines: no syscall instruction in .text");
 
@@ -341,8 +404,40 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       // A one-byte nop: the kernel emulates it at the breakpoint. (It turns a probed 5-byte
       // nop into a call to its own trampoline, which pushes below rsp, where the dead frame
       // still holds the results.)
-      code.push_back(std::byte{0x90});
+      if (!t.probe_code.empty())
+        append(t.probe_code);
+      else
+        code.push_back(std::byte{0x90});
       code.push_back(std::byte{0xc3});
+    } else if (t.call_target) {
+      // The call, as the original makes it: push the original return address, jump.
+      append(t.probe_code);
+      const std::uint64_t ret = t.patch_at.value() + kJmpLen;
+      append(std::array<std::byte, 5>{std::byte{0x48}, std::byte{0x8d}, std::byte{0x64},
+                                      std::byte{0x24}, std::byte{0xf8}});  // lea rsp, [rsp-8]
+      code.push_back(std::byte{0xc7});                                     // mov dword [rsp], lo32
+      code.push_back(std::byte{0x04});
+      code.push_back(std::byte{0x24});
+      for (int i = 0; i < 4; ++i) code.push_back(static_cast<std::byte>((ret >> (8 * i)) & 0xff));
+      code.push_back(std::byte{0xc7});  // mov dword [rsp+4], hi32
+      code.push_back(std::byte{0x44});
+      code.push_back(std::byte{0x24});
+      code.push_back(std::byte{0x04});
+      for (int i = 4; i < 8; ++i) code.push_back(static_cast<std::byte>((ret >> (8 * i)) & 0xff));
+      put_jmp(code, at + code.size(), t.call_target);
+    } else if (!t.probe_code.empty()) {
+      if (t.spill_xmm) {
+        append(xmm_spill_code());
+        code.push_back(std::byte{0x90});
+      }
+      append(t.probe_code);
+      append(t.moved);
+      if (t.has_return) {
+        append(t.ret_probe_code);
+        code.push_back(std::byte{0xc3});
+      } else {
+        put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
+      }
     } else if (t.spill_xmm) {
       append(xmm_spill_code());
       code.push_back(std::byte{0x90});
@@ -364,7 +459,7 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       continue;
     std::vector<std::byte> patch;
     put_jmp(patch, t.patch_at.value(), base + t.offset);
-    const auto len = t.moved.size() + (t.is_return ? 1 : 0);
+    const auto len = t.moved.size() + (t.ends_with_ret() ? 1 : 0);
     patch.resize(len, std::byte{0xcc});
     process.write_memory(t.patch_at, patch);
   }
@@ -379,7 +474,7 @@ void Trampolines::uninstall(proc::Process& process) {
     if (t.dropped)
       continue;
     std::vector<std::byte> original = t.moved;
-    if (t.is_return)
+    if (t.ends_with_ret())
       original.push_back(std::byte{0xc3});
     process.write_memory(t.patch_at, original);
   }

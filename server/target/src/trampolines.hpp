@@ -28,6 +28,10 @@ namespace goscope::target {
 
 class BinaryInfo;
 
+/// A `syscall` instruction in the executable's code, for making a stopped thread run system
+/// calls (proc/inject.hpp); nullopt if there is none.
+std::optional<proc::VirtAddr> find_syscall_instruction(const BinaryInfo& bi);
+
 class Trampolines {
  public:
   explicit Trampolines(const BinaryInfo& bi) : bi_(bi) {}
@@ -47,6 +51,11 @@ class Trampolines {
   static bool has_float_arguments(const dwarf::Function& fn);
   /// A trampoline for the RET at `ret` of `fn`; nullopt when the code before it cannot move.
   std::optional<std::size_t> add_return(const dwarf::Function& fn, proc::VirtAddr ret);
+  /// The in-process engine: a trampoline for the direct `call` at `at` (a `call
+  /// runtime.deferreturn`), which runs the probe code and then makes the call as the original
+  /// does (pushing the original return address, so that unwinding sees the caller's pc).
+  /// Only with probe code; nullopt when the instruction is not a 5-byte direct call.
+  std::optional<std::size_t> add_call(const dwarf::Function& fn, proc::VirtAddr at);
   /// The trampoline whose moved range holds `addr`, if any: a probe on the original code
   /// there would read our jmp, so one of the two must go.
   std::optional<std::size_t> covering(proc::VirtAddr addr) const;
@@ -67,6 +76,36 @@ class Trampolines {
   /// Offset in that file of trampoline `id`'s probe (its 5-byte nop).
   std::uint64_t probe_offset(std::size_t id) const { return tramps_[id].probe_offset; }
 
+  /// The in-process engine: code that runs in trampoline `id` in place of its probe (the nop).
+  /// It must be position-independent and fall through at its end, with the thread's state
+  /// (bar what the code documents it clobbers) as it found it. Before install().
+  void set_probe_code(std::size_t id, std::vector<std::byte> code) {
+    tramps_[id].probe_code = std::move(code);
+  }
+  /// Where trampoline `id`'s probe (or probe code) is in the process, after install().
+  proc::VirtAddr probe_address(std::size_t id) const {
+    return proc::VirtAddr(base_ + tramps_[id].probe_offset);
+  }
+  /// The instructions trampoline `id` moves (as in the file) and where they were.
+  const std::vector<std::byte>& moved(std::size_t id) const { return tramps_[id].moved; }
+  proc::VirtAddr patch_address(std::size_t id) const { return tramps_[id].patch_at; }
+  bool dropped(std::size_t id) const { return tramps_[id].dropped; }
+  bool is_return(std::size_t id) const { return tramps_[id].is_return; }
+
+  /// The in-process engine: an entry whose moved range reaches the function's RET (a leaf of
+  /// a few bytes, which leaves no room for a separate return trampoline) gets one trampoline
+  /// with both probes: entry probe, the moved instructions, return probe, RET. add_return()
+  /// then answers that trampoline (combined() says so). Off by default: the uprobe engine
+  /// probes one nop per trampoline.
+  void set_combine_leaf_returns(bool on) { combine_leaf_returns_ = on; }
+  bool combined(std::size_t id) const { return tramps_[id].has_return; }
+  void set_return_probe_code(std::size_t id, std::vector<std::byte> code) {
+    tramps_[id].ret_probe_code = std::move(code);
+  }
+  proc::VirtAddr return_probe_address(std::size_t id) const {
+    return proc::VirtAddr(base_ + tramps_[id].ret_probe_offset);
+  }
+
  private:
   struct Tramp {
     proc::VirtAddr patch_at;         ///< first moved instruction
@@ -76,7 +115,19 @@ class Trampolines {
     std::uint64_t offset = 0;        ///< in the memfd
     std::uint64_t probe_offset = 0;  ///< of the nop, in the memfd
     bool dropped = false;
-    std::uint64_t end() const { return patch_at.value() + moved.size() + (is_return ? 1 : 0); }
+    std::vector<std::byte> probe_code;  ///< in place of the nop (the in-process engine)
+    /// An entry trampoline whose moved range ends with the function's RET (see
+    /// set_combine_leaf_returns): ret_probe_code runs before it.
+    bool has_return = false;
+    proc::VirtAddr ret_addr;
+    std::vector<std::byte> ret_probe_code;
+    std::uint64_t ret_probe_offset = 0;
+    /// A moved direct call (add_call): its target; the return address is the original's.
+    std::uint64_t call_target = 0;
+    bool ends_with_ret() const { return is_return || has_return; }
+    std::uint64_t end() const {
+      return patch_at.value() + moved.size() + (ends_with_ret() ? 1 : 0);
+    }
   };
   /// Branch targets inside `fn` (any jump into a moved range forbids the move), and
   /// whether it has indirect jumps (jump tables, whose targets are unknown).
@@ -95,6 +146,7 @@ class Trampolines {
   proc::UniqueFd memfd_;
   std::uint64_t base_ = 0;
   bool installed_ = false;
+  bool combine_leaf_returns_ = false;
 };
 
 }  // namespace goscope::target

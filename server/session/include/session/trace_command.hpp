@@ -41,7 +41,7 @@ struct TraceRequest {
   std::string cond;                       ///< --cond EXPR over the arguments
   std::optional<std::int64_t> goroutine;  ///< --goroutine ID
   std::uint64_t sample = 1;               ///< --sample N
-  std::string engine = "auto";            ///< --engine auto|uprobe|ptrace
+  std::string engine = "auto";            ///< --engine auto|inproc|uprobe|ptrace
 };
 
 /// Runs a trace to completion, printing dlv's trace lines to `out`. Returns the process exit

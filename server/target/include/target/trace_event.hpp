@@ -94,11 +94,13 @@ struct TraceExit {
 
 /// What an engine counted during run(), for --stats and the logs.
 struct TraceEngineStats {
-  std::string engine;            ///< "uprobe" or "ptrace"
+  std::string engine;            ///< "inproc", "uprobe" or "ptrace"
   std::uint64_t events = 0;      ///< entries, returns and goroutine exits captured
   std::uint64_t stops = 0;       ///< events that stopped the hitting thread (ptrace: all)
   std::uint64_t lost = 0;        ///< events the kernel could not hand over (ring buffer full)
   std::uint64_t late_reads = 0;  ///< reads a capture plan missed (a bug if not 0)
+  std::uint64_t waits = 0;       ///< inproc: writers that waited for room in the ring
+  std::uint64_t faults = 0;      ///< inproc: reads of bad pointers caught (failed reads)
 };
 
 }  // namespace goscope::target

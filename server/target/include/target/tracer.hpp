@@ -87,7 +87,6 @@ class Tracer : public TraceEngine {
   TraceExit run(TraceObserver& observer) override;
   TraceEngineStats stats() const override { return {"ptrace", events_, events_, 0, 0}; }
 
- private:
   struct Site {
     const dwarf::Function* function = nullptr;
     bool is_return = false;
@@ -95,6 +94,15 @@ class Tracer : public TraceEngine {
     bool goexit = false;  ///< runtime.goexit1: a goroutine is ending
     const dwarf::InlinedCall* inlined = nullptr;
   };
+  /// For an engine that traps only some of its sites (the in-process engine, where no
+  /// trampoline could be made): a trap at `addr` reporting `site`; false if there is one.
+  bool add_trap(proc::VirtAddr addr, const Site& site);
+  bool has_trap(proc::VirtAddr addr) const { return sites_.contains(addr); }
+  /// The event of this tracer's trap at `pc`, which thread `tid` hit and is stopped at;
+  /// nullopt when the trap reports nothing. The caller resumes the thread.
+  std::optional<TraceEvent> trap_event(pid_t tid, proc::VirtAddr pc);
+
+ private:
   /// Reads what a hit reports; nullopt when it cannot (no goroutine at a goexit1 trap).
   std::optional<TraceEvent> handle_hit(pid_t tid, const Site& site);
   /// Walks Go's frame-pointer chain from a trap site.

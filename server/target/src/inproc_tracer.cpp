@@ -1,0 +1,786 @@
+#include "target/inproc_tracer.hpp"
+
+#include <time.h>
+#include <x86intrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "capture_plan.hpp"
+#include "inproc_codegen.hpp"
+#include "inproc_ring.hpp"
+#include "proc/disassembler.hpp"
+#include "proc/error.hpp"
+#include "proc/process.hpp"
+#include "target/binary_info.hpp"
+#include "target/readers.hpp"
+#include "target/value_loader.hpp"
+#include "trampolines.hpp"
+
+namespace goscope::target {
+namespace {
+
+/// Writers wait (trap to goscope) only when this much is unconsumed: with the consumer
+/// polling every kPollMs it is rare. Mapped into both processes (shared pages).
+constexpr std::uint64_t kRingCapacity = 8u << 20;
+constexpr int kPollMs = 2;
+
+/// Whether the moved instructions need something the capture code clobbers (R12, R13, the
+/// flags): Go never keeps a value there across a function's entry or RET, but assembly may.
+bool moved_code_conflicts(std::span<const std::byte> code, proc::VirtAddr at) {
+  for (const auto& insn : proc::disassemble(code, at)) {
+    const auto& t = insn.text;
+    if (t.find("r12") != std::string::npos || t.find("r13") != std::string::npos ||
+        t.starts_with("cmov") || t.starts_with("set") || t.starts_with("adc") ||
+        t.starts_with("sbb") || t.starts_with("pushf") || t.starts_with("lahf") ||
+        t.starts_with("rcl") || t.starts_with("rcr") || t.starts_with("cmc"))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct InprocTracer::Impl {
+  struct Site {
+    const dwarf::Function* function = nullptr;
+    const dwarf::InlinedCall* inlined = nullptr;
+    bool is_return = false;
+    bool deferreturn = false;
+    bool goexit = false;
+    proc::VirtAddr addr;       ///< where a trap goes (no trampoline)
+    proc::VirtAddr report_pc;  ///< the pc the event reports
+    std::optional<std::size_t> tramp;
+    bool ret_part = false;  ///< the return probe of a combined (leaf) trampoline
+    bool spill_xmm = false;
+    std::optional<std::int64_t> cfa_offset;
+    capture::Plan plan;
+    std::uint32_t slot_size = 0;
+  };
+
+  proc::Process& process;
+  const BinaryInfo& bi;
+  TraceOptions opts;
+  std::vector<Site> sites;
+  std::unordered_set<proc::VirtAddr> addrs;
+  capture::GOffsets g{};
+  Trampolines tramps{bi};
+  Tracer traps{process, bi, opts};
+  bool process_not_started = false;
+  bool prepared = false;
+
+  std::unique_ptr<inproc::SharedRing> ring;
+  /// Absolute addresses in the process: a faulting read -> its recovery code; the byte after
+  /// each trap of the capture code (rip at the SIGTRAP) -> the site.
+  std::unordered_map<std::uint64_t, std::uint64_t> fixups;
+  std::unordered_map<std::uint64_t, std::size_t> throttle_traps, complete_traps;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> code_ranges;
+
+  /// TSC -> CLOCK_MONOTONIC: the capture code stamps records with rdtsc (no system call);
+  /// every event of this engine, trapped ones included, is stamped on the same scale so that
+  /// one goroutine's events keep their order.
+  std::uint64_t tsc_ref = 0, ns_ref = 0;
+  double ns_per_tick = 1.0;
+
+  /// Serializes the ring, the observer and the queues below (consumer and ptrace threads).
+  std::mutex mu;
+  TraceObserver* observer = nullptr;
+  /// Events of trapped sites, with the ring's head when they were hit: every record the
+  /// goroutine wrote before is below it, every later one at or above it.
+  std::deque<std::pair<std::uint64_t, TraceEvent>> deferred;
+  /// Events built at a completion stop, by their record's position (committed after).
+  std::unordered_map<std::uint64_t, std::optional<TraceEvent>> prebuilt;
+  std::atomic<bool> stop{false};
+  std::uint64_t events = 0, stops = 0, late_reads = 0, waits = 0, faults = 0, lost = 0;
+
+  Impl(proc::Process& p, const BinaryInfo& b, TraceOptions o) : process(p), bi(b), opts(o) {
+    const auto hi = std::max(
+        {bi.goid_offset(), bi.stack_hi_offset(), bi.stackguard0_offset(), bi.g_m_offset()});
+    g.len = static_cast<std::uint32_t>(hi + 8);
+    g.goid = static_cast<std::uint32_t>(bi.goid_offset());
+  }
+
+  std::uint64_t now_ns() const {
+    const auto d = static_cast<double>(static_cast<std::int64_t>(__rdtsc() - tsc_ref));
+    return ns_ref + static_cast<std::uint64_t>(static_cast<std::int64_t>(d * ns_per_tick));
+  }
+  std::uint64_t tsc_to_ns(std::uint64_t tsc) const {
+    const auto d = static_cast<double>(static_cast<std::int64_t>(tsc - tsc_ref));
+    return ns_ref + static_cast<std::uint64_t>(static_cast<std::int64_t>(d * ns_per_tick));
+  }
+
+  std::optional<std::int64_t> body_cfa_offset(proc::VirtAddr pc) const {
+    if (auto row = bi.debug().frames().row_at(bi.to_file(pc)); row && row->cfa_register == 7)
+      return row->cfa_offset;
+    return std::nullopt;
+  }
+
+  void add_site(Site s) {
+    addrs.insert(s.addr);
+    sites.push_back(std::move(s));
+  }
+
+  void plan_site(Site& s) {
+    const auto& params = s.inlined ? s.inlined->params : s.function->params;
+    capture::SiteSpec spec;
+    for (const auto& p : params)
+      if (p.is_result == s.is_return)
+        spec.vars.push_back(&p);
+    spec.pc = bi.to_file(s.report_pc);
+    spec.cfa_offset = s.cfa_offset;
+    if (s.is_return && !s.deferreturn && s.function->optimized)
+      spec.abi_function = s.function;
+    spec.stack_depth = opts.stack_depth;
+    spec.xmm_spilled = !s.is_return && s.spill_xmm;
+    s.plan = capture::make_plan(bi, spec, opts.load);
+    capture::layout(s.plan, g.len);
+    s.slot_size = inproc::slot_size(s.plan);
+  }
+
+  void calibrate_clock() {
+    // Two (tsc, CLOCK_MONOTONIC) pairs 20 ms apart; each pair read back to back.
+    auto pair = [] {
+      const auto t = __rdtsc();
+      return std::pair{t, trace_clock_ns()};
+    };
+    const auto [t0, n0] = pair();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto [t1, n1] = pair();
+    if (t1 > t0 && n1 > n0)
+      ns_per_tick = static_cast<double>(n1 - n0) / static_cast<double>(t1 - t0);
+    tsc_ref = t1;
+    ns_ref = n1;
+  }
+
+  /// Sets everything up; where the ring or the trampolines cannot be installed every site
+  /// traps.
+  void install() {
+    // Trampolines whose moved code needs what the capture code clobbers are given up.
+    for (auto& s : sites) {
+      if (s.tramp && moved_code_conflicts(tramps.moved(*s.tramp), tramps.patch_address(*s.tramp)))
+        drop_tramp(*s.tramp);
+    }
+    // A trap left on the original code must not sit in code a trampoline moves.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const auto& s : sites) {
+        if (s.tramp)
+          continue;
+        if (auto t = tramps.covering(s.addr)) {
+          drop_tramp(*t);
+          changed = true;
+        }
+      }
+    }
+    calibrate_clock();
+    if (!tramps.empty()) {
+      try {
+        install_trampolines();
+      } catch (const proc::Error& e) {
+        if (std::getenv("GOSCOPE_DEBUG"))
+          std::fprintf(stderr, "goscope: inproc: no trampolines: %s\n", e.what());
+        ring.reset();
+        fixups.clear();
+        throttle_traps.clear();
+        complete_traps.clear();
+        code_ranges.clear();
+        for (auto& s : sites) {
+          s.tramp.reset();
+          s.ret_part = false;
+        }
+      }
+    }
+    if (std::getenv("GOSCOPE_DEBUG")) {
+      std::size_t moved = 0, entry = 0, ret = 0, defer = 0, inl = 0, other = 0;
+      for (const auto& s : sites) {
+        if (s.tramp)
+          ++moved;
+        else if (s.inlined)
+          ++inl;
+        else if (s.deferreturn)
+          ++defer;
+        else if (s.goexit)
+          ++other;
+        else if (s.is_return)
+          ++ret;
+        else
+          ++entry;
+      }
+      std::fprintf(stderr,
+                   "goscope: inproc: %zu sites in trampolines; traps: %zu entries, %zu RETs, "
+                   "%zu deferreturn calls, %zu inlined copies, %zu other\n",
+                   moved, entry, ret, defer, inl, other);
+    }
+    for (const auto& s : sites) {
+      if (s.tramp)
+        continue;
+      Tracer::Site t;
+      t.function = s.function;
+      t.is_return = s.is_return;
+      t.deferreturn = s.deferreturn;
+      t.goexit = s.goexit;
+      t.inlined = s.inlined;
+      traps.add_trap(s.addr, t);
+    }
+  }
+
+  /// Gives trampoline `t` up: its sites (two for a combined one) trap instead.
+  void drop_tramp(std::size_t t) {
+    tramps.drop(t);
+    for (auto& s : sites) {
+      if (s.tramp == t) {
+        s.tramp.reset();
+        s.ret_part = false;
+      }
+    }
+  }
+
+  void install_trampolines() {
+    const auto syscall_insn = find_syscall_instruction(bi);
+    if (!syscall_insn)
+      proc::Error::send("no syscall instruction in .text");
+    ring = std::make_unique<inproc::SharedRing>(kRingCapacity);
+    ring->map_into(process, process.pid(), *syscall_insn);
+    inproc::CodegenParams params;
+    params.ring = ring->remote_base();
+    params.capacity = ring->capacity();
+    params.g = g;
+    params.g_m = static_cast<std::uint32_t>(bi.g_m_offset());
+    if (const auto* m = bi.debug().find_type("runtime.m"))
+      if (const auto* f = m->resolved()->field("procid"))
+        params.m_procid = static_cast<std::uint32_t>(f->offset);
+    for (auto& s : sites) {
+      if (s.tramp) {
+        plan_site(s);
+        if (s.slot_size > kRingCapacity / 4)
+          drop_tramp(*s.tramp);
+      }
+    }
+    std::vector<std::optional<inproc::SiteCode>> code(sites.size());
+    for (std::size_t i = 0; i < sites.size(); ++i) {
+      auto& s = sites[i];
+      if (!s.tramp)
+        continue;
+      code[i] = inproc::compile(s.plan, static_cast<std::uint32_t>(i), params);
+      if (s.ret_part)
+        tramps.set_return_probe_code(*s.tramp, code[i]->bytes);
+      else
+        tramps.set_probe_code(*s.tramp, code[i]->bytes);
+    }
+    tramps.install(process, process.pid());
+    for (std::size_t i = 0; i < sites.size(); ++i) {
+      if (!code[i] || !sites[i].tramp)
+        continue;
+      const auto base = (sites[i].ret_part ? tramps.return_probe_address(*sites[i].tramp)
+                                           : tramps.probe_address(*sites[i].tramp))
+                            .value();
+      for (const auto& [at, rec] : code[i]->fixups) fixups[base + at] = base + rec;
+      throttle_traps[base + code[i]->throttle_trap + 1] = i;
+      complete_traps[base + code[i]->complete_trap + 1] = i;
+      code_ranges.emplace_back(base, base + code[i]->bytes.size());
+    }
+  }
+
+  // --- Events -------------------------------------------------------------------------
+
+  void emit(std::optional<TraceEvent>&& ev) {
+    if (ev)
+      observer->on_event(std::move(*ev));
+  }
+
+  /// Trapped sites' events whose goroutine has no record left before `pos`. Caller holds mu.
+  void emit_deferred(std::uint64_t pos) {
+    while (!deferred.empty() && deferred.front().first <= pos) {
+      observer->on_event(std::move(deferred.front().second));
+      deferred.pop_front();
+    }
+  }
+
+  // Caller holds mu.
+  void drain() {
+    if (!ring) {
+      emit_deferred(~0ULL);
+      return;
+    }
+    ring->consume([&](std::uint64_t pos, std::span<const std::byte> rec) {
+      emit_deferred(pos);
+      handle_record(pos, rec);
+    });
+    // A trapped event waits only for records reserved before it.
+    emit_deferred(ring->tail());
+  }
+
+  // Caller holds mu.
+  void handle_record(std::uint64_t pos, std::span<const std::byte> rec) {
+    capture::RecordHeader h;
+    std::memcpy(&h, rec.data(), sizeof h);
+    const auto site = h.cookie & 0xffffffffu;
+    if (site >= sites.size() || !sites[site].tramp || rec.size() < sites[site].plan.size) {
+      ++lost;  // not a record of ours: the process wrote over the ring
+      return;
+    }
+    ++events;
+    if (h.flags & capture::kFlagComplete) {
+      if (auto it = prebuilt.find(pos); it != prebuilt.end()) {
+        emit(std::move(it->second));
+        prebuilt.erase(it);
+        return;
+      }
+      // No stop was made (the ring was disabled first): what was captured is reported.
+    }
+    emit(build_event(rec, std::nullopt));
+  }
+
+  /// The event of a record; `live_tid`: that thread is stopped at the hit's completion, so
+  /// what the capture lacks is read from the process.
+  std::optional<TraceEvent> build_event(std::span<const std::byte> rec,
+                                        std::optional<pid_t> live_tid) {
+    capture::RecordHeader h;
+    std::memcpy(&h, rec.data(), sizeof h);
+    const Site& site = sites[h.cookie & 0xffffffffu];
+    const capture::Plan& plan = site.plan;
+    const bool live = live_tid.has_value();
+    proc::Registers regs;
+    static_assert(sizeof(h.regs) <= sizeof(regs.gp));
+    std::memcpy(&regs.gp, h.regs, sizeof h.regs);
+    const auto tid = live ? *live_tid : static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
+
+    auto in_record = [&](std::uint64_t off, std::uint64_t len) { return off + len <= rec.size(); };
+    auto g_word = [&](std::uint64_t field) -> std::uint64_t {
+      std::uint64_t v = 0;
+      if (field + 8 <= g.len && in_record(capture::kGOffset + field, 8))
+        std::memcpy(&v, rec.data() + capture::kGOffset + field, 8);
+      return v;
+    };
+    const std::uint64_t stack_base = regs.gp.rsp + static_cast<std::uint64_t>(plan.stack_lo);
+    const std::uint64_t stack_len = static_cast<std::uint64_t>(plan.stack_hi - plan.stack_lo);
+    MemoryFn live_mem = live ? process_memory_reader(process) : MemoryFn();
+    MemoryFn mem = [&, live_mem](std::uint64_t a, std::span<std::byte> out) {
+      const auto n = out.size();
+      if (a >= stack_base && a + n <= stack_base + stack_len &&
+          in_record(plan.stack_offset + (a - stack_base), n)) {
+        std::memcpy(out.data(), rec.data() + plan.stack_offset + (a - stack_base), n);
+        return true;
+      }
+      for (const auto& b : plan.blocks) {
+        std::uint64_t hdr[3];
+        if (!in_record(b.record_offset, sizeof hdr))
+          continue;
+        std::memcpy(hdr, rec.data() + b.record_offset, sizeof hdr);
+        if (hdr[2] != 0 || a < hdr[0] || a + n > hdr[0] + hdr[1] || hdr[1] > b.max_bytes())
+          continue;
+        const auto off = b.record_offset + 24 + (a - hdr[0]);
+        if (!in_record(off, n))
+          continue;
+        std::memcpy(out.data(), rec.data() + off, n);
+        return true;
+      }
+      if (a >= regs.gp.r14 && a + n <= regs.gp.r14 + g.len && g_word(g.goid) != 0) {
+        std::memcpy(out.data(), rec.data() + capture::kGOffset + (a - regs.gp.r14), n);
+        return true;
+      }
+      if (auto ro = bi.elf().read_only_at(bi.to_file(proc::VirtAddr(a)), n)) {
+        std::memcpy(out.data(), ro->data(), n);
+        return true;
+      }
+      if (live_mem)
+        return live_mem(a, out);
+      ++late_reads;
+      return false;
+    };
+
+    TraceEvent ev;
+    ev.time_ns = tsc_to_ns(h.time_ns);
+    ev.hit_ns = ev.time_ns;
+    ev.tid = tid;
+    ev.function = site.function;
+    ev.deferreturn = site.deferreturn;
+    ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
+    std::int64_t goid = static_cast<std::int64_t>(g_word(bi.goid_offset()));
+    if (goid == 0 && live && regs.gp.r14 != 0) {
+      // On the system stack R14 holds g0; report the user goroutine it runs for.
+      try {
+        const auto m = process.read<std::uint64_t>(proc::VirtAddr(regs.gp.r14 + bi.g_m_offset()));
+        const auto curg =
+            m ? process.read<std::uint64_t>(proc::VirtAddr(m + bi.m_curg_offset())) : 0;
+        if (curg)
+          goid = process.read<std::int64_t>(proc::VirtAddr(curg + bi.goid_offset()));
+      } catch (const proc::Error&) {
+      }
+    }
+    ev.goid = goid;
+    regs.gp.rip = site.report_pc.value();
+    ev.pc = regs.gp.rip;
+    ev.sp = regs.gp.rsp;
+    ev.inlined = site.inlined;
+    if (!site.is_return) {
+      std::uint64_t ret = 0;
+      if (mem(regs.gp.rsp, std::as_writable_bytes(std::span(&ret, 1))))
+        ev.caller_pc = ret;
+    }
+    std::uint64_t cfa = regs.gp.rsp + 8;
+    if (site.cfa_offset)
+      cfa = regs.gp.rsp + static_cast<std::uint64_t>(*site.cfa_offset);
+    else
+      cfa = regs.gp.rbp + 16;
+    RegisterFn read_reg;
+    if (live) {
+      // General registers from the record (the capture code's own are R12/R13); xmm
+      // registers live: the capture code does not touch them.
+      read_reg = thread_register_reader(process, tid, regs);
+    } else if (!site.is_return && site.spill_xmm) {
+      // The trampoline stored xmm0-14 below rsp, and the plan captured them.
+      read_reg = [regs, &mem](unsigned regno) -> std::optional<std::uint64_t> {
+        if (regno >= 17 && regno < 17 + capture::kSpilledXmm) {
+          std::uint64_t v = 0;
+          if (mem(regs.gp.rsp - 8 * (regno - 17 + 1), std::as_writable_bytes(std::span(&v, 1))))
+            return v;
+          return std::nullopt;
+        }
+        return regs.by_dwarf_number(regno);
+      };
+    } else {
+      read_reg = [regs](unsigned regno) { return regs.by_dwarf_number(regno); };
+    }
+    ValueLoader loader(bi, mem);
+    loader.set_location_text(false);
+    ev.values = load_trace_values(loader, *site.function, site.inlined, site.is_return,
+                                  site.deferreturn, ev.pc, cfa, read_reg, opts.load);
+    if (opts.stack_depth > 0)
+      unwind_frames(bi, mem, site.deferreturn || site.inlined != nullptr, regs, opts.stack_depth,
+                    ev);
+    return ev;
+  }
+
+  // --- Slow paths, on the ptrace thread -------------------------------------------------
+
+  /// A thread at a trapped site (no trampoline there).
+  void trapped(pid_t tid, proc::VirtAddr pc) {
+    // Stamped on this engine's clock (see tsc_ref), before the thread runs on: its next
+    // record is later.
+    const auto hit = now_ns();
+    auto ev = traps.trap_event(tid, pc);
+    if (ev) {
+      ev->hit_ns = ev->time_ns = hit;
+      std::lock_guard lk(mu);
+      ++events;
+      ++stops;
+      // Queued before the thread runs on: its next record must not overtake this event.
+      if (!ring) {
+        observer->on_event(std::move(*ev));
+      } else {
+        // A call starts for the program when its thread runs again (about now).
+        if (ev->kind == TraceEvent::Kind::call)
+          ev->time_ns = now_ns();
+        deferred.emplace_back(ring->head(), std::move(*ev));
+      }
+    }
+    process.resume_thread(tid);
+  }
+
+  /// A writer stopped before committing a record that asks for a completion: its slot is in
+  /// R12. The event is built now, live, and waits for the consumer to reach the record.
+  void complete(pid_t tid, const proc::Registers& regs, std::size_t site) {
+    std::lock_guard lk(mu);
+    ++stops;
+    const auto pos = ring->position_of(regs.gp.r12);
+    const auto rec = ring->slot_at(pos, sites[site].slot_size).subspan(8);
+    capture::RecordHeader h;
+    std::memcpy(&h, rec.data(), sizeof h);
+    if ((h.cookie & 0xffffffffu) != site)
+      return;  // not the slot it reserved: left to the consumer, reported as captured
+    auto ev = build_event(rec, tid);
+    // A call starts for the program when its thread runs again: the stop is not its time.
+    if (ev && ev->kind == TraceEvent::Kind::call)
+      ev->time_ns = now_ns();
+    prebuilt[pos] = std::move(ev);
+  }
+
+  /// A writer waiting for room: drain, and let it retry.
+  void throttled() {
+    std::size_t drained = 0;
+    {
+      std::lock_guard lk(mu);
+      ++waits;
+      drained = ring->consume([&](std::uint64_t pos, std::span<const std::byte> rec) {
+        emit_deferred(pos);
+        handle_record(pos, rec);
+      });
+    }
+    // The slot in the way is being written by a thread that is running: give it time.
+    if (drained == 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+
+  bool in_capture_code(std::uint64_t pc) const {
+    return std::any_of(code_ranges.begin(), code_ranges.end(),
+                       [&](const auto& r) { return pc >= r.first && pc < r.second; });
+  }
+
+  /// Handles a signal stop that the capture code caused; false if the signal is the
+  /// program's.
+  bool own_signal(const proc::StopEvent& ev) {
+    if (!ring)
+      return false;
+    if (ev.signal == SIGSEGV || ev.signal == SIGBUS) {
+      auto regs = process.registers(ev.tid);
+      auto it = fixups.find(regs.gp.rip);
+      if (it == fixups.end())
+        return false;
+      // A read of a bad pointer: the program never sees the fault; the read is failed.
+      regs.gp.rip = it->second;
+      process.set_registers(ev.tid, regs);
+      std::lock_guard lk(mu);
+      ++faults;
+      return true;
+    }
+    if (ev.signal != SIGTRAP)
+      return false;
+    const auto regs = process.registers(ev.tid);
+    if (throttle_traps.contains(regs.gp.rip)) {
+      throttled();
+      return true;
+    }
+    if (auto it = complete_traps.find(regs.gp.rip); it != complete_traps.end()) {
+      complete(ev.tid, regs, it->second);
+      return true;
+    }
+    return false;
+  }
+
+  /// Before a detach: threads stopped inside capture code are stepped out of it (the ring
+  /// is disabled first, so no trap waits for them there), so that none is left where a
+  /// fault would reach the program.
+  void leave_capture_code() {
+    for (const auto tid : process.threads()) {
+      for (int steps = 0; steps < 1'000'000; ++steps) {
+        proc::Registers regs;
+        try {
+          regs = process.registers(tid);
+        } catch (const proc::Error&) {
+          break;
+        }
+        if (!in_capture_code(regs.gp.rip))
+          break;
+        process.step_instruction(tid);
+        const auto ev = process.wait_event();
+        using K = proc::StopEvent::Kind;
+        if (ev.kind == K::signal && (ev.signal == SIGSEGV || ev.signal == SIGBUS)) {
+          auto r = process.registers(ev.tid);
+          if (auto it = fixups.find(r.gp.rip); it != fixups.end()) {
+            r.gp.rip = it->second;
+            process.set_registers(ev.tid, r);
+          }
+        } else if (ev.kind != K::single_step) {
+          return;  // the process ended or something else happened: leave it as it is
+        }
+      }
+    }
+  }
+};
+
+InprocTracer::InprocTracer(proc::Process& process, const BinaryInfo& bi, TraceOptions opts)
+    : impl_(std::make_unique<Impl>(process, bi, opts)) {
+  impl_->tramps.set_combine_leaf_returns(true);
+}
+
+InprocTracer::~InprocTracer() = default;
+
+void InprocTracer::set_process_not_started(bool not_started) {
+  impl_->process_not_started = not_started;
+}
+
+bool InprocTracer::trace_function(const dwarf::Function& fn) {
+  Impl& im = *impl_;
+  const auto entry = entry_tracepoint(im.bi, fn);
+  if (im.addrs.contains(entry))
+    return false;
+  Impl::Site s;
+  s.function = &fn;
+  s.addr = entry;
+  s.report_pc = entry;
+  s.cfa_offset = 8;
+  if (im.process_not_started) {
+    s.spill_xmm = Trampolines::has_float_arguments(fn);
+    s.tramp = im.tramps.add_entry(fn, s.spill_xmm, entry);
+  }
+  im.add_site(std::move(s));
+  for (const auto& rs : im.bi.return_sites(fn)) {
+    if (im.addrs.contains(rs.addr))
+      continue;
+    Impl::Site r;
+    r.function = &fn;
+    r.addr = rs.addr;
+    r.report_pc = rs.addr;
+    r.is_return = true;
+    r.deferreturn = rs.deferreturn;
+    r.cfa_offset = rs.deferreturn ? im.body_cfa_offset(rs.addr) : std::optional<std::int64_t>(8);
+    if (rs.deferreturn && im.process_not_started && r.cfa_offset) {
+      r.tramp = im.tramps.add_call(fn, rs.addr);
+    } else if (!rs.deferreturn && im.process_not_started) {
+      r.tramp = im.tramps.add_return(fn, rs.addr);
+      r.ret_part = r.tramp && im.tramps.combined(*r.tramp);
+    }
+    im.add_site(std::move(r));
+  }
+  return true;
+}
+
+bool InprocTracer::trace_inlined(const dwarf::InlinedCall& call) {
+  Impl& im = *impl_;
+  if (call.caller == nullptr)
+    return false;
+  const auto entry = im.bi.to_virt(call.entry);
+  if (im.addrs.contains(entry))
+    return false;
+  Impl::Site s;
+  s.function = call.caller;
+  s.inlined = &call;
+  s.addr = entry;
+  s.report_pc = entry;
+  s.cfa_offset = im.body_cfa_offset(entry);
+  im.add_site(std::move(s));
+  return true;
+}
+
+std::size_t InprocTracer::tracepoint_count() const {
+  return impl_->sites.size();
+}
+
+TraceEngineStats InprocTracer::stats() const {
+  const Impl& im = *impl_;
+  TraceEngineStats st{"inproc", im.events, im.stops, im.lost, im.late_reads};
+  st.waits = im.waits;
+  st.faults = im.faults;
+  return st;
+}
+
+void InprocTracer::prepare() {
+  Impl& im = *impl_;
+  if (im.prepared)
+    return;
+  if (im.opts.goroutine_exits) {
+    if (const auto* fn = im.bi.debug().find_function("runtime.goexit1")) {
+      const auto addr = entry_tracepoint(im.bi, *fn);
+      if (!im.addrs.contains(addr)) {
+        Impl::Site s;
+        s.function = fn;
+        s.goexit = true;
+        s.addr = addr;
+        s.report_pc = addr;
+        im.add_site(std::move(s));
+      }
+    }
+  }
+  im.install();
+  im.prepared = true;
+}
+
+TraceExit InprocTracer::run(TraceObserver& observer) {
+  Impl& im = *impl_;
+  prepare();
+  im.observer = &observer;
+  std::thread consumer([&] {
+    while (!im.stop.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+      std::lock_guard lk(im.mu);
+      im.drain();
+    }
+  });
+  TraceExit result;
+  auto finish = [&] {
+    if (im.ring && result.kind == TraceExit::Kind::interrupted) {
+      // Detach: the capture code records nothing from now on (and never traps), no thread
+      // is left inside it, and the original code is back. The mappings stay (a thread may
+      // have been preempted inside a trampoline's moved instructions); they are inert.
+      try {
+        im.ring->set_enabled(false);
+        im.leave_capture_code();
+        im.tramps.uninstall(im.process);
+      } catch (const proc::Error&) {
+        // The process is gone: nothing to restore.
+      }
+    }
+    im.stop = true;
+    consumer.join();
+    std::lock_guard lk(im.mu);
+    im.drain();
+    // Whatever waits for a record that was never committed (the process ended inside the
+    // capture code) goes out now.
+    im.emit_deferred(~0ULL);
+    for (auto& [pos, ev] : im.prebuilt) im.emit(std::move(ev));
+    im.prebuilt.clear();
+    if (im.ring && im.ring->corrupt()) {
+      // The program wrote over the ring: what was left in it is lost, and said so.
+      ++im.lost;
+      std::fprintf(stderr,
+                   "goscope: the traced program overwrote the trace ring; events after "
+                   "that point were lost\n");
+    }
+    if (std::getenv("GOSCOPE_DEBUG"))
+      std::fprintf(stderr, "goscope: inproc: %llu ring waits, %llu faults recovered\n",
+                   static_cast<unsigned long long>(im.waits),
+                   static_cast<unsigned long long>(im.faults));
+  };
+
+  try {
+    im.process.set_signal_passthrough(SIGURG, true);
+    im.process.resume_all();
+    for (bool done = false; !done;) {
+      const auto ev = im.process.wait_event();
+      using K = proc::StopEvent::Kind;
+      switch (ev.kind) {
+        case K::breakpoint:
+          if (im.traps.has_trap(ev.pc))
+            im.trapped(ev.tid, ev.pc);
+          else
+            im.process.resume_thread(ev.tid);
+          break;
+        case K::signal:
+          if (im.own_signal(ev))
+            im.process.resume_thread(ev.tid);
+          else
+            im.process.resume_thread(ev.tid, ev.signal);
+          break;
+        case K::single_step:
+        case K::watchpoint:
+          im.process.resume_thread(ev.tid);
+          break;
+        case K::exec:
+          // The program replaced itself: the trampolines and the ring went with the image.
+          result = {TraceExit::Kind::exec, 0};
+          done = true;
+          break;
+        case K::exited:
+          result = {TraceExit::Kind::exited, ev.exit_status};
+          done = true;
+          break;
+        case K::killed:
+          result = {TraceExit::Kind::killed, ev.signal};
+          done = true;
+          break;
+        case K::interrupted:
+          result = {TraceExit::Kind::interrupted, 0};
+          done = true;
+          break;
+      }
+    }
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
+  return result;
+}
+
+}  // namespace goscope::target
