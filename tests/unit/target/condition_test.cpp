@@ -51,18 +51,25 @@ TEST_CASE("trace conditions", "[target][cond]") {
   CHECK_THROWS_AS(TraceCondition::parse("a ? b"), EvalError);
 }
 
+std::string rep(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
 // Issue 13 item 2: a --cond nested or chained deeper than the parser and evaluator can
 // recurse is refused at parse time (it overflowed the stack before).
 TEST_CASE("trace conditions: nesting limit", "[target][cond]") {
   const std::vector<Variable> args = {int_var("a", 5)};
-  auto rep = [](const std::string& s, int n) {
-    std::string out;
-    for (int i = 0; i < n; ++i) out += s;
-    return out;
-  };
   CHECK(TraceCondition::parse(rep("(", 900) + "a == 5" + rep(")", 900)).matches(args));
   CHECK(TraceCondition::parse(rep("!", 900) + "true").matches(args));
   CHECK(TraceCondition::parse("a" + rep("+a", 900) + " > 0").matches(args));
+}
+
+// The refusals throw out of the parser on the large stack (long texts are parsed there,
+// as Eval's), which ASan cannot follow: scripts/test.sh leaves this case out of the
+// sanitizer stage by its name, as it does the evaluator's.
+TEST_CASE("trace conditions: deeper is refused", "[target][cond]") {
   for (const auto& deep : {rep("(", 10000) + "a == 5" + rep(")", 10000), rep("(", 100000) + "a",
                            rep("!", 100000) + "true", rep("- ", 100000) + "a > 0",
                            "a" + rep("+a", 100000) + " > 0", "a" + rep(".f", 100000)}) {
