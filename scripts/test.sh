@@ -35,12 +35,12 @@ if [ $san_status -eq 0 ]; then
   cd "$san"
   # A UBSan report fails its test; leaks are not checked (the fuzz drivers keep a live
   # session until exit on purpose).
-  # Not under ASan: the tests that throw out of a very deep expression on the evaluator's
-  # private large stack (target/large_stack: makecontext). ASan does not follow an exception
+  # Not under ASan: the tests that throw out of a very deep expression (Eval's, --cond's)
+  # on the evaluator's private large stack (target/large_stack: makecontext). ASan does not follow an exception
   # unwinding a makecontext stack ("ASan is ignoring requested __asan_handle_no_return ...
   # False positive error reports may follow", google/sanitizers#189) and reports its own
   # sigaltstack interceptor; the normal build runs them.
-  asan_fiber_tests='^(fuzz_eval|fuzz_eval_issue13|expression nesting: deeper is .*)$'
+  asan_fiber_tests='^(fuzz_eval|fuzz_eval_issue13|expression nesting: deeper is .*|trace conditions: deeper is refused)$'
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0 \
     ctest -L unit -E "$asan_fiber_tests" --output-on-failure -j"$(nproc)" --timeout 600 ||
     san_status=$?

@@ -10,6 +10,7 @@
 //   process_launch.cpp      launch, attach, kill and detach
 #include <sys/ptrace.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <unistd.h>
 

@@ -8,30 +8,17 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
-#include <sys/user.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <dirent.h>
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <climits>
-#include <cstddef>
 #include <cstring>
-#include <deque>
 #include <fstream>
-#include <map>
-#include <sstream>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "proc/emulator.hpp"
 #include "proc/error.hpp"
 #include "proc/unique_fd.hpp"
-
 #include "process_impl.hpp"
 
 extern char** environ;

@@ -2,37 +2,17 @@
 // bytes masked out of what callers read, and the caches of reads made while threads are
 // stopped (the small read cache and the page cache of set_stopped_read_cache).
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/personality.h>
-#include <sys/ptrace.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/user.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <dirent.h>
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <climits>
 #include <cstddef>
 #include <cstring>
-#include <deque>
-#include <fstream>
-#include <map>
-#include <sstream>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "proc/emulator.hpp"
 #include "proc/error.hpp"
 #include "proc/unique_fd.hpp"
-
 #include "process_impl.hpp"
 
 namespace goscope::proc {

@@ -11,6 +11,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "text/go_quote.hpp"
+
 namespace goscope::log {
 namespace {
 
@@ -103,92 +105,11 @@ void emit(std::string_view line) {
   write_all(g_fd, line);
 }
 
-// Decodes one UTF-8 sequence at s[i]; returns its length, 0 if invalid.
-std::size_t utf8_len(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b >= 0xF0 && b < 0xF5 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b < 0xE0 ? 2 : 0;
-  if (n == 0 || i + n > s.size())
-    return 0;
-  cp = b & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) ||
-      (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-    return 0;
-  return n;
-}
-
 }  // namespace
 
+// The project's one quoter (server/text), in strconv.Quote's style.
 std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  char buf[16];
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '\a':
-          out += "\\a";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\v':
-          out += "\\v";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '"':
-          out += "\\\"";
-          break;
-        default:
-          if (c < 0x20 || c == 0x7F) {
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    char32_t cp = 0;
-    const std::size_t n = utf8_len(s, i, cp);
-    if (n == 0) {
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-      ++i;
-      continue;
-    }
-    // C1 controls and the few format characters Go does not print are escaped; other
-    // valid runes are kept as they are (Go's IsPrint, approximately: no Unicode tables).
-    if (cp < 0xA0 || cp == 0xAD || cp == 0xFEFF || (cp >= 0x2028 && cp <= 0x2029)) {
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
-      out += buf;
-    } else {
-      out.append(s.substr(i, n));
-    }
-    i += n;
-  }
-  out += '"';
-  return out;
+  return text::go_quote(s);
 }
 
 std::string setup(bool log, std::string_view output, std::string_view dest) {

@@ -17,8 +17,8 @@
 #include <set>
 #include <thread>
 
-#include "cond_expr.hpp"
 #include "target/breakpoint.hpp"
+#include "target/condition.hpp"
 #include "target/trace_session.hpp"
 #include "trace_output.hpp"
 
@@ -172,7 +172,13 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     out_opts.min_duration_ns = *d;
   }
   if (!req.cond.empty()) {
-    auto cond = std::make_shared<CondExpr>(CondExpr::parse(req.cond));
+    std::shared_ptr<const target::TraceCondition> cond;
+    try {
+      cond =
+          std::make_shared<const target::TraceCondition>(target::TraceCondition::parse(req.cond));
+    } catch (const target::EvalError& e) {
+      throw Error(e.what());
+    }
     out_opts.cond = [cond](const target::TraceEvent& ev) { return cond->matches(ev.values); };
   }
 

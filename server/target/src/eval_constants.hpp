@@ -6,9 +6,12 @@
 #include <string>
 #include <utility>
 
-#include "target/go_quote.hpp"
+#include "text/go_quote.hpp"
 
 namespace goscope::target::expr {
+
+using text::go_quote;
+using text::QuoteStyle;
 
 // go/constant integers are unbounded; 128 bits cover what a debugger meets (GCC/Clang).
 __extension__ typedef __int128 i128;

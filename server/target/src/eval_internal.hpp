@@ -24,7 +24,6 @@
 #include "dwarf/expr.hpp"
 #include "eval_constants.hpp"
 #include "go_expr_ast.hpp"
-#include "target/large_stack.hpp"
 #include "target_impl.hpp"
 
 namespace goscope::target::expr {
@@ -273,19 +272,5 @@ class Evaluator {
 /// (eval_api.cpp).
 Variable to_api(Evaluator& ev, ValueLoader& loader, const BinaryInfo& bi, const V& v,
                 const std::string& name, const LoadConfig& cfg);
-
-// The parser, the evaluator, the printer and the syntax tree's destructor all recurse once
-// or more per nesting level; the parser bounds the levels (kMaxNestLev) and an expression
-// long enough to nest deeply runs on a stack with room for all of them (large_stack.hpp).
-// A shorter one cannot nest deeper than its length and runs where it is.
-constexpr std::size_t kShallowExpr = 256;
-
-template <class F>
-void with_stack_for(std::size_t expr_size, F&& body) {
-  if (expr_size < kShallowExpr)
-    body();
-  else
-    run_on_large_stack(std::function<void()>(std::forward<F>(body)));
-}
 
 }  // namespace goscope::target::expr

@@ -3,9 +3,13 @@
 // evaluator (eval*.cpp) and breakpoint and trace conditions (condition.cpp): tokens, the
 // go/ast-shaped syntax tree, and go/printer's text of a tree.
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "target/large_stack.hpp"
 
 namespace goscope::target::expr {
 
@@ -82,5 +86,19 @@ std::string expr_string(const Node& n);
 
 /// `n` without enclosing parentheses.
 const Node& remove_paren(const Node& n);
+
+// The parser, the evaluator, the printer and the syntax tree's destructor all recurse once
+// or more per nesting level; the parser bounds the levels (kMaxNestLev) and an expression
+// long enough to nest deeply runs on a stack with room for all of them (large_stack.hpp).
+// A shorter one cannot nest deeper than its length and runs where it is.
+constexpr std::size_t kShallowExpr = 256;
+
+template <class F>
+void with_stack_for(std::size_t expr_size, F&& body) {
+  if (expr_size < kShallowExpr)
+    body();
+  else
+    run_on_large_stack(std::function<void()>(std::forward<F>(body)));
+}
 
 }  // namespace goscope::target::expr

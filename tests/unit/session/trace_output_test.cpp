@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "cond_expr.hpp"
 #include "session/trace_command.hpp"
 #include "target/binary_info.hpp"
+#include "target/condition.hpp"
 #include "trace_output.hpp"
 
 using namespace goscope;
@@ -233,7 +233,7 @@ TEST_CASE("filters: depth, sample, goroutine, cond", "[session][trace]") {
   SECTION("cond hides only the calls that fail it") {
     Capture cap;
     TraceOutputOptions opts;
-    auto cond = std::make_shared<session::CondExpr>(session::CondExpr::parse("n != 2"));
+    auto cond = std::make_shared<target::TraceCondition>(target::TraceCondition::parse("n != 2"));
     opts.cond = [cond](const TraceEvent& ev) { return cond->matches(ev.values); };
     {
       TraceOutput out(opts, basic(), cap.f);
@@ -247,30 +247,6 @@ TEST_CASE("filters: depth, sample, goroutine, cond", "[session][trace]") {
   }
 }
 
-TEST_CASE("cond expressions", "[session][cond]") {
-  using session::CondExpr;
-  std::vector<target::Variable> args = {int_var("a", 5), int_var("b", -2)};
-  target::Variable s;
-  s.name = "s";
-  s.kind = 24;
-  s.value = "gopher";
-  s.len = 6;
-  args.push_back(s);
-  CHECK(CondExpr::parse("a == 5").matches(args));
-  target::Variable color = int_var("c", 0);
-  color.value = "Green (1)";  // a named constant, as Delve describes it
-  CHECK(CondExpr::parse("c == 1").matches({color}));
-  CHECK(CondExpr::parse("a > b && b < 0").matches(args));
-  CHECK(CondExpr::parse("a*2 + b == 8").matches(args));
-  CHECK(CondExpr::parse("s == \"gopher\" && len(s) == 6").matches(args));
-  CHECK_FALSE(CondExpr::parse("!(a == 5) || s != \"gopher\"").matches(args));
-  CHECK(CondExpr::parse("a % 2 == 1 && 1.5 < 2").matches(args));
-  CHECK_FALSE(CondExpr::parse("missing == 1").matches(args));  // unknown names: false
-  CHECK_THROWS_WITH(CondExpr::parse("a =="), Catch::Contains("invalid --cond expression"));
-  CHECK_THROWS_WITH(CondExpr::parse("(a"), Catch::Contains("missing )"));
-  CHECK_THROWS_AS(CondExpr::parse("a ? b"), session::Error);
-}
-
 TEST_CASE("durations", "[session][trace]") {
   CHECK(session::format_duration(850) == "850ns");
   CHECK(session::format_duration(12'300) == "12.3µs");
@@ -281,30 +257,4 @@ TEST_CASE("durations", "[session][trace]") {
   CHECK(session::parse_duration("2s") == 2'000'000'000u);
   CHECK_FALSE(session::parse_duration("fast"));
   CHECK_FALSE(session::parse_duration("-1ms"));
-}
-
-// Issue 13 item 2: a --cond nested or chained deeper than the parser and evaluator can
-// recurse is refused at parse time (it overflowed the stack before).
-TEST_CASE("cond expressions: nesting limit", "[session][cond]") {
-  using session::CondExpr;
-  const std::vector<target::Variable> args = {int_var("a", 5)};
-  auto rep = [](const std::string& s, int n) {
-    std::string out;
-    for (int i = 0; i < n; ++i) out += s;
-    return out;
-  };
-  CHECK(CondExpr::parse(rep("(", 900) + "a == 5" + rep(")", 900)).matches(args));
-  CHECK(CondExpr::parse(rep("!", 900) + "true").matches(args));
-  CHECK(CondExpr::parse("a" + rep("+a", 900) + " > 0").matches(args));
-  for (const auto& deep : {rep("(", 10000) + "a == 5" + rep(")", 10000), rep("(", 100000) + "a",
-                           rep("!", 100000) + "true", rep("-", 100000) + "a > 0",
-                           "a" + rep("+a", 100000) + " > 0", "a" + rep(".f", 100000)}) {
-    try {
-      (void)CondExpr::parse(deep);
-      FAIL("accepted an expression of " << deep.size() << " characters");
-    } catch (const session::Error& e) {
-      CHECK(std::string(e.what()).rfind("invalid --cond expression: exceeded max nesting depth",
-                                        0) == 0);
-    }
-  }
 }

@@ -1,13 +1,13 @@
-// target::go_quote against Go's strconv.Quote (the expected strings are what Go 1.19
+// text::go_quote against Go's strconv.Quote (the expected strings are what Go 1.19
 // prints), and the two narrower styles the server's messages use.
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "target/go_quote.hpp"
+#include "text/go_quote.hpp"
 
-using goscope::target::go_quote;
-using goscope::target::QuoteStyle;
+using goscope::text::go_quote;
+using goscope::text::QuoteStyle;
 
 TEST_CASE("go_quote: strconv.Quote of ASCII, quotes and backslashes") {
   CHECK(go_quote("") == R"("")");

@@ -71,7 +71,8 @@ void write_error(std::string_view message);
 void dap_from_client(std::string_view json);
 void dap_to_client(std::string_view json);
 
-/// Go's strconv.Quote (%q) of `s`: rpc's "error: %q" and log fields use it.
+/// Go's strconv.Quote (%q) of `s`: rpc's "error: %q" and log fields use it. It is
+/// text::go_quote (server/text), re-exported so that log's users need not link text.
 std::string go_quote(std::string_view s);
 
 /// Closes a --log-dest file (logflags.Close). Lines written afterwards are dropped.

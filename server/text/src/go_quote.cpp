@@ -1,9 +1,9 @@
-#include "target/go_quote.hpp"
+#include "text/go_quote.hpp"
 
 #include <cstddef>
 #include <cstdio>
 
-namespace goscope::target {
+namespace goscope::text {
 namespace {
 
 /// Decodes one UTF-8 rune of `s` at `i`; returns its length, or 0 for an invalid encoding
@@ -127,4 +127,4 @@ std::string go_quote(std::string_view s, QuoteStyle style) {
   return out;
 }
 
-}  // namespace goscope::target
+}  // namespace goscope::text

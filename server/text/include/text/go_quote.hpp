@@ -1,12 +1,13 @@
 #pragma once
 // Go's %q (strconv.Quote) for the strings goscope prints the way Delve does: values in
-// trace lines, names in messages. Delve's output is reproduced byte for byte, and the
+// trace lines, names in messages, expression errors, log fields. The one quoter of the
+// project (log, target and session all use it). Delve's output is reproduced byte for byte, and the
 // places that print today differ in three details, so each is a field of QuoteStyle
 // instead of a copy of the quoter.
 #include <string>
 #include <string_view>
 
-namespace goscope::target {
+namespace goscope::text {
 
 struct QuoteStyle {
   /// Runes outside ASCII that unicode.IsPrint rejects (approximated: C1 controls, NBSP, soft
@@ -31,4 +32,4 @@ struct QuoteStyle {
 /// `s` quoted in `style`, with its double quotes.
 std::string go_quote(std::string_view s, QuoteStyle style = QuoteStyle::strconv());
 
-}  // namespace goscope::target
+}  // namespace goscope::text
