@@ -10,6 +10,7 @@
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/target.hpp"
+#include "text/go_quote.hpp"
 
 namespace goscope::target {
 namespace {
@@ -128,36 +129,10 @@ Breakpoint shown(const Breakpoint& b) {
   return out;
 }
 
+// Delve's %q of a condition in a message: quotes, backslashes and ASCII controls escaped,
+// every other byte as it is.
 std::string quote_for_message(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+  return text::go_quote(s, text::QuoteStyle::ascii_controls());
 }
 
 std::string go_hex_signed(std::int64_t v) {

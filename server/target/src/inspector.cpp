@@ -7,6 +7,7 @@
 
 #include "proc/error.hpp"
 #include "proc/process.hpp"
+#include "proc/registers.hpp"
 #include "target/breakpoint.hpp"
 #include "target/build_info.hpp"
 #include "target/disassemble.hpp"
@@ -18,22 +19,10 @@ namespace {
 // A general register by the name x86 Intel syntax gives it (Delve resolves an indirect
 // CALL/JMP at the current pc from the registers).
 std::optional<std::uint64_t> register_named(const user_regs_struct& r, const std::string& n) {
-  static const std::pair<const char*, unsigned long long user_regs_struct::*> regs[] = {
-      {"rax", &user_regs_struct::rax}, {"rbx", &user_regs_struct::rbx},
-      {"rcx", &user_regs_struct::rcx}, {"rdx", &user_regs_struct::rdx},
-      {"rsi", &user_regs_struct::rsi}, {"rdi", &user_regs_struct::rdi},
-      {"rbp", &user_regs_struct::rbp}, {"rsp", &user_regs_struct::rsp},
-      {"r8", &user_regs_struct::r8},   {"r9", &user_regs_struct::r9},
-      {"r10", &user_regs_struct::r10}, {"r11", &user_regs_struct::r11},
-      {"r12", &user_regs_struct::r12}, {"r13", &user_regs_struct::r13},
-      {"r14", &user_regs_struct::r14}, {"r15", &user_regs_struct::r15},
-      {"rip", &user_regs_struct::rip}};
   if (n.empty())
     return 0;  // an absent base or index adds nothing
-  for (const auto& [name, field] : regs) {
-    if (n == name)
-      return static_cast<std::uint64_t>(r.*field);
-  }
+  if (const proc::GpRegister* reg = proc::gp_register_by_name(n))
+    return static_cast<std::uint64_t>(r.*(reg->field));
   return std::nullopt;
 }
 
