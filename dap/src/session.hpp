@@ -61,6 +61,10 @@ struct SessionSettings {
   bool show_global_variables = false;
   bool show_registers = false;
   bool hide_system_goroutines = false;
+  std::string goroutine_filters;  ///< Delve's `goroutines` flags (-with/-without ...)
+  /// substitutePath rules {client path, server path}, in order; server paths become client
+  /// paths by the same rules reversed.
+  std::vector<std::pair<std::string, std::string>> substitute_path;
   int stack_trace_depth = 50;
   std::string built_binary;  ///< deleted when the session ends
   bool launched = false;     ///< we started the process (always killed at the end)
@@ -137,6 +141,12 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   /// noDebug mode: the untraced program; every request but disconnect is refused.
   void set_no_debug(std::unique_ptr<NoDebugProcess> p) { no_debug_ = std::move(p); }
   NoDebugProcess* no_debug() { return no_debug_.get(); }
+  /// substitutePath: a path of the client's as the debugger knows it, and back (Delve's
+  /// locspec.SubstitutePath with the rules in either direction).
+  std::string to_server_path(const std::string& client_path) const;
+  std::string to_client_path(const std::string& server_path) const;
+  /// A `call` interrupted by a stop: reports that stop (new handles, `stopped`).
+  void report_call_stop(const api::DebuggerState& st);
   /// Sends `exited` and `terminated` once (the program ended).
   void report_exit(int status);
   /// Ends the session after the current response.
@@ -150,6 +160,12 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   std::optional<std::pair<std::int64_t, int>> frame_of(std::int64_t id) const;
   int new_var_ref(VarRef ref);
   VarRef* var_ref(std::int64_t id);
+  /// Delve's G.System of a goroutine (its start function is the runtime's), remembered
+  /// until the next stop: `threads` notes every goroutine it lists, `stackTrace` asks for
+  /// one goroutine on a miss, so no request unwinds every goroutine. True for an unknown
+  /// goroutine, as in Delve.
+  bool system_goroutine(std::int64_t goid);
+  void note_system_goroutine(const api::Goroutine& g);
 
   SessionSettings settings;
   ClientCaps client;
@@ -222,6 +238,7 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
 
   std::vector<std::pair<std::int64_t, int>> frames_;
   std::vector<VarRef> vars_;
+  std::map<std::int64_t, bool> system_goroutines_;
 };
 
 }  // namespace goscope::dap

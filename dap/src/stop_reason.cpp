@@ -184,11 +184,12 @@ bool emit_logpoints(DapSession& s, const api::DebuggerState& st) {
     } catch (const std::exception& e) {
       msg = e.what();
     }
-    s.send_event("output", json::object{{"category", "stdout"},
-                                        {"output", "> [Go " + std::to_string(t->goroutine_id) +
-                                                       "]: " + msg + "\n"},
-                                        {"source", json::object{{"path", bp.file}}},
-                                        {"line", bp.line}});
+    s.send_event(
+        "output",
+        json::object{{"category", "stdout"},
+                     {"output", "> [Go " + std::to_string(t->goroutine_id) + "]: " + msg + "\n"},
+                     {"source", json::object{{"path", s.to_client_path(bp.file)}}},
+                     {"line", bp.line}});
   }
   return true;
 }

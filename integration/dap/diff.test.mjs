@@ -203,3 +203,51 @@ test('registers scope, disassemble, instruction breakpoints: goscope answers as 
     assert.deepEqual(got[i], want[i], `message ${i} differs`);
   }
 });
+
+test('substitutePath, goroutine filters, dlv console commands, call: goscope answers as dlv', async () => {
+  const bin = buildProg(tmpdir());
+  // The client sees the sources under /client/src; the debugger under the real directory.
+  const clientDir = '/client/src';
+  const clientFile = path.join(clientDir, path.basename(progFile));
+  const script = [
+    { command: 'initialize', args: { clientID: 'vscode', adapterID: 'go', pathFormat: 'path', linesStartAt1: true, columnsStartAt1: true, supportsVariableType: true, supportsVariablePaging: true } },
+    { command: 'launch', args: { mode: 'exec', program: bin, substitutePath: [{ from: clientDir, to: progDir }], hideSystemGoroutines: true, goroutineFilters: '-with user' } },
+    { command: 'setBreakpoints', args: { source: { path: clientFile }, breakpoints: [{ line: 16, condition: 'a == 3' }] } },
+    { command: 'configurationDone', until: ['stopped'] },
+    { command: 'threads' },
+    { command: 'stackTrace', args: { threadId: 1, startFrame: 0, levels: 3 } },
+    { command: 'evaluate', args: { expression: 'dlv help', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv help config', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv h nosuch', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config -list', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config -list goroutineFilters', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config hideSystemGoroutines false', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config stackTraceDepth 20', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config stackTraceDepth x', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config goroutineFilters "-with running"', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config substitutePath /x /y', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config substitutePath /x', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config substitutePath /nope', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config nosuch 1', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv nosuch', frameId: 1000, context: 'hover' } },
+    { command: 'evaluate', args: { expression: 'dlv sources dap/prog/main', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config -list', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'call add(2, 3)', frameId: 1000, context: 'repl' } },
+    { command: 'variables', args: (t) => ({ variablesReference: [...t].reverse().find((m) => m.command === 'evaluate').body.variablesReference }) },
+    { command: 'evaluate', args: { expression: 'call nosuch()', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'call add(1, 1)', frameId: 1001, context: 'repl' } },
+    { command: 'setBreakpoints', args: { source: { path: clientFile }, breakpoints: [] } },
+    { command: 'continue', args: { threadId: 1 }, until: ['terminated'] },
+    { command: 'disconnect', args: {}, until: ['terminated'] },
+  ];
+  const want = normalise(await runScript('dlv', script));
+  const got = normalise(await runScript(goscope, script));
+  if (process.env.DAP_DIFF_DUMP) {
+    fs.writeFileSync(`${process.env.DAP_DIFF_DUMP}/want3.json`, JSON.stringify(want, null, 1));
+    fs.writeFileSync(`${process.env.DAP_DIFF_DUMP}/got3.json`, JSON.stringify(got, null, 1));
+  }
+  assert.ok(want.length > script.length, 'the responses and the events of the whole session');
+  for (let i = 0; i < Math.max(want.length, got.length); i++) {
+    assert.deepEqual(got[i], want[i], `message ${i} differs`);
+  }
+});

@@ -40,7 +40,9 @@ struct Wanted {
   std::string cond, hit_cond, log_message;
 };
 
-json::object source_of(const std::string& path) {
+// A breakpoint's source as the client names it (substitutePath, server to client).
+json::object source_of(const DapSession& s, const std::string& server_path) {
+  const auto path = s.to_client_path(server_path);
   return json::object{{"name", std::filesystem::path(path).filename().string()}, {"path", path}};
 }
 
@@ -98,7 +100,7 @@ json::object apply_one(DapSession& s, api::Breakpoint req, const Wanted& w,
       s.log_messages.erase(got.id);
     out["id"] = got.id;
     out["verified"] = true;
-    out["source"] = source_of(got.file);
+    out["source"] = source_of(s, got.file);
     out["line"] = got.line;
   } catch (const std::exception& e) {
     out["verified"] = false;
@@ -136,7 +138,7 @@ std::optional<json::value> set_breakpoints(DapSession& s, const json::object& a)
         continue;
       }
       api::Breakpoint req;
-      req.file = path;
+      req.file = s.to_server_path(path);
       req.line = static_cast<int>(line);
       out.push_back(apply_one(s, req, wanted_of(b), existing, std::to_string(line), "", kept));
     }

@@ -3274,6 +3274,16 @@ std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next
   });
 }
 
+std::optional<api::Goroutine> Debugger::goroutine(std::int64_t id) {
+  return impl_->call([&]() -> std::optional<api::Goroutine> {
+    impl_->require_live();
+    const auto g = impl_->tgt->goroutine(id);
+    if (!g)
+      return std::nullopt;
+    return impl_->convert(*g);
+  });
+}
+
 std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int depth, bool full,
                                                   const std::optional<api::LoadConfig>& cfg,
                                                   unsigned opts) {
