@@ -183,6 +183,8 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   /// "instruction breakpoint".
   std::map<std::string, int> instruction_bps;
   std::set<int> instruction_bp_ids;
+  /// setDataBreakpoints' watchpoints ("dataId accessType" -> id).
+  std::map<std::string, int> data_bps;
 
  private:
   struct StopNote {
@@ -239,6 +241,27 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   std::vector<std::pair<std::int64_t, int>> frames_;
   std::vector<VarRef> vars_;
   std::map<std::int64_t, bool> system_goroutines_;
+};
+
+// Halts a running target for the duration of a breakpoint change.
+class QuietHalt {
+ public:
+  explicit QuietHalt(DapSession& s) : s_(s), resume_(s.halt_quietly()) {}
+  ~QuietHalt() {
+    if (resume_) {
+      try {
+        s_.resume_after_halt();
+      } catch (...) {
+        // The session reports the failure when the stop arrives.
+      }
+    }
+  }
+  QuietHalt(const QuietHalt&) = delete;
+  QuietHalt& operator=(const QuietHalt&) = delete;
+
+ private:
+  DapSession& s_;
+  bool resume_;
 };
 
 }  // namespace goscope::dap

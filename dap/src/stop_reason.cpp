@@ -88,7 +88,8 @@ json::object stopped_event_body(DapSession& s, const api::DebuggerState& st,
   } else if (paused) {
     reason = "pause";
   } else if (bp != nullptr) {
-    reason = s.function_bp_ids.contains(bp->id)      ? "function breakpoint"
+    reason = bp->watch_type != 0                     ? "data breakpoint"
+             : s.function_bp_ids.contains(bp->id)    ? "function breakpoint"
              : s.instruction_bp_ids.contains(bp->id) ? "instruction breakpoint"
                                                      : "breakpoint";
   } else if (is_step(command)) {

@@ -89,3 +89,35 @@ test('showRegisters: rip is the frame\'s PC, rsp its stack', async () => {
   }
   await finish(ctx, assert);
 });
+
+test('data breakpoints: break when a variable changes (hardware watchpoints)', async (t) => {
+  const ctx = await connect();
+  const init = await ctx.dc.initializeRequest(initArgs);
+  if (!init.body.supportsDataBreakpoints) {
+    t.skip('hardware watchpoints do not fire on this machine (no supportsDataBreakpoints)');
+    await finish(ctx, assert);
+    return;
+  }
+  await ctx.dc.launchRequest({ mode: 'exec', program: bin });
+  await ctx.dc.setBreakpointsRequest({ source: { path: progFile }, breakpoints: [{ line: 37 }] });
+  await ctx.dc.configurationDoneRequest();
+  const seen = new Set();
+  const stop = await nextStop(ctx, seen);
+  const st = await ctx.dc.stackTraceRequest({ threadId: stop.body.threadId, startFrame: 0, levels: 1 });
+  const scopes = await ctx.dc.scopesRequest({ frameId: st.body.stackFrames[0].id });
+  const info = await ctx.dc.customRequest('dataBreakpointInfo',
+    { variablesReference: scopes.body.scopes[0].variablesReference, name: 'total' });
+  assert.equal(info.body.dataId, `${stop.body.threadId},0,total`);
+  assert.deepEqual(info.body.accessTypes, ['read', 'write', 'readWrite']);
+  const set = await ctx.dc.customRequest('setDataBreakpoints',
+    { breakpoints: [{ dataId: info.body.dataId, accessType: 'write' }, { dataId: 'bogus', accessType: 'write' }] });
+  assert.equal(set.body.breakpoints[0].verified, true, JSON.stringify(set.body));
+  assert.equal(set.body.breakpoints[1].verified, false);
+  assert.equal(set.body.breakpoints[1].message, 'malformed data ID: "bogus"');
+  await ctx.dc.setBreakpointsRequest({ source: { path: progFile }, breakpoints: [] });
+  await ctx.dc.continueRequest({ threadId: stop.body.threadId });
+  const hit = await nextStop(ctx, seen);
+  assert.equal(hit.body.reason, 'data breakpoint');
+  assert.deepEqual(hit.body.hitBreakpointIds, [set.body.breakpoints[0].id]);
+  await finish(ctx, assert);
+});

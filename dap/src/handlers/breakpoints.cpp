@@ -15,27 +15,6 @@
 namespace goscope::dap {
 namespace {
 
-// Halts a running target for the duration of a breakpoint change.
-class QuietHalt {
- public:
-  explicit QuietHalt(DapSession& s) : s_(s), resume_(s.halt_quietly()) {}
-  ~QuietHalt() {
-    if (resume_) {
-      try {
-        s_.resume_after_halt();
-      } catch (...) {
-        // The session reports the failure when the stop arrives.
-      }
-    }
-  }
-  QuietHalt(const QuietHalt&) = delete;
-  QuietHalt& operator=(const QuietHalt&) = delete;
-
- private:
-  DapSession& s_;
-  bool resume_;
-};
-
 struct Wanted {
   std::string cond, hit_cond, log_message;
 };

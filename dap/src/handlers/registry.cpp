@@ -13,7 +13,7 @@ extern const HandlerSpec kInitializeHandler, kLaunchHandler, kAttachHandler, kSe
     kSetExceptionBreakpointsHandler, kConfigurationDoneHandler, kContinueHandler, kNextHandler,
     kStepInHandler, kStepOutHandler, kPauseHandler, kThreadsHandler, kStackTraceHandler,
     kScopesHandler, kVariablesHandler, kEvaluateHandler, kSetVariableHandler, kExceptionInfoHandler,
-    kDisconnectHandler, kDisassembleHandler;
+    kDisconnectHandler, kDisassembleHandler, kDataBreakpointInfoHandler, kSetDataBreakpointsHandler;
 
 namespace {
 
@@ -47,8 +47,6 @@ const HandlerSpec kRefused[] = {
     GOSCOPE_DAP_REFUSED("terminateThreads", error_id::unsupported_command, "Unsupported command"),
     GOSCOPE_DAP_REFUSED("breakpointLocations", error_id::unsupported_command,
                         "Unsupported command"),
-    GOSCOPE_DAP_REFUSED("dataBreakpointInfo", error_id::unsupported_command, "Unsupported command"),
-    GOSCOPE_DAP_REFUSED("setDataBreakpoints", error_id::unsupported_command, "Unsupported command"),
     GOSCOPE_DAP_REFUSED("writeMemory", error_id::unsupported_command, "Unsupported command"),
 };
 
@@ -57,7 +55,7 @@ const HandlerSpec kRefused[] = {
 }  // namespace
 
 const HandlerSpec* find_handler(std::string_view command) {
-  static const std::array<const HandlerSpec*, 22> handlers = {
+  static const std::array<const HandlerSpec*, 24> handlers = {
       &kInitializeHandler,
       &kLaunchHandler,
       &kAttachHandler,
@@ -80,6 +78,8 @@ const HandlerSpec* find_handler(std::string_view command) {
       &kExceptionInfoHandler,
       &kDisconnectHandler,
       &kDisassembleHandler,
+      &kDataBreakpointInfoHandler,
+      &kSetDataBreakpointsHandler,
   };
   for (const auto* h : handlers) {
     if (h->command == command)
