@@ -397,6 +397,16 @@ VarRef* DapSession::var_ref(std::int64_t id) {
   return &vars_[static_cast<std::size_t>(id - kFirstHandle)];
 }
 
+void DapSession::reset_after_restart() {
+  running_ = false;
+  exited_ = false;
+  terminated_sent_ = false;
+  pause_requested_ = false;
+  last_stop_.reset();
+  reset_handles();
+  configuration_done = false;
+}
+
 void DapSession::report_exit(int status) {
   exited_ = true;
   if (terminated_sent_)

@@ -67,7 +67,11 @@ struct SessionSettings {
   std::vector<std::pair<std::string, std::string>> substitute_path;
   int stack_trace_depth = 50;
   std::string built_binary;  ///< deleted when the session ends
-  bool launched = false;     ///< we started the process (always killed at the end)
+  /// How it was built (debug/test modes), for restart's rebuild.
+  bool built_test = false;
+  std::string program;
+  std::vector<std::string> build_flags;
+  bool launched = false;  ///< we started the process (always killed at the end)
 };
 
 /// Client capabilities from initialize.
@@ -149,6 +153,8 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   void report_call_stop(const api::DebuggerState& st);
   /// Sends `exited` and `terminated` once (the program ended).
   void report_exit(int status);
+  /// After a restart: the new process runs from its entry, nothing reported yet.
+  void reset_after_restart();
   /// Ends the session after the current response.
   void end_session() { ending_ = true; }
 

@@ -2,8 +2,8 @@
 // every response and event is compared after normalisation (message numbering, process and
 // thread ids, the other goroutines' list, which differs run to run). Expected differences:
 // only goscope's documented beyond-1.20.2 behaviour (docs/dap.md): `exited` before
-// `terminated`, numbered `seq`, exceptionInfo's breakMode, the supportsDataBreakpoints
-// capability.
+// `terminated`, numbered `seq`, exceptionInfo's breakMode, the supportsDataBreakpoints and
+// supportsRestartRequest capabilities.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -100,7 +100,10 @@ function normalise(msgs) {
       }
       if (c.command === 'exceptionInfo' && c.body) delete c.body.breakMode;
       // Beyond 1.20.2 (Delve 1.26.2 has them): data breakpoints, where watchpoints fire.
-      if (c.command === 'initialize' && c.body) delete c.body.supportsDataBreakpoints;
+      if (c.command === 'initialize' && c.body) {
+        delete c.body.supportsDataBreakpoints;
+        delete c.body.supportsRestartRequest; // restart: Delve 1.25.1's
+      }
       return JSON.parse(JSON.stringify(c)
         .replace(/\(Thread \d+\)/g, '(Thread T)')
         .replace(/Process \d+ has exited/g, 'Process P has exited'));

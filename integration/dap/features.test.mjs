@@ -121,3 +121,24 @@ test('data breakpoints: break when a variable changes (hardware watchpoints)', a
   assert.deepEqual(hit.body.hitBreakpointIds, [set.body.breakpoints[0].id]);
   await finish(ctx, assert);
 });
+
+test('restart (Delve 1.25.1): new args, breakpoints kept, initialized again', async () => {
+  const ctx = await connect();
+  const init = await ctx.dc.initializeRequest(initArgs);
+  assert.equal(init.body.supportsRestartRequest, true);
+  await ctx.dc.launchRequest({ mode: 'exec', program: bin });
+  await ctx.dc.setBreakpointsRequest({ source: { path: progFile }, breakpoints: [{ line: 26 }] });
+  await ctx.dc.configurationDoneRequest();
+  // Without arguments the program exits (status 3) and never reaches main.spin.
+  await waitEvent(ctx, (e) => e.event === 'exited', 'exited');
+  const before = ctx.events.filter((e) => e.event === 'initialized').length;
+  const r = await ctx.dc.customRequest('restart', { arguments: { request: 'launch', mode: 'exec', program: bin, args: ['spin'] } });
+  assert.equal(r.success, true);
+  await waitEvent(ctx, (e) => e.event === 'initialized' && ctx.events.filter((x) => x.event === 'initialized').length > before, 'initialized again');
+  await ctx.dc.configurationDoneRequest();
+  const stop = await waitEvent(ctx, (e) => e.event === 'stopped', 'stopped');
+  assert.equal(stop.body.reason, 'breakpoint');
+  const st = await ctx.dc.stackTraceRequest({ threadId: stop.body.threadId, startFrame: 0, levels: 1 });
+  assert.equal(st.body.stackFrames[0].name, 'main.spin');
+  await finish(ctx, assert);
+});

@@ -36,6 +36,8 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
   // Beyond dlv 1.20.2 (Delve has them since 1.26.2): data breakpoints on the hardware
   // watchpoints, advertised only where the debug registers do fire (some hypervisors accept
   // them and never trap).
+  // restart as Delve 1.25.1 does it (1.20.2 answers 7777 and does not advertise it).
+  caps["supportsRestartRequest"] = true;
   if (session::Debugger::hardware_watchpoints_available())
     caps["supportsDataBreakpoints"] = true;
   return caps;

@@ -147,6 +147,9 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
                      "Build error: Check the debug console for details.", false);
     }
     s.settings.built_binary = binary;
+    s.settings.built_test = mode == "test";
+    s.settings.program = program;
+    s.settings.build_flags = split_flags(build_flags);
     if (mode == "test" && cwd.empty()) {
       // go test runs a test binary in its package directory.
       std::error_code dec;

@@ -13,7 +13,8 @@ extern const HandlerSpec kInitializeHandler, kLaunchHandler, kAttachHandler, kSe
     kSetExceptionBreakpointsHandler, kConfigurationDoneHandler, kContinueHandler, kNextHandler,
     kStepInHandler, kStepOutHandler, kPauseHandler, kThreadsHandler, kStackTraceHandler,
     kScopesHandler, kVariablesHandler, kEvaluateHandler, kSetVariableHandler, kExceptionInfoHandler,
-    kDisconnectHandler, kDisassembleHandler, kDataBreakpointInfoHandler, kSetDataBreakpointsHandler;
+    kDisconnectHandler, kDisassembleHandler, kDataBreakpointInfoHandler, kSetDataBreakpointsHandler,
+    kRestartHandler;
 
 namespace {
 
@@ -30,7 +31,6 @@ std::optional<boost::json::value> refuse(DapSession&, const boost::json::object&
 
 const HandlerSpec kRefused[] = {
     GOSCOPE_DAP_REFUSED("terminate", error_id::not_yet_implemented, "Not yet implemented"),
-    GOSCOPE_DAP_REFUSED("restart", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("setExpression", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("loadedSources", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("readMemory", error_id::not_yet_implemented, "Not yet implemented"),
@@ -55,7 +55,7 @@ const HandlerSpec kRefused[] = {
 }  // namespace
 
 const HandlerSpec* find_handler(std::string_view command) {
-  static const std::array<const HandlerSpec*, 24> handlers = {
+  static const std::array<const HandlerSpec*, 25> handlers = {
       &kInitializeHandler,
       &kLaunchHandler,
       &kAttachHandler,
@@ -80,6 +80,7 @@ const HandlerSpec* find_handler(std::string_view command) {
       &kDisassembleHandler,
       &kDataBreakpointInfoHandler,
       &kSetDataBreakpointsHandler,
+      &kRestartHandler,
   };
   for (const auto* h : handlers) {
     if (h->command == command)
