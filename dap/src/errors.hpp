@@ -24,6 +24,7 @@ inline constexpr int unable_to_set_variable = 2012;
 inline constexpr int unable_to_disassemble = 2013;
 inline constexpr int unable_to_list_registers = 2014;
 inline constexpr int unable_to_run_dlv_command = 2015;
+inline constexpr int unable_to_get_data_breakpoint_info = 2017;
 inline constexpr int debuggee_is_running = 4000;
 inline constexpr int disconnect_error = 5000;
 inline constexpr int not_yet_implemented = 7777;

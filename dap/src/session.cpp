@@ -342,6 +342,37 @@ void DapSession::resume_after_halt() {
 void DapSession::reset_handles() {
   frames_.clear();
   vars_.clear();
+  system_goroutines_.clear();
+}
+
+namespace {
+// Delve's G.System: a goroutine the runtime started (runtime.main and the async event
+// handler are the user's).
+bool is_system(const api::Goroutine& g) {
+  if (!g.start_loc.function)
+    return false;
+  const auto& fn = g.start_loc.function->name;
+  if (fn == "runtime.main" || fn == "runtime.handleAsyncEvent")
+    return false;
+  return fn.rfind("runtime.", 0) == 0;
+}
+}  // namespace
+
+void DapSession::note_system_goroutine(const api::Goroutine& g) {
+  system_goroutines_[g.id] = is_system(g);
+}
+
+bool DapSession::system_goroutine(std::int64_t goid) {
+  if (const auto it = system_goroutines_.find(goid); it != system_goroutines_.end())
+    return it->second;
+  bool system = true;
+  try {
+    if (const auto g = debugger().goroutine(goid))
+      system = is_system(*g);
+  } catch (const std::exception&) {
+  }
+  system_goroutines_[goid] = system;
+  return system;
 }
 
 int DapSession::new_frame_id(std::int64_t goid, int frame) {
@@ -366,6 +397,16 @@ VarRef* DapSession::var_ref(std::int64_t id) {
   return &vars_[static_cast<std::size_t>(id - kFirstHandle)];
 }
 
+void DapSession::reset_after_restart() {
+  running_ = false;
+  exited_ = false;
+  terminated_sent_ = false;
+  pause_requested_ = false;
+  last_stop_.reset();
+  reset_handles();
+  configuration_done = false;
+}
+
 void DapSession::report_exit(int status) {
   exited_ = true;
   if (terminated_sent_)
@@ -375,6 +416,45 @@ void DapSession::report_exit(int status) {
   // client can show the exit code.
   send_event("exited", json::object{{"exitCode", status}});
   send_event("terminated", json::object{});
+}
+
+namespace {
+// Delve's locspec.SubstitutePath (Linux: '/' separators): the first rule whose `from` is the
+// path or a directory prefix of it; an empty `from` prefixes relative paths.
+std::string substitute(const std::string& path,
+                       const std::vector<std::pair<std::string, std::string>>& rules,
+                       bool reverse) {
+  const std::string sep = path.find('\\') != std::string::npos ? "\\" : "/";
+  for (const auto& r : rules) {
+    std::string from = reverse ? r.second : r.first;
+    std::string to = reverse ? r.first : r.second;
+    if (path == from)
+      return to;
+    if (!from.empty() && !from.ends_with(sep))
+      from += sep;
+    if (!to.empty() && !to.ends_with(sep))
+      to += sep;
+    if (from.empty() && !path.starts_with("/"))
+      return to + path;
+    if (!from.empty() && path.starts_with(from))
+      return to + path.substr(from.size());
+  }
+  return path;
+}
+}  // namespace
+
+std::string DapSession::to_server_path(const std::string& client_path) const {
+  return substitute(client_path, settings.substitute_path, false);
+}
+
+std::string DapSession::to_client_path(const std::string& server_path) const {
+  return substitute(server_path, settings.substitute_path, true);
+}
+
+void DapSession::report_call_stop(const api::DebuggerState& st) {
+  reset_handles();
+  last_stop_ = st;
+  send_event("stopped", stopped_event_body(*this, st, "call", false));
 }
 
 void DapSession::handle_stop(StopNote note) {

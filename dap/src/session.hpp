@@ -61,9 +61,17 @@ struct SessionSettings {
   bool show_global_variables = false;
   bool show_registers = false;
   bool hide_system_goroutines = false;
+  std::string goroutine_filters;  ///< Delve's `goroutines` flags (-with/-without ...)
+  /// substitutePath rules {client path, server path}, in order; server paths become client
+  /// paths by the same rules reversed.
+  std::vector<std::pair<std::string, std::string>> substitute_path;
   int stack_trace_depth = 50;
   std::string built_binary;  ///< deleted when the session ends
-  bool launched = false;     ///< we started the process (always killed at the end)
+  /// How it was built (debug/test modes), for restart's rebuild.
+  bool built_test = false;
+  std::string program;
+  std::vector<std::string> build_flags;
+  bool launched = false;  ///< we started the process (always killed at the end)
 };
 
 /// Client capabilities from initialize.
@@ -137,8 +145,16 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   /// noDebug mode: the untraced program; every request but disconnect is refused.
   void set_no_debug(std::unique_ptr<NoDebugProcess> p) { no_debug_ = std::move(p); }
   NoDebugProcess* no_debug() { return no_debug_.get(); }
+  /// substitutePath: a path of the client's as the debugger knows it, and back (Delve's
+  /// locspec.SubstitutePath with the rules in either direction).
+  std::string to_server_path(const std::string& client_path) const;
+  std::string to_client_path(const std::string& server_path) const;
+  /// A `call` interrupted by a stop: reports that stop (new handles, `stopped`).
+  void report_call_stop(const api::DebuggerState& st);
   /// Sends `exited` and `terminated` once (the program ended).
   void report_exit(int status);
+  /// After a restart: the new process runs from its entry, nothing reported yet.
+  void reset_after_restart();
   /// Ends the session after the current response.
   void end_session() { ending_ = true; }
 
@@ -150,6 +166,12 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   std::optional<std::pair<std::int64_t, int>> frame_of(std::int64_t id) const;
   int new_var_ref(VarRef ref);
   VarRef* var_ref(std::int64_t id);
+  /// Delve's G.System of a goroutine (its start function is the runtime's), remembered
+  /// until the next stop: `threads` notes every goroutine it lists, `stackTrace` asks for
+  /// one goroutine on a miss, so no request unwinds every goroutine. True for an unknown
+  /// goroutine, as in Delve.
+  bool system_goroutine(std::int64_t goid);
+  void note_system_goroutine(const api::Goroutine& g);
 
   SessionSettings settings;
   ClientCaps client;
@@ -167,6 +189,8 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   /// "instruction breakpoint".
   std::map<std::string, int> instruction_bps;
   std::set<int> instruction_bp_ids;
+  /// setDataBreakpoints' watchpoints ("dataId accessType" -> id).
+  std::map<std::string, int> data_bps;
 
  private:
   struct StopNote {
@@ -222,6 +246,28 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
 
   std::vector<std::pair<std::int64_t, int>> frames_;
   std::vector<VarRef> vars_;
+  std::map<std::int64_t, bool> system_goroutines_;
+};
+
+// Halts a running target for the duration of a breakpoint change.
+class QuietHalt {
+ public:
+  explicit QuietHalt(DapSession& s) : s_(s), resume_(s.halt_quietly()) {}
+  ~QuietHalt() {
+    if (resume_) {
+      try {
+        s_.resume_after_halt();
+      } catch (...) {
+        // The session reports the failure when the stop arrives.
+      }
+    }
+  }
+  QuietHalt(const QuietHalt&) = delete;
+  QuietHalt& operator=(const QuietHalt&) = delete;
+
+ private:
+  DapSession& s_;
+  bool resume_;
 };
 
 }  // namespace goscope::dap

@@ -88,7 +88,8 @@ json::object stopped_event_body(DapSession& s, const api::DebuggerState& st,
   } else if (paused) {
     reason = "pause";
   } else if (bp != nullptr) {
-    reason = s.function_bp_ids.contains(bp->id)      ? "function breakpoint"
+    reason = bp->watch_type != 0                     ? "data breakpoint"
+             : s.function_bp_ids.contains(bp->id)    ? "function breakpoint"
              : s.instruction_bp_ids.contains(bp->id) ? "instruction breakpoint"
                                                      : "breakpoint";
   } else if (is_step(command)) {
@@ -184,11 +185,12 @@ bool emit_logpoints(DapSession& s, const api::DebuggerState& st) {
     } catch (const std::exception& e) {
       msg = e.what();
     }
-    s.send_event("output", json::object{{"category", "stdout"},
-                                        {"output", "> [Go " + std::to_string(t->goroutine_id) +
-                                                       "]: " + msg + "\n"},
-                                        {"source", json::object{{"path", bp.file}}},
-                                        {"line", bp.line}});
+    s.send_event(
+        "output",
+        json::object{{"category", "stdout"},
+                     {"output", "> [Go " + std::to_string(t->goroutine_id) + "]: " + msg + "\n"},
+                     {"source", json::object{{"path", s.to_client_path(bp.file)}}},
+                     {"line", bp.line}});
   }
   return true;
 }

@@ -370,7 +370,9 @@ json::array children_of(DapSession& s, VarRef& ref, const std::string& filter, i
     default:
       for (auto& c : v.children) {
         std::string child_expr = expr + "." + c.name;
-        if (!c.name.empty() && (c.name[0] == '~' || c.name[0] == '.'))
+        // ~r0 (unnamed results), .closure fields and the synthetic "(return) x" values of
+        // a step have no expression that names them.
+        if (!c.name.empty() && (c.name[0] == '~' || c.name[0] == '.' || c.name[0] == '('))
           child_expr.clear();
         else if (ref.is_scope)
           child_expr = c.name;

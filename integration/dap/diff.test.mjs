@@ -2,7 +2,8 @@
 // every response and event is compared after normalisation (message numbering, process and
 // thread ids, the other goroutines' list, which differs run to run). Expected differences:
 // only goscope's documented beyond-1.20.2 behaviour (docs/dap.md): `exited` before
-// `terminated`, numbered `seq`, exceptionInfo's breakMode.
+// `terminated`, numbered `seq`, exceptionInfo's breakMode, the supportsDataBreakpoints and
+// supportsRestartRequest capabilities.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -98,6 +99,11 @@ function normalise(msgs) {
         c.body.threads = c.body.threads.filter((t) => t.name.startsWith('* ') || t.id < 0 || t.name === 'Dummy');
       }
       if (c.command === 'exceptionInfo' && c.body) delete c.body.breakMode;
+      // Beyond 1.20.2 (Delve 1.26.2 has them): data breakpoints, where watchpoints fire.
+      if (c.command === 'initialize' && c.body) {
+        delete c.body.supportsDataBreakpoints;
+        delete c.body.supportsRestartRequest; // restart: Delve 1.25.1's
+      }
       return JSON.parse(JSON.stringify(c)
         .replace(/\(Thread \d+\)/g, '(Thread T)')
         .replace(/Process \d+ has exited/g, 'Process P has exited'));
@@ -197,6 +203,54 @@ test('registers scope, disassemble, instruction breakpoints: goscope answers as 
   if (process.env.DAP_DIFF_DUMP) {
     fs.writeFileSync(`${process.env.DAP_DIFF_DUMP}/want.json`, JSON.stringify(want, null, 1));
     fs.writeFileSync(`${process.env.DAP_DIFF_DUMP}/got.json`, JSON.stringify(got, null, 1));
+  }
+  assert.ok(want.length > script.length, 'the responses and the events of the whole session');
+  for (let i = 0; i < Math.max(want.length, got.length); i++) {
+    assert.deepEqual(got[i], want[i], `message ${i} differs`);
+  }
+});
+
+test('substitutePath, goroutine filters, dlv console commands, call: goscope answers as dlv', async () => {
+  const bin = buildProg(tmpdir());
+  // The client sees the sources under /client/src; the debugger under the real directory.
+  const clientDir = '/client/src';
+  const clientFile = path.join(clientDir, path.basename(progFile));
+  const script = [
+    { command: 'initialize', args: { clientID: 'vscode', adapterID: 'go', pathFormat: 'path', linesStartAt1: true, columnsStartAt1: true, supportsVariableType: true, supportsVariablePaging: true } },
+    { command: 'launch', args: { mode: 'exec', program: bin, substitutePath: [{ from: clientDir, to: progDir }], hideSystemGoroutines: true, goroutineFilters: '-with user' } },
+    { command: 'setBreakpoints', args: { source: { path: clientFile }, breakpoints: [{ line: 16, condition: 'a == 3' }] } },
+    { command: 'configurationDone', until: ['stopped'] },
+    { command: 'threads' },
+    { command: 'stackTrace', args: { threadId: 1, startFrame: 0, levels: 3 } },
+    { command: 'evaluate', args: { expression: 'dlv help', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv help config', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv h nosuch', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config -list', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config -list goroutineFilters', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config hideSystemGoroutines false', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config stackTraceDepth 20', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config stackTraceDepth x', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config goroutineFilters "-with running"', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config substitutePath /x /y', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config substitutePath /x', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config substitutePath /nope', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config nosuch 1', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv nosuch', frameId: 1000, context: 'hover' } },
+    { command: 'evaluate', args: { expression: 'dlv sources dap/prog/main', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'dlv config -list', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'call add(2, 3)', frameId: 1000, context: 'repl' } },
+    { command: 'variables', args: (t) => ({ variablesReference: [...t].reverse().find((m) => m.command === 'evaluate').body.variablesReference }) },
+    { command: 'evaluate', args: { expression: 'call nosuch()', frameId: 1000, context: 'repl' } },
+    { command: 'evaluate', args: { expression: 'call add(1, 1)', frameId: 1001, context: 'repl' } },
+    { command: 'setBreakpoints', args: { source: { path: clientFile }, breakpoints: [] } },
+    { command: 'continue', args: { threadId: 1 }, until: ['terminated'] },
+    { command: 'disconnect', args: {}, until: ['terminated'] },
+  ];
+  const want = normalise(await runScript('dlv', script));
+  const got = normalise(await runScript(goscope, script));
+  if (process.env.DAP_DIFF_DUMP) {
+    fs.writeFileSync(`${process.env.DAP_DIFF_DUMP}/want3.json`, JSON.stringify(want, null, 1));
+    fs.writeFileSync(`${process.env.DAP_DIFF_DUMP}/got3.json`, JSON.stringify(got, null, 1));
   }
   assert.ok(want.length > script.length, 'the responses and the events of the whole session');
   for (let i = 0; i < Math.max(want.length, got.length); i++) {

@@ -15,32 +15,13 @@
 namespace goscope::dap {
 namespace {
 
-// Halts a running target for the duration of a breakpoint change.
-class QuietHalt {
- public:
-  explicit QuietHalt(DapSession& s) : s_(s), resume_(s.halt_quietly()) {}
-  ~QuietHalt() {
-    if (resume_) {
-      try {
-        s_.resume_after_halt();
-      } catch (...) {
-        // The session reports the failure when the stop arrives.
-      }
-    }
-  }
-  QuietHalt(const QuietHalt&) = delete;
-  QuietHalt& operator=(const QuietHalt&) = delete;
-
- private:
-  DapSession& s_;
-  bool resume_;
-};
-
 struct Wanted {
   std::string cond, hit_cond, log_message;
 };
 
-json::object source_of(const std::string& path) {
+// A breakpoint's source as the client names it (substitutePath, server to client).
+json::object source_of(const DapSession& s, const std::string& server_path) {
+  const auto path = s.to_client_path(server_path);
   return json::object{{"name", std::filesystem::path(path).filename().string()}, {"path", path}};
 }
 
@@ -98,7 +79,7 @@ json::object apply_one(DapSession& s, api::Breakpoint req, const Wanted& w,
       s.log_messages.erase(got.id);
     out["id"] = got.id;
     out["verified"] = true;
-    out["source"] = source_of(got.file);
+    out["source"] = source_of(s, got.file);
     out["line"] = got.line;
   } catch (const std::exception& e) {
     out["verified"] = false;
@@ -136,7 +117,7 @@ std::optional<json::value> set_breakpoints(DapSession& s, const json::object& a)
         continue;
       }
       api::Breakpoint req;
-      req.file = path;
+      req.file = s.to_server_path(path);
       req.line = static_cast<int>(line);
       out.push_back(apply_one(s, req, wanted_of(b), existing, std::to_string(line), "", kept));
     }

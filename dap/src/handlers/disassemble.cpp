@@ -29,7 +29,8 @@ std::string hex(std::uint64_t x) {
 // go-dap's DisassembledInstruction has a Source by value: every slot carries a location,
 // empty unless the slot starts a line.
 json::object invalid(const std::string& address) {
-  return json::object{{"address", address}, {"instruction", kInvalid}, {"location", json::object{}}};
+  return json::object{
+      {"address", address}, {"instruction", kInvalid}, {"location", json::object{}}};
 }
 
 // The function around `pc` as [entry, end), or nullopt outside every function.

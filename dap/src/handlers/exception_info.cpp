@@ -32,8 +32,8 @@ std::string stack_text(DapSession& s, std::int64_t goid) {
     std::snprintf(line, sizeof line, "\t%*zu  0x%016llx in ", static_cast<int>(digits), i,
                   static_cast<unsigned long long>(loc.pc));
     out += line;
-    out += fn + "\n\t" + std::string(digits + 2 + 1, ' ') + "at " + loc.file + ":" +
-           std::to_string(loc.line) + "\n";
+    out += fn + "\n\t" + std::string(digits + 2 + 1, ' ') + "at " + s.to_client_path(loc.file) +
+           ":" + std::to_string(loc.line) + "\n";
   }
   return out;
 }

@@ -19,7 +19,7 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
   s.client.supports_variable_type = args::get_bool(a, "supportsVariableType");
   s.client.supports_variable_paging = args::get_bool(a, "supportsVariablePaging");
   s.initialized = true;
-  return json::object{
+  json::object caps{
       {"supportsConfigurationDoneRequest", true},
       {"supportsFunctionBreakpoints", true},
       {"supportsConditionalBreakpoints", true},
@@ -33,6 +33,14 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
       {"supportsSteppingGranularity", true},
       {"supportsInstructionBreakpoints", true},
   };
+  // Beyond dlv 1.20.2 (Delve has them since 1.26.2): data breakpoints on the hardware
+  // watchpoints, advertised only where the debug registers do fire (some hypervisors accept
+  // them and never trap).
+  // restart as Delve 1.25.1 does it (1.20.2 answers 7777 and does not advertise it).
+  caps["supportsRestartRequest"] = true;
+  if (session::Debugger::hardware_watchpoints_available())
+    caps["supportsDataBreakpoints"] = true;
+  return caps;
 }
 
 }  // namespace

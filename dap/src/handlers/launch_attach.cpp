@@ -24,6 +24,20 @@ void read_common(DapSession& s, const json::object& a) {
   s.settings.show_global_variables = args::get_bool(a, "showGlobalVariables");
   s.settings.show_registers = args::get_bool(a, "showRegisters");
   s.settings.hide_system_goroutines = args::get_bool(a, "hideSystemGoroutines");
+  s.settings.goroutine_filters = args::get_string(a, "goroutineFilters");
+  s.settings.substitute_path.clear();
+  if (const auto* rules = args::opt_array(a, "substitutePath")) {
+    for (const auto& r : *rules) {
+      if (!r.is_object())
+        throw ArgumentError("cannot unmarshal " + args::json_kind(r) +
+                            " into \"substitutePath\" of type dap.SubstitutePath");
+      const auto from = args::opt_string(r.as_object(), "from");
+      const auto to = args::opt_string(r.as_object(), "to");
+      if (!from || !to)
+        throw ArgumentError("'substitutePath' requires both 'from' and 'to' entries");
+      s.settings.substitute_path.emplace_back(*from, *to);
+    }
+  }
   const auto depth = args::get_int(a, "stackTraceDepth", 50);
   s.settings.stack_trace_depth = depth > 0 ? static_cast<int>(depth) : 50;
 }
@@ -133,6 +147,9 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
                      "Build error: Check the debug console for details.", false);
     }
     s.settings.built_binary = binary;
+    s.settings.built_test = mode == "test";
+    s.settings.program = program;
+    s.settings.build_flags = split_flags(build_flags);
     if (mode == "test" && cwd.empty()) {
       // go test runs a test binary in its package directory.
       std::error_code dec;

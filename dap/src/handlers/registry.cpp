@@ -13,7 +13,8 @@ extern const HandlerSpec kInitializeHandler, kLaunchHandler, kAttachHandler, kSe
     kSetExceptionBreakpointsHandler, kConfigurationDoneHandler, kContinueHandler, kNextHandler,
     kStepInHandler, kStepOutHandler, kPauseHandler, kThreadsHandler, kStackTraceHandler,
     kScopesHandler, kVariablesHandler, kEvaluateHandler, kSetVariableHandler, kExceptionInfoHandler,
-    kDisconnectHandler, kDisassembleHandler;
+    kDisconnectHandler, kDisassembleHandler, kDataBreakpointInfoHandler, kSetDataBreakpointsHandler,
+    kRestartHandler;
 
 namespace {
 
@@ -30,7 +31,6 @@ std::optional<boost::json::value> refuse(DapSession&, const boost::json::object&
 
 const HandlerSpec kRefused[] = {
     GOSCOPE_DAP_REFUSED("terminate", error_id::not_yet_implemented, "Not yet implemented"),
-    GOSCOPE_DAP_REFUSED("restart", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("setExpression", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("loadedSources", error_id::not_yet_implemented, "Not yet implemented"),
     GOSCOPE_DAP_REFUSED("readMemory", error_id::not_yet_implemented, "Not yet implemented"),
@@ -47,8 +47,6 @@ const HandlerSpec kRefused[] = {
     GOSCOPE_DAP_REFUSED("terminateThreads", error_id::unsupported_command, "Unsupported command"),
     GOSCOPE_DAP_REFUSED("breakpointLocations", error_id::unsupported_command,
                         "Unsupported command"),
-    GOSCOPE_DAP_REFUSED("dataBreakpointInfo", error_id::unsupported_command, "Unsupported command"),
-    GOSCOPE_DAP_REFUSED("setDataBreakpoints", error_id::unsupported_command, "Unsupported command"),
     GOSCOPE_DAP_REFUSED("writeMemory", error_id::unsupported_command, "Unsupported command"),
 };
 
@@ -57,7 +55,7 @@ const HandlerSpec kRefused[] = {
 }  // namespace
 
 const HandlerSpec* find_handler(std::string_view command) {
-  static const std::array<const HandlerSpec*, 22> handlers = {
+  static const std::array<const HandlerSpec*, 25> handlers = {
       &kInitializeHandler,
       &kLaunchHandler,
       &kAttachHandler,
@@ -80,6 +78,9 @@ const HandlerSpec* find_handler(std::string_view command) {
       &kExceptionInfoHandler,
       &kDisconnectHandler,
       &kDisassembleHandler,
+      &kDataBreakpointInfoHandler,
+      &kSetDataBreakpointsHandler,
+      &kRestartHandler,
   };
   for (const auto* h : handlers) {
     if (h->command == command)

@@ -3,6 +3,7 @@
 #include "../args.hpp"
 #include "../errors.hpp"
 #include "../session.hpp"
+#include "../variables.hpp"
 #include "handler.hpp"
 
 namespace goscope::dap {
@@ -41,6 +42,10 @@ std::optional<json::value> step(DapSession& s, const json::object& a, const char
     }
     api::DebuggerCommand cmd;
     cmd.name = instruction ? "stepInstruction" : name;
+    // Beyond dlv: the values a function returned when a step leaves it are kept, and the
+    // next Locals shows them (scopes.cpp).
+    if (!instruction && (cmd.name == "stepOut" || cmd.name == "next"))
+      cmd.return_info_load_config = kDapLoadConfig;
     s.resume(cmd);
   });
   return std::nullopt;

@@ -36,6 +36,17 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
   } catch (const std::exception& e) {
     throw DapError(error_id::unable_to_list_locals, "Unable to list locals", e.what());
   }
+  // Beyond dlv (as lldb-dap shows a "return value"): after a stepOut or a next that left a
+  // function, the values it returned come first in the topmost frame's Locals, named
+  // "(return) <result>". The Debugger has them in the stop's current thread.
+  if (frame->second == 0 && s.last_stop() && s.last_stop()->current_thread &&
+      s.last_stop()->current_thread->goroutine_id == frame->first &&
+      s.last_stop()->current_thread->return_values) {
+    auto rets = *s.last_stop()->current_thread->return_values;
+    for (auto& r : rets) r.name = "(return) " + r.name;
+    vars.insert(vars.begin(), std::make_move_iterator(rets.begin()),
+                std::make_move_iterator(rets.end()));
+  }
   const auto frames = d.stacktrace(frame->first, frame->second, false, std::nullopt);
   std::string fn;
   bool optimized = false;

@@ -135,6 +135,16 @@ std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next
   });
 }
 
+std::optional<api::Goroutine> Debugger::goroutine(std::int64_t id) {
+  return impl_->call([&]() -> std::optional<api::Goroutine> {
+    impl_->require_live();
+    const auto g = impl_->inspector->goroutine(id);
+    if (!g)
+      return std::nullopt;
+    return to_api(*g);
+  });
+}
+
 api::GoroutineList Debugger::goroutines(int start, int count,
                                         const std::vector<api::GoroutineFilter>& filters,
                                         const api::GoroutineGrouping& grouping) {

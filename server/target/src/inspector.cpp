@@ -53,6 +53,13 @@ bool Inspector::goroutine_exists(std::int64_t goid) {
   return dbg_.target().goroutine(goid).has_value();
 }
 
+std::optional<GoroutineView> Inspector::goroutine(std::int64_t goid) {
+  const auto g = dbg_.target().goroutine(goid);
+  if (!g)
+    return std::nullopt;
+  return dbg_.view(*g);
+}
+
 std::vector<FrameView> Inspector::stack(std::int64_t goid, int depth, unsigned opts, bool full,
                                         const LoadConfig& cfg) {
   auto& tgt = dbg_.target();

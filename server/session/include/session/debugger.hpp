@@ -160,6 +160,10 @@ class Debugger {
   std::vector<api::Thread> threads();
   api::Thread thread(int tid);
   std::vector<api::Goroutine> goroutines(int start, int count, int* next);
+  /// Delve's FindGoroutine: one goroutine by id without converting the others (the DAP
+  /// front end asks this at every stackTrace and for a capped thread list); nullopt when
+  /// there is none.
+  std::optional<api::Goroutine> goroutine(std::int64_t id);
   /// Delve's ListGoroutines: the page [start, start+count) read first, then filtered and
   /// grouped (Nextg comes from the unfiltered page, as in Delve).
   api::GoroutineList goroutines(int start, int count,

@@ -51,6 +51,8 @@ class Inspector {
   /// or -1.
   std::vector<GoroutineView> goroutines(int start, int count, int* next);
   bool goroutine_exists(std::int64_t goid);
+  /// Goroutine `goid` alone (Delve's FindGoroutine), without listing the others.
+  std::optional<GoroutineView> goroutine(std::int64_t goid);
   /// Up to depth+1 frames of goroutine `goid` (0: the current thread's stack); `opts`:
   /// Delve's StacktraceOptions bits; `full`: with each frame's arguments and locals.
   std::vector<FrameView> stack(std::int64_t goid, int depth, unsigned opts, bool full,
