@@ -707,6 +707,7 @@ struct Debugger::Impl {
     out.start_loc = convert(g.start);
     out.thread_id = g.thread_id;
     out.status = g.status;
+    out.wait_since = g.wait_since;
     out.wait_reason = g.wait_reason;
     out.labels = g.labels;
     return out;
