@@ -694,8 +694,13 @@ struct Debugger::Impl {
     out.pc = l.pc;
     out.file = l.file;
     out.line = l.line;
-    if (l.function)
+    if (l.function) {
       out.function = function_of(*l.function);
+      // Delve's appendInlineCalls: an inlined frame's function is the inlined one's name
+      // with the physical function's entry.
+      if (l.inlined)
+        out.function->name = l.inlined->name;
+    }
     return out;
   }
   api::Goroutine convert(const target::Goroutine& g) const {

@@ -297,3 +297,32 @@ TEST_CASE("next in optimized code does not stop inside an inlined call, as dlv",
   CHECK(lines == std::vector<int>{83, 86, 87});  // dlv 1.20.2's stops
   dbg.detach(true);
 }
+
+TEST_CASE("a frame of an inlined call is named by the inlined function, as dlv", "[session]") {
+  require_ptrace();
+  // basic_opt inlines main.sum into main.main: at sum's line 35 dlv's stack is main.sum
+  // (with main.main's entry), main.main at the call (line 83), runtime.main.
+  LaunchSpec spec;
+  spec.mode = LaunchMode::exec;
+  spec.program = GOSCOPE_FIXTURE_DIR "/basic_opt";
+  spec.capture_output = true;
+  PreparedLaunch launch(spec);
+  Debugger dbg(launch.debugger_config());
+  const std::string main_go = GOSCOPE_SOURCE_DIR "/tests/fixtures/go/basic/main.go";
+  api::Breakpoint req;
+  req.file = main_go;
+  req.line = 35;
+  dbg.create_breakpoint(req, main_go + ":35", false);
+  const auto st = dbg.command(Command{CommandKind::continue_});
+  REQUIRE(st.current_thread);
+  const auto frames = dbg.stacktrace(st.current_thread->goroutine_id, 2, false, std::nullopt, 0);
+  REQUIRE(frames.size() == 3);
+  REQUIRE(frames[0].location.function);
+  REQUIRE(frames[1].location.function);
+  CHECK(frames[0].location.function->name == "main.sum");
+  CHECK(frames[0].location.line == 35);
+  CHECK(frames[1].location.function->name == "main.main");
+  CHECK(frames[1].location.line == 83);
+  CHECK(frames[0].location.function->value == frames[1].location.function->value);
+  dbg.detach(true);
+}
