@@ -168,8 +168,10 @@ def main():
     for label, name, _, _, _ in binaries:
         path = os.path.join(out, name)
         file, line = first_line_of(servers["goscope"], path, "main.main")
-        for kind, bp in (("function", {"FunctionName": "main.main"}),
-                         ("file:line", {"File": file, "Line": line})):
+        kinds = [("function", {"FunctionName": "main.main"})]
+        if os.path.isabs(file):  # a test binary's main.main is in ./_testmain.go, no file
+            kinds.append(("file:line", {"File": file, "Line": line}))
+        for kind, bp in kinds:
             res = {}
             for server in ("dlv", "goscope"):
                 runs = [one_run(servers[server], path, bp) for _ in range(args.runs)]
