@@ -311,6 +311,16 @@ std::vector<std::string> DebugInfo::inlined_function_names() const {
   return names;
 }
 
+std::vector<const InlinedCall*> DebugInfo::inlined_in(const Function& fn) const {
+  if (!fn.optimized) {
+    return {};  // -N -l code inlines nothing (index_inlined skips it)
+  }
+  std::lock_guard lock(impl_->mu);
+  impl_->index_inlined();
+  auto it = impl_->inlined_by_caller.find(&fn);
+  return it == impl_->inlined_by_caller.end() ? std::vector<const InlinedCall*>{} : it->second;
+}
+
 std::vector<const InlinedCall*> DebugInfo::inlined_at(FileAddr pc) const {
   const Function* fn = function_at(pc);
   if (fn == nullptr) {

@@ -260,11 +260,13 @@ std::vector<std::uint32_t> DebugInfo::Impl::scan_lines(
       first_file[p] = rows.front().file;
     if (wanted[p].empty())
       return;
-    std::stable_sort(rows.begin(), rows.end(), [](const LineRow& a, const LineRow& b) {
+    auto before = [](const LineRow& a, const LineRow& b) {
       if (a.addr != b.addr)
         return a.addr < b.addr;
       return a.end_sequence && !b.end_sequence;
-    });
+    };
+    if (!std::is_sorted(rows.begin(), rows.end(), before))  // Go's programs mostly are
+      std::stable_sort(rows.begin(), rows.end(), before);
     for (std::size_t i : wanted[p]) {
       const FileAddr pc = functions[i].low_pc;
       auto it = std::upper_bound(rows.begin(), rows.end(), pc,

@@ -66,7 +66,7 @@ DieReader::DieReader(std::span<const std::byte> info, std::span<const std::byte>
           const std::uint64_t code = a.uleb();
           if (code == 0)
             break;
-          if (code > 1'000'000)
+          if (code > 65536)  // producers number from 1; a hostile table gets no huge vector
             bad("abbreviation code too large");
           Abbrev ab;
           ab.tag = static_cast<std::uint16_t>(a.uleb());

@@ -48,6 +48,8 @@ void run_line_program(std::span<const std::byte> line, const LineProgramHeader& 
         const std::uint64_t len = r.uleb();
         if (len == 0)
           break;
+        if (len > r.size() - r.pos())
+          r.bytes(len);  // throws: the instruction runs past the program
         const std::size_t next = r.pos() + static_cast<std::size_t>(len);
         const std::uint8_t sub = r.u8();
         if (sub == kEndSequence) {
@@ -64,8 +66,8 @@ void run_line_program(std::span<const std::byte> line, const LineProgramHeader& 
           auto s = r.bytes(n + 1);
           define_file(std::string_view(reinterpret_cast<const char*>(s.data()), n));
         }
-        if (next > r.size())
-          r.bytes(next - r.pos());  // throws: truncated
+        if (r.pos() > next)
+          r.bytes(r.size());  // throws: the operands ran past the instruction's length
         r.seek(next);
         break;
       }

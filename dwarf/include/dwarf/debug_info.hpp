@@ -148,6 +148,9 @@ class DebugInfo {
   /// The inlined calls whose code contains `pc`, innermost first: the logical frames that
   /// sit above function_at(pc) in a stack trace.
   std::vector<const InlinedCall*> inlined_at(FileAddr pc) const;
+  /// Every inlined call in the code of `fn` (from this DebugInfo), at any depth, in DWARF
+  /// order; empty for -N -l code.
+  std::vector<const InlinedCall*> inlined_in(const Function& fn) const;
   const LineTable& lines() const;
   /// Every compile unit, in .debug_info order.
   const std::vector<CompileUnit>& compile_units() const;

@@ -119,6 +119,7 @@ api::Goroutine to_api(const target::GoroutineView& g) {
   out.start_loc = to_api(g.start);
   out.thread_id = g.thread_id;
   out.status = g.status;
+  out.wait_since = g.wait_since;
   out.wait_reason = g.wait_reason;
   out.labels = g.labels;
   return out;

@@ -22,8 +22,8 @@ PreparedLaunch::PreparedLaunch(LaunchSpec spec) : spec_(std::move(spec)) {
     case LaunchMode::debug:
     case LaunchMode::test: {
       const bool test = spec_.mode == LaunchMode::test;
-      std::string out =
-          spec_.output.empty() ? (test ? "__debug_bin.test" : "__debug_bin") : spec_.output;
+      // dlv's defaults: `dlv debug --output ./__debug_bin`, `dlv test --output debug.test`.
+      std::string out = spec_.output.empty() ? (test ? "debug.test" : "__debug_bin") : spec_.output;
       out = std::filesystem::absolute(out).string();
       if (!go_build(test, spec_.program.empty() ? std::nullopt : std::optional(spec_.program), out,
                     spec_.build_flags, spec_.build_dir)) {

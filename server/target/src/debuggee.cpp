@@ -328,6 +328,10 @@ PcLocation Debuggee::view(const Location& l) const {
   out.file = l.file;
   out.line = l.line;
   out.function = function_of(l);
+  // Delve's appendInlineCalls: an inlined frame's function is the inlined one's name with
+  // the physical function's entry.
+  if (out.function && l.inlined)
+    out.function->name = l.inlined->name;
   return out;
 }
 
@@ -352,6 +356,7 @@ GoroutineView Debuggee::view(const Goroutine& g) const {
   out.start = view(g.start);
   out.thread_id = g.thread_id;
   out.status = g.status;
+  out.wait_since = g.wait_since;
   out.wait_reason = g.wait_reason;
   out.labels = g.labels;
   return out;

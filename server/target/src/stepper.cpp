@@ -205,10 +205,28 @@ bool Stepper::start(Kind kind, const proc::Registers& regs) {
 
   if (kind != Kind::step_out) {
     const auto body = lines.prologue_end(fn->low_pc, fn->high_pc).value_or(fn->low_pc);
+    // `next` does not stop inside code the compiler inlined into this function: as Delve's
+    // removeInlinedCalls, the lines of every inlined call are no stop (from go/printer's
+    // flush at printer.go:1042 the next stop is :1044, not :155 in the inlined
+    // commentBefore). Stopped inside an inlined body, the rows stay as they were.
+    std::vector<const dwarf::InlinedCall*> inlined;
+    if (kind == Kind::next && bi_.debug().inlined_at(bi_.to_file(pc)).empty())
+      inlined = bi_.debug().inlined_in(*fn);
+    auto in_inlined = [&](dwarf::FileAddr a) {
+      for (const auto* call : inlined) {
+        for (const auto& r : call->ranges) {
+          if (r.contains(a))
+            return true;
+        }
+      }
+      return false;
+    };
     for (const auto& row : lines.rows_in(fn->low_pc, fn->high_pc)) {
       if (!row.is_stmt || row.end_sequence || row.addr < body)
         continue;
       if (row.line == here->line && lines.files()[row.file] == here->file)
+        continue;
+      if (in_inlined(row.addr))
         continue;
       add_site(bi_.to_virt(row.addr), SiteKind::line);
     }

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -218,4 +219,110 @@ TEST_CASE("without capture the target writes to our own streams", "[session]") {
   rec.wait_for(0, is<ExitedEvent>());
   std::lock_guard lock(rec.mu);
   for (const auto& e : rec.events) CHECK_FALSE(std::holds_alternative<OutputEvent>(e));
+}
+
+TEST_CASE("goroutines report since when they wait, as dlv's WaitSince", "[session]") {
+  require_ptrace();
+  // stress runs runtime.GC() before its first main.protect call; a GC cycle stamps every
+  // goroutine it finds blocked with g.waitsince (the runtime's forcegc helper has been
+  // parked since start-up), which dlv reports as WaitSince.
+  LaunchSpec spec;
+  spec.mode = LaunchMode::exec;
+  spec.program = GOSCOPE_FIXTURE_DIR "/stress";
+  spec.capture_output = true;
+  PreparedLaunch launch(spec);
+  Debugger dbg(launch.debugger_config());
+  api::Breakpoint req;
+  req.function_name = "main.protect";
+  dbg.create_breakpoint(req, "main.protect", false);
+  const auto st = dbg.command(Command{CommandKind::continue_});
+  REQUIRE(st.current_thread);
+  REQUIRE(st.current_thread->function);
+  REQUIRE(st.current_thread->function->name == "main.protect");
+  int next = 0;
+  const auto all = dbg.goroutines(0, 0, &next);
+  REQUIRE_FALSE(all.empty());
+  bool stamped = false;
+  for (const auto& g : all) {
+    CHECK(g.wait_since >= 0);
+    if (g.wait_since > 0)
+      stamped = true;
+  }
+  CHECK(stamped);
+  dbg.detach(true);
+}
+
+TEST_CASE("a test binary is named debug.test, as dlv test names it", "[session]") {
+  LaunchSpec spec;
+  spec.mode = LaunchMode::test;
+  spec.build_dir = GOSCOPE_SOURCE_DIR "/tests/fixtures/go/testpkg";
+  std::string built;
+  {
+    PreparedLaunch launch(spec);
+    built = launch.debugger_config().executable;
+    CHECK(built == std::filesystem::absolute("debug.test").string());
+    CHECK(std::filesystem::exists(built));
+  }
+  CHECK_FALSE(std::filesystem::exists(built));  // removed with the launch, as dlv removes it
+}
+
+TEST_CASE("next in optimized code does not stop inside an inlined call, as dlv", "[session]") {
+  require_ptrace();
+  // basic_opt's main.main inlines fmt.Println and main.sum into itself: from line 82
+  // (`fmt.Println(greet("gopher"))`) dlv's next stops at 83, not in print.go or in sum's
+  // lines 34-35 (Delve's removeInlinedCalls).
+  LaunchSpec spec;
+  spec.mode = LaunchMode::exec;
+  spec.program = GOSCOPE_FIXTURE_DIR "/basic_opt";
+  spec.capture_output = true;
+  PreparedLaunch launch(spec);
+  Debugger dbg(launch.debugger_config());
+  const std::string main_go = GOSCOPE_SOURCE_DIR "/tests/fixtures/go/basic/main.go";
+  api::Breakpoint req;
+  req.file = main_go;
+  req.line = 82;
+  dbg.create_breakpoint(req, main_go + ":82", false);
+  auto st = dbg.command(Command{CommandKind::continue_});
+  REQUIRE(st.current_thread);
+  REQUIRE(st.current_thread->line == 82);
+  std::vector<int> lines;
+  for (int i = 0; i < 3; ++i) {
+    st = dbg.command(Command{CommandKind::next});
+    REQUIRE(st.current_thread);
+    CHECK(st.current_thread->file == main_go);
+    REQUIRE(st.current_thread->function);
+    CHECK(st.current_thread->function->name == "main.main");
+    lines.push_back(st.current_thread->line);
+  }
+  CHECK(lines == std::vector<int>{83, 86, 87});  // dlv 1.20.2's stops
+  dbg.detach(true);
+}
+
+TEST_CASE("a frame of an inlined call is named by the inlined function, as dlv", "[session]") {
+  require_ptrace();
+  // basic_opt inlines main.sum into main.main: at sum's line 35 dlv's stack is main.sum
+  // (with main.main's entry), main.main at the call (line 83), runtime.main.
+  LaunchSpec spec;
+  spec.mode = LaunchMode::exec;
+  spec.program = GOSCOPE_FIXTURE_DIR "/basic_opt";
+  spec.capture_output = true;
+  PreparedLaunch launch(spec);
+  Debugger dbg(launch.debugger_config());
+  const std::string main_go = GOSCOPE_SOURCE_DIR "/tests/fixtures/go/basic/main.go";
+  api::Breakpoint req;
+  req.file = main_go;
+  req.line = 35;
+  dbg.create_breakpoint(req, main_go + ":35", false);
+  const auto st = dbg.command(Command{CommandKind::continue_});
+  REQUIRE(st.current_thread);
+  const auto frames = dbg.stacktrace(st.current_thread->goroutine_id, 2, false, std::nullopt, 0);
+  REQUIRE(frames.size() == 3);
+  REQUIRE(frames[0].location.function);
+  REQUIRE(frames[1].location.function);
+  CHECK(frames[0].location.function->name == "main.sum");
+  CHECK(frames[0].location.line == 35);
+  CHECK(frames[1].location.function->name == "main.main");
+  CHECK(frames[1].location.line == 83);
+  CHECK(frames[0].location.function->value == frames[1].location.function->value);
+  dbg.detach(true);
 }

@@ -31,7 +31,7 @@ struct LaunchSpec {
   std::optional<std::vector<std::string>> env;
   std::vector<std::string> build_flags;  ///< debug/test: the user's extra go flags
   std::string build_dir;                 ///< debug/test: where go runs; "" ours
-  /// debug/test: where the binary goes; "" dlv's default (__debug_bin, __debug_bin.test, in
+  /// debug/test: where the binary goes; "" dlv's default (__debug_bin, debug.test, in
   /// our working directory). Relative paths are taken from our working directory.
   std::string output;
   bool disable_aslr = false;

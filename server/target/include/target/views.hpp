@@ -58,6 +58,7 @@ struct GoroutineView {
   PcLocation start;
   int thread_id = 0;
   std::uint64_t status = 0;
+  std::int64_t wait_since = 0;  ///< runtime.g.waitsince (nanotime), 0 when not waiting
   std::int64_t wait_reason = 0;
   std::map<std::string, std::string> labels;
 };
