@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "target/eval_error.hpp"
 #include "target/variable.hpp"
 
 namespace goscope::target {

@@ -12,17 +12,11 @@
 #include "dwarf/debug_info.hpp"
 #include "proc/process.hpp"
 #include "target/binary_info.hpp"
+#include "target/eval_error.hpp"
 #include "target/scope.hpp"
 #include "target/variable.hpp"
 
 namespace goscope::target {
-
-/// A failure to evaluate or inspect (bad expression, unknown variable, unreadable memory);
-/// the message is what Delve would say where Delve says something.
-class EvalError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// A source position, Delve's api.Location.
 struct Location {
