@@ -28,13 +28,21 @@ namespace {
 std::atomic<target::TraceSession*> g_running{nullptr};
 
 /// Hands events from the tracer (ptrace) thread to the writer thread, so that formatting
-/// and output never delay the traced program. Unbounded: no event is ever dropped.
+/// and output rarely delay the traced program. No event is ever dropped, and the queue is
+/// bounded: when the writer falls kMaxPending events behind (a program making millions of
+/// calls into a slow output), the tracer thread waits for it, and the engine's own
+/// back-pressure (the uprobe and in-process rings block their writers, ptrace keeps the
+/// thread stopped) slows the program down instead of the server growing without limit.
 class EventQueue final : public target::TraceObserver {
  public:
   void on_event(target::TraceEvent&& ev) override {
     bool wake = false;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      if (pending_.size() >= kMaxPending) {
+        cv_.notify_one();
+        space_.wait(lock, [&] { return pending_.size() < kMaxPending || closed_; });
+      }
       pending_.push_back(std::move(ev));
       wake = pending_.size() == kWakeBatch;
     }
@@ -61,13 +69,16 @@ class EventQueue final : public target::TraceObserver {
     if (pending_.empty())
       return !closed_;
     out.swap(pending_);
+    space_.notify_one();
     return true;
   }
 
  private:
   static constexpr std::size_t kWakeBatch = 4096;
+  static constexpr std::size_t kMaxPending = 16 * kWakeBatch;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable space_;  ///< the writer took a batch: room for the tracer
   std::deque<target::TraceEvent> pending_;
   bool closed_ = false;
 };
