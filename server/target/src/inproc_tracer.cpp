@@ -758,19 +758,10 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
           break;
         case K::exec:
           // The program replaced itself: the trampolines and the ring went with the image.
-          result = {TraceExit::Kind::exec, 0};
-          done = true;
-          break;
         case K::exited:
-          result = {TraceExit::Kind::exited, ev.exit_status};
-          done = true;
-          break;
         case K::killed:
-          result = {TraceExit::Kind::killed, ev.signal};
-          done = true;
-          break;
         case K::interrupted:
-          result = {TraceExit::Kind::interrupted, 0};
+          result = trace_exit_of(ev);
           done = true;
           break;
       }

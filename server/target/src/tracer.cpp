@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
@@ -120,16 +121,28 @@ TraceExit Tracer::run(TraceObserver& observer) {
       case K::watchpoint:
         process_.resume_thread(ev.tid);
         break;
-      case K::exec:
-        // The program replaced itself: every trap went with the old image.
-        return {TraceExit::Kind::exec, 0};
+      case K::exec:  // the program replaced itself: every trap went with the old image
       case K::exited:
-        return {TraceExit::Kind::exited, ev.exit_status};
       case K::killed:
-        return {TraceExit::Kind::killed, ev.signal};
       case K::interrupted:
-        return {TraceExit::Kind::interrupted, 0};
+        return trace_exit_of(ev);
     }
+  }
+}
+
+TraceExit trace_exit_of(const proc::StopEvent& ev) {
+  using K = proc::StopEvent::Kind;
+  switch (ev.kind) {
+    case K::exited:
+      return {TraceExit::Kind::exited, ev.exit_status};
+    case K::killed:
+      return {TraceExit::Kind::killed, ev.signal};
+    case K::interrupted:
+      return {TraceExit::Kind::interrupted, 0};
+    case K::exec:
+      return {TraceExit::Kind::exec, 0};
+    default:
+      throw std::logic_error("trace_exit_of: an event that does not end a trace");
   }
 }
 

@@ -624,19 +624,10 @@ TraceExit UprobeTracer::run(TraceObserver& observer) {
           im.process.resume_thread(ev.tid);
           break;
         case K::exec:
-          result = {TraceExit::Kind::exec, 0};
-          done = true;
-          break;
         case K::exited:
-          result = {TraceExit::Kind::exited, ev.exit_status};
-          done = true;
-          break;
         case K::killed:
-          result = {TraceExit::Kind::killed, ev.signal};
-          done = true;
-          break;
         case K::interrupted:
-          result = {TraceExit::Kind::interrupted, 0};
+          result = trace_exit_of(ev);
           done = true;
           break;
       }

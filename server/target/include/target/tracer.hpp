@@ -19,6 +19,7 @@
 
 namespace goscope::proc {
 class Process;
+struct StopEvent;
 }
 
 namespace goscope::target {
@@ -56,6 +57,10 @@ std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Functi
                                         const dwarf::InlinedCall* inlined, bool is_return,
                                         bool deferreturn, std::uint64_t pc, std::uint64_t cfa,
                                         const RegisterFn& regs, const LoadConfig& cfg);
+
+/// How a process event that ends a trace run ends it (exec, exit, kill, interruption): the
+/// one mapping every engine's run loop uses. Only for those four kinds.
+TraceExit trace_exit_of(const proc::StopEvent& ev);
 
 /// Function tracing: entry and return tracepoints, reported as TraceEvents. Two engines
 /// implement it: Tracer (ptrace traps) and UprobeTracer (uprobes + eBPF, no stop).
