@@ -1,12 +1,12 @@
 #include "trace_output.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 
 #include "pretty.hpp"
-#include "session/json_string.hpp"
 
 namespace goscope::session {
 namespace {
@@ -18,13 +18,6 @@ std::string join(const std::vector<target::Variable>& vs, const char* sep) {
       out += sep;
     out += singleline_string(vs[i]);
   }
-  return out;
-}
-
-// The JSON string literal for `s`, quotes included.
-std::string json_string(const std::string& s) {
-  std::string out;
-  append_json_string(out, s);
   return out;
 }
 
@@ -90,7 +83,17 @@ std::optional<std::uint64_t> parse_duration(const std::string& s) {
 }
 
 TraceOutput::TraceOutput(const TraceOutputOptions& opts, LineLookup lines, std::FILE* out)
-    : opts_(opts), lines_(std::move(lines)), out_(out) {}
+    : opts_(opts), lines_(std::move(lines)), out_(out) {
+  if (!opts_.json_path.empty()) {
+    json_ = std::make_unique<ChromeTraceWriter>(opts_.json_path);
+    if (!json_->error().empty()) {
+      std::fprintf(out_, "%s\n", json_->error().c_str());
+      json_.reset();
+    }
+  }
+  if (!opts_.folded_path.empty())
+    folded_ = std::make_unique<CallPathTree>();
+}
 
 TraceOutput::~TraceOutput() {
   flush();
@@ -202,8 +205,8 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
       if (opts_.graph) {
         const std::string ind(g.stack.size() * 2, ' ');
         const auto at = location(ev.caller_pc, true);
-        g.graph.push_back(ind + ev.name() + "(" + join(ev.values, ", ") + ") (inlined)" +
-                          (at.empty() ? "" : "  @ " + at));
+        append_graph_line(g, ind + ev.name() + "(" + join(ev.values, ", ") + ") (inlined)" +
+                                 (at.empty() ? "" : "  @ " + at));
         if (g.stack.empty())
           flush_graph(g, ev.goid, ev.time_ns);
       }
@@ -243,16 +246,17 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
     s.function = ev.name();
     s.start_ns = ev.time_ns;
     s.depth = depth;
-    if (!g.stack.empty())
-      s.path = g.stack.back().span.path;
-    s.path.push_back(s.function);
+    if (folded_)
+      s.path_node = folded_->child(
+          g.stack.empty() ? CallPathTree::root : g.stack.back().span.path_node, s.function);
     s.args = join(ev.values, ", ");
     s.callsite = location(ev.caller_pc, true);
     if (!o.hidden && opts_.dlv_lines && !buffered_lines)
       dlv_line(ev, o.follow_depth);
     if (!o.hidden && opts_.graph) {
-      o.graph_index = g.graph.size();
-      g.graph.emplace_back();  // filled in when the call closes
+      append_graph_line(g, std::string());  // a placeholder, filled when known
+      o.graph_index = g.graph_base + g.graph.size() - 1;
+      o.in_graph = true;
     }
     g.stack.push_back(std::move(o));
   } else {
@@ -291,6 +295,8 @@ void TraceOutput::on_event(const target::TraceEvent& ev) {
       }
     }
   }
+  if (opts_.graph && g.graph.size() > kGraphLinesHeld)
+    flush_finished_graph_lines(g, ev.goid, ev.time_ns);
   if (buf_.size() > (1u << 16) || ev.time_ns - last_flush_ns_ > 50'000'000ULL) {
     flush();
     last_flush_ns_ = ev.time_ns;
@@ -315,23 +321,70 @@ void TraceOutput::close(Goroutine& g, Open& o, std::uint64_t end_ns, Span::End h
     flush_graph(g, s.goid, s.start_ns);
 }
 
+void TraceOutput::graph_heading(std::int64_t goid, std::uint64_t start_ns) {
+  if (goid == last_graph_goid_)
+    return;
+  last_graph_goid_ = goid;
+  char head[96];
+  std::snprintf(head, sizeof head, "goroutine(%lld) +%.6fs:\n", static_cast<long long>(goid),
+                static_cast<double>(start_ns - first_ns_) / 1e9);
+  buf_ += head;
+}
+
 void TraceOutput::flush_graph(Goroutine& g, std::int64_t goid, std::uint64_t start_ns) {
-  if (!g.graph.empty() && goid != last_graph_goid_) {
-    last_graph_goid_ = goid;
-    char head[96];
-    std::snprintf(head, sizeof head, "goroutine(%lld) +%.6fs:\n", static_cast<long long>(goid),
-                  static_cast<double>(start_ns - first_ns_) / 1e9);
-    buf_ += head;
-  }
+  if (!g.graph.empty())
+    graph_heading(goid, start_ns);
   for (const auto& line : g.graph) buf_ += line + "\n";
   g.graph.clear();
+  g.graph_base = 0;
+}
+
+void TraceOutput::append_graph_line(Goroutine& g, std::string line) {
+  // A call whose placeholder is the last line gets a child: it is no leaf, and its line
+  // (`f(args) {`) is known now, which lets a long-running root's tree be printed in parts.
+  if (!g.graph.empty() && g.graph.back().empty()) {
+    const auto last = g.graph_base + g.graph.size() - 1;
+    for (auto it = g.stack.rbegin(); it != g.stack.rend(); ++it) {
+      if (it->in_graph && it->graph_index == last) {
+        g.graph.back() = graph_header(it->span);
+        break;
+      }
+    }
+  }
+  g.graph.push_back(std::move(line));
+}
+
+std::string TraceOutput::graph_header(const Span& s) const {
+  const std::string ind(static_cast<std::size_t>(s.depth) * 2, ' ');
+  return ind + s.function + "(" + s.args + ") {" + (s.callsite.empty() ? "" : "  @ " + s.callsite);
+}
+
+void TraceOutput::flush_finished_graph_lines(Goroutine& g, std::int64_t goid,
+                                             std::uint64_t now_ns) {
+  // With --min-duration a finished call can still vanish with its ancestor, so nothing is
+  // final before the root ends; that mode keeps the whole tree (said in docs/tracing.md).
+  if (opts_.min_duration_ns > 0)
+    return;
+  std::size_t n = g.graph.size();
+  if (n && g.graph.back().empty())
+    --n;  // the innermost open call may still be a leaf
+  if (n == 0)
+    return;
+  graph_heading(goid, g.stack.empty() ? now_ns : g.stack.front().span.start_ns);
+  for (std::size_t i = 0; i < n; ++i) buf_ += g.graph[i] + "\n";
+  g.graph.erase(g.graph.begin(), g.graph.begin() + static_cast<std::ptrdiff_t>(n));
+  g.graph_base += n;
 }
 
 void TraceOutput::add_graph_entry(Goroutine& g, const Open& o, Span::End how) {
   const auto& s = o.span;
   // Render this call's graph entry now that its duration and children are known.
   const std::string ind(static_cast<std::size_t>(s.depth) * 2, ' ');
-  const bool leaf = o.graph_index + 1 == g.graph.size();
+  // A leaf has no line after its own. A line already flushed (a long root's tree printed in
+  // parts) is the header of a call that had children.
+  const bool flushed = o.graph_index < g.graph_base;
+  const std::size_t at_index = flushed ? 0 : o.graph_index - g.graph_base;
+  const bool leaf = !flushed && at_index + 1 == g.graph.size();
   const bool shown = s.duration() >= opts_.min_duration_ns;
   std::string end_text;
   switch (how) {
@@ -347,21 +400,24 @@ void TraceOutput::add_graph_entry(Goroutine& g, const Open& o, Span::End how) {
   }
   const std::string at = s.callsite.empty() ? "" : "  @ " + s.callsite;
   if (!shown) {
-    g.graph.resize(o.graph_index);  // drop this call and its (shorter) subtree
+    g.graph.resize(at_index);  // drop this call and its (shorter) subtree (never flushed)
   } else if (leaf) {
-    g.graph[o.graph_index] = ind + s.function + "(" + s.args + ")" + end_text + "  " +
-                             format_duration(s.duration()) + at;
+    g.graph[at_index] = ind + s.function + "(" + s.args + ")" + end_text + "  " +
+                        format_duration(s.duration()) + at;
   } else {
-    g.graph[o.graph_index] = ind + s.function + "(" + s.args + ") {" + at;
+    if (!flushed)
+      g.graph[at_index] = graph_header(s);
     g.graph.push_back(ind + "}" + end_text + "  " + format_duration(s.duration()));
   }
 }
 
 void TraceOutput::record(const Span& s) {
   if (opts_.stats)
-    durations_[s.function].push_back(s.duration());
-  if (!opts_.json_path.empty() || !opts_.folded_path.empty())
-    spans_.push_back(s);
+    durations_[s.function].add(s.duration());
+  if (json_)
+    json_->add(s, first_ns_);
+  if (folded_)
+    folded_->add_self_time(s.path_node, s.duration() > s.child_ns ? s.duration() - s.child_ns : 0);
 }
 
 void TraceOutput::finish(std::uint64_t end_ns, std::uint64_t wall_ns) {
@@ -375,15 +431,19 @@ void TraceOutput::finish(std::uint64_t end_ns, std::uint64_t wall_ns) {
   if (opts_.stats)
     write_stats(wall_ns);
   flush();
-  if (!opts_.json_path.empty())
-    write_json();
-  if (!opts_.folded_path.empty())
+  if (json_)
+    json_->finish();
+  if (folded_)
     write_folded();
 }
 
 void TraceOutput::write_stats(std::uint64_t wall_ns) {
   std::uint64_t calls = 0;
-  for (const auto& [fn, d] : durations_) calls += d.size();
+  bool approximate = false;
+  for (const auto& [fn, d] : durations_) {
+    calls += d.count();
+    approximate |= !d.exact();
+  }
   char line[256];
   buf_ += "\nFunctions called: " + std::to_string(calls) + "\n";
   buf_ += "Unique functions: " + std::to_string(durations_.size()) + "\n";
@@ -404,25 +464,20 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
   std::snprintf(line, sizeof line, "%-*s %8s %10s %10s %10s %10s %10s\n", static_cast<int>(width),
                 "FUNCTION", "CALLS", "TOTAL", "MEAN", "P50", "P99", "MAX");
   buf_ += line;
-  auto pct = [](const std::vector<std::uint64_t>& sorted, double p) {
-    const auto n = sorted.size();
-    auto idx = static_cast<std::size_t>(std::ceil(p * static_cast<double>(n)));
-    return sorted[std::min(n - 1, idx == 0 ? 0 : idx - 1)];
-  };
-  for (auto& [fn, d] : durations_) {
-    std::sort(d.begin(), d.end());
-    std::uint64_t total = 0;
-    for (auto x : d) total += x;
-    std::snprintf(line, sizeof line, "%-*s %8zu %10s %10s %10s %10s %10s\n",
-                  static_cast<int>(width), fn.c_str(), d.size(), format_duration(total).c_str(),
-                  format_duration(total / d.size()).c_str(), format_duration(pct(d, 0.5)).c_str(),
-                  format_duration(pct(d, 0.99)).c_str(), format_duration(d.back()).c_str());
+  for (const auto& [fn, d] : durations_) {
+    std::snprintf(
+        line, sizeof line, "%-*s %8llu %10s %10s %10s %10s %10s\n", static_cast<int>(width),
+        fn.c_str(), static_cast<unsigned long long>(d.count()), format_duration(d.total()).c_str(),
+        format_duration(d.total() / d.count()).c_str(), format_duration(d.percentile(0.5)).c_str(),
+        format_duration(d.percentile(0.99)).c_str(), format_duration(d.max()).c_str());
     buf_ += line;
   }
+  if (approximate)
+    buf_ += "(P50 and P99 of functions called more than " + std::to_string(DurationStats::kExact) +
+            " times are read from a histogram: within 1% of the exact value)\n";
   // bcc funclatency-style log2 histograms.
   for (const auto& [fn, d] : durations_) {
-    std::vector<std::uint64_t> buckets(65, 0);
-    for (auto x : d) buckets[x == 0 ? 0 : 64 - static_cast<std::size_t>(__builtin_clzll(x))]++;
+    const auto buckets = d.log2_buckets();
     std::size_t lo = 0, hi = 64;
     while (lo < 64 && buckets[lo] == 0) ++lo;
     while (hi > lo && buckets[hi] == 0) --hi;
@@ -442,66 +497,13 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
   }
 }
 
-void TraceOutput::write_json() const {
-  std::FILE* f = std::fopen(opts_.json_path.c_str(), "w");
-  if (!f) {
-    std::fprintf(out_, "could not write %s: %s\n", opts_.json_path.c_str(), std::strerror(errno));
-    return;
-  }
-  std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f);
-  std::fputs(
-      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,"
-      "\"args\":{\"name\":\"goscope trace\"}}",
-      f);
-  std::map<std::int64_t, bool> named;
-  for (const auto& s : spans_) {
-    if (!named[s.goid]) {
-      named[s.goid] = true;
-      std::fprintf(f,
-                   ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%lld,"
-                   "\"args\":{\"name\":\"goroutine %lld\"}}",
-                   static_cast<long long>(s.goid), static_cast<long long>(s.goid));
-    }
-  }
-  for (const auto& s : spans_) {
-    const char* end = s.end == Span::End::returned  ? "returned"
-                      : s.end == Span::End::unwound ? "unwound"
-                                                    : "running at exit";
-    std::fprintf(f,
-                 ",\n{\"name\":%s,\"cat\":\"go\",\"ph\":\"X\",\"pid\":1,\"tid\":%lld,"
-                 "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"args\":%s,\"results\":%s,"
-                 "\"callsite\":%s,\"end\":\"%s\"}}",
-                 json_string(s.function).c_str(), static_cast<long long>(s.goid),
-                 static_cast<double>(s.start_ns - first_ns_) / 1e3,
-                 static_cast<double>(s.duration()) / 1e3, json_string(s.args).c_str(),
-                 json_string(s.results).c_str(), json_string(s.callsite).c_str(), end);
-  }
-  std::fputs("\n]}\n", f);
-  std::fclose(f);
-}
-
-void TraceOutput::write_folded() const {
-  // Self time per traced stack, so that flamegraph.pl's sums give back each call's time.
-  std::map<std::string, std::uint64_t> folded;
-  for (const auto& s : spans_) {
-    std::string key;
-    for (std::size_t i = 0; i < s.path.size(); ++i) {
-      if (i)
-        key += ';';
-      key += s.path[i];
-    }
-    const auto self = s.duration() > s.child_ns ? s.duration() - s.child_ns : 0;
-    folded[key] += self;
-  }
+void TraceOutput::write_folded() {
   std::FILE* f = std::fopen(opts_.folded_path.c_str(), "w");
-  if (!f) {
+  if (!f || !folded_->write(f)) {
     std::fprintf(out_, "could not write %s: %s\n", opts_.folded_path.c_str(), std::strerror(errno));
-    return;
   }
-  for (const auto& [k, v] : folded) {
-    std::fprintf(f, "%s %llu\n", k.c_str(), static_cast<unsigned long long>(v));
-  }
-  std::fclose(f);
+  if (f)
+    std::fclose(f);
 }
 
 void TraceOutput::flush() {

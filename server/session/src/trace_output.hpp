@@ -12,7 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "duration_stats.hpp"
 #include "target/trace_event.hpp"
+#include "trace_export.hpp"
 
 namespace goscope::session {
 
@@ -22,9 +24,9 @@ struct Span {
   std::string function;
   std::uint64_t start_ns = 0;
   std::uint64_t end_ns = 0;
-  int depth = 0;                  ///< nesting among traced calls of this goroutine
-  std::vector<std::string> path;  ///< traced callers, root first, then this function
-  std::string args;               ///< formatted as dlv formats them
+  int depth = 0;                ///< nesting among traced calls of this goroutine
+  std::uint32_t path_node = 0;  ///< CallPathTree node of this call's traced path (--folded)
+  std::string args;             ///< formatted as dlv formats them
   std::string results;
   std::string callsite;        ///< file:line of the call
   std::uint64_t child_ns = 0;  ///< time spent in traced callees
@@ -77,15 +79,21 @@ class TraceOutput {
     bool hidden = false;          ///< this call is filtered out
     bool subtree_hidden = false;  ///< ... and so is everything it calls (--sample)
     int follow_depth = 0;         ///< --follow-calls: frame(N) of this call
-    std::size_t graph_index = 0;
+    bool in_graph = false;        ///< has a --graph line, at graph_index
+    std::size_t graph_index = 0;  ///< counted from the root's first line (see graph_base)
   };
   struct Goroutine {
     std::vector<Open> stack;
     /// The hit time of its latest event: the engines hand over one goroutine's events in
     /// the order it hit the tracepoints (pairing depends on it), and their times say so.
     std::uint64_t last_ns = 0;
-    std::vector<std::string> graph;  ///< lines of the current root's tree, printed when it ends
+    /// Lines of the current root's tree not printed yet: the tree is printed when the root
+    /// ends, or in parts once more than kGraphLinesHeld lines wait (a root that runs long).
+    std::vector<std::string> graph;
+    std::size_t graph_base = 0;  ///< lines of this tree already printed
   };
+  // Lines are indented by depth: 1,024 lines of a tree 20,000 calls deep hold 40 MB.
+  static constexpr std::size_t kGraphLinesHeld = 1024;
 
   void dlv_line(const target::TraceEvent& ev, int follow_depth);
   void write_stack(const target::TraceEvent& ev);
@@ -94,11 +102,17 @@ class TraceOutput {
   void add_graph_entry(Goroutine& g, const Open& o, Span::End how);
   /// Prints a goroutine's finished tree (with a header when the goroutine changes).
   void flush_graph(Goroutine& g, std::int64_t goid, std::uint64_t start_ns);
+  /// Prints the lines of a goroutine's tree that can no longer change.
+  void flush_finished_graph_lines(Goroutine& g, std::int64_t goid, std::uint64_t now_ns);
+  /// The heading printed when the tree being printed changes goroutine.
+  void graph_heading(std::int64_t goid, std::uint64_t start_ns);
+  void append_graph_line(Goroutine& g, std::string line);
+  /// `f(args) {  @ file:line`: the line of a call that has children.
+  std::string graph_header(const Span& s) const;
   void record(const Span& s);
   std::string location(std::uint64_t pc, bool caller) const;
   void write_stats(std::uint64_t wall_ns);
-  void write_json() const;
-  void write_folded() const;
+  void write_folded();
 
   TraceOutputOptions opts_;
   LineLookup lines_;
@@ -112,8 +126,9 @@ class TraceOutput {
   std::uint64_t events_ = 0;
   std::uint64_t unmatched_returns_ = 0;
   std::uint64_t out_of_order_ = 0;
-  std::vector<Span> spans_;  ///< kept for --json/--folded/--stats
-  std::map<std::string, std::vector<std::uint64_t>> durations_;
+  std::unique_ptr<ChromeTraceWriter> json_;  ///< --json, written as spans close
+  std::unique_ptr<CallPathTree> folded_;     ///< --folded, summed as spans close
+  std::map<std::string, DurationStats> durations_;
   target::TraceEngineStats engine_;
 };
 
