@@ -29,6 +29,11 @@ DieReader::DieReader(std::span<const std::byte> info, std::span<const std::byte>
     : info_(info), abbrev_(abbrev), str_(str), line_str_(line_str), path_(std::move(path)) {
   ByteReader r(info_);
   std::vector<std::pair<std::uint64_t, std::size_t>> parsed_abbrevs;  // offset -> unit index
+  // Every entry takes at least 5 bytes of .debug_abbrev and real tables do not overlap, so
+  // their sizes add up to less than the section. Hostile units can point into the middle of
+  // one another's tables (a quadratic amount of parsing) and leave gaps in the codes.
+  const std::size_t abbrev_budget = abbrev_.size() + 65536;
+  std::size_t abbrev_entries = 0;
   while (!r.at_end()) {
     RawUnit u;
     u.offset = r.pos();
@@ -58,6 +63,7 @@ DieReader::DieReader(std::span<const std::byte> info, std::span<const std::byte>
       if (same != parsed_abbrevs.end()) {
         u.abbrevs = units_[same->second].abbrevs;
       } else {
+        auto table = std::make_shared<std::vector<Abbrev>>();
         if (u.abbrev_offset >= abbrev_.size())
           bad("abbreviation offset out of range");
         ByteReader a(abbrev_);
@@ -66,8 +72,10 @@ DieReader::DieReader(std::span<const std::byte> info, std::span<const std::byte>
           const std::uint64_t code = a.uleb();
           if (code == 0)
             break;
-          if (code > 65536)  // producers number from 1; a hostile table gets no huge vector
-            bad("abbreviation code too large");
+          // Producers number from 1 without gaps. The table is a vector indexed by code, so
+          // a hostile one (a code of 65,536 in each of thousands of tables) must not size it.
+          if (code > table->size() + 64)
+            bad("abbreviation code " + std::to_string(code) + " out of sequence");
           Abbrev ab;
           ab.tag = static_cast<std::uint16_t>(a.uleb());
           ab.children = a.u8() != 0;
@@ -81,10 +89,15 @@ DieReader::DieReader(std::span<const std::byte> info, std::span<const std::byte>
               attr.implicit = a.sleb();
             ab.attrs.push_back(attr);
           }
-          if (u.abbrevs.size() <= code)
-            u.abbrevs.resize(code + 1);
-          u.abbrevs[code] = std::move(ab);
+          if (table->size() <= code) {
+            abbrev_entries += code + 1 - table->size();
+            if (abbrev_entries > abbrev_budget)
+              bad("abbreviation tables larger than .debug_abbrev allows");
+            table->resize(code + 1);
+          }
+          (*table)[code] = std::move(ab);
         }
+        u.abbrevs = std::move(table);
         parsed_abbrevs.emplace_back(u.abbrev_offset, units_.size());
       }
     }
@@ -107,9 +120,11 @@ const RawUnit* DieReader::unit_of(std::uint64_t off) const {
 }
 
 const Abbrev& DieReader::abbrev(const RawUnit& u, std::uint64_t code) const {
-  if (code >= u.abbrevs.size() || (u.abbrevs[code].tag == 0 && u.abbrevs[code].attrs.empty()))
+  const auto* table = u.abbrevs.get();
+  if (table == nullptr || code >= table->size() ||
+      ((*table)[code].tag == 0 && (*table)[code].attrs.empty()))
     bad("unknown abbreviation code " + std::to_string(code));
-  return u.abbrevs[code];
+  return (*table)[code];
 }
 
 namespace {

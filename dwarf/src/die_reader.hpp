@@ -7,6 +7,7 @@
 // DWARF 5 units (C code) stay with libdwarf.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,7 +37,8 @@ struct RawUnit {
   bool dwarf64 = false;
   std::uint8_t addr_size = 8;
   std::uint64_t abbrev_offset = 0;
-  std::vector<Abbrev> abbrevs;  ///< by code (index 0 unused)
+  /// By code (index 0 unused); shared by the units that name the same table (Go writes one).
+  std::shared_ptr<const std::vector<Abbrev>> abbrevs;
 };
 
 class DieReader {
