@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "capture_plan.hpp"
+#include "engine_run.hpp"
 #include "inproc_codegen.hpp"
 #include "inproc_ring.hpp"
 #include "proc/disassembler.hpp"
@@ -100,7 +101,6 @@ struct InprocTracer::Impl {
   std::deque<std::pair<std::uint64_t, TraceEvent>> deferred;
   /// Events built at a completion stop, by their record's position (committed after).
   std::unordered_map<std::uint64_t, std::optional<TraceEvent>> prebuilt;
-  std::atomic<bool> stop{false};
   std::uint64_t events = 0, stops = 0, late_reads = 0, waits = 0, faults = 0, lost = 0;
 
   Impl(proc::Process& p, const BinaryInfo& b, TraceOptions o) : process(p), bi(b), opts(o) {
@@ -690,15 +690,22 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
   Impl& im = *impl_;
   prepare();
   im.observer = &observer;
-  std::thread consumer([&] {
-    while (!im.stop.load(std::memory_order_relaxed)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
-      std::lock_guard lk(im.mu);
-      im.drain();
+  EngineRunHooks h;
+  h.own_event = [&im](const proc::StopEvent& ev) {
+    if (ev.kind == proc::StopEvent::Kind::breakpoint) {
+      if (!im.traps.has_trap(ev.pc))
+        return false;
+      im.trapped(ev.tid, ev.pc);  // resumes the thread
+      return true;
     }
-  });
-  TraceExit result;
-  auto finish = [&] {
+    if (!im.own_signal(ev))
+      return false;
+    im.process.resume_thread(ev.tid);
+    return true;
+  };
+  h.wait = [] { std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs)); };
+  h.drain = [&im] { im.drain(); };
+  h.on_end = [&im](const TraceExit& result) {
     if (im.ring && result.kind == TraceExit::Kind::interrupted) {
       // Detach: the capture code records nothing from now on (and never traps), no thread
       // is left inside it, and the original code is back. The mappings stay (a thread may
@@ -711,10 +718,8 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
         // The process is gone: nothing to restore.
       }
     }
-    im.stop = true;
-    consumer.join();
-    std::lock_guard lk(im.mu);
-    im.drain();
+  };
+  h.after_drain = [&im](const TraceExit&) {
     // Whatever waits for a record that was never committed (the process ended inside the
     // capture code) goes out now.
     im.emit_deferred(~0ULL);
@@ -732,46 +737,7 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
                    static_cast<unsigned long long>(im.waits),
                    static_cast<unsigned long long>(im.faults));
   };
-
-  try {
-    im.process.set_signal_passthrough(SIGURG, true);
-    im.process.resume_all();
-    for (bool done = false; !done;) {
-      const auto ev = im.process.wait_event();
-      using K = proc::StopEvent::Kind;
-      switch (ev.kind) {
-        case K::breakpoint:
-          if (im.traps.has_trap(ev.pc))
-            im.trapped(ev.tid, ev.pc);
-          else
-            im.process.resume_thread(ev.tid);
-          break;
-        case K::signal:
-          if (im.own_signal(ev))
-            im.process.resume_thread(ev.tid);
-          else
-            im.process.resume_thread(ev.tid, ev.signal);
-          break;
-        case K::single_step:
-        case K::watchpoint:
-          im.process.resume_thread(ev.tid);
-          break;
-        case K::exec:
-          // The program replaced itself: the trampolines and the ring went with the image.
-        case K::exited:
-        case K::killed:
-        case K::interrupted:
-          result = trace_exit_of(ev);
-          done = true;
-          break;
-      }
-    }
-  } catch (...) {
-    finish();
-    throw;
-  }
-  finish();
-  return result;
+  return run_engine(im.process, im.mu, h);
 }
 
 }  // namespace goscope::target

@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "capture_plan.hpp"
+#include "engine_run.hpp"
 #include "ordered_events.hpp"
 #include "proc/bpf.hpp"
 #include "proc/error.hpp"
@@ -83,7 +84,6 @@ struct UprobeTracer::Impl {
   std::unordered_map<pid_t, std::deque<std::vector<std::byte>>> pending;
   /// Each goroutine's events in the order it hit the probes (see ordered_events.hpp).
   OrderedEvents ordered{[this](TraceEvent&& ev) { observer->on_event(std::move(ev)); }};
-  std::atomic<bool> stop{false};
   bool prepared = false;
   std::uint64_t events = 0, stops = 0, late_reads = 0, lost = 0;
 
@@ -571,19 +571,20 @@ TraceExit UprobeTracer::run(TraceObserver& observer) {
   Impl& im = *impl_;
   prepare();
   im.observer = &observer;
-  std::thread consumer([&] {
-    while (!im.stop.load(std::memory_order_relaxed)) {
-      im.ring->wait(kPollMs);
+  EngineRunHooks h;
+  h.own_event = [&im](const proc::StopEvent& ev) {
+    if (ev.kind != proc::StopEvent::Kind::signal || ev.signal != capture::kCompletionSignal)
+      return false;
+    {
       std::lock_guard lk(im.mu);
-      im.drain();
+      im.complete(ev.tid);
     }
-  });
-  TraceExit result;
-  auto finish = [&] {
-    im.stop = true;
-    consumer.join();
-    std::lock_guard lk(im.mu);
-    im.drain();
+    im.process.resume_thread(ev.tid);
+    return true;
+  };
+  h.wait = [&im] { im.ring->wait(kPollMs); };
+  h.drain = [&im] { im.drain(); };
+  h.after_drain = [&im](const TraceExit& result) {
     im.flush_pending();
     im.lost = im.read_lost();
     // The breakpoints leave the process before anything else happens to it (a detach).
@@ -599,45 +600,7 @@ TraceExit UprobeTracer::run(TraceObserver& observer) {
     if (std::getenv("GOSCOPE_DEBUG"))
       std::fprintf(stderr, "goscope: detach %.1f ms\n", (trace_clock_ns() - t0) / 1e6);
   };
-
-  try {
-    im.process.set_signal_passthrough(SIGURG, true);
-    im.process.resume_all();
-    for (bool done = false; !done;) {
-      const auto ev = im.process.wait_event();
-      using K = proc::StopEvent::Kind;
-      switch (ev.kind) {
-        case K::signal:
-          if (ev.signal == capture::kCompletionSignal) {
-            {
-              std::lock_guard lk(im.mu);
-              im.complete(ev.tid);
-            }
-            im.process.resume_thread(ev.tid);
-          } else {
-            im.process.resume_thread(ev.tid, ev.signal);
-          }
-          break;
-        case K::breakpoint:
-        case K::single_step:
-        case K::watchpoint:
-          im.process.resume_thread(ev.tid);
-          break;
-        case K::exec:
-        case K::exited:
-        case K::killed:
-        case K::interrupted:
-          result = trace_exit_of(ev);
-          done = true;
-          break;
-      }
-    }
-  } catch (...) {
-    finish();
-    throw;
-  }
-  finish();
-  return result;
+  return run_engine(im.process, im.mu, h);
 }
 
 }  // namespace goscope::target
