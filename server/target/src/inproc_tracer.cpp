@@ -348,17 +348,7 @@ struct InprocTracer::Impl {
                                         std::optional<pid_t> live_tid) {
     capture::RecordHeader h;
     std::memcpy(&h, rec.data(), sizeof h);
-    const Site& s = sites[h.cookie & 0xffffffffu];
-    capture::RecordSite rs;
-    rs.function = s.function;
-    rs.inlined = s.inlined;
-    rs.is_return = s.is_return;
-    rs.deferreturn = s.deferreturn;
-    rs.goexit = s.goexit;
-    rs.report_pc = s.report_pc;
-    rs.cfa_offset = s.cfa_offset;
-    rs.xmm_spilled = !s.is_return && s.spill_xmm;
-    rs.plan = &s.plan;
+    const auto rs = capture::record_site_of(sites[h.cookie & 0xffffffffu]);
     auto ev = capture::event_from_record(process, bi, g, opts, rec, rs, live_tid, late_reads);
     // The capture code stamps with rdtsc.
     ev.time_ns = ev.hit_ns = tsc_to_ns(h.time_ns);

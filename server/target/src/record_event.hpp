@@ -35,6 +35,23 @@ struct RecordSite {
   const Plan* plan = nullptr;
 };
 
+/// The RecordSite of an engine's site (the uprobe and in-process engines' sites share these
+/// names). Only an entry probed in a trampoline has its xmm registers spilled.
+template <class EngineSite>
+RecordSite record_site_of(const EngineSite& s) {
+  RecordSite rs;
+  rs.function = s.function;
+  rs.inlined = s.inlined;
+  rs.is_return = s.is_return;
+  rs.deferreturn = s.deferreturn;
+  rs.goexit = s.goexit;
+  rs.report_pc = s.report_pc;
+  rs.cfa_offset = s.cfa_offset;
+  rs.xmm_spilled = s.tramp.has_value() && !s.is_return && s.spill_xmm;
+  rs.plan = &s.plan;
+  return rs;
+}
+
 /// The event of record `rec` of `site`. `live_tid`: that thread is stopped at the hit, so
 /// what the capture lacks is read from the process; otherwise each such read fails and is
 /// counted in `late_reads`. The times are the record's stamp, on the writer's clock.

@@ -309,17 +309,7 @@ struct UprobeTracer::Impl {
   std::optional<TraceEvent> build_event(std::span<const std::byte> rec, bool live) {
     capture::RecordHeader h;
     std::memcpy(&h, rec.data(), sizeof h);
-    const Site& s = sites[h.cookie & 0xffffffffu];
-    capture::RecordSite rs;
-    rs.function = s.function;
-    rs.inlined = s.inlined;
-    rs.is_return = s.is_return;
-    rs.deferreturn = s.deferreturn;
-    rs.goexit = s.goexit;
-    rs.report_pc = s.report_pc;
-    rs.cfa_offset = s.cfa_offset;
-    rs.xmm_spilled = s.tramp && !s.is_return && s.spill_xmm;
-    rs.plan = &s.plan;
+    const auto rs = capture::record_site_of(sites[h.cookie & 0xffffffffu]);
     std::optional<pid_t> live_tid;
     if (live)
       live_tid = static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
