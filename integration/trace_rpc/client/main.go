@@ -13,6 +13,8 @@
 //	                       traces the functions REGEXP lists and prints the results as
 //	                       `dlv trace --ebpf` prints them (to stdout), for the differential
 //	                       test against dlv.
+//
+// TRACERPC_DEBUG=1 prints each poll's size and round trip on stderr.
 package main
 
 import (
@@ -107,7 +109,12 @@ type poller struct {
 
 func (p *poller) poll() {
 	var out GetBufferedTracepointsOut
+	t0 := time.Now()
 	must("GetBufferedTracepoints", struct{}{}, &out)
+	if os.Getenv("TRACERPC_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "poll %d: %d results, %d dropped, %v\n", p.polls,
+			len(out.TracepointResults), out.Dropped, time.Since(t0))
+	}
 	p.polls++
 	p.dropped += out.Dropped
 	for _, r := range out.TracepointResults {
@@ -249,11 +256,17 @@ func dlvfmt(regexp string) {
 		create(fn)
 	}
 	p := &poller{}
-	if _, err := p.continueWhilePolling(); err != nil &&
-		!strings.Contains(err.Error(), "has exited with status") {
+	st, err := p.continueWhilePolling()
+	if err != nil && !strings.Contains(err.Error(), "has exited with status") {
 		fail("continue: %v", err)
 	}
+	if err == nil && !st.Exited {
+		fail("the continue stopped before the end: %+v", st)
+	}
 	p.poll()
+	if p.dropped != 0 {
+		fail("%d results dropped", p.dropped)
+	}
 	for _, t := range p.results {
 		var params strings.Builder
 		for _, v := range t.InputParams {
