@@ -20,6 +20,7 @@
 #include "engine_run.hpp"
 #include "inproc_codegen.hpp"
 #include "inproc_ring.hpp"
+#include "live_pcs.hpp"
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
@@ -79,6 +80,10 @@ struct InprocTracer::Impl {
   Trampolines tramps{bi};
   Tracer traps{process, bi, opts};
   bool process_not_started = false;
+  /// The process has run: a trampoline is installed only where nothing may go on inside
+  /// the code it moves (live_pcs.hpp).
+  bool attached = false;
+  std::optional<std::uint64_t> unsafe_sites;
   bool prepared = false;
 
   std::unique_ptr<inproc::SharedRing> ring;
@@ -165,7 +170,29 @@ struct InprocTracer::Impl {
 
   /// Sets everything up; where the ring or the trampolines cannot be installed every site
   /// traps.
+  /// Attached: the trampolines whose moved code a thread or a goroutine may go on in are
+  /// given up (every one, when the goroutines' stacks cannot be read).
+  void drop_unsafe_trampolines() {
+    const auto pcs = resumable_pcs(process, bi);
+    std::uint64_t n = 0;
+    for (auto& s : sites) {
+      if (s.tramp && !pcs) {
+        ++n;
+        drop_tramp(*s.tramp);
+      }
+    }
+    if (pcs) {
+      for (const auto t : tramps.holding(*pcs)) {
+        for (const auto& s : sites) n += s.tramp == t ? 1 : 0;
+        drop_tramp(t);
+      }
+    }
+    unsafe_sites = n;
+  }
+
   void install() {
+    if (attached)
+      drop_unsafe_trampolines();
     // Trampolines whose moved code needs what the capture code clobbers are given up.
     for (auto& s : sites) {
       if (s.tramp && moved_code_conflicts(tramps.moved(*s.tramp), tramps.patch_address(*s.tramp)))
@@ -493,6 +520,11 @@ void InprocTracer::set_process_not_started(bool not_started) {
   impl_->process_not_started = not_started;
 }
 
+void InprocTracer::set_attached() {
+  impl_->process_not_started = true;
+  impl_->attached = true;
+}
+
 bool InprocTracer::trace_function(const dwarf::Function& fn) {
   Impl& im = *impl_;
   const auto entry = entry_tracepoint(im.bi, fn);
@@ -555,6 +587,8 @@ TraceEngineStats InprocTracer::stats() const {
   TraceEngineStats st{"inproc", im.events, im.stops, im.lost, im.late_reads};
   st.waits = im.waits;
   st.faults = im.faults;
+  st.unsafe_sites = im.unsafe_sites;
+  for (const auto& s : im.sites) st.moved_sites += s.tramp ? 1 : 0;
   return st;
 }
 

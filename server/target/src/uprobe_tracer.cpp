@@ -17,6 +17,7 @@
 
 #include "capture_plan.hpp"
 #include "engine_run.hpp"
+#include "live_pcs.hpp"
 #include "ordered_events.hpp"
 #include "proc/bpf.hpp"
 #include "proc/error.hpp"
@@ -69,6 +70,9 @@ struct UprobeTracer::Impl {
   capture::GOffsets g{};
   Trampolines tramps{bi};
   bool process_not_started = false;
+  /// The process has run: see UprobeTracer::set_attached.
+  bool attached = false;
+  std::optional<std::uint64_t> unsafe_sites;
 
   std::optional<bpf::Map> scratch, stats_map;
   std::unique_ptr<bpf::RingBuffer> ring;
@@ -130,6 +134,28 @@ struct UprobeTracer::Impl {
   }
 
   void attach_all() {
+    if (attached) {
+      // Code moves only where no thread and no goroutine may go on inside it.
+      const auto pcs = resumable_pcs(process, bi);
+      std::uint64_t n = 0;
+      auto drop = [&](std::size_t t) {
+        tramps.drop(t);
+        for (auto& s : sites) {
+          if (s.tramp == t) {
+            s.tramp.reset();
+            ++n;
+          }
+        }
+      };
+      if (!pcs) {
+        for (const auto& s : sites)
+          if (s.tramp)
+            drop(*s.tramp);
+      } else {
+        for (const auto t : tramps.holding(*pcs)) drop(t);
+      }
+      unsafe_sites = n;
+    }
     // A probe left on the original code must not sit in code a trampoline moves.
     for (const auto& s : sites) {
       if (s.tramp)
@@ -422,12 +448,20 @@ void UprobeTracer::set_process_not_started(bool not_started) {
   impl_->process_not_started = not_started;
 }
 
+void UprobeTracer::set_attached() {
+  impl_->process_not_started = true;
+  impl_->attached = true;
+}
+
 std::size_t UprobeTracer::tracepoint_count() const {
   return impl_->sites.size();
 }
 
 TraceEngineStats UprobeTracer::stats() const {
-  return {"uprobe", impl_->events, impl_->stops, impl_->lost, impl_->late_reads};
+  TraceEngineStats st{"uprobe", impl_->events, impl_->stops, impl_->lost, impl_->late_reads};
+  st.unsafe_sites = impl_->unsafe_sites;
+  for (const auto& s : impl_->sites) st.moved_sites += s.tramp ? 1 : 0;
+  return st;
 }
 
 void UprobeTracer::prepare() {
