@@ -107,6 +107,7 @@ struct StackOptions {
   static StackOptions from_delve(unsigned opts);
 };
 
+
 /// A stopped Go program, seen as a Go programmer sees it: goroutines, stacks, variables,
 /// expressions. Joins proc (memory, registers) and dwarf (types, locations, CFI).
 ///
