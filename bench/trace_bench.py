@@ -6,6 +6,10 @@ median of --runs runs, tracer and target pinned to one CPU (taskset) as the issu
 Trace output goes to a file, so formatting and writing are part of the cost.
 
     bench/trace_bench.py [--build build] [--runs 5] [--calls 20000] [--dlv-calls 1000]
+                         [--attached] [--probe-only]
+
+--attached adds the in-program cost of each trampoline engine attached to the running
+program (`trace -p`) next to the launched one; --probe-only skips the whole-run table.
 
 goscope runs with each engine: inproc (capture code in the program, a shared ring: no
 kernel entry per event), uprobe (the default where the kernel allows it: no stop per event)
@@ -52,6 +56,7 @@ PROBE_PROGRAM = r'''
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -82,6 +87,11 @@ func threadCPU() int64 {
 func main() {
 	runtime.LockOSThread()
 	n, _ := strconv.Atoi(os.Args[2])
+	if len(os.Args) > 3 && os.Args[3] == "wait" {
+		// Attached: the tracer writes a line once it has attached (the program then stays
+		// stopped until the tracepoints are in place).
+		bufio.NewReader(os.Stdin).ReadString('\n')
+	}
 	xs := []int{1, 2, 3}
 	m := map[string]int{"a": 1}
 	err := errors.New("boom")
@@ -99,7 +109,7 @@ func main() {
 '''
 
 
-def probe_costs(goscope, pin, runs, calls, engines):
+def probe_costs(goscope, pin, runs, calls, engines, attach_engines=()):
     """ns per call inside the program, traced minus untraced, median of runs."""
     tmp = tempfile.mkdtemp()
     with open(os.path.join(tmp, "main.go"), "w") as f:
@@ -116,11 +126,39 @@ def probe_costs(goscope, pin, runs, calls, engines):
             vals.append(int(r.stdout.split()[0]) / calls)
         return statistics.median(vals)
 
+    def attached(engine, mode, fn):
+        """One run traced with --pid: the program waits for a line on stdin, sent once
+        goscope has attached (TracerPid set: the program stays stopped until the engine is
+        ready); the attached engine must have moved the sites into trampolines."""
+        prog = subprocess.Popen(pin + [binary, mode, str(calls), "wait"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        tr = subprocess.Popen(pin + [goscope, "trace", "--engine", engine, "--stats", "-p",
+                                     str(prog.pid), fn],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with open(f"/proc/{prog.pid}/status") as f:
+                if any(l.startswith("TracerPid:") and l.split()[1] != "0" for l in f):
+                    break
+            time.sleep(0.01)
+        prog.stdin.write("go\n")
+        prog.stdin.close()
+        out = prog.stdout.read()
+        prog.wait()
+        err = tr.communicate()[1]
+        if "Attached:" not in err:
+            raise SystemExit(f"attached {engine}: no Attached line in --stats:\n{err[-600:]}")
+        return int(out.split()[0]) / calls, err
+
     out = {}
     for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
         native = inner(pin + [binary, mode, str(calls)])
         out[mode] = {e: inner(pin + [goscope, "trace", "--engine", e, "--exec", binary, fn, "--",
                                      mode, str(calls)]) - native for e in engines}
+        if attach_engines:
+            for e in attach_engines:
+                vals = [attached(e, mode, fn)[0] for _ in range(runs)]
+                out[mode][e + " -p"] = statistics.median(vals) - native
     shutil.rmtree(tmp)
     return out
 
@@ -134,6 +172,10 @@ def main():
     ap.add_argument("--dlv-calls", type=int, default=1000)
     ap.add_argument("--cpu", default="0")
     ap.add_argument("--probe-calls", type=int, default=5000)
+    ap.add_argument("--attached", action="store_true",
+                    help="also the in-program cost with the engines attached (trace -p)")
+    ap.add_argument("--probe-only", action="store_true",
+                    help="only the in-program costs (no whole-run table, no dlv)")
     args = ap.parse_args()
     goscope = os.path.join(args.build, "bin", "goscope")
     bench = os.path.join(args.build, "fixtures", "bench")
@@ -142,46 +184,51 @@ def main():
     err = os.path.join(tmp, "stderr")
     tools = (("inproc", args.calls), ("uprobe", args.calls), ("ptrace", args.calls),
              ("dlv", args.dlv_calls))
-    rows, mem_rows = [], []
-    for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
-        results, peak = {}, {}
-        for tool, calls in tools:
-            native, _ = median_wall(pin + [bench, mode, str(calls)], args.runs, err)
-            if tool != "dlv":
-                cmd = pin + [goscope, "trace", "--engine", tool, "--stats", "--exec", bench, fn,
-                             "--", mode, str(calls)]
-            else:
-                cmd = pin + ["dlv", "trace", "--exec", bench, fn, "--", mode, str(calls)]
-            traced, rss = median_wall(cmd, args.runs, err)
-            text = open(err).read()
-            lines = sum(1 for l in text.splitlines() if l.startswith(">"))
-            if lines != 2 * calls:
-                raise SystemExit(f"{tool} {mode}: expected {2 * calls} trace lines, got {lines}")
-            if tool != "dlv" and " (0 lost," not in text:
-                raise SystemExit(f"{tool} {mode}: events lost:\n{text[-600:]}")
-            results[tool] = (traced - native) / calls * 1e6
-            peak[tool] = rss
-        rows.append((mode, results))
-        mem_rows.append((mode, peak))
     names = [t for t, _ in tools]
-    print(f"median of {args.runs} runs, pinned to CPU {args.cpu}; "
-          f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run; us per traced call "
-          f"(0 lost in every goscope run)")
-    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names) +
-          f" {'uprobe/inproc':>14} {'dlv/inproc':>11}")
-    for mode, r in rows:
-        print(f"{mode:<10}" + "".join(f" {r[n]:>10.2f}" for n in names) +
-              f" {r['uprobe'] / r['inproc']:>13.1f}x {r['dlv'] / r['inproc']:>10.1f}x")
-    probe = probe_costs(goscope, pin, args.runs, args.probe_calls, names[:-1])
+    rows, mem_rows = [], []
+    if not args.probe_only:
+        for mode, fn in (("int", "^main\\.work$"), ("rich", "^main\\.rich$")):
+            results, peak = {}, {}
+            for tool, calls in tools:
+                native, _ = median_wall(pin + [bench, mode, str(calls)], args.runs, err)
+                if tool != "dlv":
+                    cmd = pin + [goscope, "trace", "--engine", tool, "--stats", "--exec", bench, fn,
+                                 "--", mode, str(calls)]
+                else:
+                    cmd = pin + ["dlv", "trace", "--exec", bench, fn, "--", mode, str(calls)]
+                traced, rss = median_wall(cmd, args.runs, err)
+                text = open(err).read()
+                lines = sum(1 for l in text.splitlines() if l.startswith(">"))
+                if lines != 2 * calls:
+                    raise SystemExit(f"{tool} {mode}: expected {2 * calls} trace lines, got {lines}")
+                if tool != "dlv" and " (0 lost," not in text:
+                    raise SystemExit(f"{tool} {mode}: events lost:\n{text[-600:]}")
+                results[tool] = (traced - native) / calls * 1e6
+                peak[tool] = rss
+            rows.append((mode, results))
+            mem_rows.append((mode, peak))
+        print(f"median of {args.runs} runs, pinned to CPU {args.cpu}; "
+              f"goscope {args.calls} calls, dlv {args.dlv_calls} calls per run; us per traced call "
+              f"(0 lost in every goscope run)")
+        print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names) +
+              f" {'uprobe/inproc':>14} {'dlv/inproc':>11}")
+        for mode, r in rows:
+            print(f"{mode:<10}" + "".join(f" {r[n]:>10.2f}" for n in names) +
+                  f" {r['uprobe'] / r['inproc']:>13.1f}x {r['dlv'] / r['inproc']:>10.1f}x")
+    attach = ("inproc", "uprobe") if args.attached else ()
+    probe = probe_costs(goscope, pin, args.runs, args.probe_calls, names[:-1], attach)
+    cols = names[:-1] + [e + " -p" for e in attach]
     print(f"\nin the program: ns per traced call (the calling thread's CPU time over "
-          f"{args.probe_calls} calls, traced minus untraced; the ring never fills)")
-    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names[:-1]))
+          f"{args.probe_calls} calls, traced minus untraced; the ring never fills; "
+          f"'-p': the same engine attached to the running program)")
+    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in cols))
     for mode, r in probe.items():
-        print(f"{mode:<10}" + "".join(f" {r[n]:>10.0f}" for n in names[:-1]))
-    print(f"\npeak RSS, MiB (the tracer or its traced program, whichever is larger)")
-    print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names))
-    for mode, p in mem_rows:
-        print(f"{mode:<10}" + "".join(f" {p[n] / 1024:>10.1f}" for n in names))
+        print(f"{mode:<10}" + "".join(f" {r[n]:>10.0f}" for n in cols))
+    if mem_rows:
+        print(f"\npeak RSS, MiB (the tracer or its traced program, whichever is larger)")
+        print(f"{'arguments':<10}" + "".join(f" {n:>10}" for n in names))
+        for mode, p in mem_rows:
+            print(f"{mode:<10}" + "".join(f" {p[n] / 1024:>10.1f}" for n in names))
     shutil.rmtree(tmp)
 
 

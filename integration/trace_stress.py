@@ -11,9 +11,11 @@ unmatched returns and 0 events out of order.
 
     trace_stress.py GOSCOPE STRESS_BINARY [RUNS] [SCALE]
 
-Each engine also traces one run it attaches to (`--pid`): the uprobe engine then moves no
-code into trampolines and probes the stack check's jbe instead, recording only the hits
-where it does not branch; the in-process engine has no trampolines there and traps. The
+Each engine also traces one run it attaches to (`--pid`): the uprobe and in-process engines
+then move code into trampolines only where no thread and no goroutine may go on inside it
+(live_pcs.cpp; the program is running goroutines, preempting and growing stacks meanwhile);
+the sites left on the original code probe the stack check's jbe (uprobe, recording only the
+hits where it does not branch) or trap (in-process). The
 uprobe engine's runs are skipped (with the reason) where eBPF is not allowed; the test then
 checks the ptrace and in-process engines.
 """

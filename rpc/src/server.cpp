@@ -280,9 +280,40 @@ const std::unordered_map<std::string, Method>& method_table() {
           c.dbg.create_watchpoint(eval_scope_from_json(member(a, "Scope")), get_string(a, "Expr"),
                                   static_cast<int>(get_uint_bits(a, "Type", 8, "api.WatchType"))));
     });
-    unsupported("CreateEBPFTracepoint", "could not create eBPF tracepoint: not supported");
-    sync("GetBufferedTracepoints", [](MethodContext&, const json::value&) -> json::value {
-      return json::object{{"TracepointResults", nullptr}};
+    // Delve's eBPF tracepoints, on goscope's non-stop trace engine (docs/tracing-engines.md,
+    // "Buffered tracepoints"). The reply's Breakpoint is always Delve's zero value.
+    sync("CreateEBPFTracepoint", [](MethodContext& c, const json::value& a) -> json::value {
+      c.dbg.create_ebpf_tracepoint(get_string(a, "FunctionName"));
+      return json::object{{"Breakpoint", to_json(api::Breakpoint{})}};
+    });
+    // Answered while a continue runs (dlv trace --ebpf polls from another goroutine). Beyond
+    // Delve's reply: Dropped, the results the bounded buffer dropped since the previous call
+    // (Go clients ignore a field they do not know).
+    sync("GetBufferedTracepoints", [](MethodContext& c, const json::value&) -> json::value {
+      std::uint64_t dropped = 0;
+      auto results = c.dbg.buffered_tracepoints(&dropped);
+      json::value list = nullptr;
+      if (!results.empty()) {
+        json::array out;
+        out.reserve(results.size());
+        for (const auto& r : results) {
+          json::object o;
+          o["addr"] = r.addr;
+          o["file"] = r.file;
+          o["line"] = r.line;
+          o["is_ret"] = r.is_ret;
+          if (!r.function_name.empty())
+            o["functionName"] = r.function_name;
+          o["goroutineID"] = r.goroutine_id;
+          if (!r.input_params.empty())
+            o["inputParams"] = to_json(r.input_params);
+          if (!r.return_params.empty())
+            o["returnParams"] = to_json(r.return_params);
+          out.push_back(std::move(o));
+        }
+        list = std::move(out);
+      }
+      return json::object{{"TracepointResults", std::move(list)}, {"Dropped", dropped}};
     });
 
     // ---- inspection

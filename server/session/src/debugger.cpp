@@ -111,6 +111,7 @@ std::vector<api::DiscardedBreakpoint> Debugger::Impl::restart(
   halt_requested = false;
   if (cfg.attach_pid)
     throw DebuggerError("cannot restart process Delve did not create");
+  traces.reset();  // the tracepoints were the old process'
   // The old process' objects stay until the new one runs: its breakpoints are set again
   // there, and stay listed if it cannot be started.
   auto old_calls = std::move(calls);

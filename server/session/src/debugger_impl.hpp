@@ -18,6 +18,7 @@
 #include "output_reader.hpp"
 #include "session/debugger.hpp"
 #include "target/breakpoint_table.hpp"
+#include "target/buffered_trace.hpp"
 #include "target/call_injector.hpp"
 #include "target/debuggee.hpp"
 #include "target/inspector.hpp"
@@ -67,6 +68,11 @@ struct Debugger::Impl {
   std::unique_ptr<target::RunControl> run;
   std::unique_ptr<target::CallInjector> calls;
   std::unique_ptr<target::Inspector> inspector;
+  /// Buffered (eBPF) tracepoints of this process, made at the first one (restart drops
+  /// them, as Delve's go with the old process); the buffer is read from any thread.
+  std::unique_ptr<target::BufferedTracer> traces;
+  std::shared_ptr<target::TraceResultBuffer> trace_results =
+      std::make_shared<target::TraceResultBuffer>();
   /// No process to trace (detached, or a restart that could not start one).
   bool released = true;
   /// pc -> file/line/function, for the life of the binary (start() clears it).

@@ -96,6 +96,39 @@ std::vector<std::uint64_t> Debugger::function_return_locations(const std::string
   });
 }
 
+void Debugger::create_ebpf_tracepoint(const std::string& fn_name) {
+  impl_->call([&] {
+    impl_->require_live();
+    if (!impl_->traces)
+      impl_->traces =
+          std::make_unique<target::BufferedTracer>(*impl_->dbg, *impl_->run, impl_->trace_results);
+    impl_->traces->add_function(fn_name);
+  });
+}
+
+std::vector<api::TracepointResult> Debugger::buffered_tracepoints(std::uint64_t* dropped) {
+  // Not through the tracer thread: a client polls while its continue runs (dlv trace
+  // --ebpf does), and the buffer is the only state read.
+  auto taken = impl_->trace_results->take();
+  if (dropped)
+    *dropped = taken.dropped;
+  std::vector<api::TracepointResult> out;
+  out.reserve(taken.results.size());
+  for (auto& r : taken.results) {
+    api::TracepointResult t;
+    t.addr = r.addr;
+    t.file = std::move(r.file);
+    t.line = r.line;
+    t.is_ret = r.is_ret;
+    t.function_name = std::move(r.function);
+    t.goroutine_id = r.goroutine_id;
+    t.input_params = to_api(r.input_params);
+    t.return_params = to_api(r.return_params);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 std::vector<api::Location> Debugger::find_location(const api::EvalScope& scope,
                                                    const std::string& spec,
                                                    bool include_non_executable_lines) {

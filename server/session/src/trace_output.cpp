@@ -457,6 +457,10 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
     if (engine_.engine == "inproc")
       buf_ += "Ring: " + std::to_string(engine_.waits) + " waits for room, " +
               std::to_string(engine_.faults) + " faulted reads recovered\n";
+    if (engine_.unsafe_sites)
+      buf_ += "Attached: " + std::to_string(engine_.moved_sites) + " sites in trampolines, " +
+              std::to_string(*engine_.unsafe_sites) +
+              " kept the slow probe (a thread or goroutine could go on inside the code)\n";
   }
   buf_ += "\n";
   std::size_t width = 8;

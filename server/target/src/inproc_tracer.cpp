@@ -17,11 +17,14 @@
 #include <unordered_set>
 
 #include "capture_plan.hpp"
+#include "engine_run.hpp"
 #include "inproc_codegen.hpp"
 #include "inproc_ring.hpp"
+#include "live_pcs.hpp"
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
+#include "record_event.hpp"
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
@@ -77,6 +80,10 @@ struct InprocTracer::Impl {
   Trampolines tramps{bi};
   Tracer traps{process, bi, opts};
   bool process_not_started = false;
+  /// The process has run: a trampoline is installed only where nothing may go on inside
+  /// the code it moves (live_pcs.hpp).
+  bool attached = false;
+  std::optional<std::uint64_t> unsafe_sites;
   bool prepared = false;
 
   std::unique_ptr<inproc::SharedRing> ring;
@@ -100,7 +107,6 @@ struct InprocTracer::Impl {
   std::deque<std::pair<std::uint64_t, TraceEvent>> deferred;
   /// Events built at a completion stop, by their record's position (committed after).
   std::unordered_map<std::uint64_t, std::optional<TraceEvent>> prebuilt;
-  std::atomic<bool> stop{false};
   std::uint64_t events = 0, stops = 0, late_reads = 0, waits = 0, faults = 0, lost = 0;
 
   Impl(proc::Process& p, const BinaryInfo& b, TraceOptions o) : process(p), bi(b), opts(o) {
@@ -164,7 +170,29 @@ struct InprocTracer::Impl {
 
   /// Sets everything up; where the ring or the trampolines cannot be installed every site
   /// traps.
+  /// Attached: the trampolines whose moved code a thread or a goroutine may go on in are
+  /// given up (every one, when the goroutines' stacks cannot be read).
+  void drop_unsafe_trampolines() {
+    const auto pcs = resumable_pcs(process, bi);
+    std::uint64_t n = 0;
+    for (auto& s : sites) {
+      if (s.tramp && !pcs) {
+        ++n;
+        drop_tramp(*s.tramp);
+      }
+    }
+    if (pcs) {
+      for (const auto t : tramps.holding(*pcs)) {
+        for (const auto& s : sites) n += s.tramp == t ? 1 : 0;
+        drop_tramp(t);
+      }
+    }
+    unsafe_sites = n;
+  }
+
   void install() {
+    if (attached)
+      drop_unsafe_trampolines();
     // Trampolines whose moved code needs what the capture code clobbers are given up.
     for (auto& s : sites) {
       if (s.tramp && moved_code_conflicts(tramps.moved(*s.tramp), tramps.patch_address(*s.tramp)))
@@ -347,118 +375,10 @@ struct InprocTracer::Impl {
                                         std::optional<pid_t> live_tid) {
     capture::RecordHeader h;
     std::memcpy(&h, rec.data(), sizeof h);
-    const Site& site = sites[h.cookie & 0xffffffffu];
-    const capture::Plan& plan = site.plan;
-    const bool live = live_tid.has_value();
-    proc::Registers regs;
-    static_assert(sizeof(h.regs) <= sizeof(regs.gp));
-    std::memcpy(&regs.gp, h.regs, sizeof h.regs);
-    const auto tid = live ? *live_tid : static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
-
-    auto in_record = [&](std::uint64_t off, std::uint64_t len) { return off + len <= rec.size(); };
-    auto g_word = [&](std::uint64_t field) -> std::uint64_t {
-      std::uint64_t v = 0;
-      if (field + 8 <= g.len && in_record(capture::kGOffset + field, 8))
-        std::memcpy(&v, rec.data() + capture::kGOffset + field, 8);
-      return v;
-    };
-    const std::uint64_t stack_base = regs.gp.rsp + static_cast<std::uint64_t>(plan.stack_lo);
-    const std::uint64_t stack_len = static_cast<std::uint64_t>(plan.stack_hi - plan.stack_lo);
-    MemoryFn live_mem = live ? process_memory_reader(process) : MemoryFn();
-    MemoryFn mem = [&, live_mem](std::uint64_t a, std::span<std::byte> out) {
-      const auto n = out.size();
-      if (a >= stack_base && a + n <= stack_base + stack_len &&
-          in_record(plan.stack_offset + (a - stack_base), n)) {
-        std::memcpy(out.data(), rec.data() + plan.stack_offset + (a - stack_base), n);
-        return true;
-      }
-      for (const auto& b : plan.blocks) {
-        std::uint64_t hdr[3];
-        if (!in_record(b.record_offset, sizeof hdr))
-          continue;
-        std::memcpy(hdr, rec.data() + b.record_offset, sizeof hdr);
-        if (hdr[2] != 0 || a < hdr[0] || a + n > hdr[0] + hdr[1] || hdr[1] > b.max_bytes())
-          continue;
-        const auto off = b.record_offset + 24 + (a - hdr[0]);
-        if (!in_record(off, n))
-          continue;
-        std::memcpy(out.data(), rec.data() + off, n);
-        return true;
-      }
-      if (a >= regs.gp.r14 && a + n <= regs.gp.r14 + g.len && g_word(g.goid) != 0) {
-        std::memcpy(out.data(), rec.data() + capture::kGOffset + (a - regs.gp.r14), n);
-        return true;
-      }
-      if (auto ro = bi.elf().read_only_at(bi.to_file(proc::VirtAddr(a)), n)) {
-        std::memcpy(out.data(), ro->data(), n);
-        return true;
-      }
-      if (live_mem)
-        return live_mem(a, out);
-      ++late_reads;
-      return false;
-    };
-
-    TraceEvent ev;
-    ev.time_ns = tsc_to_ns(h.time_ns);
-    ev.hit_ns = ev.time_ns;
-    ev.tid = tid;
-    ev.function = site.function;
-    ev.deferreturn = site.deferreturn;
-    ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
-    std::int64_t goid = static_cast<std::int64_t>(g_word(bi.goid_offset()));
-    if (goid == 0 && live && regs.gp.r14 != 0) {
-      // On the system stack R14 holds g0; report the user goroutine it runs for.
-      try {
-        const auto m = process.read<std::uint64_t>(proc::VirtAddr(regs.gp.r14 + bi.g_m_offset()));
-        const auto curg =
-            m ? process.read<std::uint64_t>(proc::VirtAddr(m + bi.m_curg_offset())) : 0;
-        if (curg)
-          goid = process.read<std::int64_t>(proc::VirtAddr(curg + bi.goid_offset()));
-      } catch (const proc::Error&) {
-      }
-    }
-    ev.goid = goid;
-    regs.gp.rip = site.report_pc.value();
-    ev.pc = regs.gp.rip;
-    ev.sp = regs.gp.rsp;
-    ev.inlined = site.inlined;
-    if (!site.is_return) {
-      std::uint64_t ret = 0;
-      if (mem(regs.gp.rsp, std::as_writable_bytes(std::span(&ret, 1))))
-        ev.caller_pc = ret;
-    }
-    std::uint64_t cfa = regs.gp.rsp + 8;
-    if (site.cfa_offset)
-      cfa = regs.gp.rsp + static_cast<std::uint64_t>(*site.cfa_offset);
-    else
-      cfa = regs.gp.rbp + 16;
-    RegisterFn read_reg;
-    if (live) {
-      // General registers from the record (the capture code's own are R12/R13); xmm
-      // registers live: the capture code does not touch them.
-      read_reg = thread_register_reader(process, tid, regs);
-    } else if (!site.is_return && site.spill_xmm) {
-      // The trampoline stored xmm0-14 below rsp, and the plan captured them.
-      read_reg = [regs, &mem](unsigned regno) -> std::optional<std::uint64_t> {
-        if (regno >= 17 && regno < 17 + capture::kSpilledXmm) {
-          std::uint64_t v = 0;
-          if (mem(regs.gp.rsp - 8 * (regno - 17 + 1), std::as_writable_bytes(std::span(&v, 1))))
-            return v;
-          return std::nullopt;
-        }
-        return regs.by_dwarf_number(regno);
-      };
-    } else {
-      read_reg = [regs](unsigned regno) { return regs.by_dwarf_number(regno); };
-    }
-    ValueLoader loader(bi, mem);
-    loader.set_location_text(false);
-    ev.values = load_trace_values(loader, *site.function, site.inlined, site.is_return,
-                                  site.deferreturn, ev.pc, cfa, read_reg, opts.load);
-    if (opts.stack_depth > 0)
-      unwind_frames(bi, mem, site.deferreturn || site.inlined != nullptr, regs, opts.stack_depth,
-                    ev);
+    const auto rs = capture::record_site_of(sites[h.cookie & 0xffffffffu]);
+    auto ev = capture::event_from_record(process, bi, g, opts, rec, rs, live_tid, late_reads);
+    // The capture code stamps with rdtsc.
+    ev.time_ns = ev.hit_ns = tsc_to_ns(h.time_ns);
     return ev;
   }
 
@@ -600,6 +520,11 @@ void InprocTracer::set_process_not_started(bool not_started) {
   impl_->process_not_started = not_started;
 }
 
+void InprocTracer::set_attached() {
+  impl_->process_not_started = true;
+  impl_->attached = true;
+}
+
 bool InprocTracer::trace_function(const dwarf::Function& fn) {
   Impl& im = *impl_;
   const auto entry = entry_tracepoint(im.bi, fn);
@@ -662,6 +587,8 @@ TraceEngineStats InprocTracer::stats() const {
   TraceEngineStats st{"inproc", im.events, im.stops, im.lost, im.late_reads};
   st.waits = im.waits;
   st.faults = im.faults;
+  st.unsafe_sites = im.unsafe_sites;
+  for (const auto& s : im.sites) st.moved_sites += s.tramp ? 1 : 0;
   return st;
 }
 
@@ -690,15 +617,22 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
   Impl& im = *impl_;
   prepare();
   im.observer = &observer;
-  std::thread consumer([&] {
-    while (!im.stop.load(std::memory_order_relaxed)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
-      std::lock_guard lk(im.mu);
-      im.drain();
+  EngineRunHooks h;
+  h.own_event = [&im](const proc::StopEvent& ev) {
+    if (ev.kind == proc::StopEvent::Kind::breakpoint) {
+      if (!im.traps.has_trap(ev.pc))
+        return false;
+      im.trapped(ev.tid, ev.pc);  // resumes the thread
+      return true;
     }
-  });
-  TraceExit result;
-  auto finish = [&] {
+    if (!im.own_signal(ev))
+      return false;
+    im.process.resume_thread(ev.tid);
+    return true;
+  };
+  h.wait = [] { std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs)); };
+  h.drain = [&im] { im.drain(); };
+  h.on_end = [&im](const TraceExit& result) {
     if (im.ring && result.kind == TraceExit::Kind::interrupted) {
       // Detach: the capture code records nothing from now on (and never traps), no thread
       // is left inside it, and the original code is back. The mappings stay (a thread may
@@ -711,10 +645,8 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
         // The process is gone: nothing to restore.
       }
     }
-    im.stop = true;
-    consumer.join();
-    std::lock_guard lk(im.mu);
-    im.drain();
+  };
+  h.after_drain = [&im](const TraceExit&) {
     // Whatever waits for a record that was never committed (the process ended inside the
     // capture code) goes out now.
     im.emit_deferred(~0ULL);
@@ -732,46 +664,7 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
                    static_cast<unsigned long long>(im.waits),
                    static_cast<unsigned long long>(im.faults));
   };
-
-  try {
-    im.process.set_signal_passthrough(SIGURG, true);
-    im.process.resume_all();
-    for (bool done = false; !done;) {
-      const auto ev = im.process.wait_event();
-      using K = proc::StopEvent::Kind;
-      switch (ev.kind) {
-        case K::breakpoint:
-          if (im.traps.has_trap(ev.pc))
-            im.trapped(ev.tid, ev.pc);
-          else
-            im.process.resume_thread(ev.tid);
-          break;
-        case K::signal:
-          if (im.own_signal(ev))
-            im.process.resume_thread(ev.tid);
-          else
-            im.process.resume_thread(ev.tid, ev.signal);
-          break;
-        case K::single_step:
-        case K::watchpoint:
-          im.process.resume_thread(ev.tid);
-          break;
-        case K::exec:
-          // The program replaced itself: the trampolines and the ring went with the image.
-        case K::exited:
-        case K::killed:
-        case K::interrupted:
-          result = trace_exit_of(ev);
-          done = true;
-          break;
-      }
-    }
-  } catch (...) {
-    finish();
-    throw;
-  }
-  finish();
-  return result;
+  return run_engine(im.process, im.mu, h);
 }
 
 }  // namespace goscope::target

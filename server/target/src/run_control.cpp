@@ -218,6 +218,8 @@ void RunControl::collect_other_hits() {
     }
     if (ev->kind == K::breakpoint && !stops_.contains(ev->tid) &&
         !(stepper_ && stepper_->owns(ev->pc)) && bps_.owns_site(ev->pc.value())) {
+      if (trace_hook_)
+        trace_hook_(*ev);  // a tracepoint here too: its hit is recorded
       if (auto ts = bps_.user_hit(ev->tid, ev->pc.value(), false))
         stops_[ev->tid] = std::move(*ts);
       // Otherwise not a stop (disabled, condition false): the thread moves past the trap
@@ -267,6 +269,14 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
     // The thread an injected call ran on is back at its trap: stepped over, not reported
     // again (Delve clears the thread's breakpoint when the call starts).
     call_return_site_.reset();
+    p.resume_thread(ev.tid);
+    return Outcome::resume;
+  }
+  if (trace_hook_ && trace_hook_(ev) && !bps_.owns_site(pc) &&
+      !(stepper_ && stepper_->owns(ev.pc)) && !watches_.is_resize_trap(pc) &&
+      !watches_.is_scope_trap(pc)) {
+    // Only a tracepoint of the session's buffered tracer: recorded, not a stop.
+    dbg_.forget_thread(ev.tid);
     p.resume_thread(ev.tid);
     return Outcome::resume;
   }

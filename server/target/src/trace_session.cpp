@@ -160,7 +160,10 @@ void TraceSession::prepare_engine(const std::string& engine, const TraceOptions&
   if (engine == "inproc") {
     // Opt-in: capture code in the program's trampolines, records in a shared ring.
     auto ip = std::make_unique<InprocTracer>(*process_, *bi_, opts);
-    ip->set_process_not_started(!attached_);
+    if (attached_)
+      ip->set_attached();
+    else
+      ip->set_process_not_started(true);
     for (const auto* fn : functions_) ip->trace_function(*fn);
     for (const auto* call : inlined_) ip->trace_inlined(*call);
     ip->prepare();
@@ -169,7 +172,10 @@ void TraceSession::prepare_engine(const std::string& engine, const TraceOptions&
     std::string why;
     if (UprobeTracer::available(&why)) {
       auto up = std::make_unique<UprobeTracer>(*process_, *bi_, opts);
-      up->set_process_not_started(!attached_);
+      if (attached_)
+        up->set_attached();
+      else
+        up->set_process_not_started(true);
       for (const auto* fn : functions_) up->trace_function(*fn);
       for (const auto* call : inlined_) up->trace_inlined(*call);
       try {

@@ -6,9 +6,11 @@
 
 #include <array>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 
+#include "engine_run.hpp"
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
@@ -89,45 +91,29 @@ TraceExit Tracer::run(TraceObserver& observer) {
       }
     }
   }
-  // Go preempts goroutines with SIGURG many times a second; forwarding it inside the event
-  // loop saves a report and a resume per signal.
-  process_.set_signal_passthrough(SIGURG, true);
-  process_.resume_all();
-  for (;;) {
-    const auto ev = process_.wait_event();
-    using K = proc::StopEvent::Kind;
-    switch (ev.kind) {
-      case K::breakpoint: {
-        auto it = sites_.find(ev.pc);
-        std::optional<TraceEvent> hit;
-        if (it != sites_.end())
-          hit = handle_hit(ev.tid, it->second);
-        process_.resume_thread(ev.tid);
-        if (hit) {
-          ++events_;
-          // A call starts for the program when its thread runs again, not when the trap
-          // fired: stamping it after the resume keeps the tracer's own stop out of the
-          // call's duration. (A return is stamped when its trap is reported.)
-          if (hit->kind == TraceEvent::Kind::call)
-            hit->time_ns = trace_clock_ns();
-          observer.on_event(std::move(*hit));
-        }
-        break;
-      }
-      case K::signal:
-        process_.resume_thread(ev.tid, ev.signal);
-        break;
-      case K::single_step:
-      case K::watchpoint:
-        process_.resume_thread(ev.tid);
-        break;
-      case K::exec:  // the program replaced itself: every trap went with the old image
-      case K::exited:
-      case K::killed:
-      case K::interrupted:
-        return trace_exit_of(ev);
+  EngineRunHooks h;
+  h.own_event = [&](const proc::StopEvent& ev) {
+    if (ev.kind != proc::StopEvent::Kind::breakpoint)
+      return false;
+    auto it = sites_.find(ev.pc);
+    std::optional<TraceEvent> hit;
+    if (it != sites_.end())
+      hit = handle_hit(ev.tid, it->second);
+    process_.resume_thread(ev.tid);
+    if (hit) {
+      ++events_;
+      // A call starts for the program when its thread runs again, not when the trap
+      // fired: stamping it after the resume keeps the tracer's own stop out of the
+      // call's duration. (A return is stamped when its trap is reported.)
+      if (hit->kind == TraceEvent::Kind::call)
+        hit->time_ns = trace_clock_ns();
+      observer.on_event(std::move(*hit));
     }
-  }
+    return true;
+  };
+  // Events go to the observer from this thread: no consumer, nothing buffered.
+  std::mutex unused;
+  return run_engine(process_, unused, h);
 }
 
 TraceExit trace_exit_of(const proc::StopEvent& ev) {

@@ -255,6 +255,19 @@ bool Trampolines::overlaps(std::uint64_t lo, std::uint64_t hi) const {
                      [&](const Tramp& t) { return t.patch_at.value() < hi && lo < t.end(); });
 }
 
+std::vector<std::size_t> Trampolines::holding(std::span<const std::uint64_t> sorted_pcs) const {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < tramps_.size(); ++i) {
+    const auto& t = tramps_[i];
+    if (t.dropped)
+      continue;
+    const auto it = std::upper_bound(sorted_pcs.begin(), sorted_pcs.end(), t.patch_at.value());
+    if (it != sorted_pcs.end() && *it < t.end())
+      out.push_back(i);
+  }
+  return out;
+}
+
 std::optional<std::size_t> Trampolines::covering(proc::VirtAddr addr) const {
   for (std::size_t i = 0; i < tramps_.size(); ++i) {
     const auto& t = tramps_[i];

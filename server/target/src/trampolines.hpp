@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,10 @@ class Trampolines {
   std::optional<std::size_t> covering(proc::VirtAddr addr) const;
   /// Gives trampoline `id` up before install(): its code stays where it is.
   void drop(std::size_t id) { tramps_[id].dropped = true; }
+  /// The trampolines (not dropped) whose moved range holds one of `sorted_pcs` after its
+  /// first byte: a thread going on there after install() would run into the middle of our
+  /// jmp (at the first byte it runs the jmp, which is right).
+  std::vector<std::size_t> holding(std::span<const std::uint64_t> sorted_pcs) const;
   bool empty() const;
 
   /// Maps the trampolines into the process and patches its code to jump to them. The

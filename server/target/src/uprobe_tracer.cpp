@@ -16,10 +16,13 @@
 #include <unordered_set>
 
 #include "capture_plan.hpp"
+#include "engine_run.hpp"
+#include "live_pcs.hpp"
 #include "ordered_events.hpp"
 #include "proc/bpf.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
+#include "record_event.hpp"
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
@@ -67,6 +70,9 @@ struct UprobeTracer::Impl {
   capture::GOffsets g{};
   Trampolines tramps{bi};
   bool process_not_started = false;
+  /// The process has run: see UprobeTracer::set_attached.
+  bool attached = false;
+  std::optional<std::uint64_t> unsafe_sites;
 
   std::optional<bpf::Map> scratch, stats_map;
   std::unique_ptr<bpf::RingBuffer> ring;
@@ -83,7 +89,6 @@ struct UprobeTracer::Impl {
   std::unordered_map<pid_t, std::deque<std::vector<std::byte>>> pending;
   /// Each goroutine's events in the order it hit the probes (see ordered_events.hpp).
   OrderedEvents ordered{[this](TraceEvent&& ev) { observer->on_event(std::move(ev)); }};
-  std::atomic<bool> stop{false};
   bool prepared = false;
   std::uint64_t events = 0, stops = 0, late_reads = 0, lost = 0;
 
@@ -129,6 +134,28 @@ struct UprobeTracer::Impl {
   }
 
   void attach_all() {
+    if (attached) {
+      // Code moves only where no thread and no goroutine may go on inside it.
+      const auto pcs = resumable_pcs(process, bi);
+      std::uint64_t n = 0;
+      auto drop = [&](std::size_t t) {
+        tramps.drop(t);
+        for (auto& s : sites) {
+          if (s.tramp == t) {
+            s.tramp.reset();
+            ++n;
+          }
+        }
+      };
+      if (!pcs) {
+        for (const auto& s : sites)
+          if (s.tramp)
+            drop(*s.tramp);
+      } else {
+        for (const auto t : tramps.holding(*pcs)) drop(t);
+      }
+      unsafe_sites = n;
+    }
     // A probe left on the original code must not sit in code a trampoline moves.
     for (const auto& s : sites) {
       if (s.tramp)
@@ -308,120 +335,11 @@ struct UprobeTracer::Impl {
   std::optional<TraceEvent> build_event(std::span<const std::byte> rec, bool live) {
     capture::RecordHeader h;
     std::memcpy(&h, rec.data(), sizeof h);
-    const Site& site = sites[h.cookie & 0xffffffffu];
-    const capture::Plan& plan = site.plan;
-    proc::Registers regs;
-    static_assert(sizeof(h.regs) <= sizeof(regs.gp));
-    std::memcpy(&regs.gp, h.regs, sizeof h.regs);
-    const auto tid = static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
-
-    auto in_record = [&](std::uint64_t off, std::uint64_t len) { return off + len <= rec.size(); };
-    auto g_word = [&](std::uint64_t field) -> std::uint64_t {
-      std::uint64_t v = 0;
-      if (field + 8 <= g.len && in_record(capture::kGOffset + field, 8))
-        std::memcpy(&v, rec.data() + capture::kGOffset + field, 8);
-      return v;
-    };
-    const std::uint64_t stack_base = regs.gp.rsp + static_cast<std::uint64_t>(plan.stack_lo);
-    const std::uint64_t stack_len = static_cast<std::uint64_t>(plan.stack_hi - plan.stack_lo);
-    MemoryFn live_mem = live ? process_memory_reader(process) : MemoryFn();
-    MemoryFn mem = [&, live_mem](std::uint64_t a, std::span<std::byte> out) {
-      const auto n = out.size();
-      if (a >= stack_base && a + n <= stack_base + stack_len &&
-          in_record(plan.stack_offset + (a - stack_base), n)) {
-        std::memcpy(out.data(), rec.data() + plan.stack_offset + (a - stack_base), n);
-        return true;
-      }
-      for (const auto& b : plan.blocks) {
-        std::uint64_t hdr[3];
-        if (!in_record(b.record_offset, sizeof hdr))
-          continue;
-        std::memcpy(hdr, rec.data() + b.record_offset, sizeof hdr);
-        if (hdr[2] != 0 || a < hdr[0] || a + n > hdr[0] + hdr[1])
-          continue;
-        const auto off = b.record_offset + 24 + (a - hdr[0]);
-        if (!in_record(off, n))
-          continue;
-        std::memcpy(out.data(), rec.data() + off, n);
-        return true;
-      }
-      if (a >= regs.gp.r14 && a + n <= regs.gp.r14 + g.len && g_word(g.goid) != 0) {
-        std::memcpy(out.data(), rec.data() + capture::kGOffset + (a - regs.gp.r14), n);
-        return true;
-      }
-      if (auto ro = bi.elf().read_only_at(bi.to_file(proc::VirtAddr(a)), n)) {
-        std::memcpy(out.data(), ro->data(), n);
-        return true;
-      }
-      if (live_mem)
-        return live_mem(a, out);
-      ++late_reads;
-      return false;
-    };
-
-    TraceEvent ev;
-    ev.time_ns = h.time_ns;
-    ev.hit_ns = h.time_ns;
-    ev.tid = tid;
-    ev.function = site.function;
-    ev.deferreturn = site.deferreturn;
-    ev.kind = site.is_return ? TraceEvent::Kind::ret : TraceEvent::Kind::call;
-    std::int64_t goid = static_cast<std::int64_t>(g_word(bi.goid_offset()));
-    if (goid == 0 && live && regs.gp.r14 != 0) {
-      // On the system stack R14 holds g0; report the user goroutine it runs for.
-      try {
-        const auto m = process.read<std::uint64_t>(proc::VirtAddr(regs.gp.r14 + bi.g_m_offset()));
-        const auto curg =
-            m ? process.read<std::uint64_t>(proc::VirtAddr(m + bi.m_curg_offset())) : 0;
-        if (curg)
-          goid = process.read<std::int64_t>(proc::VirtAddr(curg + bi.goid_offset()));
-      } catch (const proc::Error&) {
-      }
-    }
-    ev.goid = goid;
-    if (site.goexit) {
-      ev.kind = TraceEvent::Kind::goroutine_exit;
-      return ev;
-    }
-    regs.gp.rip = site.report_pc.value();
-    ev.pc = regs.gp.rip;
-    ev.sp = regs.gp.rsp;
-    ev.inlined = site.inlined;
-    if (!site.is_return) {
-      std::uint64_t ret = 0;
-      if (mem(regs.gp.rsp, std::as_writable_bytes(std::span(&ret, 1))))
-        ev.caller_pc = ret;
-    }
-    std::uint64_t cfa = regs.gp.rsp + 8;
-    if (site.cfa_offset)
-      cfa = regs.gp.rsp + static_cast<std::uint64_t>(*site.cfa_offset);
-    else
-      cfa = regs.gp.rbp + 16;
-    RegisterFn read_reg;
-    if (live) {
-      read_reg = thread_register_reader(process, tid, regs);
-    } else if (site.tramp && !site.is_return && site.spill_xmm) {
-      // The trampoline stored xmm0-14 below rsp, and the plan captured them.
-      read_reg = [regs, &mem](unsigned regno) -> std::optional<std::uint64_t> {
-        if (regno >= 17 && regno < 17 + capture::kSpilledXmm) {
-          std::uint64_t v = 0;
-          if (mem(regs.gp.rsp - 8 * (regno - 17 + 1), std::as_writable_bytes(std::span(&v, 1))))
-            return v;
-          return std::nullopt;
-        }
-        return regs.by_dwarf_number(regno);
-      };
-    } else {
-      read_reg = [regs](unsigned regno) { return regs.by_dwarf_number(regno); };
-    }
-    ValueLoader loader(bi, mem);
-    loader.set_location_text(false);
-    ev.values = load_trace_values(loader, *site.function, site.inlined, site.is_return,
-                                  site.deferreturn, ev.pc, cfa, read_reg, opts.load);
-    if (opts.stack_depth > 0)
-      unwind_frames(bi, mem, site.deferreturn || site.inlined != nullptr, regs, opts.stack_depth,
-                    ev);
-    return ev;
+    const auto rs = capture::record_site_of(sites[h.cookie & 0xffffffffu]);
+    std::optional<pid_t> live_tid;
+    if (live)
+      live_tid = static_cast<pid_t>(h.pid_tgid & 0xffffffffu);
+    return capture::event_from_record(process, bi, g, opts, rec, rs, live_tid, late_reads);
   }
 
   /// A thread stopped for a completion: its record is in the ring buffer (the program
@@ -530,12 +448,20 @@ void UprobeTracer::set_process_not_started(bool not_started) {
   impl_->process_not_started = not_started;
 }
 
+void UprobeTracer::set_attached() {
+  impl_->process_not_started = true;
+  impl_->attached = true;
+}
+
 std::size_t UprobeTracer::tracepoint_count() const {
   return impl_->sites.size();
 }
 
 TraceEngineStats UprobeTracer::stats() const {
-  return {"uprobe", impl_->events, impl_->stops, impl_->lost, impl_->late_reads};
+  TraceEngineStats st{"uprobe", impl_->events, impl_->stops, impl_->lost, impl_->late_reads};
+  st.unsafe_sites = impl_->unsafe_sites;
+  for (const auto& s : impl_->sites) st.moved_sites += s.tramp ? 1 : 0;
+  return st;
 }
 
 void UprobeTracer::prepare() {
@@ -571,19 +497,20 @@ TraceExit UprobeTracer::run(TraceObserver& observer) {
   Impl& im = *impl_;
   prepare();
   im.observer = &observer;
-  std::thread consumer([&] {
-    while (!im.stop.load(std::memory_order_relaxed)) {
-      im.ring->wait(kPollMs);
+  EngineRunHooks h;
+  h.own_event = [&im](const proc::StopEvent& ev) {
+    if (ev.kind != proc::StopEvent::Kind::signal || ev.signal != capture::kCompletionSignal)
+      return false;
+    {
       std::lock_guard lk(im.mu);
-      im.drain();
+      im.complete(ev.tid);
     }
-  });
-  TraceExit result;
-  auto finish = [&] {
-    im.stop = true;
-    consumer.join();
-    std::lock_guard lk(im.mu);
-    im.drain();
+    im.process.resume_thread(ev.tid);
+    return true;
+  };
+  h.wait = [&im] { im.ring->wait(kPollMs); };
+  h.drain = [&im] { im.drain(); };
+  h.after_drain = [&im](const TraceExit& result) {
     im.flush_pending();
     im.lost = im.read_lost();
     // The breakpoints leave the process before anything else happens to it (a detach).
@@ -599,45 +526,7 @@ TraceExit UprobeTracer::run(TraceObserver& observer) {
     if (std::getenv("GOSCOPE_DEBUG"))
       std::fprintf(stderr, "goscope: detach %.1f ms\n", (trace_clock_ns() - t0) / 1e6);
   };
-
-  try {
-    im.process.set_signal_passthrough(SIGURG, true);
-    im.process.resume_all();
-    for (bool done = false; !done;) {
-      const auto ev = im.process.wait_event();
-      using K = proc::StopEvent::Kind;
-      switch (ev.kind) {
-        case K::signal:
-          if (ev.signal == capture::kCompletionSignal) {
-            {
-              std::lock_guard lk(im.mu);
-              im.complete(ev.tid);
-            }
-            im.process.resume_thread(ev.tid);
-          } else {
-            im.process.resume_thread(ev.tid, ev.signal);
-          }
-          break;
-        case K::breakpoint:
-        case K::single_step:
-        case K::watchpoint:
-          im.process.resume_thread(ev.tid);
-          break;
-        case K::exec:
-        case K::exited:
-        case K::killed:
-        case K::interrupted:
-          result = trace_exit_of(ev);
-          done = true;
-          break;
-      }
-    }
-  } catch (...) {
-    finish();
-    throw;
-  }
-  finish();
-  return result;
+  return run_engine(im.process, im.mu, h);
 }
 
 }  // namespace goscope::target

@@ -214,6 +214,29 @@ TEST_CASE("trampolines move whole relocatable instructions, never into a branch 
   CHECK_FALSE(t.add_entry(goexit).has_value());
 }
 
+TEST_CASE("an attached process keeps the slow probe where a pc is inside the moved code",
+          "[target][trampolines]") {
+  auto bi = target::BinaryInfo::load(GOSCOPE_FIXTURE_DIR "/basic_opt");
+  target::Trampolines t(*bi);
+  const auto& area = fn(*bi, "main.Rect.Area");
+  const auto rets = bi->return_sites(area);
+  REQUIRE(rets.size() == 1);
+  const auto id = t.add_return(area, rets[0].addr);
+  REQUIRE(id.has_value());
+  const auto start = t.patch_address(*id).value();
+  const auto ret = rets[0].addr.value();  // the last byte of the range
+  const std::vector<std::uint64_t> none{start - 1, ret + 1};
+  const std::vector<std::uint64_t> at_start{start};  // runs our jmp: safe
+  const std::vector<std::uint64_t> inside{start + 1};
+  const std::vector<std::uint64_t> at_ret{0x10, ret, ret + 0x1000};
+  CHECK(t.holding(none).empty());
+  CHECK(t.holding(at_start).empty());
+  CHECK(t.holding(inside) == std::vector<std::size_t>{*id});
+  CHECK(t.holding(at_ret) == std::vector<std::size_t>{*id});
+  t.drop(*id);
+  CHECK(t.holding(inside).empty());
+}
+
 TEST_CASE("a -N -l leaf function's prologue and epilogue both move", "[target][trampolines]") {
   target::Trampolines t(basic());
   const auto& add = fn(basic(), "main.add");

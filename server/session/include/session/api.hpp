@@ -247,6 +247,18 @@ struct DiscardedBreakpoint {
   std::string reason;
 };
 
+/// Delve api.TracepointResult: one hit of a buffered (eBPF) tracepoint.
+struct TracepointResult {
+  std::uint64_t addr = 0;
+  std::string file;
+  int line = 0;
+  bool is_ret = false;
+  std::string function_name;
+  std::int64_t goroutine_id = 0;
+  std::vector<Variable> input_params;
+  std::vector<Variable> return_params;
+};
+
 /// One register for ListRegisters.
 struct Register {
   std::string name;

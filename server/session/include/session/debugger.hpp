@@ -156,6 +156,14 @@ class Debugger {
   api::Breakpoint get_breakpoint(int id, const std::string& name);
   std::vector<api::Breakpoint> breakpoints(bool all);
   std::vector<std::uint64_t> function_return_locations(const std::string& fn_name);
+  /// Delve's CreateEBPFTracepoint: the entry and returns of the function named `fn_name`
+  /// recorded while the target runs, without stopping it for the client (non-stop traps,
+  /// see target/buffered_trace.hpp), for buffered_tracepoints() to collect.
+  void create_ebpf_tracepoint(const std::string& fn_name);
+  /// Delve's GetBufferedTracepoints: the hits recorded since the previous call, oldest
+  /// first. Any thread; never waits for a running command. `dropped` gets how many hits
+  /// the bounded buffer had to drop since the previous call (none while clients poll).
+  std::vector<api::TracepointResult> buffered_tracepoints(std::uint64_t* dropped = nullptr);
 
   std::vector<api::Thread> threads();
   api::Thread thread(int tid);

@@ -20,6 +20,11 @@ class InprocTracer : public TraceEngine {
   /// Before any trace_* call: the process has not run yet (launched, stopped at its first
   /// instruction), so code may be moved into trampolines. Without it every site traps.
   void set_process_not_started(bool not_started);
+  /// Instead, for a process it attached to (every thread stopped until run()): code moves
+  /// into trampolines only where no thread and no goroutine may go on inside it (a pc, a
+  /// saved or return pc, an async preemption's or a signal frame's saved pc: checked at
+  /// prepare()); those sites keep the trap, counted in stats().unsafe_sites.
+  void set_attached();
 
   bool trace_function(const dwarf::Function& fn) override;
   bool trace_inlined(const dwarf::InlinedCall& call) override;

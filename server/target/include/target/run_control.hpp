@@ -79,6 +79,13 @@ class RunControl {
   void mark_exit(int status);
   std::atomic<bool>& halt_flag() { return halt_requested_; }
 
+  /// A trace engine sharing the process (the session's buffered tracepoints): shown every
+  /// trap first. It returns true when the trap is one of its sites (it has recorded the
+  /// hit); the thread then runs on, unless a user breakpoint, a step or a watchpoint
+  /// sentinel is there too (handled as usual). Empty: none.
+  using TraceHook = std::function<bool(const proc::StopEvent&)>;
+  void set_trace_hook(TraceHook hook) { trace_hook_ = std::move(hook); }
+
  private:
   enum class Outcome { resume, stop };
   Outcome handle_event(const proc::StopEvent& ev);
@@ -109,6 +116,7 @@ class RunControl {
   std::optional<std::vector<Variable>> step_ret_values_;
   /// The thread of the last call and its pc (one of our traps' sites, maybe).
   std::optional<std::pair<pid_t, std::uint64_t>> call_return_site_;
+  TraceHook trace_hook_;
 };
 
 }  // namespace goscope::target

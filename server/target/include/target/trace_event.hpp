@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,11 @@ struct TraceEngineStats {
   std::uint64_t late_reads = 0;  ///< reads a capture plan missed (a bug if not 0)
   std::uint64_t waits = 0;       ///< inproc: writers that waited for room in the ring
   std::uint64_t faults = 0;      ///< inproc: reads of bad pointers caught (failed reads)
+  /// An attached process: the sites that kept the slow probe because a thread or a goroutine
+  /// could go on inside the code their trampoline would move (nullopt: not attached, or an
+  /// engine without trampolines), and the sites that got one.
+  std::optional<std::uint64_t> unsafe_sites = std::nullopt;
+  std::uint64_t moved_sites = 0;
 };
 
 }  // namespace goscope::target

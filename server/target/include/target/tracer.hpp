@@ -20,7 +20,7 @@
 namespace goscope::proc {
 class Process;
 struct StopEvent;
-}
+}  // namespace goscope::proc
 
 namespace goscope::target {
 

@@ -26,6 +26,11 @@ class UprobeTracer : public TraceEngine {
   /// instruction), so code may be moved into trampolines (see trampolines.hpp) to make
   /// every probe cheap. Not for attach: a thread might be inside the code that moves.
   void set_process_not_started(bool not_started);
+  /// Instead, for a process it attached to (every thread stopped until run()): code moves
+  /// into trampolines only where no thread and no goroutine may go on inside it (checked
+  /// at prepare(), see live_pcs.hpp); those sites keep the slow probe, counted in
+  /// stats().unsafe_sites.
+  void set_attached();
 
   bool trace_function(const dwarf::Function& fn) override;
   bool trace_inlined(const dwarf::InlinedCall& call) override;

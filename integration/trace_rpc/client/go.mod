@@ -1,0 +1,3 @@
+module goscope/integration/tracerpc
+
+go 1.19
