@@ -82,21 +82,22 @@ def bad_inputs(core):
               "%s: the listening line first, as dlv" % what)
         check(len(err) == 1 and err[0], "%s: one line of error: %r" % (what, r.stderr[-300:]))
     # dlv's own texts where both refuse: a missing file.
-    for exe, c in ((BIN, os.path.join(WORK, "nosuch")),):
+    for exe, c in ((BIN, os.path.join(WORK, "nosuch")), (os.path.join(WORK, "nosuch"), core)):
         g = subprocess.run([GOSCOPE, "core", exe, c, "--headless", "--listen=127.0.0.1:0"],
                            capture_output=True, text=True, timeout=60)
         d = subprocess.run([DLV, "core", exe, c, "--headless", "--listen=127.0.0.1:0"],
                            capture_output=True, text=True, timeout=60)
-        check(g.returncode == d.returncode, "missing core: exit status as dlv's (%d)" %
-              d.returncode)
+        check(g.returncode == d.returncode and g.stderr == d.stderr,
+              "missing file: exit status and error as dlv's (%d, %r)" % (d.returncode, d.stderr))
 
 
 def terminal_client(core):
     script = "goroutines\nbt\nexit\n"
-    r = subprocess.run([GOSCOPE, "core", BIN, core], input=script, capture_output=True,
+    flag = "--allow-non-terminal-interactive=true"
+    r = subprocess.run([GOSCOPE, "core", BIN, core, flag], input=script, capture_output=True,
                        text=True, timeout=120)
-    d = subprocess.run([DLV, "core", BIN, core], input=script, capture_output=True, text=True,
-                       timeout=120)
+    d = subprocess.run([DLV, "core", BIN, core, flag], input=script, capture_output=True,
+                       text=True, timeout=120)
     log(r.stdout[-2000:])
     check(r.returncode == 0, "goscope core (terminal client) exits 0: %r" % r.stderr[-300:])
     for needle in ("main.hold", "Goroutine 1", "main.parkedOnChannel"):

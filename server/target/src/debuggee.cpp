@@ -2,7 +2,11 @@
 // goroutine ids of stopped threads.
 #include "target/debuggee.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 
@@ -64,12 +68,25 @@ std::string failure_prefix(const LaunchSpec& spec) {
 }  // namespace
 
 Debuggee::Debuggee(LaunchSpec spec, const std::function<void(LaunchSpec&)>& before_start) {
+  if (!spec.core_path.empty()) {
+    // Delve opens the core, then the executable; a missing one is Go's open error.
+    for (const std::string* f : {&spec.core_path, &spec.path}) {
+      if (::access(f->c_str(), F_OK) != 0) {
+        std::string why = std::strerror(errno);
+        if (!why.empty())
+          why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+        throw CommandError("open " + *f + ": " + why);
+      }
+    }
+  }
   std::unique_ptr<BinaryInfo> b;
   const std::string path =
       spec.attach_pid ? "/proc/" + std::to_string(*spec.attach_pid) + "/exe" : spec.path;
   try {
     b = BinaryInfo::load(path);
   } catch (const BinaryError& e) {
+    if (!spec.core_path.empty())
+      throw CommandError(e.what());
     throw CommandError(failure_prefix(spec) + ": " + e.what());
   }
   if (before_start)
