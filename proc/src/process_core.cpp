@@ -4,6 +4,7 @@
 // rest of Process serve it unchanged; the few places that would make a system call on the
 // process (reads, FP registers, teardown, interrupts) ask core_ first, and what needs a
 // live process refuses with Delve's text (refuse_on_core).
+#include <algorithm>
 #include <cstring>
 
 #include "proc/core_file.hpp"
@@ -35,7 +36,38 @@ const CoreFile* Process::core() const {
   return impl_->core_.get();
 }
 
-void Process::Impl::core_read(std::uint64_t addr, std::span<std::byte> out) const {
+const std::byte* Process::Impl::core_page(std::uint64_t page) {
+  if (auto it = core_pages_.find(page); it != core_pages_.end())
+    return it->second.get();
+  if (core_pages_.size() >= kMaxCorePages)
+    core_pages_.clear();
+  auto bytes = std::make_unique<std::byte[]>(kPageSize);
+  if (core_->read(VirtAddr(page), std::span(bytes.get(), kPageSize)) != kPageSize)
+    bytes.reset();
+  return core_pages_.emplace(page, std::move(bytes)).first->second.get();
+}
+
+void Process::Impl::core_read(std::uint64_t addr, std::span<std::byte> out) {
+  // Small reads through the page cache; larger ones (or ones touching a page the core does
+  // not hold whole) straight from the core.
+  if (out.size() <= kMaxPagesPerRead * kPageSize) {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const std::uint64_t at = addr + done;
+      if (at < addr)
+        break;  // wrapped past the top of the address space
+      const std::uint64_t page = at & ~(kPageSize - 1);
+      const std::byte* bytes = core_page(page);
+      if (bytes == nullptr)
+        break;
+      const std::size_t off = static_cast<std::size_t>(at - page);
+      const std::size_t n = std::min<std::size_t>(kPageSize - off, out.size() - done);
+      std::memcpy(out.data() + done, bytes + off, n);
+      done += n;
+    }
+    if (done == out.size())
+      return;
+  }
   const std::size_t n = core_->read(VirtAddr(addr), out);
   if (n != out.size())
     throw Error("read memory at " + detail::hex(addr + n) + ": not in the core file");

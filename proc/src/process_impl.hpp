@@ -291,7 +291,14 @@ struct Process::Impl {
     if (core_)
       throw Error(what);
   }
-  void core_read(std::uint64_t addr, std::span<std::byte> out) const;
+  void core_read(std::uint64_t addr, std::span<std::byte> out);
+  // A core never changes: its pages are kept once read (a goroutine list reads g, stack and
+  // sched words in many small reads, one pread each otherwise), up to kMaxCorePages, then
+  // the cache starts over. A page that is not wholly in the core maps to nullptr (such
+  // reads go to the core directly).
+  static constexpr std::size_t kMaxCorePages = 8192;  // 32 MiB
+  std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> core_pages_;
+  const std::byte* core_page(std::uint64_t page);
   const CoreThread& core_thread(pid_t tid) const;
 
   // ---- Registers
