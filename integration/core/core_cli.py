@@ -171,6 +171,15 @@ class Dap:
                 return m
             self.events.append(m)
 
+    def event(self, name):
+        while True:
+            for i, e in enumerate(self.events):
+                if e.get("event") == name:
+                    return self.events.pop(i)
+            m = self.read()
+            if m["type"] == "event":
+                self.events.append(m)
+
     def close(self):
         try:
             self.request("disconnect", {})
@@ -198,6 +207,10 @@ def dap_session(server, core):
            "launch": launched["success"]}
     if launched["success"]:
         d.request("configurationDone", {})
+        # Not stopOnEntry: the front end continues, which a core refuses; its `stopped`
+        # event comes first, as from dlv dap, then the requests of a stopped session.
+        stopped = d.event("stopped")["body"]
+        out["stopped after configurationDone"] = (stopped.get("reason"), stopped.get("text"))
         threads = d.request("threads")["body"]["threads"]
         out["threads"] = sorted(t["name"] for t in threads)
         st = d.request("stackTrace", {"threadId": 1, "startFrame": 0, "levels": 20})

@@ -16,7 +16,7 @@ the FP registers), ListGoroutines, the stacks of every goroutine (with locals an
 arguments), locals and arguments of main.hold's frame, package variables, Eval of values
 of every common kind, Disassemble at the current pc, ExamineMemory of the stack, and the
 refusals of what needs a live process (continue, next, step, stepout, call, Restart,
-CreateBreakpoint, DumpStart).
+CreateBreakpoint, CreateWatchpoint, Set, DumpStart).
 
 Usage: core_diff.py MODE GOSCOPE DLV FIXTURES (FIXTURES holds the built corex)
 Exit 77 (CTest's SKIP_RETURN_CODE) when the machine cannot make that core.
@@ -184,6 +184,9 @@ def compare(core):
     else:
         goid, frame = hold
         scope = {"GoroutineID": goid, "Frame": frame, "DeferredCall": 0}
+        pr.same("Set total", "Set", {"Scope": scope, "Symbol": "total", "Value": "5"})
+        pr.same("CreateWatchpoint total", "CreateWatchpoint",
+                {"Scope": scope, "Expr": "total", "Type": 2})
         for e in ("p", "p.X + p.Y", "s", "f", "total", "msg", "ratio", "names", "names[1]",
                   "len(names)", "GlobalInt", "GlobalStr", "GlobalSlice", "GlobalMap",
                   "GlobalMap[\"b\"]", "*GlobalPtr", "GlobalPtr.Y", "GlobalShape",

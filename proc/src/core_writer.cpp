@@ -188,6 +188,9 @@ void add_process_notes(Notes& notes, Process& p, const CoreDumpOptions& opts,
 
 void add_thread_notes(Notes& notes, Process& p, pid_t tid) {
   const pid_t pid = p.pid();
+  // The FP state needs a real stop (a parked thread is brought to one first): read it
+  // before the general registers, which then are those of that stop.
+  const user_fpregs_struct fp = p.fp_registers(tid);
   elf_prstatus st{};
   st.pr_pid = tid;
   st.pr_ppid = pid;
@@ -199,7 +202,6 @@ void add_thread_notes(Notes& notes, Process& p, pid_t tid) {
   st.pr_fpvalid = 1;
   notes.add("CORE", NT_PRSTATUS, &st, sizeof st);
 
-  const user_fpregs_struct fp = p.fp_registers(tid);
   notes.add("CORE", NT_FPREGSET, &fp, sizeof fp);
 
   // The XSAVE area begins with the FXSAVE image (user_fpregs_struct); where the kernel has

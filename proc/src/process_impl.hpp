@@ -296,7 +296,7 @@ struct Process::Impl {
   // sched words in many small reads, one pread each otherwise), up to kMaxCorePages, then
   // the cache starts over. A page that is not wholly in the core maps to nullptr (such
   // reads go to the core directly).
-  static constexpr std::size_t kMaxCorePages = 8192;  // 32 MiB
+  static constexpr std::size_t kMaxCorePages = 4096;  // 16 MiB
   std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> core_pages_;
   const std::byte* core_page(std::uint64_t page);
   const CoreThread& core_thread(pid_t tid) const;
