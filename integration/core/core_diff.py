@@ -18,6 +18,8 @@ of every common kind, Disassemble at the current pc, ExamineMemory of the stack,
 refusals of what needs a live process (continue, next, step, stepout, call, Restart,
 CreateBreakpoint, CreateWatchpoint, Set, DumpStart).
 
+kernel_pie and dump_pie do the same with corex built -buildmode=pie.
+
 Usage: core_diff.py MODE GOSCOPE DLV FIXTURES (FIXTURES holds the built corex)
 Exit 77 (CTest's SKIP_RETURN_CODE) when the machine cannot make that core.
 """
@@ -39,7 +41,10 @@ import rpc_diff  # noqa: E402
 import rpctest  # noqa: E402
 from rpc_diff import DEFAULT_CFG, Pair, log, user_frames  # noqa: E402
 
-BIN = os.path.join(FIXTURES, "corex")
+# MODE_pie: the position-independent build (a load bias from the core's auxiliary vector).
+PIE = MODE.endswith("_pie")
+MODE = MODE[:-len("_pie")] if PIE else MODE
+BIN = os.path.join(FIXTURES, "corex_pie" if PIE else "corex")
 WORK = tempfile.mkdtemp(prefix="goscope-core-")
 
 
