@@ -64,6 +64,11 @@ class Client:
         self.sock.close()
 
 
+
+def hard_core_limit():
+    """RLIMIT_CORE's hard limit: the most a process may raise its own soft limit to."""
+    return resource.getrlimit(resource.RLIMIT_CORE)[1]
+
 def start(cmd):
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
@@ -140,11 +145,11 @@ def kernel_core(binary, args, work):
         pattern = open("/proc/sys/kernel/core_pattern").read().strip()
     except OSError:
         return None
-    if pattern.startswith("|") or "/" in pattern:
+    if pattern.startswith("|") or "/" in pattern or hard_core_limit() == 0:
         return None
 
     def limits():
-        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_CORE, (hard_core_limit(), hard_core_limit()))
 
     subprocess.run([binary, *args, "crash"], cwd=work, preexec_fn=limits,
                    env=dict(os.environ, GOTRACEBACK="crash"), capture_output=True)

@@ -48,6 +48,11 @@ BIN = os.path.join(FIXTURES, "corex_pie" if PIE else "corex")
 WORK = tempfile.mkdtemp(prefix="goscope-core-")
 
 
+
+def hard_core_limit():
+    """RLIMIT_CORE's hard limit: the most a process may raise its own soft limit to."""
+    return resource.getrlimit(resource.RLIMIT_CORE)[1]
+
 def cleanup():
     shutil.rmtree(WORK, ignore_errors=True)
 
@@ -73,8 +78,11 @@ def kernel_core():
         return None, "core_pattern writes cores elsewhere (%s), not in the crash's directory" % (
             pattern)
 
+    if hard_core_limit() == 0:
+        return None, "RLIMIT_CORE's hard limit is 0: this process may not dump a core"
+
     def limits():
-        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_CORE, (hard_core_limit(), hard_core_limit()))
 
     env = dict(os.environ, GOTRACEBACK="crash")
     r = subprocess.run([BIN, "crash"], cwd=WORK, env=env, preexec_fn=limits,
