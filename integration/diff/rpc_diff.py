@@ -112,9 +112,10 @@ class Client:
         self.sock.close()
 
 
-def start(server, binary):
-    cmd = [server, "exec", binary, "--headless", "--listen=127.0.0.1:0", "--api-version=2",
-           "--accept-multiclient"]
+def start(server, binary, verb=None):
+    """verb: the words before the flags (default: exec BINARY; a core: core BINARY CORE)."""
+    cmd = [server, *(verb or ["exec", binary]), "--headless", "--listen=127.0.0.1:0",
+           "--api-version=2", "--accept-multiclient"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                          stdin=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
@@ -280,11 +281,11 @@ def short(v):
 class Pair:
     """The same requests to goscope (g) and dlv (d)."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, verb=None):
         self.procs = []
-        p, self.g = start(GOSCOPE, binary)
+        p, self.g = start(GOSCOPE, binary, verb)
         self.procs.append(p)
-        p, self.d = start(DLV, binary)
+        p, self.d = start(DLV, binary, verb)
         self.procs.append(p)
         self.diff = Diff()
 

@@ -286,6 +286,7 @@ std::vector<pid_t> Process::threads() const {
 }
 
 void Process::add_breakpoint(VirtAddr addr) {
+  impl_->refuse_on_core(Impl::kCoreBreakpoint);
   impl_->add_breakpoint(addr.value());
 }
 void Process::remove_breakpoint(VirtAddr addr) {
@@ -299,12 +300,17 @@ void Process::remove_all_breakpoints() {
 }
 
 int Process::set_watchpoint(VirtAddr addr, std::size_t size, WatchKind kind) {
+  impl_->refuse_on_core(Impl::kCoreBreakpoint);
   return impl_->set_watchpoint(addr.value(), size, kind);
 }
 void Process::clear_watchpoint(int id) {
+  if (impl_->core_)
+    return;  // none can have been set
   impl_->clear_watchpoint(id);
 }
 void Process::clear_all_watchpoints() {
+  if (impl_->core_)
+    return;
   impl_->clear_all_watchpoints();
 }
 
@@ -330,6 +336,7 @@ void Process::read_memory_with_traps(VirtAddr addr, std::span<std::byte> out) {
 }
 
 void Process::write_memory(VirtAddr addr, std::span<const std::byte> data) {
+  impl_->refuse_on_core(Impl::kCoreWrite);
   impl_->write_memory(addr.value(), data);
 }
 
@@ -343,6 +350,7 @@ Registers Process::registers(pid_t tid) {
 }
 
 void Process::set_registers(pid_t tid, const Registers& regs) {
+  impl_->refuse_on_core(Impl::kCoreRegisters);
   Impl::Thread& t = impl_->stopped_thread(tid, "set_registers");
   t.regs = regs.gp;
   t.regs_valid = true;
@@ -350,18 +358,24 @@ void Process::set_registers(pid_t tid, const Registers& regs) {
 }
 
 void Process::resume_thread(pid_t tid, int signal) {
+  impl_->refuse_on_core(Impl::kCoreContinue);
   impl_->resume_thread(tid, signal);
 }
 void Process::resume_all() {
+  impl_->refuse_on_core(Impl::kCoreContinue);
   impl_->resume_all();
 }
 void Process::step_instruction(pid_t tid) {
+  impl_->refuse_on_core(Impl::kCoreContinue);
   impl_->step_instruction(tid);
 }
 void Process::stop_all() {
+  if (impl_->core_)
+    return;  // every thread of a core is stopped for good
   impl_->stop_all();
 }
 StopEvent Process::wait_event() {
+  impl_->refuse_on_core(Impl::kCoreContinue);
   return impl_->wait_event();
 }
 std::optional<StopEvent> Process::take_queued_event() {
@@ -369,6 +383,9 @@ std::optional<StopEvent> Process::take_queued_event() {
 }
 
 void Process::request_interrupt() {
+  // Never a signal for a core's pid: that number may belong to another process now.
+  if (impl_->core_)
+    return;
   impl_->interrupt_requested_.store(true);
   impl_->interrupt_signals_sent_.fetch_add(1);
   ::kill(impl_->pid_, SIGSTOP);
@@ -400,6 +417,8 @@ void Process::set_exclusive_children(bool exclusive) {
 }
 
 void Process::prefetch(std::span<const VirtAddr> addrs) {
+  if (impl_->core_)
+    return;
   impl_->prefetch(addrs);
 }
 

@@ -28,6 +28,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "proc/core_file.hpp"
 #include "proc/emulator.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
@@ -94,6 +95,9 @@ bool thread_signal_pending(pid_t pid, pid_t tid, int sig);
 void sleep_ms(long ms);
 
 }  // namespace detail
+
+/// A dumped thread's x87/SSE state: NT_FPREGSET, else the FXSAVE part of NT_X86_XSTATE.
+user_fpregs_struct core_fp_registers(const CoreThread& t);
 
 struct Process::Impl {
   enum class ThreadState {
@@ -225,6 +229,9 @@ struct Process::Impl {
 
   enum class Life { alive, exited, detached };
   pid_t pid_ = 0;
+  // Post-mortem (Process::open_core): memory and registers come from here instead of the
+  // kernel; threads_ holds every dumped thread, stopped, with its registers loaded.
+  std::unique_ptr<CoreFile> core_;
   bool launched_ = false;
   Life life_ = Life::alive;
   int exit_status_ = 0;  // raw wait status of the leader
@@ -273,6 +280,26 @@ struct Process::Impl {
   [[noreturn]] void fail(const std::string& what, int err) const;
   Thread& stopped_thread(pid_t tid, const char* op, bool view = false);
   void mark_gone(pid_t tid);
+
+  // ---- A core file's process (process_core.cpp)
+  // Delve's refusals of what needs a live process.
+  static constexpr const char* kCoreContinue = "can not continue execution of core process";
+  static constexpr const char* kCoreWrite = "can not write to core process";
+  static constexpr const char* kCoreRegisters = "can not change register values of core process";
+  static constexpr const char* kCoreBreakpoint = "cannot write a breakpoint to a core file";
+  void refuse_on_core(const char* what) const {
+    if (core_)
+      throw Error(what);
+  }
+  void core_read(std::uint64_t addr, std::span<std::byte> out);
+  // A core never changes: its pages are kept once read (a goroutine list reads g, stack and
+  // sched words in many small reads, one pread each otherwise), up to kMaxCorePages, then
+  // the cache starts over. A page that is not wholly in the core maps to nullptr (such
+  // reads go to the core directly).
+  static constexpr std::size_t kMaxCorePages = 4096;  // 16 MiB
+  std::unordered_map<std::uint64_t, std::unique_ptr<std::byte[]>> core_pages_;
+  const std::byte* core_page(std::uint64_t page);
+  const CoreThread& core_thread(pid_t tid) const;
 
   // ---- Registers
   bool load_regs(pid_t tid, Thread& t);

@@ -318,6 +318,10 @@ Process::~Process() {
 // ---- Teardown
 
 void Process::Impl::kill() {
+  if (core_) {
+    life_ = Life::detached;  // nothing runs; a core's pid may be another process now
+    return;
+  }
   if (life_ != Life::alive)
     return;
   ::kill(pid_, SIGKILL);
@@ -364,6 +368,10 @@ void Process::Impl::take_pending_trap(pid_t tid, int& sig) {
 }
 
 void Process::Impl::detach() {
+  if (core_) {
+    life_ = Life::detached;
+    return;
+  }
   if (life_ != Life::alive)
     return;
   stop_all();

@@ -60,7 +60,7 @@ void Process::Impl::drop_pages() {
 // listening (group-stop) or exiting may change memory, so any of those disables it until
 // the next generation.
 bool Process::Impl::pages_usable() {
-  if (!page_cache_enabled_ || life_ != Life::alive)
+  if (!page_cache_enabled_ || life_ != Life::alive || core_)
     return false;
   if (page_cache_gen_ != resume_gen_) {
     drop_pages();
@@ -238,6 +238,10 @@ void Process::Impl::read_memory(std::uint64_t addr, std::span<std::byte> out) {
   ensure_alive();
   if (out.empty())
     return;
+  if (core_) {
+    core_read(addr, out);
+    return;
+  }
   if (pages_usable() && read_through_pages(addr, out)) {
     mask_traps(addr, out);
     remember_read(addr, out);
@@ -266,6 +270,10 @@ void Process::Impl::read_memory(std::uint64_t addr, std::span<std::byte> out) {
 
 void Process::Impl::read_memory_batch(std::span<ReadRequest> requests) {
   ensure_alive();
+  if (core_) {
+    for (auto& r : requests) core_read(r.addr.value(), r.out);
+    return;
+  }
   if (pages_usable() && read_batch_through_pages(requests))
     return;
   constexpr std::size_t kChunk = 1024;  // IOV_MAX

@@ -174,7 +174,7 @@ const std::unordered_map<std::string, Method>& method_table() {
     sync("GetVersion", [](MethodContext& c, const json::value&) -> json::value {
       return json::object{{"DelveVersion", "Version: 1.20.2\nBuild: goscope " + c.cfg.version},
                           {"APIVersion", 2},
-                          {"Backend", "native"},
+                          {"Backend", c.dbg.is_core() ? "core" : "native"},
                           {"TargetGoVersion", c.dbg.target_go_version()},
                           {"MinSupportedVersionOfGo", "1.18.0"},
                           {"MaxSupportedVersionOfGo", "1.20.0"}};
@@ -194,8 +194,9 @@ const std::unordered_map<std::string, Method>& method_table() {
     sync("AttachedToExistingProcess", [](MethodContext& c, const json::value&) -> json::value {
       return json::object{{"Answer", c.dbg.attached_to_existing_process()}};
     });
-    sync("Recorded", [](MethodContext&, const json::value&) -> json::value {
-      return json::object{{"Recorded", false}, {"TraceDirectory", ""}};
+    sync("Recorded", [](MethodContext& c, const json::value&) -> json::value {
+      // Delve counts a core file as a recording (core.process.Recorded).
+      return json::object{{"Recorded", c.dbg.is_core()}, {"TraceDirectory", ""}};
     });
     sync("LastModified", [](MethodContext& c, const json::value&) -> json::value {
       return json::object{{"Time", rfc3339_nano(c.dbg.last_modified_ns())}};
@@ -477,9 +478,26 @@ const std::unordered_map<std::string, Method>& method_table() {
     });
     unsupported("ClearCheckpoint", "checkpoints are only supported on recordings");
     unsupported("StopRecording", "not a recording");
-    unsupported("DumpStart", "core dumps are not supported yet");
-    unsupported("DumpWait", "core dumps are not supported yet");
-    unsupported("DumpCancel", "core dumps are not supported yet");
+    // ---- Delve's core dump of the stopped process (session/src/debugger_dump.cpp)
+    const auto dump_state = [](const session::DumpState& d) -> json::value {
+      return json::object{{"State", json::object{{"Dumping", d.dumping},
+                                                 {"AllDone", d.all_done},
+                                                 {"ThreadsDone", d.threads_done},
+                                                 {"ThreadsTotal", d.threads_total},
+                                                 {"MemDone", d.mem_done},
+                                                 {"MemTotal", d.mem_total},
+                                                 {"Err", d.err}}}};
+    };
+    sync("DumpStart", [dump_state](MethodContext& c, const json::value& a) -> json::value {
+      return dump_state(c.dbg.dump_start(get_string(a, "Destination")));
+    });
+    sync("DumpWait", [dump_state](MethodContext& c, const json::value& a) -> json::value {
+      return dump_state(c.dbg.dump_wait(get_int_sat(a, "Wait")));
+    });
+    sync("DumpCancel", [](MethodContext& c, const json::value&) -> json::value {
+      c.dbg.dump_cancel();
+      return json::object{};
+    });
     unsupported("BuildID", "BuildID is not supported yet");
     return m;
   }();

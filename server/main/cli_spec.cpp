@@ -164,9 +164,12 @@ std::vector<CommandSpec> make_commands() {
       {"core",
        "core <executable> <core>",
        "Examine a core dump.",
-       "Examine a core dump (not supported by goscope yet).\n\n"
-       "The command line is accepted as dlv's and refused with an error: goscope does not\n"
-       "read core dumps yet.",
+       "Examine a core dump.\n\n"
+       "The core command will open the specified core file and the associated\n"
+       "executable and let you examine the state of the process when the\n"
+       "core dump was taken.\n\n"
+       "Currently supports linux/amd64 core files, the kernel's, gdb's gcore's and\n"
+       "those written by the dump command.",
        {{"core", 'c', F::boolean, "", "", true}}},
       {"dap",
        "dap",

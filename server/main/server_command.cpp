@@ -294,10 +294,6 @@ int run_server_command(const Command& cmd) {
                  o.backend.c_str());
     return 1;
   }
-  if (cmd.verb == Verb::core) {
-    std::fputs("Error: goscope cannot examine core dumps yet\n", stderr);
-    return 1;
-  }
   std::string dlv;
   if (!o.headless) {
     dlv = find_dlv();
@@ -310,10 +306,10 @@ int run_server_command(const Command& cmd) {
   // debug/test: build first, as dlv does (before the server listens); the built binary is
   // removed when `launch` goes.
   session::LaunchSpec spec;
-  spec.mode = cmd.verb == Verb::debug  ? session::LaunchMode::debug
-              : cmd.verb == Verb::test ? session::LaunchMode::test
-              : cmd.verb == Verb::exec ? session::LaunchMode::exec
-                                       : session::LaunchMode::attach;
+  spec.mode = cmd.verb == Verb::debug                            ? session::LaunchMode::debug
+              : cmd.verb == Verb::test                           ? session::LaunchMode::test
+              : cmd.verb == Verb::exec || cmd.verb == Verb::core ? session::LaunchMode::exec
+                                                                 : session::LaunchMode::attach;
   if (spec.mode == session::LaunchMode::attach) {
     char* end = nullptr;
     errno = 0;
@@ -334,13 +330,21 @@ int run_server_command(const Command& cmd) {
   spec.build_flags = session::split_build_flags(o.build_flags);
   spec.output = o.output;
   std::optional<session::PreparedLaunch> launch;
-  try {
-    launch.emplace(spec);
-  } catch (const session::LaunchError& e) {
-    std::fprintf(stderr, "could not launch process: %s\n", e.what());
-    return 1;
+  session::DebuggerConfig dcfg;
+  if (cmd.verb == Verb::core) {
+    // dlv core EXE CORE: nothing to build or launch; the Debugger opens both (its errors,
+    // a missing file or a core of another program, come after the listening line, as dlv's).
+    dcfg.executable = o.target;
+    dcfg.core_file = o.core_file;
+  } else {
+    try {
+      launch.emplace(spec);
+    } catch (const session::LaunchError& e) {
+      std::fprintf(stderr, "could not launch process: %s\n", e.what());
+      return 1;
+    }
+    dcfg = launch->debugger_config();
   }
-  session::DebuggerConfig dcfg = launch->debugger_config();
   dcfg.stdin_path = redirects[0];
   dcfg.stdout_path = redirects[1];
   dcfg.stderr_path = redirects[2];

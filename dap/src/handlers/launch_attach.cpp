@@ -83,7 +83,7 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
   if (session_in_progress(s))
     fail_launch("debug session already in progress at " + s.config().address +
                 " - use remote attach mode to connect to a server with an active debug session");
-  std::string mode, program, cwd, output, build_flags, output_mode;
+  std::string mode, program, cwd, output, build_flags, output_mode, core_file;
   std::vector<std::string> argv;
   bool no_debug = false;
   try {
@@ -109,14 +109,15 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
     }
     no_debug = args::get_bool(a, "noDebug");
     output_mode = args::get_string(a, "outputMode");
+    core_file = args::get_string(a, "coreFilePath");
   } catch (const ArgumentError& e) {
     fail_launch(std::string("invalid debug configuration - ") + e.what());
   }
   if (mode.empty())
     mode = "debug";
-  if (mode == "replay" || mode == "core")
+  if (mode == "replay")
     fail_launch("unsupported 'mode' attribute \"" + mode + "\"");
-  if (mode != "debug" && mode != "test" && mode != "exec")
+  if (mode != "debug" && mode != "test" && mode != "exec" && mode != "core")
     fail_launch("invalid debug configuration - unsupported 'mode' attribute \"" + mode + "\"");
   if (program.empty())
     fail_launch("The program attribute is missing in debug configuration.");
@@ -127,6 +128,9 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
     fail_launch("invalid debug configuration - unsupported 'outputMode' attribute \"" +
                 output_mode + "\"");
   const bool remote_output = output_mode == "remote";
+  // Mode core (dlv dap's): `program` is the executable the core was taken from.
+  if (mode == "core" && core_file.empty())
+    fail_launch("The 'coreFilePath' attribute is missing in debug configuration.");
   std::string binary = program;
   if (mode == "debug" || mode == "test") {
     if (output.empty())
@@ -180,6 +184,8 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
   cfg.args = argv;
   cfg.working_dir = cwd;
   cfg.capture_output = remote_output;
+  if (mode == "core")
+    cfg.core_file = core_file;
   try {
     s.set_debugger(std::make_unique<session::Debugger>(cfg));
   } catch (const std::exception& e) {

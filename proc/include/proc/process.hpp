@@ -15,6 +15,8 @@
 
 namespace goscope::proc {
 
+class CoreFile;
+
 struct LaunchOptions {
   std::string path;               ///< Executable; searched as given (no PATH lookup).
   std::vector<std::string> args;  ///< argv[1..]; argv[0] is `path`.
@@ -106,6 +108,14 @@ class Process {
   static std::unique_ptr<Process> launch(const LaunchOptions& opts);
   /// Attaches to every thread of `pid`; returns with all of them stopped.
   static std::unique_ptr<Process> attach(pid_t pid);
+  /// A process read from a core file (post-mortem): memory and registers come from `core`
+  /// instead of ptrace, every thread is stopped for good, and nothing touches a live
+  /// process (pid() is the dumped one's). What needs a live process throws Error with
+  /// Delve's text: running or stepping ("can not continue execution of core process"),
+  /// writing memory, registers or breakpoints. kill() and detach() only end it.
+  static std::unique_ptr<Process> open_core(CoreFile core);
+  /// The core file this Process reads (open_core), or nullptr for a live process.
+  const CoreFile* core() const;
 
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

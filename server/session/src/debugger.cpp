@@ -48,8 +48,14 @@ void Debugger::Impl::start() {
   spec.new_process_group = cfg.new_process_group;
   spec.env = cfg.env;
   spec.attach_pid = cfg.attach_pid;
+  spec.core_path = cfg.core_file;
   // Logged once the binary has been read, before the process starts, as dlv does.
   auto before_start = [this](target::LaunchSpec& s) {
+    if (!cfg.core_file.empty()) {
+      log::info(log::Layer::debugger,
+                "opening core file " + cfg.core_file + " (executable " + cfg.executable + ")");
+      return;
+    }
     if (cfg.attach_pid) {
       log::info(log::Layer::debugger, "attaching to pid " + std::to_string(*cfg.attach_pid));
       return;
@@ -62,7 +68,7 @@ void Debugger::Impl::start() {
     prepare_output(s);
   };
   dbg = std::make_unique<target::Debuggee>(spec, before_start);
-  if (!cfg.attach_pid)
+  if (!cfg.attach_pid && cfg.core_file.empty())
     start_output();
   pid = dbg->pid();
   {
@@ -109,6 +115,8 @@ std::vector<api::DiscardedBreakpoint> Debugger::Impl::restart(
   // Restart halted a running command before it was queued; that halt must not stop the
   // new process' first continue.
   halt_requested = false;
+  if (!cfg.core_file.empty())
+    throw DebuggerError(kCoreContinue);
   if (cfg.attach_pid)
     throw DebuggerError("cannot restart process Delve did not create");
   traces.reset();  // the tracepoints were the old process'
@@ -271,6 +279,19 @@ api::DebuggerState Debugger::Impl::command(const api::DebuggerCommand& cmd,
     tell();
     run->switch_goroutine(cmd.goroutine_id);
     return build_state();
+  }
+  // A core file runs nothing (Delve: ErrContinueCore); 1.20.2 answers nextInstruction,
+  // which it does not know, with the state.
+  if (!cfg.core_file.empty()) {
+    if (n == "nextInstruction") {
+      tell();
+      return build_state();
+    }
+    if (n == "continue" || n == "directionCongruentContinue" || n == "next" || n == "step" ||
+        n == "stepOut" || n == "stepInstruction" || n == "call") {
+      tell();
+      throw DebuggerError(kCoreContinue);
+    }
   }
   if (n == "continue" || n == "directionCongruentContinue") {
     run->resume(resumed);
@@ -523,7 +544,8 @@ Debugger::Debugger(DebuggerConfig cfg) : impl_(std::make_unique<Impl>(std::move(
   try {
     impl_->call([this] {
       impl_->start();
-      impl_->bps->create_internal();
+      if (impl_->cfg.core_file.empty())  // Delve's core target has no breakpoint at all
+        impl_->bps->create_internal();
     });
   } catch (...) {
     {

@@ -38,6 +38,9 @@ auto translate_errors(F&& f) -> decltype(f()) {
   }
 }
 
+/// Delve's ErrContinueCore: what a core file answers to anything that would run it.
+inline constexpr const char* kCoreContinue = "can not continue execution of core process";
+
 struct Debugger::Impl {
   explicit Impl(DebuggerConfig c) : cfg(std::move(c)) {}
 
@@ -87,6 +90,12 @@ struct Debugger::Impl {
   bool exit_reported = false;  ///< ExitedEvent sent for this process
   std::map<int, api::Breakpoint> bp_seen;
   bool bp_seen_valid = false;
+
+  // ---- Delve's dump (debugger_dump.cpp): any thread, under dump_mu ----
+  std::mutex dump_mu;
+  std::condition_variable dump_cv;
+  DumpState dump_state;
+  bool dump_canceled = false;
 
   // ---- any thread (GetVersion answers while a command runs, as Delve) ----
   mutable std::mutex version_mu;

@@ -43,6 +43,8 @@ api::Breakpoint Debugger::create_breakpoint(const api::Breakpoint& req, const st
   // Restart re-creates disabled ones).
   api::Breakpoint enabled = req;
   enabled.disabled = false;
+  if (is_core())
+    throw DebuggerError("cannot write a breakpoint to a core file");
   return impl_->call([&] {
     impl_->require_live();
     return to_api(target::shown(impl_->bps->create(to_target(enabled), loc_expr)));

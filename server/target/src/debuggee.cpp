@@ -2,10 +2,15 @@
 // goroutine ids of stopped threads.
 #include "target/debuggee.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 
+#include "proc/core_file.hpp"
 #include "proc/error.hpp"
 #include "proc/process.hpp"
 #include "target/breakpoint.hpp"
@@ -42,6 +47,19 @@ std::string buildinfo_version(const dwarf::ElfFile& elf) {
   return std::string(reinterpret_cast<const char*>(data->data()) + pos, len);
 }
 
+// A target read from a core file: the executable, then the core, checked against each
+// other (CoreFile::use_executable gives the load bias of a position-independent one).
+std::unique_ptr<proc::Process> open_core(const LaunchSpec& spec, BinaryInfo& b) {
+  try {
+    proc::CoreFile core = proc::CoreFile::open(spec.core_path);
+    const std::uint64_t bias = core.use_executable(spec.path);
+    b.set_load_bias(bias);
+    return proc::Process::open_core(std::move(core));
+  } catch (const proc::Error& e) {
+    throw CommandError(e.what());
+  }
+}
+
 std::string failure_prefix(const LaunchSpec& spec) {
   return spec.attach_pid ? "could not attach to pid " + std::to_string(*spec.attach_pid)
                          : "could not launch process";
@@ -50,19 +68,38 @@ std::string failure_prefix(const LaunchSpec& spec) {
 }  // namespace
 
 Debuggee::Debuggee(LaunchSpec spec, const std::function<void(LaunchSpec&)>& before_start) {
+  if (!spec.core_path.empty()) {
+    // Delve opens the core, then the executable; a missing one is Go's open error.
+    for (const std::string* f : {&spec.core_path, &spec.path}) {
+      if (::access(f->c_str(), F_OK) != 0) {
+        std::string why = std::strerror(errno);
+        if (!why.empty())
+          why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+        throw CommandError("open " + *f + ": " + why);
+      }
+    }
+  }
   std::unique_ptr<BinaryInfo> b;
   const std::string path =
       spec.attach_pid ? "/proc/" + std::to_string(*spec.attach_pid) + "/exe" : spec.path;
   try {
     b = BinaryInfo::load(path);
   } catch (const BinaryError& e) {
+    if (!spec.core_path.empty())
+      throw CommandError(e.what());
     throw CommandError(failure_prefix(spec) + ": " + e.what());
   }
   if (before_start)
     before_start(spec);
   std::unique_ptr<proc::Process> pr;
+  if (!spec.core_path.empty()) {
+    pr = open_core(spec, *b);
+    is_core_ = true;
+  }
   try {
-    if (spec.attach_pid) {
+    if (is_core_) {
+      // read above
+    } else if (spec.attach_pid) {
       pr = proc::Process::attach(*spec.attach_pid);
     } else {
       proc::LaunchOptions lo;
@@ -84,7 +121,8 @@ Debuggee::Debuggee(LaunchSpec spec, const std::function<void(LaunchSpec&)>& befo
   pr->set_signal_passthrough(SIGURG, true);
   pid_ = pr->pid();
   try {
-    b->relocate_for(pid_);  // position-independent executables are slid by ASLR
+    if (!is_core_)
+      b->relocate_for(pid_);  // position-independent executables are slid by ASLR
   } catch (const BinaryError& e) {
     throw CommandError(std::string("could not launch process: ") + e.what());
   }
@@ -101,6 +139,10 @@ Debuggee::Debuggee(LaunchSpec spec, const std::function<void(LaunchSpec&)>& befo
   p_->set_park_blocked(true);
   const auto threads = p_->threads();
   current_tid_ = threads.empty() ? 0 : threads.front();
+  // A core's current thread is its first (the kernel writes the one that got the signal
+  // first), as in Delve.
+  if (const auto* core = p_->core(); core != nullptr && !core->threads().empty())
+    current_tid_ = core->threads().front().tid;
   selected_goid_ = 0;
   if (current_tid_ != 0)
     selected_goid_ = goid_of(current_tid_);

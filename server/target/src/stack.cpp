@@ -86,6 +86,15 @@ struct Walker {
     auto row = im.bi.debug().frames().row_at(fpc);
     std::uint64_t cfa = 0, ret = 0, retaddr = 0;
     std::uint64_t caller_rbp = regs.gp.rbp;
+    // Delve's amd64FixFrameUnwindContext: a signal handler ran on the signal stack without
+    // saving the interrupted pc and sp in g.sched, so at runtime.sigreturn (the return
+    // trampoline of the handler's frame) the frame pointer is followed, whatever its FDE
+    // says: that leads back to the interrupted goroutine (a crash core's stack).
+    if (row) {
+      const auto* here = im.bi.function_at(proc::VirtAddr(pc));
+      if (here && here->name == "runtime.sigreturn")
+        row.reset();
+    }
     if (!row) {
       // No FDE (assembly without CFI): assume a standard frame-pointer frame.
       cfa = regs.gp.rbp + 16;

@@ -65,6 +65,18 @@ struct DebuggerConfig {
   /// Read the target's stdout and stderr through pipes and report them as OutputEvents
   /// (dlv dap); otherwise the target writes to our own stdout and stderr (dlv --headless).
   bool capture_output = false;
+  /// Post-mortem (`goscope core`, DAP mode core): the process is read from this core file
+  /// of `executable`; nothing runs, and what needs a live process fails with Delve's text.
+  std::string core_file;
+};
+
+/// Delve's api.DumpState: how a DumpStart is getting on.
+struct DumpState {
+  bool dumping = false;
+  bool all_done = false;
+  int threads_done = 0, threads_total = 0;
+  std::uint64_t mem_done = 0, mem_total = 0;
+  std::string err;
 };
 
 /// A run-control command, typed (api::DebuggerCommand carries Delve's name instead).
@@ -103,6 +115,18 @@ class Debugger {
   /// True when attached to a process that the debugger did not start.
   bool attached_to_existing_process() const;
   std::string executable_path() const;
+  /// The target is a core file (DebuggerConfig::core_file): Delve's Recorded, backend "core".
+  bool is_core() const;
+
+  /// Delve's DumpStart (debugger_dump.cpp): creates `path` and writes a core of the stopped
+  /// process to it on the tracer thread, which answers nothing else meanwhile (as Delve
+  /// holds the target lock). Returns the state at once. Throws "core dumping not
+  /// supported" for a core, "core dump in progress", or the file's creation error.
+  DumpState dump_start(const std::string& path);
+  /// The dump's state once it has finished or `wait_ms` have passed (0: at once).
+  DumpState dump_wait(int wait_ms);
+  /// Asks a dump in progress to stop (the partial file is removed).
+  void dump_cancel();
 
   /// The current state; blocking waits until the target stops. Throws "Process N has exited
   /// with status S" once the target has exited (blocking only).

@@ -42,6 +42,9 @@ struct LaunchSpec {
   bool new_process_group = false;
   std::optional<std::vector<std::string>> env;
   std::optional<pid_t> attach_pid;  ///< attach instead of launching
+  /// Post-mortem: read the process from this core file (`path` is the executable it ran)
+  /// instead of launching; nothing runs, memory and registers are the core's.
+  std::string core_path;
 };
 
 /// Threading: tracer thread only, as Target.
@@ -80,6 +83,8 @@ class Debuggee {
   void end(bool kill);
   /// The process is there to be traced: neither exited nor ended.
   bool live() const { return !exited_ && !ended_; }
+  /// Read from a core file (LaunchSpec::core_path): it can be read, not run or changed.
+  bool is_core() const { return is_core_; }
 
   // ---- where the user looks ----
   pid_t current_thread() const { return current_tid_; }
@@ -137,6 +142,7 @@ class Debuggee {
   std::string go_version_;
   bool exited_ = false;
   bool ended_ = false;
+  bool is_core_ = false;
   int exit_status_ = 0;
   std::function<void()> on_exit_;
   pid_t current_tid_ = 0;

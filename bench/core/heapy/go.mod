@@ -1,0 +1,3 @@
+module heapy
+
+go 1.19
