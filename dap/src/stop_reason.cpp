@@ -1,6 +1,7 @@
 #include "stop_reason.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <stdexcept>
 
 #include "session.hpp"
@@ -151,6 +152,37 @@ LogFormat parse_log_message(const std::string& msg) {
   return f;
 }
 
+std::string logpoint_text(
+    DapSession& s, const std::string& log_message, std::int64_t goid,
+    const std::function<api::Variable(std::size_t, const std::string&)>& value) {
+  std::string msg;
+  try {
+    const auto f = parse_log_message(log_message);
+    msg = f.literals[0];
+    for (std::size_t i = 0; i < f.exprs.size(); ++i) {
+      try {
+        auto v = value(i, f.exprs[i]);
+        msg += convert_variable(s, v, "", goid, 0, true, true).value;
+      } catch (const std::exception& e) {
+        msg += std::string("{eval err: ") + e.what() + "}";
+      }
+      msg += f.literals[i + 1];
+    }
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  return msg;
+}
+
+void send_logpoint_output(DapSession& s, const api::Breakpoint& bp, std::int64_t goid,
+                          const std::string& msg) {
+  s.send_event("output",
+               json::object{{"category", "stdout"},
+                            {"output", "> [Go " + std::to_string(goid) + "]: " + msg + "\n"},
+                            {"source", json::object{{"path", s.to_client_path(bp.file)}}},
+                            {"line", bp.line}});
+}
+
 bool emit_logpoints(DapSession& s, const api::DebuggerState& st) {
   std::vector<const api::Thread*> hits;
   if (st.threads) {
@@ -169,30 +201,33 @@ bool emit_logpoints(DapSession& s, const api::DebuggerState& st) {
   }
   for (const auto* t : hits) {
     const auto& bp = *t->breakpoint;
-    std::string msg;
-    try {
-      const auto f = parse_log_message(s.log_messages.at(bp.id));
-      msg = f.literals[0];
-      for (std::size_t i = 0; i < f.exprs.size(); ++i) {
-        try {
-          auto v = s.debugger().eval({t->goroutine_id, 0, 0}, f.exprs[i], kDapLoadConfig);
-          msg += convert_variable(s, v, "", t->goroutine_id, 0, true, true).value;
-        } catch (const std::exception& e) {
-          msg += std::string("{eval err: ") + e.what() + "}";
-        }
-        msg += f.literals[i + 1];
-      }
-    } catch (const std::exception& e) {
-      msg = e.what();
-    }
-    s.send_event(
-        "output",
-        json::object{{"category", "stdout"},
-                     {"output", "> [Go " + std::to_string(t->goroutine_id) + "]: " + msg + "\n"},
-                     {"source", json::object{{"path", s.to_client_path(bp.file)}}},
-                     {"line", bp.line}});
+    const auto msg = logpoint_text(
+        s, s.log_messages.at(bp.id), t->goroutine_id, [&](std::size_t, const std::string& expr) {
+          return s.debugger().eval({t->goroutine_id, 0, 0}, expr, kDapLoadConfig);
+        });
+    send_logpoint_output(s, bp, t->goroutine_id, msg);
   }
   return true;
+}
+
+void emit_nonstop_logpoint(DapSession& s, const session::TraceEvent& ev) {
+  const auto& t = ev.thread;
+  if (!t.breakpoint || !s.log_messages.contains(t.breakpoint->id))
+    return;
+  const auto& bp = *t.breakpoint;
+  // The values the hitting thread read (the breakpoint's `variables`, in the order of the
+  // message's holes); an expression that could not be evaluated says why.
+  static const std::string kEvalError = "eval error: ";
+  const auto msg = logpoint_text(
+      s, s.log_messages.at(bp.id), t.goroutine_id, [&](std::size_t i, const std::string&) {
+        if (!t.breakpoint_info || i >= t.breakpoint_info->variables.size())
+          throw std::runtime_error("not evaluated");
+        auto v = t.breakpoint_info->variables[i];
+        if (v.unreadable.rfind(kEvalError, 0) == 0)
+          throw std::runtime_error(v.unreadable.substr(kEvalError.size()));
+        return v;
+      });
+  send_logpoint_output(s, bp, t.goroutine_id, msg);
 }
 
 }  // namespace goscope::dap

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "session/api.hpp"
+#include "session/events.hpp"
 
 namespace goscope::dap {
 
@@ -18,6 +19,8 @@ boost::json::object stopped_event_body(DapSession& s, const session::api::Debugg
 /// Sends the output of every logpoint hit in `st`; true when only logpoints were hit (the
 /// target must be resumed and no stop reported).
 bool emit_logpoints(DapSession& s, const session::api::DebuggerState& st);
+/// Sends the output of a nonstop logpoint's hit (its values were read at the hit).
+void emit_nonstop_logpoint(DapSession& s, const session::TraceEvent& ev);
 /// The panic value (or fatal throw message) of a goroutine stopped at Delve's internal
 /// unrecovered-panic (-1) or fatal-throw (-2) breakpoint, as go/constant prints it.
 std::string exception_text(DapSession& s, std::int64_t goid, int bp_id);

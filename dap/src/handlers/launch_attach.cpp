@@ -40,6 +40,8 @@ void read_common(DapSession& s, const json::object& a) {
   }
   const auto depth = args::get_int(a, "stackTraceDepth", 50);
   s.settings.stack_trace_depth = depth > 0 ? static_cast<int>(depth) : 50;
+  // Beyond dlv: functions to trace from the start (configurationDone sets the traces).
+  s.settings.trace = args::get_string(a, "trace");
 }
 
 // --build-flags as a string, split on spaces honouring double and single quotes (Delve's

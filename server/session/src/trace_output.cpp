@@ -92,6 +92,9 @@ std::optional<std::uint64_t> parse_duration(const std::string& s) {
 TraceOutput::TraceOutput(const TraceOutputOptions& opts, LineLookup lines, std::FILE* out)
     : opts_(opts), lines_(std::move(lines)), out_(out) {}
 
+TraceOutput::TraceOutput(const TraceOutputOptions& opts, LineLookup lines, Sink sink)
+    : opts_(opts), lines_(std::move(lines)), sink_(std::move(sink)) {}
+
 TraceOutput::~TraceOutput() {
   flush();
 }
@@ -445,7 +448,12 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
 void TraceOutput::write_json() const {
   std::FILE* f = std::fopen(opts_.json_path.c_str(), "w");
   if (!f) {
-    std::fprintf(out_, "could not write %s: %s\n", opts_.json_path.c_str(), std::strerror(errno));
+    const std::string why =
+        "could not write " + opts_.json_path + ": " + std::strerror(errno) + "\n";
+    if (sink_)
+      sink_(why);
+    else
+      std::fputs(why.c_str(), out_);
     return;
   }
   std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f);
@@ -507,6 +515,11 @@ void TraceOutput::write_folded() const {
 void TraceOutput::flush() {
   if (buf_.empty())
     return;
+  if (sink_) {
+    sink_(buf_);
+    buf_.clear();
+    return;
+  }
   std::fwrite(buf_.data(), 1, buf_.size(), out_);
   std::fflush(out_);
   buf_.clear();

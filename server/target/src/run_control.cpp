@@ -218,6 +218,12 @@ void RunControl::collect_other_hits() {
     }
     if (ev->kind == K::breakpoint && !stops_.contains(ev->tid) &&
         !(stepper_ && stepper_->owns(ev->pc)) && bps_.owns_site(ev->pc.value())) {
+      if (auto* lb = bps_.nonstop_owner(ev->pc.value()); lb && observer_.nonstop_hit) {
+        // Served now (every thread is stopped already), never reported as a stop.
+        if (auto ts = serve_nonstop(*lb, ev->tid, true))
+          stops_[ev->tid] = std::move(*ts);
+        continue;
+      }
       if (auto ts = bps_.user_hit(ev->tid, ev->pc.value(), false))
         stops_[ev->tid] = std::move(*ts);
       // Otherwise not a stop (disabled, condition false): the thread moves past the trap
@@ -260,6 +266,20 @@ void RunControl::step_over_watch_stops() {
     dbg_.invalidate();
 }
 
+std::optional<ThreadStop> RunControl::serve_nonstop(LogicalBreakpoint& lb, pid_t tid,
+                                                    bool all_stopped) {
+  auto ts = bps_.hit_alone(lb, tid);
+  if (ts && ts->cond_error)
+    return ts;  // a condition that cannot be evaluated stops, as Delve's
+  if (ts) {
+    ++nonstop_hits_;
+    observer_.nonstop_hit(tid, lb.bp, std::move(*ts));
+  }
+  if (!all_stopped)
+    dbg_.forget_thread(tid);
+  return std::nullopt;
+}
+
 RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
   auto& p = dbg_.process();
   const auto pc = ev.pc.value();
@@ -269,6 +289,25 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
     call_return_site_.reset();
     p.resume_thread(ev.tid);
     return Outcome::resume;
+  }
+  // A logpoint or function trace (nonstop): only this thread is held, while what the
+  // breakpoint asks for is read; then it moves past the trap (the process' non-stop
+  // resume_thread) and the other threads never notice. A trap a step or a watchpoint's
+  // sentinel shares with it is served by the stopping path below.
+  if (auto* lb = bps_.nonstop_owner(pc);
+      lb && observer_.nonstop_hit && !(stepper_ && stepper_->owns(ev.pc)) &&
+      !watches_.is_resize_trap(pc) && !watches_.is_scope_trap(pc)) {
+    auto ts = serve_nonstop(*lb, ev.tid, false);
+    if (!ts) {
+      p.resume_thread(ev.tid);
+      return Outcome::resume;
+    }
+    // The condition failed to evaluate: the process stops, as at any breakpoint.
+    ++process_stops_;
+    dbg_.stop_everything();
+    stop_at(ev.tid, std::move(*ts));
+    collect_other_hits();
+    return Outcome::stop;
   }
   bool step_done = false;
   bool enter_call = false;
