@@ -495,7 +495,15 @@ void DapSession::handle_stop(StopNote note) {
     return;
   }
   last_stop_ = st;
-  send_event("stopped", stopped_event_body(*this, st, note.command, paused));
+  auto body = stopped_event_body(*this, st, note.command, paused);
+  std::int64_t goid = 0;
+  if (const auto* t = body.if_contains("threadId"))
+    goid = t->as_int64();
+  send_event("stopped", std::move(body));
+  if (!paused) {
+    for (auto& other : other_breakpoint_stops(*this, st, goid))
+      send_event("stopped", std::move(other));
+  }
 }
 
 bool DapSession::handle_logpoints(const api::DebuggerState& st) {

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <set>
 #include <stdexcept>
 
 #include "session.hpp"
@@ -107,6 +108,31 @@ json::object stopped_event_body(DapSession& s, const api::DebuggerState& st,
   if (bp != nullptr && reason != "pause")
     body["hitBreakpointIds"] = json::array{bp->id};
   return body;
+}
+
+std::vector<json::object> other_breakpoint_stops(DapSession& s, const api::DebuggerState& st,
+                                                 std::int64_t reported_goid) {
+  std::vector<json::object> out;
+  if (!st.threads)
+    return out;
+  std::set<std::int64_t> seen{reported_goid};
+  for (const auto& t : *st.threads) {
+    if (!t.breakpoint || t.goroutine_id == 0 || !seen.insert(t.goroutine_id).second)
+      continue;
+    const auto& bp = *t.breakpoint;
+    if (bp.id < 0 || s.log_messages.contains(bp.id))
+      continue;  // panics are reported by the current thread; logpoints never stop
+    const char* reason = bp.watch_type != 0                     ? "data breakpoint"
+                         : s.function_bp_ids.contains(bp.id)    ? "function breakpoint"
+                         : s.instruction_bp_ids.contains(bp.id) ? "instruction breakpoint"
+                                                                : "breakpoint";
+    out.push_back(json::object{{"reason", reason},
+                               {"threadId", t.goroutine_id},
+                               {"preserveFocusHint", true},
+                               {"allThreadsStopped", true},
+                               {"hitBreakpointIds", json::array{bp.id}}});
+  }
+  return out;
 }
 
 LogFormat parse_log_message(const std::string& msg) {

@@ -3,6 +3,7 @@
 // runUntilStopAndNotify), and logpoint output (tracepoints that print and resume).
 #include <boost/json.hpp>
 #include <string>
+#include <vector>
 
 #include "session/api.hpp"
 #include "session/events.hpp"
@@ -16,6 +17,12 @@ bool parse_exit_status(const std::string& error, int& status);
 /// The body of the `stopped` event for a stop after `command`.
 boost::json::object stopped_event_body(DapSession& s, const session::api::DebuggerState& st,
                                        const std::string& command, bool paused);
+/// Beyond dlv (VS Code Go issue 130): a `stopped` event body for every other goroutine
+/// stopped at a user breakpoint in `st` (the one reported first excluded), each with
+/// preserveFocusHint so that the editor stays on the first.
+std::vector<boost::json::object> other_breakpoint_stops(DapSession& s,
+                                                        const session::api::DebuggerState& st,
+                                                        std::int64_t reported_goid);
 /// Sends the output of every logpoint hit in `st`; true when only logpoints were hit (the
 /// target must be resumed and no stop reported).
 bool emit_logpoints(DapSession& s, const session::api::DebuggerState& st);

@@ -138,3 +138,44 @@ test('goscope/trace: trace, report and stop while the program runs; no thread bu
   assert.ok(counts[199] > counts[0], `the spinner ran: ${counts[0]} .. ${counts[199]}`);
   await finish(ctx, assert);
 });
+
+test('every goroutine stopped at a breakpoint gets its stopped event (beyond dlv)', async (t) => {
+  const ctx = await connect();
+  const manyLine = 54;
+  await launch(ctx, {}, [{ line: manyLine }], ['3', 'many']);
+  let multi = 0;
+  let stops = 0;
+  for (let seenEnd = false; !seenEnd && stops < 60;) {
+    const first = await waitEvent(ctx, (e) => (e.event === 'stopped' && !e.checked) || e.event === 'terminated', 'stop');
+    if (first.event === 'terminated') break;
+    stops++;
+    // The requests below are answered after every stopped event of this stop was sent.
+    const threads = await ctx.dc.threadsRequest();
+    const group = ctx.events.filter((e) => e.event === 'stopped' && !e.checked);
+    group.forEach((e) => { e.checked = true; });
+    assert.equal(group[0].body.preserveFocusHint, undefined);
+    const goids = group.map((e) => e.body.threadId);
+    assert.equal(new Set(goids).size, goids.length, 'one event per goroutine');
+    for (const e of group.slice(1)) {
+      assert.equal(e.body.reason, 'breakpoint');
+      assert.equal(e.body.preserveFocusHint, true);
+    }
+    // Which goroutines are at the breakpoint, seen independently: on a thread (a parked
+    // goroutine has none) with its pc at the breakpoint's address.
+    const top = async (id) => (await ctx.dc.stackTraceRequest({ threadId: id, startFrame: 0, levels: 1 })).body.stackFrames[0];
+    const bpPc = (await top(goids[0])).instructionPointerReference;
+    const atBp = [];
+    for (const th of threads.body.threads) {
+      if (!/\(Thread \d+\)$/.test(th.name)) continue;
+      const f = await top(th.id);
+      if (f.line === manyLine && f.instructionPointerReference === bpPc) atBp.push(th.id);
+    }
+    assert.deepEqual([...goids].sort((a, b) => a - b), atBp.sort((a, b) => a - b),
+      'a stopped event for exactly the goroutines at the breakpoint');
+    if (group.length > 1) multi++;
+    await ctx.dc.continueRequest({ threadId: group[0].body.threadId });
+  }
+  if (multi === 0)
+    t.skip(`no two goroutines were at the breakpoint together in ${stops} stops`);
+  await finish(ctx, assert);
+});

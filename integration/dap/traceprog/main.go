@@ -39,5 +39,24 @@ func main() {
 		sink = seen // logpoint line
 	}
 	fmt.Println("total", total)
+	if len(os.Args) > 2 && os.Args[2] == "many" {
+		many()
+	}
 	os.Exit(0)
+}
+
+// Four goroutines pass one line in a loop: stops with several of them at its breakpoint.
+func many() {
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for k := 0; k < 100; k++ {
+				atomic.AddInt64(&sink, int64(k)) // many line
+			}
+			done <- true
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
 }
