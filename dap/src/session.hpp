@@ -159,6 +159,9 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   void report_exit(int status);
   /// After a restart: the new process runs from its entry, nothing reported yet.
   void reset_after_restart();
+  /// Releases the session's own debugger as the end of the session would (kills what was
+  /// launched, detaches from what was attached, deletes a built binary).
+  void release_debugger() { shutdown_debugger(); }
   /// Ends the session after the current response.
   void end_session() { ending_ = true; }
 
