@@ -37,8 +37,14 @@ void DapSession::watch_trace_events() {
     queued->fetch_add(1);
     self->post_task([w, ev = *t, queued] {
       queued->fetch_sub(1);
-      if (const auto s = w.lock())
+      const auto s = w.lock();
+      if (!s)
+        return;
+      try {
         s->handle_trace_event(ev);
+      } catch (const std::exception&) {
+        // The client is gone (the write failed): nothing to tell it.
+      }
     });
   });
 }

@@ -273,7 +273,12 @@ std::optional<ThreadStop> RunControl::serve_nonstop(LogicalBreakpoint& lb, pid_t
     return ts;  // a condition that cannot be evaluated stops, as Delve's
   if (ts) {
     ++nonstop_hits_;
-    observer_.nonstop_hit(tid, lb.bp, std::move(*ts));
+    try {
+      observer_.nonstop_hit(tid, lb.bp, std::move(*ts));
+    } catch (const std::exception&) {
+      // What the session reads to report the hit (the thread's goroutine, a location) could
+      // not be read: that hit goes unreported; the run goes on.
+    }
   }
   if (!all_stopped)
     dbg_.forget_thread(tid);
