@@ -1,6 +1,7 @@
 #include "console.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <vector>
 
@@ -47,6 +48,22 @@ constexpr const char* kSourcesHelp =
     "\tdlv sources [<regex>]\n"
     "\n"
     "If regex is specified only the source files matching it will be returned.";
+
+constexpr const char* kTraceHelp =
+    "Traces functions without stopping (goscope, beyond dlv).\n"
+    "\n"
+    "\tdlv trace [--stack N] [--json FILE] <regex>\n"
+    "\n"
+    "Every call and return of the functions matching the regular expression (Go syntax) is\n"
+    "shown here as `dlv trace` prints it, with its arguments and results to expand. The\n"
+    "program never stops for them. --stack N adds N frames of stack to each line; --json\n"
+    "writes the calls as Chrome trace-event JSON (Perfetto) when the trace ends.";
+constexpr const char* kUntraceHelp =
+    "Stops tracing functions (goscope, beyond dlv).\n"
+    "\n"
+    "\tdlv untrace [<regex>]\n"
+    "\n"
+    "Without a regular expression every traced function is untraced.";
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\n\r\v\f");
@@ -300,13 +317,67 @@ std::string sources(DapSession& s, const std::string& filter) {
   return out;
 }
 
+// `dlv trace [--stack N] [--json FILE] REGEXP`.
+std::string trace(DapSession& s, const std::string& args) {
+  session::FunctionTraceRequest req;
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < args.size();) {
+    const auto b = args.find_first_not_of(" \t", i);
+    if (b == std::string::npos)
+      break;
+    const auto e = args.find_first_of(" \t", b);
+    words.push_back(args.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    i = e == std::string::npos ? args.size() : e;
+  }
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const auto& w = words[i];
+    auto value = [&](const std::string& flag) {
+      if (w.size() > flag.size() && w.compare(0, flag.size() + 1, flag + "=") == 0)
+        return w.substr(flag.size() + 1);
+      if (i + 1 >= words.size())
+        throw std::runtime_error("flag needs an argument: " + flag);
+      return words[++i];
+    };
+    if (w == "--stack" || w == "-s" || w.rfind("--stack=", 0) == 0) {
+      const auto v = value(w == "-s" ? "-s" : "--stack");
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 0 || n > 1000)
+        throw std::runtime_error("invalid argument \"" + v + "\" for \"--stack\" flag");
+      req.stack_depth = static_cast<int>(n);
+    } else if (w == "--json" || w.rfind("--json=", 0) == 0) {
+      req.json_path = value("--json");
+    } else if (w.size() > 1 && w[0] == '-') {
+      throw std::runtime_error("unknown flag: " + w);
+    } else {
+      rest.push_back(w);
+    }
+  }
+  if (rest.size() != 1)
+    throw std::runtime_error(
+        "wrong number of arguments: dlv trace [--stack N] [--json FILE] <regex>");
+  req.regexp = rest[0];
+  return start_function_trace(s, req);
+}
+
+std::string untrace(DapSession& s, const std::string& args) {
+  const auto gone = s.debugger().untrace_functions(args);
+  if (gone.empty())
+    return args.empty() ? "no function is traced" : "no traced function matches " + args;
+  std::string out =
+      "Untraced " + std::to_string(gone.size()) + " function" + (gone.size() == 1 ? "" : "s") + ":";
+  for (const auto& f : gone) out += " " + f;
+  return out;
+}
+
 std::string help(DapSession& s, const std::string& args);
 
 const std::vector<ConsoleCommand>& commands() {
   static const std::vector<ConsoleCommand> cmds = {
-      {{"help", "h"}, kHelpHelp, &help},
-      {{"config"}, kConfigHelp, &config},
-      {{"sources", "s"}, kSourcesHelp, &sources},
+      {{"help", "h"}, kHelpHelp, &help},          {{"config"}, kConfigHelp, &config},
+      {{"sources", "s"}, kSourcesHelp, &sources}, {{"trace"}, kTraceHelp, &trace},
+      {{"untrace"}, kUntraceHelp, &untrace},
   };
   return cmds;
 }
@@ -341,6 +412,27 @@ std::string help(DapSession&, const std::string& args) {
 }
 
 }  // namespace
+
+std::string start_function_trace(DapSession& s, const session::FunctionTraceRequest& req) {
+  s.watch_trace_events();
+  const auto t = s.debugger().trace_functions(req);
+  s.note_trace(t.id);
+  std::string out;
+  if (!t.functions.empty()) {
+    out = "Tracing " + std::to_string(t.functions.size()) + " function" +
+          (t.functions.size() == 1 ? "" : "s") + ":";
+    for (const auto& f : t.functions) out += " " + f;
+  }
+  for (const auto& [f, why] : t.skipped) {
+    if (!out.empty())
+      out += "\n";
+    out += "Not traced: " + f + ": " + trim(why);
+  }
+  if (!t.functions.empty() && !req.json_path.empty())
+    out += "\nThe trace's JSON goes to " + req.json_path +
+           " when it ends (dlv untrace, or the end of the program)";
+  return out;
+}
 
 std::string run_console_command(DapSession& s, const std::string& cmdline) {
   const std::string t = trim(cmdline);

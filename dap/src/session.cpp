@@ -392,6 +392,13 @@ int DapSession::new_var_ref(VarRef ref) {
 }
 
 VarRef* DapSession::var_ref(std::int64_t id) {
+  if (id >= kFirstTraceHandle) {
+    const auto seq = id - kFirstTraceHandle;
+    if (seq < trace_vars_first_ ||
+        seq - trace_vars_first_ >= static_cast<std::int64_t>(trace_vars_.size()))
+      return nullptr;
+    return &trace_vars_[static_cast<std::size_t>(seq - trace_vars_first_)];
+  }
   if (id < kFirstHandle || id - kFirstHandle >= static_cast<std::int64_t>(vars_.size()))
     return nullptr;
   return &vars_[static_cast<std::size_t>(id - kFirstHandle)];
@@ -488,7 +495,15 @@ void DapSession::handle_stop(StopNote note) {
     return;
   }
   last_stop_ = st;
-  send_event("stopped", stopped_event_body(*this, st, note.command, paused));
+  auto body = stopped_event_body(*this, st, note.command, paused);
+  std::int64_t goid = 0;
+  if (const auto* t = body.if_contains("threadId"))
+    goid = t->as_int64();
+  send_event("stopped", std::move(body));
+  if (!paused) {
+    for (auto& other : other_breakpoint_stops(*this, st, goid))
+      send_event("stopped", std::move(other));
+  }
 }
 
 bool DapSession::handle_logpoints(const api::DebuggerState& st) {
@@ -529,6 +544,8 @@ void DapSession::send_program_output(const session::OutputEvent& o) {
 
 void DapSession::shutdown_debugger() {
   output_sub_.reset();
+  trace_sub_.reset();
+  trace_watching_ = false;
   no_debug_.reset();  // kills the program if it still runs
   if (!owned_) {
     // No debugger, or the headless server's: that one outlives this client (the server

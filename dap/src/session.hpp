@@ -16,6 +16,7 @@
 // Lifetime: the session is owned by shared_ptr (its connection's handler and its run());
 // callbacks from the Debugger's threads hold a weak_ptr. run() releases the debugger before
 // it returns, so the session is never destroyed on a thread of the Debugger's own.
+#include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <cstdint>
@@ -72,6 +73,9 @@ struct SessionSettings {
   std::string program;
   std::vector<std::string> build_flags;
   bool launched = false;  ///< we started the process (always killed at the end)
+  /// Beyond dlv: the launch/attach attribute `trace`, a regexp of functions traced from
+  /// the start (as `dlv trace` in the console).
+  std::string trace;
 };
 
 /// Client capabilities from initialize.
@@ -155,6 +159,9 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   void report_exit(int status);
   /// After a restart: the new process runs from its entry, nothing reported yet.
   void reset_after_restart();
+  /// Releases the session's own debugger as the end of the session would (kills what was
+  /// launched, detaches from what was attached, deletes a built binary).
+  void release_debugger() { shutdown_debugger(); }
   /// Ends the session after the current response.
   void end_session() { ending_ = true; }
 
@@ -166,6 +173,19 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   std::optional<std::pair<std::int64_t, int>> frame_of(std::int64_t id) const;
   int new_var_ref(VarRef ref);
   VarRef* var_ref(std::int64_t id);
+
+  // --- nonstop logpoints and function traces (trace_events.cpp) ---
+  /// From now on, nonstop hits (logpoints, this session's function traces) become output
+  /// events. Idempotent.
+  void watch_trace_events();
+  /// A function trace started by this client (its hits are this client's to show).
+  void note_trace(int id) { traces_.insert(id); }
+  /// A reference that outlives stops (a trace line's values, expanded whenever the client
+  /// likes); the oldest are forgotten beyond kMaxTraceRefs.
+  int new_trace_ref(VarRef ref);
+  static constexpr std::size_t kMaxTraceRefs = 16384;
+  /// Trace references are numbered from here (the others from 1000, reset at each stop).
+  static constexpr std::int64_t kFirstTraceHandle = std::int64_t{1} << 30;
   /// Delve's G.System of a goroutine (its start function is the runtime's), remembered
   /// until the next stop: `threads` notes every goroutine it lists, `stackTrace` asks for
   /// one goroutine on a miss, so no request unwinds every goroutine. True for an unknown
@@ -216,6 +236,7 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   void reset_handles();
   void shutdown_debugger();
   void send_program_output(const session::OutputEvent& o);
+  void handle_trace_event(const session::TraceEvent& ev);
 
   std::shared_ptr<Transport> out_;
   ProtocolConfig cfg_;
@@ -247,6 +268,17 @@ class DapSession : public std::enable_shared_from_this<DapSession> {
   std::vector<std::pair<std::int64_t, int>> frames_;
   std::vector<VarRef> vars_;
   std::map<std::int64_t, bool> system_goroutines_;
+
+  session::Subscription trace_sub_;
+  bool trace_watching_ = false;
+  std::set<int> traces_;
+  /// Trace hits queued for the session thread, and those dropped because too many were.
+  std::shared_ptr<std::atomic<std::size_t>> queued_traces_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
+  std::shared_ptr<std::atomic<std::uint64_t>> dropped_traces_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::deque<VarRef> trace_vars_;
+  std::int64_t trace_vars_first_ = 0;  ///< the sequence number of trace_vars_.front()
 };
 
 // Halts a running target for the duration of a breakpoint change.

@@ -1,6 +1,8 @@
 #include "stop_reason.hpp"
 
 #include <cstdlib>
+#include <functional>
+#include <set>
 #include <stdexcept>
 
 #include "session.hpp"
@@ -108,6 +110,31 @@ json::object stopped_event_body(DapSession& s, const api::DebuggerState& st,
   return body;
 }
 
+std::vector<json::object> other_breakpoint_stops(DapSession& s, const api::DebuggerState& st,
+                                                 std::int64_t reported_goid) {
+  std::vector<json::object> out;
+  if (!st.threads)
+    return out;
+  std::set<std::int64_t> seen{reported_goid};
+  for (const auto& t : *st.threads) {
+    if (!t.breakpoint || t.goroutine_id == 0 || !seen.insert(t.goroutine_id).second)
+      continue;
+    const auto& bp = *t.breakpoint;
+    if (bp.id < 0 || s.log_messages.contains(bp.id))
+      continue;  // panics are reported by the current thread; logpoints never stop
+    const char* reason = bp.watch_type != 0                     ? "data breakpoint"
+                         : s.function_bp_ids.contains(bp.id)    ? "function breakpoint"
+                         : s.instruction_bp_ids.contains(bp.id) ? "instruction breakpoint"
+                                                                : "breakpoint";
+    out.push_back(json::object{{"reason", reason},
+                               {"threadId", t.goroutine_id},
+                               {"preserveFocusHint", true},
+                               {"allThreadsStopped", true},
+                               {"hitBreakpointIds", json::array{bp.id}}});
+  }
+  return out;
+}
+
 LogFormat parse_log_message(const std::string& msg) {
   LogFormat f;
   f.literals.emplace_back();
@@ -151,6 +178,37 @@ LogFormat parse_log_message(const std::string& msg) {
   return f;
 }
 
+std::string logpoint_text(
+    DapSession& s, const std::string& log_message, std::int64_t goid,
+    const std::function<api::Variable(std::size_t, const std::string&)>& value) {
+  std::string msg;
+  try {
+    const auto f = parse_log_message(log_message);
+    msg = f.literals[0];
+    for (std::size_t i = 0; i < f.exprs.size(); ++i) {
+      try {
+        auto v = value(i, f.exprs[i]);
+        msg += convert_variable(s, v, "", goid, 0, true, true).value;
+      } catch (const std::exception& e) {
+        msg += std::string("{eval err: ") + e.what() + "}";
+      }
+      msg += f.literals[i + 1];
+    }
+  } catch (const std::exception& e) {
+    msg = e.what();
+  }
+  return msg;
+}
+
+void send_logpoint_output(DapSession& s, const api::Breakpoint& bp, std::int64_t goid,
+                          const std::string& msg) {
+  s.send_event("output",
+               json::object{{"category", "stdout"},
+                            {"output", "> [Go " + std::to_string(goid) + "]: " + msg + "\n"},
+                            {"source", json::object{{"path", s.to_client_path(bp.file)}}},
+                            {"line", bp.line}});
+}
+
 bool emit_logpoints(DapSession& s, const api::DebuggerState& st) {
   std::vector<const api::Thread*> hits;
   if (st.threads) {
@@ -169,30 +227,33 @@ bool emit_logpoints(DapSession& s, const api::DebuggerState& st) {
   }
   for (const auto* t : hits) {
     const auto& bp = *t->breakpoint;
-    std::string msg;
-    try {
-      const auto f = parse_log_message(s.log_messages.at(bp.id));
-      msg = f.literals[0];
-      for (std::size_t i = 0; i < f.exprs.size(); ++i) {
-        try {
-          auto v = s.debugger().eval({t->goroutine_id, 0, 0}, f.exprs[i], kDapLoadConfig);
-          msg += convert_variable(s, v, "", t->goroutine_id, 0, true, true).value;
-        } catch (const std::exception& e) {
-          msg += std::string("{eval err: ") + e.what() + "}";
-        }
-        msg += f.literals[i + 1];
-      }
-    } catch (const std::exception& e) {
-      msg = e.what();
-    }
-    s.send_event(
-        "output",
-        json::object{{"category", "stdout"},
-                     {"output", "> [Go " + std::to_string(t->goroutine_id) + "]: " + msg + "\n"},
-                     {"source", json::object{{"path", s.to_client_path(bp.file)}}},
-                     {"line", bp.line}});
+    const auto msg = logpoint_text(
+        s, s.log_messages.at(bp.id), t->goroutine_id, [&](std::size_t, const std::string& expr) {
+          return s.debugger().eval({t->goroutine_id, 0, 0}, expr, kDapLoadConfig);
+        });
+    send_logpoint_output(s, bp, t->goroutine_id, msg);
   }
   return true;
+}
+
+void emit_nonstop_logpoint(DapSession& s, const session::TraceEvent& ev) {
+  const auto& t = ev.thread;
+  if (!t.breakpoint || !s.log_messages.contains(t.breakpoint->id))
+    return;
+  const auto& bp = *t.breakpoint;
+  // The values the hitting thread read (the breakpoint's `variables`, in the order of the
+  // message's holes); an expression that could not be evaluated says why.
+  static const std::string kEvalError = "eval error: ";
+  const auto msg = logpoint_text(
+      s, s.log_messages.at(bp.id), t.goroutine_id, [&](std::size_t i, const std::string&) {
+        if (!t.breakpoint_info || i >= t.breakpoint_info->variables.size())
+          throw std::runtime_error("not evaluated");
+        auto v = t.breakpoint_info->variables[i];
+        if (v.unreadable.rfind(kEvalError, 0) == 0)
+          throw std::runtime_error(v.unreadable.substr(kEvalError.size()));
+        return v;
+      });
+  send_logpoint_output(s, bp, t.goroutine_id, msg);
 }
 
 }  // namespace goscope::dap

@@ -37,6 +37,10 @@ bool is_bytes_or_runes(const api::Variable& v) {
 
 // Reloads a value one level deeper through its address (Delve's reloadVariable).
 bool reload(DapSession& s, api::Variable& v, std::int64_t goid, int frame) {
+  // A value shown while the target runs (a nonstop logpoint's, a trace's) is shown as it
+  // was loaded: nothing can be read until the target stops.
+  if (s.running())
+    return false;
   try {
     auto fresh = s.debugger().eval({goid, frame, 0}, addr_expr(v), kDapLoadConfig);
     fresh.name = v.name;

@@ -3,7 +3,8 @@
 // thread ids, the other goroutines' list, which differs run to run). Expected differences:
 // only goscope's documented beyond-1.20.2 behaviour (docs/dap.md): `exited` before
 // `terminated`, numbered `seq`, exceptionInfo's breakMode, the supportsDataBreakpoints and
-// supportsRestartRequest capabilities.
+// supportsRestartRequest capabilities, and function tracing (supportsGoFunctionTracing,
+// `dlv trace` and `dlv untrace` in `dlv help`'s list).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -103,6 +104,10 @@ function normalise(msgs) {
       if (c.command === 'initialize' && c.body) {
         delete c.body.supportsDataBreakpoints;
         delete c.body.supportsRestartRequest; // restart: Delve 1.25.1's
+        delete c.body.supportsGoFunctionTracing; // goscope's function tracing
+      }
+      if (c.command === 'evaluate' && c.body && typeof c.body.result === 'string') {
+        c.body.result = c.body.result.replace(/^ {4}dlv (trace|untrace) \t [^\n]*\n/gm, '');
       }
       return JSON.parse(JSON.stringify(c)
         .replace(/\(Thread \d+\)/g, '(Thread T)')

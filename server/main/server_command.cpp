@@ -189,6 +189,7 @@ int run_dap_command(const ServerOptions& o) {
   signal(SIGPIPE, SIG_IGN);
   dap::ProtocolConfig dcfg;
   dcfg.address = addr;
+  dcfg.check_go_version = o.check_go_version;
   net::Protocol p = dap::dap_protocol(dcfg);
   // dlv dap does not sniff: whatever the client sends is DAP (and an error if it is not).
   p.sniff = [](std::string_view) { return net::Sniff::match; };

@@ -24,6 +24,9 @@ struct ProtocolConfig {
   /// --accept-multiclient: a `disconnect` without terminateDebuggee closes only that
   /// client, leaving the target as it is.
   bool accept_multiclient = false;
+  /// --check-go-version: launch and attach refuse a binary of a Go dlv 1.20.2 does not
+  /// support (1.18 to 1.20); false: a warning on the console instead.
+  bool check_go_version = true;
 };
 
 /// DAP over `cfg`, to register with net::Server::add_protocol before JSON-RPC (it sniffs

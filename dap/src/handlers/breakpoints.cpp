@@ -10,6 +10,7 @@
 #include "../errors.hpp"
 #include "../session.hpp"
 #include "../stop_reason.hpp"
+#include "../variables.hpp"
 #include "handler.hpp"
 
 namespace goscope::dap {
@@ -46,17 +47,22 @@ json::object apply_one(DapSession& s, api::Breakpoint req, const Wanted& w,
   auto& d = s.debugger();
   json::object out;
   try {
-    if (!w.log_message.empty())
-      (void)parse_log_message(w.log_message);  // refuse a bad format before creating
+    // A bad format is refused before anything is created. A logpoint's expressions are
+    // the breakpoint's `variables`, read by the hitting thread alone (beyond dlv: its hits
+    // never stop the other goroutines).
+    const bool logpoint = !w.log_message.empty();
+    if (logpoint)
+      req.variables = parse_log_message(w.log_message).exprs;
     req.cond = w.cond;
     req.hit_cond = w.hit_cond;
-    req.tracepoint = !w.log_message.empty();
+    req.tracepoint = logpoint;
     api::Breakpoint got;
     const auto amend = [&](int id) {
       got = d.get_breakpoint(id, "");
       got.cond = w.cond;
       got.hit_cond = w.hit_cond;
       got.tracepoint = req.tracepoint;
+      got.variables = req.variables;
       d.amend_breakpoint(got);
     };
     if (auto it = existing.find(key); it != existing.end()) {
@@ -73,6 +79,9 @@ json::object apply_one(DapSession& s, api::Breakpoint req, const Wanted& w,
       }
     }
     kept[key] = got.id;
+    d.set_breakpoint_nonstop(got.id, logpoint, kDapLoadConfig);
+    if (logpoint)
+      s.watch_trace_events();
     if (!w.log_message.empty())
       s.log_messages[got.id] = w.log_message;
     else

@@ -1,5 +1,6 @@
 // configurationDone: stop at entry (stopped{entry, threadId 1} before the response) or run
 // (dap.md §5.1).
+#include "../console.hpp"
 #include "../errors.hpp"
 #include "../session.hpp"
 #include "handler.hpp"
@@ -10,6 +11,17 @@ namespace {
 std::optional<json::value> run(DapSession& s, const json::object&) {
   s.debugger();  // "debugger is nil" before launch
   s.configuration_done = true;
+  if (!s.settings.trace.empty()) {
+    // Beyond dlv: the launch attribute `trace`; what it traces (or why not) is said on the
+    // console, and the session goes on either way.
+    session::FunctionTraceRequest req;
+    req.regexp = s.settings.trace;
+    try {
+      s.send_output("console", start_function_trace(s, req) + "\n");
+    } catch (const std::exception& e) {
+      s.send_output("console", "trace " + req.regexp + ": " + e.what() + "\n");
+    }
+  }
   if (s.settings.stop_on_entry) {
     s.send_event("stopped",
                  json::object{{"reason", "entry"}, {"threadId", 1}, {"allThreadsStopped", true}});

@@ -38,6 +38,8 @@ std::optional<json::value> run(DapSession& s, const json::object& a) {
   // them and never trap).
   // restart as Delve 1.25.1 does it (1.20.2 answers 7777 and does not advertise it).
   caps["supportsRestartRequest"] = true;
+  // Beyond dlv: the goscope/trace request and `dlv trace` in the console.
+  caps["supportsGoFunctionTracing"] = true;
   if (session::Debugger::hardware_watchpoints_available())
     caps["supportsDataBreakpoints"] = true;
   return caps;

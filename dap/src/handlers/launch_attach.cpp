@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "../args.hpp"
 #include "../errors.hpp"
+#include "../go_version.hpp"
 #include "../session.hpp"
 #include "handler.hpp"
 #include "session/go_build.hpp"
@@ -40,6 +42,20 @@ void read_common(DapSession& s, const json::object& a) {
   }
   const auto depth = args::get_int(a, "stackTraceDepth", 50);
   s.settings.stack_trace_depth = depth > 0 ? static_cast<int>(depth) : 50;
+  // Beyond dlv: functions to trace from the start (configurationDone sets the traces).
+  s.settings.trace = args::get_string(a, "trace");
+}
+
+// --check-go-version (dlv's debugger.New): a binary of a Go dlv 1.20.2 does not support is
+// refused, the process released; with --check-go-version=false a warning is said instead.
+void check_binary_go_version(DapSession& s, const std::function<void(const std::string&)>& fail) {
+  const auto c = check_go_version(s.debugger().target_go_version(), s.config().check_go_version);
+  if (c.warning)
+    s.send_output("stderr", *c.warning + "\n");
+  if (c.error) {
+    s.release_debugger();
+    fail(*c.error);
+  }
 }
 
 // --build-flags as a string, split on spaces honouring double and single quotes (Delve's
@@ -196,6 +212,7 @@ std::optional<json::value> launch(DapSession& s, const json::object& a) {
     fail_launch(e.what());
   }
   s.settings.launched = true;
+  check_binary_go_version(s, [](const std::string& e) { fail_launch(e); });
   if (remote_output)
     s.forward_output();
   s.send_event("initialized");
@@ -265,6 +282,7 @@ std::optional<json::value> attach(DapSession& s, const json::object& a) {
     fail(e.what());
   }
   s.settings.launched = false;
+  check_binary_go_version(s, fail);
   s.send_event("capabilities",
                json::object{{"capabilities", json::object{{"supportTerminateDebuggee", true}}}});
   s.send_event("initialized");

@@ -14,7 +14,7 @@ extern const HandlerSpec kInitializeHandler, kLaunchHandler, kAttachHandler, kSe
     kStepInHandler, kStepOutHandler, kPauseHandler, kThreadsHandler, kStackTraceHandler,
     kScopesHandler, kVariablesHandler, kEvaluateHandler, kSetVariableHandler, kExceptionInfoHandler,
     kDisconnectHandler, kDisassembleHandler, kDataBreakpointInfoHandler, kSetDataBreakpointsHandler,
-    kRestartHandler;
+    kRestartHandler, kGoscopeTraceHandler;
 
 namespace {
 
@@ -55,7 +55,7 @@ const HandlerSpec kRefused[] = {
 }  // namespace
 
 const HandlerSpec* find_handler(std::string_view command) {
-  static const std::array<const HandlerSpec*, 25> handlers = {
+  static const std::array<const HandlerSpec*, 26> handlers = {
       &kInitializeHandler,
       &kLaunchHandler,
       &kAttachHandler,
@@ -81,6 +81,7 @@ const HandlerSpec* find_handler(std::string_view command) {
       &kDataBreakpointInfoHandler,
       &kSetDataBreakpointsHandler,
       &kRestartHandler,
+      &kGoscopeTraceHandler,
   };
   for (const auto* h : handlers) {
     if (h->command == command)

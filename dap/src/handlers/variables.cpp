@@ -10,6 +10,9 @@ namespace {
 
 std::optional<json::value> variables(DapSession& s, const json::object& a) {
   const auto id = args::get_int(a, "variablesReference");
+  // A trace line's values were loaded at the hit: they can be shown while the target runs.
+  if (id < DapSession::kFirstTraceHandle)
+    s.require_stopped("variables");
   auto* ref = s.var_ref(id);
   if (ref == nullptr)
     throw std::runtime_error("unknown reference " + std::to_string(id));
@@ -55,7 +58,7 @@ std::optional<json::value> set_variable(DapSession& s, const json::object& a) {
 }  // namespace
 
 extern const HandlerSpec kVariablesHandler{
-    "variables", error_id::unable_to_lookup_variable, "Unable to lookup variable", false, true,
+    "variables", error_id::unable_to_lookup_variable, "Unable to lookup variable", false, false,
     &variables};
 extern const HandlerSpec kSetVariableHandler{
     "setVariable", error_id::unable_to_set_variable, "Unable to set variable", false, true,

@@ -84,6 +84,9 @@ void Debugger::Impl::start() {
     running = on;
   };
   observer.running_event = [this] { note_resumed(); };
+  observer.nonstop_hit = [this](pid_t tid, const target::Breakpoint& bp, target::ThreadStop&& ts) {
+    on_nonstop_hit(tid, bp, std::move(ts));
+  };
   run = std::make_unique<target::RunControl>(*dbg, *bps, *watches, halt_requested,
                                              std::move(observer));
   calls = std::make_unique<target::CallInjector>(*dbg, *run);
@@ -102,6 +105,7 @@ void Debugger::Impl::release_process() {
 void Debugger::Impl::detach(bool kill) {
   if (is_detached)
     return;
+  end_traces();
   if (run)
     run->cancel_next();
   if (dbg)
@@ -120,6 +124,8 @@ std::vector<api::DiscardedBreakpoint> Debugger::Impl::restart(
   if (cfg.attach_pid)
     throw DebuggerError("cannot restart process Delve did not create");
   traces.reset();  // the tracepoints were the old process'
+  // The editor's function traces end with the process (their JSON files are written).
+  untrace("");
   // The old process' objects stay until the new one runs: its breakpoints are set again
   // there, and stay listed if it cannot be started.
   auto old_calls = std::move(calls);
@@ -413,6 +419,7 @@ api::DebuggerState Debugger::Impl::command_with_events(const api::DebuggerComman
 }
 
 void Debugger::Impl::report_exit() {
+  end_traces();
   if (exit_reported)
     return;
   exit_reported = true;

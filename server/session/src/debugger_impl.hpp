@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -24,6 +25,7 @@
 #include "target/inspector.hpp"
 #include "target/run_control.hpp"
 #include "target/watchpoints.hpp"
+#include "trace_output.hpp"
 
 namespace goscope::session {
 
@@ -170,6 +172,24 @@ struct Debugger::Impl {
   StopReason reason_of(const api::Thread& t, bool current) const;
   void report_stop(const api::DebuggerState& st);
   void diff_breakpoints();
+
+  // ---- nonstop hits and the editor's function traces (debugger_trace.cpp) ----
+  struct TraceGroup {
+    std::unique_ptr<TraceOutput> out;
+    std::map<std::string, std::vector<int>> bps_of;  ///< function -> its tracepoints
+    std::set<int> deferreturn_sites;  ///< return tracepoints at `call runtime.deferreturn`
+  };
+  std::map<int, TraceGroup> trace_groups;
+  std::unordered_map<int, int> trace_group_of_bp;
+  int next_trace_id = 1;
+  std::string trace_text;  ///< what a group's output wrote for the event being handled
+  void on_nonstop_hit(pid_t tid, const target::Breakpoint& bp, target::ThreadStop&& ts);
+  FunctionTrace trace_functions(const FunctionTraceRequest& req);
+  std::vector<std::string> untrace(const std::string& regexp);
+  /// Ends a trace: closes its open calls and writes its JSON file.
+  void end_trace(int id);
+  /// Every trace ends (the process exited or is released).
+  void end_traces();
 };
 
 }  // namespace goscope::session

@@ -84,10 +84,19 @@ std::optional<std::uint64_t> parse_duration(const std::string& s) {
 
 TraceOutput::TraceOutput(const TraceOutputOptions& opts, LineLookup lines, std::FILE* out)
     : opts_(opts), lines_(std::move(lines)), out_(out) {
+  open_exports();
+}
+
+TraceOutput::TraceOutput(const TraceOutputOptions& opts, LineLookup lines, Sink sink)
+    : opts_(opts), lines_(std::move(lines)), sink_(std::move(sink)) {
+  open_exports();
+}
+
+void TraceOutput::open_exports() {
   if (!opts_.json_path.empty()) {
     json_ = std::make_unique<ChromeTraceWriter>(opts_.json_path);
     if (!json_->error().empty()) {
-      std::fprintf(out_, "%s\n", json_->error().c_str());
+      buf_ += json_->error() + "\n";
       json_.reset();
     }
   }
@@ -504,7 +513,8 @@ void TraceOutput::write_stats(std::uint64_t wall_ns) {
 void TraceOutput::write_folded() {
   std::FILE* f = std::fopen(opts_.folded_path.c_str(), "w");
   if (!f || !folded_->write(f)) {
-    std::fprintf(out_, "could not write %s: %s\n", opts_.folded_path.c_str(), std::strerror(errno));
+    buf_ += "could not write " + opts_.folded_path + ": " + std::strerror(errno) + "\n";
+    flush();
   }
   if (f)
     std::fclose(f);
@@ -513,6 +523,11 @@ void TraceOutput::write_folded() {
 void TraceOutput::flush() {
   if (buf_.empty())
     return;
+  if (sink_) {
+    sink_(buf_);
+    buf_.clear();
+    return;
+  }
   std::fwrite(buf_.data(), 1, buf_.size(), out_);
   std::fflush(out_);
   buf_.clear();

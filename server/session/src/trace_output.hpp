@@ -58,6 +58,10 @@ class TraceOutput {
   /// Where a pc is in the source (the target's line table).
   using LineLookup = std::function<std::optional<target::SourceLine>(std::uint64_t pc)>;
   TraceOutput(const TraceOutputOptions& opts, LineLookup lines, std::FILE* out);
+  /// Where the text goes instead of a FILE (the editor's function traces: each flush() is
+  /// one output event).
+  using Sink = std::function<void(const std::string& text)>;
+  TraceOutput(const TraceOutputOptions& opts, LineLookup lines, Sink sink);
   ~TraceOutput();
 
   void on_event(const target::TraceEvent& ev);
@@ -113,10 +117,13 @@ class TraceOutput {
   std::string location(std::uint64_t pc, bool caller) const;
   void write_stats(std::uint64_t wall_ns);
   void write_folded();
+  /// --json and --folded, made ready (an error is the first line of the output).
+  void open_exports();
 
   TraceOutputOptions opts_;
   LineLookup lines_;
-  std::FILE* out_;
+  std::FILE* out_ = nullptr;
+  Sink sink_;
   std::string buf_;
   std::uint64_t last_flush_ns_ = 0;
   std::uint64_t first_ns_ = 0;

@@ -286,6 +286,8 @@ std::vector<DiscardedBreakpoint> BreakpointTable::recreate(std::map<int, Logical
     try {
       create(req, lb.loc_expr);
       bps_[id].bp.trace_return = lb.bp.trace_return;
+      bps_[id].nonstop = lb.nonstop;
+      bps_[id].variables_cfg = lb.variables_cfg;
     } catch (const std::exception& e) {
       discarded.push_back({logical_only(lb.bp), e.what()});
     }
@@ -486,14 +488,44 @@ std::optional<ThreadStop> BreakpointTable::user_hit(pid_t tid, std::uint64_t pc,
 }
 
 std::optional<ThreadStop> BreakpointTable::hit(LogicalBreakpoint& lb, pid_t tid, bool primary) {
+  return hit_in(lb, tid, primary ? HitMode::primary : HitMode::secondary);
+}
+
+std::optional<ThreadStop> BreakpointTable::hit_alone(LogicalBreakpoint& lb, pid_t tid) {
+  return hit_in(lb, tid, HitMode::alone);
+}
+
+LogicalBreakpoint* BreakpointTable::nonstop_owner(std::uint64_t pc) {
+  auto owner = site_owner_.find(pc);
+  if (owner == site_owner_.end())
+    return nullptr;
+  auto& lb = bps_.at(owner->second);
+  return lb.nonstop && !lb.bp.disabled ? &lb : nullptr;
+}
+
+void BreakpointTable::set_nonstop(int id, bool on, std::optional<LoadConfig> variables_cfg) {
+  auto& lb = find(id, "");
+  if (lb.is_watchpoint() && on)
+    throw CommandError("a watchpoint cannot be nonstop");
+  lb.nonstop = on;
+  lb.variables_cfg = on ? variables_cfg : std::nullopt;
+}
+
+void BreakpointTable::stop_everything() {
+  ++process_stops_;
+  dbg_.stop_everything();
+}
+
+std::optional<ThreadStop> BreakpointTable::hit_in(LogicalBreakpoint& lb, pid_t tid, HitMode mode) {
   // (A watchpoint Delve refused to disable still stops: its slot is still set.)
   if (lb.bp.disabled && !lb.is_watchpoint())
     return std::nullopt;
+  const bool primary = mode == HitMode::primary;
   // A hit with no condition stops the process whatever happens: stop the other threads
   // first, so that what is read about every thread comes from the same few pages.
   const bool stops_surely = lb.bp.cond.empty() && lb.bp.hit_cond.empty();
   if (primary && stops_surely) {
-    dbg_.stop_everything();
+    stop_everything();
     dbg_.prefetch_goroutines();
   }
   std::optional<std::string> cond_error;
@@ -513,8 +545,8 @@ std::optional<ThreadStop> BreakpointTable::hit(LogicalBreakpoint& lb, pid_t tid,
   if (lb.bp.load_args || lb.bp.trace_return)
     args = dbg_.load_params(tid, args_cfg, false);
   if (primary && !stops_surely)
-    dbg_.stop_everything();
-  ts.info = collect_info(lb.bp, tid, goid, args ? &*args : nullptr);
+    stop_everything();
+  ts.info = collect_info(lb, tid, goid, args ? &*args : nullptr);
   if (lb.bp.trace_return && args) {
     std::vector<Variable> rv;
     for (const auto& v : *args) {
@@ -554,8 +586,10 @@ bool BreakpointTable::condition_true(const LogicalBreakpoint& lb, pid_t tid,
   return v.value == "true";
 }
 
-BreakpointInfo BreakpointTable::collect_info(const Breakpoint& bp, pid_t tid, std::int64_t goid,
+BreakpointInfo BreakpointTable::collect_info(const LogicalBreakpoint& lb, pid_t tid,
+                                             std::int64_t goid,
                                              const std::vector<Variable>* args_loaded) {
+  const auto& bp = lb.bp;
   auto& tgt = dbg_.target();
   BreakpointInfo info;
   if (bp.goroutine && goid != 0)
@@ -574,7 +608,7 @@ BreakpointInfo BreakpointTable::collect_info(const Breakpoint& bp, pid_t tid, st
           info.locals = tgt.local_variables(frames[0], *bp.load_locals);
         for (const auto& expr : bp.variables) {
           try {
-            auto v = tgt.eval(expr, frames[0], LoadConfig{});
+            auto v = tgt.eval(expr, frames[0], lb.variables_cfg.value_or(LoadConfig{}));
             v.name = expr;
             info.variables.push_back(std::move(v));
           } catch (const std::exception& e) {

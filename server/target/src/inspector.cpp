@@ -235,4 +235,15 @@ std::vector<std::uint64_t> Inspector::return_locations(const std::string& fn_nam
   return out;
 }
 
+std::vector<std::pair<std::uint64_t, bool>> Inspector::return_sites(
+    const std::string& fn_name) const {
+  const auto* fn = dbg_.find_function(fn_name);
+  if (fn == nullptr)
+    throw CommandError("could not find function " + fn_name + "\n");
+  std::vector<std::pair<std::uint64_t, bool>> out;
+  for (const auto& rs : dbg_.binary().return_sites(*fn))
+    out.emplace_back(rs.addr.value(), rs.deferreturn);
+  return out;
+}
+
 }  // namespace goscope::target

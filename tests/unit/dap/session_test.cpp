@@ -72,10 +72,11 @@ TEST_CASE("initialize: dlv's capabilities and argument checks", "[dap][session]"
   CHECK(out[3].at("success").as_bool());
   const auto& caps = out[3].at("body").as_object();
   // dlv 1.20.2's twelve, and data breakpoints where hardware watchpoints fire.
-  // dlv 1.20.2's twelve, restart (Delve 1.25.1's), and data breakpoints where hardware
-  // watchpoints fire.
+  // dlv 1.20.2's twelve, restart (Delve 1.25.1's), goscope's function tracing, and data
+  // breakpoints where hardware watchpoints fire.
   CHECK(caps.at("supportsRestartRequest").as_bool());
-  CHECK(caps.size() == (caps.contains("supportsDataBreakpoints") ? 14u : 13u));
+  CHECK(caps.at("supportsGoFunctionTracing").as_bool());
+  CHECK(caps.size() == (caps.contains("supportsDataBreakpoints") ? 15u : 14u));
   CHECK(caps.at("supportsInstructionBreakpoints").as_bool());
   CHECK(!caps.contains("supportsTerminateRequest"));
 }

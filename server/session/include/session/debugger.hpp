@@ -92,6 +92,24 @@ struct Command {
 };
 api::DebuggerCommand to_api(const Command& c);
 
+/// An editor's function trace (beyond Delve: `dlv trace` inside a debug session).
+struct FunctionTraceRequest {
+  std::string regexp;     ///< Go (RE2) syntax, matched against the binary's function names
+  int stack_depth = 0;    ///< dlv trace --stack N
+  std::string json_path;  ///< Chrome trace-event JSON of the calls, written when it ends
+};
+struct FunctionTrace {
+  int id = 0;
+  std::vector<std::string> functions;  ///< traced now
+  /// Matched but not traced, with why (e.g. a breakpoint of the user's is already there).
+  std::vector<std::pair<std::string, std::string>> skipped;
+};
+/// How the run loop served breakpoint hits since the process started (beyond Delve).
+struct RunStats {
+  std::uint64_t nonstop_hits = 0;   ///< logpoint and trace hits served holding one thread
+  std::uint64_t process_stops = 0;  ///< hits that stopped every thread
+};
+
 /// One debugging session over one Go process, protocol-neutral (Delve's
 /// service/debugger.Debugger).
 ///
@@ -188,6 +206,25 @@ class Debugger {
   /// first. Any thread; never waits for a running command. `dropped` gets how many hits
   /// the bounded buffer had to drop since the previous call (none while clients poll).
   std::vector<api::TracepointResult> buffered_tracepoints(std::uint64_t* dropped = nullptr);
+  /// Beyond Delve: `on` makes a breakpoint's hits never stop the process (a DAP logpoint):
+  /// the hitting thread alone is held while its condition, hit condition and `variables`
+  /// (loaded with `variables_cfg`) are read, then it goes on; each hit is a TraceEvent
+  /// with `nonstop` set. A condition that cannot be evaluated still stops. JSON-RPC never
+  /// sees the flag.
+  void set_breakpoint_nonstop(int id, bool on, const api::LoadConfig& variables_cfg);
+
+  /// Beyond Delve: traces every function matching the regexp as `dlv trace` would, with
+  /// nonstop tracepoints at its entry and return sites; every call and return is a
+  /// TraceEvent with `text` in dlv trace's words (goroutine-paired). Throws DebuggerError
+  /// for a bad regexp or when nothing matches.
+  FunctionTrace trace_functions(const FunctionTraceRequest& req);
+  /// Ends the tracing of the traced functions matching `regexp` (all when empty): their
+  /// tracepoints are cleared, and a trace left with no function writes its JSON file.
+  /// Returns the functions no longer traced.
+  std::vector<std::string> untrace_functions(const std::string& regexp);
+  /// The functions traced now.
+  std::vector<std::string> traced_functions();
+  RunStats run_stats();
 
   std::vector<api::Thread> threads();
   api::Thread thread(int tid);

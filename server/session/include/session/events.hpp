@@ -99,9 +99,17 @@ struct BreakpointEvent {
 
 /// A tracepoint was hit: the thread with its breakpoint, arguments (breakpoint_info) and,
 /// for a return tracepoint, its return values. The target is stopped (Delve's tracepoints
-/// stop; the client continues).
+/// stop; the client continues), unless `nonstop`: a nonstop breakpoint's hit (beyond
+/// Delve), reported while the target runs on.
 struct TraceEvent {
   api::Thread thread;
+  bool nonstop = false;
+  /// A function trace's hit (Debugger::trace_functions): its id, what `dlv trace` prints
+  /// for it, and the values it shows (the arguments of a call, the results of a return).
+  int trace_id = 0;
+  bool is_return = false;
+  std::string text = {};
+  std::vector<api::Variable> values = {};
 };
 
 using Event =

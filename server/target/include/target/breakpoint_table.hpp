@@ -32,6 +32,13 @@ struct LogicalBreakpoint {
   /// Stack watchpoint: the RET of runtime.copystack, where the goroutine's stack has moved
   /// and the watched address follows it (Delve's StackResizeBreakpoint).
   std::uint64_t resize_trap = 0;
+  /// Beyond Delve, never shown to JSON-RPC clients: a hit whose condition holds does not
+  /// stop the process. The hitting thread alone is held while its information is collected
+  /// (RunObserver::nonstop_hit), then moves past the trap; the others never stop. Set by
+  /// the session for DAP logpoints and editor function traces.
+  bool nonstop = false;
+  /// How the expressions of bp.variables are loaded at a hit (Delve: LoadConfig{}).
+  std::optional<LoadConfig> variables_cfg = std::nullopt;
   bool is_watchpoint() const { return bp.watch_type != 0; }
 };
 
@@ -100,6 +107,16 @@ class BreakpointTable {
   std::optional<ThreadStop> user_hit(pid_t tid, std::uint64_t pc, bool primary);
   /// A hit of `lb` (a breakpoint or a watchpoint) by `tid`, as user_hit().
   std::optional<ThreadStop> hit(LogicalBreakpoint& lb, pid_t tid, bool primary);
+  /// A hit of a nonstop breakpoint by `tid`, the only thread stopped (or every thread is
+  /// stopped already): as hit(), but nothing else is ever stopped.
+  std::optional<ThreadStop> hit_alone(LogicalBreakpoint& lb, pid_t tid);
+  /// The enabled nonstop breakpoint whose trap is at `pc`, if any.
+  LogicalBreakpoint* nonstop_owner(std::uint64_t pc);
+  /// Makes breakpoint `id` nonstop or not (see LogicalBreakpoint::nonstop). Throws
+  /// CommandError.
+  void set_nonstop(int id, bool on, std::optional<LoadConfig> variables_cfg);
+  /// How many times a hit made this table stop every thread (for the run statistics).
+  std::uint64_t process_stops() const { return process_stops_; }
 
   /// Delve parses a condition when the breakpoint is created or amended: a syntax error is
   /// refused then, in go/parser's words. Throws CommandError.
@@ -109,8 +126,11 @@ class BreakpointTable {
   void set_enabled(LogicalBreakpoint& lb, bool enabled);
   std::string describe_exists(std::uint64_t addr) const;
   bool condition_true(const LogicalBreakpoint& lb, pid_t tid, std::optional<std::string>& error);
-  BreakpointInfo collect_info(const Breakpoint& bp, pid_t tid, std::int64_t goid,
+  BreakpointInfo collect_info(const LogicalBreakpoint& lb, pid_t tid, std::int64_t goid,
                               const std::vector<Variable>* args_loaded);
+  enum class HitMode { primary, secondary, alone };
+  std::optional<ThreadStop> hit_in(LogicalBreakpoint& lb, pid_t tid, HitMode mode);
+  void stop_everything();
   void drop_watch(LogicalBreakpoint& lb) {
     if (drop_watch_)
       drop_watch_(lb);
@@ -122,6 +142,7 @@ class BreakpointTable {
   std::unordered_map<std::uint64_t, int> site_owner_;
   int next_id_ = 1;
   std::function<void(LogicalBreakpoint&)> drop_watch_;
+  std::uint64_t process_stops_ = 0;
 };
 
 }  // namespace goscope::target

@@ -84,6 +84,9 @@ class Inspector {
   /// Every RET and deferreturn call of a function. CommandError when there is no such
   /// function.
   std::vector<std::uint64_t> return_locations(const std::string& fn_name) const;
+  /// The same sites, each with whether it is a `call runtime.deferreturn` (results stored,
+  /// deferred calls still to run) rather than a RET.
+  std::vector<std::pair<std::uint64_t, bool>> return_sites(const std::string& fn_name) const;
 
  private:
   Debuggee& dbg_;

@@ -29,6 +29,17 @@ struct RunObserver {
   std::function<void(bool)> set_running;
   /// The target runs (RunningEvent).
   std::function<void()> running_event;
+  /// A nonstop breakpoint's hit whose condition held (LogicalBreakpoint::nonstop): called
+  /// while `tid` is held at the trap (its registers and memory can still be read), the
+  /// other threads running; then the thread moves past the trap. Without it, nonstop
+  /// breakpoints stop as the others do.
+  std::function<void(pid_t tid, const Breakpoint& bp, ThreadStop&& ts)> nonstop_hit;
+};
+
+/// How the run loop served breakpoint hits (beyond Delve; tests and benchmarks read it).
+struct RunStats {
+  std::uint64_t nonstop_hits = 0;   ///< served with only the hitting thread held
+  std::uint64_t process_stops = 0;  ///< hits that stopped every thread
 };
 
 /// Threading: tracer thread only, but for the halt flag (any thread).
@@ -68,6 +79,7 @@ class RunControl {
   Breakpoint clear_breakpoint(int id, const std::string& name);
   /// Delve's ListBreakpoints{All}.
   std::vector<Breakpoint> physical_breakpoints() const;
+  RunStats stats() const { return {nonstop_hits_, bps_.process_stops() + process_stops_}; }
 
   // ---- for CallInjector ----
   /// Before a command that resumes: the previous stop's information is gone.
@@ -90,6 +102,10 @@ class RunControl {
   enum class Outcome { resume, stop };
   Outcome handle_event(const proc::StopEvent& ev);
   Outcome handle_breakpoint(const proc::StopEvent& ev);
+  /// A nonstop breakpoint's hit by `tid` (held alone, or with every thread stopped when
+  /// `all_stopped`): nullopt when served without a stop, else the stop to report (its
+  /// condition could not be evaluated).
+  std::optional<ThreadStop> serve_nonstop(LogicalBreakpoint& lb, pid_t tid, bool all_stopped);
   /// Events of threads stopped meanwhile, in order, until one stops the process.
   bool drain_pending();
   void collect_other_hits();
@@ -117,6 +133,8 @@ class RunControl {
   /// The thread of the last call and its pc (one of our traps' sites, maybe).
   std::optional<std::pair<pid_t, std::uint64_t>> call_return_site_;
   TraceHook trace_hook_;
+  std::uint64_t nonstop_hits_ = 0;
+  std::uint64_t process_stops_ = 0;  ///< stops of every thread for a nonstop hit's error
 };
 
 }  // namespace goscope::target

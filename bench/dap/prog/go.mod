@@ -1,0 +1,3 @@
+module dapbench
+
+go 1.19
