@@ -115,9 +115,6 @@ EXPECTED = [
     (r"gofmt-.* | stepout | \.ReturnValues: length goscope 4, dlv 0",
      "TO FIX: dlv hides named results declared on lines after the `func` line (Delve "
      "evaluates return values in a scope at the function's entry line)"),
-    (r"strings-.* | trace | line \d+: goscope '> goroutine\(G1\): strings\.Fields",
-     "TO FIX: dlv's trace prints strings as JSON-RPC delivered them: invalid UTF-8 as "
-     "U+FFFD, which is printable"),
     (r"go-opt | after nexts: print \*cmd | \.error: ",
      "TO FIX: dereferencing a pointer without a location at this pc: goscope reports the "
      "read of 0, dlv the loclist lookup that failed"),
