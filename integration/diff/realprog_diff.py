@@ -112,9 +112,6 @@ EXPECTED = [
     (r"go-.* | disassemble.* | \.Text: goscope \"cmp.*0x5347414c.*\", dlv \"cmp.*runtime\.memstats\+",
      "TO FIX: dlv names an immediate beyond the last package variable as that variable "
      "plus an offset"),
-    (r"gofmt-.* | stepout | \.ReturnValues: length goscope 4, dlv 0",
-     "TO FIX: dlv hides named results declared on lines after the `func` line (Delve "
-     "evaluates return values in a scope at the function's entry line)"),
     (r"go-opt | after nexts: print \*cmd | \.error: ",
      "TO FIX: dereferencing a pointer without a location at this pc: goscope reports the "
      "read of 0, dlv the loclist lookup that failed"),
