@@ -147,7 +147,7 @@ def goscope_dump():
 
 def frames_of(pr, side, goid):
     c = pr.g if side == "g" else pr.d
-    r = c.call("Stacktrace", {"Id": goid, "Depth": 20, "Full": False})["result"]
+    r = c.raw("Stacktrace", {"Id": goid, "Depth": 20, "Full": False})["result"]
     return [((f.get("function") or {}).get("name") or "") for f in r["Locations"]]
 
 
@@ -213,7 +213,7 @@ def compare(core):
         pr.same("Disassemble at pc flavour %d" % flavour, "Disassemble",
                 {"Scope": {"GoroutineID": -1, "Frame": 0, "DeferredCall": 0}, "StartPC": pc,
                  "EndPC": 0, "Flavour": flavour})
-    regs = pr.g.call("ListRegisters", {"ThreadID": tids[0], "IncludeFp": False})["result"]
+    regs = pr.g.raw("ListRegisters", {"ThreadID": tids[0], "IncludeFp": False})["result"]
     rsp = [r for r in regs["Regs"] if r["Name"] == "Rsp"]
     if rsp:
         sp = int(rsp[0]["Value"], 0)

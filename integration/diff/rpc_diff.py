@@ -46,304 +46,33 @@ MODE: values      breakpoint, stacks, locals/args/package vars, Eval of every ki
                   time.Time in IANA zones, a map caught growing, struct keys and comparisons
                   (viewx fixture)
 
-Expected differences are listed in EXPECTED (case name -> reason); they are the ones in
-docs/status.md, "Known differences from dlv". A listed case that matches is reported, not
-failed. Every reply is bounded by TIMEOUT seconds.
+Expected differences are listed in EXPECTED_PATTERNS (regexp over "case | difference" ->
+reason); they are the ones in docs/status.md, "Known differences from dlv". A listed case
+that matches is reported, not failed. Every reply is bounded by diffcore.TIMEOUT seconds.
+The machinery (normalisation, comparison, the pair of servers) is diffcore.py's, shared with
+realprog_diff.py.
 """
 import json
-import re
-import socket
-import subprocess
 import sys
 
-MODE, GOSCOPE, DLV, FIXTURES = sys.argv[1:5]
-TIMEOUT = 30
-PREFIX = "API server listening at: "
+from diffcore import (DEFAULT_CFG, GOLAND_CFG, SHORT_CFG, log, loc_of, mask_per_run,
+                      scope, stop_loc, user_frames)
+import diffcore
 
-DEFAULT_CFG = {"FollowPointers": True, "MaxVariableRecurse": 1, "MaxStringLen": 64,
-               "MaxArrayValues": 64, "MaxStructFields": -1}
-GOLAND_CFG = {"FollowPointers": True, "MaxVariableRecurse": 3, "MaxStringLen": 512,
-              "MaxArrayValues": 100, "MaxStructFields": -1}
-SHORT_CFG = {"FollowPointers": False, "MaxVariableRecurse": 0, "MaxStringLen": 64,
-             "MaxArrayValues": 0, "MaxStructFields": 3}
+MODE, GOSCOPE, DLV, FIXTURES = sys.argv[1:5]
 
 # Differences in files this test's owner may not edit (rpc/, session/, stepper): the lead's
-# to fix. Case name -> reason. Keep in sync with docs/status.md.
+# to fix. (regexp, reason). Keep in sync with docs/status.md.
 EXPECTED_PATTERNS = [
 ]
-EXPECTED = {}  # filled by expected_reason()
 
 
-def expected_reason(name):
-    for pat, why in EXPECTED_PATTERNS:
-        if re.search(pat, name):
-            return why
-    return None
-
-HEAP = 0xc000000000
-FAKE = 0xbeed000000000000  # Delve's fake addresses of register-resident values
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-class Client:
-    def __init__(self, addr):
-        host, port = addr.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=TIMEOUT)
-        self.file = self.sock.makefile("rwb")
-        self.next_id = 0
-
-    def call(self, method, args):
-        self.next_id += 1
-        req = {"method": "RPCServer." + method, "params": [args], "id": self.next_id}
-        self.file.write(json.dumps(req).encode())
-        self.file.flush()
-        line = self.file.readline()
-        if not line:
-            raise RuntimeError("connection closed during %s" % method)
-        r = json.loads(line)
-        assert r["id"] == self.next_id
-        return r
-
-    def close(self):
-        self.file.close()
-        self.sock.close()
-
-
-def start(server, binary, verb=None):
+def Pair(binary, verb=None):
     """verb: the words before the flags (default: exec BINARY; a core: core BINARY CORE)."""
-    cmd = [server, *(verb or ["exec", binary]), "--headless", "--listen=127.0.0.1:0",
-           "--api-version=2", "--accept-multiclient"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         stdin=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()
-    if not line.startswith(PREFIX):
-        p.kill()
-        sys.exit("%s: no listening line: %r" % (server, line))
-    c = Client(line[len(PREFIX):].strip())
-    c.call("SetApiVersion", {"APIVersion": 2})
-    return p, c
+    return diffcore.Pair(GOSCOPE, DLV, binary, expected=EXPECTED_PATTERNS, verb=verb)
 
 
-class Bijection:
-    def __init__(self, what):
-        self.what, self.fwd, self.back = what, {}, {}
-
-    def same(self, a, b):
-        """a (goscope) and b (dlv) denote the same object."""
-        if a in self.fwd or b in self.back:
-            return self.fwd.get(a) == b and self.back.get(b) == a
-        self.fwd[a], self.back[b] = b, a
-        return True
-
-
-# goscope's answer to CreateWatchpoint on a machine whose debug registers do not trap.
 NO_HW_WATCHPOINTS = "hardware watchpoints do not fire on this machine"
-
-DROP = {"Pid", "When", "waitSince", "addrpid", "pcpids", "threadID", "exitStatus"}
-GOID_KEYS = {"goroutineID", "GoroutineID"}
-ADDR_KEYS = {"addr", "base", "addrs", "SP", "pc"}
-
-
-class Diff:
-    def __init__(self):
-        self.addrs = Bijection("address")
-        self.goids = Bijection("goroutine")
-        self.failures = []
-        self.expected_seen = []
-        self.cases = 0
-
-    def addr_eq(self, a, b):
-        if isinstance(a, int) and isinstance(b, int):
-            if a == b:
-                return True
-            if a >= FAKE and b >= FAKE:
-                return True  # both fake: the numbering is each debugger's own
-            if HEAP <= a < FAKE and HEAP <= b < FAKE:
-                return self.addrs.same(a, b)
-        return a == b
-
-    def text_eq(self, a, b):
-        """Strings that may embed heap addresses (hex or decimal)."""
-        if a == b:
-            return True
-        pa = re.split(r"(0x[0-9a-f]+|\d{12,})", a)
-        pb = re.split(r"(0x[0-9a-f]+|\d{12,})", b)
-        if len(pa) != len(pb):
-            return False
-        for i, (x, y) in enumerate(zip(pa, pb)):
-            if i % 2 == 0:
-                if x != y:
-                    return False
-            elif not self.addr_eq(int(x, 0), int(y, 0)):
-                return False
-        return True
-
-    def compare(self, a, b, path, out, key=None, goroutine=False):
-        if key in DROP:
-            return
-        if isinstance(a, dict) and isinstance(b, dict):
-            if seeded_map(a) and seeded_map(b):
-                a, b = map_shape(a), map_shape(b)
-            is_g = "currentLoc" in a or "userCurrentLoc" in a
-            for k in sorted(set(a) | set(b)):
-                if k in DROP:
-                    continue
-                if k not in a or k not in b:
-                    out.append("%s.%s: goscope %s, dlv %s" % (
-                        path, k, short(a.get(k, "<missing>")), short(b.get(k, "<missing>"))))
-                    continue
-                self.compare(a[k], b[k], path + "." + k, out, k, is_g)
-            return
-        if isinstance(a, list) and isinstance(b, list):
-            if len(a) != len(b):
-                out.append("%s: length goscope %d, dlv %d: goscope %s, dlv %s" % (
-                    path, len(a), len(b), short(a), short(b)))
-                return
-            for i, (x, y) in enumerate(zip(a, b)):
-                self.compare(x, y, "%s[%d]" % (path, i), out, key)
-            return
-        ok = a == b
-        if not ok:
-            if (key == "FramePointerOffset" and isinstance(a, int) and isinstance(b, int)
-                    and a <= -HEAP and b <= -HEAP):
-                # bp 0 (the outermost frame): -stack.hi, a goroutine stack address.
-                ok = self.addr_eq(-a, -b)
-            elif key in GOID_KEYS or (key == "id" and goroutine):
-                ok = self.goids.same(a, b)
-            elif key in ADDR_KEYS:
-                ok = self.addr_eq(a, b)
-            elif isinstance(a, str) and isinstance(b, str):
-                ok = self.text_eq(a, b)
-        if not ok:
-            out.append("%s: goscope %s, dlv %s" % (path, short(a), short(b)))
-
-    def check(self, name, a, b):
-        self.cases += 1
-        out = []
-        self.compare(a, b, "", out)
-        why = expected_reason(name)
-        if why is not None:
-            EXPECTED[name] = why
-        if not out:
-            if name in EXPECTED:
-                log("NOW MATCHES (expected difference): %s" % name)
-            else:
-                log("same: %s" % name)
-            return True
-        if name in EXPECTED:
-            self.expected_seen.append(name)
-            log("expected difference: %s (%s)" % (name, EXPECTED[name]))
-            for o in out[:5]:
-                log("    " + o)
-            return False
-        self.failures.append(name)
-        log("DIFFERENT: %s" % name)
-        for o in out[:12]:
-            log("    " + o)
-        if len(out) > 12:
-            log("    ... %d more" % (len(out) - 12))
-        return False
-
-
-def seeded_map(v):
-    """A loaded map of more than one bucket (more than 8 entries): the bucket each key lands
-    in depends on the map's hash seed (hmap.hash0, random in every process), so two
-    processes list its entries in different orders, and a partial load shows different
-    entries. Both debuggers walk the buckets the same way (Delve's mapIterator)."""
-    return (v.get("kind") == 21 and isinstance(v.get("children"), list) and
-            isinstance(v.get("len"), int) and v["len"] > 8)
-
-
-def map_shape(v):
-    """What of a seeded map two processes share: everything but its children, which are
-    reduced to their count and their key/value types, plus the entries themselves (sorted,
-    without addresses) when all of them were loaded."""
-    v = dict(v)
-    ch = v.pop("children")
-    v["children (count)"] = len(ch)
-    v["children (types)"] = sorted({(c.get("type"), c.get("kind")) for c in ch})
-    if len(ch) == 2 * v["len"]:
-        strip = lambda c: json.dumps(c, sort_keys=True, default=str).replace(
-            str(c.get("addr")), "")
-        v["entries (sorted)"] = sorted(
-            (strip(ch[i]), strip(ch[i + 1])) for i in range(0, len(ch), 2))
-    return v
-
-
-def short(v):
-    s = json.dumps(v)
-    return s if len(s) < 400 else s[:400] + "..."
-
-
-class Pair:
-    """The same requests to goscope (g) and dlv (d)."""
-
-    def __init__(self, binary, verb=None):
-        self.procs = []
-        p, self.g = start(GOSCOPE, binary, verb)
-        self.procs.append(p)
-        p, self.d = start(DLV, binary, verb)
-        self.procs.append(p)
-        self.diff = Diff()
-
-    def raw(self, method, args):
-        """args: a dict, or a function side -> dict (side is 'g' or 'd')."""
-        ga = args("g") if callable(args) else args
-        da = args("d") if callable(args) else args
-        return self.g.call(method, ga), self.d.call(method, da)
-
-    def same(self, name, method, args, pick=lambda r: r):
-        rg, rd = self.raw(method, args)
-        a = {"error": rg["error"]} if rg["error"] is not None else pick(rg["result"])
-        b = {"error": rd["error"]} if rd["error"] is not None else pick(rd["result"])
-        self.diff.check(name, a, b)
-        return rg, rd
-
-    def close(self):
-        for c in (self.g, self.d):
-            try:
-                c.call("Detach", {"Kill": True})
-            except Exception:
-                pass
-            c.close()
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def finish(self):
-        self.close()
-        d = self.diff
-        log("%d cases, %d expected differences, %d unexpected" % (
-            d.cases, len(d.expected_seen), len(d.failures)))
-        if d.failures:
-            log("FAILED: " + ", ".join(d.failures))
-            sys.exit(1)
-        log("PASS")
-
-
-def stop_loc(st):
-    """What a stop is: where the current thread stands, and what stepout returned."""
-    st = st["State"]
-    th = st.get("currentThread") or {}
-    return {"exited": st["exited"], "file": th.get("file"), "line": th.get("line"),
-            "function": (th.get("function") or {}).get("name"),
-            "ReturnValues": th.get("ReturnValues"),
-            "breakPoint": (th.get("breakPoint") or {}).get("id")}
-
-
-def loc_of(st):
-    th = st["State"].get("currentThread") or {}
-    return "%s:%s" % ((th.get("function") or {}).get("name"), th.get("line"))
-
-
-def scope(frame=0):
-    return {"GoroutineID": -1, "Frame": frame, "DeferredCall": 0}
 
 
 def user_goroutines(r):
@@ -368,7 +97,7 @@ def parked_goroutines(pr):
     looked up at the return address (dlv: "could not find loclist entry ..."). Runtime
     frames' locals hold per-process state, only their arguments are compared."""
     def goid(c, fn):
-        gs = c.call("ListGoroutines", {"Start": 0, "Count": 0})["result"]["Goroutines"]
+        gs = c.raw("ListGoroutines", {"Start": 0, "Count": 0})["result"]["Goroutines"]
         ids = [g["id"] for g in gs
                if ((g.get("startLoc") or {}).get("function") or {}).get("name") == fn]
         return ids[0] if ids else None
@@ -423,40 +152,6 @@ def sorted_addrs(r):
 # Variables of library frames whose values differ between any two runs, per function:
 # masked on both sides (type and kind are still compared). A decimal value of 12 digits or
 # more would otherwise pass or fail as a "heap address" depending on the machine's uptime.
-PER_RUN_VARS = {
-    "sync.(*Mutex).lockSlow": {
-        "waitStartTime": "runtime_nanotime() when the goroutine first parked",
-        "iter": "spins before parking: depends on what the other Ps were running",
-    },
-}
-
-
-def mask_per_run(fn, variables):
-    """`variables` (a list of api.Variable, from frame function `fn`) with PER_RUN_VARS'
-    values replaced by their reason."""
-    masked = PER_RUN_VARS.get(fn, {})
-    for v in variables or []:
-        if isinstance(v, dict) and v.get("name") in masked:
-            v["value"] = "<per run: %s>" % masked[v["name"]]
-    return variables
-
-
-def user_frames(r):
-    """A Stacktrace reply without the variables of runtime frames: runtime.main's `g` holds
-    per-process state (thread ids, fastrand, the P's address) that no two runs share; and
-    the PER_RUN_VARS of library frames masked."""
-    for f in r["Locations"]:
-        fn = (f.get("function") or {}).get("name") or ""
-        if fn.startswith("runtime."):
-            f["Locals"] = f["Arguments"] = "<runtime frame>"
-        else:
-            mask_per_run(fn, f.get("Locals"))
-            mask_per_run(fn, f.get("Arguments"))
-    return r
-
-
-# ------------------------------------------------------------------------- values
-
 VALUE_EXPRS = [
     # every kind
     "n", "p", "pp", "s", "i8", "u16", "f32", "f64", "c64", "c128", "b", "r", "by", "bs", "arr",
@@ -583,7 +278,7 @@ def mode_values():
     # The load-more form IDEs send, with an address from a previous reply.
     def addr_of(expr, side):
         c = pr.g if side == "g" else pr.d
-        v = c.call("Eval", {"Scope": scope(1), "Expr": expr, "Cfg": DEFAULT_CFG})
+        v = c.raw("Eval", {"Scope": scope(1), "Expr": expr, "Cfg": DEFAULT_CFG})
         return v["result"]["Variable"]["children"][0]["addr"]
 
     for expr, typ in (("pp", "main.Point"), ("list", "main.Node"), ("list.Next", "main.Node")):
@@ -593,7 +288,7 @@ def mode_values():
                     "Expr": "*(*\"%s\")(0x%x)" % (typ, addr_of(expr, side))})
     pr.same("Eval (*[3]int)(addr of arr)", "Eval", lambda side: {
         "Scope": scope(1), "Cfg": DEFAULT_CFG,
-        "Expr": "*(*[3]int)(0x%x)" % (pr.g if side == "g" else pr.d).call(
+        "Expr": "*(*[3]int)(0x%x)" % (pr.g if side == "g" else pr.d).raw(
             "Eval", {"Scope": scope(1), "Expr": "&arr"})["result"]["Variable"]["children"][0][
                 "addr"]})
 
@@ -793,18 +488,18 @@ def mode_next_interrupted():
         of them hits it. Returns {side: (stepped goroutine, stop state)} or None."""
         out = {}
         for side, c in (("g", pr.g), ("d", pr.d)):
-            st = c.call("State", {})["result"]["State"]
+            st = c.raw("State", {})["result"]["State"]
             first = goid(st)
-            args = c.call("ListFunctionArgs", {"Scope": scope(0), "Cfg": DEFAULT_CFG})
+            args = c.raw("ListFunctionArgs", {"Scope": scope(0), "Cfg": DEFAULT_CFG})
             mine = [a["value"] for a in args["result"]["Args"] if a["name"] == "worker"]
             w = mine[0] if mine else "-1"
-            r = c.call("CreateBreakpoint", {"Breakpoint": {
+            r = c.raw("CreateBreakpoint", {"Breakpoint": {
                 "functionName": "main.compute", "Cond": "worker != %s" % w}})
             if r["error"] is not None or r["result"]["Breakpoint"]["id"] != bp_id:
                 pr.diff.failures.append("CreateBreakpoint %d (%s): %s" % (bp_id, side, r))
                 return None
             for _ in range(40):
-                r = c.call("Command", {"name": "next"})
+                r = c.raw("Command", {"name": "next"})
                 if r["error"] is not None:
                     break
                 st = r["result"]["State"]
@@ -1080,19 +775,19 @@ def mode_breakpoints():
     pr.same("ToggleBreakpoint 2 (disables)", "ToggleBreakpoint", {"Id": 2})
     pr.same("continue to main.bump", "Command", {"name": "continue"}, stop_loc)
     watch = {"Scope": scope(0), "Expr": "Total", "Type": 2}
-    rg = pr.g.call("CreateWatchpoint", watch)
+    rg = pr.g.raw("CreateWatchpoint", watch)
     if (rg["error"] or "") == NO_HW_WATCHPOINTS:
         # Where the debug registers do not trap, goscope refuses (dlv 1.20.2 accepts a
         # watchpoint that never fires): dlv's is cleared again so that the rest compares
         # the same breakpoints; both took the id.
         log("not compared: CreateWatchpoint Total (goscope: %s)" % NO_HW_WATCHPOINTS)
-        rd = pr.d.call("CreateWatchpoint", watch)
+        rd = pr.d.raw("CreateWatchpoint", watch)
         if rd["error"] is not None:
             pr.diff.failures.append("dlv refused CreateWatchpoint Total: %s" % rd["error"])
         else:
-            pr.d.call("ClearBreakpoint", {"Id": rd["result"]["id"]})
+            pr.d.raw("ClearBreakpoint", {"Id": rd["result"]["id"]})
     else:
-        rd = pr.d.call("CreateWatchpoint", watch)
+        rd = pr.d.raw("CreateWatchpoint", watch)
         pr.diff.check("CreateWatchpoint Total",
                       {"error": rg["error"]} if rg["error"] is not None else rg["result"],
                       {"error": rd["error"]} if rd["error"] is not None else rd["result"])

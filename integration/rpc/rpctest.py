@@ -43,7 +43,8 @@ class Client:
     """Go's net/rpc jsonrpc framing: one JSON object per request, replies matched by id
     (a reply to an earlier request that arrives first is kept for its reader)."""
 
-    def __init__(self, addr, timeout=30):
+    def __init__(self, addr, timeout=30, verbose=True):
+        self.verbose = verbose  # log every request and reply
         host, port = addr.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         self.file = self.sock.makefile("rwb")
@@ -54,7 +55,8 @@ class Client:
         self.next_id += 1
         self.file.write(request_bytes(method, args or {}, self.next_id))
         self.file.flush()
-        log(">> %s %s" % (method, json.dumps(args or {})), 400)
+        if self.verbose:
+            log(">> %s %s" % (method, json.dumps(args or {})), 400)
         return self.next_id
 
     def reply(self, rid):
@@ -65,7 +67,8 @@ class Client:
             r = json.loads(line)
             self.replies[r["id"]] = r
         r = self.replies.pop(rid)
-        log("<< %s" % json.dumps(r), 400)
+        if self.verbose:
+            log("<< %s" % json.dumps(r), 400)
         return r
 
     def raw(self, method, args=None):
@@ -119,20 +122,22 @@ def _reap_started():
 atexit.register(_reap_started)
 
 
-def start_server(server, verb, target, *extra, args=()):
+def start_server(server, verb, target, *extra, args=(), stderr=subprocess.PIPE):
     """SERVER VERB TARGET --headless --listen=127.0.0.1:0 --api-version=2 EXTRA [-- ARGS];
-    returns (process, "host:port") once it printed its listening line."""
-    cmd = [server, verb, target, "--headless", "--listen=127.0.0.1:0", "--api-version=2",
+    returns (process, "host:port") once it printed its listening line. stderr=DEVNULL for a
+    debuggee that writes much (a pipe nobody reads would block it). TARGET may be a list of
+    words (`core BIN CORE`)."""
+    words = list(target) if isinstance(target, (list, tuple)) else [target]
+    cmd = [server, verb, *words, "--headless", "--listen=127.0.0.1:0", "--api-version=2",
            *extra]
     if args:
         cmd += ["--", *args]
     log("$ " + " ".join(cmd))
-    p = track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True))
+    p = track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True))
     line = p.stdout.readline()
     if not line.startswith(PREFIX):
         p.kill()
-        sys.exit("no listening line: %r %s" % (line, p.stderr.read()))
+        sys.exit("no listening line: %r %s" % (line, p.stderr.read() if p.stderr else ""))
     return p, line[len(PREFIX):].strip()
 
 

@@ -6,13 +6,13 @@
 
 #include <Zydis/Zydis.h>
 
+#include "asm_detail.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 
-namespace goscope::proc {
-
-namespace {
+namespace goscope::proc::asm_detail {
 
 const ZydisDecoder& zydis() {
   static const ZydisDecoder d = [] {
@@ -36,6 +36,12 @@ std::string hexs(std::int64_t v) {
   return hexu(static_cast<std::uint64_t>(v));
 }
 
+/// A branch target as Delve prints it: patchPCRelX86 makes it an x86asm.Imm (signed), so a
+/// target below address 0 prints negative ("call -0x215906c").
+std::string target_text(std::uint64_t target) {
+  return hexs(static_cast<std::int64_t>(target));
+}
+
 std::string upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -46,44 +52,6 @@ std::uint64_t mask_to(std::uint64_t v, int bits) {
     return v;
   return v & ((std::uint64_t{1} << bits) - 1);
 }
-
-// ---------------------------------------------------------------------------------------
-// Our view of an instruction: the mnemonic and the operands Delve shows, in Intel order.
-
-enum class ArgKind { reg, mem, imm, target };
-
-struct Arg {
-  ArgKind kind = ArgKind::imm;
-  ZydisRegister reg = ZYDIS_REGISTER_NONE;
-  // memory
-  ZydisRegister seg = ZYDIS_REGISTER_NONE, base = ZYDIS_REGISTER_NONE, index = ZYDIS_REGISTER_NONE;
-  int scale = 0;
-  std::int64_t disp = 0;
-  bool agen = false;  ///< lea: an address, no access
-  bool explicit_seg = false;
-  bool disp32 = false;        ///< displacement encoded on 32 bits (printed unsigned, as Delve)
-  bool sib_no_index = false;  ///< a SIB byte without index (GNU prints %riz)
-  bool hidden = false;        ///< an x87 st0 only Intel syntax prints
-  bool implicit = false;      ///< not encoded in ModRM/immediate (accumulator, shift count 1...)
-  // immediate / target
-  std::uint64_t imm = 0;
-  bool imm_signed = false;
-  int size = 0;  ///< operand size in bits
-};
-
-struct Insn {
-  const ZydisDecodedInstruction* z = nullptr;
-  ZydisMnemonic mn = ZYDIS_MNEMONIC_INVALID;
-  std::vector<Arg> args;  ///< Intel order
-  std::uint64_t pc = 0;
-  std::uint64_t next = 0;  ///< pc + length
-  bool lock = false, rep = false, repne = false;
-  bool cs = false;  ///< a CS override on a memory operand
-  bool hint_taken = false, hint_not_taken = false;
-  bool far_ret = false;
-  int opsize = 0;     ///< operand size in bits (Zydis' operand_width)
-  int mem_bytes = 0;  ///< size of the memory operand, if any
-};
 
 // ---------------------------------------------------------------------------------------
 // Register names.
@@ -567,7 +535,10 @@ std::string intel_mem(const Insn& in, const Arg& a, const AsmSymbolLookup& looku
   } else if (in.z->meta.category == ZYDIS_CATEGORY_PREFETCH) {
     s = "zmmword ptr ";
   } else {
-    std::string w = intel_size_word(a.size / 8);
+    // The AVX moves Delve knows are ymm moves whatever VEX.L says (as their registers).
+    const bool vmov = in.mn == ZYDIS_MNEMONIC_VMOVDQU || in.mn == ZYDIS_MNEMONIC_VMOVDQA ||
+                      in.mn == ZYDIS_MNEMONIC_VMOVNTDQ;
+    std::string w = vmov ? "ymmword" : intel_size_word(a.size / 8);
     s = w.empty() ? "ptr " : w + " ptr ";
   }
   if (a.explicit_seg)
@@ -616,7 +587,9 @@ std::string intel_text(const Insn& in, const AsmSymbolLookup& lookup) {
     prefix += "lock ";
   if (in.rep && in.mn != ZYDIS_MNEMONIC_RET)
     prefix += "rep ";
-  if (in.repne)
+  if (in.bnd)
+    prefix += "bnd ";
+  else if (in.repne)
     prefix += "repne ";
   std::string ops;
   bool first = true;
@@ -636,7 +609,7 @@ std::string intel_text(const Insn& in, const AsmSymbolLookup& lookup) {
         break;
       case ArgKind::target: {
         Sym sym = find_sym(lookup, a.imm);
-        ops += sym.ok ? "$" + sym_text(sym, a.imm) : hexu(a.imm);
+        ops += sym.ok ? "$" + sym_text(sym, a.imm) : target_text(a.imm);
         break;
       }
     }
@@ -775,6 +748,8 @@ std::string gnu_mnemonic(const Insn& in, const std::vector<Arg>& args) {
     // x87 memory operands: s/l/t for floats, s/l/ll for integers.
     const int bits = in.mem_bytes * 8;
     const bool integer = m.size() > 2 && m[1] == 'i' && m != "fincstp";
+    if (integer && in.mn == ZYDIS_MNEMONIC_FILD && bits == 16)
+      return m;  // x86asm: "fild 0x31(%rbp)" for DF /0
     if (integer)
       return m + (bits == 16 ? "s" : bits == 32 ? "l" : bits == 64 ? "ll" : "");
     return m + (bits == 32 ? "s" : bits == 64 ? "l" : bits == 80 ? "t" : "");
@@ -794,18 +769,35 @@ std::string gnu_text(const Insn& in, const AsmSymbolLookup& lookup) {
   if (in.mn == ZYDIS_MNEMONIC_ENTER)
     std::reverse(args.begin(), args.end());  // enterq $size,$level
   std::string m = gnu_mnemonic(in, args);
+  if (in.mn == ZYDIS_MNEMONIC_INT1)
+    m = "icebp";
+  else if (in.mn == ZYDIS_MNEMONIC_IRETD)
+    m = "iret";
   if (in.hint_taken)
     m += ",pt";
   if (in.hint_not_taken)
     m += ",pn";
   const bool branch = in.mn == ZYDIS_MNEMONIC_CALL || in.mn == ZYDIS_MNEMONIC_JMP;
   std::string prefix;
-  if (in.lock)
+  if (in.lock && !in.after_vex)
     prefix += "lock ";
-  if (in.rep)
+  if ((in.rep || in.ignored_rep) && !in.after_vex)
     prefix += "rep ";
-  if (in.repne)
+  if (in.bnd && !in.after_vex)
+    prefix += "bnd ";
+  else if ((in.repne || in.ignored_repne) && !in.after_vex)
     prefix += "repn ";
+  // A REX with a bit nothing uses is printed as a prefix, whole ("rex.RX and ...").
+  if (in.rex != 0 && !in.rex_used) {
+    prefix += "rex";
+    if (in.rex & 0xf) {
+      prefix += ".";
+      for (auto [bit, c] : {std::pair{8, 'W'}, {4, 'R'}, {2, 'X'}, {1, 'B'}})
+        if (in.rex & bit)
+          prefix += c;
+    }
+    prefix += " ";
+  }
   std::string ops;
   for (std::size_t k = args.size(); k-- > 0;) {
     const Arg& a = args[k];
@@ -829,7 +821,7 @@ std::string gnu_text(const Insn& in, const AsmSymbolLookup& lookup) {
         break;
       case ArgKind::target: {
         Sym sym = find_sym(lookup, a.imm);
-        ops += "$" + (sym.ok ? sym_text(sym, a.imm) : hexu(a.imm));
+        ops += "$" + (sym.ok ? sym_text(sym, a.imm) : target_text(a.imm));
         break;
       }
     }
@@ -938,7 +930,9 @@ std::string go_text(const Insn& in, const AsmSymbolLookup& lookup) {
   if (in.mn == ZYDIS_MNEMONIC_INT3)
     return "INT $0x3";
   std::vector<Arg> args = printed_args(in, AsmSyntax::go);
-  std::string m = in.far_ret ? "LRET" : go_mnemonic(in, args);
+  std::string m = in.far_ret                     ? "LRET"
+                  : in.mn == ZYDIS_MNEMONIC_INT1 ? "ICEBP"
+                                                 : go_mnemonic(in, args);
   std::string prefix;
   if (in.cs)
     prefix += "CS ";
@@ -946,11 +940,11 @@ std::string go_text(const Insn& in, const AsmSymbolLookup& lookup) {
     prefix += "PT ";
   if (in.hint_not_taken)
     prefix += "PN ";
-  if (in.lock)
+  if (in.lock && !in.after_vex)
     prefix += "LOCK ";
-  if (in.rep)
+  if ((in.rep || in.ignored_rep) && !in.after_vex)
     prefix += "REP; ";
-  if (in.repne)
+  if ((in.repne || in.ignored_repne || in.bnd) && !in.after_vex)
     prefix += "REPNE; ";
   std::string ops;
   for (std::size_t k = args.size(); k-- > 0;) {
@@ -969,7 +963,7 @@ std::string go_text(const Insn& in, const AsmSymbolLookup& lookup) {
         break;
       case ArgKind::target: {
         Sym sym = find_sym(lookup, a.imm);
-        ops += "$" + (sym.ok ? sym_text(sym, a.imm) + "(SB)" : hexu(a.imm));
+        ops += "$" + (sym.ok ? sym_text(sym, a.imm) + "(SB)" : target_text(a.imm));
         break;
       }
     }
@@ -977,125 +971,4 @@ std::string go_text(const Insn& in, const AsmSymbolLookup& lookup) {
   return prefix + m + (ops.empty() ? "" : " " + ops);
 }
 
-}  // namespace
-
-AsmDecoded decode_instruction(std::span<const std::byte> code, std::uint64_t pc, AsmSyntax syntax,
-                              const AsmSymbolLookup& lookup) {
-  AsmDecoded out;
-  out.pc = pc;
-  ZydisDecodedInstruction z;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  Insn in;
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&zydis(), code.data(), code.size(), &z, ops)) ||
-      !build(z, ops, pc, in)) {
-    out.length = 1;
-    out.valid = false;
-    out.text = "?";
-    return out;
-  }
-  if (z.mnemonic == ZYDIS_MNEMONIC_ENDBR64 || z.mnemonic == ZYDIS_MNEMONIC_ENDBR32) {
-    // Unknown to Delve: it prints the F3 prefix alone and steps one byte.
-    out.valid = true;
-    out.length = 1;
-    out.text = syntax == AsmSyntax::go ? "REP; Op(0)" : "rep";
-    return out;
-  }
-  if (z.encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY &&
-      ((z.opcode_map == ZYDIS_OPCODE_MAP_0F && z.opcode == 0x1e) ||
-       (z.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (z.opcode == 0xf6 || z.opcode == 0xf7) &&
-        z.raw.modrm.reg == 1) ||
-       (z.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
-        (z.opcode == 0xc0 || z.opcode == 0xc1 || (z.opcode >= 0xd0 && z.opcode <= 0xd3)) &&
-        z.raw.modrm.reg == 6))) {
-    // Encodings Delve does not decode (hint NOPs 0F 1E, TEST's /1 and SHL's /6 aliases).
-    out.length = 1;
-    out.valid = false;
-    out.text = "?";
-    return out;
-  }
-  if (z.encoding == ZYDIS_INSTRUCTION_ENCODING_VEX) {
-    switch (z.mnemonic) {
-      case ZYDIS_MNEMONIC_VMOVDQU:
-      case ZYDIS_MNEMONIC_VMOVDQA:
-      case ZYDIS_MNEMONIC_VMOVNTDQ:
-      case ZYDIS_MNEMONIC_VZEROUPPER:
-        break;
-      default: {
-        // Delve does not know this VEX instruction: it steps over the VEX prefix and reads
-        // the opcode byte as a one-byte-map instruction.
-        const std::size_t skip = z.raw.vex.size;
-        if (skip == 0 || skip >= code.size())
-          break;
-        AsmDecoded rest = decode_instruction(code.subspan(skip), pc + skip, syntax, lookup);
-        rest.pc = pc;
-        rest.length = rest.valid ? rest.length + skip : 1;
-        return rest;
-      }
-    }
-  }
-  out.valid = true;
-  out.length = z.length;
-  switch (z.mnemonic) {
-    case ZYDIS_MNEMONIC_JMP:
-      out.kind = AsmKind::jmp;
-      break;
-    case ZYDIS_MNEMONIC_CALL:
-      out.kind = AsmKind::call;
-      break;
-    case ZYDIS_MNEMONIC_RET:
-      out.kind = AsmKind::ret;
-      break;
-    case ZYDIS_MNEMONIC_INT3:
-    case ZYDIS_MNEMONIC_INT:
-      out.kind = AsmKind::hard_break;
-      break;
-    default:
-      break;
-  }
-  if ((out.kind == AsmKind::jmp || out.kind == AsmKind::call) && !in.args.empty()) {
-    const Arg& a = in.args[0];
-    if (a.kind == ArgKind::target) {
-      out.direct_target = a.imm;
-    } else if (a.kind == ArgKind::reg) {
-      AsmIndirectTarget t;
-      t.reg = intel_reg(a.reg);
-      out.indirect_target = t;
-    } else if (a.kind == ArgKind::mem) {
-      AsmIndirectTarget t;
-      t.is_memory = true;
-      t.base = intel_reg(a.base);
-      t.index = intel_reg(a.index);
-      t.scale = static_cast<std::uint8_t>(a.scale);
-      t.disp = a.disp;
-      t.size = a.size / 8;
-      t.has_segment = a.explicit_seg;
-      out.indirect_target = t;
-    }
-  }
-  switch (syntax) {
-    case AsmSyntax::gnu:
-      out.text = gnu_text(in, lookup);
-      break;
-    case AsmSyntax::go:
-      out.text = go_text(in, lookup);
-      break;
-    case AsmSyntax::intel:
-    default:
-      out.text = intel_text(in, lookup);
-      break;
-  }
-  return out;
-}
-
-std::vector<AsmDecoded> decode_instructions(std::span<const std::byte> code, std::uint64_t pc,
-                                            AsmSyntax syntax, const AsmSymbolLookup& lookup) {
-  std::vector<AsmDecoded> out;
-  std::size_t off = 0;
-  while (off < code.size()) {
-    out.push_back(decode_instruction(code.subspan(off), pc + off, syntax, lookup));
-    off += std::min(out.back().length, code.size() - off);
-  }
-  return out;
-}
-
-}  // namespace goscope::proc
+}  // namespace goscope::proc::asm_detail

@@ -4,6 +4,59 @@
 
 namespace goscope::session {
 
+namespace {
+
+/// The length of the valid UTF-8 sequence at s[i] (its code point in cp), or 0 when the
+/// byte there starts none (Go's utf8.DecodeRuneInString: RuneError of width 1).
+std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t& cp) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  }
+  if ((c & 0xe0) == 0xc0) {
+    len = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    len = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    len = 4;
+    cp = c & 0x07;
+  }
+  bool ok = len != 0 && i + len <= s.size();
+  for (std::size_t k = 1; ok && k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    ok = (cc & 0xc0) == 0x80;
+    cp = (cp << 6) | (cc & 0x3f);
+  }
+  if (ok) {
+    ok = !((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+           cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff));
+  }
+  return ok ? len : 0;
+}
+
+}  // namespace
+
+std::string json_round_trip(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    std::uint32_t cp = 0;
+    const std::size_t len = utf8_sequence(s, i, cp);
+    if (len == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   static const char* hexd = "0123456789abcdef";
   out.push_back('"');
@@ -56,28 +109,9 @@ void append_json_string(std::string& out, std::string_view s) {
       continue;
     }
     // Validate one UTF-8 sequence; invalid bytes become U+FFFD as in Go.
-    std::size_t len = 0;
     std::uint32_t cp = 0;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    }
-    bool ok = len != 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      ok = (cc & 0xc0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (ok) {
-      ok = !((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-             cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff));
-    }
+    const std::size_t len = utf8_sequence(s, i, cp);
+    const bool ok = len != 0;
     if (!ok) {
       out += "\\ufffd";
       ++i;

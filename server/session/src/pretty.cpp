@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "session/json_string.hpp"
 #include "target/reflect_kind.hpp"
 
 namespace goscope::session {
@@ -48,7 +49,9 @@ void write_basic(std::string& out, const target::Variable& v) {
     return;
   }
   if (k == K::string) {
-    std::string s = v.value;
+    // Delve's clients print what JSON-RPC delivered: invalid UTF-8 already U+FFFD, and the
+    // "...+N more" counted on that (so it can be negative, as dlv prints it).
+    std::string s = json_round_trip(v.value);
     if (static_cast<std::int64_t>(s.size()) != v.len) {
       s += "...+" + std::to_string(v.len - static_cast<std::int64_t>(s.size())) + " more";
     }

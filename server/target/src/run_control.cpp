@@ -304,228 +304,229 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
     dbg_.forget_thread(ev.tid);
     p.resume_thread(ev.tid);
     return Outcome::resume;
-    // A logpoint or function trace (nonstop): only this thread is held, while what the
-    // breakpoint asks for is read; then it moves past the trap (the process' non-stop
-    // resume_thread) and the other threads never notice. A trap a step or a watchpoint's
-    // sentinel shares with it is served by the stopping path below.
-    if (auto* lb = bps_.nonstop_owner(pc);
-        lb && observer_.nonstop_hit && !(stepper_ && stepper_->owns(ev.pc)) &&
-        !watches_.is_resize_trap(pc) && !watches_.is_scope_trap(pc)) {
-      auto ts = serve_nonstop(*lb, ev.tid, false);
-      if (!ts) {
-        p.resume_thread(ev.tid);
-        return Outcome::resume;
-      }
-      // The condition failed to evaluate: the process stops, as at any breakpoint.
-      ++process_stops_;
-      dbg_.stop_everything();
-      stop_at(ev.tid, std::move(*ts));
-      collect_other_hits();
-      return Outcome::stop;
-    }
-    bool step_done = false;
-    bool enter_call = false;
-    if (stepper_ && stepper_->owns(ev.pc)) {
-      switch (stepper_->check(ev.tid, ev.pc)) {
-        case Stepper::Hit::ignore:
-          break;
-        case Stepper::Hit::done:
-          step_done = true;
-          break;
-        case Stepper::Hit::enter_call:
-          enter_call = true;
-          break;
-        case Stepper::Hit::at_return: {
-          dbg_.stop_everything();
-          std::vector<proc::StopEvent> others;
-          auto vals =
-              stepper_->finish_return(ev.tid, step_ret_cfg_ ? &*step_ret_cfg_ : nullptr, others);
-          for (auto& o : others) {
-            if (o.kind == K::exited || o.kind == K::killed) {
-              mark_exit(Debuggee::exit_status_of(o));
-              return Outcome::stop;
-            }
-            if (o.tid != ev.tid)
-              pending_->push_back(o);
-          }
-          if (stepper_->active()) {
-            // Returned into runtime.deferreturn or a wrapper: the step goes on to the real
-            // caller. The events of threads stopped meanwhile come first (a user breakpoint
-            // among them ends the step), then everything runs again.
-            step_ret_values_ = std::move(vals);
-            if (drain_pending())
-              return Outcome::stop;
-            if (!stepper_)
-              return Outcome::resume;  // cannot happen: only a stop drops the stepper
-            dbg_.invalidate();
-            p.resume_all();
-            return Outcome::resume;
-          }
-          stepper_.reset();
-          ThreadStop ts;
-          if (step_ret_cfg_)
-            ts.return_values = std::move(vals);
-          stop_at(ev.tid, std::move(ts));
-          dbg_.invalidate();
-          return Outcome::stop;
-        }
-      }
-    }
-    if (watches_.is_resize_trap(pc)) {
-      watches_.follow_stack_resize(ev.tid, pc);
-      if (!bps_.owns_site(pc) && !watches_.is_scope_trap(pc) &&
-          !(stepper_ && stepper_->owns(ev.pc))) {
-        dbg_.forget_thread(ev.tid);
-        p.resume_thread(ev.tid);
-        return Outcome::resume;
-      }
-    }
-    if (watches_.is_scope_trap(pc) && watches_.check_out_of_scope(ev.tid, pc)) {
-      // A stack watchpoint's frame returned: it is gone, and the process stops here (with
-      // this thread's breakpoint if one of the user's is here too), as Delve.
-      dbg_.stop_everything();
-      ThreadStop ts;
-      if (auto uh = bps_.user_hit(ev.tid, pc, false))
-        ts = std::move(*uh);
-      stop_at(ev.tid, std::move(ts));
-      collect_other_hits();
-      return Outcome::stop;
-    }
-    if (auto ts = bps_.user_hit(ev.tid, pc, true)) {
-      stops_[ev.tid] = std::move(*ts);
-      // As Delve: a user breakpoint hit by the stepped goroutine ends the step; one hit by
-      // another goroutine interrupts it, and its traps stay for the next continue
-      // (NextInProgress; next/step/stepOut refused until then or CancelNext).
-      if (stepper_ && (stepper_->goroutine() == 0 || stepper_->goroutine() == dbg_.goid_of(ev.tid)))
-        stepper_.reset();
-      dbg_.select_thread(ev.tid);
-      collect_other_hits();
-      return Outcome::stop;
-    }
-    if (enter_call) {
-      // `step` at an indirect CALL of its line: execute it, and the stepper sets its trap in
-      // the function reached (as Delve's StepBreakpoint). The events of threads stopped
-      // meanwhile come first, then everything runs again.
-      dbg_.stop_everything();
-      std::vector<proc::StopEvent> others;
-      const auto hit = stepper_->enter_call(ev.tid, others);
-      for (auto& o : others) {
-        if (o.kind == K::exited || o.kind == K::killed) {
-          mark_exit(Debuggee::exit_status_of(o));
-          return Outcome::stop;
-        }
-        if (o.tid != ev.tid)
-          pending_->push_back(o);
-      }
-      if (hit == Stepper::Hit::done) {
-        step_done = true;
-      } else {
-        if (drain_pending())
-          return Outcome::stop;
-        dbg_.invalidate();
-        p.resume_all();
-        return Outcome::resume;
-      }
-    }
-    if (step_done) {
-      dbg_.stop_everything();
-      stepper_.reset();
-      ThreadStop ts;
-      if (step_ret_cfg_ && step_ret_values_)
-        ts.return_values = std::move(*step_ret_values_);
-      step_ret_values_.reset();
-      stop_at(ev.tid, std::move(ts));
-      return Outcome::stop;
-    }
-    // What was read about this thread (its goroutine, registers, stack) while deciding not
-    // to stop is stale once it runs again: the next hit may be another goroutine.
-    dbg_.forget_thread(ev.tid);
-    p.resume_thread(ev.tid);
-    return Outcome::resume;
   }
-
-  RunControl::Outcome RunControl::handle_event(const proc::StopEvent& ev) {
-    auto& p = dbg_.process();
-    switch (ev.kind) {
-      case K::breakpoint:
-        return handle_breakpoint(ev);
-      case K::signal:
-        p.resume_thread(ev.tid, ev.signal);
-        return Outcome::resume;
-      case K::watchpoint: {
-        if (auto* lb = watches_.of_slot(ev.watchpoint)) {
-          if (auto ts = bps_.hit(*lb, ev.tid, true)) {
-            stop_at(ev.tid, std::move(*ts));
-            collect_other_hits();
+  // A logpoint or function trace (nonstop): only this thread is held, while what the
+  // breakpoint asks for is read; then it moves past the trap (the process' non-stop
+  // resume_thread) and the other threads never notice. A trap a step or a watchpoint's
+  // sentinel shares with it is served by the stopping path below.
+  if (auto* lb = bps_.nonstop_owner(pc);
+      lb && observer_.nonstop_hit && !(stepper_ && stepper_->owns(ev.pc)) &&
+      !watches_.is_resize_trap(pc) && !watches_.is_scope_trap(pc)) {
+    auto ts = serve_nonstop(*lb, ev.tid, false);
+    if (!ts) {
+      p.resume_thread(ev.tid);
+      return Outcome::resume;
+    }
+    // The condition failed to evaluate: the process stops, as at any breakpoint.
+    ++process_stops_;
+    dbg_.stop_everything();
+    stop_at(ev.tid, std::move(*ts));
+    collect_other_hits();
+    return Outcome::stop;
+  }
+  bool step_done = false;
+  bool enter_call = false;
+  if (stepper_ && stepper_->owns(ev.pc)) {
+    switch (stepper_->check(ev.tid, ev.pc)) {
+      case Stepper::Hit::ignore:
+        break;
+      case Stepper::Hit::done:
+        step_done = true;
+        break;
+      case Stepper::Hit::enter_call:
+        enter_call = true;
+        break;
+      case Stepper::Hit::at_return: {
+        dbg_.stop_everything();
+        std::vector<proc::StopEvent> others;
+        auto vals =
+            stepper_->finish_return(ev.tid, step_ret_cfg_ ? &*step_ret_cfg_ : nullptr, others);
+        for (auto& o : others) {
+          if (o.kind == K::exited || o.kind == K::killed) {
+            mark_exit(Debuggee::exit_status_of(o));
             return Outcome::stop;
           }
+          if (o.tid != ev.tid)
+            pending_->push_back(o);
         }
-        dbg_.forget_thread(ev.tid);
-        p.resume_thread(ev.tid);
-        return Outcome::resume;
-      }
-      case K::single_step:
-      case K::exec:
-        p.resume_thread(ev.tid);
-        return Outcome::resume;
-      case K::exited:
-        mark_exit(ev.exit_status);
-        return Outcome::stop;
-      case K::killed:
-        mark_exit(Debuggee::exit_status_of(ev));
-        return Outcome::stop;
-      case K::interrupted:
-        halt_requested_ = false;
+        if (stepper_->active()) {
+          // Returned into runtime.deferreturn or a wrapper: the step goes on to the real
+          // caller. The events of threads stopped meanwhile come first (a user breakpoint
+          // among them ends the step), then everything runs again.
+          step_ret_values_ = std::move(vals);
+          if (drain_pending())
+            return Outcome::stop;
+          if (!stepper_)
+            return Outcome::resume;  // cannot happen: only a stop drops the stepper
+          dbg_.invalidate();
+          p.resume_all();
+          return Outcome::resume;
+        }
+        stepper_.reset();
+        ThreadStop ts;
+        if (step_ret_cfg_)
+          ts.return_values = std::move(vals);
+        stop_at(ev.tid, std::move(ts));
         dbg_.invalidate();
         return Outcome::stop;
+      }
     }
-    return Outcome::resume;
   }
+  if (watches_.is_resize_trap(pc)) {
+    watches_.follow_stack_resize(ev.tid, pc);
+    if (!bps_.owns_site(pc) && !watches_.is_scope_trap(pc) &&
+        !(stepper_ && stepper_->owns(ev.pc))) {
+      dbg_.forget_thread(ev.tid);
+      p.resume_thread(ev.tid);
+      return Outcome::resume;
+    }
+  }
+  if (watches_.is_scope_trap(pc) && watches_.check_out_of_scope(ev.tid, pc)) {
+    // A stack watchpoint's frame returned: it is gone, and the process stops here (with
+    // this thread's breakpoint if one of the user's is here too), as Delve.
+    dbg_.stop_everything();
+    ThreadStop ts;
+    if (auto uh = bps_.user_hit(ev.tid, pc, false))
+      ts = std::move(*uh);
+    stop_at(ev.tid, std::move(ts));
+    collect_other_hits();
+    return Outcome::stop;
+  }
+  if (auto ts = bps_.user_hit(ev.tid, pc, true)) {
+    stops_[ev.tid] = std::move(*ts);
+    // As Delve: a user breakpoint hit by the stepped goroutine ends the step; one hit by
+    // another goroutine interrupts it, and its traps stay for the next continue
+    // (NextInProgress; next/step/stepOut refused until then or CancelNext).
+    if (stepper_ && (stepper_->goroutine() == 0 || stepper_->goroutine() == dbg_.goid_of(ev.tid)))
+      stepper_.reset();
+    dbg_.select_thread(ev.tid);
+    collect_other_hits();
+    return Outcome::stop;
+  }
+  if (enter_call) {
+    // `step` at an indirect CALL of its line: execute it, and the stepper sets its trap in
+    // the function reached (as Delve's StepBreakpoint). The events of threads stopped
+    // meanwhile come first, then everything runs again.
+    dbg_.stop_everything();
+    std::vector<proc::StopEvent> others;
+    const auto hit = stepper_->enter_call(ev.tid, others);
+    for (auto& o : others) {
+      if (o.kind == K::exited || o.kind == K::killed) {
+        mark_exit(Debuggee::exit_status_of(o));
+        return Outcome::stop;
+      }
+      if (o.tid != ev.tid)
+        pending_->push_back(o);
+    }
+    if (hit == Stepper::Hit::done) {
+      step_done = true;
+    } else {
+      if (drain_pending())
+        return Outcome::stop;
+      dbg_.invalidate();
+      p.resume_all();
+      return Outcome::resume;
+    }
+  }
+  if (step_done) {
+    dbg_.stop_everything();
+    stepper_.reset();
+    ThreadStop ts;
+    if (step_ret_cfg_ && step_ret_values_)
+      ts.return_values = std::move(*step_ret_values_);
+    step_ret_values_.reset();
+    stop_at(ev.tid, std::move(ts));
+    return Outcome::stop;
+  }
+  // What was read about this thread (its goroutine, registers, stack) while deciding not
+  // to stop is stale once it runs again: the next hit may be another goroutine.
+  dbg_.forget_thread(ev.tid);
+  p.resume_thread(ev.tid);
+  return Outcome::resume;
+}
 
-  // Resumes the process and runs the event loop until something stops it.
-  void RunControl::run_until_stop(const std::function<void()>& resumed) {
-    struct ForgetCallSite {
-      RunControl& self;
-      ~ForgetCallSite() { self.call_return_site_.reset(); }
-    } forget_call_site{*this};
-    watches_.clear_out_of_scope();
-    step_over_watch_stops();
-    stops_.clear();
-    if (drain_pending()) {
-      if (resumed)
-        resumed();
-      return;
+RunControl::Outcome RunControl::handle_event(const proc::StopEvent& ev) {
+  auto& p = dbg_.process();
+  switch (ev.kind) {
+    case K::breakpoint:
+      return handle_breakpoint(ev);
+    case K::signal:
+      p.resume_thread(ev.tid, ev.signal);
+      return Outcome::resume;
+    case K::watchpoint: {
+      if (auto* lb = watches_.of_slot(ev.watchpoint)) {
+        if (auto ts = bps_.hit(*lb, ev.tid, true)) {
+          stop_at(ev.tid, std::move(*ts));
+          collect_other_hits();
+          return Outcome::stop;
+        }
+      }
+      dbg_.forget_thread(ev.tid);
+      p.resume_thread(ev.tid);
+      return Outcome::resume;
     }
-    if (halt_requested_.exchange(false)) {
-      if (resumed)
-        resumed();
-      return;
-    }
-    dbg_.invalidate();
-    if (observer_.set_running)
-      observer_.set_running(true);
-    if (observer_.running_event)
-      observer_.running_event();
+    case K::single_step:
+    case K::exec:
+      p.resume_thread(ev.tid);
+      return Outcome::resume;
+    case K::exited:
+      mark_exit(ev.exit_status);
+      return Outcome::stop;
+    case K::killed:
+      mark_exit(Debuggee::exit_status_of(ev));
+      return Outcome::stop;
+    case K::interrupted:
+      halt_requested_ = false;
+      dbg_.invalidate();
+      return Outcome::stop;
+  }
+  return Outcome::resume;
+}
+
+// Resumes the process and runs the event loop until something stops it.
+void RunControl::run_until_stop(const std::function<void()>& resumed) {
+  struct ForgetCallSite {
+    RunControl& self;
+    ~ForgetCallSite() { self.call_return_site_.reset(); }
+  } forget_call_site{*this};
+  watches_.clear_out_of_scope();
+  step_over_watch_stops();
+  stops_.clear();
+  if (drain_pending()) {
     if (resumed)
       resumed();
-    struct NotRunning {
-      RunControl& self;
-      ~NotRunning() {
-        if (self.observer_.set_running)
-          self.observer_.set_running(false);
-      }
-    } guard{*this};
-    auto& p = dbg_.process();
-    try {
-      p.resume_all();
-      for (;;) {
-        const auto ev = p.wait_event();
-        if (handle_event(ev) == Outcome::stop)
-          return;
-      }
-    } catch (const proc::ProcessExited& e) {
-      mark_exit(e.status());
-    }
+    return;
   }
+  if (halt_requested_.exchange(false)) {
+    if (resumed)
+      resumed();
+    return;
+  }
+  dbg_.invalidate();
+  if (observer_.set_running)
+    observer_.set_running(true);
+  if (observer_.running_event)
+    observer_.running_event();
+  if (resumed)
+    resumed();
+  struct NotRunning {
+    RunControl& self;
+    ~NotRunning() {
+      if (self.observer_.set_running)
+        self.observer_.set_running(false);
+    }
+  } guard{*this};
+  auto& p = dbg_.process();
+  try {
+    p.resume_all();
+    for (;;) {
+      const auto ev = p.wait_event();
+      if (handle_event(ev) == Outcome::stop)
+        return;
+    }
+  } catch (const proc::ProcessExited& e) {
+    mark_exit(e.status());
+  }
+}
 
 }  // namespace goscope::target

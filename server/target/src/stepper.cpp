@@ -296,8 +296,16 @@ std::vector<Variable> Stepper::finish_return(pid_t tid, const LoadConfig* cfg,
     const auto regs = process_.registers(tid);
     const RegisterFn read_reg = thread_register_reader(process_, tid, regs);
     ValueLoader loader(bi_, process_memory_reader(process_));
+    // Delve collects return values in a scope faked at the function's entry, whose line is
+    // the `func` line: results declared on later lines of a multi-line signature are not
+    // visible there (gofmt's main.parse returns none in dlv).
+    int entry_line = 0;
+    if (auto l = bi_.debug().lines().find(fn->low_pc))
+      entry_line = static_cast<int>(l->line);
     for (const auto& p : fn->params) {
       if (!p.is_result)
+        continue;
+      if (entry_line != 0 && p.decl_line != 0 && static_cast<int>(p.decl_line) > entry_line)
         continue;
       out.push_back(loader.load_variable(p, regs.gp.rip, regs.gp.rsp + 8, read_reg, *cfg));
     }

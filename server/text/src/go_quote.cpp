@@ -54,7 +54,9 @@ bool is_print(char32_t r) {
     return false;
   if (r >= 0xE000 && r <= 0xF8FF)
     return false;
-  if (r >= 0xFFF0 && r <= 0xFFFF)
+  // Specials: unassigned, the interlinear annotation format characters and the
+  // noncharacters are escaped; U+FFFC and U+FFFD (symbols) are printable.
+  if (r >= 0xFFF0 && r <= 0xFFFF && r != 0xFFFC && r != 0xFFFD)
     return false;
   return true;
 }

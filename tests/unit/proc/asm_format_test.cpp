@@ -178,3 +178,107 @@ TEST_CASE("backward rip-relative references are not named, as Delve", "[proc][as
   CHECK(goscope::proc::decode_instruction(lea, 0x460000, AsmSyntax::go, any).text ==
         "LEAQ 0xfffa45c8(IP), AX");
 }
+
+namespace {
+
+struct Seen {
+  std::vector<int> code;
+  std::uint64_t pc;
+  const char* gnu;
+  const char* intel;
+  const char* go;  ///< nullptr: not recorded
+  std::size_t length;
+};
+
+}  // namespace
+
+TEST_CASE("AVX2 code (crypto/sha256.block, crypto/sha1.blockAVX2) as x86asm decodes it",
+          "[proc][asm]") {
+  // What dlv 1.20.2 prints for these bytes of cmd/go's crypto/sha256.block and
+  // crypto/sha1.blockAVX2: x86asm knows five VEX instructions; before any other it keeps
+  // the VEX bytes as prefixes and decodes a legacy instruction after them, or prints the
+  // VEX byte alone.
+  const Seen seen[] = {
+      // A REX after VEX is an invalid opcode: the VEX byte alone.
+      {{0xc4, 0xe3, 0x7d, 0x46, 0xe2, 0x20}, 0x67b310, "prefix(0xc4)", "prefix(0xc4)", "Op(0)", 1},
+      // Legacy prefixes after VEX are read (GNU and Go do not print them).
+      {{0xc4, 0x63, 0x7b, 0xf0, 0xe0, 0x02},
+       0x67b396,
+       "loopne $0x67b39e",
+       "lock loopne 0x67b39e",
+       "LOOPNE $0x67b39e",
+       6},
+      // VEX.pp is the mandatory 66 of an SSE opcode...
+      {{0xc4, 0xe3, 0x45, 0x0f, 0xc6, 0x04, 0x45, 0x89, 0xcf, 0xc4, 0x63, 0x7b},
+       0x67b35d,
+       nullptr,
+       "shufpd xmm0, xmmword ptr [rax*2+0x63c4cf89], 0x7b",
+       nullptr,
+       12},
+      // ... but no operand-size prefix.
+      {{0xc4, 0xe3, 0x55, 0x0f, 0xcc}, 0x1000, nullptr, "bswap esp", nullptr, 5},
+      // A one-byte opcode x86asm keeps for VEX forms (E7: VMOVNTDQ) decodes as nothing else.
+      {{0xc4, 0x63, 0x7b, 0xf0, 0xe7, 0x1b}, 0x76bfe9, "prefix(0xc4)", "prefix(0xc4)", "Op(0)", 1},
+      // A VEX byte after VEX is no VEX.
+      {{0xc5, 0x08, 0xc4, 0x41, 0x05, 0xef, 0xfe}, 0x1000, nullptr, "prefix(0xc5)", nullptr, 1},
+      // Zydis rejects VEX + XLAT; x86asm reads XLAT.
+      {{0xc5, 0x72, 0xd7}, 0x1000, nullptr, "xlat", nullptr, 3},
+      // The AVX moves it knows are ymm moves whatever VEX.L says.
+      {{0xc4, 0xc1, 0x7a, 0x6f, 0x02},
+       0x76b89a,
+       nullptr,
+       "vmovdqu ymm0, ymmword ptr [rdx]",
+       nullptr,
+       5},
+      // Prefixes before bytes that decode to nothing print alone.
+      {{0xf2, 0x06}, 0x67b37a, "repn", "repne", "REPNE; Op(0)", 1},
+      {{0xf0}, 0x67b368, "lock", "lock", "LOCK Op(0)", 1},
+      // LOCK before anything (twice: GNU prints both).
+      {{0xf0, 0xe0, 0x0d},
+       0x67b369,
+       "lock loopne $0x67b379",
+       "lock loopne 0x67b379",
+       "LOCK LOOPNE $0x67b379",
+       3},
+      {{0xf0, 0xf0, 0x0b, 0x44, 0x03, 0x54},
+       0x1000,
+       "lock lock or 0x54(%rbx,%rax,1),%eax",
+       "lock or eax, dword ptr [rbx+rax*1+0x54]",
+       nullptr,
+       6},
+      // A REX before a prefix: the REX alone is undecodable.
+      {{0x46, 0xf3, 0x20, 0xc4}, 0x67b31f, "?", "?", nullptr, 1},
+      // A REX with an unused bit: GNU prints it whole.
+      {{0x41, 0x3d, 0xef, 0xc5, 0xc4, 0xc1},
+       0x76b919,
+       "rex.B cmp $-0x3e3b3a11,%eax",
+       nullptr,
+       nullptr,
+       6},
+      {{0x46, 0x20, 0x21}, 0x76bf15, "rex.RX and %r12b,(%rcx)", nullptr, nullptr, 3},
+      {{0x40, 0x31, 0xfb}, 0x76c034, "rex xor %edi,%ebx", nullptr, nullptr, 3},
+      // F2 before a branch is BND; a target below 0 prints negative (patchPCRelX86's Imm).
+      {{0xf2, 0xe8, 0x21, 0xfb, 0x31, 0xeb},
+       0x76bcd5,
+       "bnd callq $-0x14574804",
+       "bnd call -0x14574804",
+       "REPNE; CALL $-0x14574804",
+       6},
+      {{0xe8, 0xc5, 0xb5, 0x73, 0xfd}, 0x76b9ca, nullptr, "call -0x215906c", nullptr, 5},
+      {{0xdf, 0x45, 0x31}, 0x67bdfb, "fild 0x31(%rbp)", nullptr, nullptr, 3},
+      {{0xf1}, 0x1000, "icebp", nullptr, "ICEBP", 1},
+  };
+  for (const auto& s : seen) {
+    std::vector<std::byte> code;
+    for (int b : s.code) code.push_back(static_cast<std::byte>(b));
+    INFO(s.intel);
+    for (auto [syntax, want] :
+         {std::pair{AsmSyntax::gnu, s.gnu}, {AsmSyntax::intel, s.intel}, {AsmSyntax::go, s.go}}) {
+      if (want == nullptr)
+        continue;
+      const auto d = goscope::proc::decode_instruction(code, s.pc, syntax, {});
+      CHECK(d.text == want);
+      CHECK(d.length == s.length);
+    }
+  }
+}

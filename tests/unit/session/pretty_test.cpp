@@ -43,6 +43,28 @@ TEST_CASE("scalars print their value", "[session][pretty]") {
   CHECK(singleline_string(u) == "(unreadable empty OP stack)");
 }
 
+TEST_CASE("strings print as dlv prints them after JSON-RPC: invalid UTF-8 as U+FFFD",
+          "[session][pretty]") {
+  // strings_test's fieldstests, traced on strings.Fields: dlv 1.20.2 prints
+  // the string with each invalid byte as U+FFFD and "...+-8 more" (four invalid bytes,
+  // each grown to three).
+  auto s = scalar(24, "string",
+                  "1\xff\xe2\x80\x80\xff"
+                  "2\xff \xff");
+  s.len = 10;
+  CHECK(singleline_string(s) ==
+        "\"1\xef\xbf\xbd\\u2000\xef\xbf\xbd"
+        "2\xef\xbf\xbd \xef\xbf\xbd...+-8 more\"");
+  // A valid U+FFFD is printable (unicode.IsPrint), not escaped.
+  auto r = scalar(24, "string",
+                  "\n1\xef\xbf\xbd \xef\xbf\xbd"
+                  "2");
+  r.len = 10;
+  CHECK(singleline_string(r) ==
+        "\"\\n1\xef\xbf\xbd \xef\xbf\xbd"
+        "2\"");
+}
+
 TEST_CASE("composites print like dlv's trace lines", "[session][pretty]") {
   Variable slice;
   slice.kind = 23;

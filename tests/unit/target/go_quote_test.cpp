@@ -43,6 +43,10 @@ TEST_CASE("go_quote: strconv.Quote keeps printable runes and escapes the others"
   CHECK(go_quote("\xe2\x80\xa8") == R"("\u2028")");               // line separator
   CHECK(go_quote("\xef\xbb\xbf") == R"("\ufeff")");               // byte order mark
   CHECK(go_quote("\xee\x80\x80") == R"("\ue000")");               // private use
+  CHECK(go_quote("\xef\xbf\xbd") == "\"\xef\xbf\xbd\"");          // U+FFFD: a symbol, printable
+  CHECK(go_quote("\xef\xbf\xbc") == "\"\xef\xbf\xbc\"");          // U+FFFC
+  CHECK(go_quote("\xef\xbf\xb9") == R"("\ufff9")");               // annotation anchor (format)
+  CHECK(go_quote("\xef\xbf\xbf") == R"("\uffff")");               // noncharacter
 }
 
 TEST_CASE("go_quote: keep_unicode copies every valid rune from U+0080") {
