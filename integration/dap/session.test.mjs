@@ -293,8 +293,15 @@ test('pause a running program, breakpoints while running, disconnect kills it', 
     await assert.rejects(dc.stackTraceRequest({ threadId: 1, startFrame: 0, levels: 1 }),
       /Unable to process `stackTrace`/);
     // A breakpoint change while running: halt, apply, resume, no stopped event.
-    const bp = await dc.setBreakpointsRequest({ source: { path: progFile }, breakpoints: [{ line: 99 }] });
+    // A logpoint in spin's loop says when the program is there: a pause before main runs
+    // (under load) stops in the runtime's start-up, with no goroutine 1 yet, in dlv too.
+    const bp = await dc.setBreakpointsRequest({
+      source: { path: progFile },
+      breakpoints: [{ line: 99 }, { line: 26, logMessage: 'spinning {n}' }],
+    });
     assert.equal(bp.body.breakpoints[0].verified, false);
+    assert.equal(bp.body.breakpoints[1].verified, true);
+    await waitEvent(ctx, (e) => e.event === 'output' && /spinning \d+/.test(e.body.output), 'the logpoint in spin');
     assert.equal(ctx.events.filter((e) => e.event === 'stopped').length, 0);
     await dc.pauseRequest({ threadId: 1 });
     const stop = await nextStop(ctx, seen);
