@@ -289,25 +289,41 @@ void DapSession::resume(const api::DebuggerCommand& cmd) {
                         note.error = "unknown error";
                       }
                     }
+                    // Decided under the queue's lock: halt_quietly() either sees this note
+                    // queued or finds it as its quiet stop, never neither (a disconnect
+                    // racing a stop used to wait for a halt of a target that had stopped).
+                    std::lock_guard lk(self->mu_);
                     if (self->quiet_halt_.load()) {
-                      std::lock_guard lk(self->mu_);
                       self->quiet_stop_ = std::move(note);
                       self->quiet_cv_.notify_all();
                       return;
                     }
-                    self->push(std::move(note), false);
+                    self->queue_.push_back(std::move(note));
+                    self->cv_.notify_one();
                   });
 }
 
 bool DapSession::halt_quietly() {
   if (!running_ || !dbg_)
     return false;
+  bool stopped_already = false;
   {
     std::lock_guard lk(mu_);
     quiet_stop_.reset();
+    quiet_halt_ = true;
+    // The command may have ended (its note queued, not yet handled by this thread): that
+    // note is the stop, and there is nothing to halt.
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (auto* note = std::get_if<StopNote>(&*it)) {
+        quiet_stop_ = std::move(*note);
+        queue_.erase(it);
+        stopped_already = true;
+        break;
+      }
+    }
   }
-  quiet_halt_ = true;
-  dbg_->request_halt();
+  if (!stopped_already)
+    dbg_->request_halt();
   std::unique_lock lk(mu_);
   quiet_cv_.wait(lk, [&] { return quiet_stop_.has_value(); });
   quiet_halt_ = false;
