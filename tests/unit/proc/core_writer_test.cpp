@@ -35,17 +35,7 @@ std::unique_ptr<Process> stopped_ticker(const std::string& out) {
   opts.stdout_path = out;
   auto p = Process::launch(opts);
   p->set_signal_passthrough(SIGURG, true);
-  p->resume_all();
-  std::thread interrupter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    p->request_interrupt();
-  });
-  StopEvent ev = p->wait_event();
-  interrupter.join();
-  while (ev.kind == Kind::signal) {
-    p->resume_thread(ev.tid, ev.signal);
-    ev = p->wait_event();
-  }
+  StopEvent ev = run_then_interrupt(*p, std::chrono::milliseconds(300));
   REQUIRE(ev.kind == Kind::interrupted);
   return p;
 }

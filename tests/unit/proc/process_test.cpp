@@ -602,17 +602,7 @@ TEST_CASE("kill() reaps the process", "[proc]") {
 TEST_CASE("request_interrupt stops everything and the process then finishes normally", "[proc]") {
   std::string out = temp_path("out");
   auto p = launch("threads", {"4", "400", "1000"}, out);
-  p->resume_all();
-  std::thread interrupter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    p->request_interrupt();
-  });
-  StopEvent ev = p->wait_event();
-  interrupter.join();
-  while (ev.kind == Kind::signal) {
-    p->resume_thread(ev.tid, ev.signal);
-    ev = p->wait_event();
-  }
+  StopEvent ev = run_then_interrupt(*p, std::chrono::milliseconds(100));
   REQUIRE(ev.kind == Kind::interrupted);
   CHECK(p->threads().size() == 5);
   for (pid_t tid : p->threads()) CHECK(p->registers(tid).pc().value() != 0);

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "proc/watch_probe.hpp"
 
@@ -179,6 +180,21 @@ std::vector<std::byte> raw_memory(pid_t pid, std::uint64_t addr, std::size_t siz
   if (n != static_cast<ssize_t>(size))
     throw std::runtime_error("pread " + path);
   return out;
+}
+
+StopEvent run_then_interrupt(Process& p, std::chrono::milliseconds after) {
+  p.resume_all();
+  std::thread interrupter([&] {
+    std::this_thread::sleep_for(after);
+    p.request_interrupt();
+  });
+  StopEvent ev = p.wait_event();
+  interrupter.join();
+  while (ev.kind == StopEvent::Kind::signal) {
+    p.resume_thread(ev.tid, ev.signal);
+    ev = p.wait_event();
+  }
+  return ev;
 }
 
 }  // namespace goscope::proc::test

@@ -3,10 +3,13 @@
 // on the dwarf layer, so this is a minimal .symtab reader), temp files, native runs.
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "proc/process.hpp"
 
 namespace goscope::proc::test {
 
@@ -45,6 +48,11 @@ NativeRun run_native(const std::string& path, const std::vector<std::string>& ar
 /// Forks and execs `path` untraced with stdout to `stdout_path`; returns the pid.
 pid_t spawn(const std::string& path, const std::vector<std::string>& args,
             const std::string& stdout_path);
+
+/// Resumes every thread, calls request_interrupt() from another thread `after` later, and
+/// waits for the stop, passing the program's own signals on meanwhile (a Go program gets
+/// SIGURG). Returns the event that ended the wait: `interrupted` unless the program ended.
+StopEvent run_then_interrupt(Process& p, std::chrono::milliseconds after);
 
 /// Raw tracee memory through /proc/PID/mem (shows our int3s, unlike read_memory).
 std::vector<std::byte> raw_memory(pid_t pid, std::uint64_t addr, std::size_t size);
