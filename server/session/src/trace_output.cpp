@@ -371,7 +371,7 @@ std::string TraceOutput::graph_header(const Span& s) const {
 void TraceOutput::flush_finished_graph_lines(Goroutine& g, std::int64_t goid,
                                              std::uint64_t now_ns) {
   // With --min-duration a finished call can still vanish with its ancestor, so nothing is
-  // final before the root ends; that mode keeps the whole tree (said in docs/tracing.md).
+  // final before the root ends; that mode keeps the whole tree (said in docs/status.md).
   if (opts_.min_duration_ns > 0)
     return;
   std::size_t n = g.graph.size();
