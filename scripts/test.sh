@@ -10,8 +10,17 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/build"
 status=0
 ctest --output-on-failure -j"$(nproc)" --timeout 300 "$@" || status=$?
+# Why each main-suite test failed, printed again at the very end (a CI log is read by its
+# head and tail; the failing test's own output sits in the middle).
+digest() {
+  if [ $status -ne 0 ]; then
+    echo "== main suite: failures"
+    python3 "$root/scripts/failure-digest.py" "$root/build" 40 || true
+  fi
+}
 
 if [ "${GOSCOPE_SKIP_SANITIZE:-}" = 1 ]; then
+  digest
   exit $status
 fi
 echo "== sanitizer stage: ASan+UBSan unit tests and fuzz targets (build-sanitize/)"
@@ -45,5 +54,6 @@ if [ $san_status -eq 0 ]; then
     ctest -L unit -E "$asan_fiber_tests" --output-on-failure -j"$(nproc)" --timeout 600 ||
     san_status=$?
 fi
+digest
 if [ $status -eq 0 ]; then status=$san_status; fi
 exit $status
