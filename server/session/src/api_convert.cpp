@@ -1,51 +1,15 @@
 // The target's types as the session API shows them.
 #include "api_convert.hpp"
 
+#include <utility>
+
 namespace goscope::session {
-
-api::Variable to_api(const target::Variable& v) {
-  api::Variable out;
-  out.name = v.name;
-  out.addr = v.addr;
-  out.only_addr = v.only_addr;
-  out.type = v.type;
-  out.real_type = v.real_type;
-  out.flags = v.flags;
-  out.kind = v.kind;
-  out.value = v.value;
-  out.len = v.len;
-  out.cap = v.cap;
-  out.base = v.base;
-  out.unreadable = v.unreadable;
-  out.location_expr = v.location_expr;
-  out.decl_line = v.decl_line;
-  out.children.reserve(v.children.size());
-  for (const auto& c : v.children) out.children.push_back(to_api(c));
-  return out;
-}
-
-std::vector<api::Variable> to_api(const std::vector<target::Variable>& vs) {
-  std::vector<api::Variable> out;
-  out.reserve(vs.size());
-  for (const auto& v : vs) out.push_back(to_api(v));
-  return out;
-}
-
-target::LoadConfig to_target(const api::LoadConfig& c) {
-  return {c.follow_pointers, c.max_variable_recurse, c.max_string_len, c.max_array_values,
-          c.max_struct_fields};
-}
-
-api::LoadConfig to_api(const target::LoadConfig& c) {
-  return {c.follow_pointers, c.max_variable_recurse, c.max_string_len, c.max_array_values,
-          c.max_struct_fields};
-}
 
 namespace {
 
 // The fields both shapes share, copied one way or the other.
-template <class To, class From, class Conv>
-void copy_breakpoint(To& out, const From& b, Conv conv) {
+template <class To, class From>
+void copy_breakpoint(To& out, const From& b) {
   out.id = b.id;
   out.name = b.name;
   out.addr = b.addr;
@@ -62,10 +26,8 @@ void copy_breakpoint(To& out, const From& b, Conv conv) {
   out.goroutine = b.goroutine;
   out.stacktrace = b.stacktrace;
   out.variables = b.variables;
-  if (b.load_args)
-    out.load_args = conv(*b.load_args);
-  if (b.load_locals)
-    out.load_locals = conv(*b.load_locals);
+  out.load_args = b.load_args;
+  out.load_locals = b.load_locals;
   out.watch_expr = b.watch_expr;
   out.watch_type = b.watch_type;
   out.verbose_descr = b.verbose_descr;
@@ -79,7 +41,7 @@ void copy_breakpoint(To& out, const From& b, Conv conv) {
 
 api::Breakpoint to_api(const target::Breakpoint& b) {
   api::Breakpoint out;
-  copy_breakpoint(out, b, [](const target::LoadConfig& c) { return to_api(c); });
+  copy_breakpoint(out, b);
   return out;
 }
 
@@ -92,7 +54,7 @@ std::vector<api::Breakpoint> to_api(const std::vector<target::Breakpoint>& bs) {
 
 target::Breakpoint to_target(const api::Breakpoint& b) {
   target::Breakpoint out;
-  copy_breakpoint(out, b, [](const api::LoadConfig& c) { return to_target(c); });
+  copy_breakpoint(out, b);
   return out;
 }
 
@@ -125,18 +87,18 @@ api::Goroutine to_api(const target::GoroutineView& g) {
   return out;
 }
 
-api::Stackframe to_api(const target::FrameView& f) {
+api::Stackframe to_api(target::FrameView f) {
   api::Stackframe out;
   out.location = to_api(f.location);
   for (const auto& d : f.defers)
     out.defers.push_back({to_api(d.deferred), to_api(d.defer), d.sp, d.unreadable});
-  out.arguments = to_api(f.arguments);
-  out.locals = to_api(f.locals);
+  out.arguments = std::move(f.arguments);
+  out.locals = std::move(f.locals);
   out.vars_loaded = f.vars_loaded;
   out.frame_offset = f.frame_offset;
   out.frame_pointer_offset = f.frame_pointer_offset;
   out.bottom = f.bottom;
-  out.err = f.err;
+  out.err = std::move(f.err);
   return out;
 }
 
@@ -145,9 +107,9 @@ api::BreakpointInfo to_api(const target::BreakpointInfo& info) {
   for (const auto& f : info.stacktrace) out.stacktrace.push_back(to_api(f));
   if (info.goroutine)
     out.goroutine = to_api(*info.goroutine);
-  out.variables = to_api(info.variables);
-  out.arguments = to_api(info.arguments);
-  out.locals = to_api(info.locals);
+  out.variables = info.variables;
+  out.arguments = info.arguments;
+  out.locals = info.locals;
   return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The target's run-control and value types as the session API shows them (Delve's
-// service/api shapes): one place for every copy between the two.
+// service/api shapes): one place for every copy between the two. Values and load configs
+// need none: both layers use server/values' types.
 #include <vector>
 
 #include "session/api.hpp"
@@ -8,11 +9,6 @@
 #include "target/views.hpp"
 
 namespace goscope::session {
-
-api::Variable to_api(const target::Variable& v);
-std::vector<api::Variable> to_api(const std::vector<target::Variable>& vs);
-target::LoadConfig to_target(const api::LoadConfig& c);
-api::LoadConfig to_api(const target::LoadConfig& c);
 
 api::Breakpoint to_api(const target::Breakpoint& b);
 std::vector<api::Breakpoint> to_api(const std::vector<target::Breakpoint>& bs);
@@ -22,7 +18,8 @@ api::Function to_api(const target::FunctionSummary& f);
 api::Location to_api(const target::PcLocation& l);
 
 api::Goroutine to_api(const target::GoroutineView& g);
-api::Stackframe to_api(const target::FrameView& f);
+/// By value: a frame's variables move into the reply when the caller lets them go.
+api::Stackframe to_api(target::FrameView f);
 api::BreakpointInfo to_api(const target::BreakpointInfo& info);
 
 }  // namespace goscope::session

@@ -205,7 +205,7 @@ api::Thread Debugger::Impl::make_thread(pid_t tid, bool with_info) {
         t.breakpoint_info = to_api(*it->second.info);
     }
     if (it->second.return_values)
-      t.return_values = to_api(*it->second.return_values);
+      t.return_values = *it->second.return_values;
   }
   return t;
 }
@@ -308,7 +308,7 @@ api::DebuggerState Debugger::Impl::command(const api::DebuggerCommand& cmd,
     const auto kind = n == "next" ? K::next : n == "step" ? K::step : K::step_out;
     std::optional<target::LoadConfig> ret_cfg;
     if (cmd.return_info_load_config)
-      ret_cfg = to_target(*cmd.return_info_load_config);
+      ret_cfg = *cmd.return_info_load_config;
     run->step(kind, ret_cfg, resumed);
     return build_state(true);
   }
@@ -333,11 +333,10 @@ api::DebuggerState Debugger::Impl::call_command(const api::DebuggerCommand& cmd,
   try {
     if (!cmd.return_info_load_config)
       throw DebuggerError("can not call function with nil ReturnInfoLoadConfig");
-    auto result =
-        calls->call(cmd.expr, cmd.goroutine_id, to_target(*cmd.return_info_load_config), tell);
+    auto result = calls->call(cmd.expr, cmd.goroutine_id, *cmd.return_info_load_config, tell);
     // The results are the current thread's ReturnValues in this reply only (Delve sets them
     // in the Command's reply; State does not show them).
-    const auto values = to_api(result.values);
+    const auto& values = result.values;
     auto st = build_state(true);
     if (st.current_thread && st.current_thread->id == result.tid)
       st.current_thread->return_values = values;
@@ -446,31 +445,36 @@ void Debugger::Impl::report_after_error() {
   }
 }
 
-StopReason Debugger::Impl::reason_of(const api::Thread& t, bool current) const {
-  if (t.breakpoint) {
-    const auto& bp = *t.breakpoint;
-    if (bp.id == target::kUnrecoveredPanicId)
-      return StopReason::panic;
-    if (bp.id == target::kFatalThrowId)
-      return StopReason::fatal_error;
-    if (bp.watch_type != 0)
+// The run loop says why each thread stopped; a breakpoint stop is told apart here by the
+// breakpoint (Delve's internal panic and fatal-throw breakpoints, tracepoints).
+StopReason Debugger::Impl::reason_of(const api::Thread& t) const {
+  using target::StopKind;
+  switch (run ? run->stop_kind_of(t.id) : StopKind::none) {
+    case StopKind::breakpoint:
+      if (!t.breakpoint)
+        return StopReason::breakpoint;  // cleared since the stop
+      if (t.breakpoint->id == target::kUnrecoveredPanicId)
+        return StopReason::panic;
+      if (t.breakpoint->id == target::kFatalThrowId)
+        return StopReason::fatal_error;
+      return t.breakpoint->tracepoint ? StopReason::tracepoint : StopReason::breakpoint;
+    case StopKind::watchpoint:
+    case StopKind::watch_out_of_scope:
       return StopReason::watchpoint;
-    return bp.tracepoint ? StopReason::tracepoint : StopReason::breakpoint;
-  }
-  if (!current)
-    return StopReason::none;
-  switch (running_command) {
-    case CommandKind::next:
-    case CommandKind::step:
-    case CommandKind::step_out:
-    case CommandKind::step_instruction:
-    case CommandKind::next_instruction:
+    case StopKind::step_done:
+    case StopKind::instruction_step:
       return StopReason::step;
-    case CommandKind::call:
+    case StopKind::halt:
+      return StopReason::pause;
+    case StopKind::call_returned:
       return StopReason::call_return;
-    default:
-      return run && !run->watch_out_of_scope().empty() ? StopReason::watchpoint : StopReason::pause;
+    case StopKind::entry:
+      return StopReason::entry;
+    case StopKind::none:
+    case StopKind::exited:
+      return StopReason::none;
   }
+  return StopReason::none;
 }
 
 void Debugger::Impl::report_stop(const api::DebuggerState& st) {
@@ -487,8 +491,7 @@ void Debugger::Impl::report_stop(const api::DebuggerState& st) {
   std::vector<const api::Thread*> traced;
   if (st.threads) {
     for (const auto& t : *st.threads) {
-      StoppedThread ts{t.id, t.goroutine_id, reason_of(t, t.id == cur),
-                       t.breakpoint ? t.breakpoint->id : 0};
+      StoppedThread ts{t.id, t.goroutine_id, reason_of(t), t.breakpoint ? t.breakpoint->id : 0};
       if (t.id == cur) {
         ev.reason = ts.reason;
         ev.threads.insert(ev.threads.begin(), ts);
@@ -500,7 +503,7 @@ void Debugger::Impl::report_stop(const api::DebuggerState& st) {
     }
   }
   if (ev.threads.empty() && st.current_thread) {
-    ev.reason = reason_of(*st.current_thread, true);
+    ev.reason = reason_of(*st.current_thread);
     ev.threads.push_back({cur, st.current_thread->goroutine_id, ev.reason,
                           st.current_thread->breakpoint ? st.current_thread->breakpoint->id : 0});
   }

@@ -169,7 +169,7 @@ struct Debugger::Impl {
                                          const std::function<void()>& resumed);
   void report_exit();
   void report_after_error();
-  StopReason reason_of(const api::Thread& t, bool current) const;
+  StopReason reason_of(const api::Thread& t) const;
   void report_stop(const api::DebuggerState& st);
   void diff_breakpoints();
 

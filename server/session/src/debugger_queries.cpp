@@ -124,8 +124,8 @@ std::vector<api::TracepointResult> Debugger::buffered_tracepoints(std::uint64_t*
     t.is_ret = r.is_ret;
     t.function_name = std::move(r.function);
     t.goroutine_id = r.goroutine_id;
-    t.input_params = to_api(r.input_params);
-    t.return_params = to_api(r.return_params);
+    t.input_params = r.input_params;
+    t.return_params = r.return_params;
     out.push_back(std::move(t));
   }
   return out;
@@ -194,10 +194,10 @@ std::vector<api::Stackframe> Debugger::stacktrace(std::int64_t goroutine_id, int
   return impl_->call([&] {
     impl_->require_live();
     const auto goid = goroutine_id == -1 ? impl_->dbg->selected_goroutine() : goroutine_id;
-    const auto c = to_target(cfg.value_or(api::kDefaultLoadConfig));
+    const auto c = cfg.value_or(api::kDefaultLoadConfig);
     std::vector<api::Stackframe> out;
-    for (const auto& f : impl_->inspector->stack(goid, depth, opts, full, c))
-      out.push_back(to_api(f));
+    for (auto& f : impl_->inspector->stack(goid, depth, opts, full, c))
+      out.push_back(to_api(std::move(f)));
     return out;
   });
 }
@@ -208,7 +208,7 @@ std::vector<api::Variable> Debugger::local_vars(const api::EvalScope& scope,
                                                 const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-    return to_api(impl_->inspector->local_variables(impl_->scope_of(scope), to_target(cfg)));
+    return impl_->inspector->local_variables(impl_->scope_of(scope), cfg);
   });
 }
 
@@ -216,7 +216,7 @@ std::vector<api::Variable> Debugger::function_args(const api::EvalScope& scope,
                                                    const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-    return to_api(impl_->inspector->function_arguments(impl_->scope_of(scope), to_target(cfg)));
+    return impl_->inspector->function_arguments(impl_->scope_of(scope), cfg);
   });
 }
 
@@ -224,7 +224,7 @@ std::vector<api::Variable> Debugger::package_vars(const std::string& filter,
                                                   const api::LoadConfig& cfg) {
   return impl_->call([&]() -> std::vector<api::Variable> {
     impl_->require_live();
-    return to_api(impl_->inspector->package_variables(filter, to_target(cfg)));
+    return impl_->inspector->package_variables(filter, cfg);
   });
 }
 
@@ -232,7 +232,7 @@ api::Variable Debugger::eval(const api::EvalScope& scope, const std::string& exp
                              const api::LoadConfig& cfg) {
   return impl_->call([&]() -> api::Variable {
     impl_->require_live();
-    return to_api(impl_->inspector->eval(impl_->scope_of(scope), expr, to_target(cfg)));
+    return impl_->inspector->eval(impl_->scope_of(scope), expr, cfg);
   });
 }
 

@@ -41,7 +41,7 @@ void Debugger::Impl::on_nonstop_hit(pid_t tid, const target::Breakpoint& bp,
   if (ts.info)
     t.breakpoint_info = to_api(*ts.info);
   if (ts.return_values)
-    t.return_values = to_api(*ts.return_values);
+    t.return_values = *ts.return_values;  // a copy: the trace event below reads them too
 
   if (auto g = trace_group_of_bp.find(bp.id); g != trace_group_of_bp.end()) {
     auto grp = trace_groups.find(g->second);
@@ -80,7 +80,7 @@ void Debugger::Impl::on_nonstop_hit(pid_t tid, const target::Breakpoint& bp,
         ev.trace_id = g->second;
         ev.is_return = bp.trace_return;
         ev.text = std::move(trace_text);
-        ev.values = to_api(te.values);
+        ev.values = te.values;
       }
     }
   }
@@ -220,7 +220,7 @@ void Debugger::Impl::end_traces() {
 // ------------------------------------------------------------------- the API
 
 void Debugger::set_breakpoint_nonstop(int id, bool on, const api::LoadConfig& variables_cfg) {
-  impl_->call([&] { impl_->bps->set_nonstop(id, on, to_target(variables_cfg)); });
+  impl_->call([&] { impl_->bps->set_nonstop(id, on, variables_cfg); });
 }
 
 FunctionTrace Debugger::trace_functions(const FunctionTraceRequest& req) {

@@ -538,6 +538,7 @@ std::optional<ThreadStop> BreakpointTable::hit_in(LogicalBreakpoint& lb, pid_t t
       !hit_condition_matches(lb.bp.hit_cond, lb.bp.hit_cond_per_g ? per_g : lb.bp.total_hit_count))
     return std::nullopt;
   ThreadStop ts;
+  ts.kind = lb.is_watchpoint() ? StopKind::watchpoint : StopKind::breakpoint;
   ts.breakpoint_id = lb.bp.id;
   ts.cond_error = std::move(cond_error);
   std::optional<std::vector<Variable>> args;

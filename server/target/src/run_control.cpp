@@ -12,6 +12,14 @@ namespace goscope::target {
 
 using K = proc::StopEvent::Kind;
 
+namespace {
+ThreadStop stop_of(StopKind kind) {
+  ThreadStop ts;
+  ts.kind = kind;
+  return ts;
+}
+}  // namespace
+
 RunControl::RunControl(Debuggee& dbg, BreakpointTable& bps, Watchpoints& watches,
                        std::atomic<bool>& halt_requested, RunObserver observer)
     : dbg_(dbg),
@@ -25,12 +33,29 @@ RunControl::~RunControl() = default;
 
 void RunControl::mark_exit(int status) {
   stepper_.reset();
+  last_kind_ = StopKind::exited;
   dbg_.mark_exit(status);
 }
 
+// The stop of the process on `tid`: its reason is the process'.
 void RunControl::stop_at(pid_t tid, ThreadStop ts) {
+  last_kind_ = ts.kind;
   stops_[tid] = std::move(ts);
   dbg_.select_thread(tid);
+}
+
+StopReason RunControl::last_stop() const {
+  if (last_kind_ == StopKind::exited)
+    return {StopKind::exited, 0};
+  return {last_kind_, dbg_.current_thread()};
+}
+
+StopKind RunControl::stop_kind_of(pid_t tid) const {
+  if (auto it = stops_.find(tid); it != stops_.end() && it->second.kind != StopKind::none)
+    return it->second.kind;
+  if (last_kind_ != StopKind::exited && tid == dbg_.current_thread())
+    return last_kind_;
+  return StopKind::none;
 }
 
 bool RunControl::next_in_progress() const {
@@ -50,7 +75,8 @@ void RunControl::finish_call(pid_t tid, bool returned_here) {
   if (returned_here)
     call_return_site_ = std::make_pair(tid, dbg_.pc_of(tid));
   stops_.clear();
-  stops_[tid] = ThreadStop{};
+  stops_[tid] = stop_of(StopKind::call_returned);
+  last_kind_ = StopKind::call_returned;
   dbg_.set_current_thread(tid);
   dbg_.invalidate();
 }
@@ -86,9 +112,10 @@ void RunControl::throw_condition_errors() const {
 
 // ---------------------------------------------------------------- commands
 
-void RunControl::resume(const std::function<void()>& resumed) {
+StopReason RunControl::resume(const std::function<void()>& resumed) {
   run_until_stop(resumed);
   throw_condition_errors();
+  return last_stop();
 }
 
 void RunControl::switch_thread(pid_t tid) {
@@ -130,8 +157,8 @@ pid_t RunControl::step_thread() {
   return dbg_.current_thread();
 }
 
-void RunControl::step(StepKind kind, const std::optional<LoadConfig>& ret_cfg,
-                      const std::function<void()>& resumed) {
+StopReason RunControl::step(StepKind kind, const std::optional<LoadConfig>& ret_cfg,
+                            const std::function<void()>& resumed) {
   if (next_in_progress()) {
     if (resumed)
       resumed();
@@ -153,20 +180,20 @@ void RunControl::step(StepKind kind, const std::optional<LoadConfig>& ret_cfg,
       throw CommandError("goroutine " + std::to_string(parked->id) +
                          " is not in a function with line information");
     }
-    resume(resumed);
-    return;
+    return resume(resumed);
   }
   const pid_t tid = step_thread();
   if (!stepper_->start(k, tid)) {
     stepper_.reset();
     step_instruction_on(tid, resumed);
-    return;
+    return last_stop();
   }
-  resume(resumed);
+  return resume(resumed);
 }
 
-void RunControl::step_instruction(const std::function<void()>& resumed) {
+StopReason RunControl::step_instruction(const std::function<void()>& resumed) {
   step_instruction_on(step_thread(), resumed);
+  return last_stop();
 }
 
 void RunControl::step_instruction_on(pid_t tid, const std::function<void()>& resumed) {
@@ -185,6 +212,7 @@ void RunControl::step_instruction_on(pid_t tid, const std::function<void()>& res
       if (o.tid != tid)
         pending_->push_back(o);
     }
+    last_kind_ = StopKind::instruction_step;
     dbg_.set_current_thread(tid);
   }
 }
@@ -363,7 +391,7 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
           return Outcome::resume;
         }
         stepper_.reset();
-        ThreadStop ts;
+        ThreadStop ts = stop_of(StopKind::step_done);
         if (step_ret_cfg_)
           ts.return_values = std::move(vals);
         stop_at(ev.tid, std::move(ts));
@@ -385,7 +413,7 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
     // A stack watchpoint's frame returned: it is gone, and the process stops here (with
     // this thread's breakpoint if one of the user's is here too), as Delve.
     dbg_.stop_everything();
-    ThreadStop ts;
+    ThreadStop ts = stop_of(StopKind::watch_out_of_scope);
     if (auto uh = bps_.user_hit(ev.tid, pc, false))
       ts = std::move(*uh);
     stop_at(ev.tid, std::move(ts));
@@ -393,13 +421,12 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
     return Outcome::stop;
   }
   if (auto ts = bps_.user_hit(ev.tid, pc, true)) {
-    stops_[ev.tid] = std::move(*ts);
+    stop_at(ev.tid, std::move(*ts));
     // As Delve: a user breakpoint hit by the stepped goroutine ends the step; one hit by
     // another goroutine interrupts it, and its traps stay for the next continue
     // (NextInProgress; next/step/stepOut refused until then or CancelNext).
     if (stepper_ && (stepper_->goroutine() == 0 || stepper_->goroutine() == dbg_.goid_of(ev.tid)))
       stepper_.reset();
-    dbg_.select_thread(ev.tid);
     collect_other_hits();
     return Outcome::stop;
   }
@@ -431,7 +458,7 @@ RunControl::Outcome RunControl::handle_breakpoint(const proc::StopEvent& ev) {
   if (step_done) {
     dbg_.stop_everything();
     stepper_.reset();
-    ThreadStop ts;
+    ThreadStop ts = stop_of(StopKind::step_done);
     if (step_ret_cfg_ && step_ret_values_)
       ts.return_values = std::move(*step_ret_values_);
     step_ret_values_.reset();
@@ -477,6 +504,7 @@ RunControl::Outcome RunControl::handle_event(const proc::StopEvent& ev) {
       return Outcome::stop;
     case K::interrupted:
       halt_requested_ = false;
+      last_kind_ = StopKind::halt;
       dbg_.invalidate();
       return Outcome::stop;
   }
@@ -498,6 +526,7 @@ void RunControl::run_until_stop(const std::function<void()>& resumed) {
     return;
   }
   if (halt_requested_.exchange(false)) {
+    last_kind_ = StopKind::halt;
     if (resumed)
       resumed();
     return;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "session/debugger.hpp"
@@ -203,6 +204,67 @@ TEST_CASE("a launched program is driven through the API and reports events", "[s
   } catch (const DebuggerError& e) {
     CHECK(e.kind() == ErrorKind::exited);
   }
+}
+
+TEST_CASE("stop reasons come from the run loop: a halt that ends a next is a pause", "[session]") {
+  require_ptrace();
+  // ticker ticks for 1,000 s with this argument: only a halt ends the runs below.
+  LaunchSpec spec;
+  spec.mode = LaunchMode::exec;
+  spec.program = GOSCOPE_FIXTURE_DIR "/ticker";
+  spec.args = {"100000"};
+  spec.capture_output = true;
+  PreparedLaunch launch(spec);
+  Debugger dbg(launch.debugger_config());
+  Recorder rec;
+  auto sub = dbg.subscribe([&rec](const Event& e) { rec(e); });
+
+  api::Breakpoint req;
+  req.function_name = "main.tick";
+  const auto bp = dbg.create_breakpoint(req, "main.tick", false);
+  auto st = dbg.command(Command{CommandKind::continue_});
+  REQUIRE(st.current_thread);
+  REQUIRE(st.current_thread->breakpoint);
+  dbg.clear_breakpoint(bp.id, "");
+
+  // A stepInstruction is a step.
+  auto before = rec.size();
+  dbg.command(Command{CommandKind::step_instruction});
+  {
+    const auto ev = std::get<StoppedEvent>(rec.at(rec.wait_for(before, is<StoppedEvent>())));
+    CHECK(ev.reason == StopReason::step);
+  }
+
+  // `next` on the runtime's forcegc helper, parked until a forced GC (every 2 minutes):
+  // its traps wait for it, the program runs on, and only the halt stops it. Delve reports
+  // that stop as StopManual ("pause"), not as a finished step.
+  std::int64_t forcegc = 0;
+  int next_index = 0;
+  for (const auto& g : dbg.goroutines(0, 0, &next_index)) {
+    if (g.start_loc.function && g.start_loc.function->name == "runtime.forcegchelper")
+      forcegc = g.id;
+  }
+  REQUIRE(forcegc != 0);
+  Command sw{CommandKind::switch_goroutine};
+  sw.goroutine_id = forcegc;
+  dbg.command(sw);
+  before = rec.size();
+  std::thread halter([&] {
+    rec.wait_for(before, is<RunningEvent>());
+    std::this_thread::sleep_for(100ms);
+    dbg.request_halt();
+  });
+  st = dbg.command(Command{CommandKind::next});
+  halter.join();
+  CHECK_FALSE(st.exited);
+  {
+    const auto ev = std::get<StoppedEvent>(rec.at(rec.wait_for(before, is<StoppedEvent>())));
+    CHECK(ev.command == CommandKind::next);
+    CHECK(ev.reason == StopReason::pause);
+    REQUIRE_FALSE(ev.threads.empty());
+    CHECK(ev.threads.front().reason == StopReason::pause);
+  }
+  dbg.detach(true);
 }
 
 TEST_CASE("without capture the target writes to our own streams", "[session]") {

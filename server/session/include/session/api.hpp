@@ -1,7 +1,8 @@
 #pragma once
 // Protocol-neutral value types of a debugging session, shaped like Delve's service/api
 // types so that the JSON-RPC front end is a field-by-field translation and the DAP front
-// end can use the same data. No proc/target types appear here.
+// end can use the same data. No proc/target types appear here (values/ is a std-only
+// vocabulary below both).
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -9,42 +10,19 @@
 #include <string>
 #include <vector>
 
+#include "values/variable.hpp"
+
 namespace goscope::session::api {
 
-/// How much of a value to load (Delve api.LoadConfig).
-struct LoadConfig {
-  bool follow_pointers = true;
-  int max_variable_recurse = 1;
-  int max_string_len = 64;
-  int max_array_values = 64;
-  int max_struct_fields = -1;  ///< -1: all
-  bool operator==(const LoadConfig&) const = default;
-};
+/// How much of a value to load (Delve api.LoadConfig), and a loaded value (Delve
+/// api.Variable; `kind` is Go's reflect.Kind): the very types the target loads values in
+/// (server/values), so that a value reaches a front end without a copy.
+using values::kShortLoadConfig;  ///< dlv's ShortLoadConfig (trace, args/locals without -v)
+using values::LoadConfig;
+using values::Variable;
 
 /// The terminal's default config, and what Eval uses when the client sends none.
 inline constexpr LoadConfig kDefaultLoadConfig{true, 1, 64, 64, -1};
-/// dlv's ShortLoadConfig (trace, args/locals without -v).
-inline constexpr LoadConfig kShortLoadConfig{false, 0, 64, 0, 3};
-
-/// A loaded value (Delve api.Variable); `kind` is Go's reflect.Kind.
-struct Variable {
-  std::string name;
-  std::uint64_t addr = 0;
-  bool only_addr = false;
-  std::string type;
-  std::string real_type;
-  std::uint16_t flags = 0;
-  int kind = 0;
-  std::string value;
-  std::int64_t len = 0;
-  std::int64_t cap = 0;
-  std::vector<Variable> children;
-  std::uint64_t base = 0;
-  std::string unreadable;
-  std::string location_expr;
-  std::int64_t decl_line = 0;
-  bool operator==(const Variable&) const = default;
-};
 
 /// Delve api.Function.
 struct Function {

@@ -8,7 +8,7 @@
 
 namespace goscope::session {
 
-/// Delve's api.Variable.SinglelineString().
+/// Delve's api.Variable.SinglelineString() (defined with the trace printer, pretty.cpp).
 std::string singleline_string(const api::Variable& v);
 /// Go's strconv.Quote.
 std::string go_quote_string(std::string_view s);

@@ -64,8 +64,24 @@ struct BreakpointInfo {
   std::vector<Variable> locals;
 };
 
+/// Why a thread stopped (Delve's proc.StopReason, kept per thread and for the process). The
+/// run loop decides it where it knows it; the protocols only translate it.
+enum class StopKind {
+  none,                ///< the thread stopped because another thread stopped the process
+  entry,               ///< the launch or attach stop: nothing has run yet
+  breakpoint,          ///< a breakpoint of the table (user, tracepoint, panic, fatal throw)
+  watchpoint,          ///< a hardware watchpoint fired
+  watch_out_of_scope,  ///< a stack watchpoint's frame returned (Delve stops there)
+  step_done,           ///< next, step or stepOut finished on this thread
+  instruction_step,    ///< one instruction was executed
+  halt,                ///< a halt request interrupted the run (Delve's StopManual)
+  call_returned,       ///< an injected function call returned (Delve's StopCallReturned)
+  exited,              ///< the process exited or was killed
+};
+
 /// Why the last stop happened on a thread (what State reports for it).
 struct ThreadStop {
+  StopKind kind = StopKind::none;
   int breakpoint_id = 0;  ///< 0: none
   std::optional<BreakpointInfo> info;
   std::optional<std::vector<Variable>> return_values;

@@ -42,6 +42,13 @@ struct RunStats {
   std::uint64_t process_stops = 0;  ///< hits that stopped every thread
 };
 
+/// Why the process stopped: the kind of the current thread's stop (Delve's
+/// proc.StopReason) and that thread (0 when the process exited).
+struct StopReason {
+  StopKind kind = StopKind::entry;
+  pid_t tid = 0;
+};
+
 /// Threading: tracer thread only, but for the halt flag (any thread).
 class RunControl {
  public:
@@ -56,14 +63,17 @@ class RunControl {
   /// Delve's continue: runs every thread until a stop (a breakpoint whose condition holds,
   /// a watchpoint, a stack watchpoint's frame returning, the end of a step, a halt, the
   /// exit). `resumed` is called once the target runs (or at once when it will not). Throws
-  /// CommandError for breakpoint conditions that could not be evaluated.
-  void resume(const std::function<void()>& resumed);
+  /// CommandError for breakpoint conditions that could not be evaluated. Returns why the
+  /// process stopped.
+  StopReason resume(const std::function<void()>& resumed);
   /// next / step / stepOut of the selected goroutine; `ret_cfg`: load the return values.
   /// Throws CommandError ("next while nexting", a goroutine without line information).
-  void step(StepKind kind, const std::optional<LoadConfig>& ret_cfg,
-            const std::function<void()>& resumed);
+  /// The stop is `step_done` when the step finished; a breakpoint, a watchpoint or a halt
+  /// can end it first.
+  StopReason step(StepKind kind, const std::optional<LoadConfig>& ret_cfg,
+                  const std::function<void()>& resumed);
   /// One instruction of the selected goroutine's thread.
-  void step_instruction(const std::function<void()>& resumed);
+  StopReason step_instruction(const std::function<void()>& resumed);
   /// switchThread / switchGoroutine. Throw CommandError.
   void switch_thread(pid_t tid);
   void switch_goroutine(std::int64_t goid);
@@ -71,8 +81,14 @@ class RunControl {
   void cancel_next();
   bool next_in_progress() const;
 
-  /// Why each thread stopped in the last stop.
+  /// Why each thread stopped in the last stop (threads that only stopped because another
+  /// did are absent).
   const std::map<pid_t, ThreadStop>& stops() const { return stops_; }
+  /// Why the process stopped last (what the last command returned).
+  StopReason last_stop() const;
+  /// Why `tid` stopped in the last stop: its own reason, else the process' when it is the
+  /// current thread (a halt, a call's return), else `none`.
+  StopKind stop_kind_of(pid_t tid) const;
   /// Stack watchpoints that went out of scope in the last continue.
   const std::vector<Breakpoint>& watch_out_of_scope() const { return watches_.out_of_scope(); }
   /// Deletes a breakpoint (the stops that name it no longer do).
@@ -116,6 +132,8 @@ class RunControl {
   void stop_at(pid_t tid, ThreadStop ts);
   pid_t step_thread();
   void step_instruction_on(pid_t tid, const std::function<void()>& resumed);
+  /// The process-wide reason of a stop that names no thread's ThreadStop.
+  void set_stop_kind(StopKind kind) { last_kind_ = kind; }
   std::optional<Goroutine> parked_selected();
 
   Debuggee& dbg_;
@@ -126,6 +144,7 @@ class RunControl {
   /// Events of threads stopped meanwhile, handled before the process runs again.
   std::unique_ptr<std::deque<proc::StopEvent>> pending_;
   std::map<pid_t, ThreadStop> stops_;
+  StopKind last_kind_ = StopKind::entry;
   std::unique_ptr<Stepper> stepper_;
   std::optional<LoadConfig> step_ret_cfg_;
   /// Results loaded at the RET of a step that went on past runtime.deferreturn/a wrapper.
