@@ -108,6 +108,33 @@ struct InprocTracer::Impl {
   /// Events built at a completion stop, by their record's position (committed after).
   std::unordered_map<std::uint64_t, std::optional<TraceEvent>> prebuilt;
   std::uint64_t events = 0, stops = 0, late_reads = 0, waits = 0, faults = 0, lost = 0;
+  /// GOSCOPE_DEBUG: hits per trapped site, to tell which sites cost stops.
+  const bool debug = std::getenv("GOSCOPE_DEBUG") != nullptr;
+  std::unordered_map<std::uint64_t, std::uint64_t> trap_hits;
+
+  void print_hot_traps() const {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> hot(trap_hits.begin(), trap_hits.end());
+    std::sort(hot.begin(), hot.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (hot.size() > 10)
+      hot.resize(10);
+    for (const auto& [pc, n] : hot) {
+      const Site* site = nullptr;
+      for (const auto& s : sites)
+        if (s.addr.value() == pc)
+          site = &s;
+      const char* kind = site == nullptr     ? "?"
+                         : site->inlined     ? "inlined copy"
+                         : site->goexit      ? "goexit"
+                         : site->deferreturn ? "deferreturn"
+                         : site->is_return   ? "RET"
+                                             : "entry";
+      std::fprintf(stderr, "goscope: inproc: trapped %llu x %s %s at %#llx\n",
+                   static_cast<unsigned long long>(n), kind,
+                   site ? (site->inlined ? site->inlined->name : site->function->name).c_str() : "",
+                   static_cast<unsigned long long>(pc));
+    }
+  }
 
   Impl(proc::Process& p, const BinaryInfo& b, TraceOptions o) : process(p), bi(b), opts(o) {
     const auto hi = std::max(
@@ -389,6 +416,8 @@ struct InprocTracer::Impl {
     // Stamped on this engine's clock (see tsc_ref), before the thread runs on: its next
     // record is later.
     const auto hit = now_ns();
+    if (debug)
+      ++trap_hits[pc.value()];
     auto ev = traps.trap_event(tid, pc);
     if (ev) {
       ev->hit_ns = ev->time_ns = hit;
@@ -659,10 +688,12 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
                    "goscope: the traced program overwrote the trace ring; events after "
                    "that point were lost\n");
     }
-    if (std::getenv("GOSCOPE_DEBUG"))
+    if (im.debug) {
       std::fprintf(stderr, "goscope: inproc: %llu ring waits, %llu faults recovered\n",
                    static_cast<unsigned long long>(im.waits),
                    static_cast<unsigned long long>(im.faults));
+      im.print_hot_traps();
+    }
   };
   return run_engine(im.process, im.mu, h);
 }

@@ -61,13 +61,15 @@ void put_jmp(std::vector<std::byte>& out, std::uint64_t from, std::uint64_t to) 
 }  // namespace
 
 const Trampolines::FunctionCode& Trampolines::code_of(const dwarf::Function& fn) {
-  for (const auto& [f, c] : code_cache_)
-    if (f == &fn)
-      return c;
+  if (auto it = code_cache_.find(&fn); it != code_cache_.end())
+    return it->second;
   FunctionCode fc;
   const auto size = fn.high_pc.value() - fn.low_pc.value();
   if (auto code = bi_.elf().code_at(fn.low_pc, size)) {
-    for (const auto& insn : proc::disassemble(*code, bi_.to_virt(fn.low_pc))) {
+    fc.readable = true;
+    fc.bytes.assign(code->begin(), code->end());
+    fc.insns = proc::disassemble(*code, bi_.to_virt(fn.low_pc));
+    for (const auto& insn : fc.insns) {
       if (insn.branch_target != 0)
         fc.targets.push_back(insn.branch_target);
       else if (insn.is_branch && !insn.is_call)
@@ -76,8 +78,7 @@ const Trampolines::FunctionCode& Trampolines::code_of(const dwarf::Function& fn)
   } else {
     fc.indirect_jumps = true;  // unknown code: move nothing
   }
-  code_cache_.emplace_back(&fn, std::move(fc));
-  return code_cache_.back().second;
+  return code_cache_.emplace(&fn, std::move(fc)).first->second;
 }
 
 namespace {
@@ -193,16 +194,17 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   if (!movable(fn))
     return std::nullopt;
   const auto& fc = code_of(fn);
-  if (fc.indirect_jumps)
+  if (fc.indirect_jumps || !fc.readable)
     return std::nullopt;
-  const auto size = fn.high_pc.value() - fn.low_pc.value();
-  auto code = bi_.elf().code_at(fn.low_pc, size);
-  if (!code)
+  const auto* code = &fc.bytes;
+  const auto& insns = fc.insns;
+  const auto it = std::lower_bound(
+      insns.begin(), insns.end(), ret,
+      [](const proc::Instruction& a, proc::VirtAddr b) { return a.address.value() < b.value(); });
+  const auto i = static_cast<std::size_t>(it - insns.begin());
+  if (i == insns.size() || insns[i].address != ret)
     return std::nullopt;
-  const auto insns = proc::disassemble(*code, bi_.to_virt(fn.low_pc));
-  std::size_t i = 0;
-  while (i < insns.size() && insns[i].address != ret) ++i;
-  if (i == insns.size() || !insns[i].is_ret || insns[i].length != 1)
+  if (!insns[i].is_ret || insns[i].length != 1)
     return std::nullopt;
   // Move whole instructions before the RET until the range holds a jmp.
   std::size_t first = i;

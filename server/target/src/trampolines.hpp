@@ -15,10 +15,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dwarf/debug_info.hpp"
 #include "proc/addr.hpp"
+#include "proc/disassembler.hpp"
 #include "proc/unique_fd.hpp"
 
 namespace goscope::proc {
@@ -139,6 +141,9 @@ class Trampolines {
   struct FunctionCode {
     std::vector<std::uint64_t> targets;
     bool indirect_jumps = false;
+    bool readable = false;                 ///< the code was found in the file
+    std::vector<std::byte> bytes;          ///< the function's code, as in the file
+    std::vector<proc::Instruction> insns;  ///< decoded once: a function has many RETs
   };
   const FunctionCode& code_of(const dwarf::Function& fn);
   /// Whether [lo, hi) meets a range some trampoline moves (dropped ones included: they are
@@ -147,7 +152,7 @@ class Trampolines {
 
   const BinaryInfo& bi_;
   std::vector<Tramp> tramps_;
-  std::vector<std::pair<const dwarf::Function*, FunctionCode>> code_cache_;
+  std::unordered_map<const dwarf::Function*, FunctionCode> code_cache_;
   proc::UniqueFd memfd_;
   std::uint64_t base_ = 0;
   bool installed_ = false;
