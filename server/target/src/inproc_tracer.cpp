@@ -12,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -40,14 +41,24 @@ constexpr int kPollMs = 2;
 
 /// Whether the moved instructions need something the capture code clobbers (R12, R13, the
 /// flags): Go never keeps a value there across a function's entry or RET, but assembly may.
+/// A conditional jump, cmov or set reads flags that a moved `cmp`, `test` or arithmetic
+/// instruction before it wrote (they all set CF, ZF, SF, OF and PF): the capture code ran
+/// before that writer (entries) and the flags it left do not matter.
 bool moved_code_conflicts(std::span<const std::byte> code, proc::VirtAddr at) {
+  bool flags_written = false;
   for (const auto& insn : proc::disassemble(code, at)) {
     const auto& t = insn.text;
+    const auto mnemonic = std::string_view(t).substr(0, t.find(' '));
     if (t.find("r12") != std::string::npos || t.find("r13") != std::string::npos ||
-        t.starts_with("cmov") || t.starts_with("set") || t.starts_with("adc") ||
-        t.starts_with("sbb") || t.starts_with("pushf") || t.starts_with("lahf") ||
-        t.starts_with("rcl") || t.starts_with("rcr") || t.starts_with("cmc"))
+        mnemonic == "adc" || mnemonic == "sbb" || mnemonic.starts_with("pushf") ||
+        mnemonic == "lahf" || mnemonic == "rcl" || mnemonic == "rcr" || mnemonic == "cmc")
       return true;
+    const bool jcc = mnemonic.starts_with('j') && mnemonic != "jmp" && !mnemonic.ends_with("cxz");
+    if ((jcc || mnemonic.starts_with("cmov") || mnemonic.starts_with("set")) && !flags_written)
+      return true;
+    if (mnemonic == "cmp" || mnemonic == "test" || mnemonic == "add" || mnemonic == "sub" ||
+        mnemonic == "and" || mnemonic == "or" || mnemonic == "xor")
+      flags_written = true;
   }
   return false;
 }
@@ -65,6 +76,13 @@ struct InprocTracer::Impl {
     proc::VirtAddr report_pc;  ///< the pc the event reports
     std::optional<std::size_t> tramp;
     bool ret_part = false;  ///< the return probe of a combined (leaf) trampoline
+    /// An inlined copy inside `tramp`'s moved range, past only `cmp`/`test`: its code runs
+    /// after the entry's (Trampolines::shares_entry_state).
+    bool shared = false;
+    /// A RET without a trampoline: (trampoline, stub) where a moved jump to it runs its code
+    /// (Trampolines::add_ret_stub); other paths to it still trap.
+    std::vector<std::pair<std::size_t, std::size_t>> stubs;
+    bool recorded() const { return tramp.has_value() || !stubs.empty(); }
     bool spill_xmm = false;
     std::optional<std::int64_t> cfa_offset;
     capture::Plan plan;
@@ -225,13 +243,19 @@ struct InprocTracer::Impl {
       if (s.tramp && moved_code_conflicts(tramps.moved(*s.tramp), tramps.patch_address(*s.tramp)))
         drop_tramp(*s.tramp);
     }
-    // A trap left on the original code must not sit in code a trampoline moves.
+    // A trap left on the original code must not sit in code a trampoline moves; an inlined
+    // copy where the entry's state still holds records in the entry's trampoline.
     for (bool changed = true; changed;) {
       changed = false;
-      for (const auto& s : sites) {
+      for (auto& s : sites) {
         if (s.tramp)
           continue;
         if (auto t = tramps.covering(s.addr)) {
+          if (s.inlined && tramps.shares_entry_state(*t, s.addr)) {
+            s.tramp = t;
+            s.shared = true;
+            continue;
+          }
           drop_tramp(*t);
           changed = true;
         }
@@ -252,12 +276,17 @@ struct InprocTracer::Impl {
         for (auto& s : sites) {
           s.tramp.reset();
           s.ret_part = false;
+          s.shared = false;
+          s.stubs.clear();
         }
       }
     }
     if (std::getenv("GOSCOPE_DEBUG")) {
-      std::size_t moved = 0, entry = 0, ret = 0, defer = 0, inl = 0, other = 0;
+      std::size_t moved = 0, entry = 0, ret = 0, defer = 0, inl = 0, other = 0, shared = 0,
+                  stubbed = 0;
       for (const auto& s : sites) {
+        shared += s.shared ? 1 : 0;
+        stubbed += s.stubs.empty() ? 0 : 1;
         if (s.tramp)
           ++moved;
         else if (s.inlined)
@@ -272,9 +301,10 @@ struct InprocTracer::Impl {
           ++entry;
       }
       std::fprintf(stderr,
-                   "goscope: inproc: %zu sites in trampolines; traps: %zu entries, %zu RETs, "
-                   "%zu deferreturn calls, %zu inlined copies, %zu other\n",
-                   moved, entry, ret, defer, inl, other);
+                   "goscope: inproc: %zu sites in trampolines (%zu inlined copies sharing an "
+                   "entry's); traps: %zu entries, %zu RETs (%zu also reached through a moved "
+                   "jump's stub), %zu deferreturn calls, %zu inlined copies, %zu other\n",
+                   moved, shared, entry, ret, stubbed, defer, inl, other);
     }
     for (const auto& s : sites) {
       if (s.tramp)
@@ -296,6 +326,7 @@ struct InprocTracer::Impl {
       if (s.tramp == t) {
         s.tramp.reset();
         s.ret_part = false;
+        s.shared = false;
       }
     }
   }
@@ -322,27 +353,78 @@ struct InprocTracer::Impl {
       }
     }
     std::vector<std::optional<inproc::SiteCode>> code(sites.size());
-    for (std::size_t i = 0; i < sites.size(); ++i) {
+    // Shared probes run in the order of their sites' addresses (the program's order).
+    std::vector<std::size_t> order(sites.size());
+    for (std::size_t i = 0; i < sites.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return sites[a].addr.value() < sites[b].addr.value();
+    });
+    std::vector<std::size_t> shared_index(sites.size(), 0);
+    for (const auto i : order) {
       auto& s = sites[i];
       if (!s.tramp)
         continue;
       code[i] = inproc::compile(s.plan, static_cast<std::uint32_t>(i), params);
-      if (s.ret_part)
+      if (s.shared)
+        shared_index[i] = tramps.add_shared_probe_code(*s.tramp, code[i]->bytes);
+      else if (s.ret_part)
         tramps.set_return_probe_code(*s.tramp, code[i]->bytes);
       else
         tramps.set_probe_code(*s.tramp, code[i]->bytes);
     }
+    add_ret_stubs(params, code);
     tramps.install(process, process.pid());
+    auto add_code = [&](std::size_t i, std::uint64_t base) {
+      const auto& c = *code[i];
+      for (const auto& [at, rec] : c.fixups) fixups[base + at] = base + rec;
+      throttle_traps[base + c.throttle_trap + 1] = i;
+      complete_traps[base + c.complete_trap + 1] = i;
+      code_ranges.emplace_back(base, base + c.bytes.size());
+    };
     for (std::size_t i = 0; i < sites.size(); ++i) {
-      if (!code[i] || !sites[i].tramp)
+      const auto& s = sites[i];
+      if (!code[i])
         continue;
-      const auto base = (sites[i].ret_part ? tramps.return_probe_address(*sites[i].tramp)
-                                           : tramps.probe_address(*sites[i].tramp))
-                            .value();
-      for (const auto& [at, rec] : code[i]->fixups) fixups[base + at] = base + rec;
-      throttle_traps[base + code[i]->throttle_trap + 1] = i;
-      complete_traps[base + code[i]->complete_trap + 1] = i;
-      code_ranges.emplace_back(base, base + code[i]->bytes.size());
+      for (const auto& [t, k] : s.stubs) add_code(i, tramps.ret_stub_address(t, k).value());
+      if (!s.tramp)
+        continue;
+      add_code(i, (s.shared     ? tramps.shared_probe_address(*s.tramp, shared_index[i])
+                   : s.ret_part ? tramps.return_probe_address(*s.tramp)
+                                : tramps.probe_address(*s.tramp))
+                      .value());
+    }
+  }
+
+  /// RETs that trap (no trampoline of their own) but are the target of a jump a trampoline
+  /// moves: that jump goes to a stub running the RET's code instead, so the paths through
+  /// it (often the hot ones: `ja ret` right after a leaf's entry) need no stop.
+  void add_ret_stubs(const inproc::CodegenParams& params,
+                     std::vector<std::optional<inproc::SiteCode>>& code) {
+    std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_target;
+    for (std::size_t t = 0; t < tramps.size(); ++t) {
+      if (tramps.dropped(t))
+        continue;
+      for (const auto target : tramps.moved_branch_targets(t)) by_target[target].push_back(t);
+    }
+    if (by_target.empty())
+      return;
+    for (std::size_t i = 0; i < sites.size(); ++i) {
+      auto& s = sites[i];
+      if (s.tramp || !s.is_return || s.deferreturn || s.goexit || s.inlined)
+        continue;
+      const auto it = by_target.find(s.addr.value());
+      if (it == by_target.end())
+        continue;
+      plan_site(s);
+      if (s.slot_size > kRingCapacity / 4)
+        continue;
+      code[i] = inproc::compile(s.plan, static_cast<std::uint32_t>(i), params);
+      for (const auto t : it->second) {
+        if (auto k = tramps.add_ret_stub(t, s.addr, code[i]->bytes))
+          s.stubs.emplace_back(t, *k);
+      }
+      if (s.stubs.empty())
+        code[i].reset();
     }
   }
 
@@ -380,7 +462,7 @@ struct InprocTracer::Impl {
     capture::RecordHeader h;
     std::memcpy(&h, rec.data(), sizeof h);
     const auto site = h.cookie & 0xffffffffu;
-    if (site >= sites.size() || !sites[site].tramp || rec.size() < sites[site].plan.size) {
+    if (site >= sites.size() || !sites[site].recorded() || rec.size() < sites[site].plan.size) {
       ++lost;  // not a record of ours: the process wrote over the ring
       return;
     }

@@ -58,7 +58,103 @@ void put_jmp(std::vector<std::byte>& out, std::uint64_t from, std::uint64_t to) 
     out.push_back(static_cast<std::byte>((static_cast<std::uint32_t>(r) >> (8 * i)) & 0xff));
 }
 
+void put_rel32(std::vector<std::byte>& out, std::uint64_t next, std::uint64_t to) {
+  const auto rel = static_cast<std::int64_t>(to) - static_cast<std::int64_t>(next);
+  if (rel < INT32_MIN || rel > INT32_MAX)
+    throw proc::Error("trampoline out of rel32 reach");
+  for (int i = 0; i < 4; ++i)
+    out.push_back(static_cast<std::byte>((static_cast<std::uint32_t>(rel) >> (8 * i)) & 0xff));
+}
+
 }  // namespace
+
+std::optional<Trampolines::MovedBranch> Trampolines::direct_jump(std::span<const std::byte> at,
+                                                                 const proc::Instruction& insn) {
+  if (!insn.is_branch || insn.is_call || insn.branch_target == 0 || at.size() < insn.length)
+    return std::nullopt;
+  const auto b0 = std::to_integer<unsigned>(at[0]);
+  MovedBranch b;
+  b.length = insn.length;
+  b.target = insn.branch_target;
+  if (b0 >= 0x70 && b0 <= 0x7f && insn.length == 2) {
+    b.cc = static_cast<int>(b0 & 0xf);  // jcc rel8
+  } else if (b0 == 0x0f && insn.length == 6 && std::to_integer<unsigned>(at[1]) >= 0x80 &&
+             std::to_integer<unsigned>(at[1]) <= 0x8f) {
+    b.cc = static_cast<int>(std::to_integer<unsigned>(at[1]) & 0xf);  // jcc rel32
+  } else if ((b0 == 0xeb && insn.length == 2) || (b0 == 0xe9 && insn.length == 5)) {
+    b.cc = -1;  // jmp
+  } else {
+    return std::nullopt;  // prefixed, jrcxz, loop: left in place
+  }
+  return b;
+}
+
+std::vector<std::byte> Trampolines::relocated(const Tramp& t, std::uint64_t at) const {
+  std::vector<std::byte> out;
+  std::size_t from = 0;
+  for (const auto& b : t.branches) {
+    for (; from < b.offset; ++from) out.push_back(t.moved[from]);
+    std::uint64_t target = b.target;
+    for (const auto& st : t.stubs)
+      if (st.ret == b.target)
+        target = base_ + st.offset;
+    if (b.cc < 0) {
+      out.push_back(std::byte{0xe9});
+    } else {
+      out.push_back(std::byte{0x0f});
+      out.push_back(static_cast<std::byte>(0x80 | b.cc));
+    }
+    put_rel32(out, at + out.size() + 4, target);
+    from += b.length;
+  }
+  for (; from < t.moved.size(); ++from) out.push_back(t.moved[from]);
+  return out;
+}
+
+bool Trampolines::shares_entry_state(std::size_t id, proc::VirtAddr addr) const {
+  const auto& t = tramps_[id];
+  if (t.dropped || t.is_return || t.call_target != 0 || addr.value() <= t.patch_at.value() ||
+      addr.value() >= t.patch_at.value() + t.moved.size())
+    return false;
+  for (const auto& insn : proc::disassemble(t.moved, t.patch_at)) {
+    if (insn.address == addr)
+      return true;
+    if (insn.address.value() > addr.value() ||
+        !(insn.text.starts_with("cmp ") || insn.text.starts_with("test ")))
+      return false;
+  }
+  return false;
+}
+
+std::size_t Trampolines::add_shared_probe_code(std::size_t id, std::vector<std::byte> code) {
+  tramps_[id].shared.push_back(ExtraCode{std::move(code), 0, 0});
+  return tramps_[id].shared.size() - 1;
+}
+
+std::vector<std::uint64_t> Trampolines::moved_branch_targets(std::size_t id) const {
+  std::vector<std::uint64_t> out;
+  for (const auto& b : tramps_[id].branches) out.push_back(b.target);
+  return out;
+}
+
+std::optional<std::size_t> Trampolines::add_ret_stub(std::size_t id, proc::VirtAddr ret,
+                                                     std::vector<std::byte> code) {
+  auto& t = tramps_[id];
+  if (std::none_of(t.branches.begin(), t.branches.end(),
+                   [&](const MovedBranch& b) { return b.target == ret.value(); }))
+    return std::nullopt;
+  auto byte = bi_.elf().code_at(bi_.to_file(ret), 1);
+  if (!byte || byte->empty() || (*byte)[0] != std::byte{0xc3})
+    return std::nullopt;
+  for (std::size_t k = 0; k < t.stubs.size(); ++k) {
+    if (t.stubs[k].ret == ret.value()) {
+      t.stubs[k].code = std::move(code);
+      return k;
+    }
+  }
+  t.stubs.push_back(ExtraCode{std::move(code), 0, ret.value()});
+  return t.stubs.size() - 1;
+}
 
 const Trampolines::FunctionCode& Trampolines::code_of(const dwarf::Function& fn) {
   if (auto it = code_cache_.find(&fn); it != code_cache_.end())
@@ -140,10 +236,23 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
   std::size_t len = 0;
   std::optional<proc::VirtAddr> ret;  // a leaf's RET inside the range (combined trampoline)
   const auto insns = proc::disassemble(*code, at);
+  std::vector<MovedBranch> branches;
+  // Whole instructions that run the same anywhere, and direct jumps (re-encoded).
+  auto movable_insn = [&](const proc::Instruction& insn) {
+    if (insn.relocatable)
+      return true;
+    const auto off = static_cast<std::size_t>(insn.address.value() - at.value());
+    auto b = direct_jump(code->subspan(off), insn);
+    if (!b)
+      return false;
+    b->offset = off;
+    branches.push_back(*b);
+    return true;
+  };
   std::size_t i = 0;
   for (; i < insns.size() && len < kJmpLen; ++i) {
     const auto& insn = insns[i];
-    if (!insn.relocatable) {
+    if (!movable_insn(insn)) {
       if (!combine_leaf_returns_ || !insn.is_ret || insn.length != 1 || len + 1 < kJmpLen)
         return std::nullopt;
       ret = insn.address;
@@ -155,16 +264,19 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
     // A RET a few straight-line instructions further on could get no trampoline of its own
     // (its range would meet this one): take it in.
     std::size_t more = len;
+    const auto kept = branches.size();
     for (; i < insns.size(); ++i) {
       if (insns[i].is_ret && insns[i].length == 1) {
         ret = insns[i].address;
         len = more;
         break;
       }
-      if (!insns[i].relocatable)
+      if (insns[i].is_branch || !movable_insn(insns[i]))
         break;
       more += insns[i].length;
     }
+    if (!ret)
+      branches.resize(kept);
   }
   const std::size_t range = len + (ret ? 1 : 0);
   if (range < kJmpLen)
@@ -183,6 +295,7 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
     t.ret_addr = *ret;
   }
   t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(len));
+  t.branches = std::move(branches);
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
 }
@@ -209,13 +322,26 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   // Move whole instructions before the RET until the range holds a jmp.
   std::size_t first = i;
   std::uint64_t len = 1;
+  const auto low = bi_.to_virt(fn.low_pc).value();
+  auto jump_at = [&](std::size_t k) {
+    return direct_jump(std::span<const std::byte>(*code).subspan(insns[k].address.value() - low),
+                       insns[k]);
+  };
   while (len < kJmpLen) {
-    if (first == 0 || !insns[first - 1].relocatable)
+    if (first == 0 || !(insns[first - 1].relocatable || jump_at(first - 1)))
       return std::nullopt;
     --first;
     len += insns[first].length;
   }
   const auto start = insns[first].address.value();
+  std::vector<MovedBranch> branches;
+  for (auto k = first; k < i; ++k) {
+    if (insns[k].relocatable)
+      continue;
+    auto b = jump_at(k);
+    b->offset = insns[k].address.value() - start;
+    branches.push_back(*b);
+  }
   for (auto t : fc.targets)
     if (t > start && t <= ret.value())
       return std::nullopt;
@@ -224,9 +350,10 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   Tramp t;
   t.patch_at = insns[first].address;
   t.is_return = true;
-  const auto off = start - bi_.to_virt(fn.low_pc).value();
+  const auto off = start - low;
   t.moved.assign(code->begin() + static_cast<std::ptrdiff_t>(off),
                  code->begin() + static_cast<std::ptrdiff_t>(off + len - 1));
+  t.branches = std::move(branches);
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
 }
@@ -315,13 +442,24 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
                                 : t.is_return         ? 1
                                                       : kNop5.size();
     const std::uint64_t ret_probe = t.ret_probe_code.size();
-    const std::uint64_t n = t.is_return     ? t.moved.size() + probe + 1
-                            : t.has_return  ? spill + probe + t.moved.size() + ret_probe + 1
+    std::uint64_t shared = 0;
+    for (auto& e : t.shared) {
+      e.offset = t.offset + spill + probe + shared;
+      shared += e.code.size();
+    }
+    const std::uint64_t moved = t.relocated_size();
+    const std::uint64_t n = t.is_return     ? moved + probe + 1
+                            : t.has_return  ? spill + probe + shared + moved + ret_probe + 1
                             : t.call_target ? probe + kCallEmulationLen
-                                            : spill + probe + t.moved.size() + kJmpLen;
-    t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
-    t.ret_probe_offset = t.offset + spill + probe + t.moved.size();
-    size += (n + 15) & ~15ULL;
+                                            : spill + probe + shared + moved + kJmpLen;
+    t.probe_offset = t.is_return ? t.offset + moved : t.offset + spill;
+    t.ret_probe_offset = t.offset + spill + probe + shared + moved;
+    std::uint64_t end = t.offset + n;
+    for (auto& st : t.stubs) {
+      st.offset = end;
+      end += st.code.size() + 1;  // + the RET
+    }
+    size = (end + 15) & ~15ULL;
   }
   const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   size = (size + page - 1) & ~(page - 1);
@@ -414,8 +552,9 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       for (auto b : bytes) code.push_back(b);
     };
     const std::uint64_t at = base + t.offset;
+    auto append_moved = [&] { append(relocated(t, at + code.size())); };
     if (t.is_return) {
-      append(t.moved);
+      append_moved();
       // A one-byte nop: the kernel emulates it at the breakpoint. (It turns a probed 5-byte
       // nop into a call to its own trampoline, which pushes below rsp, where the dead frame
       // still holds the results.)
@@ -446,7 +585,8 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
         code.push_back(std::byte{0x90});
       }
       append(t.probe_code);
-      append(t.moved);
+      for (const auto& e : t.shared) append(e.code);
+      append_moved();
       if (t.has_return) {
         append(t.ret_probe_code);
         code.push_back(std::byte{0xc3});
@@ -456,12 +596,18 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
     } else if (t.spill_xmm) {
       append(xmm_spill_code());
       code.push_back(std::byte{0x90});
-      append(t.moved);
+      append_moved();
       put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
     } else {
       append(kNop5);
-      append(t.moved);
+      append_moved();
       put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
+    }
+    // RET stubs: the probe code of a RET that a moved jump targets, and the RET.
+    for (const auto& st : t.stubs) {
+      code.resize(st.offset - t.offset, std::byte{0xcc});
+      append(st.code);
+      code.push_back(std::byte{0xc3});
     }
     std::copy(code.begin(), code.end(), image.begin() + static_cast<std::ptrdiff_t>(t.offset));
   }
