@@ -198,15 +198,22 @@ struct InprocTracer::Impl {
     s.slot_size = inproc::slot_size(s.plan);
   }
 
+  static std::pair<std::uint64_t, std::uint64_t> clock_pair() {
+    const auto t = __rdtsc();
+    return {t, trace_clock_ns()};
+  }
+  /// The calibration's first (tsc, CLOCK_MONOTONIC) pair, read when the engine is made: the
+  /// planning in between (tens to hundreds of milliseconds) is most of the 20 ms the
+  /// calibration needs, so it rarely has to sleep.
+  const std::pair<std::uint64_t, std::uint64_t> clock_start = clock_pair();
+
   void calibrate_clock() {
-    // Two (tsc, CLOCK_MONOTONIC) pairs 20 ms apart; each pair read back to back.
-    auto pair = [] {
-      const auto t = __rdtsc();
-      return std::pair{t, trace_clock_ns()};
-    };
-    const auto [t0, n0] = pair();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const auto [t1, n1] = pair();
+    // Two (tsc, CLOCK_MONOTONIC) pairs at least 20 ms apart; each pair read back to back.
+    const auto [t0, n0] = clock_start;
+    constexpr std::uint64_t kSpanNs = 20'000'000;
+    if (const auto now = trace_clock_ns(); now < n0 + kSpanNs)
+      std::this_thread::sleep_for(std::chrono::nanoseconds(n0 + kSpanNs - now));
+    const auto [t1, n1] = clock_pair();
     if (t1 > t0 && n1 > n0)
       ns_per_tick = static_cast<double>(n1 - n0) / static_cast<double>(t1 - t0);
     tsc_ref = t1;
