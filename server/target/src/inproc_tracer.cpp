@@ -692,6 +692,11 @@ bool InprocTracer::trace_inlined(const dwarf::InlinedCall& call) {
   s.addr = entry;
   s.report_pc = entry;
   s.cfa_offset = im.body_cfa_offset(entry);
+  // Inside a body any register may be live: a trampoline only where the capture code's
+  // scratch registers and the flags are dead (Trampolines::scratch_dead_at), and with a
+  // frame whose CFA is rsp-based (the plan reads the stack relative to rsp).
+  if (im.process_not_started && s.cfa_offset)
+    s.tramp = im.tramps.add_inline(*call.caller, entry);
   im.add_site(std::move(s));
   return true;
 }

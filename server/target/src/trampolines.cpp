@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
@@ -353,6 +354,140 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   const auto off = start - low;
   t.moved.assign(code->begin() + static_cast<std::ptrdiff_t>(off),
                  code->begin() + static_cast<std::ptrdiff_t>(off + len - 1));
+  t.branches = std::move(branches);
+  tramps_.push_back(std::move(t));
+  return tramps_.size() - 1;
+}
+
+namespace {
+
+std::string_view mnemonic_of(const proc::Instruction& insn) {
+  return std::string_view(insn.text).substr(0, insn.text.find(' '));
+}
+
+/// Whether `insn` writes all of `reg` (the 64-bit register or its 32-bit half, which
+/// zero-extends) without reading it: mov/lea/movzx/movsx with it as destination.
+bool writes_whole(const proc::Instruction& insn, std::string_view reg) {
+  const auto m = mnemonic_of(insn);
+  if (m != "mov" && m != "lea" && m != "movzx" && m != "movsx" && m != "movsxd")
+    return false;
+  const std::string_view ops = std::string_view(insn.text).substr(m.size() + 1);
+  const auto comma = ops.find(',');
+  if (comma == std::string_view::npos)
+    return false;
+  const auto dst = ops.substr(0, comma);
+  const std::string r32 = std::string(reg) + "d";
+  return (dst == reg || dst == r32) && ops.substr(comma).find(reg) == std::string_view::npos;
+}
+
+}  // namespace
+
+bool Trampolines::scratch_dead_at(const dwarf::Function& fn, proc::VirtAddr at) {
+  const auto& fc = code_of(fn);
+  if (!fc.readable)
+    return false;
+  auto index_of = [&](std::uint64_t addr) -> std::optional<std::size_t> {
+    auto it = std::lower_bound(
+        fc.insns.begin(), fc.insns.end(), addr,
+        [](const proc::Instruction& a, std::uint64_t b) { return a.address.value() < b; });
+    if (it == fc.insns.end() || it->address.value() != addr)
+      return std::nullopt;
+    return static_cast<std::size_t>(it - fc.insns.begin());
+  };
+  // Every path from `at`, with what is settled on it (bit 0: R12, 1: R13, 2: the flags
+  // written before any read); each (instruction, state) visited once, so loops end.
+  constexpr unsigned kAll = 7;
+  std::vector<std::pair<std::size_t, unsigned>> work;
+  std::vector<std::uint8_t> seen(fc.insns.size(), 0);  // bit per state
+  if (auto i = index_of(at.value()))
+    work.emplace_back(*i, 0);
+  else
+    return false;
+  for (int steps = 0; !work.empty(); ++steps) {
+    if (steps > 4096)
+      return false;  // too far to tell
+    auto [i, state] = work.back();
+    work.pop_back();
+    if (i >= fc.insns.size())
+      return false;
+    if (seen[i] & (1u << state))
+      continue;
+    seen[i] |= static_cast<std::uint8_t>(1u << state);
+    const auto& insn = fc.insns[i];
+    if (insn.is_call || insn.is_ret)
+      continue;  // nothing lives in them across a call or past a RET
+    const auto m = mnemonic_of(insn);
+    const bool reads_flags = (m.starts_with('j') && m != "jmp" && !m.ends_with("cxz")) ||
+                             m.starts_with("cmov") || m.starts_with("set") || m == "adc" ||
+                             m == "sbb" || m == "rcl" || m == "rcr" || m == "cmc" ||
+                             m.starts_with("pushf") || m == "lahf";
+    if (reads_flags && !(state & 4))
+      return false;
+    unsigned bit = 1;
+    for (std::string_view reg : {"r12", "r13"}) {
+      if (!(state & bit)) {
+        if (writes_whole(insn, reg))
+          state |= bit;
+        else if (insn.text.find(reg) != std::string::npos)
+          return false;  // read (or partly written: the rest is read)
+      }
+      bit <<= 1;
+    }
+    if (m == "cmp" || m == "test" || m == "add" || m == "sub" || m == "and" || m == "or" ||
+        m == "xor")
+      state |= 4;
+    if (state == kAll)
+      continue;
+    if (m == "int3" || m == "ud2" || m == "syscall")
+      return false;
+    if (insn.is_branch) {
+      if (insn.branch_target == 0)
+        return false;  // indirect: unknown targets
+      auto t = index_of(insn.branch_target);
+      if (!t)
+        return false;  // out of the function
+      work.emplace_back(*t, state);
+      if (m == "jmp")
+        continue;
+    }
+    work.emplace_back(i + 1, state);
+  }
+  return true;
+}
+
+std::optional<std::size_t> Trampolines::add_inline(const dwarf::Function& fn, proc::VirtAddr at) {
+  if (!movable(fn) || !scratch_dead_at(fn, at))
+    return std::nullopt;
+  const auto& fc = code_of(fn);
+  const auto low = bi_.to_virt(fn.low_pc).value();
+  auto it = std::lower_bound(
+      fc.insns.begin(), fc.insns.end(), at,
+      [](const proc::Instruction& a, proc::VirtAddr b) { return a.address.value() < b.value(); });
+  std::size_t len = 0;
+  std::vector<MovedBranch> branches;
+  for (; it != fc.insns.end() && len < kJmpLen; ++it) {
+    const auto off = it->address.value() - low;
+    if (!it->relocatable) {
+      auto b = direct_jump(std::span<const std::byte>(fc.bytes).subspan(off), *it);
+      if (!b)
+        return std::nullopt;
+      b->offset = len;
+      branches.push_back(*b);
+    }
+    len += it->length;
+  }
+  if (len < kJmpLen)
+    return std::nullopt;
+  for (auto t : fc.targets)
+    if (t > at.value() && t < at.value() + len)
+      return std::nullopt;
+  if (overlaps(at.value(), at.value() + len))
+    return std::nullopt;
+  Tramp t;
+  t.patch_at = at;
+  const auto off = at.value() - low;
+  t.moved.assign(fc.bytes.begin() + static_cast<std::ptrdiff_t>(off),
+                 fc.bytes.begin() + static_cast<std::ptrdiff_t>(off + len));
   t.branches = std::move(branches);
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;

@@ -59,6 +59,15 @@ class Trampolines {
   /// does (pushing the original return address, so that unwinding sees the caller's pc).
   /// Only with probe code; nullopt when the instruction is not a 5-byte direct call.
   std::optional<std::size_t> add_call(const dwarf::Function& fn, proc::VirtAddr at);
+  /// The in-process engine: a trampoline for an inlined copy's entry at `at` inside `fn`'s
+  /// body (the probe code runs, then the moved instructions, then it jumps back), only
+  /// where R12, R13 and the flags are dead at `at` (scratch_dead_at): the capture code
+  /// clobbers them. nullopt otherwise, or when the code there cannot move.
+  std::optional<std::size_t> add_inline(const dwarf::Function& fn, proc::VirtAddr at);
+  /// Whether every path from `at` in `fn` writes R12 and R13 (whole) and the flags before
+  /// reading them, or reaches a CALL or RET first (Go's register ABI keeps nothing in them
+  /// across either), following straight-line code only: a jump before that answers no.
+  bool scratch_dead_at(const dwarf::Function& fn, proc::VirtAddr at);
   /// The trampoline whose moved range holds `addr`, if any: a probe on the original code
   /// there would read our jmp, so one of the two must go.
   std::optional<std::size_t> covering(proc::VirtAddr addr) const;
