@@ -50,8 +50,10 @@ bool moved_code_conflicts(std::span<const std::byte> code, proc::VirtAddr at) {
     const auto& t = insn.text;
     const auto mnemonic = std::string_view(t).substr(0, t.find(' '));
     if (t.find("r12") != std::string::npos || t.find("r13") != std::string::npos ||
-        mnemonic == "adc" || mnemonic == "sbb" || mnemonic.starts_with("pushf") ||
-        mnemonic == "lahf" || mnemonic == "rcl" || mnemonic == "rcr" || mnemonic == "cmc")
+        mnemonic.starts_with("adc") || mnemonic.starts_with("sbb") ||
+        mnemonic.starts_with("pushf") || mnemonic == "lahf" || mnemonic == "rcl" ||
+        mnemonic == "rcr" || mnemonic == "cmc" || mnemonic.starts_with("loop") ||
+        mnemonic.starts_with("fcmov"))
       return true;
     const bool jcc = mnemonic.starts_with('j') && mnemonic != "jmp" && !mnemonic.ends_with("cxz");
     if ((jcc || mnemonic.starts_with("cmov") || mnemonic.starts_with("set")) && !flags_written)

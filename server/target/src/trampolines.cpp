@@ -365,6 +365,15 @@ std::string_view mnemonic_of(const proc::Instruction& insn) {
   return std::string_view(insn.text).substr(0, insn.text.find(' '));
 }
 
+/// Whether an instruction reads the status flags (jcc, loope/loopne, cmov, fcmov, set,
+/// adc/adcx, sbb, rcl, rcr, cmc, pushf, lahf).
+bool reads_flags_mnemonic(std::string_view m) {
+  return (m.starts_with('j') && m != "jmp" && !m.ends_with("cxz")) || m.starts_with("loop") ||
+         m.starts_with("cmov") || m.starts_with("fcmov") || m.starts_with("set") ||
+         m.starts_with("adc") || m.starts_with("sbb") || m == "rcl" || m == "rcr" || m == "cmc" ||
+         m.starts_with("pushf") || m == "lahf";
+}
+
 /// Whether `insn` writes all of `reg` (the 64-bit register or its 32-bit half, which
 /// zero-extends) without reading it: mov/lea/movzx/movsx with it as destination.
 bool writes_whole(const proc::Instruction& insn, std::string_view reg) {
@@ -417,10 +426,7 @@ bool Trampolines::scratch_dead_at(const dwarf::Function& fn, proc::VirtAddr at) 
     if (insn.is_call || insn.is_ret)
       continue;  // nothing lives in them across a call or past a RET
     const auto m = mnemonic_of(insn);
-    const bool reads_flags = (m.starts_with('j') && m != "jmp" && !m.ends_with("cxz")) ||
-                             m.starts_with("cmov") || m.starts_with("set") || m == "adc" ||
-                             m == "sbb" || m == "rcl" || m == "rcr" || m == "cmc" ||
-                             m.starts_with("pushf") || m == "lahf";
+    const bool reads_flags = reads_flags_mnemonic(m);
     if (reads_flags && !(state & 4))
       return false;
     unsigned bit = 1;
