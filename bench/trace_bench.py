@@ -8,6 +8,13 @@ Trace output goes to a file, so formatting and writing are part of the cost.
     bench/trace_bench.py [--build build] [--runs 5] [--calls 20000] [--dlv-calls 1000]
                          [--attached] [--probe-only]
 
+--json-test measures the issue's real program instead: the encoding/json test binary built
+from GOROOT (`go test -c encoding/json`), `-test.run '^TestMarshal$'`, every function of
+`^encoding/json\.` traced: untraced, each goscope engine and dlv side by side (medians of
+--runs, not pinned), with goscope's own phases (GOSCOPE_DEBUG=1: loading the binary and
+selecting, engine setup, the run itself), the machine's load before and after; the table
+also goes to --out.
+
 --attached adds the in-program cost of each trampoline engine attached to the running
 program (`trace -p`) next to the launched one; --probe-only skips the whole-run table.
 
@@ -17,6 +24,7 @@ and ptrace (a trap per event, emulated step).
 """
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -163,6 +171,78 @@ def probe_costs(goscope, pin, runs, calls, engines, attach_engines=()):
     return out
 
 
+PHASES = re.compile(r"goscope: phases: load\+select (\d+) ms, launch (\d+) ms, prepare (\d+) ms, "
+                    r"run (\d+) ms, writer (\d+) ms")
+
+
+def json_test_bench(goscope, runs, out_path, dlv_timeout):
+    """The real program of issue 15: encoding/json.test, ^encoding/json\., TestMarshal."""
+    tmp = tempfile.mkdtemp()
+    binary = os.path.join(tmp, "json.test")
+    subprocess.run(["go", "test", "-c", "-o", binary, "encoding/json"], check=True, cwd=tmp)
+    run_args = ["-test.run", "^TestMarshal$"]
+    pattern = "^encoding/json\\."
+    err = os.path.join(tmp, "stderr")
+    load_before = os.getloadavg()
+    lines = []
+    native, _ = median_wall([binary, *run_args], runs, err)
+    lines.append(f"{'untraced':<10} {native:>8.3f} s {'':>8} {'':>40}")
+    rows = {}
+    for engine in ("inproc", "uprobe", "ptrace"):
+        walls, phases, events = [], [], ""
+        for _ in range(runs):
+            cmd = [goscope, "trace", "--engine", engine, "--stats", "--exec", binary, pattern,
+                   "--", *run_args]
+            env = {**os.environ, "GOSCOPE_DEBUG": "1"}
+            with open(err, "w") as e, open(os.devnull, "w") as o:
+                t0 = time.perf_counter()
+                p = subprocess.run(cmd, stdout=o, stderr=e, env=env)
+                walls.append(time.perf_counter() - t0)
+            text = open(err).read()
+            if p.returncode != 0 or " (0 lost," not in text:
+                raise SystemExit(f"{engine}: exit {p.returncode} or events lost:\n{text[-800:]}")
+            m = PHASES.search(text)
+            phases.append(tuple(int(x) for x in m.groups()) if m else (0,) * 5)
+            ev = re.search(r"Events: (\d+) \(0 lost", text)
+            st = re.search(r"\((\d+) of \d+ events stopped", text)
+            events = f"{ev[1] if ev else '?'} events, {st[1] if st else '?'} stopped"
+        med = lambda k: statistics.median(ph[k] for ph in phases)
+        wall_t = statistics.median(walls)
+        rows[engine] = wall_t
+        lines.append(f"{engine:<10} {wall_t:>8.3f} s {wall_t / native:>7.1f}x   load+select "
+                     f"{med(0):.0f} ms, prepare {med(2):.0f} ms, run {med(3):.0f} ms "
+                     f"({med(3) / 1000 / native:.1f}x untraced), writer {med(4):.0f} ms; {events}")
+    if shutil.which("dlv"):
+        walls = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            try:
+                with open(err, "w") as e, open(os.devnull, "w") as o:
+                    subprocess.run(["dlv", "trace", "--exec", binary, pattern, "--", *run_args],
+                                   stdout=o, stderr=e, timeout=dlv_timeout)
+                walls.append(time.perf_counter() - t0)
+            except subprocess.TimeoutExpired:
+                walls = []
+                break
+        if walls:
+            wall_t = statistics.median(walls)
+            n = sum(1 for l in open(err).read().splitlines() if l.startswith(">"))
+            lines.append(f"{'dlv':<10} {wall_t:>8.3f} s {wall_t / native:>7.1f}x   {n} lines")
+        else:
+            lines.append(f"{'dlv':<10} did not finish within {dlv_timeout} s")
+    load_after = os.getloadavg()
+    head = (f"encoding/json.test -test.run '^TestMarshal$', {pattern}: median of {runs} runs, "
+            f"wall time (x untraced); goscope's phases are medians too.\n"
+            f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after "
+            f"{load_after[0]:.2f} {load_after[1]:.2f} ({os.cpu_count()} CPUs)")
+    text = head + "\n" + "\n".join(lines) + "\n"
+    print(text, end="")
+    if out_path:
+        with open(out_path, "w") as f:
+            f.write(text)
+    shutil.rmtree(tmp)
+
+
 def main():
     ap = argparse.ArgumentParser()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -176,8 +256,15 @@ def main():
                     help="also the in-program cost with the engines attached (trace -p)")
     ap.add_argument("--probe-only", action="store_true",
                     help="only the in-program costs (no whole-run table, no dlv)")
+    ap.add_argument("--json-test", action="store_true",
+                    help="the encoding/json test binary instead (see the module's doc)")
+    ap.add_argument("--out", default="", help="--json-test: also write the table here")
+    ap.add_argument("--dlv-timeout", type=int, default=300)
     args = ap.parse_args()
     goscope = os.path.join(args.build, "bin", "goscope")
+    if args.json_test:
+        json_test_bench(goscope, args.runs, args.out, args.dlv_timeout)
+        return
     bench = os.path.join(args.build, "fixtures", "bench")
     pin = ["taskset", "-c", args.cpu] if shutil.which("taskset") else []
     tmp = tempfile.mkdtemp()

@@ -11,6 +11,13 @@ capture code runs inside the program.
   and return traced once, 0 lost, 0 out of order, the program's output unchanged.
 - The ring's back-pressure: a ring filled faster than goscope drains it makes writers wait
   (counted), never lose a record.
+- Jumps in moved code (an optimized leaf, `cmp al, 0x20; ja ret; je ...` at its entry, the
+  inlined isSpace right after the cmp, a RET that only jumps reach): the entry moves with
+  its jumps re-encoded, the inlined copy records in the entry's trampoline, and the jump to
+  the RET goes to that RET's code in the trampoline; only the other path to the RET traps.
+  An inlined copy in a body (byLen.Less in less) gets its own trampoline: R12, R13 and the
+  flags are written before they are read on every path from it (or a CALL/RET comes
+  first). Same lines as the ptrace engine, and only the RET's other path stops.
 
 The Go program is built here (go build) into a temporary directory.
 
@@ -123,6 +130,48 @@ func main() {
 }
 '''
 
+LEAF = r'''
+package main
+
+import "fmt"
+
+func isSpace(c byte) bool {
+	return c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+}
+
+//go:noinline
+func noSpace(c rune) rune {
+	if isSpace(byte(c)) {
+		return -1
+	}
+	return c
+}
+
+type byLen []string
+
+func (s byLen) Less(i, j int) bool { return len(s[i]) < len(s[j]) }
+
+//go:noinline
+func less(s *byLen, i, j int) bool { return s.Less(i, j) }
+
+func main() {
+	text := "a b\tc\x01d\re\nf g"
+	n := 0
+	words := byLen{"a", "bb", "ccc"}
+	for i := 0; i < 1000; i++ {
+		for _, c := range text {
+			if noSpace(c) < 0 {
+				n++
+			}
+		}
+		if less(&words, i%3, (i+1)%3) {
+			n++
+		}
+	}
+	fmt.Println("spaces", n)
+}
+'''
+
 CALL = re.compile(r"^> goroutine\((\d+)\): main\.(\w+)\(")
 RET = re.compile(r"^>> goroutine\((\d+)\): => \(")
 
@@ -201,6 +250,35 @@ def main() -> int:
         failures.append("stress: no engine or ring line:\n" + r.stderr[-800:])
     print(f"stress: grow={calls.get('grow')} tick={calls.get('tick')} returns={rets};",
           ev[0] if ev else "", "|", eng[0] if eng else "", "|", ring[0] if ring else "")
+
+    # Jumps in moved code: an optimized build (the branches are the optimizer's).
+    leaf_dir = os.path.join(tmp, "leaf")
+    os.mkdir(leaf_dir)
+    with open(os.path.join(leaf_dir, "main.go"), "w") as f:
+        f.write(LEAF)
+    with open(os.path.join(leaf_dir, "go.mod"), "w") as f:
+        f.write("module leaftest\n\ngo 1.19\n")
+    leaf = os.path.join(leaf_dir, "leaftest")
+    b = subprocess.run(["go", "build", "-o", leaf, "."], cwd=leaf_dir, capture_output=True,
+                       text=True, timeout=300)
+    if b.returncode != 0:
+        print("go build failed:\n" + b.stderr)
+        return 1
+    regexp = r"^main\.(noSpace|isSpace|byLen\.Less)$"
+    ip = trace(goscope, "inproc", leaf, regexp)
+    pt = trace(goscope, "ptrace", leaf, regexp)
+    traced = lambda e: [l for l in e.splitlines() if l.startswith(">")]
+    if ip.returncode != 0 or ip.stdout != "spaces 5667\n":
+        failures.append(f"jumps: exit {ip.returncode}, output {ip.stdout!r}\n{ip.stderr[-1500:]}")
+    if traced(ip.stderr) != traced(pt.stderr) or len(traced(ip.stderr)) != 40000:
+        failures.append(f"jumps: inproc and ptrace lines differ ({len(traced(ip.stderr))} and "
+                        f"{len(traced(pt.stderr))} lines)")
+    eng = re.search(r"Engine: inproc \((\d+) of (\d+) events stopped", ip.stderr)
+    # Only the 1,000 calls with c = 0x01 reach the RET through the jne that stays in place.
+    if not eng or int(eng[1]) > 1000:
+        failures.append("jumps: the moved jumps' paths still stop: " +
+                        (eng[0] if eng else ip.stderr[-800:]))
+    print("jumps:", eng[0] if eng else "no engine line")
 
     if failures:
         print("\n\n".join(failures))

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -90,6 +91,31 @@ std::uint64_t monotonic_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+/// GOSCOPE_DEBUG=1: where a trace run's wall time goes (loading, launch, engine setup, the
+/// run itself, the writer's tail, the summary), to tell goscope's fixed costs from the
+/// per-event ones.
+class PhaseClock {
+ public:
+  PhaseClock() : on_(std::getenv("GOSCOPE_DEBUG") != nullptr), last_(monotonic_ns()) {}
+  void mark(const char* name) {
+    if (!on_)
+      return;
+    const auto now = monotonic_ns();
+    text_ += std::string(text_.empty() ? "" : ", ") + name + " " +
+             std::to_string((now - last_) / 1'000'000) + " ms";
+    last_ = now;
+  }
+  void print() const {
+    if (on_)
+      std::fprintf(stderr, "goscope: phases: %s\n", text_.c_str());
+  }
+
+ private:
+  bool on_;
+  std::uint64_t last_;
+  std::string text_;
+};
+
 struct RunningGuard {
   explicit RunningGuard(target::TraceSession* t) { g_running.store(t); }
   ~RunningGuard() { g_running.store(nullptr); }
@@ -140,6 +166,7 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
   // As before: the path as given (dlv trace prints and loads it so).
   const std::string path = spec.mode == LaunchMode::exec ? req.exec_path : launch->executable();
 
+  PhaseClock phases;
   std::optional<target::TraceSession> trace;
   try {
     trace.emplace(path);
@@ -161,6 +188,7 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     sel.exclude = exclude ? &*exclude : nullptr;
     sel.follow_calls = req.follow_calls;
     trace->select(sel);
+    phases.mark("load+select");
   } catch (const target::CommandError& e) {
     throw Error(e.what());
   }
@@ -200,7 +228,9 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
       req.graph || req.stats || !req.json_path.empty() || !req.folded_path.empty();
   try {
     trace->start(req.pid, path, req.args);
+    phases.mark("launch");
     trace->prepare_engine(req.engine, topts);
+    phases.mark("prepare");
   } catch (const target::CommandError& e) {
     throw Error(e.what());
   }
@@ -228,11 +258,15 @@ int run_trace(const TraceRequest& req, std::FILE* out) {
     }
   }
   const auto end_ns = monotonic_ns();
+  phases.mark("run");
   queue.close();
   writer.join();
+  phases.mark("writer");
   const auto engine_stats = trace->stats();
   output.set_engine_stats(engine_stats);
   output.finish(end_ns, end_ns - start_ns);
+  phases.mark("finish");
+  phases.print();
   // Never silently: events the kernel dropped, values a capture missed.
   if (engine_stats.lost > 0)
     std::fprintf(stderr, "goscope: %llu trace events lost (ring buffer full)\n",

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -40,14 +41,26 @@ constexpr int kPollMs = 2;
 
 /// Whether the moved instructions need something the capture code clobbers (R12, R13, the
 /// flags): Go never keeps a value there across a function's entry or RET, but assembly may.
+/// A conditional jump, cmov or set reads flags that a moved `cmp`, `test` or arithmetic
+/// instruction before it wrote (they all set CF, ZF, SF, OF and PF): the capture code ran
+/// before that writer (entries) and the flags it left do not matter.
 bool moved_code_conflicts(std::span<const std::byte> code, proc::VirtAddr at) {
+  bool flags_written = false;
   for (const auto& insn : proc::disassemble(code, at)) {
     const auto& t = insn.text;
+    const auto mnemonic = std::string_view(t).substr(0, t.find(' '));
     if (t.find("r12") != std::string::npos || t.find("r13") != std::string::npos ||
-        t.starts_with("cmov") || t.starts_with("set") || t.starts_with("adc") ||
-        t.starts_with("sbb") || t.starts_with("pushf") || t.starts_with("lahf") ||
-        t.starts_with("rcl") || t.starts_with("rcr") || t.starts_with("cmc"))
+        mnemonic.starts_with("adc") || mnemonic.starts_with("sbb") ||
+        mnemonic.starts_with("pushf") || mnemonic == "lahf" || mnemonic == "rcl" ||
+        mnemonic == "rcr" || mnemonic == "cmc" || mnemonic.starts_with("loop") ||
+        mnemonic.starts_with("fcmov"))
       return true;
+    const bool jcc = mnemonic.starts_with('j') && mnemonic != "jmp" && !mnemonic.ends_with("cxz");
+    if ((jcc || mnemonic.starts_with("cmov") || mnemonic.starts_with("set")) && !flags_written)
+      return true;
+    if (mnemonic == "cmp" || mnemonic == "test" || mnemonic == "add" || mnemonic == "sub" ||
+        mnemonic == "and" || mnemonic == "or" || mnemonic == "xor")
+      flags_written = true;
   }
   return false;
 }
@@ -65,6 +78,13 @@ struct InprocTracer::Impl {
     proc::VirtAddr report_pc;  ///< the pc the event reports
     std::optional<std::size_t> tramp;
     bool ret_part = false;  ///< the return probe of a combined (leaf) trampoline
+    /// An inlined copy inside `tramp`'s moved range, past only `cmp`/`test`: its code runs
+    /// after the entry's (Trampolines::shares_entry_state).
+    bool shared = false;
+    /// A RET without a trampoline: (trampoline, stub) where a moved jump to it runs its code
+    /// (Trampolines::add_ret_stub); other paths to it still trap.
+    std::vector<std::pair<std::size_t, std::size_t>> stubs;
+    bool recorded() const { return tramp.has_value() || !stubs.empty(); }
     bool spill_xmm = false;
     std::optional<std::int64_t> cfa_offset;
     capture::Plan plan;
@@ -108,6 +128,33 @@ struct InprocTracer::Impl {
   /// Events built at a completion stop, by their record's position (committed after).
   std::unordered_map<std::uint64_t, std::optional<TraceEvent>> prebuilt;
   std::uint64_t events = 0, stops = 0, late_reads = 0, waits = 0, faults = 0, lost = 0;
+  /// GOSCOPE_DEBUG: hits per trapped site, to tell which sites cost stops.
+  const bool debug = std::getenv("GOSCOPE_DEBUG") != nullptr;
+  std::unordered_map<std::uint64_t, std::uint64_t> trap_hits;
+
+  void print_hot_traps() const {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> hot(trap_hits.begin(), trap_hits.end());
+    std::sort(hot.begin(), hot.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (hot.size() > 10)
+      hot.resize(10);
+    for (const auto& [pc, n] : hot) {
+      const Site* site = nullptr;
+      for (const auto& s : sites)
+        if (s.addr.value() == pc)
+          site = &s;
+      const char* kind = site == nullptr     ? "?"
+                         : site->inlined     ? "inlined copy"
+                         : site->goexit      ? "goexit"
+                         : site->deferreturn ? "deferreturn"
+                         : site->is_return   ? "RET"
+                                             : "entry";
+      std::fprintf(stderr, "goscope: inproc: trapped %llu x %s %s at %#llx\n",
+                   static_cast<unsigned long long>(n), kind,
+                   site ? (site->inlined ? site->inlined->name : site->function->name).c_str() : "",
+                   static_cast<unsigned long long>(pc));
+    }
+  }
 
   Impl(proc::Process& p, const BinaryInfo& b, TraceOptions o) : process(p), bi(b), opts(o) {
     const auto hi = std::max(
@@ -153,15 +200,22 @@ struct InprocTracer::Impl {
     s.slot_size = inproc::slot_size(s.plan);
   }
 
+  static std::pair<std::uint64_t, std::uint64_t> clock_pair() {
+    const auto t = __rdtsc();
+    return {t, trace_clock_ns()};
+  }
+  /// The calibration's first (tsc, CLOCK_MONOTONIC) pair, read when the engine is made: the
+  /// planning in between (tens to hundreds of milliseconds) is most of the 20 ms the
+  /// calibration needs, so it rarely has to sleep.
+  const std::pair<std::uint64_t, std::uint64_t> clock_start = clock_pair();
+
   void calibrate_clock() {
-    // Two (tsc, CLOCK_MONOTONIC) pairs 20 ms apart; each pair read back to back.
-    auto pair = [] {
-      const auto t = __rdtsc();
-      return std::pair{t, trace_clock_ns()};
-    };
-    const auto [t0, n0] = pair();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const auto [t1, n1] = pair();
+    // Two (tsc, CLOCK_MONOTONIC) pairs at least 20 ms apart; each pair read back to back.
+    const auto [t0, n0] = clock_start;
+    constexpr std::uint64_t kSpanNs = 20'000'000;
+    if (const auto now = trace_clock_ns(); now < n0 + kSpanNs)
+      std::this_thread::sleep_for(std::chrono::nanoseconds(n0 + kSpanNs - now));
+    const auto [t1, n1] = clock_pair();
     if (t1 > t0 && n1 > n0)
       ns_per_tick = static_cast<double>(n1 - n0) / static_cast<double>(t1 - t0);
     tsc_ref = t1;
@@ -198,13 +252,19 @@ struct InprocTracer::Impl {
       if (s.tramp && moved_code_conflicts(tramps.moved(*s.tramp), tramps.patch_address(*s.tramp)))
         drop_tramp(*s.tramp);
     }
-    // A trap left on the original code must not sit in code a trampoline moves.
+    // A trap left on the original code must not sit in code a trampoline moves; an inlined
+    // copy where the entry's state still holds records in the entry's trampoline.
     for (bool changed = true; changed;) {
       changed = false;
-      for (const auto& s : sites) {
+      for (auto& s : sites) {
         if (s.tramp)
           continue;
         if (auto t = tramps.covering(s.addr)) {
+          if (s.inlined && tramps.shares_entry_state(*t, s.addr)) {
+            s.tramp = t;
+            s.shared = true;
+            continue;
+          }
           drop_tramp(*t);
           changed = true;
         }
@@ -225,12 +285,17 @@ struct InprocTracer::Impl {
         for (auto& s : sites) {
           s.tramp.reset();
           s.ret_part = false;
+          s.shared = false;
+          s.stubs.clear();
         }
       }
     }
     if (std::getenv("GOSCOPE_DEBUG")) {
-      std::size_t moved = 0, entry = 0, ret = 0, defer = 0, inl = 0, other = 0;
+      std::size_t moved = 0, entry = 0, ret = 0, defer = 0, inl = 0, other = 0, shared = 0,
+                  stubbed = 0;
       for (const auto& s : sites) {
+        shared += s.shared ? 1 : 0;
+        stubbed += s.stubs.empty() ? 0 : 1;
         if (s.tramp)
           ++moved;
         else if (s.inlined)
@@ -245,9 +310,10 @@ struct InprocTracer::Impl {
           ++entry;
       }
       std::fprintf(stderr,
-                   "goscope: inproc: %zu sites in trampolines; traps: %zu entries, %zu RETs, "
-                   "%zu deferreturn calls, %zu inlined copies, %zu other\n",
-                   moved, entry, ret, defer, inl, other);
+                   "goscope: inproc: %zu sites in trampolines (%zu inlined copies sharing an "
+                   "entry's); traps: %zu entries, %zu RETs (%zu also reached through a moved "
+                   "jump's stub), %zu deferreturn calls, %zu inlined copies, %zu other\n",
+                   moved, shared, entry, ret, stubbed, defer, inl, other);
     }
     for (const auto& s : sites) {
       if (s.tramp)
@@ -269,6 +335,7 @@ struct InprocTracer::Impl {
       if (s.tramp == t) {
         s.tramp.reset();
         s.ret_part = false;
+        s.shared = false;
       }
     }
   }
@@ -295,27 +362,78 @@ struct InprocTracer::Impl {
       }
     }
     std::vector<std::optional<inproc::SiteCode>> code(sites.size());
-    for (std::size_t i = 0; i < sites.size(); ++i) {
+    // Shared probes run in the order of their sites' addresses (the program's order).
+    std::vector<std::size_t> order(sites.size());
+    for (std::size_t i = 0; i < sites.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return sites[a].addr.value() < sites[b].addr.value();
+    });
+    std::vector<std::size_t> shared_index(sites.size(), 0);
+    for (const auto i : order) {
       auto& s = sites[i];
       if (!s.tramp)
         continue;
       code[i] = inproc::compile(s.plan, static_cast<std::uint32_t>(i), params);
-      if (s.ret_part)
+      if (s.shared)
+        shared_index[i] = tramps.add_shared_probe_code(*s.tramp, code[i]->bytes);
+      else if (s.ret_part)
         tramps.set_return_probe_code(*s.tramp, code[i]->bytes);
       else
         tramps.set_probe_code(*s.tramp, code[i]->bytes);
     }
+    add_ret_stubs(params, code);
     tramps.install(process, process.pid());
+    auto add_code = [&](std::size_t i, std::uint64_t base) {
+      const auto& c = *code[i];
+      for (const auto& [at, rec] : c.fixups) fixups[base + at] = base + rec;
+      throttle_traps[base + c.throttle_trap + 1] = i;
+      complete_traps[base + c.complete_trap + 1] = i;
+      code_ranges.emplace_back(base, base + c.bytes.size());
+    };
     for (std::size_t i = 0; i < sites.size(); ++i) {
-      if (!code[i] || !sites[i].tramp)
+      const auto& s = sites[i];
+      if (!code[i])
         continue;
-      const auto base = (sites[i].ret_part ? tramps.return_probe_address(*sites[i].tramp)
-                                           : tramps.probe_address(*sites[i].tramp))
-                            .value();
-      for (const auto& [at, rec] : code[i]->fixups) fixups[base + at] = base + rec;
-      throttle_traps[base + code[i]->throttle_trap + 1] = i;
-      complete_traps[base + code[i]->complete_trap + 1] = i;
-      code_ranges.emplace_back(base, base + code[i]->bytes.size());
+      for (const auto& [t, k] : s.stubs) add_code(i, tramps.ret_stub_address(t, k).value());
+      if (!s.tramp)
+        continue;
+      add_code(i, (s.shared     ? tramps.shared_probe_address(*s.tramp, shared_index[i])
+                   : s.ret_part ? tramps.return_probe_address(*s.tramp)
+                                : tramps.probe_address(*s.tramp))
+                      .value());
+    }
+  }
+
+  /// RETs that trap (no trampoline of their own) but are the target of a jump a trampoline
+  /// moves: that jump goes to a stub running the RET's code instead, so the paths through
+  /// it (often the hot ones: `ja ret` right after a leaf's entry) need no stop.
+  void add_ret_stubs(const inproc::CodegenParams& params,
+                     std::vector<std::optional<inproc::SiteCode>>& code) {
+    std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_target;
+    for (std::size_t t = 0; t < tramps.size(); ++t) {
+      if (tramps.dropped(t))
+        continue;
+      for (const auto target : tramps.moved_branch_targets(t)) by_target[target].push_back(t);
+    }
+    if (by_target.empty())
+      return;
+    for (std::size_t i = 0; i < sites.size(); ++i) {
+      auto& s = sites[i];
+      if (s.tramp || !s.is_return || s.deferreturn || s.goexit || s.inlined)
+        continue;
+      const auto it = by_target.find(s.addr.value());
+      if (it == by_target.end())
+        continue;
+      plan_site(s);
+      if (s.slot_size > kRingCapacity / 4)
+        continue;
+      code[i] = inproc::compile(s.plan, static_cast<std::uint32_t>(i), params);
+      for (const auto t : it->second) {
+        if (auto k = tramps.add_ret_stub(t, s.addr, code[i]->bytes))
+          s.stubs.emplace_back(t, *k);
+      }
+      if (s.stubs.empty())
+        code[i].reset();
     }
   }
 
@@ -353,7 +471,7 @@ struct InprocTracer::Impl {
     capture::RecordHeader h;
     std::memcpy(&h, rec.data(), sizeof h);
     const auto site = h.cookie & 0xffffffffu;
-    if (site >= sites.size() || !sites[site].tramp || rec.size() < sites[site].plan.size) {
+    if (site >= sites.size() || !sites[site].recorded() || rec.size() < sites[site].plan.size) {
       ++lost;  // not a record of ours: the process wrote over the ring
       return;
     }
@@ -389,6 +507,8 @@ struct InprocTracer::Impl {
     // Stamped on this engine's clock (see tsc_ref), before the thread runs on: its next
     // record is later.
     const auto hit = now_ns();
+    if (debug)
+      ++trap_hits[pc.value()];
     auto ev = traps.trap_event(tid, pc);
     if (ev) {
       ev->hit_ns = ev->time_ns = hit;
@@ -574,6 +694,11 @@ bool InprocTracer::trace_inlined(const dwarf::InlinedCall& call) {
   s.addr = entry;
   s.report_pc = entry;
   s.cfa_offset = im.body_cfa_offset(entry);
+  // Inside a body any register may be live: a trampoline only where the capture code's
+  // scratch registers and the flags are dead (Trampolines::scratch_dead_at), and with a
+  // frame whose CFA is rsp-based (the plan reads the stack relative to rsp).
+  if (im.process_not_started && s.cfa_offset)
+    s.tramp = im.tramps.add_inline(*call.caller, entry);
   im.add_site(std::move(s));
   return true;
 }
@@ -659,10 +784,12 @@ TraceExit InprocTracer::run(TraceObserver& observer) {
                    "goscope: the traced program overwrote the trace ring; events after "
                    "that point were lost\n");
     }
-    if (std::getenv("GOSCOPE_DEBUG"))
+    if (im.debug) {
       std::fprintf(stderr, "goscope: inproc: %llu ring waits, %llu faults recovered\n",
                    static_cast<unsigned long long>(im.waits),
                    static_cast<unsigned long long>(im.faults));
+      im.print_hot_traps();
+    }
   };
   return run_engine(im.process, im.mu, h);
 }

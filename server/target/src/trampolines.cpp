@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "proc/disassembler.hpp"
 #include "proc/error.hpp"
@@ -58,16 +59,114 @@ void put_jmp(std::vector<std::byte>& out, std::uint64_t from, std::uint64_t to) 
     out.push_back(static_cast<std::byte>((static_cast<std::uint32_t>(r) >> (8 * i)) & 0xff));
 }
 
+void put_rel32(std::vector<std::byte>& out, std::uint64_t next, std::uint64_t to) {
+  const auto rel = static_cast<std::int64_t>(to) - static_cast<std::int64_t>(next);
+  if (rel < INT32_MIN || rel > INT32_MAX)
+    throw proc::Error("trampoline out of rel32 reach");
+  for (int i = 0; i < 4; ++i)
+    out.push_back(static_cast<std::byte>((static_cast<std::uint32_t>(rel) >> (8 * i)) & 0xff));
+}
+
 }  // namespace
 
+std::optional<Trampolines::MovedBranch> Trampolines::direct_jump(std::span<const std::byte> at,
+                                                                 const proc::Instruction& insn) {
+  if (!insn.is_branch || insn.is_call || insn.branch_target == 0 || at.size() < insn.length)
+    return std::nullopt;
+  const auto b0 = std::to_integer<unsigned>(at[0]);
+  MovedBranch b;
+  b.length = insn.length;
+  b.target = insn.branch_target;
+  if (b0 >= 0x70 && b0 <= 0x7f && insn.length == 2) {
+    b.cc = static_cast<int>(b0 & 0xf);  // jcc rel8
+  } else if (b0 == 0x0f && insn.length == 6 && std::to_integer<unsigned>(at[1]) >= 0x80 &&
+             std::to_integer<unsigned>(at[1]) <= 0x8f) {
+    b.cc = static_cast<int>(std::to_integer<unsigned>(at[1]) & 0xf);  // jcc rel32
+  } else if ((b0 == 0xeb && insn.length == 2) || (b0 == 0xe9 && insn.length == 5)) {
+    b.cc = -1;  // jmp
+  } else {
+    return std::nullopt;  // prefixed, jrcxz, loop: left in place
+  }
+  return b;
+}
+
+std::vector<std::byte> Trampolines::relocated(const Tramp& t, std::uint64_t at) const {
+  std::vector<std::byte> out;
+  std::size_t from = 0;
+  for (const auto& b : t.branches) {
+    for (; from < b.offset; ++from) out.push_back(t.moved[from]);
+    std::uint64_t target = b.target;
+    for (const auto& st : t.stubs)
+      if (st.ret == b.target)
+        target = base_ + st.offset;
+    if (b.cc < 0) {
+      out.push_back(std::byte{0xe9});
+    } else {
+      out.push_back(std::byte{0x0f});
+      out.push_back(static_cast<std::byte>(0x80 | b.cc));
+    }
+    put_rel32(out, at + out.size() + 4, target);
+    from += b.length;
+  }
+  for (; from < t.moved.size(); ++from) out.push_back(t.moved[from]);
+  return out;
+}
+
+bool Trampolines::shares_entry_state(std::size_t id, proc::VirtAddr addr) const {
+  const auto& t = tramps_[id];
+  if (t.dropped || t.is_return || t.call_target != 0 || addr.value() <= t.patch_at.value() ||
+      addr.value() >= t.patch_at.value() + t.moved.size())
+    return false;
+  for (const auto& insn : proc::disassemble(t.moved, t.patch_at)) {
+    if (insn.address == addr)
+      return true;
+    if (insn.address.value() > addr.value() ||
+        !(insn.text.starts_with("cmp ") || insn.text.starts_with("test ")))
+      return false;
+  }
+  return false;
+}
+
+std::size_t Trampolines::add_shared_probe_code(std::size_t id, std::vector<std::byte> code) {
+  tramps_[id].shared.push_back(ExtraCode{std::move(code), 0, 0});
+  return tramps_[id].shared.size() - 1;
+}
+
+std::vector<std::uint64_t> Trampolines::moved_branch_targets(std::size_t id) const {
+  std::vector<std::uint64_t> out;
+  for (const auto& b : tramps_[id].branches) out.push_back(b.target);
+  return out;
+}
+
+std::optional<std::size_t> Trampolines::add_ret_stub(std::size_t id, proc::VirtAddr ret,
+                                                     std::vector<std::byte> code) {
+  auto& t = tramps_[id];
+  if (std::none_of(t.branches.begin(), t.branches.end(),
+                   [&](const MovedBranch& b) { return b.target == ret.value(); }))
+    return std::nullopt;
+  auto byte = bi_.elf().code_at(bi_.to_file(ret), 1);
+  if (!byte || byte->empty() || (*byte)[0] != std::byte{0xc3})
+    return std::nullopt;
+  for (std::size_t k = 0; k < t.stubs.size(); ++k) {
+    if (t.stubs[k].ret == ret.value()) {
+      t.stubs[k].code = std::move(code);
+      return k;
+    }
+  }
+  t.stubs.push_back(ExtraCode{std::move(code), 0, ret.value()});
+  return t.stubs.size() - 1;
+}
+
 const Trampolines::FunctionCode& Trampolines::code_of(const dwarf::Function& fn) {
-  for (const auto& [f, c] : code_cache_)
-    if (f == &fn)
-      return c;
+  if (auto it = code_cache_.find(&fn); it != code_cache_.end())
+    return it->second;
   FunctionCode fc;
   const auto size = fn.high_pc.value() - fn.low_pc.value();
   if (auto code = bi_.elf().code_at(fn.low_pc, size)) {
-    for (const auto& insn : proc::disassemble(*code, bi_.to_virt(fn.low_pc))) {
+    fc.readable = true;
+    fc.bytes.assign(code->begin(), code->end());
+    fc.insns = proc::disassemble(*code, bi_.to_virt(fn.low_pc));
+    for (const auto& insn : fc.insns) {
       if (insn.branch_target != 0)
         fc.targets.push_back(insn.branch_target);
       else if (insn.is_branch && !insn.is_call)
@@ -76,8 +175,7 @@ const Trampolines::FunctionCode& Trampolines::code_of(const dwarf::Function& fn)
   } else {
     fc.indirect_jumps = true;  // unknown code: move nothing
   }
-  code_cache_.emplace_back(&fn, std::move(fc));
-  return code_cache_.back().second;
+  return code_cache_.emplace(&fn, std::move(fc)).first->second;
 }
 
 namespace {
@@ -139,10 +237,23 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
   std::size_t len = 0;
   std::optional<proc::VirtAddr> ret;  // a leaf's RET inside the range (combined trampoline)
   const auto insns = proc::disassemble(*code, at);
+  std::vector<MovedBranch> branches;
+  // Whole instructions that run the same anywhere, and direct jumps (re-encoded).
+  auto movable_insn = [&](const proc::Instruction& insn) {
+    if (insn.relocatable)
+      return true;
+    const auto off = static_cast<std::size_t>(insn.address.value() - at.value());
+    auto b = direct_jump(code->subspan(off), insn);
+    if (!b)
+      return false;
+    b->offset = off;
+    branches.push_back(*b);
+    return true;
+  };
   std::size_t i = 0;
   for (; i < insns.size() && len < kJmpLen; ++i) {
     const auto& insn = insns[i];
-    if (!insn.relocatable) {
+    if (!movable_insn(insn)) {
       if (!combine_leaf_returns_ || !insn.is_ret || insn.length != 1 || len + 1 < kJmpLen)
         return std::nullopt;
       ret = insn.address;
@@ -154,16 +265,19 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
     // A RET a few straight-line instructions further on could get no trampoline of its own
     // (its range would meet this one): take it in.
     std::size_t more = len;
+    const auto kept = branches.size();
     for (; i < insns.size(); ++i) {
       if (insns[i].is_ret && insns[i].length == 1) {
         ret = insns[i].address;
         len = more;
         break;
       }
-      if (!insns[i].relocatable)
+      if (insns[i].is_branch || !movable_insn(insns[i]))
         break;
       more += insns[i].length;
     }
+    if (!ret)
+      branches.resize(kept);
   }
   const std::size_t range = len + (ret ? 1 : 0);
   if (range < kJmpLen)
@@ -182,6 +296,7 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
     t.ret_addr = *ret;
   }
   t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(len));
+  t.branches = std::move(branches);
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
 }
@@ -193,27 +308,41 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   if (!movable(fn))
     return std::nullopt;
   const auto& fc = code_of(fn);
-  if (fc.indirect_jumps)
+  if (fc.indirect_jumps || !fc.readable)
     return std::nullopt;
-  const auto size = fn.high_pc.value() - fn.low_pc.value();
-  auto code = bi_.elf().code_at(fn.low_pc, size);
-  if (!code)
+  const auto* code = &fc.bytes;
+  const auto& insns = fc.insns;
+  const auto it = std::lower_bound(
+      insns.begin(), insns.end(), ret,
+      [](const proc::Instruction& a, proc::VirtAddr b) { return a.address.value() < b.value(); });
+  const auto i = static_cast<std::size_t>(it - insns.begin());
+  if (i == insns.size() || insns[i].address != ret)
     return std::nullopt;
-  const auto insns = proc::disassemble(*code, bi_.to_virt(fn.low_pc));
-  std::size_t i = 0;
-  while (i < insns.size() && insns[i].address != ret) ++i;
-  if (i == insns.size() || !insns[i].is_ret || insns[i].length != 1)
+  if (!insns[i].is_ret || insns[i].length != 1)
     return std::nullopt;
   // Move whole instructions before the RET until the range holds a jmp.
   std::size_t first = i;
   std::uint64_t len = 1;
+  const auto low = bi_.to_virt(fn.low_pc).value();
+  auto jump_at = [&](std::size_t k) {
+    return direct_jump(std::span<const std::byte>(*code).subspan(insns[k].address.value() - low),
+                       insns[k]);
+  };
   while (len < kJmpLen) {
-    if (first == 0 || !insns[first - 1].relocatable)
+    if (first == 0 || !(insns[first - 1].relocatable || jump_at(first - 1)))
       return std::nullopt;
     --first;
     len += insns[first].length;
   }
   const auto start = insns[first].address.value();
+  std::vector<MovedBranch> branches;
+  for (auto k = first; k < i; ++k) {
+    if (insns[k].relocatable)
+      continue;
+    auto b = jump_at(k);
+    b->offset = insns[k].address.value() - start;
+    branches.push_back(*b);
+  }
   for (auto t : fc.targets)
     if (t > start && t <= ret.value())
       return std::nullopt;
@@ -222,9 +351,150 @@ std::optional<std::size_t> Trampolines::add_return(const dwarf::Function& fn, pr
   Tramp t;
   t.patch_at = insns[first].address;
   t.is_return = true;
-  const auto off = start - bi_.to_virt(fn.low_pc).value();
+  const auto off = start - low;
   t.moved.assign(code->begin() + static_cast<std::ptrdiff_t>(off),
                  code->begin() + static_cast<std::ptrdiff_t>(off + len - 1));
+  t.branches = std::move(branches);
+  tramps_.push_back(std::move(t));
+  return tramps_.size() - 1;
+}
+
+namespace {
+
+std::string_view mnemonic_of(const proc::Instruction& insn) {
+  return std::string_view(insn.text).substr(0, insn.text.find(' '));
+}
+
+/// Whether an instruction reads the status flags (jcc, loope/loopne, cmov, fcmov, set,
+/// adc/adcx, sbb, rcl, rcr, cmc, pushf, lahf).
+bool reads_flags_mnemonic(std::string_view m) {
+  return (m.starts_with('j') && m != "jmp" && !m.ends_with("cxz")) || m.starts_with("loop") ||
+         m.starts_with("cmov") || m.starts_with("fcmov") || m.starts_with("set") ||
+         m.starts_with("adc") || m.starts_with("sbb") || m == "rcl" || m == "rcr" || m == "cmc" ||
+         m.starts_with("pushf") || m == "lahf";
+}
+
+/// Whether `insn` writes all of `reg` (the 64-bit register or its 32-bit half, which
+/// zero-extends) without reading it: mov/lea/movzx/movsx with it as destination.
+bool writes_whole(const proc::Instruction& insn, std::string_view reg) {
+  const auto m = mnemonic_of(insn);
+  if (m != "mov" && m != "lea" && m != "movzx" && m != "movsx" && m != "movsxd")
+    return false;
+  const std::string_view ops = std::string_view(insn.text).substr(m.size() + 1);
+  const auto comma = ops.find(',');
+  if (comma == std::string_view::npos)
+    return false;
+  const auto dst = ops.substr(0, comma);
+  const std::string r32 = std::string(reg) + "d";
+  return (dst == reg || dst == r32) && ops.substr(comma).find(reg) == std::string_view::npos;
+}
+
+}  // namespace
+
+bool Trampolines::scratch_dead_at(const dwarf::Function& fn, proc::VirtAddr at) {
+  const auto& fc = code_of(fn);
+  if (!fc.readable)
+    return false;
+  auto index_of = [&](std::uint64_t addr) -> std::optional<std::size_t> {
+    auto it = std::lower_bound(
+        fc.insns.begin(), fc.insns.end(), addr,
+        [](const proc::Instruction& a, std::uint64_t b) { return a.address.value() < b; });
+    if (it == fc.insns.end() || it->address.value() != addr)
+      return std::nullopt;
+    return static_cast<std::size_t>(it - fc.insns.begin());
+  };
+  // Every path from `at`, with what is settled on it (bit 0: R12, 1: R13, 2: the flags
+  // written before any read); each (instruction, state) visited once, so loops end.
+  constexpr unsigned kAll = 7;
+  std::vector<std::pair<std::size_t, unsigned>> work;
+  std::vector<std::uint8_t> seen(fc.insns.size(), 0);  // bit per state
+  if (auto i = index_of(at.value()))
+    work.emplace_back(*i, 0);
+  else
+    return false;
+  for (int steps = 0; !work.empty(); ++steps) {
+    if (steps > 4096)
+      return false;  // too far to tell
+    auto [i, state] = work.back();
+    work.pop_back();
+    if (i >= fc.insns.size())
+      return false;
+    if (seen[i] & (1u << state))
+      continue;
+    seen[i] |= static_cast<std::uint8_t>(1u << state);
+    const auto& insn = fc.insns[i];
+    if (insn.is_call || insn.is_ret)
+      continue;  // nothing lives in them across a call or past a RET
+    const auto m = mnemonic_of(insn);
+    const bool reads_flags = reads_flags_mnemonic(m);
+    if (reads_flags && !(state & 4))
+      return false;
+    unsigned bit = 1;
+    for (std::string_view reg : {"r12", "r13"}) {
+      if (!(state & bit)) {
+        if (writes_whole(insn, reg))
+          state |= bit;
+        else if (insn.text.find(reg) != std::string::npos)
+          return false;  // read (or partly written: the rest is read)
+      }
+      bit <<= 1;
+    }
+    if (m == "cmp" || m == "test" || m == "add" || m == "sub" || m == "and" || m == "or" ||
+        m == "xor")
+      state |= 4;
+    if (state == kAll)
+      continue;
+    if (m == "int3" || m == "ud2" || m == "syscall")
+      return false;
+    if (insn.is_branch) {
+      if (insn.branch_target == 0)
+        return false;  // indirect: unknown targets
+      auto t = index_of(insn.branch_target);
+      if (!t)
+        return false;  // out of the function
+      work.emplace_back(*t, state);
+      if (m == "jmp")
+        continue;
+    }
+    work.emplace_back(i + 1, state);
+  }
+  return true;
+}
+
+std::optional<std::size_t> Trampolines::add_inline(const dwarf::Function& fn, proc::VirtAddr at) {
+  if (!movable(fn) || !scratch_dead_at(fn, at))
+    return std::nullopt;
+  const auto& fc = code_of(fn);
+  const auto low = bi_.to_virt(fn.low_pc).value();
+  auto it = std::lower_bound(
+      fc.insns.begin(), fc.insns.end(), at,
+      [](const proc::Instruction& a, proc::VirtAddr b) { return a.address.value() < b.value(); });
+  std::size_t len = 0;
+  std::vector<MovedBranch> branches;
+  for (; it != fc.insns.end() && len < kJmpLen; ++it) {
+    const auto off = it->address.value() - low;
+    if (!it->relocatable) {
+      auto b = direct_jump(std::span<const std::byte>(fc.bytes).subspan(off), *it);
+      if (!b)
+        return std::nullopt;
+      b->offset = len;
+      branches.push_back(*b);
+    }
+    len += it->length;
+  }
+  if (len < kJmpLen)
+    return std::nullopt;
+  for (auto t : fc.targets)
+    if (t > at.value() && t < at.value() + len)
+      return std::nullopt;
+  if (overlaps(at.value(), at.value() + len))
+    return std::nullopt;
+  Tramp t;
+  t.patch_at = at;
+  const auto off = at.value() - low;
+  t.moved.assign(fc.bytes.begin() + static_cast<std::ptrdiff_t>(off),
+                 fc.bytes.begin() + static_cast<std::ptrdiff_t>(off + len));
+  t.branches = std::move(branches);
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
 }
@@ -313,13 +583,24 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
                                 : t.is_return         ? 1
                                                       : kNop5.size();
     const std::uint64_t ret_probe = t.ret_probe_code.size();
-    const std::uint64_t n = t.is_return     ? t.moved.size() + probe + 1
-                            : t.has_return  ? spill + probe + t.moved.size() + ret_probe + 1
+    std::uint64_t shared = 0;
+    for (auto& e : t.shared) {
+      e.offset = t.offset + spill + probe + shared;
+      shared += e.code.size();
+    }
+    const std::uint64_t moved = t.relocated_size();
+    const std::uint64_t n = t.is_return     ? moved + probe + 1
+                            : t.has_return  ? spill + probe + shared + moved + ret_probe + 1
                             : t.call_target ? probe + kCallEmulationLen
-                                            : spill + probe + t.moved.size() + kJmpLen;
-    t.probe_offset = t.is_return ? t.offset + t.moved.size() : t.offset + spill;
-    t.ret_probe_offset = t.offset + spill + probe + t.moved.size();
-    size += (n + 15) & ~15ULL;
+                                            : spill + probe + shared + moved + kJmpLen;
+    t.probe_offset = t.is_return ? t.offset + moved : t.offset + spill;
+    t.ret_probe_offset = t.offset + spill + probe + shared + moved;
+    std::uint64_t end = t.offset + n;
+    for (auto& st : t.stubs) {
+      st.offset = end;
+      end += st.code.size() + 1;  // + the RET
+    }
+    size = (end + 15) & ~15ULL;
   }
   const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   size = (size + page - 1) & ~(page - 1);
@@ -412,8 +693,9 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
       for (auto b : bytes) code.push_back(b);
     };
     const std::uint64_t at = base + t.offset;
+    auto append_moved = [&] { append(relocated(t, at + code.size())); };
     if (t.is_return) {
-      append(t.moved);
+      append_moved();
       // A one-byte nop: the kernel emulates it at the breakpoint. (It turns a probed 5-byte
       // nop into a call to its own trampoline, which pushes below rsp, where the dead frame
       // still holds the results.)
@@ -444,7 +726,8 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
         code.push_back(std::byte{0x90});
       }
       append(t.probe_code);
-      append(t.moved);
+      for (const auto& e : t.shared) append(e.code);
+      append_moved();
       if (t.has_return) {
         append(t.ret_probe_code);
         code.push_back(std::byte{0xc3});
@@ -454,12 +737,18 @@ void Trampolines::install(proc::Process& process, pid_t tid) {
     } else if (t.spill_xmm) {
       append(xmm_spill_code());
       code.push_back(std::byte{0x90});
-      append(t.moved);
+      append_moved();
       put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
     } else {
       append(kNop5);
-      append(t.moved);
+      append_moved();
       put_jmp(code, at + code.size(), t.patch_at.value() + t.moved.size());
+    }
+    // RET stubs: the probe code of a RET that a moved jump targets, and the RET.
+    for (const auto& st : t.stubs) {
+      code.resize(st.offset - t.offset, std::byte{0xcc});
+      append(st.code);
+      code.push_back(std::byte{0xc3});
     }
     std::copy(code.begin(), code.end(), image.begin() + static_cast<std::ptrdiff_t>(t.offset));
   }

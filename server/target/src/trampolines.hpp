@@ -15,10 +15,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dwarf/debug_info.hpp"
 #include "proc/addr.hpp"
+#include "proc/disassembler.hpp"
 #include "proc/unique_fd.hpp"
 
 namespace goscope::proc {
@@ -57,6 +59,15 @@ class Trampolines {
   /// does (pushing the original return address, so that unwinding sees the caller's pc).
   /// Only with probe code; nullopt when the instruction is not a 5-byte direct call.
   std::optional<std::size_t> add_call(const dwarf::Function& fn, proc::VirtAddr at);
+  /// The in-process engine: a trampoline for an inlined copy's entry at `at` inside `fn`'s
+  /// body (the probe code runs, then the moved instructions, then it jumps back), only
+  /// where R12, R13 and the flags are dead at `at` (scratch_dead_at): the capture code
+  /// clobbers them. nullopt otherwise, or when the code there cannot move.
+  std::optional<std::size_t> add_inline(const dwarf::Function& fn, proc::VirtAddr at);
+  /// Whether every path from `at` in `fn` writes R12 and R13 (whole) and the flags before
+  /// reading them, or reaches a CALL or RET first (Go's register ABI keeps nothing in them
+  /// across either), following straight-line code only: a jump before that answers no.
+  bool scratch_dead_at(const dwarf::Function& fn, proc::VirtAddr at);
   /// The trampoline whose moved range holds `addr`, if any: a probe on the original code
   /// there would read our jmp, so one of the two must go.
   std::optional<std::size_t> covering(proc::VirtAddr addr) const;
@@ -67,6 +78,8 @@ class Trampolines {
   /// jmp (at the first byte it runs the jmp, which is right).
   std::vector<std::size_t> holding(std::span<const std::uint64_t> sorted_pcs) const;
   bool empty() const;
+  /// Trampolines added (dropped ones included): ids are 0 .. size() - 1.
+  std::size_t size() const { return tramps_.size(); }
 
   /// Maps the trampolines into the process and patches its code to jump to them. The
   /// process must not have run yet (thread `tid` stopped at its first instruction): no
@@ -111,10 +124,54 @@ class Trampolines {
     return proc::VirtAddr(base_ + tramps_[id].ret_probe_offset);
   }
 
+  /// The in-process engine: whether a probe at `addr`, inside entry trampoline `id`'s moved
+  /// range, can run right after the entry's probe code, before the moved instructions: only
+  /// `cmp` and `test` come before it in the moved code, so the registers and memory there are
+  /// the trampoline start's (the flags differ, and the capture code needs none of them).
+  bool shares_entry_state(std::size_t id, proc::VirtAddr addr) const;
+  /// Code for such a probe; probes added so run in the order added. Returns its index.
+  std::size_t add_shared_probe_code(std::size_t id, std::vector<std::byte> code);
+  proc::VirtAddr shared_probe_address(std::size_t id, std::size_t k) const {
+    return proc::VirtAddr(base_ + tramps_[id].shared[k].offset);
+  }
+  /// Targets of the direct jumps trampoline `id` moves (they are re-encoded to reach them).
+  std::vector<std::uint64_t> moved_branch_targets(std::size_t id) const;
+  /// The in-process engine: a moved jump of trampoline `id` that targets the one-byte RET at
+  /// `ret` goes to `code` followed by a RET in the trampoline instead (the RET's own probe
+  /// for the paths through this jump; the RET keeps its slow probe for the others). Returns
+  /// the stub's index, or nullopt when there is no such jump or no RET there.
+  std::optional<std::size_t> add_ret_stub(std::size_t id, proc::VirtAddr ret,
+                                          std::vector<std::byte> code);
+  proc::VirtAddr ret_stub_address(std::size_t id, std::size_t k) const {
+    return proc::VirtAddr(base_ + tramps_[id].stubs[k].offset);
+  }
+
  private:
+  /// A direct jump (jcc or jmp, rel8 or rel32) in the moved code: re-encoded with a rel32
+  /// in the trampoline, so that it reaches its target from there.
+  struct MovedBranch {
+    std::size_t offset = 0;  ///< in `moved`
+    std::uint8_t length = 0;
+    int cc = -1;  ///< the condition (low nibble of the opcode); -1: jmp
+    std::uint64_t target = 0;
+    std::size_t relocated_length() const { return cc < 0 ? 5 : 6; }
+  };
+  struct ExtraCode {
+    std::vector<std::byte> code;
+    std::uint64_t offset = 0;  ///< in the memfd
+    std::uint64_t ret = 0;     ///< a RET stub: the RET it stands for
+  };
   struct Tramp {
-    proc::VirtAddr patch_at;         ///< first moved instruction
-    std::vector<std::byte> moved;    ///< the moved instructions, as in the file
+    proc::VirtAddr patch_at;       ///< first moved instruction
+    std::vector<std::byte> moved;  ///< the moved instructions, as in the file
+    std::vector<MovedBranch> branches;
+    std::vector<ExtraCode> shared;  ///< probes sharing the entry's state (in order)
+    std::vector<ExtraCode> stubs;   ///< RET stubs, after the trampoline's code
+    std::size_t relocated_size() const {
+      std::size_t n = moved.size();
+      for (const auto& b : branches) n += b.relocated_length() - b.length;
+      return n;
+    }
     bool is_return = false;          ///< ends with the RET (else jumps back after `moved`)
     bool spill_xmm = false;          ///< entry: store xmm0-14 below rsp first
     std::uint64_t offset = 0;        ///< in the memfd
@@ -139,15 +196,25 @@ class Trampolines {
   struct FunctionCode {
     std::vector<std::uint64_t> targets;
     bool indirect_jumps = false;
+    bool readable = false;                 ///< the code was found in the file
+    std::vector<std::byte> bytes;          ///< the function's code, as in the file
+    std::vector<proc::Instruction> insns;  ///< decoded once: a function has many RETs
   };
   const FunctionCode& code_of(const dwarf::Function& fn);
+  /// A direct jmp or jcc (rel8 or rel32, no prefix) whose bytes start `at`: it moves
+  /// re-encoded with a rel32. nullopt for anything else.
+  static std::optional<MovedBranch> direct_jump(std::span<const std::byte> at,
+                                                const proc::Instruction& insn);
+  /// `moved` as it runs at `at`, its jumps re-encoded (to a RET stub where one stands for
+  /// their target).
+  std::vector<std::byte> relocated(const Tramp& t, std::uint64_t at) const;
   /// Whether [lo, hi) meets a range some trampoline moves (dropped ones included: they are
   /// only dropped after every range was chosen).
   bool overlaps(std::uint64_t lo, std::uint64_t hi) const;
 
   const BinaryInfo& bi_;
   std::vector<Tramp> tramps_;
-  std::vector<std::pair<const dwarf::Function*, FunctionCode>> code_cache_;
+  std::unordered_map<const dwarf::Function*, FunctionCode> code_cache_;
   proc::UniqueFd memfd_;
   std::uint64_t base_ = 0;
   bool installed_ = false;
