@@ -206,6 +206,35 @@ void emit(O& o, const std::vector<api::Variable>& vs) {
   o.end_array();
 }
 
+// Delve's api.TracepointResult (functionName, inputParams and returnParams omitempty).
+template <class O>
+void emit(O& o, const api::TracepointResult& r) {
+  o.begin_object();
+  o.key("addr");
+  o.u64(r.addr);
+  o.key("file");
+  o.str(r.file);
+  o.key("line");
+  o.i64(r.line);
+  o.key("is_ret");
+  o.boolean(r.is_ret);
+  if (!r.function_name.empty()) {
+    o.key("functionName");
+    o.str(r.function_name);
+  }
+  o.key("goroutineID");
+  o.i64(r.goroutine_id);
+  if (!r.input_params.empty()) {
+    o.key("inputParams");
+    emit(o, r.input_params);
+  }
+  if (!r.return_params.empty()) {
+    o.key("returnParams");
+    emit(o, r.return_params);
+  }
+  o.end_object();
+}
+
 template <class O>
 void emit(O& o, const api::Function& f) {
   o.begin_object();
@@ -609,6 +638,22 @@ void write_json(std::string& out, const api::Thread& t) {
 void write_json(std::string& out, const api::DebuggerState& s) {
   TextOut o(out);
   emit(o, s);
+}
+void write_buffered_tracepoints(std::string& out, const std::vector<api::TracepointResult>& rs,
+                                std::uint64_t dropped) {
+  TextOut o(out);
+  o.begin_object();
+  o.key("TracepointResults");
+  if (rs.empty()) {
+    o.null();  // Go's nil slice
+  } else {
+    o.begin_array();
+    for (const auto& r : rs) emit(o, r);
+    o.end_array();
+  }
+  o.key("Dropped");
+  o.u64(dropped);
+  o.end_object();
 }
 
 const json::value* member(const json::value& obj, std::string_view key) {

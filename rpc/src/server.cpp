@@ -290,31 +290,20 @@ const std::unordered_map<std::string, Method>& method_table() {
     // Answered while a continue runs (dlv trace --ebpf polls from another goroutine). Beyond
     // Delve's reply: Dropped, the results the bounded buffer dropped since the previous call
     // (Go clients ignore a field they do not know).
-    sync("GetBufferedTracepoints", [](MethodContext& c, const json::value&) -> json::value {
-      std::uint64_t dropped = 0;
-      auto results = c.dbg.buffered_tracepoints(&dropped);
-      json::value list = nullptr;
-      if (!results.empty()) {
-        json::array out;
-        out.reserve(results.size());
-        for (const auto& r : results) {
-          json::object o;
-          o["addr"] = r.addr;
-          o["file"] = r.file;
-          o["line"] = r.line;
-          o["is_ret"] = r.is_ret;
-          if (!r.function_name.empty())
-            o["functionName"] = r.function_name;
-          o["goroutineID"] = r.goroutine_id;
-          if (!r.input_params.empty())
-            o["inputParams"] = to_json(r.input_params);
-          if (!r.return_params.empty())
-            o["returnParams"] = to_json(r.return_params);
-          out.push_back(std::move(o));
-        }
-        list = std::move(out);
+    deferred("GetBufferedTracepoints", [](MethodContext& c, const json::value&) {
+      // Answered here, on the event loop: taking the buffer only locks it (no tracer-thread
+      // round trip), and the reply is written as text, not as a value tree per result.
+      c.setup_done();
+      try {
+        std::uint64_t dropped = 0;
+        const auto results = c.dbg.buffered_tracepoints(&dropped);
+        std::string out;
+        out.reserve(64 + results.size() * 512);
+        write_buffered_tracepoints(out, results, dropped);
+        c.reply->respond(std::move(out), std::nullopt);
+      } catch (...) {
+        c.reply->respond({}, error_text(std::current_exception()));
       }
-      return json::object{{"TracepointResults", std::move(list)}, {"Dropped", dropped}};
     });
 
     // ---- inspection

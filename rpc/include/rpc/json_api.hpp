@@ -31,6 +31,10 @@ boost::json::value to_json(const api::DebuggerState& s);
 void write_json(std::string& out, const api::Breakpoint& b);
 void write_json(std::string& out, const api::Thread& t);
 void write_json(std::string& out, const api::DebuggerState& s);
+/// GetBufferedTracepoints' result, `{"TracepointResults":[...]|null,"Dropped":N}`, written
+/// as text: a poll can carry thousands of results (no value tree per result).
+void write_buffered_tracepoints(std::string& out, const std::vector<api::TracepointResult>& rs,
+                                std::uint64_t dropped);
 
 /// Go's case-insensitive match of a JSON key against an ASCII field name (encoding/json's
 /// foldFunc: also the Kelvin sign for 'k' and the long s for 's').

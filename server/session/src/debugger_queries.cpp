@@ -124,8 +124,8 @@ std::vector<api::TracepointResult> Debugger::buffered_tracepoints(std::uint64_t*
     t.is_ret = r.is_ret;
     t.function_name = std::move(r.function);
     t.goroutine_id = r.goroutine_id;
-    t.input_params = r.input_params;
-    t.return_params = r.return_params;
+    t.input_params = std::move(r.input_params);
+    t.return_params = std::move(r.return_params);
     out.push_back(std::move(t));
   }
   return out;

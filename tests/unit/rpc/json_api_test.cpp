@@ -147,3 +147,30 @@ TEST_CASE("json: write_json is go_json(to_json) byte for byte", "[rpc]") {
   write_json(s, exited);
   CHECK(s == go_json(to_json(exited)));
 }
+
+TEST_CASE("json: GetBufferedTracepoints' reply as Delve's api.TracepointResult", "[rpc]") {
+  std::string s;
+  write_buffered_tracepoints(s, {}, 0);
+  CHECK(s == R"({"TracepointResults":null,"Dropped":0})");  // Go's nil slice
+
+  api::TracepointResult call;
+  call.file = "/t/main.go";
+  call.line = 7;
+  call.function_name = "main.f";
+  call.goroutine_id = 1;
+  api::Variable x;
+  x.name = "x";
+  x.kind = 2;
+  x.value = "3";
+  x.flags = 8;
+  call.input_params = {x};
+  api::TracepointResult ret;  // functionName and the params omitted when empty
+  ret.is_ret = true;
+  ret.goroutine_id = 18;
+  s.clear();
+  write_buffered_tracepoints(s, {call, ret}, 5);
+  CHECK(s == R"({"TracepointResults":[{"addr":0,"file":"/t/main.go","line":7,"is_ret":false,)"
+             R"("functionName":"main.f","goroutineID":1,"inputParams":[)" +
+                 go_json(to_json(x)) +
+                 R"(]},{"addr":0,"file":"","line":0,"is_ret":true,"goroutineID":18}],"Dropped":5})");
+}
