@@ -24,6 +24,7 @@
 #include "net/server.hpp"
 #include "rpc/server.hpp"
 #include "session/debugger.hpp"
+#include "session/go_version.hpp"
 #include "session/launch.hpp"
 
 extern char** environ;
@@ -382,6 +383,17 @@ int run_server_command(const Command& cmd) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
+  }
+  // --check-go-version (Delve's debugger.New, after the launch): a binary of a Go that dlv
+  // 1.20.2 does not support is refused and the process released (killed when launched,
+  // left running when attached); =false says a warning instead.
+  if (const auto c = session::check_go_version(dbg->target_go_version(), o.check_go_version);
+      c.error || c.warning) {
+    std::fprintf(stderr, "%s\n", c.error ? c.error->c_str() : c.warning->c_str());
+    if (c.error) {
+      dbg->detach(!dbg->attached_to_existing_process());
+      return 1;
+    }
   }
   if (!o.headless) {
     // The terminal's Ctrl-C is the client's (it halts the target); the program has a

@@ -8,10 +8,10 @@
 
 #include "../args.hpp"
 #include "../errors.hpp"
-#include "../go_version.hpp"
 #include "../session.hpp"
 #include "handler.hpp"
 #include "session/go_build.hpp"
+#include "session/go_version.hpp"
 
 namespace goscope::dap {
 namespace {
@@ -49,7 +49,8 @@ void read_common(DapSession& s, const json::object& a) {
 // --check-go-version (dlv's debugger.New): a binary of a Go dlv 1.20.2 does not support is
 // refused, the process released; with --check-go-version=false a warning is said instead.
 void check_binary_go_version(DapSession& s, const std::function<void(const std::string&)>& fail) {
-  const auto c = check_go_version(s.debugger().target_go_version(), s.config().check_go_version);
+  const auto c =
+      session::check_go_version(s.debugger().target_go_version(), s.config().check_go_version);
   if (c.warning)
     s.send_output("stderr", *c.warning + "\n");
   if (c.error) {

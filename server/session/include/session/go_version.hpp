@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-namespace goscope::dap {
+namespace goscope::session {
 
 /// The Go versions dlv 1.20.2 accepts.
 inline constexpr int kMinGoMinor = 18;
@@ -20,4 +20,4 @@ struct GoVersionCheck {
 /// passes, as in Delve.
 GoVersionCheck check_go_version(const std::string& producer, bool check);
 
-}  // namespace goscope::dap
+}  // namespace goscope::session

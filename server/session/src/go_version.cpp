@@ -1,8 +1,8 @@
-#include "go_version.hpp"
+#include "session/go_version.hpp"
 
 #include <cstdlib>
 
-namespace goscope::dap {
+namespace goscope::session {
 namespace {
 
 struct Version {
@@ -69,4 +69,4 @@ GoVersionCheck check_go_version(const std::string& producer, bool check) {
   return out;
 }
 
-}  // namespace goscope::dap
+}  // namespace goscope::session

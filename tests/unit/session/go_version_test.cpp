@@ -1,9 +1,9 @@
 // --check-go-version: dlv 1.20.2's range (Go 1.18 to 1.20) and texts.
 #include <catch2/catch.hpp>
 
-#include "go_version.hpp"
+#include "session/go_version.hpp"
 
-using goscope::dap::check_go_version;
+using goscope::session::check_go_version;
 
 TEST_CASE("check-go-version: Go 1.18 to 1.20 pass, development toolchains pass") {
   for (const char* p :
