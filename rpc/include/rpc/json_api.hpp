@@ -21,6 +21,7 @@ boost::json::value to_json(const api::Function& f);
 boost::json::value to_json(const api::Location& l);
 boost::json::value to_json(const api::Stackframe& f);
 boost::json::value to_json(const api::Goroutine& g);
+boost::json::value to_json(const api::GoroutineList& l);  ///< ListGoroutines' result
 boost::json::value to_json(const api::Breakpoint& b);
 boost::json::value to_json(const api::BreakpointInfo& i);
 boost::json::value to_json(const api::Thread& t);
@@ -31,6 +32,7 @@ boost::json::value to_json(const api::DebuggerState& s);
 void write_json(std::string& out, const api::Breakpoint& b);
 void write_json(std::string& out, const api::Thread& t);
 void write_json(std::string& out, const api::DebuggerState& s);
+void write_json(std::string& out, const api::GoroutineList& l);
 
 /// Go's case-insensitive match of a JSON key against an ASCII field name (encoding/json's
 /// foldFunc: also the Kelvin sign for 'k' and the long s for 's').
