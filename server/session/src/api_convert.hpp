@@ -22,6 +22,8 @@ api::Function to_api(const target::FunctionSummary& f);
 api::Location to_api(const target::PcLocation& l);
 
 api::Goroutine to_api(const target::GoroutineView& g);
+/// A ListGoroutines page: the views' strings are moved, not copied.
+std::vector<api::Goroutine> to_api(std::vector<target::GoroutineView>&& gs);
 api::Stackframe to_api(const target::FrameView& f);
 api::BreakpointInfo to_api(const target::BreakpointInfo& info);
 

@@ -1,4 +1,5 @@
 // Goroutines from runtime.allgs, as Delve's GoroutinesInfo/GetG/parseG read them.
+#include <algorithm>
 #include <cstring>
 
 #include "proc/disassembler.hpp"
@@ -12,6 +13,9 @@ namespace {
 constexpr std::uint32_t kGdead = 6;
 // Delve's maxGoroutineUserCurrentDepth.
 constexpr int kUserCurrentDepth = 30;
+// More goroutines than this in runtime.allgs (64 Mi: 512 MiB of pointers, terabytes of
+// goroutines) is a damaged length read from a core, refused before allocating for it.
+constexpr std::uint64_t kMaxGoroutines = std::uint64_t{1} << 26;
 // Go (linux/amd64, internal linking) keeps the current g at fs:-8 (runtime.tlsg).
 constexpr std::uint64_t kTlsGOffset = 8;
 
@@ -176,8 +180,12 @@ void Target::Impl::finish(Goroutine& g) {
   // The top frame is user code: it is the first user frame (no stack walk needed).
   if (g.current.function && is_user_function(g.current.function->name))
     return finish_labels(g);
+  // The walk stops at that frame: a goroutine parked in the runtime (gopark, chanrecv,
+  // chanrecv1) has its user frame third or fourth, and the frames under it are not needed.
   try {
-    auto frames = walk(&g, g.thread_id, kUserCurrentDepth, true);
+    const auto frames = walk(&g, g.thread_id, kUserCurrentDepth, true, {}, [](const Frame& f) {
+      return f.call.function && is_user_function(f.call.function->name);
+    });
     for (const auto& f : frames) {
       if (f.call.function && is_user_function(f.call.function->name)) {
         g.user_current = f.call;
@@ -225,10 +233,13 @@ void Target::Impl::load_all() {
   auto len = read_u64(*addr + 8);
   if (!base || !len)
     throw EvalError("could not read runtime.allgs");
+  if (*len > kMaxGoroutines)
+    throw EvalError("could not read runtime.allgs: " + std::to_string(*len) + " goroutines");
   std::vector<std::uint64_t> ptrs(*len);
   if (*len && !read(*base, std::as_writable_bytes(std::span(ptrs)))) {
     throw EvalError("could not read runtime.allgs");
   }
+  all.reserve(ptrs.size());
   for (std::size_t i = 0; i < ptrs.size(); ++i) {
     auto g = parse_g(ptrs[i]);
     if (!g) {
@@ -257,6 +268,8 @@ void Target::Impl::load_all() {
 std::vector<Goroutine> Target::goroutines(int start, int count, int* next) {
   impl_->load_all();
   std::vector<Goroutine> out;
+  out.reserve(count > 0 ? std::min<std::size_t>(static_cast<std::size_t>(count), impl_->all.size())
+                        : impl_->all.size());
   if (next)
     *next = -1;
   for (const auto& [index, g] : impl_->all) {
