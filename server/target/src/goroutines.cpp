@@ -265,9 +265,9 @@ void Target::Impl::load_all() {
   all_loaded = true;
 }
 
-std::vector<Goroutine> Target::goroutines(int start, int count, int* next) {
+std::vector<const Goroutine*> Target::goroutine_page(int start, int count, int* next) {
   impl_->load_all();
-  std::vector<Goroutine> out;
+  std::vector<const Goroutine*> out;
   out.reserve(count > 0 ? std::min<std::size_t>(static_cast<std::size_t>(count), impl_->all.size())
                         : impl_->all.size());
   if (next)
@@ -280,8 +280,16 @@ std::vector<Goroutine> Target::goroutines(int start, int count, int* next) {
         *next = static_cast<int>(index);
       break;
     }
-    out.push_back(g);
+    out.push_back(&g);
   }
+  return out;
+}
+
+std::vector<Goroutine> Target::goroutines(int start, int count, int* next) {
+  const auto page = goroutine_page(start, count, next);
+  std::vector<Goroutine> out;
+  out.reserve(page.size());
+  for (const Goroutine* g : page) out.push_back(*g);
   return out;
 }
 
