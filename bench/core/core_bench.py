@@ -15,10 +15,11 @@ It reads the server's CPU time (utime + stime) and peak RSS (VmHWM) from /proc b
 ending it. Medians of --runs runs.
 
 With --dump it also times each server's DumpStart of the live program stopped at
-main.ready (how long the core takes to write).
+main.ready (how long the core takes to write); with --live, ListGoroutines on that live
+program (the first after the stop: the reply's time and the server's CPU time for it).
 
     bench/core/core_bench.py [--build build] [--heap-mb 1024] [--goroutines 10000]
-                             [--runs 3] [--dump] [--keep DIR]
+                             [--runs 3] [--dump] [--live] [--keep DIR]
 """
 import argparse
 import json
@@ -140,6 +141,29 @@ def dump_live(server, binary, args, path):
     return {"dump": took, "cpu": cpu, "rss": peak, "size": os.path.getsize(path)}
 
 
+def live_list(server, binary, args):
+    """ListGoroutines on the live program stopped at main.ready (the first after the stop,
+    so nothing is cached): the reply's time, the server's CPU time for it, its peak RSS."""
+    p, addr = start([server, "exec", binary, "--headless", "--listen=127.0.0.1:0",
+                     "--api-version=2", "--", *args])
+    c = Client(addr)
+    c.call("CreateBreakpoint", {"Breakpoint": {"functionName": "main.ready"}})
+    c.call("Command", {"name": "continue"})
+    cpu0, _ = cpu_and_peak(p.pid)
+    t0 = time.monotonic()
+    r, at, size = c.call_timed("ListGoroutines", {"Start": 0, "Count": 0})
+    took = at - t0
+    cpu1, peak = cpu_and_peak(p.pid)
+    try:
+        c.call("Detach", {"Kill": True})
+    except Exception:
+        pass
+    c.close()
+    p.wait(timeout=60)
+    return {"list": took, "cpu": cpu1 - cpu0, "rss": peak,
+            "n_goroutines": len(r["Goroutines"]), "reply_bytes": size}
+
+
 def kernel_core(binary, args, work):
     try:
         pattern = open("/proc/sys/kernel/core_pattern").read().strip()
@@ -168,6 +192,8 @@ def main():
     ap.add_argument("--goroutines", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dump", action="store_true")
+    ap.add_argument("--live", action="store_true",
+                    help="also ListGoroutines on the live program (exec, stopped at main.ready)")
     ap.add_argument("--keep", help="work in DIR and keep the core there")
     a = ap.parse_args()
     goscope = os.path.abspath(os.path.join(a.build, "bin", "goscope"))
@@ -210,6 +236,20 @@ def main():
               "size, dlv's %.0f%%" % (
                   med(d, "stack") / med(g, "stack"), med(d, "cpu") / max(med(g, "cpu"), 0.01),
                   100 * med(g, "rss") / size, 100 * med(d, "rss") / size))
+        if a.live:
+            print("\nListGoroutines on the live program stopped at main.ready (medians of %d):"
+                  % a.runs)
+            print("\n| server | ListGoroutines (s) | CPU (s) | peak RSS (MiB) |")
+            print("|---|---|---|---|")
+            for name, server in (("goscope", goscope), ("dlv", dlv)):
+                rows = []
+                for i in range(a.runs):
+                    r = live_list(server, binary, args)
+                    print("  %s live run %d: %s" % (name, i + 1, json.dumps(r)), flush=True)
+                    rows.append(r)
+                print("| %s | %.2f | %.2f | %.0f |" % (
+                    name, med(rows, "list"), med(rows, "cpu"), med(rows, "rss") / 2**20),
+                    flush=True)
         if a.dump:
             print("\n| server | DumpStart to done (s) | CPU (s) | peak RSS (MiB) | core (MiB) |")
             print("|---|---|---|---|---|")

@@ -47,6 +47,9 @@ struct MethodContext {
 
 using Handler = std::function<json::value(MethodContext&, const json::value& args)>;
 using DeferredHandler = std::function<void(MethodContext&, const json::value& args)>;
+/// A sync method that appends its result's JSON text to the reply line itself (a big
+/// result, ListGoroutines', written once, without a boost::json::value of it first).
+using TextHandler = std::function<void(MethodContext&, const json::value& args, std::string& out)>;
 struct Method {
   enum class Kind {
     sync,      ///< runs on a pool thread; the connection's next request waits for its reply
@@ -58,6 +61,7 @@ struct Method {
   Kind kind = Kind::sync;
   Handler fn;
   DeferredHandler deferred_fn;
+  TextHandler text_fn;  ///< instead of fn (Kind::sync)
   /// Gets a pool thread even when every thread waits for the target (Detach, Restart: they
   /// halt it first, which ends those waits).
   bool overtake = false;
@@ -156,13 +160,16 @@ const std::unordered_map<std::string, Method>& method_table() {
     std::unordered_map<std::string, Method> m;
     using K = Method::Kind;
     auto sync = [&](const std::string& name, Handler h) {
-      m["RPCServer." + name] = {K::sync, std::move(h), {}};
+      m["RPCServer." + name] = {K::sync, std::move(h), {}, {}};
     };
     auto async = [&](const std::string& name, Handler h) {
-      m["RPCServer." + name] = {K::async, std::move(h), {}};
+      m["RPCServer." + name] = {K::async, std::move(h), {}, {}};
+    };
+    auto sync_text = [&](const std::string& name, TextHandler h) {
+      m["RPCServer." + name] = {K::sync, {}, {}, std::move(h)};
     };
     auto deferred = [&](const std::string& name, DeferredHandler h) {
-      m["RPCServer." + name] = {K::deferred, {}, std::move(h)};
+      m["RPCServer." + name] = {K::deferred, {}, std::move(h), {}};
     };
     auto unsupported = [&](const std::string& name, const std::string& why) {
       sync(name, [why](MethodContext&, const json::value&) -> json::value {
@@ -315,7 +322,7 @@ const std::unordered_map<std::string, Method>& method_table() {
     sync("GetThread", [](MethodContext& c, const json::value& a) -> json::value {
       return json::object{{"Thread", to_json(c.dbg.thread(get_id(a, "Id", "no thread with id ")))}};
     });
-    sync("ListGoroutines", [](MethodContext& c, const json::value& a) -> json::value {
+    sync_text("ListGoroutines", [](MethodContext& c, const json::value& a, std::string& out) {
       std::vector<api::GoroutineFilter> filters;
       if (const auto* fs = member(a, "Filters"); fs != nullptr && !fs->is_null()) {
         if (!fs->is_array())
@@ -332,21 +339,7 @@ const std::unordered_map<std::string, Method>& method_table() {
       grouping.max_groups = get_int_sat(a, "MaxGroups");
       const auto list =
           c.dbg.goroutines(get_int_sat(a, "Start"), get_int_sat(a, "Count"), filters, grouping);
-      json::array out;
-      for (const auto& g : list.goroutines) out.push_back(to_json(g));
-      json::value groups = nullptr;
-      if (list.groups) {
-        json::array gs;
-        for (const auto& g : *list.groups) {
-          gs.push_back(json::object{
-              {"Name", g.name}, {"Offset", g.offset}, {"Count", g.count}, {"Total", g.total}});
-        }
-        groups = std::move(gs);
-      }
-      return json::object{{"Goroutines", std::move(out)},
-                          {"Nextg", list.nextg},
-                          {"Groups", std::move(groups)},
-                          {"TooManyGroups", list.too_many_groups}};
+      write_json(out, list);
     });
     sync("Stacktrace", [](MethodContext& c, const json::value& a) -> json::value {
       json::array out;
@@ -699,7 +692,15 @@ class RpcConnection final : public net::ProtocolHandler,
       std::string reply;
       bool codec_error = false;
       try {
-        reply = encode_response(req.id, m.fn(ctx, req.params), std::nullopt);
+        if (m.text_fn) {
+          reply = "{\"id\":";
+          reply += id_json(req.id);
+          reply += ",\"result\":";
+          m.text_fn(ctx, req.params, reply);
+          reply += ",\"error\":null}\n";
+        } else {
+          reply = encode_response(req.id, m.fn(ctx, req.params), std::nullopt);
+        }
       } catch (const CodecError&) {
         codec_error = true;
       } catch (const std::exception& e) {

@@ -21,6 +21,7 @@ boost::json::value to_json(const api::Function& f);
 boost::json::value to_json(const api::Location& l);
 boost::json::value to_json(const api::Stackframe& f);
 boost::json::value to_json(const api::Goroutine& g);
+boost::json::value to_json(const api::GoroutineList& l);  ///< ListGoroutines' result
 boost::json::value to_json(const api::Breakpoint& b);
 boost::json::value to_json(const api::BreakpointInfo& i);
 boost::json::value to_json(const api::Thread& t);
@@ -35,6 +36,7 @@ void write_json(std::string& out, const api::DebuggerState& s);
 /// as text: a poll can carry thousands of results (no value tree per result).
 void write_buffered_tracepoints(std::string& out, const std::vector<api::TracepointResult>& rs,
                                 std::uint64_t dropped);
+void write_json(std::string& out, const api::GoroutineList& l);
 
 /// Go's case-insensitive match of a JSON key against an ASCII field name (encoding/json's
 /// foldFunc: also the Kelvin sign for 'k' and the long s for 's').

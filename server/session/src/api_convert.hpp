@@ -20,6 +20,8 @@ api::Location to_api(const target::PcLocation& l);
 api::Goroutine to_api(const target::GoroutineView& g);
 /// By value: a frame's variables move into the reply when the caller lets them go.
 api::Stackframe to_api(target::FrameView f);
+/// A ListGoroutines page: the views' strings are moved, not copied.
+std::vector<api::Goroutine> to_api(std::vector<target::GoroutineView>&& gs);
 api::BreakpointInfo to_api(const target::BreakpointInfo& info);
 
 }  // namespace goscope::session

@@ -164,9 +164,7 @@ api::Thread Debugger::thread(int tid) {
 std::vector<api::Goroutine> Debugger::goroutines(int start, int count, int* next) {
   return impl_->call([&] {
     impl_->require_live();
-    std::vector<api::Goroutine> out;
-    for (const auto& g : impl_->inspector->goroutines(start, count, next)) out.push_back(to_api(g));
-    return out;
+    return to_api(impl_->inspector->goroutines(start, count, next));
   });
 }
 

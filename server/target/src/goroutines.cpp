@@ -1,4 +1,5 @@
 // Goroutines from runtime.allgs, as Delve's GoroutinesInfo/GetG/parseG read them.
+#include <algorithm>
 #include <cstring>
 
 #include "proc/disassembler.hpp"
@@ -12,6 +13,14 @@ namespace {
 constexpr std::uint32_t kGdead = 6;
 // Delve's maxGoroutineUserCurrentDepth.
 constexpr int kUserCurrentDepth = 30;
+// More goroutines than this in runtime.allgs (64 Mi: 512 MiB of pointers, terabytes of
+// goroutines) is a damaged length read from a core, refused before allocating for it.
+constexpr std::uint64_t kMaxGoroutines = std::uint64_t{1} << 26;
+// load_all's prefetch: goroutines per chunk (their g's and stack tops stay within the
+// process' page cache, 256 pages, and one process_vm_readv of 64 pages), and how much
+// of a parked stack above g.sched.sp the walk to the first user frame usually reads.
+constexpr std::size_t kPrefetchChunk = 32;
+constexpr std::uint64_t kStackPrefetch = 1024;
 // Go (linux/amd64, internal linking) keeps the current g at fs:-8 (runtime.tlsg).
 constexpr std::uint64_t kTlsGOffset = 8;
 
@@ -176,8 +185,12 @@ void Target::Impl::finish(Goroutine& g) {
   // The top frame is user code: it is the first user frame (no stack walk needed).
   if (g.current.function && is_user_function(g.current.function->name))
     return finish_labels(g);
+  // The walk stops at that frame: a goroutine parked in the runtime (gopark, chanrecv,
+  // chanrecv1) has its user frame third or fourth, and the frames under it are not needed.
   try {
-    auto frames = walk(&g, g.thread_id, kUserCurrentDepth, true);
+    const auto frames = walk(&g, g.thread_id, kUserCurrentDepth, true, {}, [](const Frame& f) {
+      return f.call.function && is_user_function(f.call.function->name);
+    });
     for (const auto& f : frames) {
       if (f.call.function && is_user_function(f.call.function->name)) {
         g.user_current = f.call;
@@ -225,38 +238,76 @@ void Target::Impl::load_all() {
   auto len = read_u64(*addr + 8);
   if (!base || !len)
     throw EvalError("could not read runtime.allgs");
+  if (*len > kMaxGoroutines)
+    throw EvalError("could not read runtime.allgs: " + std::to_string(*len) + " goroutines");
   std::vector<std::uint64_t> ptrs(*len);
   if (*len && !read(*base, std::as_writable_bytes(std::span(ptrs)))) {
     throw EvalError("could not read runtime.allgs");
   }
-  for (std::size_t i = 0; i < ptrs.size(); ++i) {
-    auto g = parse_g(ptrs[i]);
-    if (!g) {
-      Goroutine bad;
-      bad.unreadable = "error derefing *G";
-      all.emplace_back(i, std::move(bad));
-      continue;
+  all.reserve(ptrs.size());
+  // On a live process each read is a system call unless its page is in the process' page
+  // cache (set_stopped_read_cache): the g's of a chunk, then the tops of the stacks
+  // finish() walks, are fetched together (one process_vm_readv each) before they are
+  // parsed and walked, instead of a read or more per goroutine. The same bytes are read;
+  // on a core, prefetch does nothing.
+  std::vector<proc::VirtAddr> pages;
+  std::vector<std::optional<Goroutine>> chunk;
+  for (std::size_t first = 0; first < ptrs.size(); first += kPrefetchChunk) {
+    const std::size_t end = std::min(ptrs.size(), first + kPrefetchChunk);
+    pages.clear();
+    for (std::size_t i = first; i < end; ++i) {
+      if (ptrs[i] != 0) {
+        pages.emplace_back(ptrs[i]);
+        pages.emplace_back(ptrs[i] + rt.g_size - 1);
+      }
     }
-    if (!g->unreadable.empty()) {
+    proc.prefetch(pages);
+    chunk.clear();
+    for (std::size_t i = first; i < end; ++i) chunk.push_back(parse_g(ptrs[i]));
+    pages.clear();
+    for (const auto& g : chunk) {
+      if (!g || !g->unreadable.empty() || g->status == kGdead || by_thread.contains(g->id) ||
+          (g->current.function && is_user_function(g->current.function->name))) {
+        continue;  // not walked from g.sched by finish()
+      }
+      pages.emplace_back(g->sched_sp);
+      if (g->sched_sp < g->stack_hi && g->stack_hi - g->sched_sp > kStackPrefetch)
+        pages.emplace_back(g->sched_sp + kStackPrefetch);
+      else if (g->sched_sp < g->stack_hi)
+        pages.emplace_back(g->stack_hi - 1);
+    }
+    proc.prefetch(pages);
+    for (std::size_t i = first; i < end; ++i) {
+      auto& g = chunk[i - first];
+      if (!g) {
+        Goroutine bad;
+        bad.unreadable = "error derefing *G";
+        all.emplace_back(i, std::move(bad));
+        continue;
+      }
+      if (!g->unreadable.empty()) {
+        all.emplace_back(i, std::move(*g));
+        continue;
+      }
+      if (auto it = by_thread.find(g->id); it != by_thread.end()) {
+        g->thread_id = it->second.thread_id;
+        g->current = it->second.current;
+        g->system_stack = it->second.system_stack;
+      }
+      if (g->status == kGdead)
+        continue;
+      finish(*g);
       all.emplace_back(i, std::move(*g));
-      continue;
     }
-    if (auto it = by_thread.find(g->id); it != by_thread.end()) {
-      g->thread_id = it->second.thread_id;
-      g->current = it->second.current;
-      g->system_stack = it->second.system_stack;
-    }
-    if (g->status == kGdead)
-      continue;
-    finish(*g);
-    all.emplace_back(i, std::move(*g));
   }
   all_loaded = true;
 }
 
-std::vector<Goroutine> Target::goroutines(int start, int count, int* next) {
+std::vector<const Goroutine*> Target::goroutine_page(int start, int count, int* next) {
   impl_->load_all();
-  std::vector<Goroutine> out;
+  std::vector<const Goroutine*> out;
+  out.reserve(count > 0 ? std::min<std::size_t>(static_cast<std::size_t>(count), impl_->all.size())
+                        : impl_->all.size());
   if (next)
     *next = -1;
   for (const auto& [index, g] : impl_->all) {
@@ -267,8 +318,16 @@ std::vector<Goroutine> Target::goroutines(int start, int count, int* next) {
         *next = static_cast<int>(index);
       break;
     }
-    out.push_back(g);
+    out.push_back(&g);
   }
+  return out;
+}
+
+std::vector<Goroutine> Target::goroutines(int start, int count, int* next) {
+  const auto page = goroutine_page(start, count, next);
+  std::vector<Goroutine> out;
+  out.reserve(page.size());
+  for (const Goroutine* g : page) out.push_back(*g);
   return out;
 }
 

@@ -44,8 +44,10 @@ std::vector<RegisterView> Inspector::thread_registers(pid_t tid, bool include_fp
 }
 
 std::vector<GoroutineView> Inspector::goroutines(int start, int count, int* next) {
+  const auto gs = dbg_.target().goroutine_page(start, count, next);
   std::vector<GoroutineView> out;
-  for (const auto& g : dbg_.target().goroutines(start, count, next)) out.push_back(dbg_.view(g));
+  out.reserve(gs.size());
+  for (const Goroutine* g : gs) out.push_back(dbg_.view(*g));
   return out;
 }
 

@@ -206,7 +206,8 @@ struct Walker {
 }  // namespace
 
 std::vector<Frame> Target::Impl::walk(const Goroutine* g, pid_t tid, int max_frames,
-                                      bool physical_only, const StackOptions& opts) {
+                                      bool physical_only, const StackOptions& opts,
+                                      bool (*until)(const Frame&)) {
   Walker w(*this, g);
   w.simple = opts.simple;
   if (g) {
@@ -242,6 +243,8 @@ std::vector<Frame> Target::Impl::walk(const Goroutine* g, pid_t tid, int max_fra
       break;
     if (physical_only) {
       frames.push_back(std::move(*f));
+      if (until && until(frames.back()))
+        break;
       continue;
     }
     // Inlined calls at this pc become frames of their own above the physical one, each

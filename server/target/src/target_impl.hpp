@@ -76,9 +76,10 @@ struct Target::Impl {
   std::map<const dwarf::Function*, const dwarf::Function*> unwrapped;
 
   // stack.cpp
-  /// Physical frames (no inlined ones), Delve's stackIterator.
+  /// Physical frames (no inlined ones), Delve's stackIterator. With `until` (physical
+  /// frames only), the walk stops after the first frame it accepts.
   std::vector<Frame> walk(const Goroutine* g, pid_t tid, int max_frames, bool physical_only,
-                          const StackOptions& opts = {});
+                          const StackOptions& opts = {}, bool (*until)(const Frame&) = nullptr);
   std::vector<Defer> defers_of(const Goroutine& g);
 };
 

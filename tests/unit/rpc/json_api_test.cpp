@@ -174,3 +174,56 @@ TEST_CASE("json: GetBufferedTracepoints' reply as Delve's api.TracepointResult",
                  go_json(to_json(x)) +
                  R"(]},{"addr":0,"file":"","line":0,"is_ret":true,"goroutineID":18}],"Dropped":5})");
 }
+
+TEST_CASE("json: ListGoroutines' result written as text, as the json::object it was", "[rpc]") {
+  api::GoroutineList list;
+  api::Goroutine g;
+  g.id = 7;
+  g.current_loc = {0x401000, "/src/a.go", 12, api::Function{"main.f", 0x400f00, false}, {}, {}};
+  g.start_loc.function = api::Function{"main.\xc3\xa9<&>", 1, true};  // escaped as Go does
+  g.thread_id = 42;
+  g.status = 4;
+  g.wait_since = -1;
+  g.wait_reason = 9;
+  list.goroutines = {g, api::Goroutine{}};
+  list.goroutines[1].unreadable = "error derefing *G";
+  list.goroutines[1].labels = {{"k\"", "v"}, {"", ""}};
+  list.nextg = 3;
+  // The object the handler built before it wrote text (Delve's key order).
+  auto expected = [](const api::GoroutineList& l) {
+    json::array gs;
+    for (const auto& x : l.goroutines) gs.push_back(to_json(x));
+    json::value groups = nullptr;
+    if (l.groups) {
+      json::array a;
+      for (const auto& x : *l.groups) {
+        a.push_back(json::object{
+            {"Name", x.name}, {"Offset", x.offset}, {"Count", x.count}, {"Total", x.total}});
+      }
+      groups = std::move(a);
+    }
+    return "{\"id\":1,\"result\":" + go_json(json::object{{"Goroutines", std::move(gs)},
+                                                          {"Nextg", l.nextg},
+                                                          {"Groups", std::move(groups)},
+                                                          {"TooManyGroups", l.too_many_groups}});
+  };
+  std::string s = "{\"id\":1,\"result\":";
+  write_json(s, list);
+  CHECK(s == expected(list));
+  CHECK(s.find("\"Groups\":null,\"TooManyGroups\":false}") != std::string::npos);
+
+  list.groups = std::vector<api::GoroutineGroup>{{"a.go:1 main.f", 0, 1, 5}, {"", 1, 1, 1}};
+  list.too_many_groups = true;
+  list.nextg = -1;
+  s = "{\"id\":1,\"result\":";
+  write_json(s, list);
+  CHECK(s == expected(list));
+
+  list = api::GoroutineList{};
+  s = "{\"id\":1,\"result\":";
+  write_json(s, list);
+  CHECK(s == expected(list));
+  CHECK(s ==
+        "{\"id\":1,\"result\":{\"Goroutines\":[],\"Nextg\":-1,\"Groups\":null,"
+        "\"TooManyGroups\":false}");
+}

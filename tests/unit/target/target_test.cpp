@@ -85,6 +85,16 @@ TEST_CASE("goroutines and stacks of a stopped program match dlv", "[target][goro
   auto page = t.goroutines(0, 2, &next);
   CHECK(page.size() == 2);
   CHECK(next > 0);
+  // The same pages without a copy (ListGoroutines'): the target's own records.
+  int next_ref = 0;
+  const auto refs = t.goroutine_page(0, 2, &next_ref);
+  REQUIRE(refs.size() == 2);
+  CHECK(next_ref == next);
+  CHECK(refs[0]->id == page[0].id);
+  CHECK(refs[1]->user_current.pc == page[1].user_current.pc);
+  next_ref = 0;
+  CHECK(t.goroutine_page(next, 0, &next_ref).size() == all.size() - 2);
+  CHECK(next_ref == -1);
 
   // dlv: stack of goroutine 1 (depth 3)
   auto st = t.stacktrace(*g, 3);

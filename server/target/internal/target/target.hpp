@@ -132,6 +132,8 @@ class Target {
   /// All goroutines (runtime.allgs), in allgs order; `start`/`count` page them as
   /// ListGoroutines does (count <= 0: all). `next` receives the next start, or -1.
   std::vector<Goroutine> goroutines(int start = 0, int count = 0, int* next = nullptr);
+  /// The same page without a copy: the target's own records, valid until invalidate().
+  std::vector<const Goroutine*> goroutine_page(int start, int count, int* next);
   std::optional<Goroutine> goroutine(std::int64_t id);
   /// The goroutine running on thread `tid` (nullopt on a thread with no user goroutine).
   std::optional<Goroutine> goroutine_of_thread(pid_t tid);
