@@ -106,11 +106,6 @@ EXPECTED = [
     (r"regexp-opt | trace | line \d+: goscope '.*backtrack\(.*\(unreadable could not read piece\)\)', dlv",
      "TO FIX: the uprobe engine cannot capture backtrack's dstCap, assembled from pieces "
      "(capture_plan.cpp); --engine ptrace reads it as dlv does"),
-    (r"gofmt-.* | trace | line \d+: goscope '> goroutine\(G1\): main\.format\(.*', dlv '> "
-     r"goroutine\(G1\): main\.format\(\)'",
-     "TO FIX: dlv hides the parameters of a multi-line signature at the entry (declared "
-     "on lines after the `func` line, Delve's decl-line visibility); goscope's tracers "
-     "show them"),
     (r"go-.* | disassemble.* | \.Disassemble\[\d+\]\.Text: goscope \"[^\"]*0x[0-9a-f]+[^\"]*\", "
      r"dlv \"[^\"]*runtime\.memstats\+\d+[^\"]*\"$",
      "TO FIX: once the process runs, dlv reads the DWARF of its shared libraries (libc's, "

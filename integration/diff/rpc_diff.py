@@ -428,6 +428,25 @@ def mode_diffx():
     pr.same("Eval b in helper", "Eval", {"Scope": scope(0), "Expr": "b", "Cfg": DEFAULT_CFG})
     pr.same("stepOut of helper", "Command",
             {"name": "stepOut", "ReturnInfoLoadConfig": DEFAULT_CFG}, stop_loc)
+    # A signature over several lines: at the entry (the `func` line) the parameters and
+    # results declared on the lines below are not visible yet (Delve's declaration-line
+    # rule), in the arguments, bt -full and an evaluation; after a next they are.
+    pr.same("CreateBreakpoint main.multiline", "CreateBreakpoint",
+            {"Breakpoint": {"functionName": "main.multiline"}})
+    for at in ("entry of multiline", "next in multiline"):
+        if at.startswith("next"):
+            pr.same(at, "Command", {"name": "next"}, stop_loc)
+        else:
+            pr.same("continue to multiline", "Command", {"name": "continue"}, stop_loc)
+        for m in ("ListFunctionArgs", "ListLocalVars"):
+            pr.same("%s at %s" % (m, at), m, {"Scope": scope(0), "Cfg": DEFAULT_CFG})
+        pr.same("Stacktrace full at %s" % at, "Stacktrace",
+                {"Id": -1, "Depth": 2, "Full": True, "Cfg": DEFAULT_CFG}, user_frames)
+        for e in ("a", "s", "n"):
+            pr.same("Eval %s at %s" % (e, at), "Eval",
+                    {"Scope": scope(0), "Expr": e, "Cfg": DEFAULT_CFG})
+    pr.same("stepOut of multiline", "Command",
+            {"name": "stepOut", "ReturnInfoLoadConfig": DEFAULT_CFG}, stop_loc)
     pr.same("CreateBreakpoint main.genericFn by name", "CreateBreakpoint",
             {"Breakpoint": {"functionName": "main.genericFn"}},
             lambda r: {k: r["Breakpoint"][k] for k in ("file", "line", "functionName")})

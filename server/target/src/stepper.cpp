@@ -9,6 +9,7 @@
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
+#include "target/variable_visibility.hpp"
 
 namespace goscope::target {
 namespace {
@@ -305,7 +306,7 @@ std::vector<Variable> Stepper::finish_return(pid_t tid, const LoadConfig* cfg,
     for (const auto& p : fn->params) {
       if (!p.is_result)
         continue;
-      if (entry_line != 0 && p.decl_line != 0 && static_cast<int>(p.decl_line) > entry_line)
+      if (entry_line != 0 && !visible_at_line(p, static_cast<std::uint32_t>(entry_line)))
         continue;
       out.push_back(loader.load_variable(p, regs.gp.rip, regs.gp.rsp + 8, read_reg, *cfg));
     }
