@@ -122,9 +122,6 @@ EXPECTED = [
     (r"go-opt | after nexts: print \*cmd | \.error: ",
      "TO FIX: dereferencing a pointer without a location at this pc: goscope reports the "
      "read of 0, dlv the loclist lookup that failed"),
-    (r"gofmt-opt | .* | (\.Locations\[1\]\.Locals|\.Variables)\[1\]\.(flags|unreadable): ",
-     "TO FIX: a caller's register variable whose register is not recovered: dlv says "
-     "`could not read 8 bytes from register 5 (size: 0)` with the fake-address flag"),
     (r"json-opt | .* | \.(Locations\[0\]\.Arguments|Args)\[1\]\.children\[0\]\.children\[",
      "encoding/json.(*encodeState).marshal's v at the entry of optimized code: an interface "
      "whose data word is stale, pointing at memory whose contents differ per run; goscope "
