@@ -119,9 +119,6 @@ EXPECTED = [
     (r"go-.* | disassemble crypto/sha256\.block flavour 2 | \.Disassemble\[\d+\]\.Text: "
      r"goscope \"XORL \$0x[0-9a-f]+, AL\", dlv \"XORQ \$0x[0-9a-f]+, AL\"",
      "x86asm's Go printer takes the size suffix from an unused REX.W of a byte operation"),
-    (r"go-opt | after nexts: print \*cmd | \.error: ",
-     "TO FIX: dereferencing a pointer without a location at this pc: goscope reports the "
-     "read of 0, dlv the loclist lookup that failed"),
     (r"json-opt | .* | \.(Locations\[0\]\.Arguments|Args)\[1\]\.children\[0\]\.children\[",
      "encoding/json.(*encodeState).marshal's v at the entry of optimized code: an interface "
      "whose data word is stale, pointing at memory whose contents differ per run; goscope "
