@@ -127,9 +127,6 @@ EXPECTED = [
     (r"regexp-opt | .* | \.(Locations\[\d\]\.Arguments\[5\]|Args\[5\]|Variable)\.children\[\d+\]\.value: ",
      "backtrack's dstCap at the entry of optimized code: a slice assembled from stale "
      "pieces (len 6878944); both read the same address, whose contents differ per run"),
-    (r"json-opt | (stepout|after stepout.*|next after stepout|disassemble after stepout) | ",
-     "TO FIX: stepout from an inlined frame: dlv stops in the inlined call's caller "
-     "(encoding/json.Marshal), goscope in the physical caller"),
 ]
 
 

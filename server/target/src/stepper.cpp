@@ -204,14 +204,26 @@ bool Stepper::start(Kind kind, const proc::Registers& regs) {
   goid_ = gs.goid;
   frame_offset_ = static_cast<std::int64_t>(frame_cfa(bi_, regs) - gs.stack_hi);
 
-  if (kind != Kind::step_out) {
+  // stepout of an inlined frame (Delve's StepOut with topframe.Inlined: next with
+  // inlinedStepOut) stops at the next line of the inlined call's caller: the statement
+  // rows of the function, past the current line, outside the inlined calls of the caller's
+  // code; there is no return to trap (encoding/json's inlined (*Buffer).Bytes steps out
+  // to json.Marshal:164, where the call is, not to Marshal's caller).
+  const auto inlined_here = bi_.debug().inlined_at(bi_.to_file(pc));
+  const bool inlined_out = kind == Kind::step_out && !inlined_here.empty();
+  if (kind != Kind::step_out || inlined_out) {
     const auto body = lines.prologue_end(fn->low_pc, fn->high_pc).value_or(fn->low_pc);
     // `next` does not stop inside code the compiler inlined into this function: as Delve's
     // removeInlinedCalls, the lines of every inlined call are no stop (from go/printer's
     // flush at printer.go:1042 the next stop is :1044, not :155 in the inlined
-    // commentBefore). Stopped inside an inlined body, the rows stay as they were.
+    // commentBefore). Stopped inside an inlined body, the rows stay as they were. Stepping
+    // out of an inlined call, the caller's frame decides: the out-of-line function (depth
+    // 0) drops them all, an enclosing inlined call none (Delve reads its inlined calls from
+    // the inlined function's own DWARF tree, which has none).
     std::vector<const dwarf::InlinedCall*> inlined;
-    if (kind == Kind::next && bi_.debug().inlined_at(bi_.to_file(pc)).empty())
+    if (kind == Kind::next && inlined_here.empty())
+      inlined = bi_.debug().inlined_in(*fn);
+    if (inlined_out && inlined_here.front()->depth == 0)
       inlined = bi_.debug().inlined_in(*fn);
     auto in_inlined = [&](dwarf::FileAddr a) {
       for (const auto* call : inlined) {
@@ -233,7 +245,7 @@ bool Stepper::start(Kind kind, const proc::Registers& regs) {
     }
   }
   for (const auto& rs : bi_.return_sites(*fn)) {
-    if (!rs.deferreturn)
+    if (!rs.deferreturn && !inlined_out)
       add_site(rs.addr, SiteKind::ret);
   }
   if (kind == Kind::step) {
