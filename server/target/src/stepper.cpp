@@ -214,17 +214,31 @@ bool Stepper::start(Kind kind, const proc::Registers& regs) {
   if (kind != Kind::step_out || inlined_out) {
     const auto body = lines.prologue_end(fn->low_pc, fn->high_pc).value_or(fn->low_pc);
     // `next` does not stop inside code the compiler inlined into this function: as Delve's
-    // removeInlinedCalls, the lines of every inlined call are no stop (from go/printer's
-    // flush at printer.go:1042 the next stop is :1044, not :155 in the inlined
-    // commentBefore). Stopped inside an inlined body, the rows stay as they were. Stepping
-    // out of an inlined call, the caller's frame decides: the out-of-line function (depth
-    // 0) drops them all, an enclosing inlined call none (Delve reads its inlined calls from
-    // the inlined function's own DWARF tree, which has none).
+    // removeInlinedCalls, the lines of every inlined call inside the stepping frame are no
+    // stop (from go/printer's flush at printer.go:1042 the next stop is :1044, not :155 in
+    // the inlined commentBefore). The stepping frame is the innermost frame at the pc for
+    // next (the out-of-line function, or the inlined call stopped in: then only the calls
+    // inlined into that body are dropped), its caller for an inlined stepout.
     std::vector<const dwarf::InlinedCall*> inlined;
-    if (kind == Kind::next && inlined_here.empty())
-      inlined = bi_.debug().inlined_in(*fn);
-    if (inlined_out && inlined_here.front()->depth == 0)
-      inlined = bi_.debug().inlined_in(*fn);
+    if (kind != Kind::step) {
+      const std::size_t up = inlined_out ? 1 : 0;
+      const dwarf::InlinedCall* frame = up < inlined_here.size() ? inlined_here[up] : nullptr;
+      for (const auto* call : bi_.debug().inlined_in(*fn)) {
+        if (frame == nullptr) {
+          inlined.push_back(call);
+          continue;
+        }
+        // Inside `frame`: deeper, and its code within frame's ranges.
+        if (call->depth <= frame->depth || call->ranges.empty())
+          continue;
+        for (const auto& r : frame->ranges) {
+          if (r.contains(call->ranges.front().low)) {
+            inlined.push_back(call);
+            break;
+          }
+        }
+      }
+    }
     auto in_inlined = [&](dwarf::FileAddr a) {
       for (const auto* call : inlined) {
         for (const auto& r : call->ranges) {
