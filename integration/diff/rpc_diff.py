@@ -454,6 +454,27 @@ def mode_diffx():
     pr.finish()
 
 
+def mode_diffx_opt():
+    """Stepping through inlined code (diffx optimized: nested is inlined into main, tripled
+    into nested): `next` inside nested's body steps over tripled's (Delve drops the calls
+    inlined into the body stepped in), and stepout of nested stops in main."""
+    pr = Pair(FIXTURES + "/diffx_opt")
+    pr.same("CreateBreakpoint main.go:105", "CreateBreakpoint",
+            {"Breakpoint": {"file": FIXTURE_SRC + "/diffx/main.go", "line": 105}},
+            lambda r: {k: r["Breakpoint"][k] for k in ("file", "line")})
+    pr.same("continue to main.go:105 (inlined nested)", "Command", {"name": "continue"},
+            stop_loc)
+    pr.same("Stacktrace in nested", "Stacktrace", {"Id": -1, "Depth": 3}, user_frames)
+    pr.same("ClearBreakpoint", "ClearBreakpoint", {"Id": 1})
+    for what, cmd in (("next over the inlined tripled", "next"),
+                      ("stepOut of the inlined nested", "stepOut"), ("next in main", "next")):
+        rg, _ = pr.same(what, "Command", {"name": cmd, "ReturnInfoLoadConfig": DEFAULT_CFG},
+                        stop_loc)
+        log("  at %s" % loc_of(rg["result"]))
+    pr.same("continue to exit", "Command", {"name": "continue"}, stop_loc)
+    pr.finish()
+
+
 # ------------------------------------------------------------------------- stepx
 
 def mode_stepx():
@@ -995,6 +1016,7 @@ FIXTURE_SRC = None
 if __name__ == "__main__":
     FIXTURE_SRC = sys.argv[5] if len(sys.argv) > 5 else None
     {"values": mode_values, "diffx": mode_diffx, "values_opt": mode_values_opt,
+     "diffx_opt": mode_diffx_opt,
      "goroutines": mode_goroutines, "stepx": mode_stepx,
      "next_interrupted": mode_next_interrupted, "viewx": mode_viewx, "entries": mode_entries,
      "breakpoints": mode_breakpoints, "methods": mode_methods, "call": mode_call}[MODE]()

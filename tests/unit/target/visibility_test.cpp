@@ -45,8 +45,8 @@ TEST_CASE("a trace entry of a multi-line signature reports none of its parameter
     REQUIRE(fn != nullptr);
     CHECK(target::traced_variables(*bi, *fn, nullptr, false, bi->to_virt(fn->low_pc).value())
               .empty());
-    // On `return x, nil` (line 105) the results are visible.
-    const auto at_return = bi->debug().lines().addresses_for("diffx/main.go", 105);
+    // On `return x, nil` (line 122) the results are visible.
+    const auto at_return = bi->debug().lines().addresses_for("diffx/main.go", 122);
     REQUIRE_FALSE(at_return.empty());
     const auto ret = bi->to_virt(at_return.front()).value();
     CHECK(names(target::traced_variables(*bi, *fn, nullptr, true, ret)) ==
