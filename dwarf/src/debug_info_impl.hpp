@@ -24,6 +24,23 @@
 
 namespace goscope::dwarf {
 
+/// The parameters of a DIE with an abstract origin (an inlined call, the out-of-line copy
+/// of an inlinable function): `params` starts with the origin's, in its order
+/// (`described[i]`: whether one of the DIE's own children names origin parameter i), then
+/// any the DIE adds. Delve lists only the DIE's own children: an origin parameter the
+/// compiler did not describe in this instance (optimized away) is left out, not shown as
+/// unreadable.
+inline std::vector<Variable> drop_undescribed(std::vector<Variable> params,
+                                              const std::vector<bool>& described) {
+  std::vector<Variable> out;
+  out.reserve(params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (i >= described.size() || described[i])
+      out.push_back(std::move(params[i]));
+  }
+  return out;
+}
+
 class ElfFile;
 class DieReader;
 struct RawUnit;

@@ -93,6 +93,7 @@ std::vector<Variable> DebugInfo::Impl::params_at(const RawUnit& u, std::uint64_t
   // parameters and locations from this DIE's.
   std::vector<Variable> params;
   std::unordered_map<Dwarf_Off, std::size_t> param_by_origin;
+  std::vector<bool> described;  // by this DIE's children, per origin parameter
   if (origin_off) {
     bool kids = false;
     std::uint64_t opos = 0;
@@ -113,6 +114,7 @@ std::vector<Variable> DebugInfo::Impl::params_at(const RawUnit& u, std::uint64_t
         reader->skip_children(ou, opos);
       param_by_origin.emplace(coff, params.size());
       params.push_back(make_variable(pa, cu));
+      described.push_back(false);
     }
   }
   while (children && pos < u.end) {
@@ -130,6 +132,7 @@ std::vector<Variable> DebugInfo::Impl::params_at(const RawUnit& u, std::uint64_t
     if (pa.abstract_origin) {
       if (auto it = param_by_origin.find(*pa.abstract_origin); it != param_by_origin.end()) {
         params[it->second].location = location_desc(pa.location, cu);
+        described[it->second] = true;
         continue;
       }
       DieAttrs merged = attrs_at(*pa.abstract_origin);
@@ -139,7 +142,7 @@ std::vector<Variable> DebugInfo::Impl::params_at(const RawUnit& u, std::uint64_t
     }
     params.push_back(make_variable(pa, cu));
   }
-  return params;
+  return drop_undescribed(std::move(params), described);
 }
 
 void DebugInfo::Impl::load_function_at(const RawUnit& u, Dwarf_Off off, std::uint64_t& pos,

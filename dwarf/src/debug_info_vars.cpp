@@ -60,6 +60,7 @@ std::vector<Variable> DebugInfo::Impl::params_of(Dwarf_Die die, std::optional<Dw
                                                  const CuInfo& cu) {
   std::vector<Variable> params;
   std::unordered_map<Dwarf_Off, std::size_t> param_by_origin;
+  std::vector<bool> described;  // by this DIE's children, per origin parameter
   if (origin_off) {
     DiePtr origin = offdie(*origin_off);
     for (DiePtr c = child(origin.get()); c; c = sibling(c.get())) {
@@ -69,6 +70,7 @@ std::vector<Variable> DebugInfo::Impl::params_of(Dwarf_Die die, std::optional<Dw
       const DieAttrs pa = attrs(c.get());
       param_by_origin.emplace(die_offset(c.get()), params.size());
       params.push_back(make_variable(pa, cu));
+      described.push_back(false);
     }
   }
   for (DiePtr c = child(die); c; c = sibling(c.get())) {
@@ -79,6 +81,7 @@ std::vector<Variable> DebugInfo::Impl::params_of(Dwarf_Die die, std::optional<Dw
     if (pa.abstract_origin) {
       if (auto it = param_by_origin.find(*pa.abstract_origin); it != param_by_origin.end()) {
         params[it->second].location = location_desc(pa.location, cu);
+        described[it->second] = true;
         continue;
       }
       DiePtr po = offdie(*pa.abstract_origin);
@@ -89,7 +92,7 @@ std::vector<Variable> DebugInfo::Impl::params_of(Dwarf_Die die, std::optional<Dw
     }
     params.push_back(make_variable(pa, cu));
   }
-  return params;
+  return drop_undescribed(std::move(params), described);
 }
 
 void DebugInfo::Impl::collect_locals(Dwarf_Die parent, const std::vector<AddrRange>& scope,

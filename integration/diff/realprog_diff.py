@@ -106,11 +106,6 @@ EXPECTED = [
     (r"regexp-opt | trace | line \d+: goscope '.*backtrack\(.*\(unreadable could not read piece\)\)', dlv",
      "TO FIX: the uprobe engine cannot capture backtrack's dstCap, assembled from pieces "
      "(capture_plan.cpp); --engine ptrace reads it as dlv does"),
-    (r"gofmt-.* | trace | line \d+: goscope '> goroutine\(G1\): main\.format\(.*', dlv '> "
-     r"goroutine\(G1\): main\.format\(\)'",
-     "TO FIX: dlv hides the parameters of a multi-line signature at the entry (declared "
-     "on lines after the `func` line, Delve's decl-line visibility); goscope's tracers "
-     "show them"),
     (r"go-.* | disassemble.* | \.Disassemble\[\d+\]\.Text: goscope \"[^\"]*0x[0-9a-f]+[^\"]*\", "
      r"dlv \"[^\"]*runtime\.memstats\+\d+[^\"]*\"$",
      "TO FIX: once the process runs, dlv reads the DWARF of its shared libraries (libc's, "
@@ -124,12 +119,6 @@ EXPECTED = [
     (r"go-.* | disassemble crypto/sha256\.block flavour 2 | \.Disassemble\[\d+\]\.Text: "
      r"goscope \"XORL \$0x[0-9a-f]+, AL\", dlv \"XORQ \$0x[0-9a-f]+, AL\"",
      "x86asm's Go printer takes the size suffix from an unused REX.W of a byte operation"),
-    (r"go-opt | after nexts: print \*cmd | \.error: ",
-     "TO FIX: dereferencing a pointer without a location at this pc: goscope reports the "
-     "read of 0, dlv the loclist lookup that failed"),
-    (r"gofmt-opt | .* | (\.Locations\[1\]\.Locals|\.Variables)\[1\]\.(flags|unreadable): ",
-     "TO FIX: a caller's register variable whose register is not recovered: dlv says "
-     "`could not read 8 bytes from register 5 (size: 0)` with the fake-address flag"),
     (r"json-opt | .* | \.(Locations\[0\]\.Arguments|Args)\[1\]\.children\[0\]\.children\[",
      "encoding/json.(*encodeState).marshal's v at the entry of optimized code: an interface "
      "whose data word is stale, pointing at memory whose contents differ per run; goscope "
@@ -138,12 +127,6 @@ EXPECTED = [
     (r"regexp-opt | .* | \.(Locations\[\d\]\.Arguments\[5\]|Args\[5\]|Variable)\.children\[\d+\]\.value: ",
      "backtrack's dstCap at the entry of optimized code: a slice assembled from stale "
      "pieces (len 6878944); both read the same address, whose contents differ per run"),
-    (r"json-opt | .* | \.(Locations\[0\]\.Arguments|Args): length goscope 1, dlv 0",
-     "TO FIX: an inlined function's parameter without a location: dlv leaves it out, "
-     "goscope lists it as unreadable"),
-    (r"json-opt | (stepout|after stepout.*|next after stepout|disassemble after stepout) | ",
-     "TO FIX: stepout from an inlined frame: dlv stops in the inlined call's caller "
-     "(encoding/json.Marshal), goscope in the physical caller"),
 ]
 
 

@@ -428,9 +428,49 @@ def mode_diffx():
     pr.same("Eval b in helper", "Eval", {"Scope": scope(0), "Expr": "b", "Cfg": DEFAULT_CFG})
     pr.same("stepOut of helper", "Command",
             {"name": "stepOut", "ReturnInfoLoadConfig": DEFAULT_CFG}, stop_loc)
+    # A signature over several lines: at the entry (the `func` line) the parameters and
+    # results declared on the lines below are not visible yet (Delve's declaration-line
+    # rule), in the arguments, bt -full and an evaluation; after a next they are.
+    pr.same("CreateBreakpoint main.multiline", "CreateBreakpoint",
+            {"Breakpoint": {"functionName": "main.multiline"}})
+    for at in ("entry of multiline", "next in multiline"):
+        if at.startswith("next"):
+            pr.same(at, "Command", {"name": "next"}, stop_loc)
+        else:
+            pr.same("continue to multiline", "Command", {"name": "continue"}, stop_loc)
+        for m in ("ListFunctionArgs", "ListLocalVars"):
+            pr.same("%s at %s" % (m, at), m, {"Scope": scope(0), "Cfg": DEFAULT_CFG})
+        pr.same("Stacktrace full at %s" % at, "Stacktrace",
+                {"Id": -1, "Depth": 2, "Full": True, "Cfg": DEFAULT_CFG}, user_frames)
+        for e in ("a", "s", "n"):
+            pr.same("Eval %s at %s" % (e, at), "Eval",
+                    {"Scope": scope(0), "Expr": e, "Cfg": DEFAULT_CFG})
+    pr.same("stepOut of multiline", "Command",
+            {"name": "stepOut", "ReturnInfoLoadConfig": DEFAULT_CFG}, stop_loc)
     pr.same("CreateBreakpoint main.genericFn by name", "CreateBreakpoint",
             {"Breakpoint": {"functionName": "main.genericFn"}},
             lambda r: {k: r["Breakpoint"][k] for k in ("file", "line", "functionName")})
+    pr.same("continue to exit", "Command", {"name": "continue"}, stop_loc)
+    pr.finish()
+
+
+def mode_diffx_opt():
+    """Stepping through inlined code (diffx optimized: nested is inlined into main, tripled
+    into nested): `next` inside nested's body steps over tripled's (Delve drops the calls
+    inlined into the body stepped in), and stepout of nested stops in main."""
+    pr = Pair(FIXTURES + "/diffx_opt")
+    pr.same("CreateBreakpoint main.go:105", "CreateBreakpoint",
+            {"Breakpoint": {"file": FIXTURE_SRC + "/diffx/main.go", "line": 105}},
+            lambda r: {k: r["Breakpoint"][k] for k in ("file", "line")})
+    pr.same("continue to main.go:105 (inlined nested)", "Command", {"name": "continue"},
+            stop_loc)
+    pr.same("Stacktrace in nested", "Stacktrace", {"Id": -1, "Depth": 3}, user_frames)
+    pr.same("ClearBreakpoint", "ClearBreakpoint", {"Id": 1})
+    for what, cmd in (("next over the inlined tripled", "next"),
+                      ("stepOut of the inlined nested", "stepOut"), ("next in main", "next")):
+        rg, _ = pr.same(what, "Command", {"name": cmd, "ReturnInfoLoadConfig": DEFAULT_CFG},
+                        stop_loc)
+        log("  at %s" % loc_of(rg["result"]))
     pr.same("continue to exit", "Command", {"name": "continue"}, stop_loc)
     pr.finish()
 
@@ -976,6 +1016,7 @@ FIXTURE_SRC = None
 if __name__ == "__main__":
     FIXTURE_SRC = sys.argv[5] if len(sys.argv) > 5 else None
     {"values": mode_values, "diffx": mode_diffx, "values_opt": mode_values_opt,
+     "diffx_opt": mode_diffx_opt,
      "goroutines": mode_goroutines, "stepx": mode_stepx,
      "next_interrupted": mode_next_interrupted, "viewx": mode_viewx, "entries": mode_entries,
      "breakpoints": mode_breakpoints, "methods": mode_methods, "call": mode_call}[MODE]()

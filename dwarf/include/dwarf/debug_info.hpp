@@ -95,7 +95,9 @@ struct InlinedCall {
   std::string call_file;          ///< where the call is written
   std::uint32_t call_line = 0;
   /// The inlined function's parameters (names/types from the abstract origin, in its
-  /// order) with their locations in this instance; results are not described.
+  /// order) with their locations in this instance; results are not described, nor are
+  /// parameters the compiler left out of this instance (as Delve, which lists only the
+  /// instance's own children).
   std::vector<Variable> params;
   const Function* caller = nullptr;  ///< the out-of-line function containing the body
   unsigned depth = 0;  ///< 0: inlined into `caller`; n: inside n enclosing inlined calls

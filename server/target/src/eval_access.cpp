@@ -324,6 +324,10 @@ V Evaluator::eval_deref(const Node& n) {
     throw EvalError("nil can not be dereferenced");
   if (xev.pointee)
     return *xev.pointee;
+  // Delve's loadPtr keeps a pointer that could not be located unreadable, and the deref
+  // reports why (a location list without an entry at this pc, ...).
+  if (!xev.unreadable.empty())
+    throw EvalError("couldn't read pointer: " + xev.unreadable);
   std::uint64_t p = 0;
   if (!loader_.read(xev.addr, std::as_writable_bytes(std::span(&p, 1))))
     throw EvalError("couldn't read pointer: could not read " + hex(xev.addr));

@@ -256,6 +256,8 @@ V Evaluator::local(const ScopeVar& e) {
   v.decl_line = static_cast<std::int64_t>(dv.decl_line);
   if (!a) {
     v.unreadable = err;
+    if (fake)
+      v.flags |= kFlagFakeAddress;
   } else {
     v.addr = *a;
     if (fake) {

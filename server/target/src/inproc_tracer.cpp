@@ -29,6 +29,7 @@
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
+#include "target/variable_visibility.hpp"
 #include "trampolines.hpp"
 
 namespace goscope::target {
@@ -184,11 +185,8 @@ struct InprocTracer::Impl {
   }
 
   void plan_site(Site& s) {
-    const auto& params = s.inlined ? s.inlined->params : s.function->params;
     capture::SiteSpec spec;
-    for (const auto& p : params)
-      if (p.is_result == s.is_return)
-        spec.vars.push_back(&p);
+    spec.vars = traced_variables(bi, *s.function, s.inlined, s.is_return, s.report_pc.value());
     spec.pc = bi.to_file(s.report_pc);
     spec.cfa_offset = s.cfa_offset;
     if (s.is_return && !s.deferreturn && s.function->optimized)

@@ -9,6 +9,7 @@
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
+#include "target/variable_visibility.hpp"
 
 namespace goscope::target {
 namespace {
@@ -203,15 +204,41 @@ bool Stepper::start(Kind kind, const proc::Registers& regs) {
   goid_ = gs.goid;
   frame_offset_ = static_cast<std::int64_t>(frame_cfa(bi_, regs) - gs.stack_hi);
 
-  if (kind != Kind::step_out) {
+  // stepout of an inlined frame (Delve's StepOut with topframe.Inlined: next with
+  // inlinedStepOut) stops at the next line of the inlined call's caller: the statement
+  // rows of the function, past the current line, outside the inlined calls of the caller's
+  // code; there is no return to trap (encoding/json's inlined (*Buffer).Bytes steps out
+  // to json.Marshal:164, where the call is, not to Marshal's caller).
+  const auto inlined_here = bi_.debug().inlined_at(bi_.to_file(pc));
+  const bool inlined_out = kind == Kind::step_out && !inlined_here.empty();
+  if (kind != Kind::step_out || inlined_out) {
     const auto body = lines.prologue_end(fn->low_pc, fn->high_pc).value_or(fn->low_pc);
     // `next` does not stop inside code the compiler inlined into this function: as Delve's
-    // removeInlinedCalls, the lines of every inlined call are no stop (from go/printer's
-    // flush at printer.go:1042 the next stop is :1044, not :155 in the inlined
-    // commentBefore). Stopped inside an inlined body, the rows stay as they were.
+    // removeInlinedCalls, the lines of every inlined call inside the stepping frame are no
+    // stop (from go/printer's flush at printer.go:1042 the next stop is :1044, not :155 in
+    // the inlined commentBefore). The stepping frame is the innermost frame at the pc for
+    // next (the out-of-line function, or the inlined call stopped in: then only the calls
+    // inlined into that body are dropped), its caller for an inlined stepout.
     std::vector<const dwarf::InlinedCall*> inlined;
-    if (kind == Kind::next && bi_.debug().inlined_at(bi_.to_file(pc)).empty())
-      inlined = bi_.debug().inlined_in(*fn);
+    if (kind != Kind::step) {
+      const std::size_t up = inlined_out ? 1 : 0;
+      const dwarf::InlinedCall* frame = up < inlined_here.size() ? inlined_here[up] : nullptr;
+      for (const auto* call : bi_.debug().inlined_in(*fn)) {
+        if (frame == nullptr) {
+          inlined.push_back(call);
+          continue;
+        }
+        // Inside `frame`: deeper, and its code within frame's ranges.
+        if (call->depth <= frame->depth || call->ranges.empty())
+          continue;
+        for (const auto& r : frame->ranges) {
+          if (r.contains(call->ranges.front().low)) {
+            inlined.push_back(call);
+            break;
+          }
+        }
+      }
+    }
     auto in_inlined = [&](dwarf::FileAddr a) {
       for (const auto* call : inlined) {
         for (const auto& r : call->ranges) {
@@ -232,7 +259,7 @@ bool Stepper::start(Kind kind, const proc::Registers& regs) {
     }
   }
   for (const auto& rs : bi_.return_sites(*fn)) {
-    if (!rs.deferreturn)
+    if (!rs.deferreturn && !inlined_out)
       add_site(rs.addr, SiteKind::ret);
   }
   if (kind == Kind::step) {
@@ -305,7 +332,7 @@ std::vector<Variable> Stepper::finish_return(pid_t tid, const LoadConfig* cfg,
     for (const auto& p : fn->params) {
       if (!p.is_result)
         continue;
-      if (entry_line != 0 && p.decl_line != 0 && static_cast<int>(p.decl_line) > entry_line)
+      if (entry_line != 0 && !visible_at_line(p, static_cast<std::uint32_t>(entry_line)))
         continue;
       out.push_back(loader.load_variable(p, regs.gp.rip, regs.gp.rsp + 8, read_reg, *cfg));
     }

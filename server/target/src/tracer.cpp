@@ -17,6 +17,7 @@
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
+#include "target/variable_visibility.hpp"
 
 namespace goscope::target {
 
@@ -231,9 +232,8 @@ std::vector<Variable> load_trace_values(ValueLoader& loader, const dwarf::Functi
                                         bool deferreturn, std::uint64_t pc, std::uint64_t cfa,
                                         const RegisterFn& regs, const LoadConfig& cfg) {
   std::vector<Variable> values;
-  for (const auto& param : inlined ? inlined->params : fn.params) {
-    if (param.is_result != is_return)
-      continue;
+  for (const dwarf::Variable* p : traced_variables(loader.binary(), fn, inlined, is_return, pc)) {
+    const auto& param = *p;
     auto v = loader.load_variable(param, pc, cfa, regs, cfg);
     // Optimized code rarely describes results at a RET ("empty OP stack" in dlv), but the
     // register ABI says where they are: read them there.

@@ -26,6 +26,7 @@
 #include "target/binary_info.hpp"
 #include "target/readers.hpp"
 #include "target/value_loader.hpp"
+#include "target/variable_visibility.hpp"
 #include "trampolines.hpp"
 
 namespace goscope::target {
@@ -117,11 +118,8 @@ struct UprobeTracer::Impl {
       s.plan.skip_if_jbe_taken = s.skip_if_jbe_taken;
       return;
     }
-    const auto& params = s.inlined ? s.inlined->params : s.function->params;
     capture::SiteSpec spec;
-    for (const auto& p : params)
-      if (p.is_result == s.is_return)
-        spec.vars.push_back(&p);
+    spec.vars = traced_variables(bi, *s.function, s.inlined, s.is_return, s.report_pc.value());
     spec.pc = bi.to_file(s.report_pc);
     spec.cfa_offset = s.cfa_offset;
     if (s.is_return && !s.deferreturn && s.function->optimized)

@@ -831,7 +831,11 @@ std::optional<std::uint64_t> ValueLoader::locate(const dwarf::Variable& var, std
       case dwarf::Piece::Kind::reg: {
         auto r = regs(p.regno);
         if (!r) {
-          *error = "register " + std::to_string(p.regno) + " unavailable";
+          // Delve's newCompositeMemory on a register the unwinder did not recover (no
+          // bytes): the variable still has a fake address (flag), at 0.
+          *error = "could not read " + std::to_string(n) + " bytes from register " +
+                   std::to_string(p.regno) + " (size: 0)";
+          *fake = true;
           return std::nullopt;
         }
         std::memcpy(bytes.data() + off, &*r, std::min<std::uint64_t>(n, 8));
@@ -899,6 +903,8 @@ Variable ValueLoader::load_variable(const dwarf::Variable& var_in, std::uint64_t
     v.real_type = var.type ? type_name(var.type->resolved()) : std::string();
     v.kind = var.type ? api_kind(var.type->resolved()->kind) : 0;
     v.unreadable = std::move(error);
+    if (fake)
+      v.flags |= kFlagFakeAddress;
     add_nil_complex_parts(v);
     return v;
   }

@@ -27,6 +27,8 @@ class ValueLoader {
  public:
   ValueLoader(const BinaryInfo& bi, MemoryFn mem) : bi_(bi), mem_(std::move(mem)) {}
 
+  const BinaryInfo& binary() const { return bi_; }
+
   /// A value of type `type` stored at `addr`.
   Variable load(std::string name, const dwarf::Type* type, std::uint64_t addr,
                 const LoadConfig& cfg);
