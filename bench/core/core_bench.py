@@ -132,13 +132,19 @@ def dump_live(server, binary, args, path):
     if not st["AllDone"] or st["Err"]:
         sys.exit("%s: dump failed: %r" % (server, st))
     cpu, peak = cpu_and_peak(p.pid)
+    end_session(c, p)
+    return {"dump": took, "cpu": cpu, "rss": peak, "size": os.path.getsize(path)}
+
+
+def end_session(c, p):
+    """Detach killing the program (an error from a server already going is no matter), then
+    wait for the server to exit."""
     try:
         c.call("Detach", {"Kill": True})
     except Exception:
         pass
     c.close()
     p.wait(timeout=60)
-    return {"dump": took, "cpu": cpu, "rss": peak, "size": os.path.getsize(path)}
 
 
 def live_list(server, binary, args):
@@ -154,12 +160,7 @@ def live_list(server, binary, args):
     r, at, size = c.call_timed("ListGoroutines", {"Start": 0, "Count": 0})
     took = at - t0
     cpu1, peak = cpu_and_peak(p.pid)
-    try:
-        c.call("Detach", {"Kill": True})
-    except Exception:
-        pass
-    c.close()
-    p.wait(timeout=60)
+    end_session(c, p)
     return {"list": took, "cpu": cpu1 - cpu0, "rss": peak,
             "n_goroutines": len(r["Goroutines"]), "reply_bytes": size}
 

@@ -282,11 +282,7 @@ std::optional<std::size_t> Trampolines::add_entry(const dwarf::Function& fn, boo
   const std::size_t range = len + (ret ? 1 : 0);
   if (range < kJmpLen)
     return std::nullopt;
-  const auto& fc = code_of(fn);
-  for (auto t : fc.targets)
-    if (t > at.value() && t < at.value() + range)
-      return std::nullopt;
-  if (overlaps(at.value(), at.value() + range))
+  if (!can_move(code_of(fn), at.value(), at.value() + range))
     return std::nullopt;
   Tramp t;
   t.patch_at = at;
@@ -484,10 +480,7 @@ std::optional<std::size_t> Trampolines::add_inline(const dwarf::Function& fn, pr
   }
   if (len < kJmpLen)
     return std::nullopt;
-  for (auto t : fc.targets)
-    if (t > at.value() && t < at.value() + len)
-      return std::nullopt;
-  if (overlaps(at.value(), at.value() + len))
+  if (!can_move(fc, at.value(), at.value() + len))
     return std::nullopt;
   Tramp t;
   t.patch_at = at;
@@ -518,6 +511,14 @@ std::optional<std::size_t> Trampolines::add_call(const dwarf::Function& fn, proc
   t.moved.assign(code->begin(), code->begin() + static_cast<std::ptrdiff_t>(kJmpLen));
   tramps_.push_back(std::move(t));
   return tramps_.size() - 1;
+}
+
+bool Trampolines::can_move(const FunctionCode& fc, std::uint64_t lo, std::uint64_t hi) const {
+  // A jump to lo itself is fine: it lands on our jmp, which goes to the moved copy.
+  for (auto t : fc.targets)
+    if (t > lo && t < hi)
+      return false;
+  return !overlaps(lo, hi);
 }
 
 bool Trampolines::overlaps(std::uint64_t lo, std::uint64_t hi) const {

@@ -211,6 +211,9 @@ class Trampolines {
   /// Whether [lo, hi) meets a range some trampoline moves (dropped ones included: they are
   /// only dropped after every range was chosen).
   bool overlaps(std::uint64_t lo, std::uint64_t hi) const;
+  /// Whether [lo, hi) of `fc` can move: no branch of the function lands inside it (after
+  /// its first byte) and no trampoline moves any of it.
+  bool can_move(const FunctionCode& fc, std::uint64_t lo, std::uint64_t hi) const;
 
   const BinaryInfo& bi_;
   std::vector<Tramp> tramps_;
