@@ -106,12 +106,6 @@ EXPECTED = [
     (r"regexp-opt | trace | line \d+: goscope '.*backtrack\(.*\(unreadable could not read piece\)\)', dlv",
      "TO FIX: the uprobe engine cannot capture backtrack's dstCap, assembled from pieces "
      "(capture_plan.cpp); --engine ptrace reads it as dlv does"),
-    (r"go-.* | disassemble.* | \.Disassemble\[\d+\]\.Text: goscope \"[^\"]*0x[0-9a-f]+[^\"]*\", "
-     r"dlv \"[^\"]*runtime\.memstats\+\d+[^\"]*\"$",
-     "TO FIX: once the process runs, dlv reads the DWARF of its shared libraries (libc's, "
-     "from libc6-dbg): their C variables lie above the Go binary's, so an immediate beyond "
-     "the last Go variable names that variable plus an offset; goscope reads no shared "
-     "library's DWARF"),
     (r"go-.* | disassemble crypto/sha1\.blockAVX2 flavour 0 | \.Disassemble\[\d+\]\.Text: "
      r"goscope \"incb 0x60\(%rax\)\", dlv \"incb %gs:0x60\(%rax\)\"",
      "x86asm's GNU printer reads VEX payload bytes as legacy prefixes (0x65: GS) when the "

@@ -487,6 +487,27 @@ std::string gnu_reg(ZydisRegister r) {
   return "%" + intel_reg(r);
 }
 
+// x86asm's Imm argument: the encoded immediate sign-extended to 64 bits. Its printers offer
+// it to the symbol lookup like an address (an immediate that falls inside a variable, or
+// between the Go binary's last variable and a shared library's, is printed as name+offset).
+std::uint64_t x86asm_imm(const Insn& in, const Arg& a) {
+  const unsigned bits = in.z->raw.imm[0].size;
+  if (bits == 0 || bits >= 64)
+    return a.imm;
+  const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+  std::uint64_t v = a.imm & mask;
+  if ((v >> (bits - 1)) != 0)
+    v |= ~mask;
+  return v;
+}
+
+/// name+offset of an immediate the lookup names ("" for none).
+std::string imm_symbol(const Insn& in, const Arg& a, const AsmSymbolLookup& lookup) {
+  const std::uint64_t v = x86asm_imm(in, a);
+  const Sym sym = find_sym(lookup, v);
+  return sym.ok ? sym_text(sym, v) : std::string();
+}
+
 std::string imm_text(const Insn& in, const Arg& a, AsmSyntax syn) {
   // Byte operations print unsigned, 64-bit immediates too but in GNU syntax, other
   // immediates signed.
@@ -605,7 +626,10 @@ std::string intel_text(const Insn& in, const AsmSymbolLookup& lookup) {
         ops += intel_mem(in, a, lookup);
         break;
       case ArgKind::imm:
-        ops += imm_text(in, a, AsmSyntax::intel);
+        if (auto sym = imm_symbol(in, a, lookup); !sym.empty())
+          ops += "$" + sym;
+        else
+          ops += imm_text(in, a, AsmSyntax::intel);
         break;
       case ArgKind::target: {
         Sym sym = find_sym(lookup, a.imm);
@@ -817,7 +841,10 @@ std::string gnu_text(const Insn& in, const AsmSymbolLookup& lookup) {
         ops += gnu_mem(in, a, lookup);
         break;
       case ArgKind::imm:
-        ops += "$" + imm_text(in, a, AsmSyntax::gnu);
+        if (auto sym = imm_symbol(in, a, lookup); !sym.empty())
+          ops += "$" + sym;
+        else
+          ops += "$" + imm_text(in, a, AsmSyntax::gnu);
         break;
       case ArgKind::target: {
         Sym sym = find_sym(lookup, a.imm);
@@ -959,7 +986,10 @@ std::string go_text(const Insn& in, const AsmSymbolLookup& lookup) {
         ops += go_mem(in, a, lookup);
         break;
       case ArgKind::imm:
-        ops += "$" + imm_text(in, a, AsmSyntax::go);
+        if (auto sym = imm_symbol(in, a, lookup); !sym.empty())
+          ops += "$" + sym + "(SB)";
+        else
+          ops += "$" + imm_text(in, a, AsmSyntax::go);
         break;
       case ArgKind::target: {
         Sym sym = find_sym(lookup, a.imm);

@@ -1,6 +1,13 @@
 #include "target/disassemble.hpp"
 
+#include <elf.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <cstdio>
 #include <stdexcept>
 
@@ -19,6 +26,104 @@ std::string hex(std::uint64_t v, bool prefix) {
 }
 
 }  // namespace
+
+namespace {
+
+// The GNU build id of an ELF64 file, as lowercase hex ("" if none or unreadable): the
+// NT_GNU_BUILD_ID note of its PT_NOTE segments.
+std::string build_id_of(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    return {};
+  Elf64_Ehdr eh{};
+  if (!f.read(reinterpret_cast<char*>(&eh), sizeof eh) ||
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+    return {};
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph{};
+    f.seekg(static_cast<std::streamoff>(eh.e_phoff + i * sizeof ph));
+    if (!f.read(reinterpret_cast<char*>(&ph), sizeof ph))
+      return {};
+    if (ph.p_type != PT_NOTE || ph.p_filesz > (1u << 16))
+      continue;
+    std::string notes(ph.p_filesz, '\0');
+    f.seekg(static_cast<std::streamoff>(ph.p_offset));
+    if (!f.read(notes.data(), static_cast<std::streamsize>(notes.size())))
+      return {};
+    std::size_t off = 0;
+    while (off + sizeof(Elf64_Nhdr) <= notes.size()) {
+      Elf64_Nhdr nh{};
+      std::memcpy(&nh, notes.data() + off, sizeof nh);
+      const std::size_t name_at = off + sizeof nh;
+      const std::size_t desc_at = name_at + ((nh.n_namesz + 3) & ~3u);
+      const std::size_t next = desc_at + ((nh.n_descsz + 3) & ~3u);
+      if (next > notes.size() || next <= off)
+        break;
+      if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+          std::memcmp(notes.data() + name_at, "GNU", 4) == 0) {
+        std::string hexid;
+        for (std::size_t k = 0; k < nh.n_descsz; ++k) {
+          char b[3];
+          std::snprintf(b, sizeof b, "%02x", static_cast<unsigned char>(notes[desc_at + k]));
+          hexid += b;
+        }
+        return hexid;
+      }
+      off = next;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::uint64_t shared_library_vars_floor(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  if (!maps)
+    return 0;
+  std::string exe;
+  {
+    char buf[4096];
+    const auto n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf);
+    if (n > 0)
+      exe.assign(buf, static_cast<std::size_t>(n));
+  }
+  std::map<std::string, std::uint64_t> lowest;  // library path -> lowest mapped address
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos)
+      continue;
+    const std::string path = line.substr(slash);
+    if (path == exe || path.find(".so") == std::string::npos)
+      continue;
+    const std::uint64_t start = std::strtoull(line.c_str(), nullptr, 16);
+    auto [it, fresh] = lowest.emplace(path, start);
+    if (!fresh)
+      it->second = std::min(it->second, start);
+  }
+  // Before the loader has run only the interpreter is mapped (Delve's list is empty).
+  const auto is_interp = [](const std::string& p) {
+    const auto base = p.substr(p.rfind('/') + 1);
+    return base.rfind("ld-linux", 0) == 0 || base.rfind("ld-", 0) == 0;
+  };
+  if (std::all_of(lowest.begin(), lowest.end(), [&](const auto& e) { return is_interp(e.first); }))
+    return 0;
+  std::uint64_t floor = 0;
+  for (const auto& [path, start] : lowest) {
+    const std::string id = build_id_of(path);
+    if (id.size() < 3)
+      continue;
+    std::error_code ec;
+    const std::string dbg = "/usr/lib/debug/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
+    if (!std::filesystem::exists(dbg, ec))
+      continue;
+    if (floor == 0 || start < floor)
+      floor = start;
+  }
+  return floor;
+}
 
 AsmSymbols::AsmSymbols(const BinaryInfo& bi) : bi_(&bi) {
   const std::uint64_t bias = bi.load_bias();
@@ -67,8 +172,13 @@ proc::AsmSymbol AsmSymbols::lookup(std::uint64_t addr) const {
   // sort.Search: the first variable at or above addr.
   auto it = std::lower_bound(vars_.begin(), vars_.end(), addr,
                              [](const auto& p, std::uint64_t a) { return p.first < a; });
-  if (it == vars_.end())
+  if (it == vars_.end()) {
+    // Beyond the Go binary's last variable: Delve's sorted list goes on with the shared
+    // libraries' variables, so below the first of them the last Go variable is named.
+    if (shared_floor_ != 0 && addr < shared_floor_ && !vars_.empty() && vars_.back().first != 0)
+      return {vars_.back().second, vars_.back().first};
     return {};
+  }
   if (it->first > addr) {
     if (it == vars_.begin())
       return {};
