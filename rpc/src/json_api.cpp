@@ -679,6 +679,7 @@ void write_json(std::string& out, const api::DebuggerState& s) {
 }
 void write_buffered_tracepoints(std::string& out, const std::vector<api::TracepointResult>& rs,
                                 std::uint64_t dropped) {
+  out.reserve(out.size() + 64 + rs.size() * 512);  // about 480 bytes a result
   TextOut o(out);
   o.begin_object();
   o.key("TracepointResults");

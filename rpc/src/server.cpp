@@ -297,20 +297,11 @@ const std::unordered_map<std::string, Method>& method_table() {
     // Answered while a continue runs (dlv trace --ebpf polls from another goroutine). Beyond
     // Delve's reply: Dropped, the results the bounded buffer dropped since the previous call
     // (Go clients ignore a field they do not know).
-    deferred("GetBufferedTracepoints", [](MethodContext& c, const json::value&) {
-      // Answered here, on the event loop: taking the buffer only locks it (no tracer-thread
-      // round trip), and the reply is written as text, not as a value tree per result.
-      c.setup_done();
-      try {
-        std::uint64_t dropped = 0;
-        const auto results = c.dbg.buffered_tracepoints(&dropped);
-        std::string out;
-        out.reserve(64 + results.size() * 512);
-        write_buffered_tracepoints(out, results, dropped);
-        c.reply->respond(std::move(out), std::nullopt);
-      } catch (...) {
-        c.reply->respond({}, error_text(std::current_exception()));
-      }
+    sync_text("GetBufferedTracepoints", [](MethodContext& c, const json::value&, std::string& out) {
+      // The results go into the reply line as text (no value tree per result).
+      std::uint64_t dropped = 0;
+      const auto results = c.dbg.buffered_tracepoints(&dropped);
+      write_buffered_tracepoints(out, results, dropped);
     });
 
     // ---- inspection

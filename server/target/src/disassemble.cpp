@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <cstdio>
 #include <stdexcept>
 
 #include "proc/process.hpp"
@@ -24,10 +24,6 @@ std::string hex(std::uint64_t v, bool prefix) {
     return "0x0";
   return buf;
 }
-
-}  // namespace
-
-namespace {
 
 // The GNU build id of an ELF64 file, as lowercase hex ("" if none or unreadable): the
 // NT_GNU_BUILD_ID note of its PT_NOTE segments.
@@ -76,12 +72,26 @@ std::string build_id_of(const std::string& path) {
   return {};
 }
 
+// Whether Delve finds the separate debug information of library `path`
+// (/usr/lib/debug/.build-id/NN/REST.debug, where Debian's -dbg packages put it).
+bool has_separate_debug_info(const std::string& path) {
+  const std::string id = build_id_of(path);
+  if (id.size() < 3)
+    return false;
+  std::error_code ec;
+  return std::filesystem::exists(
+      "/usr/lib/debug/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug", ec);
+}
+
 }  // namespace
 
-std::uint64_t shared_library_vars_floor(pid_t pid) {
+void AsmSymbols::follow_shared_libraries(pid_t pid) {
+  shared_floor_ = 0;
+  if (pid <= 0)
+    return;
   std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
   if (!maps)
-    return 0;
+    return;
   std::string exe;
   {
     char buf[4096];
@@ -103,26 +113,21 @@ std::uint64_t shared_library_vars_floor(pid_t pid) {
     if (!fresh)
       it->second = std::min(it->second, start);
   }
-  // Before the loader has run only the interpreter is mapped (Delve's list is empty).
+  // Before the loader has run only the interpreter (ld-linux...) is mapped: Delve's list of
+  // loaded libraries is empty then.
   const auto is_interp = [](const std::string& p) {
-    const auto base = p.substr(p.rfind('/') + 1);
-    return base.rfind("ld-linux", 0) == 0 || base.rfind("ld-", 0) == 0;
+    return p.compare(p.rfind('/') + 1, 3, "ld-") == 0;
   };
   if (std::all_of(lowest.begin(), lowest.end(), [&](const auto& e) { return is_interp(e.first); }))
-    return 0;
-  std::uint64_t floor = 0;
+    return;
   for (const auto& [path, start] : lowest) {
-    const std::string id = build_id_of(path);
-    if (id.size() < 3)
-      continue;
-    std::error_code ec;
-    const std::string dbg = "/usr/lib/debug/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
-    if (!std::filesystem::exists(dbg, ec))
-      continue;
-    if (floor == 0 || start < floor)
-      floor = start;
+    // A library's debug file does not come and go while it is mapped: looked up once.
+    auto [known, fresh] = separate_debug_.try_emplace(path, false);
+    if (fresh)
+      known->second = has_separate_debug_info(path);
+    if (known->second && (shared_floor_ == 0 || start < shared_floor_))
+      shared_floor_ = start;
   }
-  return floor;
 }
 
 AsmSymbols::AsmSymbols(const BinaryInfo& bi) : bi_(&bi) {

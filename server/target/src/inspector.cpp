@@ -162,7 +162,7 @@ std::vector<AsmLine> Inspector::disassemble(std::uint64_t start, std::uint64_t e
   if (!asm_symbols_)
     asm_symbols_ = std::make_unique<AsmSymbols>(bi);
   // A core's pid is the dumped process' (its /proc entry is gone or another's).
-  asm_symbols_->set_shared_vars_floor(p.core() ? 0 : shared_library_vars_floor(p.pid()));
+  asm_symbols_->follow_shared_libraries(p.core() ? 0 : p.pid());
   const auto f = flavour >= 0 && flavour <= 2 ? static_cast<AsmFlavour>(flavour)
                                               : AsmFlavour::intel;  // Delve's default
   std::vector<AsmLine> out;

@@ -4,6 +4,7 @@
 // traps masked), decoded and printed as Delve 1.20.2 prints it, with Delve's symbol names.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -44,11 +45,14 @@ class AsmSymbols {
  public:
   explicit AsmSymbols(const BinaryInfo& bi);
   proc::AsmSymbol lookup(std::uint64_t addr) const;
-  /// The lowest address of a loaded shared library whose variables Delve knows (see
-  /// shared_library_vars_floor), 0 for none: an address between the last Go variable and it
-  /// is named as that variable plus an offset, as Delve's symLookup does once it has read
-  /// the library's DWARF.
-  void set_shared_vars_floor(std::uint64_t floor) { shared_floor_ = floor; }
+  /// Delve reads, at every stop, the dynamic loader's list of loaded shared libraries and
+  /// the DWARF of each from /usr/lib/debug/.build-id/NN/REST.debug (Debian's -dbg packages,
+  /// e.g. libc6-dbg), adding their global variables to the ones its disassembler names
+  /// addresses by: an address between the last Go variable and the lowest such library is
+  /// then named as that variable plus an offset. This finds that lowest library of process
+  /// `pid` (once the loader has run: a library other than the interpreter is mapped);
+  /// pid 0 (a core) or none found: addresses beyond the last Go variable stay unnamed.
+  void follow_shared_libraries(pid_t pid);
 
  private:
   bool from_go_unit(std::uint64_t die_offset) const;
@@ -57,16 +61,9 @@ class AsmSymbols {
   std::vector<std::pair<std::uint64_t, bool>> units_;  ///< compile unit offset, is Go; sorted
   std::vector<std::pair<std::uint64_t, std::string>> funcs_;  ///< ELF STT_FUNC, sorted
   std::vector<std::pair<std::uint64_t, std::string>> vars_;   ///< package variables, sorted
-  std::uint64_t shared_floor_ = 0;
+  std::uint64_t shared_floor_ = 0;              ///< see follow_shared_libraries; 0: none
+  std::map<std::string, bool> separate_debug_;  ///< library path -> has its debug file
 };
-
-/// Delve reads, at every stop, the dynamic loader's list of loaded shared libraries and the
-/// DWARF of each from /usr/lib/debug/.build-id/NN/REST.debug (Debian's -dbg packages, e.g.
-/// libc6-dbg), adding their global variables to the ones its disassembler names addresses
-/// by. This gives the lowest mapped address of a library of `pid` that has such a file,
-/// once the loader has run (a library other than the program interpreter is mapped; at the
-/// entry stop the loader's list is empty), else 0.
-std::uint64_t shared_library_vars_floor(pid_t pid);
 
 /// The largest range disassemble() reads (4 MiB of code; Go's largest functions are a few
 /// hundred KiB).
